@@ -1,0 +1,163 @@
+package collectors
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/headroom-dev/headroom/internal/config"
+)
+
+// Exporter serves the configured targets over HTTP.
+type Exporter struct {
+	runners []*Runner
+	byName  map[string]*Runner
+	static  prometheus.Gatherer
+	logger  *slog.Logger
+	// DefaultTimeout applies when Prometheus does not send its scrape
+	// timeout; Offset is kept back from Prometheus's timeout so that the
+	// answer arrives before Prometheus gives up on it.
+	DefaultTimeout time.Duration
+	Offset         time.Duration
+}
+
+// New builds one Runner per configured target. Nothing connects yet:
+// connections are made on the first scrape, so an unreachable server at
+// start-up is a target that is down, not an exporter that will not start.
+func New(cfg *config.Config, static prometheus.Gatherer, logger *slog.Logger) (*Exporter, error) {
+	e := &Exporter{byName: map[string]*Runner{}, static: static, logger: logger,
+		DefaultTimeout: 10 * time.Second, Offset: 500 * time.Millisecond}
+	add := func(t Target) {
+		r := NewRunner(t, logger)
+		e.runners = append(e.runners, r)
+		e.byName[t.Name()] = r
+	}
+	for _, p := range cfg.Postgres {
+		t, err := NewPostgres(p)
+		if err != nil {
+			e.Close()
+			return nil, fmt.Errorf("postgres target %q: %w", p.Name, err)
+		}
+		add(t)
+	}
+	for _, b := range cfg.PgBouncer {
+		t, err := NewPgBouncer(b)
+		if err != nil {
+			e.Close()
+			return nil, fmt.Errorf("pgbouncer target %q: %w", b.Name, err)
+		}
+		add(t)
+	}
+	for _, r := range cfg.Redis {
+		t, err := NewRedis(r)
+		if err != nil {
+			e.Close()
+			return nil, fmt.Errorf("redis target %q: %w", r.Name, err)
+		}
+		add(t)
+	}
+	for _, a := range cfg.API {
+		t, err := NewAPI(a)
+		if err != nil {
+			e.Close()
+			return nil, fmt.Errorf("api target %q: %w", a.Name, err)
+		}
+		add(t)
+	}
+	return e, nil
+}
+
+// Close releases every target's connections.
+func (e *Exporter) Close() {
+	for _, r := range e.runners {
+		r.Close()
+	}
+}
+
+// Runners lists the targets in config order.
+func (e *Exporter) Runners() []*Runner { return e.runners }
+
+// runnerCollector collects one runner under a request's context. It is an
+// unchecked collector: what a target reports depends on what it is (a
+// replica has no pg_stat_replication rows), so it describes nothing up front.
+type runnerCollector struct {
+	ctx    context.Context
+	runner *Runner
+}
+
+func (c runnerCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c runnerCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range c.runner.Collect(c.ctx) {
+		ch <- m
+	}
+}
+
+// Gatherer returns a gatherer that scrapes the given runners under ctx,
+// each labelled with its target name. The registry gathers collectors
+// concurrently, so one slow target does not delay the others.
+func Gatherer(ctx context.Context, runners ...*Runner) prometheus.Gatherer {
+	reg := prometheus.NewRegistry()
+	for _, r := range runners {
+		prometheus.WrapRegistererWith(prometheus.Labels{"target": r.Name()}, reg).
+			MustRegister(runnerCollector{ctx: ctx, runner: r})
+	}
+	return reg
+}
+
+// scrapeContext derives the deadline for a scrape from Prometheus's header.
+func (e *Exporter) scrapeContext(r *http.Request) (context.Context, context.CancelFunc) {
+	timeout := e.DefaultTimeout
+	if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
+		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
+			timeout = time.Duration(secs * float64(time.Second))
+			if timeout > e.Offset*2 {
+				timeout -= e.Offset
+			}
+		}
+	}
+	return context.WithTimeout(r.Context(), timeout)
+}
+
+// MetricsHandler serves every target plus the exporter's own metrics.
+func (e *Exporter) MetricsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := e.scrapeContext(r)
+		defer cancel()
+		g := prometheus.Gatherers{e.static, Gatherer(ctx, e.runners...)}
+		e.serve(w, r, g)
+	})
+}
+
+// ProbeHandler serves one configured target, named by ?target=. It never
+// connects anywhere that is not in the config: an unknown name is a 400.
+func (e *Exporter) ProbeHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("target")
+		if name == "" {
+			http.Error(w, "target parameter is missing", http.StatusBadRequest)
+			return
+		}
+		runner, ok := e.byName[name]
+		if !ok {
+			http.Error(w, fmt.Sprintf("unknown target %q: %v", name, ErrNoTarget), http.StatusBadRequest)
+			return
+		}
+		ctx, cancel := e.scrapeContext(r)
+		defer cancel()
+		e.serve(w, r, Gatherer(ctx, runner))
+	})
+}
+
+func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer) {
+	promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(e.logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	}).ServeHTTP(w, r)
+}

@@ -1,0 +1,302 @@
+// Package collectors scrapes PostgreSQL, PgBouncer, Redis and HTTP APIs at
+// scrape time and turns what they report into const metrics.
+//
+// One Target per configured server owns its small connection pool. A Runner
+// wraps a Target and is the one place that times collectors, turns errors
+// into headroom_target_up and headroom_scrape_collector_success, classifies
+// failures and logs them, and makes concurrent scrapes of the same target
+// share one round of queries.
+package collectors
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
+)
+
+const namespace = "headroom"
+
+// Target is one configured server.
+type Target interface {
+	Name() string
+	Kind() string
+	// Scrape connects (reusing pooled connections) and runs the target's
+	// collectors through s. An error means the target gave nothing usable.
+	Scrape(ctx context.Context, s *Scrape) error
+	Close()
+}
+
+// Scrape is handed to a Target for one round of collection. It records each
+// collector's duration and success; the target reports metrics through it.
+type Scrape struct {
+	metrics   []prometheus.Metric
+	collector []collectorResult
+	dropped   map[string]int
+}
+
+type collectorResult struct {
+	name     string
+	duration time.Duration
+	err      error
+}
+
+// Emit records one metric.
+func (s *Scrape) Emit(m prometheus.Metric) { s.metrics = append(s.metrics, m) }
+
+// Run runs one named collector. A collector's failure is recorded as its own
+// success=0 and does not stop the others.
+func (s *Scrape) Run(name string, collect func(emit func(prometheus.Metric)) error) {
+	start := time.Now()
+	mark := len(s.metrics)
+	err := collect(s.Emit)
+	if err != nil {
+		// Half a collector's output is worse than none: a dashboard would
+		// show a partial picture as if it were whole.
+		s.metrics = s.metrics[:mark]
+	}
+	s.collector = append(s.collector, collectorResult{name: name, duration: time.Since(start), err: err})
+}
+
+// gauge emits a gauge with the given labels; the helper keeps collector code
+// about what is measured rather than how it is wrapped.
+func gauge(emit func(prometheus.Metric), d *prometheus.Desc, v float64, labels ...string) {
+	emit(prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...))
+}
+
+func counter(emit func(prometheus.Metric), d *prometheus.Desc, v float64, labels ...string) {
+	emit(prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...))
+}
+
+var (
+	targetUpDesc = prometheus.NewDesc(namespace+"_target_up",
+		"1 when the target answered with usable data in this scrape, 0 otherwise.",
+		[]string{"kind"}, nil)
+	targetDurationDesc = prometheus.NewDesc(namespace+"_target_scrape_duration_seconds",
+		"Time the scrape of this target took.",
+		[]string{"kind"}, nil)
+	targetErrorsDesc = prometheus.NewDesc(namespace+"_target_scrape_errors_total",
+		"Failed scrapes of this target (or of one of its collectors), by reason.",
+		[]string{"kind", "reason"}, nil)
+	collectorDurationDesc = prometheus.NewDesc(namespace+"_scrape_collector_duration_seconds",
+		"Time one collector of this target took.",
+		[]string{"collector"}, nil)
+	collectorSuccessDesc = prometheus.NewDesc(namespace+"_scrape_collector_success",
+		"1 when the collector succeeded in this scrape, 0 otherwise.",
+		[]string{"collector"}, nil)
+	labelsDroppedDesc = prometheus.NewDesc(namespace+"_target_series_dropped_total",
+		"Label values left out because they exceeded the target's configured limit, by limit.",
+		[]string{"kind", "limit"}, nil)
+)
+
+// Runner scrapes one Target, at most once at a time.
+type Runner struct {
+	target Target
+	logger *slog.Logger
+
+	flight singleflight.Group
+	errors [numReasons]atomic.Uint64
+
+	mu        sync.Mutex
+	lastErr   string // last logged failure, so that a steady failure logs once
+	dropped   map[string]uint64
+	droppedMu sync.Mutex
+}
+
+// NewRunner wraps a target.
+func NewRunner(t Target, logger *slog.Logger) *Runner {
+	return &Runner{
+		target:  t,
+		logger:  logger.With("target", t.Name(), "kind", t.Kind()),
+		dropped: map[string]uint64{},
+	}
+}
+
+// Name is the target's configured name.
+func (r *Runner) Name() string { return r.target.Name() }
+
+// Kind is the target's kind.
+func (r *Runner) Kind() string { return r.target.Kind() }
+
+// Close releases the target's connections.
+func (r *Runner) Close() { r.target.Close() }
+
+// Collect scrapes the target under ctx's deadline and returns its metrics
+// (without the target label, which the caller adds). Callers that arrive
+// while a scrape is in flight share its result; each still returns by its
+// own deadline.
+func (r *Runner) Collect(ctx context.Context) []prometheus.Metric {
+	ch := r.flight.DoChan("", func() (any, error) {
+		// The first caller's deadline bounds the shared work, but its
+		// cancellation must not fail the others who joined it.
+		deadline, ok := ctx.Deadline()
+		shared := context.WithoutCancel(ctx)
+		cancel := context.CancelFunc(func() {})
+		if ok {
+			shared, cancel = context.WithDeadline(shared, deadline)
+		}
+		defer cancel()
+		return r.scrape(shared), nil
+	})
+	select {
+	case res := <-ch:
+		return res.Val.([]prometheus.Metric)
+	case <-ctx.Done():
+		// The shared scrape outlived this caller's deadline; say so
+		// rather than hang the HTTP response.
+		r.errors[ReasonTimeout].Add(1)
+		return r.selfMetrics(0, 0)
+	}
+}
+
+func (r *Runner) scrape(ctx context.Context) []prometheus.Metric {
+	start := time.Now()
+	s := &Scrape{}
+	err := r.target.Scrape(ctx, s)
+	if err == nil && ctx.Err() != nil && len(s.collector) > 0 && allFailed(s.collector) {
+		err = ctx.Err()
+	}
+
+	up := 1.0
+	var failure error
+	switch {
+	case err != nil:
+		up = 0
+		failure = err
+		r.errors[Classify(err)].Add(1)
+	case allFailed(s.collector):
+		up = 0
+		failure = s.collector[0].err
+	}
+	for _, c := range s.collector {
+		if c.err != nil {
+			r.errors[Classify(c.err)].Add(1)
+		}
+	}
+	r.logOutcome(failure, s.collector)
+	r.droppedMu.Lock()
+	for limit, n := range s.dropped {
+		r.dropped[limit] += uint64(n)
+	}
+	r.droppedMu.Unlock()
+
+	out := s.metrics
+	if up == 0 {
+		// Nothing usable came back: emit no data series, so that no rule
+		// reads a stale or partial value as truth.
+		out = nil
+	}
+	for _, c := range s.collector {
+		success := 1.0
+		if c.err != nil {
+			success = 0
+		}
+		out = append(out,
+			prometheus.MustNewConstMetric(collectorDurationDesc, prometheus.GaugeValue, c.duration.Seconds(), c.name),
+			prometheus.MustNewConstMetric(collectorSuccessDesc, prometheus.GaugeValue, success, c.name))
+	}
+	return append(out, r.selfMetrics(up, time.Since(start))...)
+}
+
+func allFailed(cs []collectorResult) bool {
+	if len(cs) == 0 {
+		return false
+	}
+	for _, c := range cs {
+		if c.err == nil {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Runner) selfMetrics(up float64, took time.Duration) []prometheus.Metric {
+	kind := r.target.Kind()
+	out := []prometheus.Metric{
+		prometheus.MustNewConstMetric(targetUpDesc, prometheus.GaugeValue, up, kind),
+		prometheus.MustNewConstMetric(targetDurationDesc, prometheus.GaugeValue, took.Seconds(), kind),
+	}
+	for reason := Reason(0); reason < numReasons; reason++ {
+		out = append(out, prometheus.MustNewConstMetric(targetErrorsDesc, prometheus.CounterValue,
+			float64(r.errors[reason].Load()), kind, reason.String()))
+	}
+	r.droppedMu.Lock()
+	for limit, n := range r.dropped {
+		out = append(out, prometheus.MustNewConstMetric(labelsDroppedDesc, prometheus.CounterValue, float64(n), kind, limit))
+	}
+	r.droppedMu.Unlock()
+	return out
+}
+
+// logOutcome logs a failure when it starts or changes and a recovery when
+// it ends, so that a target down for a day logs twice, not every scrape.
+func (r *Runner) logOutcome(failure error, cs []collectorResult) {
+	msg := ""
+	if failure != nil {
+		msg = "target:" + failure.Error()
+	}
+	for _, c := range cs {
+		if c.err != nil && failure == nil {
+			msg += "|" + c.name + ":" + c.err.Error()
+		}
+	}
+	r.mu.Lock()
+	changed := msg != r.lastErr
+	wasFailing := r.lastErr != ""
+	r.lastErr = msg
+	r.mu.Unlock()
+
+	switch {
+	case failure != nil && changed:
+		r.logger.Warn("target scrape failed", "reason", Classify(failure).String(), "err", failure)
+	case failure != nil:
+		r.logger.Debug("target still failing", "reason", Classify(failure).String(), "err", failure)
+	case msg != "" && changed:
+		for _, c := range cs {
+			if c.err != nil {
+				r.logger.Warn("collector failed", "collector", c.name, "reason", Classify(c.err).String(), "err", c.err)
+			}
+		}
+	case msg == "" && wasFailing:
+		r.logger.Info("target recovered")
+	}
+}
+
+// LabelCap bounds the distinct values of one label within a scrape.
+type LabelCap struct {
+	name string
+	max  int
+	seen map[string]struct{}
+	s    *Scrape
+}
+
+// Cap starts a cap named after its config field (e.g. "databases").
+func (s *Scrape) Cap(name string, max int) *LabelCap {
+	return &LabelCap{name: name, max: max, seen: map[string]struct{}{}, s: s}
+}
+
+// Allow reports whether a series with this label value may be emitted, and
+// counts it as dropped when not. Values already admitted stay admitted, so
+// the first max values (in the order the server returned them) win.
+func (c *LabelCap) Allow(value string) bool {
+	if _, ok := c.seen[value]; ok {
+		return true
+	}
+	if len(c.seen) >= c.max {
+		if c.s.dropped == nil {
+			c.s.dropped = map[string]int{}
+		}
+		c.s.dropped[c.name]++
+		return false
+	}
+	c.seen[value] = struct{}{}
+	return true
+}
+
+// ErrNoTarget is returned for a /probe of a name that is not configured.
+var ErrNoTarget = errors.New("no such target in the config")

@@ -1,0 +1,457 @@
+// Package config loads and validates the exporter's target file.
+//
+// Every error names the file, the target and the field, so that a bad
+// config stops start-up with a message an operator can act on.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole target file.
+type Config struct {
+	Postgres  []Postgres  `yaml:"postgres"`
+	PgBouncer []PgBouncer `yaml:"pgbouncer"`
+	Redis     []Redis     `yaml:"redis"`
+	API       []API       `yaml:"api"`
+}
+
+// Secret holds a password given inline, by environment variable or by file.
+// Only one of the three may be set. The resolved value never appears in
+// String() output, logs or errors.
+type Secret struct {
+	Value string `yaml:"password"`
+	Env   string `yaml:"password_env"`
+	File  string `yaml:"password_file"`
+}
+
+// Limits caps the label values one target may produce, so that a database
+// with thousands of roles cannot explode the series count.
+type Limits struct {
+	Databases  int `yaml:"databases"`
+	Roles      int `yaml:"roles"`
+	Pools      int `yaml:"pools"`
+	Replicas   int `yaml:"replicas"`
+	Slots      int `yaml:"slots"`
+	Components int `yaml:"components"`
+}
+
+// DefaultLimits are generous for a real deployment and still bound the
+// worst case to a few thousand series per target.
+var DefaultLimits = Limits{Databases: 100, Roles: 100, Pools: 100, Replicas: 20, Slots: 50, Components: 50}
+
+// Postgres is a PostgreSQL server (primary or replica, detected at scrape time).
+type Postgres struct {
+	Name   string `yaml:"name"`
+	DSN    string `yaml:"dsn"`
+	Secret `yaml:",inline"`
+	// Pools maps an application_name (or, failing that, a user name) to the
+	// size of the client-side pool it runs, e.g. {api: 13}.
+	Pools            map[string]int `yaml:"pools"`
+	DatabaseSizes    bool           `yaml:"database_sizes"`
+	MaxConnections   int            `yaml:"max_connections"`
+	StatementTimeout model.Duration `yaml:"statement_timeout"`
+	LockTimeout      model.Duration `yaml:"lock_timeout"`
+	Limits           Limits         `yaml:"limits"`
+}
+
+// PgBouncer is a PgBouncer admin console.
+type PgBouncer struct {
+	Name   string `yaml:"name"`
+	DSN    string `yaml:"dsn"`
+	Secret `yaml:",inline"`
+	Limits Limits `yaml:"limits"`
+}
+
+// TLS configures a client TLS connection.
+type TLS struct {
+	Enabled            bool   `yaml:"enabled"`
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// Redis is a Redis (or Valkey) server.
+type Redis struct {
+	Name     string `yaml:"name"`
+	Address  string `yaml:"address"`
+	Username string `yaml:"username"`
+	Secret   `yaml:",inline"`
+	DB       int `yaml:"db"`
+	TLS      TLS `yaml:"tls"`
+	// MemoryLimitBytes is the denominator for memory use when maxmemory is 0,
+	// typically the container's memory limit.
+	MemoryLimitBytes int64  `yaml:"memory_limit_bytes"`
+	MaxConnections   int    `yaml:"max_connections"`
+	Limits           Limits `yaml:"limits"`
+}
+
+// JSONField maps one numeric field of the API's JSON metrics document to a
+// gauge.
+type JSONField struct {
+	Name string `yaml:"name"`
+	// Path is a dot-separated path into the document, e.g.
+	// database.pool_utilization_percent.
+	Path string `yaml:"path"`
+}
+
+// API is an HTTP service with a health endpoint.
+type API struct {
+	Name           string         `yaml:"name"`
+	HealthURL      string         `yaml:"health_url"`
+	MetricsURL     string         `yaml:"metrics_url"`
+	ExpectedStatus int            `yaml:"expected_status"`
+	Timeout        model.Duration `yaml:"timeout"`
+	JSONFields     []JSONField    `yaml:"json_fields"`
+	Limits         Limits         `yaml:"limits"`
+}
+
+// Kinds of target, as they appear in the `kind` label.
+const (
+	KindPostgres  = "postgres"
+	KindPgBouncer = "pgbouncer"
+	KindRedis     = "redis"
+	KindAPI       = "api"
+)
+
+// Error is a validation error that names where in which file it is.
+type Error struct {
+	File   string
+	Target string // "postgres[0] (primary)"; empty for file-level errors
+	Field  string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Target != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Target)
+	}
+	if e.Field != "" {
+		b.WriteString(": field ")
+		b.WriteString(e.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Load reads, defaults and validates a config file.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Err: err}
+	}
+	return Parse(path, raw)
+}
+
+// Parse is Load for bytes already read; path is only used in errors.
+func Parse(path string, raw []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, errEOF) {
+		return nil, &Error{File: path, Err: err}
+	}
+	if err := c.validate(path); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// errEOF is what yaml.v3 returns for an empty document; an empty file is a
+// config with no targets, which validate rejects with a clearer message.
+var errEOF = yamlEOF()
+
+func yamlEOF() error {
+	var v struct{}
+	return yaml.NewDecoder(bytes.NewReader(nil)).Decode(&v)
+}
+
+func (c *Config) validate(file string) error {
+	names := map[string]string{}
+	checkName := func(where, name string) error {
+		if name == "" {
+			return &Error{File: file, Target: where, Field: "name", Err: errors.New("is required")}
+		}
+		if prev, dup := names[name]; dup {
+			return &Error{File: file, Target: where, Field: "name", Err: fmt.Errorf("%q is already used by %s", name, prev)}
+		}
+		names[name] = where
+		return nil
+	}
+	if len(c.Postgres)+len(c.PgBouncer)+len(c.Redis)+len(c.API) == 0 {
+		return &Error{File: file, Err: errors.New("no targets: list at least one under postgres, pgbouncer, redis or api")}
+	}
+	for i := range c.Postgres {
+		p := &c.Postgres[i]
+		where := fmt.Sprintf("postgres[%d] (%s)", i, p.Name)
+		fail := func(field string, err error) error { return &Error{File: file, Target: where, Field: field, Err: err} }
+		if err := checkName(where, p.Name); err != nil {
+			return err
+		}
+		if err := checkDSN(p.DSN); err != nil {
+			return fail("dsn", err)
+		}
+		if field, err := p.Secret.validate(); err != nil {
+			return fail(field, err)
+		}
+		for pool, size := range p.Pools {
+			if size <= 0 {
+				return fail("pools."+pool, fmt.Errorf("pool size must be positive, got %d", size))
+			}
+		}
+		if p.MaxConnections < 0 {
+			return fail("max_connections", fmt.Errorf("must be positive, got %d", p.MaxConnections))
+		}
+		if p.MaxConnections == 0 {
+			p.MaxConnections = 2
+		}
+		if p.StatementTimeout == 0 {
+			p.StatementTimeout = model.Duration(5 * time.Second)
+		}
+		if p.LockTimeout == 0 {
+			p.LockTimeout = model.Duration(time.Second)
+		}
+		if err := p.Limits.defaults(); err != nil {
+			return fail("limits", err)
+		}
+	}
+	for i := range c.PgBouncer {
+		b := &c.PgBouncer[i]
+		where := fmt.Sprintf("pgbouncer[%d] (%s)", i, b.Name)
+		fail := func(field string, err error) error { return &Error{File: file, Target: where, Field: field, Err: err} }
+		if err := checkName(where, b.Name); err != nil {
+			return err
+		}
+		if err := checkDSN(b.DSN); err != nil {
+			return fail("dsn", err)
+		}
+		if field, err := b.Secret.validate(); err != nil {
+			return fail(field, err)
+		}
+		if err := b.Limits.defaults(); err != nil {
+			return fail("limits", err)
+		}
+	}
+	for i := range c.Redis {
+		r := &c.Redis[i]
+		where := fmt.Sprintf("redis[%d] (%s)", i, r.Name)
+		fail := func(field string, err error) error { return &Error{File: file, Target: where, Field: field, Err: err} }
+		if err := checkName(where, r.Name); err != nil {
+			return err
+		}
+		if r.Address == "" {
+			return fail("address", errors.New("is required (host:port)"))
+		}
+		if _, _, err := net.SplitHostPort(r.Address); err != nil {
+			return fail("address", fmt.Errorf("want host:port: %w", err))
+		}
+		if field, err := r.Secret.validate(); err != nil {
+			return fail(field, err)
+		}
+		if r.DB < 0 {
+			return fail("db", fmt.Errorf("must be 0 or more, got %d", r.DB))
+		}
+		if r.MemoryLimitBytes < 0 {
+			return fail("memory_limit_bytes", fmt.Errorf("must be 0 or more, got %d", r.MemoryLimitBytes))
+		}
+		if (r.TLS.CertFile == "") != (r.TLS.KeyFile == "") {
+			return fail("tls", errors.New("cert_file and key_file go together"))
+		}
+		for field, f := range map[string]string{"tls.ca_file": r.TLS.CAFile, "tls.cert_file": r.TLS.CertFile, "tls.key_file": r.TLS.KeyFile} {
+			if f == "" {
+				continue
+			}
+			if _, err := os.Stat(f); err != nil {
+				return fail(field, err)
+			}
+		}
+		if r.MaxConnections < 0 {
+			return fail("max_connections", fmt.Errorf("must be positive, got %d", r.MaxConnections))
+		}
+		if r.MaxConnections == 0 {
+			r.MaxConnections = 2
+		}
+		if err := r.Limits.defaults(); err != nil {
+			return fail("limits", err)
+		}
+	}
+	for i := range c.API {
+		a := &c.API[i]
+		where := fmt.Sprintf("api[%d] (%s)", i, a.Name)
+		fail := func(field string, err error) error { return &Error{File: file, Target: where, Field: field, Err: err} }
+		if err := checkName(where, a.Name); err != nil {
+			return err
+		}
+		if err := checkHTTPURL(a.HealthURL, true); err != nil {
+			return fail("health_url", err)
+		}
+		if err := checkHTTPURL(a.MetricsURL, false); err != nil {
+			return fail("metrics_url", err)
+		}
+		if a.ExpectedStatus == 0 {
+			a.ExpectedStatus = 200
+		}
+		if a.ExpectedStatus < 100 || a.ExpectedStatus > 599 {
+			return fail("expected_status", fmt.Errorf("not an HTTP status: %d", a.ExpectedStatus))
+		}
+		if a.Timeout < 0 {
+			return fail("timeout", errors.New("must be positive"))
+		}
+		if a.Timeout == 0 {
+			a.Timeout = model.Duration(5 * time.Second)
+		}
+		if len(a.JSONFields) > 0 && a.MetricsURL == "" {
+			return fail("json_fields", errors.New("needs metrics_url"))
+		}
+		seen := map[string]bool{}
+		for j, f := range a.JSONFields {
+			field := fmt.Sprintf("json_fields[%d]", j)
+			if !model.IsValidLegacyMetricName(f.Name) || strings.Contains(f.Name, ":") {
+				return fail(field+".name", fmt.Errorf("%q is not a valid label value for a field name (letters, digits, underscores)", f.Name))
+			}
+			if seen[f.Name] {
+				return fail(field+".name", fmt.Errorf("%q is listed twice", f.Name))
+			}
+			seen[f.Name] = true
+			if f.Path == "" {
+				return fail(field+".path", errors.New("is required"))
+			}
+		}
+		if err := a.Limits.defaults(); err != nil {
+			return fail("limits", err)
+		}
+	}
+	return nil
+}
+
+func (l *Limits) defaults() error {
+	fields := []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"databases", &l.Databases, DefaultLimits.Databases},
+		{"roles", &l.Roles, DefaultLimits.Roles},
+		{"pools", &l.Pools, DefaultLimits.Pools},
+		{"replicas", &l.Replicas, DefaultLimits.Replicas},
+		{"slots", &l.Slots, DefaultLimits.Slots},
+		{"components", &l.Components, DefaultLimits.Components},
+	}
+	for _, f := range fields {
+		if *f.v < 0 {
+			return fmt.Errorf("%s must be positive, got %d", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	return nil
+}
+
+func (s Secret) validate() (field string, err error) {
+	set := 0
+	for _, v := range []string{s.Value, s.Env, s.File} {
+		if v != "" {
+			set++
+		}
+	}
+	if set > 1 {
+		return "password", errors.New("set at most one of password, password_env and password_file")
+	}
+	if s.Env != "" {
+		if _, ok := os.LookupEnv(s.Env); !ok {
+			return "password_env", fmt.Errorf("environment variable %s is not set", s.Env)
+		}
+	}
+	if s.File != "" {
+		if _, err := os.ReadFile(s.File); err != nil {
+			return "password_file", err
+		}
+	}
+	return "", nil
+}
+
+// Password resolves the secret; files are read each time so that a rotated
+// secret is picked up on the next connection.
+func (s Secret) Password() (string, bool, error) {
+	switch {
+	case s.Value != "":
+		return s.Value, true, nil
+	case s.Env != "":
+		v, ok := os.LookupEnv(s.Env)
+		return v, ok, nil
+	case s.File != "":
+		raw, err := os.ReadFile(s.File)
+		if err != nil {
+			return "", false, err
+		}
+		return strings.TrimRight(string(raw), "\r\n"), true, nil
+	}
+	return "", false, nil
+}
+
+func checkDSN(dsn string) error {
+	if dsn == "" {
+		return errors.New("is required")
+	}
+	// pgconn's own parser, so that what passes here also connects; its
+	// errors never carry the password.
+	if _, err := pgconn.ParseConfig(dsn); err != nil {
+		return fmt.Errorf("cannot parse: %s", redactParseError(err))
+	}
+	return nil
+}
+
+// redactParseError keeps the cause but not the DSN, which pgconn quotes with
+// only best-effort redaction.
+func redactParseError(err error) string {
+	inner := errors.Unwrap(err)
+	// url.Error quotes the whole URL, password included.
+	var ue *url.Error
+	if errors.As(inner, &ue) {
+		inner = ue.Err
+	}
+	if inner != nil {
+		return inner.Error()
+	}
+	return "not a URL or key=value connection string"
+}
+
+func checkHTTPURL(raw string, required bool) error {
+	if raw == "" {
+		if required {
+			return errors.New("is required")
+		}
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("cannot parse: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("scheme must be http or https, got %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return errors.New("has no host")
+	}
+	return nil
+}
