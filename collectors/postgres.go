@@ -2,18 +2,352 @@ package collectors
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/headroom-dev/headroom/internal/config"
 )
 
-type postgresTarget struct{ name string }
+// Connection utilisation, the denominators that matter:
+//
+//	server:   sum(headroom_postgres_backends) / headroom_postgres_usable_connections
+//	pool:     sum by (pool) (headroom_postgres_pool_backends) / headroom_postgres_pool_size
+//	database: headroom_postgres_database_backends / headroom_postgres_database_connection_limit
+//	role:     headroom_postgres_role_backends / headroom_postgres_role_connection_limit
+//
+// usable = max_connections - superuser_reserved_connections - reserved_connections:
+// ordinary clients get "too many clients" once they hold that many.
+var (
+	pgSubsystem = "postgres"
 
-func NewPostgres(c config.Postgres) (Target, error) { return &postgresTarget{name: c.Name}, nil }
+	pgInRecoveryDesc = pgDesc("in_recovery", "1 when the server is a standby (in recovery), 0 on a primary.")
+	pgVersionDesc    = pgDesc("server_version_num", "The server's version as server_version_num (e.g. 150019).")
 
-func (t *postgresTarget) Name() string { return t.name }
+	pgMaxConnectionsDesc    = pgDesc("max_connections", "The max_connections setting.")
+	pgSuperuserReservedDesc = pgDesc("superuser_reserved_connections", "The superuser_reserved_connections setting.")
+	pgReservedDesc          = pgDesc("reserved_connections", "The reserved_connections setting (16+; 0 before, where it does not exist).")
+	pgUsableConnectionsDesc = pgDesc("usable_connections", "Connections ordinary clients can hold: max_connections - superuser_reserved_connections - reserved_connections.")
+
+	pgBackendsDesc = pgDesc("backends",
+		"Client backends by database and state (active, idle, idle_in_transaction, idle_in_transaction_aborted, waiting on a lock, ...).",
+		"database", "state")
+	pgOldestXactDesc = pgDesc("oldest_transaction_age_seconds",
+		"Age of the longest-running open transaction in the database, 0 when none is open.", "database")
+	pgDatabaseLimitDesc = pgDesc("database_connection_limit",
+		"The database's datconnlimit; absent when unlimited.", "database")
+	pgRoleBackendsDesc = pgDesc("role_backends", "Client backends by role (user).", "role")
+	pgRoleLimitDesc    = pgDesc("role_connection_limit", "The role's rolconnlimit; absent when unlimited.", "role")
+	pgPoolBackendsDesc = pgDesc("pool_backends",
+		"Client backends of a configured pool (matched by application_name, else by user), by state.", "pool", "state")
+	pgPoolSizeDesc = pgDesc("pool_size", "The configured size of the application's connection pool.", "pool")
+
+	pgCommitsDesc    = pgDesc("database_commits_total", "Transactions committed in the database.", "database")
+	pgRollbacksDesc  = pgDesc("database_rollbacks_total", "Transactions rolled back in the database.", "database")
+	pgDeadlocksDesc  = pgDesc("database_deadlocks_total", "Deadlocks detected in the database.", "database")
+	pgBlocksHitDesc  = pgDesc("database_blocks_hit_total", "Disk blocks found in shared buffers.", "database")
+	pgBlocksReadDesc = pgDesc("database_blocks_read_total", "Disk blocks read from disk (or the OS cache).", "database")
+	pgSizeDesc       = pgDesc("database_size_bytes", "Size of the database on disk (optional: database_sizes in the config).", "database")
+)
+
+func pgDesc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(namespace, pgSubsystem, name), help, labels, nil)
+}
+
+// backendStates are always emitted for every database and pool, zero when
+// no backend is in them, so that an idle pool reads 0 % rather than nothing
+// and a scale-down rule can see it.
+var backendStates = []string{"active", "idle", "idle_in_transaction", "waiting"}
+
+// normaliseState turns pg_stat_activity's state into a label value.
+func normaliseState(s string) string {
+	s = strings.NewReplacer(" (", "_", ")", "", " ", "_").Replace(s)
+	switch s {
+	case "active", "idle", "idle_in_transaction", "idle_in_transaction_aborted", "fastpath_function_call", "disabled", "waiting":
+		return s
+	}
+	return "unknown"
+}
+
+type postgresTarget struct {
+	cfg  config.Postgres
+	pool *pgxpool.Pool
+
+	// standby lag state: what earlier scrapes saw of this server.
+	lagMu sync.Mutex
+	lag   standbyLag
+}
+
+// NewPostgres builds a PostgreSQL target. The pool is created lazily by
+// pgxpool: nothing connects until the first scrape.
+func NewPostgres(c config.Postgres) (Target, error) {
+	pc, err := pgxpool.ParseConfig(c.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("dsn: %s", config.RedactDSNError(err))
+	}
+	pw, ok, err := c.Secret.Password()
+	if err != nil {
+		return nil, fmt.Errorf("password: %w", err)
+	}
+	if ok {
+		pc.ConnConfig.Password = pw
+	}
+	pc.MaxConns = int32(c.MaxConnections)
+	pc.MinConns = 0
+	// Connections live long so that a steady-state scrape opens none.
+	pc.MaxConnLifetime = 24 * time.Hour
+	pc.MaxConnIdleTime = 30 * time.Minute
+	rp := pc.ConnConfig.RuntimeParams
+	rp["application_name"] = "headroom"
+	rp["statement_timeout"] = strconv.FormatInt(time.Duration(c.StatementTimeout).Milliseconds(), 10)
+	rp["lock_timeout"] = strconv.FormatInt(time.Duration(c.LockTimeout).Milliseconds(), 10)
+	// Monitoring must never hold up anything else; no query here writes.
+	rp["default_transaction_read_only"] = "on"
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		return nil, fmt.Errorf("pool: %s", config.RedactDSNError(err))
+	}
+	return &postgresTarget{cfg: c, pool: pool}, nil
+}
+
+func (t *postgresTarget) Name() string { return t.cfg.Name }
 func (t *postgresTarget) Kind() string { return config.KindPostgres }
-func (t *postgresTarget) Close()       {}
+func (t *postgresTarget) Close()       { t.pool.Close() }
+
+// PoolStats exposes the connection pool's counters to tests and benchmarks.
+func (t *postgresTarget) PoolStats() *pgxpool.Stat { return t.pool.Stat() }
+
 func (t *postgresTarget) Scrape(ctx context.Context, s *Scrape) error {
-	return errors.New("not implemented")
+	conn, err := t.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+
+	var inRecovery bool
+	var versionNum int
+	if err := conn.QueryRow(ctx, `SELECT pg_is_in_recovery(), current_setting('server_version_num')::int`).
+		Scan(&inRecovery, &versionNum); err != nil {
+		return err
+	}
+	q, err := queriesFor(versionNum, inRecovery)
+	if err != nil {
+		return err
+	}
+	s.Emit(prometheus.MustNewConstMetric(pgInRecoveryDesc, prometheus.GaugeValue, boolFloat(inRecovery)))
+	s.Emit(prometheus.MustNewConstMetric(pgVersionDesc, prometheus.GaugeValue, float64(versionNum)))
+
+	c := conn.Conn()
+	s.Run("settings", func(emit func(prometheus.Metric)) error { return t.collectSettings(ctx, c, q, emit) })
+	var limits map[string]float64
+	s.Run("databases", func(emit func(prometheus.Metric)) (err error) {
+		limits, err = t.collectDatabases(ctx, c, q, s, emit)
+		return err
+	})
+	s.Run("connections", func(emit func(prometheus.Metric)) error {
+		return t.collectConnections(ctx, c, q, limits, s, emit)
+	})
+	if t.cfg.DatabaseSizes {
+		s.Run("database_sizes", func(emit func(prometheus.Metric)) error { return t.collectSizes(ctx, c, q, s, emit) })
+	}
+	if q.replication != "" {
+		s.Run("replication", func(emit func(prometheus.Metric)) error { return t.collectReplication(ctx, c, q, s, emit) })
+	}
+	s.Run("replication_slots", func(emit func(prometheus.Metric)) error { return t.collectSlots(ctx, c, q, s, emit) })
+	if q.standby != "" {
+		s.Run("standby", func(emit func(prometheus.Metric)) error { return t.collectStandby(ctx, c, q, emit) })
+	}
+	return nil
+}
+
+func (t *postgresTarget) collectSettings(ctx context.Context, c *pgx.Conn, q pgQueries, emit func(prometheus.Metric)) error {
+	rows, err := c.Query(ctx, q.settings)
+	if err != nil {
+		return err
+	}
+	settings := map[string]float64{}
+	for rows.Next() {
+		var name string
+		var v float64
+		if err := rows.Scan(&name, &v); err != nil {
+			return err
+		}
+		settings[name] = v
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	max, ok := settings["max_connections"]
+	if !ok {
+		return fmt.Errorf("max_connections missing from pg_settings")
+	}
+	su, res := settings["superuser_reserved_connections"], settings["reserved_connections"]
+	gauge(emit, pgMaxConnectionsDesc, max)
+	gauge(emit, pgSuperuserReservedDesc, su)
+	gauge(emit, pgReservedDesc, res)
+	gauge(emit, pgUsableConnectionsDesc, max-su-res)
+	return nil
+}
+
+// collectDatabases emits per-database counters and limits and returns the
+// databases it saw (with their limits) so that connections can zero-fill.
+func (t *postgresTarget) collectDatabases(ctx context.Context, c *pgx.Conn, q pgQueries, s *Scrape, emit func(prometheus.Metric)) (map[string]float64, error) {
+	rows, err := c.Query(ctx, q.databases)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	dbCap := s.Cap("databases", t.cfg.Limits.Databases)
+	seen := map[string]float64{}
+	for rows.Next() {
+		var name string
+		var limit, commits, rollbacks, deadlocks, hit, read float64
+		if err := rows.Scan(&name, &limit, &commits, &rollbacks, &deadlocks, &hit, &read); err != nil {
+			return nil, err
+		}
+		if !dbCap.Allow(name) {
+			continue
+		}
+		seen[name] = limit
+		counter(emit, pgCommitsDesc, commits, name)
+		counter(emit, pgRollbacksDesc, rollbacks, name)
+		counter(emit, pgDeadlocksDesc, deadlocks, name)
+		counter(emit, pgBlocksHitDesc, hit, name)
+		counter(emit, pgBlocksReadDesc, read, name)
+		if limit >= 0 {
+			gauge(emit, pgDatabaseLimitDesc, limit, name)
+		}
+	}
+	return seen, rows.Err()
+}
+
+type backendKey struct{ a, b string }
+
+func (t *postgresTarget) collectConnections(ctx context.Context, c *pgx.Conn, q pgQueries, databases map[string]float64, s *Scrape, emit func(prometheus.Metric)) error {
+	rows, err := c.Query(ctx, q.connections)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	byDB := map[backendKey]float64{}
+	byPool := map[backendKey]float64{}
+	byRole := map[string]float64{}
+	oldest := map[string]float64{}
+	for rows.Next() {
+		var db, user, app, state string
+		var n, age float64
+		if err := rows.Scan(&db, &user, &app, &state, &n, &age); err != nil {
+			return err
+		}
+		state = normaliseState(state)
+		byDB[backendKey{db, state}] += n
+		byRole[user] += n
+		if age > oldest[db] {
+			oldest[db] = age
+		}
+		// application_name names the pool; a user name is the fallback
+		// for clients that do not set one.
+		if _, ok := t.cfg.Pools[app]; ok {
+			byPool[backendKey{app, state}] += n
+		} else if _, ok := t.cfg.Pools[user]; ok {
+			byPool[backendKey{user, state}] += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// Databases are the ones pg_database lists (already capped), so that
+	// an idle database reads zero; backends without a database (none for
+	// client backends today) are left out rather than given an empty label.
+	for db := range databases {
+		for _, st := range backendStates {
+			if _, ok := byDB[backendKey{db, st}]; !ok {
+				byDB[backendKey{db, st}] = 0
+			}
+		}
+		gauge(emit, pgOldestXactDesc, oldest[db], db)
+	}
+	for k, n := range byDB {
+		if _, ok := databases[k.a]; ok {
+			gauge(emit, pgBackendsDesc, n, k.a, k.b)
+		}
+	}
+	for pool, size := range t.cfg.Pools {
+		gauge(emit, pgPoolSizeDesc, float64(size), pool)
+		for _, st := range backendStates {
+			if _, ok := byPool[backendKey{pool, st}]; !ok {
+				byPool[backendKey{pool, st}] = 0
+			}
+		}
+	}
+	for k, n := range byPool {
+		gauge(emit, pgPoolBackendsDesc, n, k.a, k.b)
+	}
+	return t.collectRoles(ctx, c, byRole, s, emit)
+}
+
+// collectRoles emits backends per role, and the limits of roles that have
+// one. Roles with neither connections nor a limit are left out: a cluster
+// with ten thousand roles must not make ten thousand zero series.
+func (t *postgresTarget) collectRoles(ctx context.Context, c *pgx.Conn, byRole map[string]float64, s *Scrape, emit func(prometheus.Metric)) error {
+	rows, err := c.Query(ctx, `SELECT rolname, rolconnlimit::float8 FROM pg_roles WHERE rolcanlogin AND rolconnlimit >= 0 ORDER BY rolname`)
+	if err != nil {
+		return err
+	}
+	limits := map[string]float64{}
+	for rows.Next() {
+		var role string
+		var limit float64
+		if err := rows.Scan(&role, &limit); err != nil {
+			return err
+		}
+		limits[role] = limit
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	roleCap := s.Cap("roles", t.cfg.Limits.Roles)
+	for _, role := range sortedKeys(byRole, limits) {
+		if !roleCap.Allow(role) {
+			continue
+		}
+		gauge(emit, pgRoleBackendsDesc, byRole[role], role)
+		if limit, ok := limits[role]; ok {
+			gauge(emit, pgRoleLimitDesc, limit, role)
+		}
+	}
+	return nil
+}
+
+func (t *postgresTarget) collectSizes(ctx context.Context, c *pgx.Conn, q pgQueries, s *Scrape, emit func(prometheus.Metric)) error {
+	rows, err := c.Query(ctx, q.sizes)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	dbCap := s.Cap("databases", t.cfg.Limits.Databases)
+	for rows.Next() {
+		var name string
+		var size float64
+		if err := rows.Scan(&name, &size); err != nil {
+			return err
+		}
+		if dbCap.Allow(name) {
+			gauge(emit, pgSizeDesc, size, name)
+		}
+	}
+	return rows.Err()
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -416,14 +416,14 @@ func checkDSN(dsn string) error {
 	// pgconn's own parser, so that what passes here also connects; its
 	// errors never carry the password.
 	if _, err := pgconn.ParseConfig(dsn); err != nil {
-		return fmt.Errorf("cannot parse: %s", redactParseError(err))
+		return fmt.Errorf("cannot parse: %s", RedactDSNError(err))
 	}
 	return nil
 }
 
-// redactParseError keeps the cause but not the DSN, which pgconn quotes with
-// only best-effort redaction.
-func redactParseError(err error) string {
+// RedactDSNError keeps the cause of a DSN parse error but not the DSN,
+// which pgconn quotes with only best-effort password redaction.
+func RedactDSNError(err error) string {
 	inner := errors.Unwrap(err)
 	// url.Error quotes the whole URL, password included.
 	var ue *url.Error

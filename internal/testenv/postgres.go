@@ -238,3 +238,10 @@ func (p *Postgres) Reload(t TB) {
 
 // AppendConf adds lines to postgresql.conf (call Reload or restart after).
 func (p *Postgres) AppendConf(t TB, lines ...string) { appendConf(t, p.Dir, lines) }
+
+// SetHBA replaces pg_hba.conf and reloads, e.g. to require a password.
+func (p *Postgres) SetHBA(t TB, lines ...string) {
+	t.Helper()
+	writeFile(t, dataPath(p.Dir, "pg_hba.conf"), strings.Join(lines, "\n")+"\n")
+	p.Reload(t)
+}

@@ -239,8 +239,40 @@ func (p *process) freeze(on bool) {
 	if !on {
 		sig = syscall.SIGCONT
 	}
-	syscall.Kill(-p.cmd.Process.Pid, sig)
+	// PostgreSQL backends call setsid(), so the process group does not
+	// reach them: signal the whole tree, leader first so it forks no more.
+	for _, pid := range processTree(p.cmd.Process.Pid) {
+		syscall.Kill(pid, sig)
+	}
 	p.frozen = on
+}
+
+// processTree lists pid and all its descendants, parents before children.
+func processTree(root int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command name may hold spaces; fields resume after its ')'.
+		fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+		if len(fields) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(fields[1])
+		children[ppid] = append(children[ppid], pid)
+	}
+	out := []int{root}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
 }
 
 // Server is the common handle of every throwaway server.

@@ -1,0 +1,114 @@
+package collectors
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Supported PostgreSQL major versions. Newer majors use the newest query
+// set: the catalog columns headroom reads have been stable since 13.
+const (
+	minPostgresMajor = 13
+	maxPostgresMajor = 17
+)
+
+// pgQueries is the set of queries one scrape runs, chosen by server version
+// and role. A query that is empty is not run: on a standby, nothing that
+// needs pg_current_wal_lsn() (or anything else primary-only) is chosen.
+type pgQueries struct {
+	settings    string
+	connections string
+	databases   string
+	sizes       string
+	replication string // primary: pg_stat_replication
+	slots       string
+	standby     string // standby: receive/replay positions and WAL receiver
+}
+
+// queriesFor picks the queries for a server_version_num and role.
+func queriesFor(versionNum int, replica bool) (pgQueries, error) {
+	major := versionNum / 10000
+	if major < minPostgresMajor {
+		return pgQueries{}, fmt.Errorf("PostgreSQL %d is older than %d, the oldest headroom supports", major, minPostgresMajor)
+	}
+	var q pgQueries
+
+	settings := []string{"'max_connections'", "'superuser_reserved_connections'"}
+	if major >= 16 {
+		// reserved_connections (for pg_use_reserved_connections) is new in 16.
+		settings = append(settings, "'reserved_connections'")
+	}
+	q.settings = `SELECT name, setting::float8 FROM pg_settings WHERE name IN (` + strings.Join(settings, ", ") + `)`
+
+	q.connections = `
+SELECT coalesce(a.datname, ''), coalesce(a.usename, ''), coalesce(a.application_name, ''),
+       CASE WHEN a.state = 'active' AND a.wait_event_type = 'Lock' THEN 'waiting'
+            ELSE coalesce(a.state, 'unknown') END,
+       count(*)::float8,
+       coalesce(max(extract(epoch FROM clock_timestamp() - a.xact_start)), 0)::float8
+FROM pg_stat_activity a
+WHERE a.backend_type = 'client backend'
+GROUP BY 1, 2, 3, 4`
+
+	// Databases and roles come with their own limits; -1 means unlimited.
+	q.databases = `
+SELECT d.datname, d.datconnlimit::float8,
+       s.xact_commit::float8, s.xact_rollback::float8, s.deadlocks::float8,
+       s.blks_hit::float8, s.blks_read::float8
+FROM pg_database d JOIN pg_stat_database s ON s.datid = d.oid
+WHERE d.datallowconn AND NOT d.datistemplate
+ORDER BY d.datname`
+
+	q.sizes = `SELECT datname, pg_database_size(oid)::float8 FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname`
+
+	if !replica {
+		// NULL lag columns mean "caught up and idle" (the docs: they are
+		// reset to NULL after a short idle period).
+		q.replication = `
+SELECT coalesce(application_name, ''), coalesce(host(client_addr), 'local'), coalesce(state, ''),
+       coalesce(extract(epoch FROM write_lag), 0)::float8,
+       coalesce(extract(epoch FROM flush_lag), 0)::float8,
+       coalesce(extract(epoch FROM replay_lag), 0)::float8,
+       coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), sent_lsn), 0)::float8,
+       coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::float8,
+       pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8
+FROM pg_stat_replication
+ORDER BY application_name, client_addr`
+	}
+
+	// A standby has no current WAL insert position; what it retains is
+	// measured against what it has replayed.
+	position := "pg_current_wal_lsn()"
+	if replica {
+		position = "pg_last_wal_replay_lsn()"
+	}
+	q.slots = `
+SELECT slot_name, slot_type, active::int::float8, coalesce(wal_status, ''),
+       pg_wal_lsn_diff(` + position + `, restart_lsn)::float8
+FROM pg_replication_slots
+ORDER BY slot_name`
+
+	if replica {
+		paused := "pg_is_wal_replay_paused()"
+		if major >= 14 {
+			// 14 made pausing asynchronous; "pause requested" already
+			// means replay is about to stop.
+			paused = "pg_get_wal_replay_pause_state() <> 'not paused'"
+		}
+		// pg_stat_wal_receiver has one row while a receiver process exists;
+		// a LEFT JOIN on true keeps the positions when it has none.
+		q.standby = `
+SELECT clock_timestamp(),
+       pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0')::float8,
+       pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::float8,
+       pg_last_xact_replay_timestamp(),
+       ` + paused + `,
+       coalesce(r.status, ''),
+       r.last_msg_send_time,
+       r.last_msg_receipt_time,
+       pg_wal_lsn_diff(r.flushed_lsn, '0/0')::float8
+FROM (SELECT 1) AS one
+LEFT JOIN pg_stat_wal_receiver r ON true`
+	}
+	return q, nil
+}
