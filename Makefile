@@ -1,0 +1,45 @@
+# The README's commands are these targets.
+GO        ?= go
+BIN       := headroom
+PKG       := github.com/headroom-dev/headroom
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w \
+	-X github.com/prometheus/common/version.Version=$(VERSION) \
+	-X github.com/prometheus/common/version.Revision=$(REVISION) \
+	-X github.com/prometheus/common/version.Branch=$(BRANCH) \
+	-X github.com/prometheus/common/version.BuildUser=$(shell id -un)@$(shell hostname) \
+	-X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+CONFIG    ?= cmd/headroom/headroom.yml
+LISTEN    ?= :9630
+
+.PHONY: all build test lint bench run clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/headroom
+
+# Every test, on real throwaway PostgreSQL (primary and replica), PgBouncer
+# and Redis servers that the tests start themselves.
+test: lint
+	$(GO) test -count=1 -timeout 20m ./...
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# Scrape cost against a loaded PostgreSQL (300 and 600 clients), replica,
+# PgBouncer and Redis. See the README for what it reports.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 200x -timeout 30m ./collectors/
+
+# The exporter against the local defaults: PostgreSQL on 127.0.0.1:5432 and
+# Redis on 127.0.0.1:6379.
+run: build
+	./$(BIN) serve --config.file=$(CONFIG) --web.listen-address=$(LISTEN)
+
+clean:
+	rm -f $(BIN)

@@ -1,0 +1,123 @@
+package collectors
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/testenv"
+)
+
+func newTestExporter(t *testing.T, yaml string) *httptest.Server {
+	t.Helper()
+	cfg, err := config.Parse("test.yml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(cfg, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", e.MetricsHandler())
+	mux.Handle("/probe", e.ProbeHandler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func fetchMetrics(t *testing.T, url string, header http.Header) (int, map[string]*dto.MetricFamily, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return resp.StatusCode, nil, string(body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatalf("parse: %v\n%s", err, body)
+	}
+	return resp.StatusCode, fams, string(body)
+}
+
+func TestProbeOnlyConfiguredTargets(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
+	srv := newTestExporter(t, "postgres:\n  - {name: main, dsn: '"+pg.DSN("postgres", "postgres")+"'}\n")
+
+	for _, tc := range []struct {
+		query string
+		code  int
+		body  string
+	}{
+		{"", 400, "target parameter is missing"},
+		{"?target=elsewhere", 400, "unknown target"},
+		// An address is not a name: headroom never dials what is not configured.
+		{"?target=" + pg.Addr(), 400, "unknown target"},
+		{"?target=main", 200, `headroom_target_up{kind="postgres",target="main"} 1`},
+	} {
+		code, _, body := fetchMetrics(t, srv.URL+"/probe"+tc.query, nil)
+		if code != tc.code || !strings.Contains(body, tc.body) {
+			t.Errorf("/probe%s: %d %q, want %d containing %q", tc.query, code, body, tc.code, tc.body)
+		}
+	}
+}
+
+// A hung target must not cost the others their data: each answers within
+// the deadline Prometheus announced.
+func TestMetricsDeadlineWithHungTarget(t *testing.T) {
+	t.Parallel()
+	healthy := testenv.StartPostgres(t, testenv.PostgresOptions{})
+	hung := testenv.StartPostgres(t, testenv.PostgresOptions{})
+	srv := newTestExporter(t, "postgres:\n"+
+		"  - {name: healthy, dsn: '"+healthy.DSN("postgres", "postgres")+"'}\n"+
+		"  - {name: hung, dsn: '"+hung.DSN("postgres", "postgres")+"'}\n")
+	if code, _, body := fetchMetrics(t, srv.URL+"/metrics", nil); code != 200 || !strings.Contains(body, `headroom_target_up{kind="postgres",target="hung"} 1`) {
+		t.Fatalf("before freezing: %d\n%s", code, body)
+	}
+	hung.Freeze()
+	defer hung.Thaw()
+
+	start := time.Now()
+	code, fams, body := fetchMetrics(t, srv.URL+"/metrics", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"3"}})
+	took := time.Since(start)
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	// 3s announced, 0.5s kept back: the answer is due by 2.5s.
+	if took > 2800*time.Millisecond {
+		t.Errorf("scrape with a hung target took %v for a 3s Prometheus timeout", took)
+	}
+	for _, want := range []string{
+		`headroom_target_up{kind="postgres",target="hung"} 0`,
+		`headroom_target_up{kind="postgres",target="healthy"} 1`,
+		`headroom_postgres_max_connections{target="healthy"} 100`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %s", want)
+		}
+	}
+	if f := fams["headroom_postgres_max_connections"]; f != nil && len(f.GetMetric()) != 1 {
+		t.Errorf("hung target still reported data: %v", f)
+	}
+}
