@@ -34,7 +34,7 @@ lint:
 # Scrape cost against a loaded PostgreSQL (300 and 600 clients), replica,
 # PgBouncer and Redis. See the README for what it reports.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 200x -timeout 30m ./collectors/
+	$(GO) test -run '^$$' -bench . -benchtime 200x -timeout 30m ./cmd/headroom/
 
 # The exporter against the local defaults: PostgreSQL on 127.0.0.1:5432 and
 # Redis on 127.0.0.1:6379.

@@ -120,8 +120,11 @@ func (t *postgresTarget) Name() string { return t.cfg.Name }
 func (t *postgresTarget) Kind() string { return config.KindPostgres }
 func (t *postgresTarget) Close()       { t.pool.Close() }
 
-// PoolStats exposes the connection pool's counters to tests and benchmarks.
+// PoolStats exposes the connection pool's counters to tests.
 func (t *postgresTarget) PoolStats() *pgxpool.Stat { return t.pool.Stat() }
+
+// ConnectionsOpened counts connections the pool has opened.
+func (t *postgresTarget) ConnectionsOpened() uint64 { return uint64(t.pool.Stat().NewConnsCount()) }
 
 func (t *postgresTarget) Scrape(ctx context.Context, s *Scrape) error {
 	conn, err := t.pool.Acquire(ctx)
@@ -132,7 +135,7 @@ func (t *postgresTarget) Scrape(ctx context.Context, s *Scrape) error {
 
 	var inRecovery bool
 	var versionNum int
-	if err := conn.QueryRow(ctx, `SELECT pg_is_in_recovery(), current_setting('server_version_num')::int`).
+	if err := conn.QueryRow(ctx, pgDetectQuery).
 		Scan(&inRecovery, &versionNum); err != nil {
 		return err
 	}
@@ -143,34 +146,63 @@ func (t *postgresTarget) Scrape(ctx context.Context, s *Scrape) error {
 	s.Emit(prometheus.MustNewConstMetric(pgInRecoveryDesc, prometheus.GaugeValue, boolFloat(inRecovery)))
 	s.Emit(prometheus.MustNewConstMetric(pgVersionDesc, prometheus.GaugeValue, float64(versionNum)))
 
-	c := conn.Conn()
-	s.Run("settings", func(emit func(prometheus.Metric)) error { return t.collectSettings(ctx, c, q, emit) })
-	var limits map[string]float64
-	s.Run("databases", func(emit func(prometheus.Metric)) (err error) {
-		limits, err = t.collectDatabases(ctx, c, q, s, emit)
+	// Every collector's query goes out in one pipeline: one round trip
+	// instead of one per query, which is most of a scrape's latency on a
+	// busy server. A failing query fails its own collector; PostgreSQL
+	// skips the rest of the pipeline, and those collectors fail too.
+	batch := &pgx.Batch{}
+	type step struct {
+		name string
+		read func(rows pgx.Rows, emit func(prometheus.Metric)) error
+	}
+	var steps []step
+	add := func(name, sql string, read func(rows pgx.Rows, emit func(prometheus.Metric)) error) {
+		batch.Queue(sql)
+		steps = append(steps, step{name, read})
+	}
+	var databases, roleLimits map[string]float64
+	add("settings", q.settings, t.readSettings)
+	add("databases", q.databases, func(rows pgx.Rows, emit func(prometheus.Metric)) (err error) {
+		databases, err = t.readDatabases(rows, s, emit)
 		return err
 	})
-	s.Run("connections", func(emit func(prometheus.Metric)) error {
-		return t.collectConnections(ctx, c, q, limits, s, emit)
+	add("roles", pgRolesQuery, func(rows pgx.Rows, _ func(prometheus.Metric)) (err error) {
+		roleLimits, err = readRoleLimits(rows)
+		return err
+	})
+	add("connections", q.connections, func(rows pgx.Rows, emit func(prometheus.Metric)) error {
+		return t.readConnections(rows, databases, roleLimits, s, emit)
 	})
 	if t.cfg.DatabaseSizes {
-		s.Run("database_sizes", func(emit func(prometheus.Metric)) error { return t.collectSizes(ctx, c, q, s, emit) })
+		add("database_sizes", q.sizes, func(rows pgx.Rows, emit func(prometheus.Metric)) error { return t.readSizes(rows, s, emit) })
 	}
 	if q.replication != "" {
-		s.Run("replication", func(emit func(prometheus.Metric)) error { return t.collectReplication(ctx, c, q, s, emit) })
+		add("replication", q.replication, func(rows pgx.Rows, emit func(prometheus.Metric)) error { return t.readReplication(rows, s, emit) })
 	}
-	s.Run("replication_slots", func(emit func(prometheus.Metric)) error { return t.collectSlots(ctx, c, q, s, emit) })
+	add("replication_slots", q.slots, func(rows pgx.Rows, emit func(prometheus.Metric)) error { return t.readSlots(rows, s, emit) })
 	if q.standby != "" {
-		s.Run("standby", func(emit func(prometheus.Metric)) error { return t.collectStandby(ctx, c, q, emit) })
+		add("standby", q.standby, t.readStandby)
+	}
+
+	results := conn.SendBatch(ctx, batch)
+	defer results.Close()
+	for _, st := range steps {
+		s.Run(st.name, func(emit func(prometheus.Metric)) error {
+			rows, err := results.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			if err := st.read(rows, emit); err != nil {
+				return err
+			}
+			return rows.Err()
+		})
 	}
 	return nil
 }
 
-func (t *postgresTarget) collectSettings(ctx context.Context, c *pgx.Conn, q pgQueries, emit func(prometheus.Metric)) error {
-	rows, err := c.Query(ctx, q.settings)
-	if err != nil {
-		return err
-	}
+func (t *postgresTarget) readSettings(rows pgx.Rows, emit func(prometheus.Metric)) error {
 	settings := map[string]float64{}
 	for rows.Next() {
 		var name string
@@ -195,14 +227,9 @@ func (t *postgresTarget) collectSettings(ctx context.Context, c *pgx.Conn, q pgQ
 	return nil
 }
 
-// collectDatabases emits per-database counters and limits and returns the
+// readDatabases emits per-database counters and limits and returns the
 // databases it saw (with their limits) so that connections can zero-fill.
-func (t *postgresTarget) collectDatabases(ctx context.Context, c *pgx.Conn, q pgQueries, s *Scrape, emit func(prometheus.Metric)) (map[string]float64, error) {
-	rows, err := c.Query(ctx, q.databases)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+func (t *postgresTarget) readDatabases(rows pgx.Rows, s *Scrape, emit func(prometheus.Metric)) (map[string]float64, error) {
 	dbCap := s.Cap("databases", t.cfg.Limits.Databases)
 	seen := map[string]float64{}
 	for rows.Next() {
@@ -229,12 +256,7 @@ func (t *postgresTarget) collectDatabases(ctx context.Context, c *pgx.Conn, q pg
 
 type backendKey struct{ a, b string }
 
-func (t *postgresTarget) collectConnections(ctx context.Context, c *pgx.Conn, q pgQueries, databases map[string]float64, s *Scrape, emit func(prometheus.Metric)) error {
-	rows, err := c.Query(ctx, q.connections)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
+func (t *postgresTarget) readConnections(rows pgx.Rows, databases, roleLimits map[string]float64, s *Scrape, emit func(prometheus.Metric)) error {
 	byDB := map[backendKey]float64{}
 	byPool := map[backendKey]float64{}
 	byRole := map[string]float64{}
@@ -289,29 +311,27 @@ func (t *postgresTarget) collectConnections(ctx context.Context, c *pgx.Conn, q 
 	for k, n := range byPool {
 		gauge(emit, pgPoolBackendsDesc, n, k.a, k.b)
 	}
-	return t.collectRoles(ctx, c, byRole, s, emit)
+	t.emitRoles(byRole, roleLimits, s, emit)
+	return nil
 }
 
-// collectRoles emits backends per role, and the limits of roles that have
-// one. Roles with neither connections nor a limit are left out: a cluster
-// with ten thousand roles must not make ten thousand zero series.
-func (t *postgresTarget) collectRoles(ctx context.Context, c *pgx.Conn, byRole map[string]float64, s *Scrape, emit func(prometheus.Metric)) error {
-	rows, err := c.Query(ctx, `SELECT rolname, rolconnlimit::float8 FROM pg_roles WHERE rolcanlogin AND rolconnlimit >= 0 ORDER BY rolname`)
-	if err != nil {
-		return err
-	}
+func readRoleLimits(rows pgx.Rows) (map[string]float64, error) {
 	limits := map[string]float64{}
 	for rows.Next() {
 		var role string
 		var limit float64
 		if err := rows.Scan(&role, &limit); err != nil {
-			return err
+			return nil, err
 		}
 		limits[role] = limit
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
+	return limits, rows.Err()
+}
+
+// emitRoles emits backends per role, and the limits of roles that have
+// one. Roles with neither connections nor a limit are left out: a cluster
+// with ten thousand roles must not make ten thousand zero series.
+func (t *postgresTarget) emitRoles(byRole, limits map[string]float64, s *Scrape, emit func(prometheus.Metric)) {
 	roleCap := s.Cap("roles", t.cfg.Limits.Roles)
 	for _, role := range sortedKeys(byRole, limits) {
 		if !roleCap.Allow(role) {
@@ -322,15 +342,9 @@ func (t *postgresTarget) collectRoles(ctx context.Context, c *pgx.Conn, byRole m
 			gauge(emit, pgRoleLimitDesc, limit, role)
 		}
 	}
-	return nil
 }
 
-func (t *postgresTarget) collectSizes(ctx context.Context, c *pgx.Conn, q pgQueries, s *Scrape, emit func(prometheus.Metric)) error {
-	rows, err := c.Query(ctx, q.sizes)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
+func (t *postgresTarget) readSizes(rows pgx.Rows, s *Scrape, emit func(prometheus.Metric)) error {
 	dbCap := s.Cap("databases", t.cfg.Limits.Databases)
 	for rows.Next() {
 		var name string

@@ -12,6 +12,12 @@ const (
 	maxPostgresMajor = 17
 )
 
+// pgDetectQuery starts every scrape: the role decides which queries are
+// safe to run, and it changes on failover, so it is read each time.
+const pgDetectQuery = `SELECT pg_is_in_recovery(), current_setting('server_version_num')::int`
+
+const pgRolesQuery = `SELECT rolname, rolconnlimit::float8 FROM pg_roles WHERE rolcanlogin AND rolconnlimit >= 0 ORDER BY rolname`
+
 // pgQueries is the set of queries one scrape runs, chosen by server version
 // and role. A query that is empty is not run: on a standby, nothing that
 // needs pg_current_wal_lsn() (or anything else primary-only) is chosen.
@@ -65,15 +71,16 @@ ORDER BY d.datname`
 		// NULL lag columns mean "caught up and idle" (the docs: they are
 		// reset to NULL after a short idle period).
 		q.replication = `
-SELECT coalesce(application_name, ''), coalesce(host(client_addr), 'local'), coalesce(state, ''),
-       coalesce(extract(epoch FROM write_lag), 0)::float8,
-       coalesce(extract(epoch FROM flush_lag), 0)::float8,
-       coalesce(extract(epoch FROM replay_lag), 0)::float8,
-       coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), sent_lsn), 0)::float8,
-       coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::float8,
-       pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8
-FROM pg_stat_replication
-ORDER BY application_name, client_addr`
+SELECT pg_wal_lsn_diff(p.pos, '0/0')::float8,
+       r.application_name, coalesce(host(r.client_addr), 'local'), r.state,
+       coalesce(extract(epoch FROM r.write_lag), 0)::float8,
+       coalesce(extract(epoch FROM r.flush_lag), 0)::float8,
+       coalesce(extract(epoch FROM r.replay_lag), 0)::float8,
+       coalesce(pg_wal_lsn_diff(p.pos, r.sent_lsn), 0)::float8,
+       coalesce(pg_wal_lsn_diff(p.pos, r.replay_lsn), 0)::float8
+FROM (SELECT pg_current_wal_lsn() AS pos) p
+LEFT JOIN pg_stat_replication r ON true
+ORDER BY r.application_name, r.client_addr`
 	}
 
 	// A standby has no current WAL insert position; what it retains is
@@ -111,4 +118,24 @@ FROM (SELECT 1) AS one
 LEFT JOIN pg_stat_wal_receiver r ON true`
 	}
 	return q, nil
+}
+
+// PostgresQueries lists the SQL one scrape of a server of this version and
+// role runs, in order, so that a benchmark can time the same queries run
+// directly against the exporter's scrape of them.
+func PostgresQueries(versionNum int, replica bool, withSizes bool) ([]string, error) {
+	q, err := queriesFor(versionNum, replica)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{pgDetectQuery, q.settings, q.databases, pgRolesQuery, q.connections}
+	if withSizes {
+		out = append(out, q.sizes)
+	}
+	for _, s := range []string{q.replication, q.slots, q.standby} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }

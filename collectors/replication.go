@@ -1,7 +1,7 @@
 package collectors
 
 import (
-	"context"
+	"fmt"
 	"sort"
 	"time"
 
@@ -40,56 +40,41 @@ var (
 	pgReceiverStatusUnseen = "none"
 )
 
-func (t *postgresTarget) collectReplication(ctx context.Context, c *pgx.Conn, q pgQueries, s *Scrape, emit func(prometheus.Metric)) error {
-	rows, err := c.Query(ctx, q.replication)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
+func (t *postgresTarget) readReplication(rows pgx.Rows, s *Scrape, emit func(prometheus.Metric)) error {
 	replicaCap := s.Cap("replicas", t.cfg.Limits.Replicas)
 	seen := map[backendKey]bool{}
-	position := -1.0
 	for rows.Next() {
-		var app, addr, state string
-		var write, flush, replay, sentBytes, replayBytes, pos float64
-		if err := rows.Scan(&app, &addr, &state, &write, &flush, &replay, &sentBytes, &replayBytes, &pos); err != nil {
+		var app, addr, state *string
+		var write, flush, replay, sentBytes, replayBytes *float64
+		var position float64
+		if err := rows.Scan(&position, &app, &addr, &state, &write, &flush, &replay, &sentBytes, &replayBytes); err != nil {
 			return err
 		}
-		position = pos
-		key := backendKey{app, addr}
+		// The position comes with every row, and alone (with NULLs) when
+		// no standby is connected: it matters for slots and for telling
+		// an idle primary from a busy one.
+		gauge(emit, pgWALPositionDesc, position)
+		if app == nil {
+			continue
+		}
+		key := backendKey{*app, *addr}
 		// Two standbys with the same application_name on one host cannot
 		// be told apart; the first one stands for both.
-		if seen[key] || !replicaCap.Allow(app+"\x00"+addr) {
+		if seen[key] || !replicaCap.Allow(*app+"\x00"+*addr) {
 			continue
 		}
 		seen[key] = true
-		gauge(emit, pgReplWriteLagDesc, write, app, addr)
-		gauge(emit, pgReplFlushLagDesc, flush, app, addr)
-		gauge(emit, pgReplReplayLagDesc, replay, app, addr)
-		gauge(emit, pgReplSentBytesDesc, sentBytes, app, addr)
-		gauge(emit, pgReplReplayBytes, replayBytes, app, addr)
-		gauge(emit, pgReplStreamingDesc, boolFloat(state == "streaming"), app, addr)
+		gauge(emit, pgReplWriteLagDesc, *write, *app, *addr)
+		gauge(emit, pgReplFlushLagDesc, *flush, *app, *addr)
+		gauge(emit, pgReplReplayLagDesc, *replay, *app, *addr)
+		gauge(emit, pgReplSentBytesDesc, *sentBytes, *app, *addr)
+		gauge(emit, pgReplReplayBytes, *replayBytes, *app, *addr)
+		gauge(emit, pgReplStreamingDesc, boolFloat(*state == "streaming"), *app, *addr)
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if position < 0 {
-		// No standby connected: the position still matters for slots and
-		// for telling an idle primary from a busy one.
-		if err := c.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8`).Scan(&position); err != nil {
-			return err
-		}
-	}
-	gauge(emit, pgWALPositionDesc, position)
 	return nil
 }
 
-func (t *postgresTarget) collectSlots(ctx context.Context, c *pgx.Conn, q pgQueries, s *Scrape, emit func(prometheus.Metric)) error {
-	rows, err := c.Query(ctx, q.slots)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
+func (t *postgresTarget) readSlots(rows pgx.Rows, s *Scrape, emit func(prometheus.Metric)) error {
 	slotCap := s.Cap("slots", t.cfg.Limits.Slots)
 	for rows.Next() {
 		var name, slotType, walStatus string
@@ -110,7 +95,7 @@ func (t *postgresTarget) collectSlots(ctx context.Context, c *pgx.Conn, q pgQuer
 			gauge(emit, pgSlotRetainedDesc, 0, name, slotType)
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 // standbyLag remembers what earlier scrapes saw, because lag that is right
@@ -180,7 +165,7 @@ func (l *standbyLag) observe(now time.Time, streaming bool, received, replayed f
 	return lag, true
 }
 
-func (t *postgresTarget) collectStandby(ctx context.Context, c *pgx.Conn, q pgQueries, emit func(prometheus.Metric)) error {
+func (t *postgresTarget) readStandby(rows pgx.Rows, emit func(prometheus.Metric)) error {
 	var (
 		now                      time.Time
 		received, replayed       *float64
@@ -189,7 +174,10 @@ func (t *postgresTarget) collectStandby(ctx context.Context, c *pgx.Conn, q pgQu
 		status                   string
 		flushed                  *float64
 	)
-	if err := c.QueryRow(ctx, q.standby).Scan(&now, &received, &replayed, &replayTS, &paused, &status, &sendTS, &recvTS, &flushed); err != nil {
+	if !rows.Next() {
+		return fmt.Errorf("standby query returned no row")
+	}
+	if err := rows.Scan(&now, &received, &replayed, &replayTS, &paused, &status, &sendTS, &recvTS, &flushed); err != nil {
 		return err
 	}
 	streaming := status == "streaming"

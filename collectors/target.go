@@ -32,6 +32,13 @@ type Target interface {
 	Close()
 }
 
+// ConnectionCounter is implemented by targets that keep connections, so
+// that "a steady-state scrape opens no connection" is a number anyone can
+// watch rather than a claim.
+type ConnectionCounter interface {
+	ConnectionsOpened() uint64
+}
+
 // Scrape is handed to a Target for one round of collection. It records each
 // collector's duration and success; the target reports metrics through it.
 type Scrape struct {
@@ -89,6 +96,9 @@ var (
 	collectorSuccessDesc = prometheus.NewDesc(namespace+"_scrape_collector_success",
 		"1 when the collector succeeded in this scrape, 0 otherwise.",
 		[]string{"collector"}, nil)
+	connectionsOpenedDesc = prometheus.NewDesc(namespace+"_target_connections_opened_total",
+		"Connections headroom opened to this target; flat in steady state, since connections are reused across scrapes.",
+		[]string{"kind"}, nil)
 	labelsDroppedDesc = prometheus.NewDesc(namespace+"_target_series_dropped_total",
 		"Label values left out because they exceeded the target's configured limit, by limit.",
 		[]string{"kind", "limit"}, nil)
@@ -224,6 +234,9 @@ func (r *Runner) selfMetrics(up float64, took time.Duration) []prometheus.Metric
 	for reason := Reason(0); reason < numReasons; reason++ {
 		out = append(out, prometheus.MustNewConstMetric(targetErrorsDesc, prometheus.CounterValue,
 			float64(r.errors[reason].Load()), kind, reason.String()))
+	}
+	if cc, ok := r.target.(ConnectionCounter); ok {
+		out = append(out, prometheus.MustNewConstMetric(connectionsOpenedDesc, prometheus.CounterValue, float64(cc.ConnectionsOpened()), kind))
 	}
 	r.droppedMu.Lock()
 	for limit, n := range r.dropped {

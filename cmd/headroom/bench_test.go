@@ -1,0 +1,453 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/headroom-dev/headroom/collectors"
+	"github.com/headroom-dev/headroom/internal/testenv"
+)
+
+// BenchmarkScrape measures a full scrape of a PostgreSQL primary and
+// replica, PgBouncer and Redis by the real binary, over HTTP, while
+// clients write to the databases; then again with twice the clients and
+// databases. It reports, per scrape: latency (median, p95, per target),
+// the same queries run directly (the floor), bytes, series, the
+// exporter's CPU time, its RSS, and connections it opened.
+//
+//	make bench
+func BenchmarkScrape(b *testing.B) {
+	for _, size := range []struct{ clients, databases int }{{300, 20}, {600, 40}} {
+		b.Run(fmt.Sprintf("clients=%d/databases=%d", size.clients, size.databases), func(b *testing.B) {
+			benchmarkScrape(b, size.clients, size.databases)
+		})
+	}
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func headroomBinary(b *testing.B) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "headroom-bench-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "headroom")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		b.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func benchmarkScrape(b *testing.B, clients, databases int) {
+	pg := testenv.StartPostgres(b, testenv.PostgresOptions{MaxConnections: clients + 100})
+	replica := pg.StartReplica(b)
+	bouncer := testenv.StartPgBouncer(b, pg, testenv.PgBouncerOptions{DefaultPoolSize: 5, MaxClientConn: clients})
+	rds := testenv.StartRedis(b, testenv.RedisOptions{MaxMemory: "64mb"})
+	for i := 0; i < databases; i++ {
+		pg.Exec(b, "postgres", fmt.Sprintf("CREATE DATABASE db%d", i))
+		pg.Exec(b, fmt.Sprintf("db%d", i), "CREATE TABLE t (id bigserial PRIMARY KEY, v int, at timestamptz DEFAULT now())")
+	}
+
+	stopLoad := startLoad(b, pg, bouncer, rds, clients, databases)
+	defer stopLoad()
+
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b))
+	cfgPath := writeBenchConfig(b, pg, replica, bouncer, rds)
+	exporter := exec.Command(headroomBinary(b), "serve", "--config.file="+cfgPath, "--web.listen-address="+addr, "--log.level=warn")
+	exporter.Stderr = os.Stderr
+	if err := exporter.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { exporter.Process.Kill(); exporter.Wait() }()
+	url := "http://" + addr + "/metrics"
+	waitHTTP(b, url)
+
+	for i := 0; i < 5; i++ { // warm: connections made, statements cached
+		scrapeOnce(b, url)
+	}
+	openedBefore := connectionsOpened(scrapeOnce(b, url).families)
+	cpuBefore := processCPU(b, exporter.Process.Pid)
+
+	var full []time.Duration
+	perTarget := map[string][]float64{}
+	var bytes, series int
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := scrapeOnce(b, url)
+		full = append(full, r.took)
+		bytes += r.bytes
+		series += r.series
+		for target, secs := range r.targetDurations {
+			perTarget[target] = append(perTarget[target], secs)
+		}
+	}
+	b.StopTimer()
+	cpu := processCPU(b, exporter.Process.Pid) - cpuBefore
+	last := scrapeOnce(b, url)
+	opened := connectionsOpened(last.families) - openedBefore
+	for _, up := range last.families["headroom_target_up"].GetMetric() {
+		if up.GetGauge().GetValue() != 1 {
+			b.Fatalf("target down during the benchmark: %v", up.GetLabel())
+		}
+	}
+	rss, hwm := processMemory(b, exporter.Process.Pid)
+	direct, directEach := directRoundTrips(b, pg, replica, bouncer, rds, b.N)
+
+	med, p95 := quantile(full, 0.5), quantile(full, 0.95)
+	b.ReportMetric(ms(med), "median-ms")
+	b.ReportMetric(ms(p95), "p95-ms")
+	b.ReportMetric(ms(direct), "direct-median-ms")
+	b.ReportMetric(float64(med)/float64(direct), "scrape/direct")
+	b.ReportMetric(float64(bytes)/float64(b.N), "bytes/scrape")
+	b.ReportMetric(float64(series)/float64(b.N), "series/scrape")
+	b.ReportMetric(cpu.Seconds()*1000/float64(b.N+1), "cpu-ms/scrape")
+	b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
+	b.ReportMetric(float64(hwm)/(1<<20), "peak-rss-MiB")
+	b.ReportMetric(opened/float64(b.N), "conns-opened/scrape")
+	for _, target := range sortedTargets(perTarget) {
+		d := perTarget[target]
+		sort.Float64s(d)
+		b.ReportMetric(d[len(d)/2]*1000, target+"-median-ms")
+		b.ReportMetric(d[int(float64(len(d)-1)*0.95)]*1000, target+"-p95-ms")
+		b.ReportMetric(ms(directEach[target]), target+"-direct-median-ms")
+	}
+}
+
+// startLoad holds `clients` connections spread over the databases, each
+// writing a row every writeEvery; one in ten goes through PgBouncer, and a
+// Redis client reads and writes alongside.
+func startLoad(b *testing.B, pg *testenv.Postgres, bouncer *testenv.PgBouncer, rds *testenv.Redis, clients, databases int) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var failures atomic.Int64
+	for i := 0; i < clients; i++ {
+		db := fmt.Sprintf("db%d", i%databases)
+		dsn := pg.DSN(db, "postgres")
+		if i%10 == 9 {
+			dsn = bouncer.DSN(fmt.Sprintf("db%d", i%4), "postgres")
+		}
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.RuntimeParams["application_name"] = fmt.Sprintf("app%d", i%5)
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+		if i%10 != 9 {
+			conn, err := pgx.ConnectConfig(ctx, cfg)
+			if err != nil {
+				b.Fatalf("client %d: %v", i, err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer conn.Close(context.Background())
+				writeLoop(ctx, conn, &failures)
+			}()
+			continue
+		}
+		// Clients beyond PgBouncer's pool wait there: connect in the
+		// background so that start-up does not block on them.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := pgx.ConnectConfig(ctx, cfg)
+			if err != nil {
+				return
+			}
+			defer conn.Close(context.Background())
+			writeLoop(ctx, conn, &failures)
+		}()
+	}
+	rc := redis.NewClient(&redis.Options{Addr: rds.Addr()})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer rc.Close()
+		for i := 0; ctx.Err() == nil; i++ {
+			rc.Set(ctx, fmt.Sprintf("k%d", i%5000), strings.Repeat("v", 256), 0)
+			rc.Get(ctx, fmt.Sprintf("k%d", (i*7)%10000))
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+// writeEvery paces each client: one write a second per connection is a
+// busy OLTP API (300 and 600 writes a second), without the load itself
+// saturating this two-core machine and drowning what is measured.
+const writeEvery = time.Second
+
+func writeLoop(ctx context.Context, conn *pgx.Conn, failures *atomic.Int64) {
+	tick := time.NewTicker(writeEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if _, err := conn.Exec(ctx, "INSERT INTO t (v) VALUES (1)"); err != nil && ctx.Err() == nil {
+				failures.Add(1)
+			}
+		}
+	}
+}
+
+func writeBenchConfig(b *testing.B, pg, replica *testenv.Postgres, bouncer *testenv.PgBouncer, rds *testenv.Redis) string {
+	cfg := fmt.Sprintf(`postgres:
+  - name: primary
+    dsn: %s
+    pools: {app0: 13, app1: 13, app2: 13, app3: 13, app4: 13}
+  - name: replica
+    dsn: %s
+pgbouncer:
+  - name: bouncer
+    dsn: %s
+redis:
+  - name: cache
+    address: %s
+`, pg.DSN("postgres", "postgres"), replica.DSN("postgres", "postgres"), bouncer.AdminDSN(), rds.Addr())
+	dir, err := os.MkdirTemp("", "headroom-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "headroom.yml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+func waitHTTP(b *testing.B, url string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("exporter not answering: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type scrapeResult struct {
+	took            time.Duration
+	bytes, series   int
+	families        map[string]*dto.MetricFamily
+	targetDurations map[string]float64
+}
+
+func scrapeOnce(b *testing.B, url string) scrapeResult {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	took := time.Since(start)
+	if err != nil || resp.StatusCode != 200 {
+		b.Fatalf("scrape: %d %v", resp.StatusCode, err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := scrapeResult{took: took, bytes: len(body), families: fams, targetDurations: map[string]float64{}}
+	for _, f := range fams {
+		r.series += len(f.GetMetric())
+	}
+	for _, m := range fams["headroom_target_scrape_duration_seconds"].GetMetric() {
+		for _, lp := range m.GetLabel() {
+			if lp.GetName() == "target" {
+				r.targetDurations[lp.GetValue()] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	return r
+}
+
+func connectionsOpened(fams map[string]*dto.MetricFamily) float64 {
+	total := 0.0
+	for _, m := range fams["headroom_target_connections_opened_total"].GetMetric() {
+		total += m.GetCounter().GetValue()
+	}
+	return total
+}
+
+// directRoundTrips times the exporter's own queries run straight on open
+// connections, each target's in sequence and the targets concurrently,
+// as a scrape runs them: the floor a scrape can be compared against.
+func directRoundTrips(b *testing.B, pg, replica *testenv.Postgres, bouncer *testenv.PgBouncer, rds *testenv.Redis, n int) (time.Duration, map[string]time.Duration) {
+	ctx := context.Background()
+	type job func() error
+	var jobs []job
+	var names []string
+	for _, server := range []*testenv.Postgres{pg, replica} {
+		conn := server.Connect(b, "postgres")
+		var version int
+		if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+			b.Fatal(err)
+		}
+		queries, err := collectors.PostgresQueries(version, server.Replica, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		names = append(names, map[bool]string{false: "primary", true: "replica"}[server.Replica])
+		jobs = append(jobs, func() error {
+			for _, q := range queries {
+				rows, err := conn.Query(ctx, q)
+				if err != nil {
+					return err
+				}
+				for rows.Next() {
+				}
+				if rows.Err() != nil {
+					return rows.Err()
+				}
+			}
+			return nil
+		})
+	}
+	admin := bouncer.ConnectAdmin(b)
+	names = append(names, "bouncer")
+	jobs = append(jobs, func() error {
+		for _, q := range []string{"SHOW POOLS", "SHOW STATS", "SHOW DATABASES", "SHOW CONFIG"} {
+			rows, err := admin.Query(ctx, q)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+			}
+			rows.Close()
+		}
+		return nil
+	})
+	rc := rds.Client(b)
+	names = append(names, "cache")
+	jobs = append(jobs, func() error { return rc.Info(ctx).Err() })
+
+	var took []time.Duration
+	perJob := make([][]time.Duration, len(jobs))
+	for i := 0; i < n+5; i++ {
+		start := time.Now()
+		var wg sync.WaitGroup
+		errs := make(chan error, len(jobs))
+		jobTook := make([]time.Duration, len(jobs))
+		for k, j := range jobs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				t0 := time.Now()
+				errs <- j()
+				jobTook[k] = time.Since(t0)
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		if i >= 5 {
+			took = append(took, time.Since(start))
+			for k := range jobs {
+				perJob[k] = append(perJob[k], jobTook[k])
+			}
+		}
+	}
+	each := map[string]time.Duration{}
+	for k, name := range names {
+		each[name] = quantile(perJob[k], 0.5)
+	}
+	return quantile(took, 0.5), each
+}
+
+func processCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+func processMemory(b *testing.B, pid int) (rss, peak int64) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(fields[1], 10, 64)
+		switch fields[0] {
+		case "VmRSS:":
+			rss = kb << 10
+		case "VmHWM:":
+			peak = kb << 10
+		}
+	}
+	return rss, peak
+}
+
+func quantile(d []time.Duration, q float64) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[int(float64(len(s)-1)*q)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func sortedTargets(m map[string][]float64) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
