@@ -78,7 +78,9 @@ func Classify(err error) Reason {
 	msg := err.Error()
 	var redisErr redis.Error
 	if errors.As(err, &redisErr) {
-		if strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOAUTH") || strings.Contains(msg, "invalid password") || strings.HasPrefix(msg, "NOPERM") {
+		// The server's error code leads its own message, not the wrapped one.
+		code := redisErr.Error()
+		if strings.HasPrefix(code, "WRONGPASS") || strings.HasPrefix(code, "NOAUTH") || strings.Contains(code, "invalid password") || strings.HasPrefix(code, "NOPERM") {
 			return ReasonAuth
 		}
 		return ReasonQuery

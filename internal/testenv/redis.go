@@ -33,7 +33,9 @@ func StartRedis(t TB, opts RedisOptions) *Redis {
 	dir := Dir(t, "redis")
 	port := FreePort(t)
 	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--daemonize", "no", "--protected-mode", "no"}
+		"--dir", dir, "--daemonize", "no", "--protected-mode", "no",
+		// Replicas sync at once rather than after Redis's default 5s wait.
+		"--repl-diskless-sync-delay", "0"}
 	if opts.MaxMemory != "" {
 		policy := opts.MaxMemoryPolicy
 		if policy == "" {
