@@ -4,17 +4,12 @@ package collectors
 // blackbox_exporter does, and optionally reads numbers out of its JSON
 // metrics document.
 //
-// What headroom_target_up means for kind="api": 1 when the health endpoint
-// answered with a complete HTTP response, whatever its status code or body;
-// 0 when no response came back (refused, timeout, TLS, DNS, a body cut
-// short). An API that answers 503 is up and unhealthy: the exporter reached
-// it and learned it is down, so headroom_api_probe_success 0 is the data and
-// the health collector succeeds. When the target is down the runner emits
-// no data series at all, headroom_api_probe_success included; the failure
-// is then in headroom_target_up and headroom_target_scrape_errors_total. An
-// alert on "the API is not healthy" therefore reads
-//
-//	headroom_api_probe_success == 0 or on(target) headroom_target_up{kind="api"} == 0
+// As with blackbox_exporter, an API that cannot be reached is data, not a
+// failed scrape: headroom_api_probe_success is 0 (with the reason in
+// headroom_api_probe_failures_total) whether the endpoint refused, timed
+// out or answered 503, so that an alert on probe success alone never goes
+// silent when the API is completely down. headroom_target_up for kind="api"
+// is 1 whenever the probe ran.
 
 import (
 	"bytes"
@@ -163,6 +158,9 @@ type apiTarget struct {
 	hist      prometheus.Histogram
 	successes atomic.Uint64
 	failures  [numProbeReasons]atomic.Uint64
+
+	probeMu          sync.Mutex
+	lastProbeFailure string // reason of the failing streak, "" while healthy
 
 	// logger is nil in production, where slog.Default() is read at log
 	// time so that main's logger applies; tests set it.
@@ -313,9 +311,8 @@ func (t *apiTarget) log() *slog.Logger {
 func (t *apiTarget) Scrape(ctx context.Context, s *Scrape) error {
 	answered := false
 	s.Run("health", func(emit func(prometheus.Metric)) error {
-		err := t.probeHealth(ctx, s, emit)
-		answered = err == nil
-		return err
+		answered = t.probeHealth(ctx, s, emit)
+		return nil
 	})
 	if answered && t.metricsURL != "" {
 		s.Run("json", func(emit func(prometheus.Metric)) error {
@@ -406,17 +403,21 @@ func transportReason(err error) probeReason {
 	return probeProtocol
 }
 
-// probeHealth runs one health probe. It returns an error only when no
-// complete response came back; a response that says the API is unhealthy
-// is a successful probe of an unhealthy API.
-func (t *apiTarget) probeHealth(ctx context.Context, s *Scrape, emit func(prometheus.Metric)) error {
+// probeHealth runs one health probe and reports whether a complete
+// response came back. Not answering and answering "unhealthy" are both a
+// probe that failed, with different reasons.
+func (t *apiTarget) probeHealth(ctx context.Context, s *Scrape, emit func(prometheus.Metric)) bool {
 	start := time.Now()
 	resp, err := t.get(ctx, t.healthURL, t.shownHealth, healthBodyLimit)
 	took := time.Since(start)
 	t.hist.Observe(took.Seconds())
 	if err != nil {
-		t.failures[transportReason(err)].Add(1)
-		return err
+		reason := transportReason(err)
+		t.failures[reason].Add(1)
+		t.noteProbe(reason.String(), err)
+		gauge(emit, apiProbeSuccessDesc, 0)
+		t.emitProbeStats(emit, took)
+		return false
 	}
 
 	failure, failed := probeReason(0), false
@@ -455,17 +456,14 @@ func (t *apiTarget) probeHealth(ctx context.Context, s *Scrape, emit func(promet
 	if failed {
 		success = 0
 		t.failures[failure].Add(1)
+		t.noteProbe(failure.String(), fmt.Errorf("HTTP %d", resp.status))
 	} else {
 		t.successes.Add(1)
+		t.noteProbe("", nil)
 	}
 	gauge(emit, apiProbeSuccessDesc, success)
 	gauge(emit, apiStatusCodeDesc, float64(resp.status))
-	gauge(emit, apiLastDurationDesc, took.Seconds())
-	emit(t.hist)
-	counter(emit, apiSuccessesDesc, float64(t.successes.Load()))
-	for r := probeReason(0); r < numProbeReasons; r++ {
-		counter(emit, apiFailuresDesc, float64(t.failures[r].Load()), r.String())
-	}
+	t.emitProbeStats(emit, took)
 	if hasOverall {
 		stateSet(emit, apiHealthStatusDesc, overall)
 	}
@@ -489,7 +487,32 @@ func (t *apiTarget) probeHealth(ctx context.Context, s *Scrape, emit func(promet
 		gauge(emit, apiComponentUpDesc, up, name)
 		stateSet(emit, apiComponentStatusDesc, state, name)
 	}
-	return nil
+	return true
+}
+
+// noteProbe logs a probe failure when it starts or its reason changes, and
+// the recovery, so that an API down for an hour logs twice.
+func (t *apiTarget) noteProbe(reason string, err error) {
+	t.probeMu.Lock()
+	changed := reason != t.lastProbeFailure
+	was := t.lastProbeFailure
+	t.lastProbeFailure = reason
+	t.probeMu.Unlock()
+	switch {
+	case reason != "" && changed:
+		t.log().Warn("health probe failed", "reason", reason, "err", err)
+	case reason == "" && was != "":
+		t.log().Info("health probe recovered")
+	}
+}
+
+func (t *apiTarget) emitProbeStats(emit func(prometheus.Metric), took time.Duration) {
+	gauge(emit, apiLastDurationDesc, took.Seconds())
+	emit(t.hist)
+	counter(emit, apiSuccessesDesc, float64(t.successes.Load()))
+	for r := probeReason(0); r < numProbeReasons; r++ {
+		counter(emit, apiFailuresDesc, float64(t.failures[r].Load()), r.String())
+	}
 }
 
 // stateSet emits one series per normalised state, 1 for the current one.

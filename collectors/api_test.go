@@ -336,12 +336,13 @@ func TestAPIBasicAuthAndNoSecretsInLogs(t *testing.T) {
 	srv.Close()
 	at, r, logs := newAPIRunner(t, apiConfig(withCreds))
 	f = scrapeAPI(t, r, 5*time.Second)
-	f.want(t, "headroom_target_up", apiKind, 0)
+	f.want(t, "headroom_target_up", apiKind, 1)
+	f.want(t, "headroom_api_probe_success", nil, 0)
 	if at.failures[probeRefused].Load() != 1 {
 		t.Errorf("refused failures = %d, want 1", at.failures[probeRefused].Load())
 	}
 	out := logs.String()
-	if !strings.Contains(out, "target scrape failed") {
+	if !strings.Contains(out, "health probe failed") || !strings.Contains(out, "reason=refused") {
 		t.Fatalf("expected a failure log line, got %q", out)
 	}
 	for _, secret := range []string{"s3cret-pw", "tok-abc123", "probe:"} {
@@ -387,13 +388,18 @@ func TestAPITransportFailures(t *testing.T) {
 			if took > limit {
 				t.Errorf("scrape took %v, want under %v", took, limit)
 			}
-			f.want(t, "headroom_target_up", apiKind, 0)
-			if v, _ := f.value("headroom_target_scrape_errors_total", map[string]string{"kind": "api", "reason": "timeout"}); v < 1 {
-				t.Errorf("headroom_target_scrape_errors_total{reason=timeout} = %v, want >= 1", v)
+			// Either the probe timed out (probe_success 0, the API is
+			// down) or the scrape's own deadline came first (up 0, reason
+			// timeout): never a healthy reading.
+			success, hasSuccess := f.value("headroom_api_probe_success", nil)
+			up, _ := f.value("headroom_target_up", apiKind)
+			timeouts, _ := f.value("headroom_target_scrape_errors_total", map[string]string{"kind": "api", "reason": "timeout"})
+			switch {
+			case hasSuccess && success == 0 && up == 1:
+			case !hasSuccess && up == 0 && timeouts >= 1:
+			default:
+				t.Errorf("slow API read as: probe_success=%v (present %v), up=%v, timeouts=%v", success, hasSuccess, up, timeouts)
 			}
-			// No data series while the target is down; the runner's own
-			// series say why.
-			f.absent(t, "headroom_api_probe_success")
 
 			// The probe itself finishes by its deadline even when the
 			// caller stopped waiting first.
@@ -420,13 +426,14 @@ func TestAPITransportFailures(t *testing.T) {
 		c.MetricsURL = url + "/api/v1/metrics"
 		at, r, _ := newAPIRunner(t, c)
 		f := scrapeAPI(t, r, 5*time.Second)
-		f.want(t, "headroom_target_up", apiKind, 0)
-		f.want(t, "headroom_target_scrape_errors_total", map[string]string{"kind": "api", "reason": "refused"}, 1)
-		f.want(t, "headroom_scrape_collector_success", map[string]string{"collector": "health"}, 0)
+		// Unreachable is data: the probe ran and the API is down.
+		f.want(t, "headroom_target_up", apiKind, 1)
+		f.want(t, "headroom_api_probe_success", nil, 0)
+		f.want(t, "headroom_api_probe_failures_total", map[string]string{"reason": "refused"}, 1)
+		f.want(t, "headroom_scrape_collector_success", map[string]string{"collector": "health"}, 1)
 		if _, ok := f.value("headroom_scrape_collector_success", map[string]string{"collector": "json"}); ok {
 			t.Error("json collector ran although the health endpoint did not answer")
 		}
-		f.absent(t, "headroom_api_probe_success")
 		if got := at.failures[probeRefused].Load(); got != 1 {
 			t.Errorf("refused failures = %d, want 1", got)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -56,6 +57,8 @@ func newServeCommand(app *kingpin.Application) *serveCommand {
 
 func (s *serveCommand) run() error {
 	logger := promslog.New(s.logConfig)
+	// Targets that log outside a scrape (one-time notes) use the default.
+	slog.SetDefault(logger)
 	cfg, err := config.Load(s.configFile)
 	if err != nil {
 		return err
