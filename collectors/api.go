@@ -108,33 +108,16 @@ var stateWords = map[string]string{
 }
 
 var (
-	apiProbeSuccessDesc = prometheus.NewDesc(namespace+"_api_probe_success",
-		"1 when the health endpoint answered with the expected status code and, if its JSON body has a top-level status, that status is healthy; 0 otherwise.",
-		nil, nil)
-	apiStatusCodeDesc = prometheus.NewDesc(namespace+"_api_probe_http_status_code",
-		"HTTP status code of the health endpoint's last response.",
-		nil, nil)
-	apiLastDurationDesc = prometheus.NewDesc(namespace+"_api_probe_last_duration_seconds",
-		"Time the last health probe took, request sent to body read.",
-		nil, nil)
-	apiSuccessesDesc = prometheus.NewDesc(namespace+"_api_probe_successes_total",
-		"Health probes that succeeded.",
-		nil, nil)
-	apiFailuresDesc = prometheus.NewDesc(namespace+"_api_probe_failures_total",
-		"Health probes that failed, by reason (timeout, refused, dns, tls, redirect, http_status, invalid_body, body_status, protocol).",
-		[]string{"reason"}, nil)
-	apiHealthStatusDesc = prometheus.NewDesc(namespace+"_api_health_status",
-		"Top-level status the health endpoint reported, normalised to healthy, degraded, unhealthy or unknown: 1 for the reported one, 0 for the others.",
-		[]string{"status"}, nil)
-	apiComponentUpDesc = prometheus.NewDesc(namespace+"_api_component_up",
-		"1 when the health endpoint reports the component healthy, 0 otherwise.",
-		[]string{"component"}, nil)
-	apiComponentStatusDesc = prometheus.NewDesc(namespace+"_api_component_status",
-		"Status the health endpoint reports for the component, normalised to healthy, degraded, unhealthy or unknown: 1 for the reported one, 0 for the others.",
-		[]string{"component", "status"}, nil)
-	apiJSONValueDesc = prometheus.NewDesc(namespace+"_api_json_value",
-		"Value of a configured field of the API's JSON metrics document (booleans as 0 or 1).",
-		[]string{"field"}, nil)
+	apiProbeSuccessDesc    = newDesc("api", "probe_success", "1 when the health endpoint answered with the expected status code and, if its JSON body has a top-level status, that status is healthy; 0 otherwise.")
+	apiStatusCodeDesc      = newDesc("api", "probe_http_status_code", "HTTP status code of the health endpoint's last response.")
+	apiLastDurationDesc    = newDesc("api", "probe_last_duration_seconds", "Time the last health probe took, request sent to body read.")
+	apiSuccessesDesc       = newDesc("api", "probe_successes_total", "Health probes that succeeded.")
+	apiFailuresDesc        = newDesc("api", "probe_failures_total", "Health probes that failed, by reason (timeout, refused, dns, tls, redirect, http_status, invalid_body, body_status, protocol).", "reason")
+	apiHealthStatusDesc    = newDesc("api", "health_status", "Top-level status the health endpoint reported, normalised to healthy, degraded, unhealthy or unknown: 1 for the reported one, 0 for the others.", "status")
+	apiComponentUpDesc     = newDesc("api", "component_up", "1 when the health endpoint reports the component healthy, 0 otherwise.", "component")
+	apiComponentStatusDesc = newDesc("api", "component_status", "Status the health endpoint reports for the component, normalised to healthy, degraded, unhealthy or unknown: 1 for the reported one, 0 for the others.", "component", "status")
+	apiJSONValueDesc       = newDesc("api", "json_value", "Value of a configured field of the API's JSON metrics document (booleans as 0 or 1).", "field")
+	apiProbeDurationHelp   = "Duration of health probes, request sent to body read, failed probes included."
 )
 
 type apiTarget struct {
@@ -225,7 +208,7 @@ func NewAPI(c config.API) (Target, error) {
 		Namespace: namespace,
 		Subsystem: "api",
 		Name:      "probe_duration_seconds",
-		Help:      "Duration of health probes, request sent to body read, failed probes included.",
+		Help:      apiProbeDurationHelp,
 		Buckets:   prometheus.DefBuckets,
 		// Native buckets as well, for percentiles without bucket guessing
 		// on servers that ingest them; classic buckets stay for the rest.

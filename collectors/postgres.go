@@ -57,7 +57,7 @@ var (
 )
 
 func pgDesc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(prometheus.BuildFQName(namespace, pgSubsystem, name), help, labels, nil)
+	return newDesc(pgSubsystem, name, help, labels...)
 }
 
 // backendStates are always emitted for every database and pool, zero when

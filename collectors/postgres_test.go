@@ -143,8 +143,11 @@ func TestPostgresPrimaryAndReplica(t *testing.T) {
 func TestStandbyLagOnRealServers(t *testing.T) {
 	t.Parallel()
 	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
-	pg.Exec(t, "postgres", "CREATE TABLE w (at timestamptz)", "INSERT INTO w VALUES (now())")
+	pg.Exec(t, "postgres", "CREATE TABLE w (at timestamptz)")
 	replica := pg.StartReplica(t)
+	// A commit replayed before the quiet minute, so that the standby has a
+	// last replay timestamp for the naive reading to be compared against.
+	pg.Exec(t, "postgres", "INSERT INTO w VALUES (now())")
 	replica.WaitCaughtUp(t, pg)
 	standby, _ := newPostgresRunner(t, config.Postgres{DSN: replica.DSN("postgres", "postgres")}, nil)
 	lag := func() float64 {
@@ -164,6 +167,9 @@ func TestStandbyLagOnRealServers(t *testing.T) {
 
 	t.Run("paused replay under writes reads the pause", func(t *testing.T) {
 		replica.Exec(t, "postgres", "SELECT pg_wal_replay_pause()")
+		// Resumed even when an assertion stops this subtest, so that the
+		// next one starts from a replaying standby.
+		defer replica.Exec(t, "postgres", "SELECT pg_wal_replay_resume()")
 		lag() // a scrape sees it fresh at the moment of the pause
 		const writing = 8 * time.Second
 		start := time.Now()

@@ -88,7 +88,7 @@ var (
 )
 
 func redisDesc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(prometheus.BuildFQName(namespace, redisSubsystem, name), help, labels, nil)
+	return newDesc(redisSubsystem, name, help, labels...)
 }
 
 type redisTarget struct {

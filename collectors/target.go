@@ -81,27 +81,13 @@ func counter(emit func(prometheus.Metric), d *prometheus.Desc, v float64, labels
 }
 
 var (
-	targetUpDesc = prometheus.NewDesc(namespace+"_target_up",
-		"1 when the target answered with usable data in this scrape, 0 otherwise.",
-		[]string{"kind"}, nil)
-	targetDurationDesc = prometheus.NewDesc(namespace+"_target_scrape_duration_seconds",
-		"Time the scrape of this target took.",
-		[]string{"kind"}, nil)
-	targetErrorsDesc = prometheus.NewDesc(namespace+"_target_scrape_errors_total",
-		"Failed scrapes of this target (or of one of its collectors), by reason.",
-		[]string{"kind", "reason"}, nil)
-	collectorDurationDesc = prometheus.NewDesc(namespace+"_scrape_collector_duration_seconds",
-		"Time one collector of this target took.",
-		[]string{"collector"}, nil)
-	collectorSuccessDesc = prometheus.NewDesc(namespace+"_scrape_collector_success",
-		"1 when the collector succeeded in this scrape, 0 otherwise.",
-		[]string{"collector"}, nil)
-	connectionsOpenedDesc = prometheus.NewDesc(namespace+"_target_connections_opened_total",
-		"Connections headroom opened to this target; flat in steady state, since connections are reused across scrapes.",
-		[]string{"kind"}, nil)
-	labelsDroppedDesc = prometheus.NewDesc(namespace+"_target_series_dropped_total",
-		"Label values left out because they exceeded the target's configured limit, by limit.",
-		[]string{"kind", "limit"}, nil)
+	targetUpDesc          = newDesc("", "target_up", "1 when the target answered with usable data in this scrape, 0 otherwise.", "kind")
+	targetDurationDesc    = newDesc("", "target_scrape_duration_seconds", "Time the scrape of this target took.", "kind")
+	targetErrorsDesc      = newDesc("", "target_scrape_errors_total", "Failed scrapes of this target (or of one of its collectors), by reason.", "kind", "reason")
+	collectorDurationDesc = newDesc("", "scrape_collector_duration_seconds", "Time one collector of this target took.", "collector")
+	collectorSuccessDesc  = newDesc("", "scrape_collector_success", "1 when the collector succeeded in this scrape, 0 otherwise.", "collector")
+	connectionsOpenedDesc = newDesc("", "target_connections_opened_total", "Connections headroom opened to this target; flat in steady state, since connections are reused across scrapes.", "kind")
+	labelsDroppedDesc     = newDesc("", "target_series_dropped_total", "Label values left out because they exceeded the target's configured limit, by limit.", "kind", "limit")
 )
 
 // Runner scrapes one Target, at most once at a time.

@@ -1,0 +1,60 @@
+package collectors
+
+import (
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// MetricInfo describes one metric family headroom can export, so that
+// rules, dashboards and the README can be checked against what really
+// exists rather than against memory.
+type MetricInfo struct {
+	Name   string
+	Help   string
+	Type   string // gauge, counter or histogram
+	Labels []string
+}
+
+var (
+	metricsMu sync.Mutex
+	metrics   = map[string]MetricInfo{}
+)
+
+// newDesc builds a descriptor and records it in the list Metrics returns.
+// Every collector's descriptors are made through it.
+func newDesc(subsystem, name, help string, labels ...string) *prometheus.Desc {
+	fq := prometheus.BuildFQName(namespace, subsystem, name)
+	typ := "gauge"
+	if strings.HasSuffix(fq, "_total") {
+		typ = "counter"
+	}
+	register(MetricInfo{Name: fq, Help: help, Type: typ, Labels: labels})
+	return prometheus.NewDesc(fq, help, labels, nil)
+}
+
+func register(m MetricInfo) {
+	metricsMu.Lock()
+	defer metricsMu.Unlock()
+	metrics[m.Name] = m
+}
+
+// Metrics lists every metric family the exporter can export (besides the
+// target label, which every series carries), sorted by name.
+func Metrics() []MetricInfo {
+	metricsMu.Lock()
+	defer metricsMu.Unlock()
+	out := make([]MetricInfo, 0, len(metrics))
+	for _, m := range metrics {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func init() {
+	// Histograms are stateful and built per target; list them here.
+	register(MetricInfo{Name: namespace + "_api_probe_duration_seconds", Help: apiProbeDurationHelp, Type: "histogram"})
+}
