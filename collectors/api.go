@@ -210,6 +210,8 @@ func NewAPI(c config.API) (Target, error) {
 		Name:      "probe_duration_seconds",
 		Help:      apiProbeDurationHelp,
 		Buckets:   prometheus.DefBuckets,
+		// Stateful, so built per target with its label already on.
+		ConstLabels: prometheus.Labels{"target": c.Name},
 		// Native buckets as well, for percentiles without bucket guessing
 		// on servers that ingest them; classic buckets stay for the rest.
 		NativeHistogramBucketFactor:     1.1,

@@ -1,6 +1,7 @@
 package collectors
 
 import (
+	"compress/gzip"
 	"io"
 	"log/slog"
 	"net/http"
@@ -119,5 +120,39 @@ func TestMetricsDeadlineWithHungTarget(t *testing.T) {
 	}
 	if f := fams["headroom_postgres_max_connections"]; f != nil && len(f.GetMetric()) != 1 {
 		t.Errorf("hung target still reported data: %v", f)
+	}
+}
+
+func TestMetricsGzipRoundTrips(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
+	srv := newTestExporter(t, "postgres:\n  - {name: main, dsn: '"+pg.DSN("postgres", "postgres")+"'}\n")
+	for _, enc := range []string{"gzip", "gzip;q=0", "identity", ""} {
+		req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
+		req.Header.Set("Accept-Encoding", enc)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body io.Reader = resp.Body
+		gzipped := resp.Header.Get("Content-Encoding") == "gzip"
+		if gzipped != (enc == "gzip") {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q", enc, resp.Header.Get("Content-Encoding"))
+		}
+		if gzipped {
+			zr, err := gzip.NewReader(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = zr
+		}
+		raw, err := io.ReadAll(body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("%q: %v", enc, err)
+		}
+		if !strings.Contains(string(raw), `headroom_target_up{kind="postgres",target="main"} 1`) {
+			t.Errorf("%q: body lacks up:\n%.300s", enc, raw)
+		}
 	}
 }

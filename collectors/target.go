@@ -94,6 +94,7 @@ var (
 type Runner struct {
 	target Target
 	logger *slog.Logger
+	descs  *targetDescs
 
 	flight singleflight.Group
 	errors [numReasons]atomic.Uint64
@@ -109,6 +110,7 @@ func NewRunner(t Target, logger *slog.Logger) *Runner {
 	return &Runner{
 		target:  t,
 		logger:  logger.With("target", t.Name(), "kind", t.Kind()),
+		descs:   newTargetDescs(t.Name()),
 		dropped: map[string]uint64{},
 	}
 }
