@@ -327,3 +327,13 @@ func Context(t TB) context.Context {
 func dataPath(dir string, elem ...string) string {
 	return filepath.Join(append([]string{dir}, elem...)...)
 }
+
+// copyFile copies src to dst, owned by the postgres user (servers run as it).
+func copyFile(t TB, src, dst string) {
+	t.Helper()
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatalf("copy %s: %v", src, err)
+	}
+	writeFile(t, dst, string(raw))
+}

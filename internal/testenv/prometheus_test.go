@@ -1,0 +1,35 @@
+package testenv
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Prometheus scrapes a target and evaluates a rule file; Alertmanager starts
+// with a config and answers.
+func TestPrometheusAndAlertmanager(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("demo_value 42\n"))
+	}))
+	defer target.Close()
+	rules := Dir(t, "rules") + "/rules.yaml"
+	writeFile(t, rules, "groups:\n  - name: demo\n    rules:\n      - record: demo:value:doubled\n        expr: demo_value * 2\n")
+	am := StartAlertmanager(t, "route:\n  receiver: none\nreceivers:\n  - name: none\n")
+	p := StartPrometheus(t, PrometheusOptions{
+		Targets:      []string{strings.TrimPrefix(target.URL, "http://")},
+		RuleFiles:    []string{rules},
+		Alertmanager: am.Addr(),
+	})
+	v := p.WaitFor(t, "demo:value:doubled", 20*time.Second)
+	if float64(v[0].Value) != 84 {
+		t.Errorf("recording rule = %v, want 84", v[0].Value)
+	}
+	resp, err := http.Get("http://" + am.Addr() + "/-/ready")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("alertmanager not ready: %v", err)
+	}
+	resp.Body.Close()
+}
