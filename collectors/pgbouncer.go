@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -453,7 +452,7 @@ type pgbouncerTarget struct {
 func NewPgBouncer(c config.PgBouncer) (Target, error) {
 	cfg, err := pgx.ParseConfig(c.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("dsn: cannot parse: %s", pgbRedactParseError(err))
+		return nil, fmt.Errorf("dsn: cannot parse: %s", config.RedactDSNError(err))
 	}
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	cfg.StatementCacheCapacity = 0
@@ -484,19 +483,6 @@ func NewPgBouncer(c config.PgBouncer) (Target, error) {
 	}, nil
 }
 
-// pgbRedactParseError keeps the cause of a DSN parse error but not the DSN,
-// which pgconn quotes with only best-effort redaction.
-func pgbRedactParseError(err error) string {
-	inner := errors.Unwrap(err)
-	var ue *url.Error
-	if errors.As(inner, &ue) {
-		inner = ue.Err
-	}
-	if inner != nil {
-		return inner.Error()
-	}
-	return "not a URL or key=value connection string"
-}
 
 func (t *pgbouncerTarget) Name() string { return t.name }
 func (t *pgbouncerTarget) Kind() string { return config.KindPgBouncer }
