@@ -50,7 +50,8 @@ var (
 	buildErr  error
 )
 
-func headroomBinary(b *testing.B) string {
+// headroomBinary builds the binary once per test process.
+func headroomBinary(b testing.TB) string {
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "headroom-bench-bin-")
 		if err != nil {
@@ -91,7 +92,7 @@ func benchmarkScrape(b *testing.B, clients, databases int) {
 	}
 	defer func() { exporter.Process.Kill(); exporter.Wait() }()
 	url := "http://" + addr + "/metrics"
-	waitHTTP(b, url)
+	waitListening(b, addr)
 
 	for i := 0; i < 5; i++ { // warm: connections made, statements cached
 		scrapeOnce(b, url)
@@ -253,21 +254,6 @@ redis:
 		b.Fatal(err)
 	}
 	return path
-}
-
-func waitHTTP(b *testing.B, url string) {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("exporter not answering: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 type scrapeResult struct {
