@@ -1,16 +1,13 @@
 package collectors
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,24 +23,6 @@ import (
 // httptest servers on loopback and scrape them through a Runner and the
 // same Gatherer the exporter serves.
 
-// apiLogBuffer is a log sink that the runner's goroutines may write to.
-type apiLogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *apiLogBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *apiLogBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func apiConfig(healthURL string) config.API {
 	return config.API{
 		Name:           "api",
@@ -54,15 +33,14 @@ func apiConfig(healthURL string) config.API {
 }
 
 // newAPIRunner builds the target and a runner around it, with both logging
-// into the returned buffer.
-func newAPIRunner(t *testing.T, c config.API) (*apiTarget, *Runner, *apiLogBuffer) {
+// into the returned sink.
+func newAPIRunner(t *testing.T, c config.API) (*apiTarget, *Runner, *logSink) {
 	t.Helper()
 	target, err := NewAPI(c)
 	if err != nil {
 		t.Fatalf("NewAPI: %v", err)
 	}
-	logs := &apiLogBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger, logs := testLogger()
 	at := target.(*apiTarget)
 	at.logger = logger.With("target", c.Name)
 	r := NewRunner(target, logger)
@@ -70,104 +48,23 @@ func newAPIRunner(t *testing.T, c config.API) (*apiTarget, *Runner, *apiLogBuffe
 	return at, r, logs
 }
 
-type apiFamilies map[string]*dto.MetricFamily
+var apiKind = []string{"kind", config.KindAPI}
 
-// scrapeAPI gathers one scrape of r under a deadline of timeout.
-func scrapeAPI(t *testing.T, r *Runner, timeout time.Duration) apiFamilies {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	mfs, err := Gatherer(ctx, r).Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	out := apiFamilies{}
-	for _, mf := range mfs {
-		out[mf.GetName()] = mf
-	}
-	return out
-}
-
-func apiHasLabels(m *dto.Metric, want map[string]string) bool {
-	for k, v := range want {
-		found := false
-		for _, lp := range m.GetLabel() {
-			if lp.GetName() == k && lp.GetValue() == v {
-				found = true
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
-
-// value returns the value of the one series of name carrying labels.
-func (f apiFamilies) value(name string, labels map[string]string) (float64, bool) {
-	mf, ok := f[name]
-	if !ok {
-		return 0, false
-	}
-	for _, m := range mf.GetMetric() {
-		if !apiHasLabels(m, labels) {
-			continue
-		}
-		switch {
-		case m.Gauge != nil:
-			return m.GetGauge().GetValue(), true
-		case m.Counter != nil:
-			return m.GetCounter().GetValue(), true
-		case m.Untyped != nil:
-			return m.GetUntyped().GetValue(), true
-		}
-	}
-	return 0, false
-}
-
-func (f apiFamilies) count(name string) int {
-	if mf, ok := f[name]; ok {
-		return len(mf.GetMetric())
-	}
-	return 0
-}
-
-func (f apiFamilies) want(t *testing.T, name string, labels map[string]string, want float64) {
-	t.Helper()
-	got, ok := f.value(name, labels)
-	if !ok {
-		t.Errorf("%s%v: no such series", name, labels)
-		return
-	}
-	if got != want {
-		t.Errorf("%s%v = %v, want %v", name, labels, got, want)
-	}
-}
-
-func (f apiFamilies) absent(t *testing.T, name string) {
-	t.Helper()
-	if n := f.count(name); n != 0 {
-		t.Errorf("%s: %d series, want none", name, n)
-	}
-}
-
-var apiKind = map[string]string{"kind": config.KindAPI}
-
-// wantOneFailure checks that the probe counters saw one probe: a success
+// apiWantOneFailure checks that the probe counters saw one probe: a success
 // when reason is "", else one failure with that reason.
-func (f apiFamilies) wantOneFailure(t *testing.T, reason string) {
+func apiWantOneFailure(t *testing.T, s series, reason string) {
 	t.Helper()
 	succ := 1.0
 	if reason != "" {
 		succ = 0
 	}
-	f.want(t, "headroom_api_probe_successes_total", nil, succ)
+	s.want(t, "headroom_api_probe_successes_total", succ)
 	for r := probeReason(0); r < numProbeReasons; r++ {
 		want := 0.0
 		if r.String() == reason {
 			want = 1
 		}
-		f.want(t, "headroom_api_probe_failures_total", map[string]string{"reason": r.String()}, want)
+		s.want(t, "headroom_api_probe_failures_total", want, "reason", r.String())
 	}
 }
 
@@ -272,14 +169,14 @@ func TestAPIHealthShapes(t *testing.T) {
 				c.ExpectedStatus = tc.expected
 			}
 			_, r, _ := newAPIRunner(t, c)
-			f := scrapeAPI(t, r, 5*time.Second)
+			f := gather(t, r, 5*time.Second)
 
 			// The API answered: the target is up whatever it said.
-			f.want(t, "headroom_target_up", apiKind, 1)
-			f.want(t, "headroom_scrape_collector_success", map[string]string{"collector": "health"}, 1)
-			f.want(t, "headroom_api_probe_success", nil, tc.success)
-			f.want(t, "headroom_api_probe_http_status_code", nil, float64(tc.status))
-			f.wantOneFailure(t, tc.reason)
+			f.want(t, "headroom_target_up", 1, apiKind...)
+			f.want(t, "headroom_scrape_collector_success", 1, "collector", "health")
+			f.want(t, "headroom_api_probe_success", tc.success)
+			f.want(t, "headroom_api_probe_http_status_code", float64(tc.status))
+			apiWantOneFailure(t, f, tc.reason)
 
 			if tc.overall == "" {
 				f.absent(t, "headroom_api_health_status")
@@ -289,7 +186,7 @@ func TestAPIHealthShapes(t *testing.T) {
 					if st == tc.overall {
 						want = 1
 					}
-					f.want(t, "headroom_api_health_status", map[string]string{"status": st}, want)
+					f.want(t, "headroom_api_health_status", want, "status", st)
 				}
 			}
 
@@ -304,13 +201,13 @@ func TestAPIHealthShapes(t *testing.T) {
 				if state == "healthy" {
 					up = 1
 				}
-				f.want(t, "headroom_api_component_up", map[string]string{"component": name}, up)
+				f.want(t, "headroom_api_component_up", up, "component", name)
 				for _, st := range healthStates {
 					want := 0.0
 					if st == state {
 						want = 1
 					}
-					f.want(t, "headroom_api_component_status", map[string]string{"component": name, "status": st}, want)
+					f.want(t, "headroom_api_component_status", want, "component", name, "status", st)
 				}
 			}
 		})
@@ -329,15 +226,15 @@ func TestAPIBasicAuthAndNoSecretsInLogs(t *testing.T) {
 	withCreds := strings.Replace(srv.URL, "http://", "http://probe:s3cret-pw@", 1) + "/api/health?token=tok-abc123"
 
 	_, r, _ := newAPIRunner(t, apiConfig(withCreds))
-	f := scrapeAPI(t, r, 5*time.Second)
-	f.want(t, "headroom_api_probe_success", nil, 1)
+	f := gather(t, r, 5*time.Second)
+	f.want(t, "headroom_api_probe_success", 1)
 
 	// Down: the error is logged, and must name the URL without secrets.
 	srv.Close()
 	at, r, logs := newAPIRunner(t, apiConfig(withCreds))
-	f = scrapeAPI(t, r, 5*time.Second)
-	f.want(t, "headroom_target_up", apiKind, 1)
-	f.want(t, "headroom_api_probe_success", nil, 0)
+	f = gather(t, r, 5*time.Second)
+	f.want(t, "headroom_target_up", 1, apiKind...)
+	f.want(t, "headroom_api_probe_success", 0)
 	if at.failures[probeRefused].Load() != 1 {
 		t.Errorf("refused failures = %d, want 1", at.failures[probeRefused].Load())
 	}
@@ -382,7 +279,7 @@ func TestAPITransportFailures(t *testing.T) {
 			at, r, _ := newAPIRunner(t, c)
 
 			start := time.Now()
-			f := scrapeAPI(t, r, tc.deadline)
+			f := gather(t, r, tc.deadline)
 			took := time.Since(start)
 			limit := min(tc.probeTimeout, tc.deadline) + 500*time.Millisecond
 			if took > limit {
@@ -391,9 +288,9 @@ func TestAPITransportFailures(t *testing.T) {
 			// Either the probe timed out (probe_success 0, the API is
 			// down) or the scrape's own deadline came first (up 0, reason
 			// timeout): never a healthy reading.
-			success, hasSuccess := f.value("headroom_api_probe_success", nil)
-			up, _ := f.value("headroom_target_up", apiKind)
-			timeouts, _ := f.value("headroom_target_scrape_errors_total", map[string]string{"kind": "api", "reason": "timeout"})
+			success, hasSuccess := f.value("headroom_api_probe_success")
+			up, _ := f.value("headroom_target_up", apiKind...)
+			timeouts, _ := f.value("headroom_target_scrape_errors_total", "kind", "api", "reason", "timeout")
 			switch {
 			case hasSuccess && success == 0 && up == 1:
 			case !hasSuccess && up == 0 && timeouts >= 1:
@@ -407,14 +304,13 @@ func TestAPITransportFailures(t *testing.T) {
 
 			// Recovered: the timeout is in the probe's own failure counter.
 			slow.Store(false)
-			apiWaitFor(t, 3*time.Second, func() bool {
-				f = scrapeAPI(t, r, 5*time.Second)
-				v, _ := f.value("headroom_target_up", apiKind)
+			f = gatherUntil(t, r, 3*time.Second, "up after recovery", func(s series) bool {
+				v, _ := s.value("headroom_target_up", apiKind...)
 				return v == 1
 			})
-			f.want(t, "headroom_api_probe_success", nil, 1)
-			f.want(t, "headroom_api_probe_failures_total", map[string]string{"reason": "timeout"}, 1)
-			f.want(t, "headroom_api_probe_successes_total", nil, 1)
+			f.want(t, "headroom_api_probe_success", 1)
+			f.want(t, "headroom_api_probe_failures_total", 1, "reason", "timeout")
+			f.want(t, "headroom_api_probe_successes_total", 1)
 		})
 	}
 
@@ -425,13 +321,13 @@ func TestAPITransportFailures(t *testing.T) {
 		c := apiConfig(url + "/api/health")
 		c.MetricsURL = url + "/api/v1/metrics"
 		at, r, _ := newAPIRunner(t, c)
-		f := scrapeAPI(t, r, 5*time.Second)
+		f := gather(t, r, 5*time.Second)
 		// Unreachable is data: the probe ran and the API is down.
-		f.want(t, "headroom_target_up", apiKind, 1)
-		f.want(t, "headroom_api_probe_success", nil, 0)
-		f.want(t, "headroom_api_probe_failures_total", map[string]string{"reason": "refused"}, 1)
-		f.want(t, "headroom_scrape_collector_success", map[string]string{"collector": "health"}, 1)
-		if _, ok := f.value("headroom_scrape_collector_success", map[string]string{"collector": "json"}); ok {
+		f.want(t, "headroom_target_up", 1, apiKind...)
+		f.want(t, "headroom_api_probe_success", 0)
+		f.want(t, "headroom_api_probe_failures_total", 1, "reason", "refused")
+		f.want(t, "headroom_scrape_collector_success", 1, "collector", "health")
+		if _, ok := f.value("headroom_scrape_collector_success", "collector", "json"); ok {
 			t.Error("json collector ran although the health endpoint did not answer")
 		}
 		if got := at.failures[probeRefused].Load(); got != 1 {
@@ -499,15 +395,15 @@ func TestAPIJSONMetrics(t *testing.T) {
 	}
 	_, r, logs := newAPIRunner(t, c)
 
-	var f apiFamilies
+	var f series
 	for range 3 {
-		f = scrapeAPI(t, r, 5*time.Second)
+		f = gather(t, r, 5*time.Second)
 	}
-	f.want(t, "headroom_target_up", apiKind, 1)
-	f.want(t, "headroom_scrape_collector_success", map[string]string{"collector": "json"}, 1)
+	f.want(t, "headroom_target_up", 1, apiKind...)
+	f.want(t, "headroom_scrape_collector_success", 1, "collector", "json")
 	present := 0
 	for _, fl := range fields {
-		got, ok := f.value("headroom_api_json_value", map[string]string{"field": fl.name})
+		got, ok := f.value("headroom_api_json_value", "field", fl.name)
 		switch {
 		case ok != fl.present:
 			t.Errorf("field %s: present=%v, want %v", fl.name, ok, fl.present)
@@ -542,11 +438,11 @@ func TestAPIJSONMetricsEndpointFailures(t *testing.T) {
 			c.MetricsURL = srv.URL + "/api/v1/metrics"
 			c.JSONFields = []config.JSONField{{Name: "a", Path: "a"}}
 			_, r, logs := newAPIRunner(t, c)
-			f := scrapeAPI(t, r, 5*time.Second)
+			f := gather(t, r, 5*time.Second)
 			// The health probe still counts: the target is up and healthy.
-			f.want(t, "headroom_target_up", apiKind, 1)
-			f.want(t, "headroom_api_probe_success", nil, 1)
-			f.want(t, "headroom_scrape_collector_success", map[string]string{"collector": "json"}, 0)
+			f.want(t, "headroom_target_up", 1, apiKind...)
+			f.want(t, "headroom_api_probe_success", 1)
+			f.want(t, "headroom_scrape_collector_success", 0, "collector", "json")
 			f.absent(t, "headroom_api_json_value")
 			if strings.Contains(logs.String(), "boom") || strings.Contains(logs.String(), "login") {
 				t.Errorf("response body leaked into logs: %s", logs.String())
@@ -562,7 +458,7 @@ func TestAPIComponentCap(t *testing.T) {
 	c := apiConfig(srv.URL)
 	c.Limits.Components = 2
 	_, r, _ := newAPIRunner(t, c)
-	f := scrapeAPI(t, r, 5*time.Second)
+	f := gather(t, r, 5*time.Second)
 	if got := f.count("headroom_api_component_up"); got != 2 {
 		t.Errorf("headroom_api_component_up: %d series, want 2", got)
 	}
@@ -571,9 +467,9 @@ func TestAPIComponentCap(t *testing.T) {
 	}
 	// The first names in sorted order are kept, whatever order the API
 	// listed them in.
-	f.want(t, "headroom_api_component_up", map[string]string{"component": "a"}, 0)
-	f.want(t, "headroom_api_component_up", map[string]string{"component": "b"}, 1)
-	f.want(t, "headroom_target_series_dropped_total", map[string]string{"kind": "api", "limit": "components"}, 3)
+	f.want(t, "headroom_api_component_up", 0, "component", "a")
+	f.want(t, "headroom_api_component_up", 1, "component", "b")
+	f.want(t, "headroom_target_series_dropped_total", 3, "kind", "api", "limit", "components")
 }
 
 func TestAPIProbeHistogram(t *testing.T) {
@@ -589,18 +485,18 @@ func TestAPIProbeHistogram(t *testing.T) {
 	defer srv.Close()
 	_, r, _ := newAPIRunner(t, apiConfig(srv.URL))
 	const k = 7
-	var f apiFamilies
+	var f series
 	for range k {
-		f = scrapeAPI(t, r, 5*time.Second)
+		f = gather(t, r, 5*time.Second)
 	}
-	mf, ok := f["headroom_api_probe_duration_seconds"]
-	if !ok {
+	fam := f.family("headroom_api_probe_duration_seconds")
+	if len(fam) == 0 {
 		t.Fatal("no headroom_api_probe_duration_seconds")
 	}
-	if mf.GetType() != dto.MetricType_HISTOGRAM || len(mf.GetMetric()) != 1 {
-		t.Fatalf("want one histogram series, got %v with %d series", mf.GetType(), len(mf.GetMetric()))
+	if fam[0].kind != dto.MetricType_HISTOGRAM || len(fam) != 1 {
+		t.Fatalf("want one histogram series, got %v with %d series", fam[0].kind, len(fam))
 	}
-	h := mf.GetMetric()[0].GetHistogram()
+	h := fam[0].metric.GetHistogram()
 	if h.GetSampleCount() != k {
 		t.Errorf("histogram count = %d, want %d", h.GetSampleCount(), k)
 	}
@@ -613,8 +509,8 @@ func TestAPIProbeHistogram(t *testing.T) {
 	if h.Schema == nil {
 		t.Error("no native histogram schema")
 	}
-	f.want(t, "headroom_api_probe_successes_total", nil, 5)
-	f.want(t, "headroom_api_probe_failures_total", map[string]string{"reason": "http_status"}, 2)
+	f.want(t, "headroom_api_probe_successes_total", 5)
+	f.want(t, "headroom_api_probe_failures_total", 2, "reason", "http_status")
 }
 
 func TestAPIConnectionReuse(t *testing.T) {
@@ -636,8 +532,8 @@ func TestAPIConnectionReuse(t *testing.T) {
 	c.JSONFields = []config.JSONField{{Name: "db_pool", Path: "database.pool_utilization_percent"}}
 	_, r, _ := newAPIRunner(t, c)
 	for i := range 20 {
-		f := scrapeAPI(t, r, 5*time.Second)
-		if v, _ := f.value("headroom_api_probe_success", nil); v != 1 {
+		f := gather(t, r, 5*time.Second)
+		if v, _ := f.value("headroom_api_probe_success"); v != 1 {
 			t.Fatalf("scrape %d: probe failed", i)
 		}
 	}
@@ -713,11 +609,11 @@ func TestAPIRedirects(t *testing.T) {
 			})
 			mux.HandleFunc("/api/health", apiServe(200, apiJSONType, `{"status":"ok"}`))
 			_, r, _ := newAPIRunner(t, apiConfig(srv.URL+"/old/health"))
-			f := scrapeAPI(t, r, 5*time.Second)
-			f.want(t, "headroom_target_up", apiKind, 1)
-			f.want(t, "headroom_api_probe_success", nil, tc.success)
-			f.want(t, "headroom_api_probe_http_status_code", nil, tc.status)
-			f.wantOneFailure(t, tc.reason)
+			f := gather(t, r, 5*time.Second)
+			f.want(t, "headroom_target_up", 1, apiKind...)
+			f.want(t, "headroom_api_probe_success", tc.success)
+			f.want(t, "headroom_api_probe_http_status_code", tc.status)
+			apiWantOneFailure(t, f, tc.reason)
 			if got := otherHits.Load(); got != 0 {
 				t.Errorf("the other server got %d requests, want 0", got)
 			}
@@ -730,9 +626,9 @@ func TestAPIRedirects(t *testing.T) {
 		}))
 		defer srv.Close()
 		_, r, _ := newAPIRunner(t, apiConfig(srv.URL))
-		f := scrapeAPI(t, r, 5*time.Second)
-		f.want(t, "headroom_target_up", apiKind, 1)
-		f.wantOneFailure(t, "redirect")
+		f := gather(t, r, 5*time.Second)
+		f.want(t, "headroom_target_up", 1, apiKind...)
+		apiWantOneFailure(t, f, "redirect")
 	})
 }
 

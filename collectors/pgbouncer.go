@@ -483,7 +483,6 @@ func NewPgBouncer(c config.PgBouncer) (Target, error) {
 	}, nil
 }
 
-
 func (t *pgbouncerTarget) Name() string { return t.name }
 func (t *pgbouncerTarget) Kind() string { return config.KindPgBouncer }
 

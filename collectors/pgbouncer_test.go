@@ -44,44 +44,6 @@ func pgbFixture(t *testing.T, version, file string) pgbTable {
 	return pgbTable{columns: records[0], rows: records[1:]}
 }
 
-// pgbKey names one series as name{label="value",...}, labels sorted.
-func pgbKey(name string, labels ...string) string {
-	pairs := make([]string, 0, len(labels)/2)
-	for i := 0; i+1 < len(labels); i += 2 {
-		pairs = append(pairs, fmt.Sprintf("%s=%q", labels[i], labels[i+1]))
-	}
-	sort.Strings(pairs)
-	return name + "{" + strings.Join(pairs, ",") + "}"
-}
-
-// pgbSeries is a gathered series: its value and its type.
-type pgbSeries struct {
-	value float64
-	kind  dto.MetricType
-}
-
-func pgbFlatten(t *testing.T, mfs []*dto.MetricFamily) map[string]pgbSeries {
-	t.Helper()
-	out := map[string]pgbSeries{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, l.GetName(), l.GetValue())
-			}
-			v := m.GetGauge().GetValue()
-			if mf.GetType() == dto.MetricType_COUNTER {
-				v = m.GetCounter().GetValue()
-			}
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				t.Errorf("%s: non-finite value %v", pgbKey(mf.GetName(), labels...), v)
-			}
-			out[pgbKey(mf.GetName(), labels...)] = pgbSeries{value: v, kind: mf.GetType()}
-		}
-	}
-	return out
-}
-
 // pgbMetrics is a collector of metrics already made, so that the parsers'
 // output can go through a registry (and promlint) like a scrape's.
 type pgbMetrics []prometheus.Metric
@@ -93,7 +55,7 @@ func (m pgbMetrics) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func pgbGatherMetrics(t *testing.T, ms []prometheus.Metric) map[string]pgbSeries {
+func pgbGatherMetrics(t *testing.T, ms []prometheus.Metric) series {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(pgbMetrics(ms))
@@ -101,7 +63,9 @@ func pgbGatherMetrics(t *testing.T, ms []prometheus.Metric) map[string]pgbSeries
 	if err != nil {
 		t.Fatalf("gather: %v", err)
 	}
-	return pgbFlatten(t, mfs)
+	s := flatten(t, mfs)
+	s.finite(t)
+	return s
 }
 
 // pgbMissingCall is one report of a column the server did not send.
@@ -167,7 +131,7 @@ func (e pgbExpect) in(version string) bool {
 func pgbFixtureExpect() []pgbExpect {
 	var out []pgbExpect
 	add := func(since, until string, value float64, name string, labels ...string) {
-		out = append(out, pgbExpect{key: pgbKey(name, labels...), value: value, since: since, until: until})
+		out = append(out, pgbExpect{key: seriesKey(name, labels...), value: value, since: since, until: until})
 	}
 	clients := "headroom_pgbouncer_pool_client_connections"
 	servers := "headroom_pgbouncer_pool_server_connections"
@@ -295,7 +259,7 @@ func TestPgBouncerFixtures(t *testing.T) {
 				if _, ok := want[k]; !ok {
 					t.Errorf("unexpected series %s = %v", k, g.value)
 				}
-				isCounter := strings.HasSuffix(k[:strings.Index(k, "{")], "_total")
+				isCounter := strings.HasSuffix(g.name, "_total")
 				if isCounter != (g.kind == dto.MetricType_COUNTER) {
 					t.Errorf("%s: type %v", k, g.kind)
 				}
@@ -378,7 +342,7 @@ func pgbSet(tab pgbTable, column, value string) pgbTable {
 func TestPgBouncerParseEdgeCases(t *testing.T) {
 	all2 := func(string, string) bool { return true }
 	all1 := func(string) bool { return true }
-	pools := func(tab pgbTable) (map[string]pgbSeries, []pgbMissingCall, error) {
+	pools := func(tab pgbTable) (series, []pgbMissingCall, error) {
 		var ms []prometheus.Metric
 		var missing []pgbMissingCall
 		err := pgbParsePools(tab, all2, func(m prometheus.Metric) { ms = append(ms, m) },
@@ -394,9 +358,9 @@ func TestPgBouncerParseEdgeCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waiting := pgbKey("headroom_pgbouncer_pool_client_connections", "database", "app", "user", "app", "state", "waiting")
-	reportsWaiting := pgbKey("headroom_pgbouncer_pool_client_connections", "database", "reports", "user", "reporting", "state", "waiting")
-	maxWait := pgbKey("headroom_pgbouncer_pool_max_wait_seconds", "database", "app", "user", "app")
+	waiting := seriesKey("headroom_pgbouncer_pool_client_connections", "database", "app", "user", "app", "state", "waiting")
+	reportsWaiting := seriesKey("headroom_pgbouncer_pool_client_connections", "database", "reports", "user", "reporting", "state", "waiting")
+	maxWait := seriesKey("headroom_pgbouncer_pool_max_wait_seconds", "database", "app", "user", "app")
 
 	cases := []struct {
 		name        string
@@ -409,17 +373,17 @@ func TestPgBouncerParseEdgeCases(t *testing.T) {
 		{name: "reordered with an unknown column", tab: pgbReshape(base)},
 		{name: "cl_waiting dropped", tab: pgbWithout(base, "cl_waiting"), absent: []string{waiting, reportsWaiting},
 			wantMissing: []pgbMissingCall{{"POOLS.cl_waiting", false}},
-			changed:     map[string]float64{pgbKey("headroom_pgbouncer_client_connections"): 8}},
+			changed:     map[string]float64{seriesKey("headroom_pgbouncer_client_connections"): 8}},
 		{name: "maxwait_us dropped", tab: pgbWithout(base, "maxwait_us"),
 			wantMissing: []pgbMissingCall{{"POOLS.maxwait_us", false}},
 			changed:     map[string]float64{maxWait: 1}},
 		{name: "NaN", tab: pgbSet(base, "cl_waiting", "NaN"), absent: []string{waiting},
-			changed: map[string]float64{pgbKey("headroom_pgbouncer_client_connections"): 8}},
+			changed: map[string]float64{seriesKey("headroom_pgbouncer_client_connections"): 8}},
 		{name: "+Inf", tab: pgbSet(base, "maxwait", "+Inf"), absent: []string{maxWait}},
 		{name: "NULL", tab: pgbSet(base, "cl_waiting", ""), absent: []string{waiting},
-			changed: map[string]float64{pgbKey("headroom_pgbouncer_client_connections"): 8}},
+			changed: map[string]float64{seriesKey("headroom_pgbouncer_client_connections"): 8}},
 		{name: "text", tab: pgbSet(base, "cl_waiting", "many"), absent: []string{waiting},
-			changed: map[string]float64{pgbKey("headroom_pgbouncer_client_connections"): 8}},
+			changed: map[string]float64{seriesKey("headroom_pgbouncer_client_connections"): 8}},
 		{name: "no database column", tab: pgbWithout(base, "database"), wantErr: true},
 		{name: "short row", tab: pgbTable{columns: base.columns, rows: [][]string{{"app", "app", "1"}}},
 			changed: map[string]float64{}},
@@ -441,8 +405,8 @@ func TestPgBouncerParseEdgeCases(t *testing.T) {
 			}
 			if tc.name == "short row" {
 				// Only cl_active of the one row is there.
-				active := pgbKey("headroom_pgbouncer_pool_client_connections", "database", "app", "user", "app", "state", "active")
-				if len(got) != 2 || got[active].value != 1 || got[pgbKey("headroom_pgbouncer_client_connections")].value != 1 {
+				active := seriesKey("headroom_pgbouncer_pool_client_connections", "database", "app", "user", "app", "state", "active")
+				if len(got) != 2 || got[active].value != 1 || got[seriesKey("headroom_pgbouncer_client_connections")].value != 1 {
 					t.Errorf("short row: got %v", got)
 				}
 				return
@@ -481,7 +445,7 @@ func TestPgBouncerParseEdgeCases(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := pgbGatherMetrics(t, ms)
-		if len(got) != 1 || got[pgbKey("headroom_pgbouncer_config_default_pool_size")].value != 7 {
+		if len(got) != 1 || got[seriesKey("headroom_pgbouncer_config_default_pool_size")].value != 7 {
 			t.Errorf("got %v", got)
 		}
 		if want := []string{"max_db_connections", "max_user_connections", "reserve_pool_size"}; !slices.Equal(missing, want) {
@@ -497,7 +461,7 @@ func TestPgBouncerParseEdgeCases(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := pgbGatherMetrics(t, ms)
-		if v := got[pgbKey("headroom_pgbouncer_database_reserve_pool_size", "database", "app")].value; v != 2 {
+		if v := got[seriesKey("headroom_pgbouncer_database_reserve_pool_size", "database", "app")].value; v != 2 {
 			t.Errorf("reserve_pool_size = %v, want 2", v)
 		}
 	})
@@ -528,10 +492,10 @@ func TestPgBouncerLabelCaps(t *testing.T) {
 			t.Errorf("%s should have been capped", k)
 		}
 	}
-	if _, ok := got[pgbKey("headroom_pgbouncer_database_pool_size", "database", "app")]; !ok {
+	if _, ok := got[seriesKey("headroom_pgbouncer_database_pool_size", "database", "app")]; !ok {
 		t.Error("app's pool_size was capped")
 	}
-	if v := got[pgbKey("headroom_pgbouncer_client_connections")].value; v != 10 {
+	if v := got[seriesKey("headroom_pgbouncer_client_connections")].value; v != 10 {
 		t.Errorf("client_connections = %v, want 10 (every pool, capped or not)", v)
 	}
 	// One pool (reports) dropped; reports dropped once by stats and once by
@@ -563,24 +527,16 @@ func pgbStart(t *testing.T, opts testenv.PgBouncerOptions) *pgbEnv {
 	return &pgbEnv{pg: pg, bouncer: bouncer, target: target.(*pgbouncerTarget), runner: runner}
 }
 
-// scrape gathers the runner once under a deadline of timeout.
-func (e *pgbEnv) scrape(t *testing.T, timeout time.Duration) map[string]pgbSeries {
+// scrape gathers the runner once under a deadline of timeout, every value
+// finite.
+func (e *pgbEnv) scrape(t *testing.T, timeout time.Duration) series {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	mfs, err := Gatherer(ctx, e.runner).Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	return pgbFlatten(t, mfs)
+	s := gather(t, e.runner, timeout)
+	s.finite(t)
+	return s
 }
 
-// pgbLive names a series of the live target.
-func pgbLive(name string, labels ...string) string {
-	return pgbKey(name, append([]string{"target", "pgb"}, labels...)...)
-}
-
-var pgbUp = pgbLive("headroom_target_up", "kind", "pgbouncer")
+var pgbUp = seriesKey("headroom_target_up", "kind", "pgbouncer")
 
 // connect opens a client connection through PgBouncer.
 func (e *pgbEnv) connect(t *testing.T) *pgx.Conn {
@@ -638,7 +594,7 @@ func TestPgBouncerLive(t *testing.T) {
 			}
 		}()
 	}
-	waiting := pgbLive("headroom_pgbouncer_pool_client_connections", "database", "postgres", "user", "postgres", "state", "waiting")
+	waiting := seriesKey("headroom_pgbouncer_pool_client_connections", "database", "postgres", "user", "postgres", "state", "waiting")
 	deadline := time.Now().Add(15 * time.Second)
 	for e.scrape(t, 5*time.Second)[waiting].value != 3 {
 		if time.Now().After(deadline) {
@@ -700,11 +656,11 @@ headroom_target_up{kind="pgbouncer",target="pgb"} 1
 	// The oldest waiter has waited since before the loop above saw it.
 	time.Sleep(50 * time.Millisecond)
 	got := e.scrape(t, 5*time.Second)
-	if v := got[pgbLive("headroom_pgbouncer_pool_max_wait_seconds", "database", "postgres", "user", "postgres")].value; v <= 0 || v > 60 {
+	if v := got[seriesKey("headroom_pgbouncer_pool_max_wait_seconds", "database", "postgres", "user", "postgres")].value; v <= 0 || v > 60 {
 		t.Errorf("max wait = %v s, want in (0, 60]", v)
 	}
 	for _, c := range []string{"pools", "stats", "databases", "config"} {
-		if v := got[pgbLive("headroom_scrape_collector_success", "collector", c)].value; v != 1 {
+		if v := got[seriesKey("headroom_scrape_collector_success", "collector", c)].value; v != 1 {
 			t.Errorf("collector %s success = %v", c, v)
 		}
 	}
@@ -723,11 +679,11 @@ headroom_target_up{kind="pgbouncer",target="pgb"} 1
 	}
 
 	t.Run("stats count queries", func(t *testing.T) {
-		queries := pgbLive("headroom_pgbouncer_stats_queries_total", "database", "postgres")
-		xacts := pgbLive("headroom_pgbouncer_stats_transactions_total", "database", "postgres")
-		queryTime := pgbLive("headroom_pgbouncer_stats_query_duration_seconds_total", "database", "postgres")
-		received := pgbLive("headroom_pgbouncer_stats_received_bytes_total", "database", "postgres")
-		sent := pgbLive("headroom_pgbouncer_stats_sent_bytes_total", "database", "postgres")
+		queries := seriesKey("headroom_pgbouncer_stats_queries_total", "database", "postgres")
+		xacts := seriesKey("headroom_pgbouncer_stats_transactions_total", "database", "postgres")
+		queryTime := seriesKey("headroom_pgbouncer_stats_query_duration_seconds_total", "database", "postgres")
+		received := seriesKey("headroom_pgbouncer_stats_received_bytes_total", "database", "postgres")
+		sent := seriesKey("headroom_pgbouncer_stats_sent_bytes_total", "database", "postgres")
 		c := e.connect(t)
 		before := e.scrape(t, 5*time.Second)
 		const n = 10
@@ -784,13 +740,13 @@ headroom_target_up{kind="pgbouncer",target="pgb"} 1
 			}
 			return out
 		}
-		opened := pgbLive("headroom_target_connections_opened_total", "kind", "pgbouncer")
+		opened := seriesKey("headroom_target_connections_opened_total", "kind", "pgbouncer")
 		connects := e.scrape(t, 5*time.Second)[opened].value
 		before := exporterClients()
 		if len(before) != 1 {
 			t.Fatalf("exporter clients in SHOW CLIENTS: %v, want one", before)
 		}
-		var last map[string]pgbSeries
+		var last series
 		for range 20 {
 			if last = e.scrape(t, 5*time.Second); last[pgbUp].value != 1 {
 				t.Fatalf("up = %v", last[pgbUp].value)
@@ -815,8 +771,8 @@ headroom_target_up{kind="pgbouncer",target="pgb"} 1
 func TestPgBouncerFaults(t *testing.T) {
 	t.Parallel()
 	e := pgbStart(t, testenv.PgBouncerOptions{})
-	refused := pgbLive("headroom_target_scrape_errors_total", "kind", "pgbouncer", "reason", "refused")
-	timeouts := pgbLive("headroom_target_scrape_errors_total", "kind", "pgbouncer", "reason", "timeout")
+	refused := seriesKey("headroom_target_scrape_errors_total", "kind", "pgbouncer", "reason", "refused")
+	timeouts := seriesKey("headroom_target_scrape_errors_total", "kind", "pgbouncer", "reason", "timeout")
 
 	if got := e.scrape(t, 5*time.Second); got[pgbUp].value != 1 {
 		t.Fatalf("up = %v at start", got[pgbUp].value)

@@ -65,7 +65,7 @@ func TestPostgresPrimaryAndReplica(t *testing.T) {
 
 	primary, _ := newPostgresRunner(t, config.Postgres{DSN: pg.DSN("postgres", "postgres"),
 		Pools: map[string]int{"api": 5, "app": 4}}, nil)
-	s := gatherRunner(t, primary, 10*time.Second)
+	s := gather(t, primary, 10*time.Second)
 
 	for _, want := range []struct {
 		name   string
@@ -107,18 +107,13 @@ func TestPostgresPrimaryAndReplica(t *testing.T) {
 	// The standby runs only queries that work in recovery: every collector succeeds.
 	standby, _ := newPostgresRunner(t, config.Postgres{DSN: replica.DSN("postgres", "postgres")}, nil)
 	replica.WaitCaughtUp(t, pg)
-	s = gatherRunner(t, standby, 10*time.Second)
+	s = gather(t, standby, 10*time.Second)
 	if s.must(t, "headroom_postgres_in_recovery") != 1 {
 		t.Errorf("replica not detected as in recovery")
 	}
-	for _, f := range s {
-		if f.GetName() != "headroom_scrape_collector_success" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if m.GetGauge().GetValue() != 1 {
-				t.Errorf("standby collector failed: %v", m.GetLabel())
-			}
+	for _, c := range s.family("headroom_scrape_collector_success") {
+		if c.value != 1 {
+			t.Errorf("standby collector failed: %v", c.labels)
 		}
 	}
 	if lag := s.must(t, "headroom_postgres_standby_lag_seconds"); lag != 0 {
@@ -152,7 +147,7 @@ func TestStandbyLagOnRealServers(t *testing.T) {
 	standby, _ := newPostgresRunner(t, config.Postgres{DSN: replica.DSN("postgres", "postgres")}, nil)
 	lag := func() float64 {
 		t.Helper()
-		return gatherRunner(t, standby, 10*time.Second).must(t, "headroom_postgres_standby_lag_seconds")
+		return gather(t, standby, 10*time.Second).must(t, "headroom_postgres_standby_lag_seconds")
 	}
 
 	t.Run("idle primary stays at zero", func(t *testing.T) {
@@ -178,7 +173,7 @@ func TestStandbyLagOnRealServers(t *testing.T) {
 			lag()
 			time.Sleep(500 * time.Millisecond)
 		}
-		s := gatherRunner(t, standby, 10*time.Second)
+		s := gather(t, standby, 10*time.Second)
 		got := s.must(t, "headroom_postgres_standby_lag_seconds")
 		want := time.Since(start).Seconds()
 		if got < want-3 || got > want+3 {
@@ -212,7 +207,7 @@ func TestStandbyLagOnRealServers(t *testing.T) {
 		if last < 4 {
 			t.Errorf("lag with a blocked stream after %0.1fs = %v, want it to grow", time.Since(start).Seconds(), last)
 		}
-		s := gatherRunner(t, standby, 10*time.Second)
+		s := gather(t, standby, 10*time.Second)
 		if s.must(t, "headroom_postgres_wal_receiver_streaming") != 0 {
 			t.Errorf("blocked receiver reported streaming")
 		}
@@ -224,16 +219,16 @@ func TestStandbyLagOnRealServers(t *testing.T) {
 func TestPostgresFaults(t *testing.T) {
 	t.Parallel()
 	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
-	logger, logs := logBuffer()
+	logger, logs := testLogger()
 	r, target := newPostgresRunner(t, config.Postgres{DSN: pg.DSN("postgres", "postgres")}, logger)
 
-	if up := gatherRunner(t, r, 5*time.Second).must(t, "headroom_target_up", "kind", "postgres"); up != 1 {
+	if up := gather(t, r, 5*time.Second).must(t, "headroom_target_up", "kind", "postgres"); up != 1 {
 		t.Fatalf("up = %v before any fault", up)
 	}
 	t.Run("steady state opens no connection", func(t *testing.T) {
 		before := target.PoolStats().NewConnsCount()
 		for i := 0; i < 20; i++ {
-			gatherRunner(t, r, 5*time.Second)
+			gather(t, r, 5*time.Second)
 		}
 		if opened := target.PoolStats().NewConnsCount() - before; opened != 0 {
 			t.Errorf("20 steady-state scrapes opened %d connections", opened)
@@ -245,7 +240,7 @@ func TestPostgresFaults(t *testing.T) {
 
 	t.Run("stopped server is up 0 and recovers", func(t *testing.T) {
 		pg.Stop(t)
-		s := gatherRunner(t, r, 5*time.Second)
+		s := gather(t, r, 5*time.Second)
 		if up := s.must(t, "headroom_target_up", "kind", "postgres"); up != 0 {
 			t.Errorf("up = %v with the server stopped", up)
 		}
@@ -255,7 +250,7 @@ func TestPostgresFaults(t *testing.T) {
 		pg.Start(t)
 		var up float64
 		for i := 0; i < 3 && up != 1; i++ { // the pool drops dead connections on first use
-			up = gatherRunner(t, r, 5*time.Second).must(t, "headroom_target_up", "kind", "postgres")
+			up = gather(t, r, 5*time.Second).must(t, "headroom_target_up", "kind", "postgres")
 		}
 		if up != 1 {
 			t.Errorf("up = %v after restart", up)
@@ -266,7 +261,7 @@ func TestPostgresFaults(t *testing.T) {
 		pg.Freeze()
 		defer pg.Thaw()
 		start := time.Now()
-		s := gatherRunner(t, r, 2*time.Second)
+		s := gather(t, r, 2*time.Second)
 		if took := time.Since(start); took > 2500*time.Millisecond {
 			t.Errorf("scrape of a frozen server took %v with a 2s deadline", took)
 		}
@@ -283,7 +278,7 @@ func TestPostgresFaults(t *testing.T) {
 		pg.SetHBA(t, "local all all trust", "host all secretive 127.0.0.1/32 scram-sha-256", "host all all 127.0.0.1/32 trust")
 		bad, _ := newPostgresRunner(t, config.Postgres{Name: "bad", DSN: pg.DSN("postgres", "secretive"),
 			Secret: config.Secret{Value: "wrong-staple-sentinel"}}, logger)
-		s := gatherRunner(t, bad, 5*time.Second)
+		s := gather(t, bad, 5*time.Second)
 		if up := s.must(t, "headroom_target_up", "kind", "postgres"); up != 0 {
 			t.Errorf("up = %v with a wrong password", up)
 		}
@@ -298,7 +293,7 @@ func TestPostgresFaults(t *testing.T) {
 		}
 		good, _ := newPostgresRunner(t, config.Postgres{Name: "good", DSN: pg.DSN("postgres", "secretive"),
 			Secret: config.Secret{Value: "right-horse-battery"}}, logger)
-		if up := gatherRunner(t, good, 5*time.Second).must(t, "headroom_target_up", "kind", "postgres"); up != 1 {
+		if up := gather(t, good, 5*time.Second).must(t, "headroom_target_up", "kind", "postgres"); up != 1 {
 			t.Errorf("up = %v with the right password", up)
 		}
 	})
@@ -343,7 +338,7 @@ func TestPostgresConcurrentScrapesShareConnections(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := gatherRunner(t, r, 10*time.Second)
+			s := gather(t, r, 10*time.Second)
 			if v, ok := s.value("headroom_target_up", "kind", "postgres"); ok && v == 1 {
 				mu.Lock()
 				answered++
@@ -374,18 +369,11 @@ func TestPostgresLabelCaps(t *testing.T) {
 	limits := config.DefaultLimits
 	limits.Databases = 2
 	r, _ := newPostgresRunner(t, config.Postgres{DSN: pg.DSN("postgres", "postgres"), Limits: limits}, nil)
-	s := gatherRunner(t, r, 10*time.Second)
+	s := gather(t, r, 10*time.Second)
 	dbs := map[string]bool{}
-	for _, f := range s {
-		if f.GetName() != "headroom_postgres_database_commits_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == "database" {
-					dbs[lp.GetValue()] = true
-				}
-			}
+	for _, c := range s.family("headroom_postgres_database_commits_total") {
+		if db, ok := c.labels["database"]; ok {
+			dbs[db] = true
 		}
 	}
 	if len(dbs) != 2 {

@@ -13,95 +13,25 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math"
 	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/headroom-dev/headroom/internal/config"
 	"github.com/headroom-dev/headroom/internal/testenv"
 )
 
-// redisSeries is one gathered scrape flattened to `name{k="v",...}` →
-// value, labels sorted and the target label left out, so that a test can
-// state expectations as the exposition format spells them.
-type redisSeries map[string]float64
-
-func redisFlatten(fams []*dto.MetricFamily) redisSeries {
-	out := redisSeries{}
-	for _, f := range fams {
-		for _, m := range f.GetMetric() {
-			var labels []string
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() != "target" {
-					labels = append(labels, fmt.Sprintf("%s=%q", lp.GetName(), lp.GetValue()))
-				}
-			}
-			sort.Strings(labels)
-			key := f.GetName()
-			if len(labels) > 0 {
-				key += "{" + strings.Join(labels, ",") + "}"
-			}
-			out[key] = m.GetGauge().GetValue() + m.GetCounter().GetValue() + m.GetUntyped().GetValue()
-		}
-	}
-	return out
-}
-
-// with returns the series of a family, for failure messages.
-func (s redisSeries) with(prefix string) string {
-	var out []string
-	for k, v := range s {
-		if strings.HasPrefix(k, prefix) {
-			out = append(out, fmt.Sprintf("%s %g", k, v))
-		}
-	}
-	sort.Strings(out)
-	return strings.Join(out, "\n")
-}
-
-func (s redisSeries) must(t testing.TB, key string) float64 {
-	t.Helper()
-	v, ok := s[key]
-	if !ok {
-		t.Fatalf("no series %s; have:\n%s", key, s.with("headroom_"))
-	}
-	return v
-}
-
-// redisLog is a goroutine-safe log sink: the runner logs from the scrape's
-// own goroutine.
-type redisLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *redisLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *redisLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func newRedisRunner(t testing.TB, c config.Redis) (*Runner, *redisTarget, *redisLog) {
+func newRedisRunner(t testing.TB, c config.Redis) (*Runner, *redisTarget, *logSink) {
 	t.Helper()
 	if c.Name == "" {
 		c.Name = "cache"
@@ -111,36 +41,8 @@ func newRedisRunner(t testing.TB, c config.Redis) (*Runner, *redisTarget, *redis
 		t.Fatalf("NewRedis: %v", err)
 	}
 	t.Cleanup(target.Close)
-	logs := &redisLog{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger, logs := testLogger()
 	return NewRunner(target, logger), target.(*redisTarget), logs
-}
-
-func redisGather(t testing.TB, r *Runner, timeout time.Duration) redisSeries {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	fams, err := Gatherer(ctx, r).Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	return redisFlatten(fams)
-}
-
-// redisWait scrapes until ok holds or the time is up.
-func redisWait(t testing.TB, r *Runner, what string, ok func(redisSeries) bool) redisSeries {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		s := redisGather(t, r, 3*time.Second)
-		if ok(s) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached; last scrape:\n%s", what, s.with("headroom_"))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // redisFixtureTarget serves a canned INFO reply through the real parser and
@@ -156,7 +58,7 @@ func (f redisFixtureTarget) Scrape(_ context.Context, s *Scrape) error {
 	return nil
 }
 
-func redisFixtureScrape(t testing.TB, c config.Redis, raw string) redisSeries {
+func redisFixtureScrape(t testing.TB, c config.Redis, raw string) series {
 	t.Helper()
 	if c.Address == "" {
 		c.Address = "127.0.0.1:1" // never dialled
@@ -167,68 +69,41 @@ func redisFixtureScrape(t testing.TB, c config.Redis, raw string) redisSeries {
 	}
 	defer target.Close()
 	r := NewRunner(redisFixtureTarget{target.(*redisTarget), raw}, slog.New(slog.DiscardHandler))
+	s := gather(t, r, 5*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	g := Gatherer(ctx, r)
-	fams, err := g.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	problems, err := testutil.GatherAndLint(g)
+	problems, err := testutil.GatherAndLint(Gatherer(ctx, r))
 	if err != nil {
 		t.Fatalf("lint: %v", err)
 	}
 	for _, p := range problems {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
-	s := redisFlatten(fams)
-	for k, v := range s {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			t.Errorf("%s = %v", k, v)
-		}
-	}
+	s.finite(t)
 	return s
 }
 
-// redisExpect checks present series by exact value and absent ones by name
-// prefix (a family name, or a series with its labels).
-func redisExpect(t *testing.T, s redisSeries, want map[string]float64, absent []string) {
-	t.Helper()
-	for k, v := range want {
-		got, ok := s[k]
-		if !ok {
-			family, _, _ := strings.Cut(k, "{")
-			t.Errorf("missing %s; the family has:\n%s", k, s.with(family))
-			continue
-		}
-		if got != v {
-			t.Errorf("%s = %v, want %v", k, got, v)
-		}
-	}
-	for _, a := range absent {
-		for k := range s {
-			if k == a || strings.HasPrefix(k, a+"{") {
-				t.Errorf("%s should be absent, got %s = %v", a, k, s[k])
-			}
-		}
-	}
-}
-
 // redisSameData compares two scrapes, durations aside.
-func redisSameData(t *testing.T, a, b redisSeries) {
+func redisSameData(t *testing.T, a, b series) {
 	t.Helper()
 	for k, v := range a {
 		if strings.Contains(k, "duration_seconds") {
 			continue
 		}
-		if w, ok := b[k]; !ok || w != v {
-			t.Errorf("%s: %v in one, %v (present %v) in the other", k, v, w, ok)
+		if w, ok := b[k]; !ok || w.value != v.value {
+			t.Errorf("%s: %v in one, %v (present %v) in the other", k, v.value, w.value, ok)
 		}
 	}
 	if len(a) != len(b) {
 		t.Errorf("%d series against %d", len(a), len(b))
 	}
 }
+
+// redisUp is the key of the target's up series.
+var redisUp = seriesKey("headroom_target_up", "kind", "redis")
+
+// redisWaitFor bounds the wait for a live server to reach a state.
+const redisWaitFor = 20 * time.Second
 
 func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
 
@@ -419,7 +294,7 @@ master_repl_offset:5000
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := redisFixtureScrape(t, tc.cfg, tc.info)
-			redisExpect(t, s, tc.want, tc.absent)
+			s.expect(t, tc.want, tc.absent)
 		})
 	}
 }
@@ -610,7 +485,7 @@ func TestRedisInfoFixtures(t *testing.T) {
 			if !ok {
 				t.Fatalf("no expectations for %s in redisFixtureExpectations", name)
 			}
-			redisExpect(t, s, exp.want, exp.absent)
+			s.expect(t, exp.want, exp.absent)
 		})
 	}
 }
@@ -631,7 +506,7 @@ func TestRedisLiveCounters(t *testing.T) {
 	}
 	// A scrape before the reset, so that the target's own connection set-up
 	// is behind us too.
-	redisGather(t, runner, 5*time.Second)
+	gather(t, runner, 5*time.Second)
 	if err := cl.ConfigResetStat(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -647,9 +522,9 @@ func TestRedisLiveCounters(t *testing.T) {
 		}
 	}
 	// Twice: INFO itself must not count as a lookup.
-	redisGather(t, runner, 5*time.Second)
-	s := redisGather(t, runner, 5*time.Second)
-	redisExpect(t, s, map[string]float64{
+	gather(t, runner, 5*time.Second)
+	s := gather(t, runner, 5*time.Second)
+	s.expect(t, map[string]float64{
 		`headroom_target_up{kind="redis"}`:                    1,
 		`headroom_redis_keyspace_hits_total`:                  hits,
 		`headroom_redis_keyspace_misses_total`:                misses,
@@ -665,23 +540,23 @@ func TestRedisLiveCounters(t *testing.T) {
 		"headroom_redis_master_link_up",
 	})
 	if s.must(t, "headroom_redis_max_clients") <= 0 {
-		t.Errorf("max_clients = %v", s["headroom_redis_max_clients"])
+		t.Errorf("max_clients = %v", s["headroom_redis_max_clients"].value)
 	}
-	if s.must(t, `headroom_redis_memory_limit_bytes{source="system"}`) <= 0 {
+	if s.must(t, "headroom_redis_memory_limit_bytes", "source", "system") <= 0 {
 		t.Error("system memory limit is not positive")
 	}
 	if s.must(t, "headroom_redis_connected_clients") < 2 {
-		t.Errorf("connected_clients = %v, want the test's and the exporter's", s["headroom_redis_connected_clients"])
+		t.Errorf("connected_clients = %v, want the test's and the exporter's", s["headroom_redis_connected_clients"].value)
 	}
 	if s.must(t, "headroom_redis_commands_processed_total") < hits+misses {
-		t.Errorf("commands_processed_total = %v", s["headroom_redis_commands_processed_total"])
+		t.Errorf("commands_processed_total = %v", s["headroom_redis_commands_processed_total"].value)
 	}
 
 	// The same server, with a container limit configured: maxmemory is 0,
 	// so the configured limit is the denominator.
 	limited, _, _ := newRedisRunner(t, config.Redis{Address: srv.Addr(), MemoryLimitBytes: 1 << 30})
-	s = redisGather(t, limited, 5*time.Second)
-	redisExpect(t, s, map[string]float64{`headroom_redis_memory_limit_bytes{source="config"}`: 1 << 30},
+	s = gather(t, limited, 5*time.Second)
+	s.expect(t, map[string]float64{`headroom_redis_memory_limit_bytes{source="config"}`: 1 << 30},
 		[]string{`headroom_redis_memory_limit_bytes{source="system"}`})
 }
 
@@ -701,9 +576,9 @@ func TestRedisEviction(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := redisGather(t, runner, 5*time.Second)
+	s := gather(t, runner, 5*time.Second)
 	const maxmemory = 2 << 20
-	redisExpect(t, s, map[string]float64{
+	s.expect(t, map[string]float64{
 		`headroom_redis_memory_max_bytes`:                       maxmemory,
 		`headroom_redis_memory_limit_bytes{source="maxmemory"}`: maxmemory,
 	}, []string{`headroom_redis_memory_limit_bytes{source="config"}`})
@@ -713,7 +588,7 @@ func TestRedisEviction(t *testing.T) {
 	if used := s.must(t, "headroom_redis_memory_used_bytes"); used <= 0 || used > maxmemory*1.25 {
 		t.Errorf("memory_used_bytes = %v, want about maxmemory %d at most", used, maxmemory)
 	}
-	if v := s.must(t, "headroom_redis_db_keys{db=\"db0\"}"); v >= 4000 {
+	if v := s.must(t, "headroom_redis_db_keys", "db", "db0"); v >= 4000 {
 		t.Errorf("db_keys = %v: nothing was evicted", v)
 	}
 	if s.with(`headroom_redis_info{maxmemory_policy="allkeys-lru"`) == "" {
@@ -733,8 +608,8 @@ func TestRedisReplication(t *testing.T) {
 	masterRunner, _, _ := newRedisRunner(t, config.Redis{Name: "primary", Address: master.Addr()})
 	replicaRunner, _, _ := newRedisRunner(t, config.Redis{Name: "replica", Address: replica.Addr()})
 
-	s := redisGather(t, replicaRunner, 5*time.Second)
-	redisExpect(t, s, map[string]float64{
+	s := gather(t, replicaRunner, 5*time.Second)
+	s.expect(t, map[string]float64{
 		`headroom_target_up{kind="redis"}`: 1,
 		`headroom_redis_is_master`:         0,
 		`headroom_redis_master_link_up`:    1,
@@ -750,17 +625,16 @@ func TestRedisReplication(t *testing.T) {
 
 	// The master lists the replica under the port it listens on, and its lag
 	// closes once the replica acknowledges (every second).
-	lagKey := fmt.Sprintf(`headroom_redis_connected_replica_lag_bytes{replica=%q}`, replica.Addr())
-	s = redisWait(t, masterRunner, "master sees its replica caught up", func(s redisSeries) bool {
-		lag, ok := s[lagKey]
-		return s["headroom_redis_connected_replicas"] == 1 && ok && lag == 0
+	s = gatherUntil(t, masterRunner, redisWaitFor, "master sees its replica caught up", func(s series) bool {
+		lag, ok := s.value("headroom_redis_connected_replica_lag_bytes", "replica", replica.Addr())
+		return s["headroom_redis_connected_replicas"].value == 1 && ok && lag == 0
 	})
-	redisExpect(t, s, map[string]float64{
+	s.expect(t, map[string]float64{
 		`headroom_redis_is_master`:          1,
 		`headroom_redis_connected_replicas`: 1,
 		`headroom_redis_info{maxmemory_policy="noeviction",mode="standalone",role="master",server="redis",version="7.0.15"}`: 1,
 	}, []string{"headroom_redis_master_link_up", "headroom_redis_replication_offset_lag_bytes"})
-	s.must(t, fmt.Sprintf(`headroom_redis_connected_replica_ack_age_seconds{replica=%q}`, replica.Addr()))
+	s.must(t, "headroom_redis_connected_replica_ack_age_seconds", "replica", replica.Addr())
 	if s.must(t, "headroom_redis_master_repl_offset_bytes") <= 0 {
 		t.Error("master_repl_offset_bytes is 0 after a write")
 	}
@@ -777,7 +651,7 @@ func TestRedisLint(t *testing.T) {
 	}
 	masterRunner, _, _ := newRedisRunner(t, config.Redis{Name: "primary", Address: master.Addr()})
 	replicaRunner, _, _ := newRedisRunner(t, config.Redis{Name: "replica", Address: replica.Addr()})
-	redisWait(t, masterRunner, "replica listed", func(s redisSeries) bool { return s["headroom_redis_connected_replicas"] == 1 })
+	gatherUntil(t, masterRunner, redisWaitFor, "replica listed", func(s series) bool { return s["headroom_redis_connected_replicas"].value == 1 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -801,14 +675,13 @@ func TestRedisLint(t *testing.T) {
 func TestRedisFaults(t *testing.T) {
 	srv := testenv.StartRedis(t, testenv.RedisOptions{})
 	runner, target, logs := newRedisRunner(t, config.Redis{Address: srv.Addr()})
-	up := `headroom_target_up{kind="redis"}`
-	isUp := func(s redisSeries) bool { return s[up] == 1 }
+	isUp := func(s series) bool { return s[redisUp].value == 1 }
 
 	t.Run("steady-state scrapes open no connection", func(t *testing.T) {
-		redisWait(t, runner, "up", isUp)
+		gatherUntil(t, runner, redisWaitFor, "up", isUp)
 		before := *target.PoolStats()
 		for range 20 {
-			if s := redisGather(t, runner, 5*time.Second); !isUp(s) {
+			if s := gather(t, runner, 5*time.Second); !isUp(s) {
 				t.Fatalf("down during steady state:\n%s\nlog:\n%s", s.with("headroom_target"), logs)
 			}
 		}
@@ -823,45 +696,45 @@ func TestRedisFaults(t *testing.T) {
 
 	t.Run("stopped server: up 0, then up 1 on the same target", func(t *testing.T) {
 		srv.Stop(t)
-		s := redisGather(t, runner, 3*time.Second)
-		if s[up] != 0 {
-			t.Fatalf("up = %v with the server stopped", s[up])
+		s := gather(t, runner, 3*time.Second)
+		if s[redisUp].value != 0 {
+			t.Fatalf("up = %v with the server stopped", s[redisUp].value)
 		}
 		if s.with("headroom_redis_") != "" {
 			t.Errorf("data series from a stopped server:\n%s", s.with("headroom_redis_"))
 		}
-		if s[`headroom_target_scrape_errors_total{kind="redis",reason="refused"}`] < 1 {
+		if s[seriesKey("headroom_target_scrape_errors_total", "kind", "redis", "reason", "refused")].value < 1 {
 			t.Errorf("errors:\n%s", s.with("headroom_target_scrape_errors_total"))
 		}
 		srv.Start(t)
-		redisWait(t, runner, "up after restart", isUp)
+		gatherUntil(t, runner, redisWaitFor, "up after restart", isUp)
 	})
 
 	t.Run("frozen server: the scrape ends at its deadline", func(t *testing.T) {
-		redisWait(t, runner, "up", isUp)
+		gatherUntil(t, runner, redisWaitFor, "up", isUp)
 		srv.Freeze()
 		defer srv.Thaw()
 		start := time.Now()
-		s := redisGather(t, runner, 2*time.Second)
+		s := gather(t, runner, 2*time.Second)
 		took := time.Since(start)
 		if took > 2500*time.Millisecond {
 			t.Errorf("scrape of a frozen server took %s with a 2s deadline", took)
 		}
-		if s[up] != 0 {
-			t.Errorf("up = %v with the server frozen", s[up])
+		if s[redisUp].value != 0 {
+			t.Errorf("up = %v with the server frozen", s[redisUp].value)
 		}
-		if s[`headroom_target_scrape_errors_total{kind="redis",reason="timeout"}`] < 1 {
+		if s[seriesKey("headroom_target_scrape_errors_total", "kind", "redis", "reason", "timeout")].value < 1 {
 			t.Errorf("errors:\n%s", s.with("headroom_target_scrape_errors_total"))
 		}
 		srv.Thaw()
-		redisWait(t, runner, "up after thaw", isUp)
+		gatherUntil(t, runner, redisWaitFor, "up after thaw", isUp)
 	})
 }
 
 func TestRedisAuth(t *testing.T) {
 	const right, wrong = "right-horse-battery", "wrong-staple-XYZZY"
 	srv := testenv.StartRedis(t, testenv.RedisOptions{Password: right})
-	errKey := `headroom_target_scrape_errors_total{kind="redis",reason="auth"}`
+	errKey := seriesKey("headroom_target_scrape_errors_total", "kind", "redis", "reason", "auth")
 
 	for _, tc := range []struct {
 		name     string
@@ -871,16 +744,16 @@ func TestRedisAuth(t *testing.T) {
 			c := config.Redis{Address: srv.Addr()}
 			c.Secret.Value = tc.password
 			runner, _, logs := newRedisRunner(t, c)
-			s := redisGather(t, runner, 5*time.Second)
-			if s[`headroom_target_up{kind="redis"}`] != 0 {
+			s := gather(t, runner, 5*time.Second)
+			if s[redisUp].value != 0 {
 				t.Errorf("up with %s", tc.name)
 			}
-			if s[errKey] != 1 {
-				t.Errorf("%s = %v, want 1; errors:\n%s", errKey, s[errKey], s.with("headroom_target_scrape_errors_total"))
+			if s[errKey].value != 1 {
+				t.Errorf("%s = %v, want 1; errors:\n%s", errKey, s[errKey].value, s.with("headroom_target_scrape_errors_total"))
 			}
-			s = redisGather(t, runner, 5*time.Second)
-			if s[errKey] != 2 {
-				t.Errorf("after a second scrape %s = %v, want 2", errKey, s[errKey])
+			s = gather(t, runner, 5*time.Second)
+			if s[errKey].value != 2 {
+				t.Errorf("after a second scrape %s = %v, want 2", errKey, s[errKey].value)
 			}
 			out := logs.String()
 			if !strings.Contains(out, "reason=auth") {
@@ -898,7 +771,7 @@ func TestRedisAuth(t *testing.T) {
 		c := config.Redis{Address: srv.Addr()}
 		c.Secret.Value = right
 		runner, _, _ := newRedisRunner(t, c)
-		if s := redisGather(t, runner, 5*time.Second); s[`headroom_target_up{kind="redis"}`] != 1 {
+		if s := gather(t, runner, 5*time.Second); s[redisUp].value != 1 {
 			t.Errorf("down with the right password:\n%s", s.with("headroom_target"))
 		}
 	})
@@ -911,14 +784,14 @@ func TestRedisAuth(t *testing.T) {
 		c := config.Redis{Address: srv.Addr()}
 		c.Secret.File = file
 		runner, _, _ := newRedisRunner(t, c)
-		if s := redisGather(t, runner, 5*time.Second); s[`headroom_target_up{kind="redis"}`] != 0 {
+		if s := gather(t, runner, 5*time.Second); s[redisUp].value != 0 {
 			t.Fatal("up with the wrong password in the file")
 		}
 		if err := os.WriteFile(file, []byte(right+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		redisWait(t, runner, "up after the password file was fixed", func(s redisSeries) bool {
-			return s[`headroom_target_up{kind="redis"}`] == 1
+		gatherUntil(t, runner, redisWaitFor, "up after the password file was fixed", func(s series) bool {
+			return s[redisUp].value == 1
 		})
 	})
 }
@@ -958,7 +831,7 @@ func TestRedisConfigMaxClients(t *testing.T) {
 	if !limited.configRefused.Load() {
 		t.Error("the refusal is not remembered")
 	}
-	if s := redisGather(t, runner, 5*time.Second); s[`headroom_target_up{kind="redis"}`] != 1 {
+	if s := gather(t, runner, 5*time.Second); s[redisUp].value != 1 {
 		t.Errorf("an ACL user with INFO but not CONFIG is down:\n%s", s.with("headroom_target"))
 	}
 }
@@ -1139,8 +1012,8 @@ func TestRedisTLS(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			runner, _, logs := newRedisRunner(t, config.Redis{Address: addr, TLS: tc.tls})
-			s := redisGather(t, runner, 5*time.Second)
-			if got := s[`headroom_target_up{kind="redis"}`]; got != tc.up {
+			s := gather(t, runner, 5*time.Second)
+			if got := s[redisUp].value; got != tc.up {
 				t.Fatalf("up = %v, want %v; log:\n%s", got, tc.up, logs)
 			}
 			if tc.reasons == nil {
@@ -1148,7 +1021,7 @@ func TestRedisTLS(t *testing.T) {
 			}
 			total := 0.0
 			for _, reason := range tc.reasons {
-				total += s[fmt.Sprintf(`headroom_target_scrape_errors_total{kind="redis",reason=%q}`, reason)]
+				total += s[seriesKey("headroom_target_scrape_errors_total", "kind", "redis", "reason", reason)].value
 			}
 			if total != 1 {
 				t.Errorf("want one error for %v; errors:\n%s\nlog:\n%s", tc.reasons, s.with("headroom_target_scrape_errors_total"), logs)

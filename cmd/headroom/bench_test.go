@@ -46,18 +46,28 @@ func BenchmarkScrape(b *testing.B) {
 
 var (
 	buildOnce sync.Once
+	binDir    string
 	binPath   string
 	buildErr  error
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 // headroomBinary builds the binary once per test process.
 func headroomBinary(b testing.TB) string {
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "headroom-bench-bin-")
+		dir, err := os.MkdirTemp("", "headroom-bin-")
 		if err != nil {
 			buildErr = err
 			return
 		}
+		binDir = dir
 		binPath = filepath.Join(dir, "headroom")
 		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
