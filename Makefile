@@ -14,7 +14,7 @@ LDFLAGS   := -s -w \
 CONFIG    ?= cmd/headroom/headroom.yml
 LISTEN    ?= :9630
 
-.PHONY: all build test lint bench run clean
+.PHONY: all build test lint generate bench run clean
 
 all: build
 
@@ -30,6 +30,13 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+# The alerting bundles of the presets (rules, PrometheusRule, Alertmanager
+# config, runbook, promtool tests), committed under mixin/; a test fails when
+# they differ from what the generator makes.
+PRESETS   := health-agent amas
+generate:
+	for p in $(PRESETS); do $(GO) run ./cmd/headroom generate --preset $$p --out mixin/$$p || exit 1; done
 
 # Scrape cost against a loaded PostgreSQL (300 and 600 clients), replica,
 # PgBouncer and Redis. See the README for what it reports.

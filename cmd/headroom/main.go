@@ -15,6 +15,7 @@ func main() {
 	app.Version(version.Print("headroom"))
 	app.HelpFlag.Short('h')
 	serve := newServeCommand(app)
+	generate := newGenerateCommand(app)
 
 	cmd, err := app.Parse(os.Args[1:])
 	if err != nil {
@@ -25,6 +26,11 @@ func main() {
 	case serve.cmd.FullCommand():
 		if err := serve.run(); err != nil {
 			fmt.Fprintf(os.Stderr, "headroom serve: %v\n", err)
+			os.Exit(1)
+		}
+	case generate.cmd.FullCommand():
+		if err := generate.run(); err != nil {
+			fmt.Fprintf(os.Stderr, "headroom generate: %v\n", err)
 			os.Exit(1)
 		}
 	}

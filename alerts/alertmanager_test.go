@@ -1,0 +1,192 @@
+package alerts
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/alertmanager/alert"
+	amconfig "github.com/prometheus/alertmanager/config"
+	"github.com/prometheus/alertmanager/dispatch"
+	"github.com/prometheus/alertmanager/eventrecorder"
+	"github.com/prometheus/alertmanager/inhibit"
+	"github.com/prometheus/alertmanager/provider"
+	"github.com/prometheus/common/model"
+)
+
+func loadAlertmanager(t *testing.T, cfg *Config) *amconfig.Config {
+	t.Helper()
+	b, err := renderAlertmanager(cfg, Catalogue(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	am, err := amconfig.Load(string(b))
+	if err != nil {
+		t.Fatalf("alertmanager config does not load: %v\n%s", err, b)
+	}
+	return am
+}
+
+// sampleAlert is the label set an alert of a trigger carries.
+func sampleAlert(tr Trigger, extra ...string) model.LabelSet {
+	ls := model.LabelSet{"alertname": model.LabelValue(tr.Alert)}
+	for k, v := range ruleLabels(tr) {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		ls[model.LabelName(extra[i])] = model.LabelValue(extra[i+1])
+	}
+	return ls
+}
+
+func receivers(route *dispatch.Route, ls model.LabelSet) []string {
+	var out []string
+	for _, r := range route.Match(ls) {
+		out = append(out, r.RouteOpts.Receiver)
+	}
+	return out
+}
+
+// TestRouting sends every alert of every preset through the generated
+// route tree: critical and high urgency scale-up and health alerts page,
+// medium and scale-down go to tickets, info to capacity review.
+func TestRouting(t *testing.T) {
+	for _, p := range Presets() {
+		cfg, _ := Preset(p)
+		am := loadAlertmanager(t, cfg)
+		route := dispatch.NewRoute(am.Route, nil)
+		r := cfg.Receivers
+		for _, tr := range Catalogue(cfg) {
+			want := r.Ticket
+			switch {
+			case tr.Direction == Down:
+				want = r.Ticket
+			case tr.Urgency == UrgencyCritical || tr.Urgency == UrgencyHigh:
+				want = r.Pager
+				if tr.Severity == SeverityWarning { // the warning level of a laddered alert
+					want = r.Ticket
+				}
+			case tr.Urgency == UrgencyMedium:
+				want = r.Ticket
+			case tr.Severity == SeverityInfo:
+				want = r.CapacityReview
+			}
+			got := receivers(route, sampleAlert(tr, "target", "x"))
+			if len(got) != 1 || got[0] != want {
+				t.Errorf("%s %s (%s, urgency %s, severity %s): routed to %v, want %s", p, tr.ID, tr.Direction, tr.Urgency, tr.Severity, got, want)
+			}
+		}
+		// Explicit cases, independent of the catalogue's derivation.
+		for _, tc := range []struct {
+			labels model.LabelSet
+			want   string
+		}{
+			{model.LabelSet{"alertname": "CPUHigh", "severity": "critical", "urgency": "high", "direction": "up", "service": "s"}, r.Pager},
+			{model.LabelSet{"alertname": "MemoryHigh", "severity": "critical", "urgency": "critical", "direction": "up", "service": "s"}, r.Pager},
+			{model.LabelSet{"alertname": "PostgresDown", "severity": "critical", "urgency": "critical", "direction": "none", "service": "s"}, r.Pager},
+			{model.LabelSet{"alertname": "CacheHitRateLow", "severity": "warning", "urgency": "medium", "direction": "up", "service": "s"}, r.Ticket},
+			{model.LabelSet{"alertname": "CPULow", "severity": "warning", "urgency": "low", "direction": "down", "service": "s"}, r.Ticket},
+			// A scale-down alert someone raised to critical still does not page.
+			{model.LabelSet{"alertname": "CPULow", "severity": "critical", "urgency": "low", "direction": "down", "service": "s"}, r.Ticket},
+			{model.LabelSet{"alertname": "CapacityTargetMissed", "severity": "info", "urgency": "low", "direction": "none", "service": "s"}, r.CapacityReview},
+			// Without a severity: the default route, a ticket, never silence.
+			{model.LabelSet{"alertname": "Unknown", "service": "s"}, r.Ticket},
+		} {
+			got := receivers(route, tc.labels)
+			if len(got) != 1 || got[0] != tc.want {
+				t.Errorf("%s: %v routed to %v, want %s", p, tc.labels, got, tc.want)
+			}
+		}
+		if g := am.Route.GroupBy; len(g) != 2 || g[0] != "service" || g[1] != "alertname" {
+			t.Errorf("%s: group_by %v", p, g)
+		}
+	}
+}
+
+// fakeAlerts hands the inhibitor a fixed set of firing alerts.
+type fakeAlerts struct{ alerts []*alert.Alert }
+
+func (f *fakeAlerts) SlurpAndSubscribe(string) ([]*alert.Alert, provider.AlertIterator) {
+	return f.alerts, provider.NewAlertIterator(make(chan *provider.Alert), make(chan struct{}), nil)
+}
+func (f *fakeAlerts) Subscribe(string) provider.AlertIterator {
+	return provider.NewAlertIterator(make(chan *provider.Alert), make(chan struct{}), nil)
+}
+func (f *fakeAlerts) GetPending() provider.AlertIterator          { return nil }
+func (f *fakeAlerts) Get(model.Fingerprint) (*alert.Alert, error) { return nil, nil }
+func (f *fakeAlerts) Put(context.Context, ...*alert.Alert) error  { return nil }
+
+// muted runs Alertmanager's own inhibitor over the firing alerts and says
+// whether target is muted.
+func muted(t *testing.T, am *amconfig.Config, firing []model.LabelSet, target model.LabelSet) bool {
+	t.Helper()
+	now := time.Now()
+	var as []*alert.Alert
+	for _, ls := range append(firing, target) {
+		as = append(as, &alert.Alert{Alert: model.Alert{Labels: ls, StartsAt: now.Add(-time.Minute), EndsAt: now.Add(time.Hour)}})
+	}
+	ih := inhibit.NewInhibitor(&fakeAlerts{alerts: as}, am.InhibitRules, slog.New(slog.DiscardHandler), eventrecorder.NopRecorder())
+	go ih.Run()
+	ih.WaitForLoading()
+	defer ih.Stop()
+	return ih.Mutes(context.Background(), target)
+}
+
+// TestInhibitionRules tests every generated inhibition rule, both the
+// alerts it mutes and the ones it must not.
+func TestInhibitionRules(t *testing.T) {
+	cfg, _ := Preset("health-agent")
+	am := loadAlertmanager(t, cfg)
+	byID := map[string]Trigger{}
+	for _, tr := range Catalogue(cfg) {
+		byID[tr.ID] = tr
+	}
+	a := func(id string, extra ...string) model.LabelSet { return sampleAlert(byID[id], extra...) }
+	other := func(ls model.LabelSet, k, v string) model.LabelSet {
+		c := ls.Clone()
+		c[model.LabelName(k)] = model.LabelValue(v)
+		return c
+	}
+	for _, tc := range []struct {
+		name   string
+		firing []model.LabelSet
+		target model.LabelSet
+		want   bool
+	}{
+		// Rule 1: scale-down while scale-up fires for the same service.
+		{"CPULow alone", nil, a("CPULow"), false},
+		{"CPULow while CPUHigh", []model.LabelSet{a("CPUHigh")}, a("CPULow"), true},
+		{"DBPoolLow while MemoryHigh (any scale-up)", []model.LabelSet{a("MemoryHigh")}, a("DBPoolLow", "target", "pg", "pool", "api"), true},
+		{"CPULow while another service's CPUHigh", []model.LabelSet{other(a("CPUHigh"), "service", "other")}, a("CPULow"), false},
+		{"CPUHigh is not muted by CPULow", []model.LabelSet{a("CPULow")}, a("CPUHigh"), false},
+		// Rule 2: critical level over warning level.
+		{"lag warning while lag critical", []model.LabelSet{a("ReplicationLagCritical", "target", "replica")}, a("ReplicationLagHigh", "target", "replica"), true},
+		{"lag warning while another replica is critical", []model.LabelSet{a("ReplicationLagCritical", "target", "replica-2")}, a("ReplicationLagHigh", "target", "replica"), false},
+		{"lag critical is not muted by its warning", []model.LabelSet{a("ReplicationLagHigh", "target", "replica")}, a("ReplicationLagCritical", "target", "replica"), false},
+		// Rule 3: data-path alerts while their target is down.
+		{"DBPoolHigh while PostgresDown", []model.LabelSet{a("PostgresDown", "target", "pg", "kind", "postgres")}, a("DBPoolHigh", "target", "pg", "pool", "api"), true},
+		{"DBPoolHigh while another PostgreSQL is down", []model.LabelSet{a("PostgresDown", "target", "pg-2", "kind", "postgres")}, a("DBPoolHigh", "target", "pg", "pool", "api"), false},
+		{"ReplicationLagHigh while the replica is down", []model.LabelSet{a("PostgresDown", "target", "replica", "kind", "postgres")}, a("ReplicationLagHigh", "target", "replica"), true},
+		{"PgBouncerClientsWaiting while PgBouncerDown", []model.LabelSet{a("PgBouncerDown", "target", "pgb", "kind", "pgbouncer")}, a("PgBouncerClientsWaiting", "target", "pgb", "database", "app"), true},
+		{"RedisMemoryNearMax while RedisDown", []model.LabelSet{a("RedisDown", "target", "redis", "kind", "redis")}, a("RedisMemoryNearMax", "target", "redis"), true},
+		{"CacheHitRateLow while RedisDown", []model.LabelSet{a("RedisDown", "target", "redis", "kind", "redis")}, a("CacheHitRateLow", "target", "redis"), true},
+		{"CPUHigh is not a data-path alert of Redis", []model.LabelSet{a("RedisDown", "target", "redis", "kind", "redis")}, a("CPUHigh"), false},
+		{"PostgresDown is not muted by RedisDown", []model.LabelSet{a("RedisDown", "target", "x", "kind", "redis")}, a("PostgresDown", "target", "x", "kind", "postgres"), false},
+		// Rule 4: the API's symptoms while its probe fails.
+		{"APIErrorRateHigh while APIDown", []model.LabelSet{a("APIDown", "target", "api")}, a("APIErrorRateHigh"), true},
+		{"APILatencyP95High while APIDown", []model.LabelSet{a("APIDown", "target", "api")}, a("APILatencyP95High"), true},
+		{"MemoryHigh is not muted by APIDown", []model.LabelSet{a("APIDown", "target", "api")}, a("MemoryHigh"), false},
+		// Rule 5: missing headroom signals while the exporter or a target is down.
+		{"SignalAbsent(db pool) while ExporterAbsent", []model.LabelSet{a("ExporterAbsent", "job", "headroom")}, a("SignalAbsent:db_pool"), true},
+		{"SignalAbsent(redis memory) while RedisDown", []model.LabelSet{a("RedisDown", "target", "redis", "kind", "redis")}, a("SignalAbsent:redis_memory"), true},
+		{"SignalAbsent(API CPU) is not muted by ExporterAbsent", []model.LabelSet{a("ExporterAbsent", "job", "headroom")}, a("SignalAbsent:api_cpu"), false},
+	} {
+		if got := muted(t, am, tc.firing, tc.target); got != tc.want {
+			t.Errorf("%s: muted %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if n := len(am.InhibitRules); n != 5 {
+		t.Errorf("%d inhibition rules; the cases above test 5", n)
+	}
+}

@@ -1,0 +1,304 @@
+package alerts
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"github.com/prometheus/common/model"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// mixinDir is where the presets' bundles are committed.
+const mixinDir = "../mixin"
+
+// variant is a config the tests generate a bundle for.
+type variant struct {
+	name string
+	cfg  func(t *testing.T) *Config
+	// tests are the generated promtool test files to run (globs under
+	// tests/); nil runs them all.
+	tests []string
+}
+
+func preset(name string) func(t *testing.T) *Config {
+	return func(t *testing.T) *Config {
+		t.Helper()
+		cfg, err := Preset(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+}
+
+// fromYAML is a config file on top of a preset. Variants shorten the hour
+// long `for`s: they test the plumbing of a source, not the durations.
+func fromYAML(base, text string) func(t *testing.T) *Config {
+	return func(t *testing.T) *Config {
+		t.Helper()
+		cfg, err := LoadOnto(base, []byte(text))
+		if err != nil {
+			t.Fatalf("%s\n%s", err, text)
+		}
+		return cfg
+	}
+}
+
+const shortFor = `
+triggers:
+  MemoryLow: {for: 10m}
+  DBPoolLow: {for: 10m}
+  CPULow: {for: 10m}
+  CapacityTargetMissedLatency: {for: 5m}
+  CapacityTargetMissedErrors: {for: 5m}
+  CapacityTargetMissedDBPool: {for: 5m}
+  CapacityTargetMissedCacheHit: {for: 5m}
+  CapacityTargetMissedCPU: {for: 5m}
+  CapacityTargetMissedMemory: {for: 5m}
+`
+
+var variants = []variant{
+	{name: "health-agent", cfg: preset("health-agent")},
+	{name: "amas", cfg: preset("amas")},
+	{name: "health-agent-cadvisor", tests: []string{"api-test.yaml", "capacity-test.yaml", "headroom-test.yaml"}, cfg: fromYAML("health-agent", `
+resources:
+  source: cadvisor
+  network_bytes_per_second: 12500000
+selectors:
+  cadvisor: namespace="prod", container="api"
+  kube_state_metrics: namespace="prod"
+`+shortFor)},
+	{name: "health-agent-node", tests: []string{"api-test.yaml", "capacity-test.yaml"}, cfg: fromYAML("health-agent", `
+resources:
+  source: node
+  network_bytes_per_second: 12500000
+selectors:
+  node: job="node", instance=~"api-host-.*"
+`+shortFor)},
+	{name: "amas-multi-cluster", cfg: fromYAML("amas", `
+cluster_label: cluster
+targets:
+  postgres: amas-pg-.*
+  pgbouncer: amas-pgbouncer
+  redis: amas-cache|amas-redis
+  api: amas-api
+postgres:
+  pool_states: active|idle in transaction
+`+shortFor)},
+}
+
+// generateTo writes a bundle into a temporary directory.
+func generateTo(t *testing.T, cfg *Config) (string, Files) {
+	t.Helper()
+	files, err := Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, b := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, files
+}
+
+// tool runs promtool or amtool, which .ci/run installs from Debian.
+func tool(t *testing.T, dir, name string, args ...string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is not installed (apt-get install prometheus prometheus-alertmanager; .ci/run does it): %v", name, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func TestBundles(t *testing.T) {
+	for _, v := range variants {
+		v := v
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := v.cfg(t)
+			dir, files := generateTo(t, cfg)
+
+			t.Run("promtool check rules", func(t *testing.T) {
+				tool(t, dir, "promtool", "check", "rules", FileRules, FileAlerts)
+				// The PrometheusRule's groups are the same rules.
+				var pr monitoringv1.PrometheusRule
+				if err := sigsyaml.UnmarshalStrict(files[FilePrometheusRule], &pr); err != nil {
+					t.Fatal(err)
+				}
+				spec, err := sigsyaml.Marshal(pr.Spec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "spec.yaml"), spec, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				tool(t, dir, "promtool", "check", "rules", "spec.yaml")
+			})
+
+			t.Run("amtool check-config", func(t *testing.T) {
+				tool(t, dir, "amtool", "check-config", FileAlertmanager)
+			})
+
+			t.Run("promtool test rules", func(t *testing.T) {
+				var tests []string
+				for _, name := range files.Names() {
+					if !strings.HasPrefix(name, TestsDir+"/") {
+						continue
+					}
+					if v.tests == nil || contains(v.tests, strings.TrimPrefix(name, TestsDir+"/")) {
+						tests = append(tests, name)
+					}
+				}
+				if len(tests) == 0 {
+					t.Fatal("no promtool tests generated")
+				}
+				tool(t, dir, "promtool", append([]string{"test", "rules"}, tests...)...)
+			})
+		})
+	}
+}
+
+// TestEdgeCases runs the hand-written promtool tests in testdata/promtool
+// against the committed health-agent bundle: counter resets, missing
+// series, 0/0 ratios.
+func TestEdgeCases(t *testing.T) {
+	files, err := filepath.Glob("testdata/promtool/*-test.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no edge-case tests: %v", err)
+	}
+	abs, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool(t, abs, "promtool", append([]string{"test", "rules"}, files...)...)
+}
+
+// TestCommittedBundles fails when mixin/ is not what the generator makes:
+// run `make generate`.
+func TestCommittedBundles(t *testing.T) {
+	for _, name := range Presets() {
+		cfg, err := Preset(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := Generate(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(mixinDir, name)
+		for _, f := range files.Names() {
+			have, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
+			if err != nil {
+				t.Errorf("%s/%s: %v; run make generate", dir, f, err)
+				continue
+			}
+			if !bytes.Equal(have, files[f]) {
+				t.Errorf("%s/%s differs from the generator's output; run make generate", dir, f)
+			}
+		}
+		var extra []string
+		err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, p)
+			if _, ok := files[filepath.ToSlash(rel)]; !ok {
+				extra = append(extra, rel)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(extra)
+		if len(extra) > 0 {
+			t.Errorf("%s has files the generator does not make: %v; run make generate", dir, extra)
+		}
+	}
+}
+
+// TestGenerateIsPure: the same config gives the same bytes.
+func TestGenerateIsPure(t *testing.T) {
+	cfg, err := Preset("health-agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range a {
+		if !bytes.Equal(a[name], b[name]) {
+			t.Errorf("%s differs between two runs", name)
+		}
+	}
+}
+
+// TestPrometheusRuleMatchesRuleFiles: the manifest carries exactly the rule
+// files' groups.
+func TestPrometheusRuleMatchesRuleFiles(t *testing.T) {
+	for _, name := range Presets() {
+		cfg, _ := Preset(name)
+		files, err := Generate(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pr monitoringv1.PrometheusRule
+		if err := sigsyaml.UnmarshalStrict(files[FilePrometheusRule], &pr); err != nil {
+			t.Fatal(err)
+		}
+		if pr.APIVersion != "monitoring.coreos.com/v1" || pr.Kind != "PrometheusRule" || pr.Name == "" {
+			t.Errorf("%s: header %s %s %q", name, pr.APIVersion, pr.Kind, pr.Name)
+		}
+		want := append(RecordingRules(cfg).Groups, AlertingRules(cfg).Groups...)
+		if len(pr.Spec.Groups) != len(want) {
+			t.Fatalf("%s: %d groups, want %d", name, len(pr.Spec.Groups), len(want))
+		}
+		for i, g := range pr.Spec.Groups {
+			w := want[i]
+			if g.Name != w.Name || len(g.Rules) != len(w.Rules) {
+				t.Fatalf("%s: group %d is %s with %d rules, want %s with %d", name, i, g.Name, len(g.Rules), w.Name, len(w.Rules))
+			}
+			for j, r := range g.Rules {
+				wr := w.Rules[j]
+				if r.Record != wr.Record || r.Alert != wr.Alert || r.Expr.String() != wr.Expr {
+					t.Errorf("%s: rule %s%s differs", name, wr.Record, wr.Alert)
+				}
+				var f model.Duration
+				if r.For != nil {
+					f, _ = model.ParseDuration(string(*r.For))
+				}
+				if f != wr.For {
+					t.Errorf("%s: %s for %v, want %v", name, wr.Alert, f, wr.For)
+				}
+			}
+		}
+	}
+}

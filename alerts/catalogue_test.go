@@ -1,0 +1,313 @@
+package alerts
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// spec is TRIGGERS.md: every row must be an alert of the preset that owns it.
+var spec = map[string][]string{
+	"health-agent": {
+		"CPUHigh", "MemoryHigh", "DBPoolHigh", "CacheHitRateLow", "APIErrorRateHigh", "APILatencyP95High", "ResourceSaturated",
+		"RedisEvictionsHigh", "CPULow", "MemoryLow", "DBPoolLow",
+	},
+	"amas": {"RequestRateHigh", "QueueDepthHigh", "LatencyP95High", "ResourcePressure"},
+	// Health and data-path rows: in every preset.
+	"": {
+		"APIDown", "PostgresDown", "PgBouncerDown", "RedisDown", "ExporterAbsent", "ReplicationLagHigh", "ReplicaNotStreaming",
+		"ReplicationSlotInactive", "PgBouncerClientsWaiting", "PostgresConnectionsNearMax", "RedisMemoryNearMax",
+	},
+}
+
+func alertNames(cat []Trigger) map[string]bool {
+	out := map[string]bool{}
+	for _, t := range cat {
+		out[t.Alert] = true
+	}
+	return out
+}
+
+func TestEverySpecRowIsInItsPreset(t *testing.T) {
+	for _, p := range Presets() {
+		cfg, err := Preset(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := alertNames(Catalogue(cfg))
+		for _, id := range append(append([]string{}, spec[p]...), spec[""]...) {
+			if !have[id] {
+				t.Errorf("preset %s has no alert %s", p, id)
+			}
+		}
+	}
+}
+
+// TestSpecTableIsTRIGGERS keeps the table above honest: when the shared
+// specification sits beside the repository (as in CI), its ids are the table's.
+func TestSpecTableIsTRIGGERS(t *testing.T) {
+	b, err := os.ReadFile("../../shared/TRIGGERS.md")
+	if err != nil {
+		t.Logf("TRIGGERS.md not beside the repository (%v); the table in this file is the spec", err)
+		return
+	}
+	all := map[string]bool{}
+	for _, ids := range spec {
+		for _, id := range ids {
+			all[id] = true
+		}
+	}
+	row := regexp.MustCompile(`(?m)^\| ([A-Z][A-Za-z0-9]+)(?: \(AMAS\))? \|`)
+	rows := row.FindAllStringSubmatch(string(b), -1)
+	if len(rows) < 20 {
+		t.Fatalf("found %d trigger rows in TRIGGERS.md; has its format changed?", len(rows))
+	}
+	for _, m := range rows {
+		for _, id := range strings.Split(m[1], " / ") {
+			if !all[id] {
+				t.Errorf("TRIGGERS.md row %s is not in the spec table", id)
+			}
+		}
+	}
+	slash := regexp.MustCompile(`(?m)^\| (\w+ / \w+ / \w+) \|`)
+	for _, m := range slash.FindAllStringSubmatch(string(b), -1) {
+		for _, id := range strings.Split(m[1], " / ") {
+			if !all[id] {
+				t.Errorf("TRIGGERS.md row %s is not in the spec table", id)
+			}
+		}
+	}
+}
+
+// TestTriggerNumbersAreTheSeeds checks the defaults against TRIGGERS.md.
+func TestTriggerNumbersAreTheSeeds(t *testing.T) {
+	type want struct {
+		cmp       Comparison
+		threshold float64
+		forDur    time.Duration
+		urgency   string
+		action    string
+	}
+	m := time.Minute
+	wants := map[string]want{
+		"CPUHigh":                    {Above, 0.8, 10 * m, "high", "scale_horizontally"},
+		"MemoryHigh":                 {Above, 0.85, 5 * m, "critical", "scale_vertically"},
+		"DBPoolHigh":                 {Above, 0.8, 5 * m, "high", "increase_pool_or_scale_db"},
+		"CacheHitRateLow":            {Below, 0.3, 20 * m, "medium", "increase_redis_memory"},
+		"APIErrorRateHigh":           {Above, 0.05, 5 * m, "critical", "investigate_then_scale"},
+		"APILatencyP95High":          {Above, 5, 10 * m, "high", "scale_horizontally"},
+		"ResourceSaturated":          {AtLeast, 0.8, 10 * m, "high", "scale_saturated_resource"},
+		"RedisEvictionsHigh":         {Above, 1, 10 * m, "medium", "increase_redis_memory"},
+		"RequestRateHigh":            {Above, 15, m, "high", "scale_out"},
+		"QueueDepthHigh":             {Above, 25, m, "high", "scale_out"},
+		"LatencyP95High":             {Above, 1, m, "high", "scale_out"},
+		"ResourcePressureCPU":        {Above, 0.7, m, "high", "scale_out"},
+		"ResourcePressureMemory":     {Above, 0.8, m, "high", "scale_out"},
+		"CPULow":                     {Below, 0.3, 30 * m, "low", "scale_down_instances"},
+		"MemoryLow":                  {Below, 0.5, 60 * m, "low", "reduce_instance_size"},
+		"DBPoolLow":                  {Below, 0.3, 60 * m, "low", "reduce_pool_size"},
+		"ReplicationLagHigh":         {Above, 10, 2 * m, "high", "investigate_replication"},
+		"ReplicationLagCritical":     {Above, 60, 2 * m, "high", "investigate_replication"},
+		"PgBouncerMaxWait":           {Above, 1, m, "high", "increase_pgbouncer_pool"},
+		"PostgresConnectionsNearMax": {Above, 0.8, 5 * m, "high", "pool_connections_or_raise_max_connections"},
+		"RedisMemoryNearMax":         {Above, 0.8, 5 * m, "high", "increase_redis_memory"},
+	}
+	activation := map[string]float64{"RequestRateHigh": 5, "QueueDepthHigh": 10, "LatencyP95High": 0.5, "ResourcePressureCPU": 0.1}
+	seen := map[string]bool{}
+	for _, p := range Presets() {
+		cfg, _ := Preset(p)
+		for _, tr := range Catalogue(cfg) {
+			w, ok := wants[tr.ID]
+			if !ok {
+				continue
+			}
+			seen[tr.ID] = true
+			if tr.Comparison != w.cmp || tr.Threshold != w.threshold || tr.For != w.forDur || tr.Urgency != w.urgency || tr.Action != w.action {
+				t.Errorf("%s: %s %v for %v urgency %s action %s; want %s %v for %v urgency %s action %s", tr.ID, tr.Comparison, tr.Threshold,
+					tr.For, tr.Urgency, tr.Action, w.cmp, w.threshold, w.forDur, w.urgency, w.action)
+			}
+			if a, ok := activation[tr.ID]; ok && tr.Activation != a {
+				t.Errorf("%s: activation %v, want %v", tr.ID, tr.Activation, a)
+			}
+		}
+	}
+	for id := range wants {
+		if !seen[id] {
+			t.Errorf("%s is in no preset", id)
+		}
+	}
+}
+
+var snake = regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
+
+func TestEveryAlertCarriesTheLabelsAndAnnotations(t *testing.T) {
+	for _, v := range variants {
+		cfg := v.cfg(t)
+		files, err := Generate(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runbook := string(files[FileRunbook])
+		ids := map[string]bool{}
+		for _, tr := range Catalogue(cfg) {
+			if ids[tr.ID] {
+				t.Errorf("%s: id %s twice", v.name, tr.ID)
+			}
+			ids[tr.ID] = true
+			l := ruleLabels(tr)
+			for _, k := range []string{"severity", "urgency", "direction", "action", "service"} {
+				if l[k] == "" {
+					t.Errorf("%s %s: no %s label", v.name, tr.ID, k)
+				}
+			}
+			if !contains([]string{SeverityCritical, SeverityWarning, SeverityInfo}, l["severity"]) {
+				t.Errorf("%s: severity %q", tr.ID, l["severity"])
+			}
+			if !contains([]string{UrgencyCritical, UrgencyHigh, UrgencyMedium, UrgencyLow}, l["urgency"]) {
+				t.Errorf("%s: urgency %q", tr.ID, l["urgency"])
+			}
+			if !contains([]string{"up", "down", "none"}, l["direction"]) {
+				t.Errorf("%s: direction %q", tr.ID, l["direction"])
+			}
+			if !snake.MatchString(l["action"]) {
+				t.Errorf("%s: action %q is not snake_case", tr.ID, l["action"])
+			}
+			if l["service"] != cfg.Service {
+				t.Errorf("%s: service %q", tr.ID, l["service"])
+			}
+			a := ruleAnnotations(tr)
+			if a["summary"] == "" || !strings.Contains(a["description"], "$value") {
+				t.Errorf("%s: summary %q, description without the live value: %q", tr.ID, a["summary"], a["description"])
+			}
+			if !strings.HasPrefix(a["runbook_url"], cfg.RunbookURL+"#") {
+				t.Errorf("%s: runbook_url %q", tr.ID, a["runbook_url"])
+			}
+			anchor := strings.TrimPrefix(a["runbook_url"], cfg.RunbookURL+"#")
+			if !strings.Contains(runbook, "\n## "+tr.Alert+"\n") || anchor != strings.ToLower(tr.Alert) {
+				t.Errorf("%s: RUNBOOK.md has no section for anchor #%s", tr.ID, anchor)
+			}
+			if _, err := expandTemplate(a["description"], map[string]string{"target": "x"}, 1); err != nil {
+				t.Errorf("%s: %v", tr.ID, err)
+			}
+		}
+	}
+}
+
+// TestScaleDownNeverPagesAndHolds: scale-down alerts are warning tickets
+// with hysteresis and keep_firing_for.
+func TestScaleDownNeverPagesAndHolds(t *testing.T) {
+	cfg, _ := Preset("health-agent")
+	n := 0
+	for _, tr := range Catalogue(cfg) {
+		if tr.Direction != Down {
+			continue
+		}
+		n++
+		if tr.Severity != SeverityWarning {
+			t.Errorf("%s: severity %s", tr.ID, tr.Severity)
+		}
+		if tr.Margin <= 0 || tr.KeepFiringFor <= 0 {
+			t.Errorf("%s: margin %v keep_firing_for %v", tr.ID, tr.Margin, tr.KeepFiringFor)
+		}
+		if !strings.Contains(tr.Expr, `ALERTS{alertname="`+tr.Alert+`", alertstate="firing"`) {
+			t.Errorf("%s: no hysteresis in %s", tr.ID, tr.Expr)
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d scale-down triggers, want 3", n)
+	}
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"servce: x\n", "field servce not found"},
+		{"selectors:\n  api: 'job=~'\n", "selectors.api"},
+		{"resources:\n  source: docker\n", "resources.source"},
+		{"resources:\n  source: process\n  cpu_cores: 0\n", "resources.cpu_cores"},
+		{"triggers:\n  CPUHihg: {threshold: 0.9}\n", "triggers.CPUHihg"},
+		{"triggers:\n  CPUHigh: {severity: page}\n", "triggers.CPUHigh.severity"},
+		{"include: [health-agent, kubernetes]\n", "include"},
+		{"api:\n  rate_window: 15s\n", "api.rate_window"},
+		{"targets:\n  redis: '(['\n", "targets.redis"},
+		{"cluster_label: 'my-cluster'\n", "cluster_label"},
+		{"preset: amas\n", "preset \"amas\" in the file"},
+	} {
+		_, err := LoadOnto("health-agent", []byte(tc.text))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to mention %q", tc.text, err, tc.want)
+		}
+	}
+	if _, err := Preset("nope"); err == nil {
+		t.Error("unknown preset accepted")
+	}
+}
+
+func TestConfigOverlay(t *testing.T) {
+	cfg, err := Load([]byte(`
+preset: amas
+service: checkout
+triggers:
+  RequestRateHigh: {threshold: 30}
+  CapacityTargetMissedLatency: {for: 2h}
+  QueueDepthHigh: {enabled: false}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Preset != "amas" || cfg.Service != "checkout" || cfg.Resources.Source != SourceCadvisor {
+		t.Errorf("preset fields lost: %+v", cfg)
+	}
+	byID := map[string]Trigger{}
+	for _, tr := range Catalogue(cfg) {
+		byID[tr.ID] = tr
+	}
+	if byID["RequestRateHigh"].Threshold != 30 || !strings.Contains(byID["RequestRateHigh"].Expr, "> 30") {
+		t.Errorf("RequestRateHigh override: %+v", byID["RequestRateHigh"].Expr)
+	}
+	// The preset's threshold for the check survives a file that only sets its for.
+	if c := byID["CapacityTargetMissedLatency"]; c.Threshold != 1.5 || c.For != 2*time.Hour {
+		t.Errorf("CapacityTargetMissedLatency: %v for %v, want 1.5 for 2h", c.Threshold, c.For)
+	}
+	if _, ok := byID["QueueDepthHigh"]; ok {
+		t.Error("QueueDepthHigh is disabled but in the catalogue")
+	}
+	if _, ok := byID["CapacityTargetMissedCPU"]; ok {
+		t.Error("the preset's disabled check came back")
+	}
+	if byID["RequestRateHigh"].Signal.Record != "service:api_requests_per_instance:rate2m" {
+		t.Errorf("RequestRateHigh signal %s", byID["RequestRateHigh"].Signal.Record)
+	}
+}
+
+// TestPresetsDocumentEveryField: the health-agent preset shows every field
+// of the config, so that it is the config's documentation.
+func TestPresetsDocumentEveryField(t *testing.T) {
+	src, err := PresetSource("health-agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"service:", "cluster_label:", "exporter_job:", "runbook_url:", "include:", "selectors:", "headroom:", "api:",
+		"cadvisor:", "kube_state_metrics:", "node:", "targets:", "postgres:", "pgbouncer:", "redis:", "requests_metric:", "error_matcher:",
+		"duration_histogram:", "queue_depth_metric:", "instance_labels:", "rate_window:", "resources:", "source:", "cpu_cores:",
+		"memory_bytes:", "network_bytes_per_second:", "pool_states:", "receivers:", "pager:", "ticket:", "capacity_review:", "triggers:"} {
+		if !strings.Contains(string(src), key) {
+			t.Errorf("health-agent.yaml does not show %s", key)
+		}
+	}
+}
+
+func TestSimulatorMatchesTheRateRamp(t *testing.T) {
+	s := Signal{Window: 5 * time.Minute, sim: simRate}
+	got := simulate(s, constant(8, 1))
+	want := []float64{0, 0.2, 0.4, 0.6, 0.8, 1, 1, 1}
+	for k, w := range want[1:] {
+		if got[k+1].v != w || !got[k+1].present {
+			t.Errorf("step %d: %v, want %v", k+1, got[k+1], w)
+		}
+	}
+	if got[0].present {
+		t.Error("a rate with one sample is present")
+	}
+}

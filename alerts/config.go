@@ -1,0 +1,466 @@
+package alerts
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is what a generated bundle is made from: which triggers are in it,
+// their thresholds and durations, where the API's signals come from, and the
+// label matchers that pick one service's series out of a shared Prometheus.
+//
+// A config file is read on top of a preset (presets/*.yaml, embedded), which
+// is read on top of the built-in defaults, so a file only says what differs.
+type Config struct {
+	// Preset names the preset this file overrides: health-agent (default) or amas.
+	Preset string `yaml:"preset"`
+	// Service is the value of the service label on every alert and recorded
+	// series of the bundle. One config describes one service; generate one
+	// bundle per service for per-service thresholds.
+	Service string `yaml:"service"`
+	// ClusterLabel, when set (e.g. "cluster"), is kept by every aggregation
+	// and join so that one Prometheus (or Thanos/Mimir) can hold many clusters.
+	ClusterLabel string `yaml:"cluster_label"`
+	// ExporterJob is the job label of headroom's own scrape; ExporterAbsent
+	// watches up{job=<it>}.
+	ExporterJob string `yaml:"exporter_job"`
+	// RunbookURL is where the generated RUNBOOK.md is published; runbook_url
+	// annotations point at its anchors (RunbookURL + "#" + lower-case alert name).
+	RunbookURL string `yaml:"runbook_url"`
+	// Include lists the trigger sets in the bundle: health-agent, amas,
+	// health (health and data-path alerts), validation (post-scaling targets).
+	Include []string `yaml:"include"`
+
+	Selectors Selectors `yaml:"selectors"`
+	Targets   Targets   `yaml:"targets"`
+	API       API       `yaml:"api"`
+	Resources Resources `yaml:"resources"`
+	Postgres  Postgres  `yaml:"postgres"`
+	Redis     Redis     `yaml:"redis"`
+	Receivers Receivers `yaml:"receivers"`
+
+	// Triggers overrides catalogue entries by id (see Catalogue):
+	// thresholds, durations, hysteresis margin, or enabled: false.
+	Triggers map[string]Override `yaml:"triggers"`
+}
+
+// Selectors are PromQL label matchers, written as inside braces
+// (`job="api", namespace="prod"`), added to every selector of that source.
+type Selectors struct {
+	// Headroom selects the exporter's series (headroom_*).
+	Headroom string `yaml:"headroom"`
+	// API selects the API's own series: the request counter, the duration
+	// histogram, the queue gauge and, with resources.source process, process_*.
+	API string `yaml:"api"`
+	// Cadvisor selects container_* series of the API's containers.
+	Cadvisor string `yaml:"cadvisor"`
+	// KubeStateMetrics selects kube_pod_container_resource_limits of the API's containers.
+	KubeStateMetrics string `yaml:"kube_state_metrics"`
+	// Node selects node_* series of the API's hosts.
+	Node string `yaml:"node"`
+}
+
+// Targets are regular expressions over headroom's target label, per kind, so
+// that a service's bundle only looks at the servers it uses. Empty matches all.
+type Targets struct {
+	Postgres  string `yaml:"postgres"`
+	PgBouncer string `yaml:"pgbouncer"`
+	Redis     string `yaml:"redis"`
+	API       string `yaml:"api"`
+}
+
+// API says where the API's request signals come from.
+type API struct {
+	// RequestsMetric is a counter of requests (http_requests_total).
+	RequestsMetric string `yaml:"requests_metric"`
+	// ErrorMatcher selects the failed requests of RequestsMetric (code=~"5..").
+	ErrorMatcher string `yaml:"error_matcher"`
+	// DurationHistogram is the base name of a request duration histogram
+	// (http_request_duration_seconds); _bucket is appended.
+	DurationHistogram string `yaml:"duration_histogram"`
+	// QueueDepthMetric is a gauge of queued work (amas_queue_depth_current); empty for none.
+	QueueDepthMetric string `yaml:"queue_depth_metric"`
+	// InstanceLabels identify one API instance on the request counter
+	// ([instance], or [namespace, pod] on Kubernetes).
+	InstanceLabels []string `yaml:"instance_labels"`
+	// RateWindow is the range of rate() over the API's counters.
+	RateWindow model.Duration `yaml:"rate_window"`
+}
+
+// Resource sources for the API's CPU and memory utilisation.
+const (
+	SourceProcess  = "process"  // the API's own process_cpu_seconds_total and process_resident_memory_bytes
+	SourceCadvisor = "cadvisor" // container_* from cAdvisor over kube-state-metrics' limits
+	SourceNode     = "node"     // node_exporter: the hosts the API runs on
+)
+
+// Resources says where the API's CPU, memory and network utilisation come from.
+type Resources struct {
+	// Source is process, cadvisor or node.
+	Source string `yaml:"source"`
+	// CPUCores is the CPU an instance may use (source process).
+	CPUCores float64 `yaml:"cpu_cores"`
+	// MemoryBytes is the memory an instance may use (source process).
+	MemoryBytes float64 `yaml:"memory_bytes"`
+	// NetworkBytesPerSecond is an instance's network capacity in one
+	// direction (sources cadvisor and node); 0 leaves network out.
+	NetworkBytesPerSecond float64 `yaml:"network_bytes_per_second"`
+	// RateWindow is the range of rate() over CPU and network counters.
+	RateWindow model.Duration `yaml:"rate_window"`
+}
+
+// Postgres tunes the PostgreSQL signals.
+type Postgres struct {
+	// PoolStates is a regular expression over headroom_postgres_pool_backends'
+	// state label: the backends that count as in use. Empty counts every state.
+	PoolStates string `yaml:"pool_states"`
+}
+
+// Redis tunes the Redis signals.
+type Redis struct {
+	// RateWindow is the range of rate() for the hit ratio and eviction rate.
+	RateWindow model.Duration `yaml:"rate_window"`
+}
+
+// Receivers name the Alertmanager receivers. They are placeholders: fill in
+// their notifier configs (PagerDuty, Opsgenie, Jira, e-mail ...) after generating.
+type Receivers struct {
+	Pager          string `yaml:"pager"`
+	Ticket         string `yaml:"ticket"`
+	CapacityReview string `yaml:"capacity_review"`
+}
+
+// Override changes one catalogue entry. Unset fields keep the catalogue's value.
+type Override struct {
+	Enabled       *bool           `yaml:"enabled"`
+	Threshold     *float64        `yaml:"threshold"`
+	For           *model.Duration `yaml:"for"`
+	KeepFiringFor *model.Duration `yaml:"keep_firing_for"`
+	// Margin is the hysteresis of a scale-down alert: once firing it clears
+	// only when the signal is above threshold + margin.
+	Margin   *float64 `yaml:"margin"`
+	Severity string   `yaml:"severity"`
+}
+
+// Trigger sets a config can include.
+const (
+	SetHealthAgent = "health-agent"
+	SetAMAS        = "amas"
+	SetHealth      = "health"
+	SetValidation  = "validation"
+)
+
+var knownSets = []string{SetHealthAgent, SetAMAS, SetHealth, SetValidation}
+
+//go:embed presets/*.yaml
+var presetFS embed.FS
+
+// Presets lists the embedded presets' names.
+func Presets() []string {
+	entries, err := presetFS.ReadDir("presets")
+	if err != nil {
+		panic(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// PresetSource returns the YAML text of an embedded preset.
+func PresetSource(name string) ([]byte, error) {
+	b, err := presetFS.ReadFile("presets/" + name + ".yaml")
+	if err != nil {
+		return nil, fmt.Errorf("unknown preset %q (known: %s)", name, strings.Join(Presets(), ", "))
+	}
+	return b, nil
+}
+
+// Preset returns an embedded preset's config, validated.
+func Preset(name string) (*Config, error) {
+	src, err := PresetSource(name)
+	if err != nil {
+		return nil, err
+	}
+	cfg := defaults()
+	if err := overlay(cfg, src, "preset "+name); err != nil {
+		return nil, err
+	}
+	cfg.Preset = name
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("preset %s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+// Load reads a config file: its preset key (health-agent when absent) names
+// the base it overrides.
+func Load(data []byte) (*Config, error) {
+	var head struct {
+		Preset string `yaml:"preset"`
+	}
+	if err := yaml.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if head.Preset == "" {
+		head.Preset = SetHealthAgent
+	}
+	return LoadOnto(head.Preset, data)
+}
+
+// LoadOnto reads a config file on top of the named preset.
+func LoadOnto(preset string, data []byte) (*Config, error) {
+	cfg, err := Preset(preset)
+	if err != nil {
+		return nil, err
+	}
+	if err := overlay(cfg, data, "config"); err != nil {
+		return nil, err
+	}
+	if cfg.Preset != preset {
+		return nil, fmt.Errorf("config: preset %q in the file, but %q was asked for", cfg.Preset, preset)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+// overlay decodes YAML onto cfg: scalars present in the file replace the
+// base, lists replace the base's list, and trigger overrides merge field by
+// field with the base's.
+func overlay(cfg *Config, data []byte, what string) error {
+	base := cfg.Triggers
+	cfg.Triggers = nil
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	merged := map[string]Override{}
+	for id, o := range base {
+		merged[id] = o
+	}
+	for id, o := range cfg.Triggers {
+		m := merged[id]
+		if o.Enabled != nil {
+			m.Enabled = o.Enabled
+		}
+		if o.Threshold != nil {
+			m.Threshold = o.Threshold
+		}
+		if o.For != nil {
+			m.For = o.For
+		}
+		if o.KeepFiringFor != nil {
+			m.KeepFiringFor = o.KeepFiringFor
+		}
+		if o.Margin != nil {
+			m.Margin = o.Margin
+		}
+		if o.Severity != "" {
+			m.Severity = o.Severity
+		}
+		merged[id] = m
+	}
+	cfg.Triggers = merged
+	return nil
+}
+
+// defaults are the values a preset starts from.
+func defaults() *Config {
+	return &Config{
+		Preset:      SetHealthAgent,
+		ExporterJob: "headroom",
+		Include:     []string{SetHealth},
+		Selectors: Selectors{
+			Headroom: `job="headroom"`,
+			Cadvisor: `container!="", container!="POD"`,
+		},
+		API: API{
+			RequestsMetric:    "http_requests_total",
+			ErrorMatcher:      `code=~"5.."`,
+			DurationHistogram: "http_request_duration_seconds",
+			InstanceLabels:    []string{"instance"},
+			RateWindow:        model.Duration(5 * time.Minute),
+		},
+		Resources: Resources{
+			Source:     SourceProcess,
+			RateWindow: model.Duration(5 * time.Minute),
+		},
+		Redis: Redis{RateWindow: model.Duration(5 * time.Minute)},
+		Receivers: Receivers{
+			Pager:          "pager",
+			Ticket:         "ticket",
+			CapacityReview: "capacity-review",
+		},
+		Triggers: map[string]Override{},
+	}
+}
+
+var (
+	labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	metricRE    = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+)
+
+// Validate checks the config and says which field is wrong.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.Service == "" {
+		bad("service", "must be set")
+	} else if !model.LabelValue(c.Service).IsValid() || strings.ContainsAny(c.Service, "\"\\\n") {
+		bad("service", "%q cannot be a label value in PromQL", c.Service)
+	}
+	if c.ClusterLabel != "" && !labelNameRE.MatchString(c.ClusterLabel) {
+		bad("cluster_label", "%q is not a label name", c.ClusterLabel)
+	}
+	if c.ExporterJob == "" || strings.ContainsAny(c.ExporterJob, "\"\\\n") {
+		bad("exporter_job", "must be a plain job name")
+	}
+	if c.RunbookURL == "" {
+		bad("runbook_url", "must be set")
+	}
+	for _, s := range c.Include {
+		if !contains(knownSets, s) {
+			bad("include", "unknown trigger set %q (known: %s)", s, strings.Join(knownSets, ", "))
+		}
+	}
+	for field, s := range map[string]string{
+		"selectors.headroom": c.Selectors.Headroom, "selectors.api": c.Selectors.API,
+		"selectors.cadvisor": c.Selectors.Cadvisor, "selectors.kube_state_metrics": c.Selectors.KubeStateMetrics,
+		"selectors.node": c.Selectors.Node, "api.error_matcher": c.API.ErrorMatcher,
+	} {
+		if err := checkMatchers(s); err != nil {
+			bad(field, "%v", err)
+		}
+	}
+	if c.API.ErrorMatcher == "" {
+		bad("api.error_matcher", "must be set")
+	}
+	for field, re := range map[string]string{
+		"targets.postgres": c.Targets.Postgres, "targets.pgbouncer": c.Targets.PgBouncer,
+		"targets.redis": c.Targets.Redis, "targets.api": c.Targets.API, "postgres.pool_states": c.Postgres.PoolStates,
+	} {
+		if _, err := regexp.Compile("^(?:" + re + ")$"); err != nil {
+			bad(field, "%v", err)
+		}
+	}
+	for field, m := range map[string]string{
+		"api.requests_metric": c.API.RequestsMetric, "api.duration_histogram": c.API.DurationHistogram,
+	} {
+		if !metricRE.MatchString(m) {
+			bad(field, "%q is not a metric name", m)
+		}
+	}
+	if c.API.QueueDepthMetric != "" && !metricRE.MatchString(c.API.QueueDepthMetric) {
+		bad("api.queue_depth_metric", "%q is not a metric name", c.API.QueueDepthMetric)
+	}
+	if len(c.API.InstanceLabels) == 0 {
+		bad("api.instance_labels", "must name at least one label")
+	}
+	for _, l := range c.API.InstanceLabels {
+		if !labelNameRE.MatchString(l) {
+			bad("api.instance_labels", "%q is not a label name", l)
+		}
+	}
+	for field, d := range map[string]model.Duration{
+		"api.rate_window": c.API.RateWindow, "resources.rate_window": c.Resources.RateWindow, "redis.rate_window": c.Redis.RateWindow,
+	} {
+		if time.Duration(d) < time.Minute {
+			bad(field, "must be at least 1m (two scrapes at the usual interval)")
+		}
+	}
+	switch c.Resources.Source {
+	case SourceProcess:
+		if c.Resources.CPUCores <= 0 {
+			bad("resources.cpu_cores", "must be > 0 with source process")
+		}
+		if c.Resources.MemoryBytes <= 0 {
+			bad("resources.memory_bytes", "must be > 0 with source process")
+		}
+		if c.Resources.NetworkBytesPerSecond != 0 {
+			bad("resources.network_bytes_per_second", "source process has no network counters; leave it 0")
+		}
+	case SourceCadvisor, SourceNode:
+		if c.Resources.NetworkBytesPerSecond < 0 {
+			bad("resources.network_bytes_per_second", "must be >= 0")
+		}
+	default:
+		bad("resources.source", "%q is not one of process, cadvisor, node", c.Resources.Source)
+	}
+	for field, r := range map[string]string{
+		"receivers.pager": c.Receivers.Pager, "receivers.ticket": c.Receivers.Ticket, "receivers.capacity_review": c.Receivers.CapacityReview,
+	} {
+		if r == "" {
+			bad(field, "must be set")
+		}
+	}
+	known := map[string]bool{}
+	for _, t := range definitions(c) {
+		known[t.ID] = true
+	}
+	ids := make([]string, 0, len(c.Triggers))
+	for id := range c.Triggers {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		o := c.Triggers[id]
+		field := "triggers." + id
+		if !known[id] {
+			bad(field, "no trigger has this id")
+			continue
+		}
+		if o.For != nil && *o.For < 0 {
+			bad(field+".for", "must be >= 0")
+		}
+		if o.KeepFiringFor != nil && *o.KeepFiringFor < 0 {
+			bad(field+".keep_firing_for", "must be >= 0")
+		}
+		if o.Margin != nil && *o.Margin < 0 {
+			bad(field+".margin", "must be >= 0")
+		}
+		if o.Severity != "" && !contains([]string{SeverityCritical, SeverityWarning, SeverityInfo}, o.Severity) {
+			bad(field+".severity", "%q is not critical, warning or info", o.Severity)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkMatchers checks a comma-separated list of PromQL label matchers.
+func checkMatchers(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	if _, err := promqlParser.ParseMetricSelector("{" + s + "}"); err != nil {
+		return fmt.Errorf("%q is not a list of label matchers: %w", s, err)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// includes reports whether the config includes a trigger set.
+func (c *Config) includes(set string) bool { return contains(c.Include, set) }

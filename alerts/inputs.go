@@ -1,0 +1,122 @@
+package alerts
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// ExternalInput is a series the bundle reads that headroom does not export:
+// the API's own metrics, cAdvisor, kube-state-metrics, node_exporter and
+// Prometheus itself. Every metric an expression selects is either exported
+// by headroom (collectors.Metrics), recorded by the bundle, or listed here.
+type ExternalInput struct {
+	Name string
+	From string
+	Why  string
+}
+
+// ExternalInputs is the one place where the bundle's non-headroom inputs
+// are documented.
+var ExternalInputs = []ExternalInput{
+	{"up", "Prometheus", "ExporterAbsent: the exporter's own scrape"},
+	{"ALERTS", "Prometheus", "hysteresis of scale-down alerts (their own firing series)"},
+	{"http_requests_total", "the API (api.requests_metric)", "request rate, per-instance rate and error ratio; errors by api.error_matcher"},
+	{"http_request_duration_seconds_bucket", "the API (api.duration_histogram)", "p95 latency"},
+	{"amas_agent_requests_total", "AMAS (api.requests_metric)", "request rate per pod and error ratio"},
+	{"amas_agent_duration_seconds_bucket", "AMAS (api.duration_histogram)", "p95 agent duration"},
+	{"amas_queue_depth_current", "AMAS (api.queue_depth_metric)", "agent queue depth"},
+	{"process_cpu_seconds_total", "the API's client library (resources.source process)", "CPU utilisation over resources.cpu_cores"},
+	{"process_resident_memory_bytes", "the API's client library (resources.source process)", "memory utilisation over resources.memory_bytes"},
+	{"container_cpu_usage_seconds_total", "cAdvisor (resources.source cadvisor)", "CPU utilisation"},
+	{"container_memory_working_set_bytes", "cAdvisor (resources.source cadvisor)", "memory utilisation"},
+	{"container_network_receive_bytes_total", "cAdvisor (resources.source cadvisor)", "network utilisation"},
+	{"container_network_transmit_bytes_total", "cAdvisor (resources.source cadvisor)", "network utilisation"},
+	{"kube_pod_container_resource_limits", "kube-state-metrics (resources.source cadvisor)", "the CPU and memory limits utilisation is measured against"},
+	{"node_cpu_seconds_total", "node_exporter (resources.source node)", "CPU utilisation (1 - idle)"},
+	{"node_memory_MemAvailable_bytes", "node_exporter (resources.source node)", "memory utilisation"},
+	{"node_memory_MemTotal_bytes", "node_exporter (resources.source node)", "memory utilisation"},
+	{"node_network_receive_bytes_total", "node_exporter (resources.source node)", "network utilisation"},
+	{"node_network_transmit_bytes_total", "node_exporter (resources.source node)", "network utilisation"},
+}
+
+// Inputs returns the external inputs a config may read: the documented
+// list, plus the API metric names the config sets if they are not in it.
+func Inputs(cfg *Config) []ExternalInput {
+	out := append([]ExternalInput{}, ExternalInputs...)
+	have := map[string]bool{}
+	for _, e := range out {
+		have[e.Name] = true
+	}
+	for _, e := range []ExternalInput{
+		{cfg.API.RequestsMetric, "the API (api.requests_metric)", "request rate and error ratio"},
+		{cfg.API.DurationHistogram + "_bucket", "the API (api.duration_histogram)", "p95 latency"},
+		{cfg.API.QueueDepthMetric, "the API (api.queue_depth_metric)", "queue depth"},
+	} {
+		if e.Name != "" && e.Name != "_bucket" && !have[e.Name] {
+			out = append(out, e)
+			have[e.Name] = true
+		}
+	}
+	return out
+}
+
+// SelectedMetrics returns the metric names an expression selects.
+func SelectedMetrics(expr string) ([]string, error) {
+	e, err := ParseExpr(expr)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		name := vs.Name
+		if name == "" {
+			for _, m := range vs.LabelMatchers {
+				if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+					name = m.Value
+				}
+			}
+		}
+		if name != "" && !contains(names, name) {
+			names = append(names, name)
+		}
+		return nil
+	})
+	sort.Strings(names)
+	return names, nil
+}
+
+// usedExternals lists the non-headroom, non-recorded metrics the bundle reads.
+func usedExternals(cfg *Config) []string {
+	recorded := map[string]bool{}
+	var exprs []string
+	for _, s := range Signals(cfg) {
+		if s.Record != "" {
+			recorded[s.Record] = true
+			exprs = append(exprs, s.Expr)
+		}
+	}
+	for _, t := range Catalogue(cfg) {
+		exprs = append(exprs, t.Expr)
+	}
+	var out []string
+	for _, e := range exprs {
+		names, err := SelectedMetrics(e)
+		if err != nil {
+			continue
+		}
+		for _, n := range names {
+			if !recorded[n] && !strings.HasPrefix(n, "headroom_") && !contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,113 @@
+package alerts
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// promqlParser is the upstream parser with default options; the generator
+// uses it to validate selectors and the tests to check every expression.
+var promqlParser = parser.NewParser(parser.Options{})
+
+// ParseExpr parses a PromQL expression with the same parser the generator
+// validates with.
+func ParseExpr(expr string) (parser.Expr, error) { return promqlParser.ParseExpr(expr) }
+
+// pq builds the PromQL text of one config: it knows the selectors and the
+// cluster label, so that every aggregation and join carries it.
+type pq struct{ cfg *Config }
+
+// by renders "by (cluster, a, b)" with the cluster label first; "" when there
+// are no labels at all (a plain sum over everything).
+func (p pq) by(labels ...string) string {
+	l := p.labels(labels...)
+	if len(l) == 0 {
+		return ""
+	}
+	return "by (" + strings.Join(l, ", ") + ") "
+}
+
+// on renders "on (cluster, a, b)", or "on ()".
+func (p pq) on(labels ...string) string {
+	return "on (" + strings.Join(p.labels(labels...), ", ") + ")"
+}
+
+func (p pq) labels(labels ...string) []string {
+	var out []string
+	if p.cfg.ClusterLabel != "" {
+		out = append(out, p.cfg.ClusterLabel)
+	}
+	for _, l := range labels {
+		if l != p.cfg.ClusterLabel && !contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// agg renders op by (labels) (expr).
+func (p pq) agg(op string, expr string, labels ...string) string {
+	return op + " " + p.by(labels...) + "(" + expr + ")"
+}
+
+// sel renders metric{matchers}, joining the source's configured matchers
+// with the extra ones; empty parts are left out.
+func sel(metric string, matchers ...string) string {
+	var parts []string
+	for _, m := range matchers {
+		if strings.TrimSpace(m) != "" {
+			parts = append(parts, strings.TrimSpace(m))
+		}
+	}
+	if len(parts) == 0 {
+		return metric
+	}
+	return metric + "{" + strings.Join(parts, ", ") + "}"
+}
+
+// headroom selects one of the exporter's metrics, restricted to the
+// configured targets of a kind ("" for none).
+func (p pq) headroom(metric, kind string, extra ...string) string {
+	m := append([]string{p.cfg.Selectors.Headroom}, extra...)
+	if re := p.cfg.targetRegex(kind); re != "" {
+		m = append(m, fmt.Sprintf("target=~%q", re))
+	}
+	return sel(metric, m...)
+}
+
+// service selects a series this bundle recorded.
+func (p pq) service(record string, extra ...string) string {
+	return sel(record, append([]string{fmt.Sprintf("service=%q", p.cfg.Service)}, extra...)...)
+}
+
+func (c *Config) targetRegex(kind string) string {
+	switch kind {
+	case "postgres":
+		return c.Targets.Postgres
+	case "pgbouncer":
+		return c.Targets.PgBouncer
+	case "redis":
+		return c.Targets.Redis
+	case "api":
+		return c.Targets.API
+	}
+	return ""
+}
+
+// dur renders a duration the way Prometheus writes it (5m, 1h30m).
+func dur(d time.Duration) string { return model.Duration(d).String() }
+
+// num renders a threshold as PromQL accepts it, without exponents for the
+// sizes that occur here (1073741824, not 1.073741824e+09).
+func num(v float64) string {
+	if math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}

@@ -1,0 +1,722 @@
+package alerts
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// promtool unit-test files (promtool test rules), derived from the
+// catalogue: for every trigger, a group where the signal crosses the
+// threshold (not firing one step before `for` has passed, firing when it
+// has, resolved after recovery), a group just on the safe side of the
+// threshold (never firing), and for scale-down triggers a group that
+// oscillates inside the hysteresis margin (one alert, firing throughout).
+
+type testFile struct {
+	RuleFiles          []string       `yaml:"rule_files"`
+	EvaluationInterval model.Duration `yaml:"evaluation_interval"`
+	// GroupEvalOrder makes promtool evaluate recording groups before the
+	// groups that read them, as a steady-state Prometheus effectively does.
+	GroupEvalOrder []string    `yaml:"group_eval_order"`
+	Tests          []testGroup `yaml:"tests"`
+}
+
+type testGroup struct {
+	Name           string         `yaml:"name"`
+	Interval       model.Duration `yaml:"interval"`
+	InputSeries    []inputSeries  `yaml:"input_series"`
+	AlertRuleTests []alertTest    `yaml:"alert_rule_test,omitempty"`
+	PromQLTests    []exprTest     `yaml:"promql_expr_test,omitempty"`
+}
+
+type alertTest struct {
+	EvalTime  model.Duration `yaml:"eval_time"`
+	Alertname string         `yaml:"alertname"`
+	ExpAlerts []expAlert     `yaml:"exp_alerts"`
+}
+
+type expAlert struct {
+	ExpLabels      map[string]string `yaml:"exp_labels"`
+	ExpAnnotations map[string]string `yaml:"exp_annotations"`
+}
+
+type exprTest struct {
+	Expr       string         `yaml:"expr"`
+	EvalTime   model.Duration `yaml:"eval_time"`
+	ExpSamples []expSample    `yaml:"exp_samples"`
+}
+
+type expSample struct {
+	Labels string  `yaml:"labels"`
+	Value  float64 `yaml:"value"`
+}
+
+// testStep is the scrape and evaluation interval of generated tests.
+const testStep = time.Minute
+
+// probeStep is the interval of the APIDown tests: 3 probes in 30s need a
+// 10s scrape interval.
+const probeStep = 10 * time.Second
+
+// promtoolTests returns the test files of a bundle, by file name under tests/.
+func promtoolTests(cfg *Config, cat []Trigger, ruleFiles []string, groupOrder []string) (map[string]testFile, error) {
+	files := map[string]testFile{}
+	addGroup := func(name string, step time.Duration, g testGroup) {
+		f, ok := files[name]
+		if !ok {
+			f = testFile{RuleFiles: ruleFiles, EvaluationInterval: model.Duration(step), GroupEvalOrder: groupOrder}
+		}
+		f.Tests = append(f.Tests, g)
+		files[name] = f
+	}
+	for _, t := range cat {
+		gen := testGen{cfg: cfg, t: t, cat: cat}
+		var groups []testGroup
+		var err error
+		step := testStep
+		switch t.test {
+		case testThreshold:
+			groups, err = gen.threshold()
+		case testProbe:
+			step = probeStep
+			groups, err = gen.probe()
+		case testAbsentJob:
+			groups, err = gen.absentJob()
+		case testAbsentSignal:
+			groups, err = gen.absentSignal()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tests of %s: %w", t.ID, err)
+		}
+		name := slug(string(t.Group)) + "-test.yaml"
+		if step != testStep {
+			name = slug(string(t.Group)) + "-probe-test.yaml"
+		}
+		for _, g := range groups {
+			addGroup(name, step, g)
+		}
+	}
+	return files, nil
+}
+
+func slug(s string) string {
+	return strings.ReplaceAll(strings.ToLower(s), " ", "-")
+}
+
+type testGen struct {
+	cfg *Config
+	t   Trigger
+	cat []Trigger
+}
+
+// values returns a value that fires, one just on the safe side of the
+// threshold, and one well clear of it (past any hysteresis margin) for
+// every trigger of the family.
+func (g testGen) values() (fire, safe, recover float64) {
+	t := g.t
+	thr := t.Threshold
+	switch t.Comparison {
+	case Above, AtLeast:
+		fire = thr * 1.1
+		if t.Signal.Unit == UnitCount {
+			fire = math.Max(thr*1.2, thr+1)
+		}
+		if fire <= thr {
+			fire = thr + 1
+		}
+		if t.Signal.Unit == UnitRatio && fire > 1 {
+			fire = (thr + 1) / 2
+		}
+		safe = thr * 0.98
+		if t.Signal.Unit == UnitCount {
+			safe = thr
+		}
+		recover = thr * 0.5
+		for _, m := range g.family() {
+			recover = math.Min(recover, m.Threshold*0.5)
+		}
+	case Below:
+		fire = thr * 0.5
+		safe = thr * 1.02
+		hi := thr + t.Margin
+		recover = hi * 2
+		if t.Signal.Unit == UnitRatio {
+			recover = hi + (1-hi)/2
+		}
+	case Equal:
+		fire, safe, recover = thr, 1-thr, 1-thr
+	}
+	return round(fire), round(safe), round(recover)
+}
+
+func holds(c Comparison, v, thr float64) bool {
+	switch c {
+	case Above:
+		return v > thr
+	case AtLeast:
+		return v >= thr
+	case Below:
+		return v < thr
+	case Equal:
+		return v == thr
+	}
+	return false
+}
+
+func steps(d time.Duration, step time.Duration) int {
+	return int((d + step - 1) / step)
+}
+
+// family is the triggers that share the alertname and the signal; promtool
+// checks every alert of a name at once.
+func (g testGen) family() []Trigger {
+	var out []Trigger
+	for _, m := range g.cat {
+		if m.Alert == g.t.Alert && m.Signal.ID == g.t.Signal.ID {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// simKind says how a signal's value follows its fixture's per-step values,
+// so that tests know what Prometheus will compute at each step.
+type simKind int
+
+const (
+	simGauge    simKind = iota // the value itself
+	simRate                    // rate(): the mean over the window, zeros before the counter started
+	simRatio                   // a ratio of rates: the mean over the samples in the window
+	simIdle                    // 1 - rate(idle): node_exporter CPU
+	simQuantile                // histogram_quantile: known only while the window holds one value
+)
+
+// simValue is a signal's value at one step: present, and exact when the
+// window holds one value only (where every Prometheus version agrees).
+type simValue struct {
+	v       float64
+	present bool
+	exact   bool
+}
+
+func simulate(s Signal, vals []float64) []simValue {
+	W := steps(s.Window, testStep)
+	out := make([]simValue, len(vals))
+	for k := range vals {
+		if s.sim == simGauge {
+			out[k] = simValue{v: vals[k], present: !math.IsNaN(vals[k]), exact: true}
+			continue
+		}
+		if k == 0 {
+			continue // one sample: no rate yet
+		}
+		from := k - W + 1
+		if from < 1 {
+			from = 1
+		}
+		sum, pure := 0.0, true
+		for j := from; j <= k; j++ {
+			sum += vals[j]
+			pure = pure && vals[j] == vals[k]
+		}
+		n := float64(k - from + 1)
+		v := 0.0
+		switch s.sim {
+		case simRate:
+			v = sum / float64(W)
+		case simRatio, simQuantile:
+			v = sum / n
+		case simIdle:
+			v = 1 - (n-sum)/float64(W)
+		}
+		out[k] = simValue{v: round(v), present: true, exact: pure}
+	}
+	return out
+}
+
+// alertState is one trigger's alert after the evaluation at a step.
+type alertState struct {
+	firing bool
+	value  simValue // the value of the last evaluation that matched
+}
+
+// simulateAlert runs a trigger's alerting rule over the signal's values the
+// way the rule manager does: pending, firing after `for`, hysteresis
+// through its own ALERTS series, keep_firing_for.
+func simulateAlert(t Trigger, sim []simValue) []alertState {
+	F := steps(t.For, testStep)
+	K := steps(t.KeepFiringFor, testStep)
+	out := make([]alertState, len(sim))
+	pending, firing := false, false
+	activeAt, keepSince := 0, -1
+	var last simValue
+	for k, sv := range sim {
+		cond := sv.present && holds(t.Comparison, sv.v, t.Threshold)
+		if !cond && sv.present && t.Direction == Down && t.Margin > 0 && firing {
+			cond = holds(t.Comparison, sv.v, t.Threshold+t.Margin)
+		}
+		if cond {
+			last = sv
+			keepSince = -1
+			if !pending && !firing {
+				pending, activeAt = true, k
+			}
+			if pending && k-activeAt >= F {
+				pending, firing = false, true
+			}
+		} else {
+			pending = false
+			if firing && K > 0 {
+				if keepSince < 0 {
+					keepSince = k
+				}
+				if k-keepSince >= K {
+					firing = false
+				}
+			} else {
+				firing = false
+			}
+		}
+		out[k] = alertState{firing: firing, value: last}
+	}
+	return out
+}
+
+// scenario is one test group's values and what the family does over them.
+type scenario struct {
+	g      testGen
+	vals   []float64
+	sim    []simValue
+	states map[string][]alertState // by trigger id
+}
+
+func (g testGen) scenario(vals []float64) scenario {
+	sc := scenario{g: g, vals: vals, sim: simulate(g.t.Signal, vals), states: map[string][]alertState{}}
+	for _, m := range g.family() {
+		sc.states[m.ID] = simulateAlert(m, sc.sim)
+	}
+	return sc
+}
+
+// expect returns the alerts of the family firing at step k, or an error
+// when one of them carries a value that is not exact there.
+func (sc scenario) expect(series map[string]string, k int) ([]expAlert, error) {
+	out := []expAlert{}
+	for _, m := range sc.g.family() {
+		st := sc.states[m.ID][k]
+		if !st.firing {
+			continue
+		}
+		if !st.value.exact {
+			return nil, fmt.Errorf("step %d: %s fires with a value that depends on the Prometheus version", k, m.ID)
+		}
+		a, err := alertFor(m, series, st.value.v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// firstFiring is the first step at which the trigger under test fires.
+func (sc scenario) firstFiring() int {
+	for k, st := range sc.states[sc.g.t.ID] {
+		if st.firing {
+			return k
+		}
+	}
+	return -1
+}
+
+// resolvedFrom is the first step from which the trigger stays resolved and
+// the signal's window holds one value again.
+func (sc scenario) resolvedFrom(after int) int {
+	st := sc.states[sc.g.t.ID]
+	for k := len(st) - 1; k >= after; k-- {
+		if st[k].firing || !sc.sim[k].exact {
+			if k+1 < len(st) {
+				return k + 1
+			}
+			return -1
+		}
+	}
+	return after
+}
+
+// alertFor is the alert promtool reports: the expression's labels plus the
+// rule's, and the rendered annotations.
+func alertFor(t Trigger, series map[string]string, v float64) (expAlert, error) {
+	lbls := with(series)
+	for k, val := range ruleLabels(t) {
+		lbls[k] = val
+	}
+	ann := map[string]string{}
+	for k, text := range ruleAnnotations(t) {
+		out, err := expandTemplate(text, series, v)
+		if err != nil {
+			return expAlert{}, fmt.Errorf("%s annotation %s: %w", t.ID, k, err)
+		}
+		ann[k] = out
+	}
+	return expAlert{ExpLabels: lbls, ExpAnnotations: ann}, nil
+}
+
+// seriesLabels are the labels of the signal's series in a test: a recorded
+// signal carries service (and the cluster label); a raw one its inputs'.
+func (g testGen) seriesLabels(out map[string]string) map[string]string {
+	l := with(out)
+	if g.t.Signal.Record != "" {
+		l["service"] = g.cfg.Service
+		if g.cfg.ClusterLabel != "" {
+			l[g.cfg.ClusterLabel] = clusterValue
+		}
+	}
+	return l
+}
+
+// run builds a group's input series from per-step values.
+func (g testGen) run(vals []float64, step time.Duration) (*fx, map[string]string, error) {
+	f := &fx{cfg: g.cfg, step: step}
+	if g.t.Signal.fixture == nil {
+		return nil, nil, fmt.Errorf("signal %s has no test fixture", g.t.Signal.ID)
+	}
+	out := g.t.Signal.fixture(f, vals)
+	if f.err != nil {
+		return nil, nil, f.err
+	}
+	return f, g.seriesLabels(out), nil
+}
+
+func phases(parts ...any) []float64 {
+	var out []float64
+	for i := 0; i+1 < len(parts); i += 2 {
+		v, n := parts[i].(float64), parts[i+1].(int)
+		for j := 0; j < n; j++ {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func at(step int) model.Duration { return model.Duration(time.Duration(step) * testStep) }
+
+func (g testGen) threshold() ([]testGroup, error) {
+	t := g.t
+	fire, safe, recover := g.values()
+	F := steps(t.For, testStep)
+	W := steps(t.Signal.Window, testStep)
+	K := steps(t.KeepFiringFor, testStep)
+	u := t.Signal.Unit
+	var groups []testGroup
+	check := func(sc scenario, series map[string]string, k int) (alertTest, error) {
+		exp, err := sc.expect(series, k)
+		return alertTest{EvalTime: at(k), Alertname: t.Alert, ExpAlerts: exp}, err
+	}
+
+	// Crossing the threshold: not firing one step before `for` has passed,
+	// firing when it has, resolved after recovery.
+	n1 := W + F + 2
+	vals := phases(fire, n1, recover, W+K+3)
+	f, series, err := g.run(vals, testStep)
+	if err != nil {
+		return nil, err
+	}
+	sc := g.scenario(vals)
+	first := sc.firstFiring()
+	if first < 0 || first >= n1 {
+		return nil, fmt.Errorf("%v does not fire within %d steps", fire, n1)
+	}
+	var checks []alertTest
+	if F > 0 {
+		c, err := check(sc, series, first-1)
+		if err != nil {
+			return nil, err
+		}
+		if len(c.ExpAlerts) > 0 && sc.states[t.ID][first-1].firing {
+			return nil, fmt.Errorf("fires before its for")
+		}
+		checks = append(checks, c)
+	}
+	for _, k := range []int{first} {
+		c, err := check(sc, series, k)
+		if err != nil {
+			return nil, err
+		}
+		checks = append(checks, c)
+	}
+	res := sc.resolvedFrom(n1)
+	if res < 0 {
+		return nil, fmt.Errorf("does not resolve after recovery to %v", recover)
+	}
+	c, err := check(sc, series, res)
+	if err != nil {
+		return nil, err
+	}
+	checks = append(checks, c)
+	groups = append(groups, testGroup{
+		Name: fmt.Sprintf("%s: %s at %s fires after %s, resolves on recovery to %s", t.ID, t.Signal.Title, formatValue(u, fire),
+			dur(t.For), formatValue(u, recover)),
+		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: checks,
+	})
+
+	// Just on the safe side of the threshold, for long: never fires.
+	n := W + F + 3
+	vals = phases(safe, n)
+	f, series, err = g.run(vals, testStep)
+	if err != nil {
+		return nil, err
+	}
+	sc = g.scenario(vals)
+	for k, st := range sc.states[t.ID] {
+		if st.firing {
+			return nil, fmt.Errorf("safe value %v fires at step %d", safe, k)
+		}
+	}
+	var safeChecks []alertTest
+	for _, k := range []int{F, n - 1} {
+		c, err := check(sc, series, k)
+		if err != nil {
+			return nil, err
+		}
+		safeChecks = append(safeChecks, c)
+	}
+	groups = append(groups, testGroup{
+		Name: fmt.Sprintf("%s: %s at %s (threshold %s) does not fire", t.ID, t.Signal.Title, formatValue(u, safe),
+			t.Target()),
+		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: safeChecks,
+	})
+
+	// Scale-down hysteresis: after firing, oscillating inside the margin
+	// keeps the one alert firing; leaving it resolves.
+	if t.Direction == Down && t.Margin > 0 {
+		bands := []float64{round(t.Threshold + t.Margin/4), round(t.Threshold + 3*t.Margin/4)}
+		B := W + 2
+		vals := phases(fire, n1)
+		for i := 0; i < 4; i++ {
+			vals = append(vals, phases(bands[i%2], B)...)
+		}
+		end := len(vals)
+		vals = append(vals, phases(recover, W+K+3)...)
+		f, series, err = g.run(vals, testStep)
+		if err != nil {
+			return nil, err
+		}
+		sc := g.scenario(vals)
+		var checks []alertTest
+		for k := n1; k < end; k++ {
+			if !sc.states[t.ID][k].firing {
+				return nil, fmt.Errorf("hysteresis: resolved at step %d inside the margin", k)
+			}
+		}
+		for i := 0; i < 4; i++ {
+			c, err := check(sc, series, n1+B*(i+1)-1)
+			if err != nil {
+				return nil, err
+			}
+			checks = append(checks, c)
+		}
+		res := sc.resolvedFrom(end)
+		if res < 0 {
+			return nil, fmt.Errorf("hysteresis: does not resolve after recovery")
+		}
+		if res > end+W {
+			// Still firing after the window has cleared: keep_firing_for.
+			c, err := check(sc, series, res-1)
+			if err == nil {
+				checks = append(checks, c)
+			}
+		}
+		c, err := check(sc, series, res)
+		if err != nil {
+			return nil, err
+		}
+		checks = append(checks, c)
+		groups = append(groups, testGroup{
+			Name: fmt.Sprintf("%s: hysteresis: oscillating between %s and %s (inside the margin, clears above %s) keeps one alert firing", t.ID,
+				formatValue(u, bands[0]), formatValue(u, bands[1]), formatValue(u, t.Threshold+t.Margin)),
+			Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: checks,
+		})
+	}
+	return groups, nil
+}
+
+// probe tests APIDown's "3 failures within 30s" at a 10s scrape interval.
+func (g testGen) probe() ([]testGroup, error) {
+	t := g.t
+	run := func(vals []float64) (*fx, map[string]string, error) {
+		f := &fx{cfg: g.cfg, step: probeStep}
+		out := t.Signal.fixture(f, vals)
+		return f, out, f.err
+	}
+	at10 := func(step int) model.Duration { return model.Duration(time.Duration(step) * probeStep) }
+	// Healthy for 30s, failing from 30s to 80s, healthy again.
+	vals := phases(1.0, 3, 0.0, 6, 1.0, 8)
+	f, series, err := run(vals)
+	if err != nil {
+		return nil, err
+	}
+	a, err := alertFor(t, series, 3)
+	if err != nil {
+		return nil, err
+	}
+	groups := []testGroup{{
+		Name:     "APIDown: three failed probes within 30s fire; two do not; recovery resolves",
+		Interval: model.Duration(probeStep), InputSeries: f.series,
+		AlertRuleTests: []alertTest{
+			{EvalTime: at10(4), Alertname: t.Alert, ExpAlerts: []expAlert{}},
+			{EvalTime: at10(5), Alertname: t.Alert, ExpAlerts: []expAlert{a}},
+			{EvalTime: at10(12), Alertname: t.Alert, ExpAlerts: []expAlert{}},
+		},
+	}}
+	// Two failures, a success, two failures ...: never three in 30s.
+	var flap []float64
+	for i := 0; i < 5; i++ {
+		flap = append(flap, 1, 1, 0, 0)
+	}
+	f, _, err = run(flap)
+	if err != nil {
+		return nil, err
+	}
+	var checks []alertTest
+	for _, s := range []int{3, 7, 11, 15, 19} {
+		checks = append(checks, alertTest{EvalTime: at10(s), Alertname: t.Alert, ExpAlerts: []expAlert{}})
+	}
+	groups = append(groups, testGroup{
+		Name:     "APIDown: two failures at a time, with successes between, do not fire",
+		Interval: model.Duration(probeStep), InputSeries: f.series, AlertRuleTests: checks,
+	})
+	// Probes every 30s (a slow scrape interval): a minute of failures fires.
+	f, series, err = run(phases(1.0, 2, 0.0, 4))
+	if err != nil {
+		return nil, err
+	}
+	slow := f.series[0]
+	vs := strings.Fields(slow.Values)
+	for i := range vs {
+		if i%3 != 0 {
+			vs[i] = "_"
+		}
+	}
+	slow.Values = strings.Join(vs, " ")
+	a0, err := alertFor(t, series, 0)
+	if err != nil {
+		return nil, err
+	}
+	groups = append(groups, testGroup{
+		Name:     "APIDown: at a 30s scrape interval, every probe failing for a minute fires",
+		Interval: model.Duration(probeStep), InputSeries: []inputSeries{slow},
+		AlertRuleTests: []alertTest{
+			{EvalTime: at10(3), Alertname: t.Alert, ExpAlerts: []expAlert{}},
+			{EvalTime: at10(9), Alertname: t.Alert, ExpAlerts: []expAlert{a0}},
+		},
+	})
+	return groups, nil
+}
+
+// absentJob tests ExporterAbsent: the job gone, the job down, the job up.
+func (g testGen) absentJob() ([]testGroup, error) {
+	t := g.t
+	F := steps(t.For, testStep)
+	job := map[string]string{"job": g.cfg.ExporterJob}
+	gone, err := alertFor(t, job, 1)
+	if err != nil {
+		return nil, err
+	}
+	inst := with(job, "instance", "headroom:9630")
+	down, err := alertFor(t, inst, 0)
+	if err != nil {
+		return nil, err
+	}
+	upSeries := func(v float64) []inputSeries {
+		f := &fx{cfg: g.cfg, step: testStep}
+		f.gauge("up", inst, constant(F+3, v), 1)
+		return f.series
+	}
+	other := &fx{cfg: g.cfg, step: testStep}
+	other.gauge("up", map[string]string{"job": "something-else", "instance": "x:1"}, constant(F+3, 1), 1)
+	return []testGroup{
+		{Name: "ExporterAbsent: no target of the job at all fires", Interval: model.Duration(testStep), InputSeries: other.series,
+			AlertRuleTests: beforeAndAt(t.Alert, F, []expAlert{gone})},
+		{Name: "ExporterAbsent: the exporter's scrape failing fires", Interval: model.Duration(testStep), InputSeries: upSeries(0),
+			AlertRuleTests: beforeAndAt(t.Alert, F, []expAlert{down})},
+		{Name: "ExporterAbsent: the exporter up does not fire", Interval: model.Duration(testStep), InputSeries: upSeries(1),
+			AlertRuleTests: []alertTest{{EvalTime: at(F + 2), Alertname: t.Alert, ExpAlerts: []expAlert{}}}},
+	}, nil
+}
+
+// beforeAndAt checks that nothing fires one step before `for` has passed
+// and that exp fires when it has.
+func beforeAndAt(alert string, F int, exp []expAlert) []alertTest {
+	var out []alertTest
+	if F > 0 {
+		out = append(out, alertTest{EvalTime: at(F - 1), Alertname: alert, ExpAlerts: []expAlert{}})
+	}
+	return append(out, alertTest{EvalTime: at(F), Alertname: alert, ExpAlerts: exp})
+}
+
+// absentSignal tests SignalAbsent for one signal: inputs present, none.
+func (g testGen) absentSignal() ([]testGroup, error) {
+	t := g.t
+	F := steps(t.For, testStep)
+	n := F + steps(t.Signal.Window, testStep) + 2
+	f := &fx{cfg: g.cfg, step: testStep}
+	t.Signal.fixture(f, constant(n, 0.5))
+	if f.err != nil {
+		return nil, f.err
+	}
+	lbls := map[string]string{"service": g.cfg.Service}
+	a, err := alertFor(t, lbls, 1)
+	if err != nil {
+		return nil, err
+	}
+	// Promtool needs at least one series in a group; an unrelated one.
+	other := &fx{cfg: g.cfg, step: testStep}
+	other.gauge("unrelated_metric", map[string]string{"job": "other"}, constant(n, 1), 1)
+	return []testGroup{
+		{Name: t.ID + ": inputs scraped, signal present, no alert", Interval: model.Duration(testStep), InputSeries: f.series,
+			AlertRuleTests: []alertTest{{EvalTime: at(n - 1), Alertname: t.Alert, ExpAlerts: g.siblingsAbsent(lbls, t.Signal.ID, n-1)}}},
+		{Name: t.ID + ": no inputs, signal absent, fires after " + dur(t.For), Interval: model.Duration(testStep), InputSeries: other.series,
+			AlertRuleTests: beforeAndAt(t.Alert, F, g.siblingsAbsent(lbls, "", F, a))},
+	}, nil
+}
+
+// siblingsAbsent lists the other SignalAbsent alerts firing at a step when
+// only `present` (a signal id, or none) has inputs; extra are added.
+func (g testGen) siblingsAbsent(lbls map[string]string, present string, step int, extra ...expAlert) []expAlert {
+	out := append([]expAlert{}, extra...)
+	for _, m := range g.cat {
+		if m.Alert != g.t.Alert || m.ID == g.t.ID || step < steps(m.For, testStep) {
+			continue
+		}
+		if present != "" && sharesInputs(m.Signal.ID, present) {
+			continue
+		}
+		a, err := alertFor(m, lbls, 1)
+		if err == nil {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ExpLabels["signal"] < out[j].ExpLabels["signal"] })
+	return out
+}
+
+// sharesInputs says whether feeding one signal's fixture makes the other
+// present too (they are computed from the same series).
+func sharesInputs(a, b string) bool {
+	if a == b {
+		return true
+	}
+	same := [][]string{{"api_requests", "api_requests_per_instance"}}
+	for _, s := range same {
+		if contains(s, a) && contains(s, b) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,85 @@
+package alerts
+
+import (
+	"fmt"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
+)
+
+// RecordingRules returns the recording rule groups of the bundle, in
+// evaluation order.
+func RecordingRules(cfg *Config) rulefmt.RuleGroups {
+	var out rulefmt.RuleGroups
+	index := map[string]int{}
+	for _, s := range Signals(cfg) {
+		if s.Record == "" {
+			continue
+		}
+		name := fmt.Sprintf("headroom.%s.%s.rules", cfg.Service, s.ruleGroup)
+		i, ok := index[name]
+		if !ok {
+			i = len(out.Groups)
+			index[name] = i
+			out.Groups = append(out.Groups, rulefmt.RuleGroup{Name: name})
+		}
+		out.Groups[i].Rules = append(out.Groups[i].Rules, rulefmt.Rule{
+			Record: s.Record,
+			Expr:   s.Expr,
+			Labels: map[string]string{"service": cfg.Service},
+		})
+	}
+	return out
+}
+
+// AlertingRules returns the alerting rule groups of the bundle, one per
+// resource group.
+func AlertingRules(cfg *Config) rulefmt.RuleGroups {
+	return alertingRules(cfg, Catalogue(cfg))
+}
+
+func alertingRules(cfg *Config, cat []Trigger) rulefmt.RuleGroups {
+	var out rulefmt.RuleGroups
+	index := map[string]int{}
+	for _, t := range cat {
+		name := fmt.Sprintf("headroom.%s.%s.alerts", cfg.Service, slug(string(t.Group)))
+		i, ok := index[name]
+		if !ok {
+			i = len(out.Groups)
+			index[name] = i
+			out.Groups = append(out.Groups, rulefmt.RuleGroup{Name: name})
+		}
+		out.Groups[i].Rules = append(out.Groups[i].Rules, rulefmt.Rule{
+			Alert:         t.Alert,
+			Expr:          t.Expr,
+			For:           model.Duration(t.For),
+			KeepFiringFor: model.Duration(t.KeepFiringFor),
+			Labels:        ruleLabels(t),
+			Annotations:   ruleAnnotations(t),
+		})
+	}
+	return out
+}
+
+// ruleLabels are the labels every alert carries, and its variant labels.
+func ruleLabels(t Trigger) map[string]string {
+	l := map[string]string{
+		"severity":  t.Severity,
+		"urgency":   t.Urgency,
+		"direction": string(t.Direction),
+		"action":    t.Action,
+		"service":   t.Service,
+	}
+	for k, v := range t.Labels {
+		l[k] = v
+	}
+	return l
+}
+
+func ruleAnnotations(t Trigger) map[string]string {
+	return map[string]string{
+		"summary":     t.Summary,
+		"description": t.Description,
+		"runbook_url": t.RunbookURL,
+	}
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/headroom-dev/headroom/alerts"
+)
+
+type generateCommand struct {
+	cmd        *kingpin.CmdClause
+	configFile string
+	preset     string
+	out        string
+	check      bool
+}
+
+func newGenerateCommand(app *kingpin.Application) *generateCommand {
+	g := &generateCommand{}
+	g.cmd = app.Command("generate", "Write the alerting bundle (Prometheus rules, PrometheusRule, Alertmanager config, runbook, promtool tests) for a config.")
+	g.cmd.Flag("config", "Alerts config file (YAML), read on top of its preset. Without it, the preset as it is.").StringVar(&g.configFile)
+	g.cmd.Flag("preset", "Preset the config overrides: "+strings.Join(alerts.Presets(), ", ")+". Default: the config's preset key, else health-agent.").
+		StringVar(&g.preset)
+	g.cmd.Flag("out", "Directory to write the bundle to.").Required().StringVar(&g.out)
+	g.cmd.Flag("check", "Write nothing; fail when the directory differs from what would be written.").BoolVar(&g.check)
+	return g
+}
+
+func (g *generateCommand) run() error {
+	cfg, err := g.load()
+	if err != nil {
+		return err
+	}
+	files, err := alerts.Generate(cfg)
+	if err != nil {
+		return err
+	}
+	if g.check {
+		return checkFiles(g.out, files)
+	}
+	return writeFiles(g.out, files)
+}
+
+func (g *generateCommand) load() (*alerts.Config, error) {
+	if g.configFile == "" {
+		name := g.preset
+		if name == "" {
+			name = alerts.SetHealthAgent
+		}
+		return alerts.Preset(name)
+	}
+	data, err := os.ReadFile(g.configFile)
+	if err != nil {
+		return nil, err
+	}
+	var cfg *alerts.Config
+	if g.preset != "" {
+		cfg, err = alerts.LoadOnto(g.preset, data)
+	} else {
+		cfg, err = alerts.Load(data)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", g.configFile, err)
+	}
+	return cfg, nil
+}
+
+// writeFiles writes the bundle and removes generated test files that the
+// bundle no longer has.
+func writeFiles(dir string, files alerts.Files) error {
+	for _, name := range files.Names() {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, files[name], 0o644); err != nil {
+			return err
+		}
+	}
+	stale, err := filepath.Glob(filepath.Join(dir, alerts.TestsDir, "*-test.yaml"))
+	if err != nil {
+		return err
+	}
+	for _, p := range stale {
+		if _, ok := files[alerts.TestsDir+"/"+filepath.Base(p)]; !ok {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkFiles(dir string, files alerts.Files) error {
+	var drift []string
+	for _, name := range files.Names() {
+		have, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil || !bytes.Equal(have, files[name]) {
+			drift = append(drift, name)
+		}
+	}
+	if len(drift) > 0 {
+		return fmt.Errorf("%s is out of date (%s); run make generate", dir, strings.Join(drift, ", "))
+	}
+	return nil
+}
