@@ -14,7 +14,7 @@ LDFLAGS   := -s -w \
 CONFIG    ?= cmd/headroom/headroom.yml
 LISTEN    ?= :9630
 
-.PHONY: all build test lint generate bench run clean
+.PHONY: all build test lint generate bench e2e run demo clean
 
 all: build
 
@@ -38,6 +38,11 @@ PRESETS   := health-agent amas
 generate:
 	for p in $(PRESETS); do $(GO) run ./cmd/headroom generate --preset $$p --out mixin/$$p || exit 1; done
 
+# The whole bundle against real Prometheus and Alertmanager: induced causes
+# must page or ticket the right receiver and resolve (also part of `test`).
+e2e:
+	$(GO) test -count=1 -timeout 20m -v -run TestEndToEnd ./internal/e2e/
+
 # Scrape cost against a loaded PostgreSQL (300 and 600 clients), replica,
 # PgBouncer and Redis. See the README for what it reports.
 bench:
@@ -47,6 +52,13 @@ bench:
 # Redis on 127.0.0.1:6379.
 run: build
 	./$(BIN) serve --config.file=$(CONFIG) --web.listen-address=$(LISTEN)
+
+# The whole stack on this machine (PostgreSQL primary and replica,
+# PgBouncer, Redis, a stand-in API under light load, the exporter,
+# Prometheus and Alertmanager with the generated bundle); Ctrl-C stops it all.
+PRESET ?= health-agent
+demo:
+	$(GO) run ./cmd/headroom-demo --preset $(PRESET)
 
 clean:
 	rm -f $(BIN)

@@ -34,6 +34,9 @@ type Config struct {
 	// ExporterJob is the job label of headroom's own scrape; ExporterAbsent
 	// watches up{job=<it>}.
 	ExporterJob string `yaml:"exporter_job"`
+	// ScrapeInterval is Prometheus's scrape interval for these sources; every
+	// rate window must span at least two scrapes of it.
+	ScrapeInterval model.Duration `yaml:"scrape_interval"`
 	// RunbookURL is where the generated RUNBOOK.md is published; runbook_url
 	// annotations point at its anchors (RunbookURL + "#" + lower-case alert name).
 	RunbookURL string `yaml:"runbook_url"`
@@ -282,9 +285,10 @@ func overlay(cfg *Config, data []byte, what string) error {
 // defaults are the values a preset starts from.
 func defaults() *Config {
 	return &Config{
-		Preset:      SetHealthAgent,
-		ExporterJob: "headroom",
-		Include:     []string{SetHealth},
+		Preset:         SetHealthAgent,
+		ExporterJob:    "headroom",
+		ScrapeInterval: model.Duration(30 * time.Second),
+		Include:        []string{SetHealth},
 		Selectors: Selectors{
 			Headroom: `job="headroom"`,
 			Cadvisor: `container!="", container!="POD"`,
@@ -378,11 +382,14 @@ func (c *Config) Validate() error {
 			bad("api.instance_labels", "%q is not a label name", l)
 		}
 	}
+	if c.ScrapeInterval <= 0 {
+		bad("scrape_interval", "must be positive")
+	}
 	for field, d := range map[string]model.Duration{
 		"api.rate_window": c.API.RateWindow, "resources.rate_window": c.Resources.RateWindow, "redis.rate_window": c.Redis.RateWindow,
 	} {
-		if time.Duration(d) < time.Minute {
-			bad(field, "must be at least 1m (two scrapes at the usual interval)")
+		if d < 2*c.ScrapeInterval {
+			bad(field, "must span at least two scrapes: %s or more at scrape_interval %s", 2*c.ScrapeInterval, c.ScrapeInterval)
 		}
 	}
 	switch c.Resources.Source {
