@@ -34,9 +34,10 @@ lint:
 # The alerting bundles of the presets (rules, PrometheusRule, Alertmanager
 # config, runbook, promtool tests), committed under mixin/; a test fails when
 # they differ from what the generator makes.
-PRESETS   := health-agent amas
+# The Grafana dashboards of the default preset go to mixin/dashboards.
 generate:
-	for p in $(PRESETS); do $(GO) run ./cmd/headroom generate --preset $$p --out mixin/$$p || exit 1; done
+	$(GO) run ./cmd/headroom generate --preset health-agent --out mixin/health-agent --dashboards-out mixin/dashboards
+	$(GO) run ./cmd/headroom generate --preset amas --out mixin/amas
 
 # The whole bundle against real Prometheus and Alertmanager: induced causes
 # must page or ticket the right receiver and resolve (also part of `test`).

@@ -10,6 +10,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/dashboards"
 )
 
 type generateCommand struct {
@@ -17,6 +18,7 @@ type generateCommand struct {
 	configFile string
 	preset     string
 	out        string
+	dashOut    string
 	check      bool
 }
 
@@ -27,6 +29,7 @@ func newGenerateCommand(app *kingpin.Application) *generateCommand {
 	g.cmd.Flag("preset", "Preset the config overrides: "+strings.Join(alerts.Presets(), ", ")+". Default: the config's preset key, else health-agent.").
 		StringVar(&g.preset)
 	g.cmd.Flag("out", "Directory to write the bundle to.").Required().StringVar(&g.out)
+	g.cmd.Flag("dashboards-out", "Directory to write the Grafana dashboards (JSON and ConfigMaps) to; none when empty.").StringVar(&g.dashOut)
 	g.cmd.Flag("check", "Write nothing; fail when the directory differs from what would be written.").BoolVar(&g.check)
 	return g
 }
@@ -40,10 +43,33 @@ func (g *generateCommand) run() error {
 	if err != nil {
 		return err
 	}
-	if g.check {
-		return checkFiles(g.out, files)
+	var boards alerts.Files
+	if g.dashOut != "" {
+		if boards, err = dashboards.Generate(cfg); err != nil {
+			return err
+		}
 	}
-	return writeFiles(g.out, files)
+	outputs := []struct {
+		dir   string
+		files alerts.Files
+	}{{g.out, files}}
+	if g.dashOut != "" {
+		outputs = append(outputs, struct {
+			dir   string
+			files alerts.Files
+		}{g.dashOut, boards})
+	}
+	for _, o := range outputs {
+		if g.check {
+			err = checkFiles(o.dir, o.files)
+		} else {
+			err = writeFiles(o.dir, o.files)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (g *generateCommand) load() (*alerts.Config, error) {

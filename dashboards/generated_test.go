@@ -1,0 +1,74 @@
+package dashboards
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/headroom-dev/headroom/alerts"
+)
+
+var update = flag.Bool("update", false, "rewrite the committed dashboards under "+committedDir)
+
+// committedDir holds the dashboards of the default preset (health-agent),
+// relative to this package.
+const committedDir = "../mixin/dashboards"
+
+// committedPreset is the preset whose dashboards are committed.
+const committedPreset = alerts.SetHealthAgent
+
+// The committed files are what the generator makes: a change to the
+// generator, the catalogue or the preset must come with regenerated files
+// (go test ./dashboards -run TestCommittedFiles -update).
+func TestCommittedFiles(t *testing.T) {
+	cfg, err := alerts.Preset(committedPreset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if *update {
+		if err := os.MkdirAll(committedDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			if err := os.WriteFile(filepath.Join(committedDir, n), files[n], 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, n := range names {
+		have, err := os.ReadFile(filepath.Join(committedDir, n))
+		if err != nil {
+			t.Errorf("%s: %v (go test ./dashboards -run TestCommittedFiles -update writes it)", n, err)
+			continue
+		}
+		if !bytes.Equal(have, files[n]) {
+			t.Errorf("%s/%s differs from the generator's output; regenerate with go test ./dashboards -run TestCommittedFiles -update (or make generate)", committedDir, n)
+		}
+	}
+	// Nothing stale: every file in the directory is generated.
+	entries, err := os.ReadDir(committedDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if _, ok := files[e.Name()]; !ok {
+			if *update && !e.IsDir() {
+				os.Remove(filepath.Join(committedDir, e.Name()))
+				continue
+			}
+			t.Errorf("%s/%s is not generated any more; remove it", committedDir, e.Name())
+		}
+	}
+}

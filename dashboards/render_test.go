@@ -1,0 +1,254 @@
+package dashboards
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+
+	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/collectors"
+	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/standin"
+	"github.com/headroom-dev/headroom/internal/testenv"
+)
+
+// renderExempt lists, in one place, the panels that may be empty in the
+// render test, and why. Every other query of every dashboard must return
+// data.
+var renderExempt = map[string]string{
+	Overview + "/Firing scaling alerts": "ALERTS has series only while an alert fires; the counts beside it are never empty",
+}
+
+// renderRateInterval stands for $__rate_interval: long enough for two
+// samples at the test's 1s scrape interval, short enough to need no wait.
+const renderRateInterval = "1m"
+
+// A real Prometheus scraping the exporter, which watches throwaway
+// PostgreSQL (primary and streaming replica), PgBouncer, Redis (master and
+// replica) and the stand-in API, and evaluating the bundle's recording
+// rules, answers every query of every dashboard with data, and with no
+// NaN or infinite value. The committed preset (health-agent) is rendered.
+func TestRender(t *testing.T) {
+	start := time.Now()
+	cfg, err := alerts.Preset(committedPreset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := alerts.Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Servers.
+	var pg, replica *testenv.Postgres
+	var rd, rdReplica *testenv.Redis
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rd = testenv.StartRedis(t, testenv.RedisOptions{MaxMemory: "64mb"})
+		rdReplica = testenv.StartRedis(t, testenv.RedisOptions{ReplicaOf: rd})
+	}()
+	pg = testenv.StartPostgres(t, testenv.PostgresOptions{})
+	pg.Exec(t, "postgres",
+		"CREATE ROLE app LOGIN CONNECTION LIMIT 20",
+		"CREATE DATABASE app OWNER app CONNECTION LIMIT 30",
+		"SELECT pg_create_physical_replication_slot('dashboards_test', true)")
+	replica = pg.StartReplica(t)
+	bouncer := testenv.StartPgBouncer(t, pg, testenv.PgBouncerOptions{Settings: []string{"max_db_connections = 50"}})
+	wg.Wait()
+	rdReplica.WaitReplicaSynced(t)
+
+	api := standin.New()
+	apiSrv := httptest.NewServer(api.Handler())
+	t.Cleanup(apiSrv.Close)
+
+	// Load: application pool connections, transactions through PgBouncer,
+	// cache hits and misses on keys with and without a TTL, API requests.
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	poolConn := pg.ConnectAs(t, "app", "app", "api")
+	bouncerConn := connect(t, bouncer.DSN("app", "app"))
+	cache := rd.Client(t)
+	for i := 0; i < 20; i++ {
+		cache.Set(ctx, fmt.Sprintf("key:%d", i), "v", 0)
+		cache.Set(ctx, fmt.Sprintf("ttl:%d", i), "v", time.Hour)
+	}
+	var load sync.WaitGroup
+	load.Add(2)
+	go func() {
+		defer load.Done()
+		for ctx.Err() == nil {
+			poolConn.Exec(ctx, "SELECT 1")
+			bouncerConn.Exec(ctx, "SELECT 1")
+			cache.Get(ctx, "key:1")
+			cache.Get(ctx, "missing")
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	go func() { defer load.Done(); standin.Drive(ctx, apiSrv.URL, 20) }()
+	t.Cleanup(func() { cancel(); load.Wait() })
+
+	// The exporter, in-process.
+	exporterYAML := fmt.Sprintf(`postgres:
+  - {name: pg-primary, dsn: '%s', pools: {api: 13}, database_sizes: true}
+  - {name: pg-replica, dsn: '%s'}
+pgbouncer:
+  - {name: bouncer, dsn: '%s'}
+redis:
+  - {name: cache, address: '%s'}
+  - {name: cache-replica, address: '%s'}
+api:
+  - name: health-agent
+    health_url: %s/api/health
+    metrics_url: %s/api/v1/metrics
+    json_fields: [{name: db_pool_utilization_percent, path: database.pool_utilization_percent}]
+`, pg.DSN("postgres", "postgres"), replica.DSN("postgres", "postgres"), bouncer.AdminDSN(), rd.Addr(), rdReplica.Addr(), apiSrv.URL, apiSrv.URL)
+	ecfg, err := config.Parse("render.yml", []byte(exporterYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := collectors.New(ecfg, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(exp.Close)
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", exp.MetricsHandler())
+	expSrv := httptest.NewServer(mux)
+	t.Cleanup(expSrv.Close)
+
+	// Prometheus with the bundle's recording rules.
+	rules := filepath.Join(t.TempDir(), alerts.FileRules)
+	if err := os.WriteFile(rules, bundle[alerts.FileRules], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{
+		Targets:   []string{strings.TrimPrefix(expSrv.URL, "http://")},
+		Jobs:      map[string][]string{"health-agent-api": {strings.TrimPrefix(apiSrv.URL, "http://")}},
+		RuleFiles: []string{rules},
+	})
+	t.Logf("servers up after %s", time.Since(start).Round(time.Millisecond))
+
+	// Every query, retried until it has data or the deadline passes: rates
+	// need two scrapes, recording rules an evaluation after that.
+	type pending struct{ where, expr string }
+	var todo []pending
+	for _, name := range Names {
+		for _, p := range allPanels(ds[name]) {
+			key := name + "/" + str(p.Title)
+			if _, ok := renderExempt[key]; ok {
+				continue
+			}
+			for _, q := range exprsOf(t, p) {
+				todo = append(todo, pending{key, renderable(q.expr)})
+			}
+		}
+		for _, v := range ds[name].Templating.List {
+			if v.Name != "job" && v.Name != "target" {
+				continue // the test's Prometheus has no cluster label
+			}
+			m := labelValues.FindStringSubmatch(str(v.Query.String))
+			todo = append(todo, pending{name + "/variable " + v.Name, fmt.Sprintf("count by (%s) (%s)", m[2], renderable(m[1]))})
+		}
+	}
+	for key := range renderExempt {
+		found := false
+		for _, name := range Names {
+			for _, p := range allPanels(ds[name]) {
+				found = found || name+"/"+str(p.Title) == key
+			}
+		}
+		if !found {
+			t.Errorf("renderExempt lists %q, which no dashboard has", key)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	problems := map[string]string{}
+	for {
+		var next []pending
+		for _, q := range todo {
+			v, err := instant(prom, q.expr)
+			switch {
+			case err != nil:
+				problems[q.where] = fmt.Sprintf("%v\n%s", err, q.expr)
+			case len(v) == 0:
+				problems[q.where] = "no data for\n" + q.expr
+			default:
+				bad := ""
+				for _, s := range v {
+					if f := float64(s.Value); math.IsNaN(f) || math.IsInf(f, 0) {
+						bad = fmt.Sprintf("%s = %v", s.Metric, f)
+					}
+				}
+				if bad == "" {
+					delete(problems, q.where)
+					continue
+				}
+				problems[q.where] = bad + " (NaN or infinite) for\n" + q.expr
+			}
+			next = append(next, q)
+		}
+		todo = next
+		if len(todo) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	for _, q := range todo {
+		t.Errorf("%s: %s", q.where, problems[q.where])
+	}
+	t.Logf("every query answered %s after start", time.Since(start).Round(time.Millisecond))
+}
+
+// renderable substitutes the dashboard variables as Grafana would with
+// All selected (.*), and $__rate_interval.
+func renderable(expr string) string {
+	return strings.NewReplacer(
+		"$__rate_interval", renderRateInterval,
+		`"$cluster"`, `".*"`, `"$job"`, `".*"`, `"$target"`, `".*"`,
+	).Replace(expr)
+}
+
+func connect(t *testing.T, dsn string) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect %s: %v", dsn, err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+func instant(p *testenv.Prometheus, expr string) (model.Vector, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, _, _, err := p.API.Query(ctx, expr, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	vec, ok := v.(model.Vector)
+	if !ok {
+		return nil, fmt.Errorf("want a vector, got %s", v.Type())
+	}
+	return vec, nil
+}
