@@ -142,6 +142,8 @@ type apiTarget struct {
 	successes atomic.Uint64
 	failures  [numProbeReasons]atomic.Uint64
 
+	dials atomic.Uint64
+
 	probeMu          sync.Mutex
 	lastProbeFailure string // reason of the failing streak, "" while healthy
 
@@ -195,7 +197,7 @@ func NewAPI(c config.API) (Target, error) {
 		// No proxy: the exporter talks to the configured address and
 		// nothing else.
 		Proxy:               nil,
-		DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:         t.countDials((&net.Dialer{KeepAlive: 30 * time.Second}).DialContext),
 		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
 		ForceAttemptHTTP2:   true,
 		MaxIdleConns:        apiMaxConns,
@@ -275,6 +277,17 @@ func hostPort(u *url.URL) string {
 	}
 	return net.JoinHostPort(u.Hostname(), port)
 }
+
+// countDials counts the connections the transport opens.
+func (t *apiTarget) countDials(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		t.dials.Add(1)
+		return dial(ctx, network, addr)
+	}
+}
+
+// ConnectionsOpened counts connections dialled to the API.
+func (t *apiTarget) ConnectionsOpened() uint64 { return t.dials.Load() }
 
 func (t *apiTarget) Name() string { return t.name }
 func (t *apiTarget) Kind() string { return config.KindAPI }

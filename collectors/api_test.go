@@ -531,14 +531,18 @@ func TestAPIConnectionReuse(t *testing.T) {
 	c.MetricsURL = srv.URL + "/api/v1/metrics"
 	c.JSONFields = []config.JSONField{{Name: "db_pool", Path: "database.pool_utilization_percent"}}
 	_, r, _ := newAPIRunner(t, c)
+	var f series
 	for i := range 20 {
-		f := gather(t, r, 5*time.Second)
+		f = gather(t, r, 5*time.Second)
 		if v, _ := f.value("headroom_api_probe_success"); v != 1 {
 			t.Fatalf("scrape %d: probe failed", i)
 		}
 	}
 	if got := conns.Load(); got != 1 {
 		t.Errorf("20 scrapes (40 requests) opened %d TCP connections, want 1", got)
+	}
+	if opened := f.must(t, "headroom_target_connections_opened_total", "kind", "api"); opened != 1 {
+		t.Errorf("headroom_target_connections_opened_total = %v, want 1", opened)
 	}
 }
 

@@ -101,6 +101,10 @@ type redisTarget struct {
 	configRefused atomic.Bool
 }
 
+// ConnectionsOpened counts connections the pool had to open: every time it
+// found no idle connection to reuse.
+func (t *redisTarget) ConnectionsOpened() uint64 { return uint64(t.client.PoolStats().Misses) }
+
 // NewRedis builds a Redis target. Nothing connects until the first scrape;
 // then at most MaxConnections connections are opened and kept for the
 // following scrapes. TLS is used when tls.enabled or any other tls field is

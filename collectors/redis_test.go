@@ -692,6 +692,10 @@ func TestRedisFaults(t *testing.T) {
 		if after.TotalConns > 1 {
 			t.Errorf("one scrape at a time needs one connection, pool holds %d", after.TotalConns)
 		}
+		s := gather(t, runner, 5*time.Second)
+		if opened := s.must(t, "headroom_target_connections_opened_total", "kind", "redis"); opened != 1 {
+			t.Errorf("headroom_target_connections_opened_total = %v after steady scrapes, want 1", opened)
+		}
 	})
 
 	t.Run("stopped server: up 0, then up 1 on the same target", func(t *testing.T) {
