@@ -245,3 +245,11 @@ func (p *Postgres) SetHBA(t TB, lines ...string) {
 	writeFile(t, dataPath(p.Dir, "pg_hba.conf"), strings.Join(lines, "\n")+"\n")
 	p.Reload(t)
 }
+
+// Start starts a stopped server again and waits until it accepts queries:
+// the port opens before recovery is done ("the database system is starting up").
+func (p *Postgres) Start(t TB) {
+	t.Helper()
+	p.Server.Start(t)
+	p.waitReady(t)
+}
