@@ -26,18 +26,33 @@ build:
 test: lint
 	$(GO) test -count=1 -timeout 20m ./...
 
+# gofmt, go vet, and the generated rule files of every bundle under mixin/
+# through promtool check rules and pint (offline, mixin/.pint.hcl, failing on
+# any warning), one bundle at a time since each defines the same series.
+# pint is built from internal/tools/go.mod so that its dependencies stay out
+# of the main module's.
+PINT      := $(GO) tool -modfile=internal/tools/go.mod pint
+BUNDLES   := $(patsubst %/prometheus_rules.yaml,%,$(wildcard mixin/*/prometheus_rules.yaml))
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	@for b in $(BUNDLES); do \
+	  echo "promtool check rules $$b"; \
+	  promtool check rules $$b/prometheus_rules.yaml $$b/prometheus_alerts.yaml >/dev/null || exit 1; \
+	  echo "pint lint $$b"; \
+	  $(PINT) --no-color --offline --config mixin/.pint.hcl --log-level WARN \
+	    lint --min-severity info --fail-on warning $$b/prometheus_rules.yaml $$b/prometheus_alerts.yaml || exit 1; \
+	done
 
 # The alerting bundles of the presets (rules, PrometheusRule, Alertmanager
 # config, runbook, promtool tests), committed under mixin/; a test fails when
 # they differ from what the generator makes.
-# The Grafana dashboards of the default preset go to mixin/dashboards.
+# The Grafana dashboards of the default preset go to mixin/dashboards, the
+# autoscaler manifests (KEDA ScaledObject, HPAs) of each preset to mixin/k8s.
 generate:
-	$(GO) run ./cmd/headroom generate --preset health-agent --out mixin/health-agent --dashboards-out mixin/dashboards
-	$(GO) run ./cmd/headroom generate --preset amas --out mixin/amas
+	$(GO) run ./cmd/headroom generate --preset health-agent --out mixin/health-agent --dashboards-out mixin/dashboards --k8s-out mixin/k8s/health-agent
+	$(GO) run ./cmd/headroom generate --preset amas --out mixin/amas --k8s-out mixin/k8s/amas
 
 # The whole bundle against real Prometheus and Alertmanager: induced causes
 # must page or ticket the right receiver and resolve (also part of `test`).

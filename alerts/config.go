@@ -51,6 +51,10 @@ type Config struct {
 	Postgres  Postgres  `yaml:"postgres"`
 	Redis     Redis     `yaml:"redis"`
 	Receivers Receivers `yaml:"receivers"`
+	// Autoscaling configures the autoscaler manifests (autoscaling.go).
+	Autoscaling Autoscaling `yaml:"autoscaling"`
+	// SLOs are the API's objectives that burn-rate alerts are made for (slo.go).
+	SLOs SLOs `yaml:"slos"`
 
 	// Triggers overrides catalogue entries by id (see Catalogue):
 	// thresholds, durations, hysteresis margin, or enabled: false.
@@ -310,7 +314,9 @@ func defaults() *Config {
 			Ticket:         "ticket",
 			CapacityReview: "capacity-review",
 		},
-		Triggers: map[string]Override{},
+		Triggers:    map[string]Override{},
+		Autoscaling: defaultAutoscaling(),
+		SLOs:        SLOs{Window: model.Duration(30 * 24 * time.Hour)},
 	}
 }
 
@@ -417,6 +423,8 @@ func (c *Config) Validate() error {
 			bad(field, "must be set")
 		}
 	}
+	c.validateAutoscaling(bad)
+	c.validateSLOs(bad)
 	known := map[string]bool{}
 	for _, t := range definitions(c) {
 		known[t.ID] = true

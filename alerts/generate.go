@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"gopkg.in/yaml.v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -55,6 +56,7 @@ func Generate(cfg *Config) (Files, error) {
 	}
 	files[FileRules] = append([]byte(header), b...)
 	alerts := alertingRules(cfg, cat)
+	alerts.Groups = append(alerts.Groups, sloAlertGroups(cfg)...)
 	b, err = marshalYAML(alerts)
 	if err != nil {
 		return nil, err
@@ -72,7 +74,7 @@ func Generate(cfg *Config) (Files, error) {
 		return nil, err
 	}
 	files[FileAlertmanager] = b
-	files[FileRunbook] = renderRunbook(cfg, cat)
+	files[FileRunbook] = append(renderRunbook(cfg, cat), sloRunbook(cfg)...)
 
 	var order []string
 	for _, rg := range []rulefmt.RuleGroups{rec, alerts} {
@@ -83,6 +85,12 @@ func Generate(cfg *Config) (Files, error) {
 	tests, err := promtoolTests(cfg, cat, []string{"../" + FileRules, "../" + FileAlerts}, order)
 	if err != nil {
 		return nil, err
+	}
+	if sg, err := sloTests(cfg); err != nil {
+		return nil, fmt.Errorf("tests of the SLOs: %w", err)
+	} else if len(sg) > 0 {
+		tests["slo-test.yaml"] = testFile{RuleFiles: []string{"../" + FileRules, "../" + FileAlerts}, EvaluationInterval: model.Duration(testStep),
+			GroupEvalOrder: order, Tests: sg}
 	}
 	for name, tf := range tests {
 		b, err := marshalYAML(tf)

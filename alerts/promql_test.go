@@ -21,6 +21,11 @@ func bundleExprs(cfg *Config) map[string]string {
 	for _, tr := range Catalogue(cfg) {
 		out["alert "+tr.ID] = tr.Expr
 	}
+	for _, g := range sloAlertGroups(cfg) {
+		for _, r := range g.Rules {
+			out["alert "+r.Alert+" "+r.Labels["slo"]+" "+r.Labels["long_window"]] = r.Expr
+		}
+	}
 	return out
 }
 
@@ -41,9 +46,9 @@ func TestEveryMetricIsKnown(t *testing.T) {
 	for _, v := range variants {
 		cfg := v.cfg(t)
 		recorded := map[string]bool{}
-		for _, s := range Signals(cfg) {
-			if s.Record != "" {
-				recorded[s.Record] = true
+		for _, g := range RecordingRules(cfg).Groups {
+			for _, r := range g.Rules {
+				recorded[r.Record] = true
 			}
 		}
 		external := map[string]bool{}

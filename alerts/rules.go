@@ -9,33 +9,35 @@ import (
 
 // RecordingRules returns the recording rule groups of the bundle, in
 // evaluation order.
+//
+// The signals are one group: Prometheus evaluates the rules of a group in
+// order and groups independently, so a rule that reads another group's
+// series (saturation reads the API, DB pool and Redis signals) would see
+// them one evaluation late, or not at all on the first (pint's
+// rule/dependency). The SLOs are one group for the same reason.
 func RecordingRules(cfg *Config) rulefmt.RuleGroups {
-	var out rulefmt.RuleGroups
-	index := map[string]int{}
+	g := rulefmt.RuleGroup{Name: fmt.Sprintf("headroom.%s.rules", cfg.Service)}
 	for _, s := range Signals(cfg) {
 		if s.Record == "" {
 			continue
 		}
-		name := fmt.Sprintf("headroom.%s.%s.rules", cfg.Service, s.ruleGroup)
-		i, ok := index[name]
-		if !ok {
-			i = len(out.Groups)
-			index[name] = i
-			out.Groups = append(out.Groups, rulefmt.RuleGroup{Name: name})
-		}
-		out.Groups[i].Rules = append(out.Groups[i].Rules, rulefmt.Rule{
+		g.Rules = append(g.Rules, rulefmt.Rule{
 			Record: s.Record,
 			Expr:   s.Expr,
 			Labels: map[string]string{"service": cfg.Service},
 		})
 	}
+	out := rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{g}}
+	out.Groups = append(out.Groups, sloRecordingGroups(cfg)...)
 	return out
 }
 
 // AlertingRules returns the alerting rule groups of the bundle, one per
-// resource group.
+// resource group, then the SLOs' burn-rate alerts.
 func AlertingRules(cfg *Config) rulefmt.RuleGroups {
-	return alertingRules(cfg, Catalogue(cfg))
+	out := alertingRules(cfg, Catalogue(cfg))
+	out.Groups = append(out.Groups, sloAlertGroups(cfg)...)
+	return out
 }
 
 func alertingRules(cfg *Config, cat []Trigger) rulefmt.RuleGroups {

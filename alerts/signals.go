@@ -67,9 +67,8 @@ type Signal struct {
 	// are scraped; SignalAbsent alerts when they are not.
 	MustExist bool
 
-	ruleGroup string
-	fixture   fixture
-	sim       simKind
+	fixture fixture
+	sim     simKind
 }
 
 // fixture writes the input series of promtool tests that make the signal
@@ -112,7 +111,6 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 	rw := time.Duration(cfg.API.RateWindow)
 	resW := time.Duration(cfg.Resources.RateWindow)
 	inst := cfg.API.InstanceLabels
-	const g = "api"
 
 	// CPU and memory per instance, from the selected source.
 	var cpuExpr, memExpr, netExpr string
@@ -218,25 +216,25 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 	}
 	whereInst := "{{ $labels.service }}"
 	add(Signal{ID: "api_cpu_instance", Record: "instance:api_cpu_utilisation:ratio", Expr: cpuExpr, Unit: UnitRatio, Group: GroupAPI,
-		Title: "API CPU utilisation", Where: "an instance of " + whereInst, Labels: resLabels, Window: resW, sim: cpuSim, ruleGroup: g, fixture: cpuFx,
+		Title: "API CPU utilisation", Where: "an instance of " + whereInst, Labels: resLabels, Window: resW, sim: cpuSim, fixture: cpuFx,
 		Help: "CPU used by one API instance over the CPU it may use (" + cfg.Resources.Source + " source)."})
 	add(Signal{ID: "api_cpu", Record: "service:api_cpu_utilisation:ratio", Expr: p.agg("avg", p.service("instance:api_cpu_utilisation:ratio"), "service"),
-		Unit: UnitRatio, Group: GroupAPI, Title: "API CPU utilisation", Where: whereInst, Window: resW, sim: cpuSim, MustExist: true, ruleGroup: g,
+		Unit: UnitRatio, Group: GroupAPI, Title: "API CPU utilisation", Where: whereInst, Window: resW, sim: cpuSim, MustExist: true,
 		fixture: func(f *fx, vals []float64) map[string]string { cpuFx(f, vals); return map[string]string{} },
 		Help:    "Average CPU utilisation over the API's instances: what horizontal scaling changes."})
 	add(Signal{ID: "api_memory_instance", Record: "instance:api_memory_utilisation:ratio", Expr: memExpr, Unit: UnitRatio, Group: GroupAPI,
-		Title: "API memory utilisation", Where: "an instance of " + whereInst, Labels: resLabels, ruleGroup: g, fixture: memFx,
+		Title: "API memory utilisation", Where: "an instance of " + whereInst, Labels: resLabels, fixture: memFx,
 		Help: "Memory used by one API instance over the memory it may use (" + cfg.Resources.Source + " source)."})
 	add(Signal{ID: "api_memory", Record: "service:api_memory_utilisation:ratio", Expr: p.agg("max", p.service("instance:api_memory_utilisation:ratio"), "service"),
-		Unit: UnitRatio, Group: GroupAPI, Title: "API memory utilisation", Where: "the busiest instance of " + whereInst, MustExist: true, ruleGroup: g,
+		Unit: UnitRatio, Group: GroupAPI, Title: "API memory utilisation", Where: "the busiest instance of " + whereInst, MustExist: true,
 		fixture: func(f *fx, vals []float64) map[string]string { memFx(f, vals); return map[string]string{} },
 		Help:    "Memory utilisation of the API's fullest instance: the one that is OOM-killed first, and what vertical scaling changes."})
 	if netExpr != "" {
 		add(Signal{ID: "api_network_instance", Record: "instance:api_network_utilisation:ratio", Expr: netExpr, Unit: UnitRatio, Group: GroupAPI,
-			Title: "API network utilisation", Where: "an instance of " + whereInst, Labels: resLabels, Window: resW, sim: simRate, ruleGroup: g, fixture: netFx,
+			Title: "API network utilisation", Where: "an instance of " + whereInst, Labels: resLabels, Window: resW, sim: simRate, fixture: netFx,
 			Help: "The busier direction of an instance's network traffic over its capacity (resources.network_bytes_per_second)."})
 		add(Signal{ID: "api_network", Record: "service:api_network_utilisation:ratio", Expr: p.agg("max", p.service("instance:api_network_utilisation:ratio"), "service"),
-			Unit: UnitRatio, Group: GroupAPI, Title: "API network utilisation", Where: "the busiest instance of " + whereInst, Window: resW, sim: simRate, ruleGroup: g,
+			Unit: UnitRatio, Group: GroupAPI, Title: "API network utilisation", Where: "the busiest instance of " + whereInst, Window: resW, sim: simRate,
 			fixture: func(f *fx, vals []float64) map[string]string { netFx(f, vals); return map[string]string{} },
 			Help:    "Network utilisation of the API's busiest instance."})
 	}
@@ -251,21 +249,21 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 		return f.pick(l, inst)
 	}
 	add(Signal{ID: "api_requests_instance", Record: "instance:api_requests:rate" + w, Expr: p.agg("sum", reqRate, inst...), Unit: UnitPerSecond,
-		Group: GroupAPI, Title: "API requests per second", Where: "an instance of " + whereInst, Labels: inst, Window: rw, sim: simRate, ruleGroup: g, fixture: reqFx,
+		Group: GroupAPI, Title: "API requests per second", Where: "an instance of " + whereInst, Labels: inst, Window: rw, sim: simRate, fixture: reqFx,
 		Help: "Requests per second one API instance serves."})
 	add(Signal{ID: "api_requests", Record: "service:api_requests:rate" + w, Expr: p.agg("sum", reqRate), Unit: UnitPerSecond, Group: GroupAPI,
-		Title: "API requests per second", Where: whereInst, Window: rw, sim: simRate, MustExist: true, ruleGroup: g,
+		Title: "API requests per second", Where: whereInst, Window: rw, sim: simRate, MustExist: true,
 		fixture: func(f *fx, vals []float64) map[string]string { reqFx(f, vals); return map[string]string{} },
 		Help:    "Requests per second the whole API serves."})
 	add(Signal{ID: "api_requests_per_instance", Record: "service:api_requests_per_instance:rate" + w,
 		Expr: p.agg("avg", p.service("instance:api_requests:rate"+w), "service"), Unit: UnitPerSecond, Group: GroupAPI,
-		Title: "API requests per second per instance", Where: whereInst, Window: rw, sim: simRate, ruleGroup: g,
+		Title: "API requests per second per instance", Where: whereInst, Window: rw, sim: simRate,
 		fixture: func(f *fx, vals []float64) map[string]string { reqFx(f, vals); return map[string]string{} },
 		Help:    "Average requests per second per API instance: what KEDA's per-pod RPS target compares against."})
 	errRate := fmt.Sprintf("rate(%s[%s])", sel(req, api, cfg.API.ErrorMatcher), dur(rw))
 	add(Signal{ID: "api_error_ratio", Record: "service:api_errors:ratio_rate" + w,
 		Expr: fmt.Sprintf("(%s or %s * 0)\n  / (%s > 0)", p.agg("sum", errRate), p.agg("sum", reqRate), p.agg("sum", reqRate)),
-		Unit: UnitRatio, Group: GroupAPI, Title: "API error ratio", Where: whereInst, Window: rw, sim: simRatio, ruleGroup: g,
+		Unit: UnitRatio, Group: GroupAPI, Title: "API error ratio", Where: whereInst, Window: rw, sim: simRatio,
 		fixture: func(f *fx, vals []float64) map[string]string {
 			l := f.apiInstance()
 			ok := make([]float64, len(vals))
@@ -282,7 +280,7 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 		Expr: fmt.Sprintf("histogram_quantile(0.95, %s)\n  and %s (%s > 0)",
 			p.agg("sum", fmt.Sprintf("rate(%s[%s])", sel(hist, api), w), "le"), p.on(),
 			p.agg("sum", fmt.Sprintf("rate(%s[%s])", sel(hist, api, `le="+Inf"`), w))),
-		Unit: UnitSeconds, Group: GroupAPI, Title: "API p95 latency", Where: whereInst, Window: rw, sim: simQuantile, ruleGroup: g,
+		Unit: UnitSeconds, Group: GroupAPI, Title: "API p95 latency", Where: whereInst, Window: rw, sim: simQuantile,
 		fixture: func(f *fx, vals []float64) map[string]string {
 			f.histogram(hist, f.apiInstance(), vals)
 			return map[string]string{}
@@ -290,7 +288,7 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 		Help: "95th percentile of request duration over the rate window; absent when there was no traffic."})
 	if q := cfg.API.QueueDepthMetric; q != "" {
 		add(Signal{ID: "api_queue_depth", Record: "service:api_queue_depth:sum", Expr: p.agg("sum", sel(q, api)), Unit: UnitCount, Group: GroupAPI,
-			Title: "Queue depth", Where: whereInst, MustExist: true, ruleGroup: g,
+			Title: "Queue depth", Where: whereInst, MustExist: true,
 			fixture: func(f *fx, vals []float64) map[string]string {
 				f.gauge(q, f.apiInstance(), vals, 1)
 				return map[string]string{}
@@ -300,7 +298,6 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 }
 
 func dbSignals(cfg *Config, p pq, add func(Signal)) {
-	const g = "db"
 	states := ""
 	if cfg.Postgres.PoolStates != "" {
 		states = fmt.Sprintf("state=~%q", cfg.Postgres.PoolStates)
@@ -316,12 +313,12 @@ func dbSignals(cfg *Config, p pq, add func(Signal)) {
 	}
 	add(Signal{ID: "postgres_pool", Record: "pool:headroom_postgres_pool_utilisation:ratio",
 		Expr: fmt.Sprintf("(%s or %s * 0)\n  / %s (%s > 0)", backends, size, p.on(poolL...), size), Unit: UnitRatio, Group: GroupDBPool,
-		Title: "DB pool utilisation", Where: "pool {{ $labels.pool }} on {{ $labels.target }}", Labels: poolL, ruleGroup: g, fixture: pgPoolFx,
+		Title: "DB pool utilisation", Where: "pool {{ $labels.pool }} on {{ $labels.target }}", Labels: poolL, fixture: pgPoolFx,
 		Help: "Backends of an application's connection pool (headroom_postgres_pool_backends) over its configured size; 0 when it holds none."})
 	add(Signal{ID: "postgres_pool_overall", Record: "service:headroom_postgres_pool_utilisation:ratio",
 		Expr: fmt.Sprintf("%s\n  / %s (%s > 0)", p.agg("sum", p.headroom("headroom_postgres_pool_backends", "postgres", states)), p.on(),
 			p.agg("sum", size)),
-		Unit: UnitRatio, Group: GroupDBPool, Title: "DB pool utilisation (all pools)", Where: "{{ $labels.service }}", ruleGroup: g,
+		Unit: UnitRatio, Group: GroupDBPool, Title: "DB pool utilisation (all pools)", Where: "{{ $labels.service }}",
 		fixture: func(f *fx, vals []float64) map[string]string { pgPoolFx(f, vals); return map[string]string{} },
 		Help:    "Backends of every configured pool over the sum of their sizes."})
 	bL := []string{"target", "database", "user"}
@@ -337,19 +334,19 @@ func dbSignals(cfg *Config, p pq, add func(Signal)) {
 			p.on("target", "database"),
 			p.agg("max", p.headroom("headroom_pgbouncer_database_pool_size", "pgbouncer")+" > 0", "target", "database")),
 		Unit: UnitRatio, Group: GroupDBPool, Title: "PgBouncer pool utilisation", Where: "pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.target }}",
-		Labels: bL, ruleGroup: g, fixture: pgbFx,
+		Labels: bL, fixture: pgbFx,
 		Help: "Server connections of a PgBouncer pool linked to a client over the database's pool_size."})
 	add(Signal{ID: "db_pool", Record: "pool:headroom_db_pool_utilisation:ratio",
 		Expr: p.service("pool:headroom_postgres_pool_utilisation:ratio") + "\n  or " + p.service("pool:headroom_pgbouncer_pool_utilisation:ratio"),
 		Unit: UnitRatio, Group: GroupDBPool, Title: "DB pool utilisation",
 		Where:  "pool {{ $labels.pool }}{{ $labels.database }}{{ with $labels.user }}/{{ . }}{{ end }} on {{ $labels.target }}",
-		Labels: []string{"target", "pool", "database", "user"}, MustExist: true, ruleGroup: g, fixture: pgPoolFx,
+		Labels: []string{"target", "pool", "database", "user"}, MustExist: true, fixture: pgPoolFx,
 		Help: "Every DB pool's utilisation: application pools seen from PostgreSQL (label pool) and PgBouncer pools (labels database, user)."})
 	connL := []string{"target"}
 	add(Signal{ID: "postgres_connections", Record: "target:headroom_postgres_connections_utilisation:ratio",
 		Expr: fmt.Sprintf("%s\n  / %s (%s > 0)", p.agg("sum", p.headroom("headroom_postgres_backends", "postgres"), connL...), p.on(connL...),
 			p.agg("max", p.headroom("headroom_postgres_usable_connections", "postgres"), connL...)),
-		Unit: UnitRatio, Group: GroupPostgres, Title: "PostgreSQL connection utilisation", Where: "{{ $labels.target }}", Labels: connL, ruleGroup: g,
+		Unit: UnitRatio, Group: GroupPostgres, Title: "PostgreSQL connection utilisation", Where: "{{ $labels.target }}", Labels: connL,
 		fixture: func(f *fx, vals []float64) map[string]string {
 			l := f.headroomTarget("postgres", "pg-primary")
 			f.gauge("headroom_postgres_backends", with(l, "database", "app", "state", "active"), vals, 97)
@@ -360,14 +357,13 @@ func dbSignals(cfg *Config, p pq, add func(Signal)) {
 }
 
 func redisSignals(cfg *Config, p pq, add func(Signal)) {
-	const g = "redis"
 	w := dur(time.Duration(cfg.Redis.RateWindow))
 	tl := []string{"target"}
 	hits := p.agg("sum", fmt.Sprintf("rate(%s[%s])", p.headroom("headroom_redis_keyspace_hits_total", "redis"), w), tl...)
 	misses := p.agg("sum", fmt.Sprintf("rate(%s[%s])", p.headroom("headroom_redis_keyspace_misses_total", "redis"), w), tl...)
 	add(Signal{ID: "redis_hit_ratio", Record: "target:headroom_redis_keyspace_hits:ratio_rate" + w,
 		Expr: fmt.Sprintf("%s\n  / %s ((%s + %s %s) > 0)", hits, p.on(tl...), hits, p.on(tl...), misses), Unit: UnitRatio, Group: GroupRedis,
-		Title: "Redis keyspace hit rate", Where: "{{ $labels.target }}", Labels: tl, Window: time.Duration(cfg.Redis.RateWindow), ruleGroup: g, sim: simRatio,
+		Title: "Redis keyspace hit rate", Where: "{{ $labels.target }}", Labels: tl, Window: time.Duration(cfg.Redis.RateWindow), sim: simRatio,
 		fixture: func(f *fx, vals []float64) map[string]string {
 			l := f.headroomTarget("redis", "redis")
 			miss := make([]float64, len(vals))
@@ -381,7 +377,7 @@ func redisSignals(cfg *Config, p pq, add func(Signal)) {
 		Help: "Keyspace hits over lookups; absent while there are no lookups, so 0/0 never reaches an alert."})
 	add(Signal{ID: "redis_evictions", Record: "target:headroom_redis_evicted_keys:rate" + w,
 		Expr: p.agg("sum", fmt.Sprintf("rate(%s[%s])", p.headroom("headroom_redis_evicted_keys_total", "redis"), w), tl...), Unit: UnitPerSecond,
-		Group: GroupRedis, Title: "Redis evictions", Where: "{{ $labels.target }}", Labels: tl, Window: time.Duration(cfg.Redis.RateWindow), ruleGroup: g, sim: simRate,
+		Group: GroupRedis, Title: "Redis evictions", Where: "{{ $labels.target }}", Labels: tl, Window: time.Duration(cfg.Redis.RateWindow), sim: simRate,
 		fixture: func(f *fx, vals []float64) map[string]string {
 			l := f.headroomTarget("redis", "redis")
 			f.counter("headroom_redis_evicted_keys_total", l, vals, 1)
@@ -392,7 +388,7 @@ func redisSignals(cfg *Config, p pq, add func(Signal)) {
 		Expr: fmt.Sprintf("%s\n  / %s group_right %s", p.agg("max", p.headroom("headroom_redis_memory_used_bytes", "redis"), tl...), p.on(tl...),
 			p.agg("max", p.headroom("headroom_redis_memory_limit_bytes", "redis")+" > 0", "target", "source")),
 		Unit: UnitRatio, Group: GroupRedis, Title: "Redis memory utilisation", Where: "{{ $labels.target }} (limit from {{ $labels.source }})",
-		Labels: []string{"target", "source"}, MustExist: true, ruleGroup: g,
+		Labels: []string{"target", "source"}, MustExist: true,
 		fixture: func(f *fx, vals []float64) map[string]string {
 			l := f.headroomTarget("redis", "redis")
 			f.gauge("headroom_redis_memory_used_bytes", l, vals, 256<<20)
@@ -426,7 +422,7 @@ func saturation(cfg *Config, p pq, add func(Signal), have []Signal) {
 	}
 	add(Signal{ID: "saturation", Record: "service_resource:saturation:ratio", Expr: strings.Join(terms, "\n  or "), Unit: UnitRatio,
 		Group: GroupCapacity, Title: "Resource utilisation", Where: "{{ $labels.resource }} of {{ $labels.service }}", Labels: []string{"resource"},
-		Window: first.Window, sim: first.sim, ruleGroup: "capacity",
+		Window: first.Window, sim: first.sim,
 		fixture: func(f *fx, vals []float64) map[string]string {
 			first.fixture(f, vals)
 			return map[string]string{"resource": "cpu"}

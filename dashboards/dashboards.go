@@ -1,8 +1,9 @@
 // Package dashboards generates headroom's Grafana dashboards with the
 // grafana-foundation-sdk: a "Scaling decisions" overview built from the
 // alert catalogue (every trigger with its threshold, firing alerts, the
-// post-scaling checklist, sizing) and detail dashboards for PostgreSQL
-// (with replication), PgBouncer, Redis and API health.
+// post-scaling checklist, the SLOs' error budgets, sizing) and detail
+// dashboards for PostgreSQL (with replication), PgBouncer, Redis and API
+// health.
 //
 // Generate is a pure function from an alerts config to files: import-ready
 // dashboard JSON (the datasource is an import input and a variable, never a

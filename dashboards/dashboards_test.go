@@ -396,9 +396,9 @@ func allowedMetrics(cfg *alerts.Config) map[string]string {
 			}
 		}
 	}
-	for _, s := range alerts.Signals(cfg) {
-		if s.Record != "" {
-			ok[s.Record] = "recording rule"
+	for _, g := range alerts.RecordingRules(cfg).Groups {
+		for _, r := range g.Rules {
+			ok[r.Record] = "recording rule"
 		}
 	}
 	for _, in := range alerts.Inputs(cfg) {
@@ -757,5 +757,159 @@ func TestLadder(t *testing.T) {
 	}
 	if got := show(ladder(alerts.UnitPerSecond, rr)); got != "base:green 5:light-yellow 15:red" {
 		t.Errorf("activation: %s", got)
+	}
+}
+
+// Every SLO of the config has an error-budget line on the overview: a stat
+// of the budget left over the SLO window (percentunit; red below 0, orange
+// below 25%), a stat of the period's burn rate and a time series of the
+// burn rate over each ErrorBudgetBurn pair's long window with the pair's
+// burn rate drawn; each names the SLO, its objective and the alert. A config
+// without SLOs has no error-budget row.
+func TestOverviewErrorBudget(t *testing.T) {
+	gens := generateAll(t)
+	for _, extra := range []string{
+		"preset: health-agent\nslos: {latency: {enabled: false}}\n",
+		"preset: amas\nservice: no-slos\nslos: {availability: {enabled: false}, latency: {enabled: false}}\n",
+	} {
+		cfg, err := alerts.Load([]byte(extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := Generate(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gens = append(gens, generated{cfg, files})
+	}
+	var sawNone, sawOne bool
+	for _, gen := range gens {
+		cfg := gen.cfg
+		want := map[string]float64{} // slo → objective, from the config
+		if cfg.SLOs.Availability.Enabled {
+			want["availability"] = cfg.SLOs.Availability.Objective
+		}
+		if cfg.SLOs.Latency.Enabled {
+			want["latency"] = cfg.SLOs.Latency.Objective
+		}
+		sawNone = sawNone || len(want) == 0
+		sawOne = sawOne || len(want) == 1
+		// The bundle records and alerts on exactly these SLOs.
+		recorded := map[string]bool{}
+		for _, g := range alerts.RecordingRules(cfg).Groups {
+			for _, r := range g.Rules {
+				if r.Record == "slo:objective:ratio" {
+					recorded[r.Labels["slo"]] = true
+				}
+			}
+		}
+		if len(recorded) != len(want) {
+			t.Errorf("%s: the bundle records SLOs %v, the config enables %v", cfg.Service, keys(recorded), keys(want))
+		}
+		type pair struct {
+			long string
+			thr  float64
+		}
+		burns := map[string][]pair{}
+		for _, g := range alerts.AlertingRules(cfg).Groups {
+			for _, r := range g.Rules {
+				if r.Alert != "ErrorBudgetBurn" {
+					continue
+				}
+				e, err := alerts.ParseExpr(r.Expr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _, thr, ok := comparison(e)
+				if !ok {
+					t.Fatalf("%s: no threshold in %s", cfg.Service, r.Expr)
+				}
+				burns[r.Labels["slo"]] = append(burns[r.Labels["slo"]], pair{r.Labels["long_window"], thr})
+			}
+		}
+
+		panels := allPanels(dashboardsOf(t, gen)[Overview])
+		row := false
+		for _, p := range panels {
+			row = row || p.Type == "row" && strings.HasPrefix(str(p.Title), "Error budget")
+		}
+		if row != (len(want) > 0) {
+			t.Errorf("%s: error budget row %v with SLOs %v", cfg.Service, row, keys(want))
+		}
+		for name, objective := range want {
+			where := cfg.Service + " slo " + name
+			budget := 1 - objective
+			var remaining, period, series []dashboard.Panel
+			for _, p := range panels {
+				qs := exprsOf(t, p)
+				if len(qs) == 0 {
+					continue
+				}
+				mine := true
+				for _, q := range qs {
+					mine = mine && strings.Contains(q.expr, `slo="`+name+`"`) && strings.Contains(q.expr, `service="`+cfg.Service+`"`)
+				}
+				switch e := qs[0].expr; {
+				case !mine:
+				case p.Type == "stat" && strings.Contains(e, "slo:period_error_budget_remaining:ratio{"):
+					remaining = append(remaining, p)
+				case p.Type == "stat" && strings.Contains(e, "slo:period_burn_rate:ratio{"):
+					period = append(period, p)
+				case p.Type == "timeseries" && strings.Contains(e, "slo:sli_error:ratio_rate") && strings.Contains(e, "slo:error_budget:ratio{"):
+					series = append(series, p)
+				}
+			}
+			if len(remaining) != 1 || len(period) != 1 || len(series) != 1 {
+				t.Errorf("%s: %d budget-remaining stats, %d burn-rate stats, %d burn-rate time series; want one of each",
+					where, len(remaining), len(period), len(series))
+				continue
+			}
+			for _, p := range []dashboard.Panel{remaining[0], period[0], series[0]} {
+				d := str(p.Description)
+				for _, w := range []string{name, pct(objective), "ErrorBudgetBurn"} {
+					if !strings.Contains(d, w) {
+						t.Errorf("%s: panel %q description does not name %s: %s", where, str(p.Title), w, d)
+					}
+				}
+			}
+			r := remaining[0]
+			if u := r.FieldConfig.Defaults.Unit; u == nil || *u != "percentunit" {
+				t.Errorf("%s: budget remaining unit %v, want percentunit", where, u)
+			}
+			var got []string
+			for _, s := range steps(r) {
+				v := "base"
+				if s.Value != nil {
+					v = num(*s.Value)
+				}
+				got = append(got, v+":"+s.Color)
+			}
+			if g := strings.Join(got, " "); g != "base:red 0:orange 0.25:green" {
+				t.Errorf("%s: budget remaining steps %s, want red below 0, orange below 25%%, green", where, g)
+			}
+			ts := series[0]
+			o, _ := json.Marshal(ts.FieldConfig.Defaults.Custom)
+			if !strings.Contains(string(o), `"thresholdsStyle":{"mode":"line+area"}`) {
+				t.Errorf("%s: burn-rate time series does not draw its thresholds: %s", where, o)
+			}
+			exprs := ""
+			for _, q := range exprsOf(t, ts) {
+				exprs += q.expr + "\n"
+			}
+			if len(burns[name]) == 0 {
+				t.Errorf("%s: no ErrorBudgetBurn rule", where)
+			}
+			for _, b := range burns[name] {
+				if !hasStep(ts, math.Round(b.thr/budget*1e4)/1e4) {
+					t.Errorf("%s: burn-rate time series has no line at the %s pair's rate %g: %v", where, b.long, b.thr/budget, steps(ts))
+				}
+				if !strings.Contains(exprs, "slo:sli_error:ratio_rate"+b.long+"{") {
+					t.Errorf("%s: burn-rate time series does not show the %s window", where, b.long)
+				}
+			}
+		}
+	}
+	if !sawNone || !sawOne {
+		t.Errorf("the test configs should include one without SLOs and one with a single SLO")
 	}
 }

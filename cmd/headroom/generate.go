@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/alerts/autoscale"
 	"github.com/headroom-dev/headroom/dashboards"
 )
 
@@ -19,6 +21,7 @@ type generateCommand struct {
 	preset     string
 	out        string
 	dashOut    string
+	k8sOut     string
 	check      bool
 }
 
@@ -30,6 +33,7 @@ func newGenerateCommand(app *kingpin.Application) *generateCommand {
 		StringVar(&g.preset)
 	g.cmd.Flag("out", "Directory to write the bundle to.").Required().StringVar(&g.out)
 	g.cmd.Flag("dashboards-out", "Directory to write the Grafana dashboards (JSON and ConfigMaps) to; none when empty.").StringVar(&g.dashOut)
+	g.cmd.Flag("k8s-out", "Directory to write the autoscaler manifests (KEDA ScaledObject and/or HPA, per the config's autoscaling section) to; none when empty.").StringVar(&g.k8sOut)
 	g.cmd.Flag("check", "Write nothing; fail when the directory differs from what would be written.").BoolVar(&g.check)
 	return g
 }
@@ -69,7 +73,58 @@ func (g *generateCommand) run() error {
 			return err
 		}
 	}
+	if g.k8sOut != "" {
+		manifests, err := autoscale.Generate(cfg)
+		if err != nil {
+			return err
+		}
+		if g.check {
+			return checkManifests(g.k8sOut, manifests)
+		}
+		return writeManifests(g.k8sOut, manifests)
+	}
 	return nil
+}
+
+// autoscaleFiles are every file autoscale.Generate can write: those a
+// config does not make (a keda preset switched to hpa) are removed, so that
+// a stale ScaledObject is never left next to an HPA.
+var autoscaleFiles = []string{autoscale.FileScaledObject, autoscale.FileHPA, autoscale.FileFallbackHPA}
+
+func writeManifests(dir string, files alerts.Files) error {
+	if err := writeFiles(dir, files); err != nil {
+		return err
+	}
+	for _, name := range autoscaleFiles {
+		if _, ok := files[name]; ok {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, filepath.FromSlash(name))); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkManifests(dir string, files alerts.Files) error {
+	var stale []string
+	for _, name := range autoscaleFiles {
+		if _, ok := files[name]; ok {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(name))); err == nil {
+			stale = append(stale, name)
+		}
+	}
+	err := checkFiles(dir, files)
+	if len(stale) == 0 {
+		return err
+	}
+	msg := fmt.Sprintf("%s has files the config does not make (%s); run make generate", dir, strings.Join(stale, ", "))
+	if err != nil {
+		return fmt.Errorf("%w; %s", err, msg)
+	}
+	return errors.New(msg)
 }
 
 func (g *generateCommand) load() (*alerts.Config, error) {

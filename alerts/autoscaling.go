@@ -1,0 +1,270 @@
+package alerts
+
+import (
+	"math"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// Autoscalers a config can ask for (Autoscaling.Autoscaler).
+const (
+	// AutoscalerNone writes no autoscaler manifests.
+	AutoscalerNone = "none"
+	// AutoscalerKEDA writes a KEDA ScaledObject from the catalogue's KEDA
+	// triggers, and a plain HPA for clusters without KEDA (never both at once).
+	AutoscalerKEDA = "keda"
+	// AutoscalerHPA writes an autoscaling/v2 HorizontalPodAutoscaler.
+	AutoscalerHPA = "hpa"
+)
+
+// Autoscaling configures the autoscaler manifests `headroom generate
+// --k8s-out` writes (package alerts/autoscale). Their thresholds are not
+// here: they are the catalogue's (Trigger.Threshold and Trigger.Activation,
+// with the triggers' overrides), so that an alert and the scaler acting on
+// the same signal cannot drift apart.
+type Autoscaling struct {
+	// Autoscaler is keda, hpa or none.
+	Autoscaler string `yaml:"autoscaler"`
+	// Namespace of the manifests; empty leaves it to kubectl's.
+	Namespace string `yaml:"namespace"`
+	// ScaleTarget is the workload scaled; its name defaults to the service.
+	ScaleTarget ScaleTarget `yaml:"scale_target"`
+	MinReplicas int32       `yaml:"min_replicas"`
+	MaxReplicas int32       `yaml:"max_replicas"`
+	// CPUUtilization and MemoryUtilization (0..1) are the HPA's resource
+	// targets when the catalogue has no ResourcePressureCPU/Memory trigger
+	// (whose thresholds are used when it has).
+	CPUUtilization    float64 `yaml:"cpu_utilization"`
+	MemoryUtilization float64 `yaml:"memory_utilization"`
+	// PollingInterval and CooldownPeriod are KEDA's.
+	PollingInterval model.Duration `yaml:"polling_interval"`
+	CooldownPeriod  model.Duration `yaml:"cooldown_period"`
+	// ScaleUp and ScaleDown are the HPA behaviour (also KEDA's
+	// advanced.horizontalPodAutoscalerConfig.behavior); zero values leave
+	// Kubernetes' defaults.
+	ScaleUp   ScalingRules `yaml:"scale_up"`
+	ScaleDown ScalingRules `yaml:"scale_down"`
+	// Prometheus is the server KEDA's Prometheus triggers query.
+	Prometheus ScalerPrometheus `yaml:"prometheus"`
+	// Fallback is what KEDA does when a Prometheus trigger fails.
+	Fallback ScalerFallback `yaml:"fallback"`
+	// DB guards the database against the scale-out itself.
+	DB DBGuard `yaml:"db"`
+}
+
+// DBGuard: every pod opens its own database pool, so max_replicas x the
+// pool size per pod must fit what the database (or PgBouncer) accepts, or
+// the scale-out meant to help exhausts its connections (KEDA issue #476).
+// Validate refuses a max_replicas whose pools exceed UsableConnections,
+// naming both numbers, unless AllowExceedingConnections is set.
+type DBGuard struct {
+	// PoolSizePerPod is the most connections one pod's pool opens; 0
+	// derives it from Cores as 2 x cores + 5 (the HA guide's sizing).
+	PoolSizePerPod int `yaml:"pool_size_per_pod"`
+	// Cores per pod for that derivation; 0 takes resources.cpu_cores.
+	Cores float64 `yaml:"cores"`
+	// UsableConnections is what this service may open: PostgreSQL's
+	// max_connections minus superuser_reserved_connections (and other
+	// clients' share), or PgBouncer's max_client_conn. 0 turns the guard off.
+	UsableConnections int `yaml:"usable_connections"`
+	// AllowExceedingConnections lets a max_replicas through whose pools
+	// exceed UsableConnections.
+	AllowExceedingConnections bool `yaml:"allow_exceeding_connections"`
+}
+
+// PoolSizePerPod is autoscaling.db.pool_size_per_pod, else 2 x cores + 5
+// from autoscaling.db.cores or resources.cpu_cores; 0 when neither is known.
+func (c *Config) PoolSizePerPod() int {
+	db := c.Autoscaling.DB
+	if db.PoolSizePerPod > 0 {
+		return db.PoolSizePerPod
+	}
+	cores := db.Cores
+	if cores <= 0 {
+		cores = c.Resources.CPUCores
+	}
+	if cores <= 0 {
+		return 0
+	}
+	return int(math.Ceil(2*cores)) + 5
+}
+
+// ScaleTarget names the scaled workload.
+type ScaleTarget struct {
+	APIVersion string `yaml:"api_version"`
+	Kind       string `yaml:"kind"`
+	// Name defaults to the config's service.
+	Name string `yaml:"name"`
+}
+
+// ScalingRules is one direction of an HPA's behaviour: a stabilisation
+// window and at most Percent % or Pods pods per Period, the larger or the
+// smaller of the two by SelectPolicy (Max or Min).
+type ScalingRules struct {
+	StabilizationWindow model.Duration `yaml:"stabilization_window"`
+	Percent             int32          `yaml:"percent"`
+	Pods                int32          `yaml:"pods"`
+	Period              model.Duration `yaml:"period"`
+	SelectPolicy        string         `yaml:"select_policy"`
+}
+
+// IsZero reports whether no rule is set.
+func (r ScalingRules) IsZero() bool { return r == ScalingRules{} }
+
+// ScalerPrometheus is where KEDA's Prometheus triggers send their queries
+// and how they authenticate. Credentials are never part of the config: they
+// live in a Secret that a TriggerAuthentication (named here) reads.
+type ScalerPrometheus struct {
+	ServerAddress string `yaml:"server_address"`
+	// TriggerAuthentication names a TriggerAuthentication (or, with
+	// trigger_authentication_kind ClusterTriggerAuthentication, a cluster
+	// one); empty for a Prometheus without authentication.
+	TriggerAuthentication     string `yaml:"trigger_authentication"`
+	TriggerAuthenticationKind string `yaml:"trigger_authentication_kind"`
+	// AuthModes is the Prometheus scaler's authModes (bearer, basic, tls,
+	// custom); required with a trigger authentication.
+	AuthModes string `yaml:"auth_modes"`
+}
+
+// ScalerFallback: after FailureThreshold failed queries in a row a trigger
+// stands for Replicas replicas, or for the current count when that is higher.
+type ScalerFallback struct {
+	FailureThreshold int32 `yaml:"failure_threshold"`
+	Replicas         int32 `yaml:"replicas"`
+}
+
+// ScaleTargetName is the scaled workload's name: scale_target.name, else the service.
+func (c *Config) ScaleTargetName() string {
+	if c.Autoscaling.ScaleTarget.Name != "" {
+		return c.Autoscaling.ScaleTarget.Name
+	}
+	return c.Service
+}
+
+func defaultAutoscaling() Autoscaling {
+	return Autoscaling{
+		Autoscaler:        AutoscalerNone,
+		ScaleTarget:       ScaleTarget{APIVersion: "apps/v1", Kind: "Deployment"},
+		MinReplicas:       1,
+		MaxReplicas:       10,
+		CPUUtilization:    0.7,
+		MemoryUtilization: 0.8,
+		PollingInterval:   model.Duration(30 * time.Second),
+		CooldownPeriod:    model.Duration(300 * time.Second),
+		Prometheus:        ScalerPrometheus{ServerAddress: "http://prometheus.monitoring.svc.cluster.local:9090", TriggerAuthenticationKind: "TriggerAuthentication"},
+		Fallback:          ScalerFallback{FailureThreshold: 3, Replicas: 1},
+	}
+}
+
+var dnsNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+
+// validateAutoscaling checks the autoscaling section; bad is Validate's.
+func (c *Config) validateAutoscaling(bad func(field, format string, args ...any)) {
+	a := c.Autoscaling
+	switch a.Autoscaler {
+	case AutoscalerNone:
+		return
+	case AutoscalerKEDA, AutoscalerHPA:
+	default:
+		bad("autoscaling.autoscaler", "%q is not one of keda, hpa, none", a.Autoscaler)
+		return
+	}
+	if a.Namespace != "" && !dnsNameRE.MatchString(a.Namespace) {
+		bad("autoscaling.namespace", "%q is not a namespace name", a.Namespace)
+	}
+	if n := c.ScaleTargetName(); !dnsNameRE.MatchString(n) || len(n) > 240 {
+		bad("autoscaling.scale_target.name", "%q is not a Kubernetes object name", n)
+	}
+	if a.ScaleTarget.Kind == "" || a.ScaleTarget.APIVersion == "" {
+		bad("autoscaling.scale_target", "api_version and kind must be set")
+	}
+	if a.MinReplicas < 1 {
+		bad("autoscaling.min_replicas", "must be >= 1 (CPU and memory triggers cannot scale from zero)")
+	}
+	if a.MaxReplicas < a.MinReplicas {
+		bad("autoscaling.max_replicas", "%d is below min_replicas %d", a.MaxReplicas, a.MinReplicas)
+	}
+	for field, u := range map[string]float64{"autoscaling.cpu_utilization": a.CPUUtilization, "autoscaling.memory_utilization": a.MemoryUtilization} {
+		if u <= 0 || u > 1 {
+			bad(field, "must be in (0, 1]")
+		}
+	}
+	for field, r := range map[string]ScalingRules{"autoscaling.scale_up": a.ScaleUp, "autoscaling.scale_down": a.ScaleDown} {
+		if r.IsZero() {
+			continue
+		}
+		if r.StabilizationWindow < 0 || time.Duration(r.StabilizationWindow) > time.Hour {
+			bad(field+".stabilization_window", "must be between 0 and 1h")
+		}
+		if r.Percent < 0 || r.Pods < 0 {
+			bad(field, "percent and pods must be >= 0")
+		}
+		if (r.Percent > 0 || r.Pods > 0) && (r.Period <= 0 || time.Duration(r.Period) > 30*time.Minute) {
+			bad(field+".period", "must be between 1s and 30m")
+		}
+		if r.SelectPolicy != "" && r.SelectPolicy != "Max" && r.SelectPolicy != "Min" && r.SelectPolicy != "Disabled" {
+			bad(field+".select_policy", "%q is not Max, Min or Disabled", r.SelectPolicy)
+		}
+	}
+	c.validateDBGuard(bad)
+	if a.Autoscaler != AutoscalerKEDA {
+		return
+	}
+	if a.PollingInterval < model.Duration(time.Second) {
+		bad("autoscaling.polling_interval", "must be at least 1s")
+	}
+	if a.CooldownPeriod < 0 {
+		bad("autoscaling.cooldown_period", "must be >= 0")
+	}
+	u, err := url.Parse(a.Prometheus.ServerAddress)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		bad("autoscaling.prometheus.server_address", "%q is not an http(s) URL", a.Prometheus.ServerAddress)
+	case u.User != nil:
+		bad("autoscaling.prometheus.server_address", "must not carry credentials; name a TriggerAuthentication in autoscaling.prometheus.trigger_authentication")
+	}
+	if a.Prometheus.TriggerAuthentication != "" {
+		if !dnsNameRE.MatchString(a.Prometheus.TriggerAuthentication) {
+			bad("autoscaling.prometheus.trigger_authentication", "%q is not a Kubernetes object name", a.Prometheus.TriggerAuthentication)
+		}
+		if a.Prometheus.AuthModes == "" {
+			bad("autoscaling.prometheus.auth_modes", "must be set with a trigger_authentication (bearer, basic, tls or custom)")
+		}
+	}
+	if k := a.Prometheus.TriggerAuthenticationKind; k != "TriggerAuthentication" && k != "ClusterTriggerAuthentication" {
+		bad("autoscaling.prometheus.trigger_authentication_kind", "%q is not TriggerAuthentication or ClusterTriggerAuthentication", k)
+	}
+	if a.Fallback.FailureThreshold < 1 {
+		bad("autoscaling.fallback.failure_threshold", "must be >= 1")
+	}
+	if a.Fallback.Replicas < a.MinReplicas || a.Fallback.Replicas > a.MaxReplicas {
+		bad("autoscaling.fallback.replicas", "%d is outside min_replicas..max_replicas (%d..%d)", a.Fallback.Replicas, a.MinReplicas, a.MaxReplicas)
+	}
+}
+
+// validateDBGuard refuses a max_replicas whose database pools do not fit.
+func (c *Config) validateDBGuard(bad func(field, format string, args ...any)) {
+	db := c.Autoscaling.DB
+	if db.PoolSizePerPod < 0 || db.Cores < 0 || db.UsableConnections < 0 {
+		bad("autoscaling.db", "pool_size_per_pod, cores and usable_connections must be >= 0")
+		return
+	}
+	if db.UsableConnections == 0 {
+		return
+	}
+	pool := c.PoolSizePerPod()
+	if pool == 0 {
+		bad("autoscaling.db.pool_size_per_pod", "must be set (or cores, or resources.cpu_cores) when usable_connections is")
+		return
+	}
+	maxReplicas := int(c.Autoscaling.MaxReplicas)
+	if need := maxReplicas * pool; need > db.UsableConnections && !db.AllowExceedingConnections {
+		bad("autoscaling.max_replicas", "%d replicas x %d connections per pod = %d connections, more than the %d usable "+
+			"(autoscaling.db.usable_connections): the scale-out would exhaust the database; lower max_replicas to %d, "+
+			"shrink the pools or add PgBouncer, or set autoscaling.db.allow_exceeding_connections: true",
+			maxReplicas, pool, need, db.UsableConnections, db.UsableConnections/pool)
+	}
+}

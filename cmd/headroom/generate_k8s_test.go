@@ -1,0 +1,87 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// headroom generate --k8s-out: the manifests of the config's autoscaler,
+// --check catching edits and left-over files, and a switch from keda to hpa
+// removing the ScaledObject rather than leaving it next to the HPA.
+func TestGenerateK8sOut(t *testing.T) {
+	bin := headroomBinary(t)
+	dir := t.TempDir()
+	run := func(args ...string) (string, error) {
+		out, err := exec.Command(bin, append([]string{"generate", "--out", filepath.Join(dir, "bundle")}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	k8s := filepath.Join(dir, "k8s")
+	if msg, err := run("--preset", "amas", "--k8s-out", k8s); err != nil {
+		t.Fatalf("generate: %v\n%s", err, msg)
+	}
+	for _, f := range []string{"scaledobject.yaml", "no-keda/hpa.yaml"} {
+		if _, err := os.Stat(filepath.Join(k8s, f)); err != nil {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	if msg, err := run("--preset", "amas", "--k8s-out", k8s, "--check"); err != nil {
+		t.Errorf("--check on fresh manifests: %v\n%s", err, msg)
+	}
+	if err := os.WriteFile(filepath.Join(k8s, "scaledobject.yaml"), []byte("edited\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := run("--preset", "amas", "--k8s-out", k8s, "--check"); err == nil || !strings.Contains(msg, "scaledobject.yaml") {
+		t.Errorf("--check after an edit: %v\n%s", err, msg)
+	}
+
+	cfg := filepath.Join(dir, "plain.yaml")
+	if err := os.WriteFile(cfg, []byte("preset: amas\nautoscaling: {autoscaler: hpa}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := run("--config", cfg, "--k8s-out", k8s, "--check"); err == nil || !strings.Contains(msg, "scaledobject.yaml") {
+		t.Errorf("--check with a left-over ScaledObject: %v\n%s", err, msg)
+	}
+	if msg, err := run("--config", cfg, "--k8s-out", k8s); err != nil {
+		t.Fatalf("generate --config: %v\n%s", err, msg)
+	}
+	if _, err := os.Stat(filepath.Join(k8s, "hpa.yaml")); err != nil {
+		t.Errorf("hpa.yaml not written: %v", err)
+	}
+	for _, f := range []string{"scaledobject.yaml", "no-keda/hpa.yaml"} {
+		if _, err := os.Stat(filepath.Join(k8s, f)); !os.IsNotExist(err) {
+			t.Errorf("%s left behind after switching to hpa: %v", f, err)
+		}
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("preset: amas\nautoscaling:\n  prometheus: {server_address: 'http://u:p@prom:9090'}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := run("--config", bad, "--k8s-out", k8s); err == nil || !strings.Contains(msg, "autoscaling.prometheus.server_address") {
+		t.Errorf("credentials in the server address: %v\n%s", err, msg)
+	}
+}
+
+// headroom generate refuses a max replica count whose database pools exceed
+// the usable connections, naming both numbers, unless told to allow it.
+func TestGenerateDBConnectionGuard(t *testing.T) {
+	bin := headroomBinary(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "direct.yaml")
+	if err := os.WriteFile(cfg, []byte("autoscaling:\n  db: {usable_connections: 97}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "generate", "--config", cfg, "--out", filepath.Join(dir, "b"), "--k8s-out", filepath.Join(dir, "k")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "= 260 connections, more than the 97 usable") {
+		t.Errorf("20 replicas x 13 over 97 connections: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(cfg, []byte("autoscaling:\n  db: {usable_connections: 97, allow_exceeding_connections: true}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "generate", "--config", cfg, "--out", filepath.Join(dir, "b"), "--k8s-out", filepath.Join(dir, "k")).CombinedOutput(); err != nil {
+		t.Errorf("allowed: %v\n%s", err, out)
+	}
+}
