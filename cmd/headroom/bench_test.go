@@ -29,7 +29,8 @@ import (
 )
 
 // BenchmarkScrape measures a full scrape of a PostgreSQL primary and
-// replica, PgBouncer and Redis by the real binary, over HTTP, while
+// replica, PgBouncer and Redis by the real exporter binary (as the Docker
+// image builds it), over HTTP, while
 // clients write to the databases; then again with twice the clients and
 // databases. It reports, per scrape: latency (median, p95, per target),
 // the same queries run directly (the floor), bytes, series, the
@@ -45,10 +46,9 @@ func BenchmarkScrape(b *testing.B) {
 }
 
 var (
-	buildOnce sync.Once
-	binDir    string
-	binPath   string
-	buildErr  error
+	buildMu  sync.Mutex
+	binDir   string
+	binPaths = map[string]string{}
 )
 
 func TestMain(m *testing.M) {
@@ -59,25 +59,35 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// headroomBinary builds the binary once per test process.
-func headroomBinary(b testing.TB) string {
-	buildOnce.Do(func() {
+// headroomBinary builds the whole binary (serve and generate) once per
+// test process.
+func headroomBinary(t testing.TB) string { return buildBinary(t, "") }
+
+// exporterBinary builds what the Docker image ships: static, stripped, and
+// without the generator's dependencies (-tags exporteronly).
+func exporterBinary(t testing.TB) string { return buildBinary(t, "exporteronly") }
+
+func buildBinary(t testing.TB, tags string) string {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if path, ok := binPaths[tags]; ok {
+		return path
+	}
+	if binDir == "" {
 		dir, err := os.MkdirTemp("", "headroom-bin-")
 		if err != nil {
-			buildErr = err
-			return
+			t.Fatal(err)
 		}
 		binDir = dir
-		binPath = filepath.Join(dir, "headroom")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		b.Fatal(buildErr)
 	}
-	return binPath
+	path := filepath.Join(binDir, "headroom-"+tags)
+	cmd := exec.Command("go", "build", "-tags", tags, "-ldflags", "-s -w", "-o", path, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags %q: %v\n%s", tags, err, out)
+	}
+	binPaths[tags] = path
+	return path
 }
 
 func benchmarkScrape(b *testing.B, clients, databases int) {
@@ -95,7 +105,7 @@ func benchmarkScrape(b *testing.B, clients, databases int) {
 
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b))
 	cfgPath := writeBenchConfig(b, pg, replica, bouncer, rds)
-	exporter := exec.Command(headroomBinary(b), "serve", "--config.file="+cfgPath, "--web.listen-address="+addr, "--log.level=warn")
+	exporter := exec.Command(exporterBinary(b), "serve", "--config.file="+cfgPath, "--web.listen-address="+addr, "--log.level=warn")
 	exporter.Stderr = os.Stderr
 	if err := exporter.Start(); err != nil {
 		b.Fatal(err)

@@ -1,3 +1,5 @@
+//go:build !exporteronly
+
 package main
 
 import (
@@ -24,6 +26,12 @@ type generateCommand struct {
 	k8sOut     string
 	check      bool
 }
+
+func init() {
+	optionalCommands = append(optionalCommands, func(app *kingpin.Application) command { return newGenerateCommand(app) })
+}
+
+func (g *generateCommand) clause() *kingpin.CmdClause { return g.cmd }
 
 func newGenerateCommand(app *kingpin.Application) *generateCommand {
 	g := &generateCommand{}

@@ -1,3 +1,5 @@
+//go:build !exporteronly
+
 package main
 
 import (

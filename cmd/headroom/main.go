@@ -1,5 +1,6 @@
 // Command headroom exports PostgreSQL, PgBouncer, Redis and API health
-// signals for scaling decisions.
+// signals for scaling decisions, and generates the alerting bundle,
+// dashboards and autoscaler manifests from its trigger catalogue.
 package main
 
 import (
@@ -10,28 +11,38 @@ import (
 	"github.com/prometheus/common/version"
 )
 
+// command is a subcommand: it declares its flags on the application and
+// runs when chosen.
+type command interface {
+	clause() *kingpin.CmdClause
+	run() error
+}
+
+// optionalCommands are the subcommands a build may leave out: the
+// generator links Prometheus, Alertmanager, Kubernetes and Grafana
+// packages that an exporter-only build (-tags exporteronly) does without.
+var optionalCommands []func(*kingpin.Application) command
+
 func main() {
 	app := kingpin.New("headroom", "Scale-up and scale-down signals for an LLM-backed API on PostgreSQL, PgBouncer and Redis.")
 	app.Version(version.Print("headroom"))
 	app.HelpFlag.Short('h')
-	serve := newServeCommand(app)
-	generate := newGenerateCommand(app)
+	commands := []command{newServeCommand(app)}
+	for _, add := range optionalCommands {
+		commands = append(commands, add(app))
+	}
 
-	cmd, err := app.Parse(os.Args[1:])
+	chosen, err := app.Parse(os.Args[1:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "headroom: %v\n", err)
 		os.Exit(2)
 	}
-	switch cmd {
-	case serve.cmd.FullCommand():
-		if err := serve.run(); err != nil {
-			fmt.Fprintf(os.Stderr, "headroom serve: %v\n", err)
-			os.Exit(1)
-		}
-	case generate.cmd.FullCommand():
-		if err := generate.run(); err != nil {
-			fmt.Fprintf(os.Stderr, "headroom generate: %v\n", err)
-			os.Exit(1)
+	for _, c := range commands {
+		if c.clause().FullCommand() == chosen {
+			if err := c.run(); err != nil {
+				fmt.Fprintf(os.Stderr, "headroom %s: %v\n", chosen, err)
+				os.Exit(1)
+			}
 		}
 	}
 }
