@@ -374,6 +374,36 @@ func orDefault(v, d uint32) uint32 {
 	return v
 }
 
+// fieldOptioned is what the SDK's time series and stat builders share for
+// the spec's optional field options.
+type fieldOptioned[B any] interface {
+	Min(float64) B
+	Max(float64) B
+	Decimals(float64) B
+	Links([]cog.Builder[dashboard.DashboardLink]) B
+	Mappings([]dashboard.ValueMapping) B
+}
+
+// fieldOptions sets the options the spec gives and leaves the others to
+// Grafana's defaults.
+func fieldOptions[B fieldOptioned[B]](p B, s spec) {
+	if s.Min != nil {
+		p.Min(*s.Min)
+	}
+	if s.Max != nil {
+		p.Max(*s.Max)
+	}
+	if s.Decimals != nil {
+		p.Decimals(*s.Decimals)
+	}
+	if len(s.Links) > 0 {
+		p.Links(s.links())
+	}
+	if len(s.Mappings) > 0 {
+		p.Mappings(s.Mappings)
+	}
+}
+
 // ts is a time series panel.
 func (bd *board) ts(s spec) {
 	p := timeseries.NewPanelBuilder().
@@ -401,21 +431,7 @@ func (bd *board) ts(s spec) {
 	if s.Stack {
 		p.Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal)).FillOpacity(30)
 	}
-	if s.Min != nil {
-		p.Min(*s.Min)
-	}
-	if s.Max != nil {
-		p.Max(*s.Max)
-	}
-	if s.Decimals != nil {
-		p.Decimals(*s.Decimals)
-	}
-	if len(s.Links) > 0 {
-		p.Links(s.links())
-	}
-	if len(s.Mappings) > 0 {
-		p.Mappings(s.Mappings)
-	}
+	fieldOptions(p, s)
 	bd.add(p)
 }
 
@@ -445,21 +461,7 @@ func (bd *board) stat(s spec) {
 		JustifyMode(common.BigValueJustifyModeAuto).
 		Orientation(common.VizOrientationAuto).
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{calc}).Values(false))
-	if s.Min != nil {
-		p.Min(*s.Min)
-	}
-	if s.Max != nil {
-		p.Max(*s.Max)
-	}
-	if s.Decimals != nil {
-		p.Decimals(*s.Decimals)
-	}
-	if len(s.Links) > 0 {
-		p.Links(s.links())
-	}
-	if len(s.Mappings) > 0 {
-		p.Mappings(s.Mappings)
-	}
+	fieldOptions(p, s)
 	bd.add(p)
 }
 
