@@ -73,6 +73,26 @@ type DBGuard struct {
 	// AllowExceedingConnections lets a max_replicas through whose pools
 	// exceed UsableConnections.
 	AllowExceedingConnections bool `yaml:"allow_exceeding_connections"`
+	// ConnectsThrough is what the API's pools connect to: postgres (the
+	// default; the alert ScaleOutExceedsDBConnections compares with the
+	// primary's headroom_postgres_usable_connections) or pgbouncer (with
+	// headroom_pgbouncer_config_max_client_connections, PgBouncer's
+	// max_client_conn).
+	ConnectsThrough string `yaml:"connects_through"`
+}
+
+// What the API's pools connect to (DBGuard.ConnectsThrough).
+const (
+	ConnectsThroughPostgres  = "postgres"
+	ConnectsThroughPgBouncer = "pgbouncer"
+)
+
+// DBConnectsThrough is autoscaling.db.connects_through, postgres when unset.
+func (c *Config) DBConnectsThrough() string {
+	if c.Autoscaling.DB.ConnectsThrough == "" {
+		return ConnectsThroughPostgres
+	}
+	return c.Autoscaling.DB.ConnectsThrough
 }
 
 // PoolSizePerPod is autoscaling.db.pool_size_per_pod, else 2 x cores + 5
@@ -142,6 +162,22 @@ func (c *Config) ScaleTargetName() string {
 		return c.Autoscaling.ScaleTarget.Name
 	}
 	return c.Service
+}
+
+// ScaledObjectName is the name of the KEDA ScaledObject headroom writes.
+func (c *Config) ScaledObjectName() string { return c.ScaleTargetName() + "-scaler" }
+
+// HPAName is the name of the plain HorizontalPodAutoscaler headroom writes.
+func (c *Config) HPAName() string { return c.ScaleTargetName() + "-hpa" }
+
+// HPANames are the HorizontalPodAutoscalers that may scale the target: with
+// KEDA the one KEDA makes for the ScaledObject (keda-hpa-<name>) or, on a
+// cluster without KEDA, the plain one; otherwise the plain one.
+func (c *Config) HPANames() []string {
+	if c.Autoscaling.Autoscaler == AutoscalerKEDA {
+		return []string{"keda-hpa-" + c.ScaledObjectName(), c.HPAName()}
+	}
+	return []string{c.HPAName()}
 }
 
 func defaultAutoscaling() Autoscaling {
@@ -251,6 +287,9 @@ func (c *Config) validateDBGuard(bad func(field, format string, args ...any)) {
 	if db.PoolSizePerPod < 0 || db.Cores < 0 || db.UsableConnections < 0 {
 		bad("autoscaling.db", "pool_size_per_pod, cores and usable_connections must be >= 0")
 		return
+	}
+	if t := db.ConnectsThrough; t != "" && t != ConnectsThroughPostgres && t != ConnectsThroughPgBouncer {
+		bad("autoscaling.db.connects_through", "%q is not postgres or pgbouncer", t)
 	}
 	if db.UsableConnections == 0 {
 		return

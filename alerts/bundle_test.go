@@ -83,6 +83,17 @@ resources:
 selectors:
   node: job="node", instance=~"api-host-.*"
 `+shortFor)},
+	// The database-connection guard against the PostgreSQL primary, per
+	// cluster, with KEDA's HPA names.
+	{name: "health-agent-db-guard-postgres", tests: []string{"capacity-test.yaml"}, cfg: fromYAML("health-agent", `
+cluster_label: cluster
+targets:
+  postgres: ha-pg-.*
+autoscaling:
+  autoscaler: keda
+  namespace: prod
+  db: {pool_size_per_pod: 10, connects_through: postgres, usable_connections: 0}
+`)},
 	{name: "amas-multi-cluster", cfg: fromYAML("amas", `
 cluster_label: cluster
 targets:

@@ -129,6 +129,7 @@ const (
 	testProbe
 	testAbsentJob
 	testAbsentSignal
+	testDBGuard
 )
 
 // Catalogue returns the config's triggers, overrides applied, in a stable
@@ -279,7 +280,10 @@ func formatValue(u Unit, v float64) string {
 	return num(v)
 }
 
-const alertCapacityTargetMissed = "CapacityTargetMissed"
+const (
+	alertCapacityTargetMissed         = "CapacityTargetMissed"
+	alertScaleOutExceedsDBConnections = "ScaleOutExceedsDBConnections"
+)
 
 // definitions is the catalogue before the config's overrides: every row of
 // TRIGGERS.md with the seeds' numbers as defaults.
@@ -477,6 +481,26 @@ func definitions(cfg *Config) []Trigger {
 		Runbook: Runbook{Meaning: "Client backends use more than 80% of the connections ordinary clients may hold; new connections will fail with \"too many clients\".",
 			Steps: []string{"Put PgBouncer in front of PostgreSQL, or lower pool sizes: max replicas x pool size must fit max_connections.",
 				"Raise max_connections only with memory to spare (each backend costs work_mem and more)."}}})
+	if g, ok := dbGuardOf(cfg); ok {
+		add(Trigger{ID: alertScaleOutExceedsDBConnections, Set: SetHealth, Source: "headroom", Group: GroupCapacity, Direction: None,
+			Signal: Signal{ID: "db_connection_guard", Unit: UnitCount, Group: GroupCapacity,
+				Title: "Connections the pools would open at max replicas beyond the database's usable ones"},
+			Comparison: customSignal, For: 15 * min, Action: "lower_max_replicas_or_raise_db_connections", Urgency: UrgencyMedium,
+			Severity: SeverityWarning, test: testDBGuard,
+			When:    fmt.Sprintf("HPA max replicas (kube-state-metrics, else %d) x %d connections per pod > %s", g.maxReplicas, g.pool, g.usableName),
+			expr:    func(Trigger) string { return g.expr(p) },
+			Summary: "Scaling {{ service }} out to its max replicas would exceed the database's connections",
+			Description: fmt.Sprintf("At the HPA's max replicas (from kube-state-metrics, else the configured %d) x %d connections per pod, "+
+				"the pools of {{ service }} would open {{ $value }} more connections than %s accepts (%s) for 15m. "+
+				"Action: lower max replicas or raise the database's connections.", g.maxReplicas, g.pool, g.what, g.usableName),
+			Runbook: Runbook{Meaning: "Every pod opens its own connection pool, so a scale-out to the HPA's max replicas would open more connections than " +
+				"the database (or PgBouncer) accepts: the scale-out meant to help would exhaust the connections and take the database down (KEDA issue #476). " +
+				"Compared at run time: the HPA's max replicas as kube-state-metrics reports them (the configured max_replicas without kube-state-metrics) " +
+				"x autoscaling.db's pool size per pod, against the usable connections the exporter measures.",
+				Steps: []string{"Lower the HPA's max replicas (autoscaling.max_replicas, or maxReplicaCount of the ScaledObject) to what fits: usable connections / pool size per pod.",
+					"Or shrink the pool per pod, put PgBouncer in front (transaction pooling), or raise max_connections (PostgreSQL) or max_client_conn (PgBouncer) if memory allows.",
+					"Check that autoscaling.db.pool_size_per_pod (or cores) and connects_through in the config match what the pods really open."}}})
+	}
 	add(Trigger{ID: "RedisMemoryNearMax", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig("redis_memory"), Comparison: Above,
 		Threshold: 0.8, For: 5 * min, Action: "increase_redis_memory", Urgency: UrgencyHigh, Kind: "redis",
 		Runbook: Runbook{Meaning: "Redis uses more than 80% of its memory limit (HA sizes it at 256MB). With allkeys-lru this is where evictions start; with noeviction, writes fail at 100%.",

@@ -311,3 +311,57 @@ func TestSimulatorMatchesTheRateRamp(t *testing.T) {
 		t.Error("a rate with one sample is present")
 	}
 }
+
+// ScaleOutExceedsDBConnections exists only where the pool size per pod is
+// known and an autoscaler is configured; it tickets and scales nothing.
+func TestDBConnectionGuardAlert(t *testing.T) {
+	find := func(cfg *Config) (Trigger, bool) {
+		for _, tr := range Catalogue(cfg) {
+			if tr.ID == alertScaleOutExceedsDBConnections {
+				return tr, true
+			}
+		}
+		return Trigger{}, false
+	}
+	ha, err := Preset("health-agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, ok := find(ha)
+	if !ok {
+		t.Fatal("health-agent (pool size 13 from 4 cores) has no ScaleOutExceedsDBConnections")
+	}
+	if tr.Severity != SeverityWarning || tr.Direction != None || tr.Action != "lower_max_replicas_or_raise_db_connections" || tr.For != 15*time.Minute {
+		t.Errorf("ScaleOutExceedsDBConnections: severity %s direction %s action %s for %v", tr.Severity, tr.Direction, tr.Action, tr.For)
+	}
+	for _, want := range []string{`kube_horizontalpodautoscaler_spec_max_replicas{horizontalpodautoscaler="health-agent-api-hpa"}`, "vector(20)", ") * 13",
+		"headroom_pgbouncer_config_max_client_connections"} {
+		if !strings.Contains(tr.Expr, want) {
+			t.Errorf("expression lacks %s:\n%s", want, tr.Expr)
+		}
+	}
+	amas, err := Preset("amas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := find(amas); ok {
+		t.Error("amas (no pool size, no cores) has ScaleOutExceedsDBConnections")
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"autoscaling: {autoscaler: none}", ""},
+		{"autoscaling: {db: {connects_through: postgres}}", "headroom_postgres_in_recovery"},
+		{"autoscaling: {autoscaler: keda, db: {connects_through: postgres}}", `horizontalpodautoscaler=~"keda-hpa-health-agent-api-scaler|health-agent-api-hpa"`},
+	} {
+		cfg, err := LoadOnto("health-agent", []byte(tc.yaml))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.yaml, err)
+		}
+		tr, ok := find(cfg)
+		if ok != (tc.want != "") || (ok && !strings.Contains(tr.Expr, tc.want)) {
+			t.Errorf("%s: alert %v, expression %q; want %q", tc.yaml, ok, tr.Expr, tc.want)
+		}
+	}
+	if _, err := LoadOnto("health-agent", []byte("autoscaling: {db: {connects_through: mysql}}")); err == nil || !strings.Contains(err.Error(), "autoscaling.db.connects_through") {
+		t.Errorf("connects_through mysql: %v", err)
+	}
+}

@@ -89,6 +89,8 @@ func promtoolTests(cfg *Config, cat []Trigger, ruleFiles []string, groupOrder []
 			groups, err = gen.absentJob()
 		case testAbsentSignal:
 			groups, err = gen.absentSignal()
+		case testDBGuard:
+			groups, err = gen.dbGuard()
 		}
 		if err != nil {
 			return nil, fmt.Errorf("tests of %s: %w", t.ID, err)

@@ -176,7 +176,7 @@ func ScaledObject(cfg *alerts.Config) (*kedav1alpha1.ScaledObject, error) {
 
 	so := &kedav1alpha1.ScaledObject{
 		TypeMeta:   metav1.TypeMeta{APIVersion: kedav1alpha1.GroupVersion.String(), Kind: "ScaledObject"},
-		ObjectMeta: objectMeta(cfg, cfg.ScaleTargetName()+"-scaler"),
+		ObjectMeta: objectMeta(cfg, cfg.ScaledObjectName()),
 		Spec: kedav1alpha1.ScaledObjectSpec{
 			ScaleTargetRef: &kedav1alpha1.ScaleTarget{
 				APIVersion: a.ScaleTarget.APIVersion,
@@ -239,7 +239,7 @@ func HPA(cfg *alerts.Config) *autoscalingv2.HorizontalPodAutoscaler {
 	}
 	return &autoscalingv2.HorizontalPodAutoscaler{
 		TypeMeta:   metav1.TypeMeta{APIVersion: autoscalingv2.SchemeGroupVersion.String(), Kind: "HorizontalPodAutoscaler"},
-		ObjectMeta: objectMeta(cfg, cfg.ScaleTargetName()+"-hpa"),
+		ObjectMeta: objectMeta(cfg, cfg.HPAName()),
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
 			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: a.ScaleTarget.APIVersion, Kind: a.ScaleTarget.Kind, Name: cfg.ScaleTargetName()},
 			MinReplicas:    new(a.MinReplicas),
