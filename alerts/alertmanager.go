@@ -128,9 +128,14 @@ func InhibitRules(cfg *Config, cat []Trigger) []InhibitRule {
 	}
 	if present["APIDown"] && len(byKind["api"]) > 0 {
 		api := append([]string{}, byKind["api"]...)
+		if len(cfg.slos()) > 0 {
+			// An outage burns the error budget at once: APIDown has
+			// already paged for it.
+			api = append(api, alertErrorBudgetBurn)
+		}
 		sort.Strings(api)
 		out = append(out, InhibitRule{
-			Why:            "The API's error, latency and traffic alerts are inhibited while its health probe fails (they are symptoms of the outage).",
+			Why:            "The API's error, latency, traffic and error-budget alerts are inhibited while its health probe fails (they are symptoms of the outage).",
 			SourceMatchers: []string{`alertname="APIDown"`}, TargetMatchers: []string{matchAny("alertname", api)}, Equal: []string{"service"},
 		})
 	}

@@ -143,6 +143,9 @@ func TestInhibitionRules(t *testing.T) {
 		byID[tr.ID] = tr
 	}
 	a := func(id string, extra ...string) model.LabelSet { return sampleAlert(byID[id], extra...) }
+	// ErrorBudgetBurn comes from the SLOs, not the catalogue.
+	burn := model.LabelSet{"alertname": alertErrorBudgetBurn, "service": model.LabelValue(cfg.Service),
+		"slo": "availability", "severity": "critical", "long_window": "1h", "short_window": "5m"}
 	other := func(ls model.LabelSet, k, v string) model.LabelSet {
 		c := ls.Clone()
 		c[model.LabelName(k)] = model.LabelValue(v)
@@ -177,6 +180,8 @@ func TestInhibitionRules(t *testing.T) {
 		{"APIErrorRateHigh while APIDown", []model.LabelSet{a("APIDown", "target", "api")}, a("APIErrorRateHigh"), true},
 		{"APILatencyP95High while APIDown", []model.LabelSet{a("APIDown", "target", "api")}, a("APILatencyP95High"), true},
 		{"MemoryHigh is not muted by APIDown", []model.LabelSet{a("APIDown", "target", "api")}, a("MemoryHigh"), false},
+		{"ErrorBudgetBurn while APIDown", []model.LabelSet{a("APIDown", "target", "api")}, burn, true},
+		{"ErrorBudgetBurn while another service's APIDown", []model.LabelSet{other(a("APIDown", "target", "api"), "service", "other")}, burn, false},
 		// Rule 5: missing headroom signals while the exporter or a target is down.
 		{"SignalAbsent(db pool) while ExporterAbsent", []model.LabelSet{a("ExporterAbsent", "job", "headroom")}, a("SignalAbsent:db_pool"), true},
 		{"SignalAbsent(redis memory) while RedisDown", []model.LabelSet{a("RedisDown", "target", "redis", "kind", "redis")}, a("SignalAbsent:redis_memory"), true},
