@@ -434,20 +434,12 @@ func saturation(cfg *Config, p pq, add func(Signal), have []Signal) {
 func rawSignals(cfg *Config, p pq, add func(Signal)) {
 	add(Signal{ID: "standby_lag", Expr: p.headroom("headroom_postgres_standby_lag_seconds", "postgres"), Unit: UnitSeconds, Group: GroupReplication,
 		Title: "Replication lag", Where: "standby {{ $labels.target }}", Labels: []string{"target"},
-		fixture: func(f *fx, vals []float64) map[string]string {
-			l := f.headroomTarget("postgres", "pg-replica")
-			f.gauge("headroom_postgres_standby_lag_seconds", l, vals, 1)
-			return l
-		},
-		Help: "How far a standby's data is behind its primary; right on an idle primary, while replay is paused and when the stream is blocked."})
+		fixture: oneGauge("headroom_postgres_standby_lag_seconds", "postgres", "pg-replica"),
+		Help:    "How far a standby's data is behind its primary; right on an idle primary, while replay is paused and when the stream is blocked."})
 	add(Signal{ID: "wal_receiver", Expr: p.headroom("headroom_postgres_wal_receiver_streaming", "postgres"), Unit: UnitBool, Group: GroupReplication,
 		Title: "WAL receiver streaming", Where: "standby {{ $labels.target }}", Labels: []string{"target"},
-		fixture: func(f *fx, vals []float64) map[string]string {
-			l := f.headroomTarget("postgres", "pg-replica")
-			f.gauge("headroom_postgres_wal_receiver_streaming", l, vals, 1)
-			return l
-		},
-		Help: "1 while a standby's WAL receiver streams from its upstream."})
+		fixture: oneGauge("headroom_postgres_wal_receiver_streaming", "postgres", "pg-replica"),
+		Help:    "1 while a standby's WAL receiver streams from its upstream."})
 	slotL := []string{"target", "slot", "slot_type"}
 	add(Signal{ID: "slot_retained", Expr: p.headroom("headroom_postgres_replication_slot_retained_wal_bytes", "postgres"), Unit: UnitBytes,
 		Group: GroupReplication, Title: "WAL retained by a replication slot", Where: "slot {{ $labels.slot }} on {{ $labels.target }}", Labels: slotL,
@@ -461,39 +453,32 @@ func rawSignals(cfg *Config, p pq, add func(Signal)) {
 	pl := []string{"target", "database", "user"}
 	add(Signal{ID: "pgbouncer_waiting", Expr: p.headroom("headroom_pgbouncer_pool_client_connections", "pgbouncer", `state="waiting"`), Unit: UnitCount,
 		Group: GroupPgBouncer, Title: "PgBouncer clients waiting", Where: "pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.target }}", Labels: pl,
-		fixture: func(f *fx, vals []float64) map[string]string {
-			l := with(f.headroomTarget("pgbouncer", "pgbouncer"), "database", "app", "user", "app", "state", "waiting")
-			f.gauge("headroom_pgbouncer_pool_client_connections", l, vals, 1)
-			return l
-		},
-		Help: "Clients of a pool waiting for a server connection."})
+		fixture: oneGauge("headroom_pgbouncer_pool_client_connections", "pgbouncer", "pgbouncer", "database", "app", "user", "app", "state", "waiting"),
+		Help:    "Clients of a pool waiting for a server connection."})
 	add(Signal{ID: "pgbouncer_max_wait", Expr: p.headroom("headroom_pgbouncer_pool_max_wait_seconds", "pgbouncer"), Unit: UnitSeconds,
 		Group: GroupPgBouncer, Title: "PgBouncer max wait", Where: "pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.target }}", Labels: pl,
-		fixture: func(f *fx, vals []float64) map[string]string {
-			l := with(f.headroomTarget("pgbouncer", "pgbouncer"), "database", "app", "user", "app")
-			f.gauge("headroom_pgbouncer_pool_max_wait_seconds", l, vals, 1)
-			return l
-		},
-		Help: "How long the oldest waiting client of a pool has waited."})
+		fixture: oneGauge("headroom_pgbouncer_pool_max_wait_seconds", "pgbouncer", "pgbouncer", "database", "app", "user", "app"),
+		Help:    "How long the oldest waiting client of a pool has waited."})
 	for _, k := range []struct{ kind, name string }{{"postgres", "pg-primary"}, {"pgbouncer", "pgbouncer"}, {"redis", "redis"}} {
-		k := k
 		add(Signal{ID: k.kind + "_up", Expr: p.headroom("headroom_target_up", k.kind, fmt.Sprintf("kind=%q", k.kind)), Unit: UnitBool, Group: groupOfKind(k.kind),
 			Title: "headroom's " + k.kind + " target", Where: "{{ $labels.target }}", Labels: []string{"target", "kind"},
-			fixture: func(f *fx, vals []float64) map[string]string {
-				l := with(f.headroomTarget(k.kind, k.name), "kind", k.kind)
-				f.gauge("headroom_target_up", l, vals, 1)
-				return l
-			},
-			Help: "1 when the exporter got usable data from the target in its last scrape."})
+			fixture: oneGauge("headroom_target_up", k.kind, k.name, "kind", k.kind),
+			Help:    "1 when the exporter got usable data from the target in its last scrape."})
 	}
 	add(Signal{ID: "api_probe", Expr: p.headroom("headroom_api_probe_success", "api"), Unit: UnitBool, Group: GroupAPI,
 		Title: "API health probe", Where: "{{ $labels.target }}", Labels: []string{"target"},
-		fixture: func(f *fx, vals []float64) map[string]string {
-			l := f.headroomTarget("api", "api")
-			f.gauge("headroom_api_probe_success", l, vals, 1)
-			return l
-		},
-		Help: "1 when the API's health endpoint answered healthy; 0, not absent, when it could not be reached."})
+		fixture: oneGauge("headroom_api_probe_success", "api", "api"),
+		Help:    "1 when the API's health endpoint answered healthy; 0, not absent, when it could not be reached."})
+}
+
+// oneGauge is the fixture of a signal read straight off one headroom gauge
+// of a target, with extra labels as key-value pairs.
+func oneGauge(metric, kind, target string, labels ...string) func(f *fx, vals []float64) map[string]string {
+	return func(f *fx, vals []float64) map[string]string {
+		l := with(f.headroomTarget(kind, target), labels...)
+		f.gauge(metric, l, vals, 1)
+		return l
+	}
 }
 
 func groupOfKind(kind string) Group {
