@@ -60,9 +60,17 @@ func StartPostgres(t TB, opts PostgresOptions) *Postgres {
 	appendConf(t, data, conf)
 	writeFile(t, dataPath(data, "pg_hba.conf"),
 		"local all all trust\nhost all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n")
-	p := &Postgres{Server: Server{Host: "127.0.0.1", Port: port, Dir: data}}
+	return runPostgres(t, "postgres", dir, port, false)
+}
+
+// runPostgres starts the server of an initialised data directory (dir/data)
+// and waits until it accepts queries.
+func runPostgres(t TB, name, dir string, port int, replica bool) *Postgres {
+	t.Helper()
+	data := dataPath(dir, "data")
+	p := &Postgres{Server: Server{Host: "127.0.0.1", Port: port, Dir: data}, Replica: replica}
 	p.proc = &process{
-		name:    "postgres",
+		name:    name,
 		addr:    p.Addr(),
 		logPath: dataPath(dir, "postgres.log"),
 		start:   func() (*exec.Cmd, error) { return asPostgres(PGBin+"/postgres", "-D", data) },
@@ -104,18 +112,7 @@ func (p *Postgres) StartReplica(t TB) *Postgres {
 		"wal_receiver_status_interval = 1s",
 		"wal_retrieve_retry_interval = 1s",
 	})
-	r := &Postgres{Server: Server{Host: "127.0.0.1", Port: port, Dir: data}, Replica: true}
-	r.proc = &process{
-		name:    "postgres-replica",
-		addr:    r.Addr(),
-		logPath: dataPath(dir, "postgres.log"),
-		start:   func() (*exec.Cmd, error) { return asPostgres(PGBin+"/postgres", "-D", data) },
-	}
-	r.register(t)
-	if err := r.proc.run(); err != nil {
-		t.Fatalf("%v", err)
-	}
-	r.waitReady(t)
+	r := runPostgres(t, "postgres-replica", dir, port, true)
 	r.WaitStreaming(t)
 	return r
 }
