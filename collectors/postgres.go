@@ -203,23 +203,16 @@ func (t *postgresTarget) Scrape(ctx context.Context, s *Scrape) error {
 }
 
 func (t *postgresTarget) readSettings(rows pgx.Rows, emit func(prometheus.Metric)) error {
-	settings := map[string]float64{}
-	for rows.Next() {
-		var name string
-		var v float64
-		if err := rows.Scan(&name, &v); err != nil {
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
 			return err
 		}
-		settings[name] = v
+		return fmt.Errorf("no row from the settings query")
 	}
-	if err := rows.Err(); err != nil {
+	var max, su, res float64
+	if err := rows.Scan(&max, &su, &res); err != nil {
 		return err
 	}
-	max, ok := settings["max_connections"]
-	if !ok {
-		return fmt.Errorf("max_connections missing from pg_settings")
-	}
-	su, res := settings["superuser_reserved_connections"], settings["reserved_connections"]
 	gauge(emit, pgMaxConnectionsDesc, max)
 	gauge(emit, pgSuperuserReservedDesc, su)
 	gauge(emit, pgReservedDesc, res)

@@ -2,7 +2,6 @@ package collectors
 
 import (
 	"fmt"
-	"strings"
 )
 
 // Supported PostgreSQL major versions. Newer majors use the newest query
@@ -39,12 +38,15 @@ func queriesFor(versionNum int, replica bool) (pgQueries, error) {
 	}
 	var q pgQueries
 
-	settings := []string{"'max_connections'", "'superuser_reserved_connections'"}
+	// current_setting reads three values; the pg_settings view would build
+	// every one of the server's few hundred settings to filter them.
+	// reserved_connections (for pg_use_reserved_connections) is new in 16.
+	reserved := "0"
 	if major >= 16 {
-		// reserved_connections (for pg_use_reserved_connections) is new in 16.
-		settings = append(settings, "'reserved_connections'")
+		reserved = "current_setting('reserved_connections')::float8"
 	}
-	q.settings = `SELECT name, setting::float8 FROM pg_settings WHERE name IN (` + strings.Join(settings, ", ") + `)`
+	q.settings = `SELECT current_setting('max_connections')::float8,
+       current_setting('superuser_reserved_connections')::float8, ` + reserved
 
 	q.connections = `
 SELECT coalesce(a.datname, ''), coalesce(a.usename, ''), coalesce(a.application_name, ''),
