@@ -220,6 +220,7 @@ func NewAPI(c config.API) (Target, error) {
 		NativeHistogramMaxBucketNumber:  100,
 		NativeHistogramMinResetDuration: time.Hour,
 	})
+	registerLabelled(t.hist.Desc(), MetricInfo{Name: namespace + "_api_probe_duration_seconds", Help: apiProbeDurationHelp, Type: "histogram"})
 	return t, nil
 }
 
@@ -293,7 +294,10 @@ func (t *apiTarget) Name() string { return t.name }
 func (t *apiTarget) Kind() string { return config.KindAPI }
 
 // Close drops the idle keep-alive connections.
-func (t *apiTarget) Close() { t.transport.CloseIdleConnections() }
+func (t *apiTarget) Close() {
+	t.transport.CloseIdleConnections()
+	forget(t.hist.Desc())
+}
 
 func (t *apiTarget) log() *slog.Logger {
 	if t.logger != nil {

@@ -87,33 +87,6 @@ func (e *Exporter) Close() {
 // Runners lists the targets in config order.
 func (e *Exporter) Runners() []*Runner { return e.runners }
 
-// runnerCollector collects one runner under a request's context. It is an
-// unchecked collector: what a target reports depends on what it is (a
-// replica has no pg_stat_replication rows), so it describes nothing up front.
-type runnerCollector struct {
-	ctx    context.Context
-	runner *Runner
-}
-
-func (c runnerCollector) Describe(chan<- *prometheus.Desc) {}
-
-func (c runnerCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range c.runner.Collect(c.ctx) {
-		ch <- c.runner.descs.wrap(m)
-	}
-}
-
-// Gatherer returns a gatherer that scrapes the given runners under ctx,
-// each labelled with its target name. The registry gathers collectors
-// concurrently, so one slow target does not delay the others.
-func Gatherer(ctx context.Context, runners ...*Runner) prometheus.Gatherer {
-	reg := prometheus.NewRegistry()
-	for _, r := range runners {
-		reg.MustRegister(runnerCollector{ctx: ctx, runner: r})
-	}
-	return reg
-}
-
 // scrapeContext derives the deadline for a scrape from Prometheus's header.
 func (e *Exporter) scrapeContext(r *http.Request) (context.Context, context.CancelFunc) {
 	timeout := e.DefaultTimeout
@@ -133,8 +106,7 @@ func (e *Exporter) MetricsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := e.scrapeContext(r)
 		defer cancel()
-		g := prometheus.Gatherers{e.static, Gatherer(ctx, e.runners...)}
-		e.serve(w, r, g)
+		e.serve(w, r, gatherWithStatic(ctx, e.static, e.runners...))
 	})
 }
 

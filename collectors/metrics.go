@@ -6,8 +6,6 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-	"google.golang.org/protobuf/proto"
 )
 
 // MetricInfo describes one metric family headroom can export, so that
@@ -23,10 +21,17 @@ type MetricInfo struct {
 var (
 	metricsMu sync.Mutex
 	metrics   = map[string]MetricInfo{}
-	// templates maps each descriptor newDesc made to what it describes, so
-	// that a runner can make the same descriptor with its target label.
-	templates = map[*prometheus.Desc]MetricInfo{}
+	// described maps each descriptor headroom emits to what it describes,
+	// so that a scrape builds metric families without a registry.
+	described = map[*prometheus.Desc]describedDesc{}
 )
+
+type describedDesc struct {
+	info MetricInfo
+	// labelled: the descriptor already carries the target label (a
+	// target's own stateful metric); the others get it at gather time.
+	labelled bool
+}
 
 // newDesc builds a descriptor and records it in the list Metrics returns.
 // Every collector's descriptors are made through it.
@@ -40,64 +45,30 @@ func newDesc(subsystem, name, help string, labels ...string) *prometheus.Desc {
 	register(info)
 	d := prometheus.NewDesc(fq, help, labels, nil)
 	metricsMu.Lock()
-	templates[d] = info
+	described[d] = describedDesc{info: info}
 	metricsMu.Unlock()
 	return d
 }
 
-// targetDescs makes, once per target and template, the descriptor with the
-// target label: the registry then checks and encodes metrics without
-// rebuilding a descriptor for every series of every scrape.
-type targetDescs struct {
-	label *dto.LabelPair
-	mu    sync.Mutex
-	descs map[*prometheus.Desc]*prometheus.Desc
+// registerLabelled records the descriptor of a stateful metric built per
+// target with its target label already on; Close forgets it again.
+func registerLabelled(d *prometheus.Desc, info MetricInfo) {
+	metricsMu.Lock()
+	defer metricsMu.Unlock()
+	described[d] = describedDesc{info: info, labelled: true}
 }
 
-func newTargetDescs(target string) *targetDescs {
-	return &targetDescs{
-		label: &dto.LabelPair{Name: proto.String("target"), Value: proto.String(target)},
-		descs: map[*prometheus.Desc]*prometheus.Desc{},
-	}
+func forget(d *prometheus.Desc) {
+	metricsMu.Lock()
+	defer metricsMu.Unlock()
+	delete(described, d)
 }
 
-// wrap labels one metric with the target. Metrics whose descriptor is not a
-// template (a target's own histogram) already carry the label.
-func (t *targetDescs) wrap(m prometheus.Metric) prometheus.Metric {
-	template := m.Desc()
-	t.mu.Lock()
-	d, ok := t.descs[template]
-	if !ok {
-		metricsMu.Lock()
-		info, known := templates[template]
-		metricsMu.Unlock()
-		if known {
-			d = prometheus.NewDesc(info.Name, info.Help, info.Labels, prometheus.Labels{"target": t.label.GetValue()})
-		}
-		t.descs[template] = d
-	}
-	t.mu.Unlock()
-	if d == nil {
-		return m
-	}
-	return targetMetric{Metric: m, desc: d, label: t.label}
-}
-
-type targetMetric struct {
-	prometheus.Metric
-	desc  *prometheus.Desc
-	label *dto.LabelPair
-}
-
-func (m targetMetric) Desc() *prometheus.Desc { return m.desc }
-
-func (m targetMetric) Write(out *dto.Metric) error {
-	if err := m.Metric.Write(out); err != nil {
-		return err
-	}
-	out.Label = append(out.Label, m.label)
-	sort.Slice(out.Label, func(i, j int) bool { return out.Label[i].GetName() < out.Label[j].GetName() })
-	return nil
+func describe(d *prometheus.Desc) (info MetricInfo, labelled, ok bool) {
+	metricsMu.Lock()
+	defer metricsMu.Unlock()
+	dd, ok := described[d]
+	return dd.info, dd.labelled, ok
 }
 
 func register(m MetricInfo) {

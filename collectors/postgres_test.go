@@ -127,7 +127,7 @@ func TestPostgresPrimaryAndReplica(t *testing.T) {
 	}
 
 	for _, r := range []*Runner{primary, standby} {
-		if problems, err := testutil.CollectAndLint(runnerCollector{ctx: context.Background(), runner: r}); err != nil || len(problems) > 0 {
+		if problems, err := testutil.GatherAndLint(Gatherer(context.Background(), r)); err != nil || len(problems) > 0 {
 			t.Errorf("lint %s: %v %v", r.Name(), err, problems)
 		}
 	}

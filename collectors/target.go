@@ -12,12 +12,15 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/sync/singleflight"
+	"google.golang.org/protobuf/proto"
 )
 
 const namespace = "headroom"
@@ -73,11 +76,30 @@ func (s *Scrape) Run(name string, collect func(emit func(prometheus.Metric)) err
 // gauge emits a gauge with the given labels; the helper keeps collector code
 // about what is measured rather than how it is wrapped.
 func gauge(emit func(prometheus.Metric), d *prometheus.Desc, v float64, labels ...string) {
-	emit(prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...))
+	emit(constMetric(d, prometheus.GaugeValue, v, labels))
 }
 
 func counter(emit func(prometheus.Metric), d *prometheus.Desc, v float64, labels ...string) {
-	emit(prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...))
+	emit(constMetric(d, prometheus.CounterValue, v, labels))
+}
+
+// constMetric never panics on what a server returns: a database name in a
+// SQL_ASCII cluster may not be UTF-8, which client_golang refuses (and
+// MustNewConstMetric panics on). The series keeps its place with the bad
+// bytes replaced; anything else wrong is the gatherer's to report.
+func constMetric(d *prometheus.Desc, typ prometheus.ValueType, v float64, labels []string) prometheus.Metric {
+	m, err := prometheus.NewConstMetric(d, typ, v, labels...)
+	if err == nil {
+		return m
+	}
+	valid := make([]string, len(labels))
+	for i, l := range labels {
+		valid[i] = strings.ToValidUTF8(l, "\uFFFD")
+	}
+	if m, err = prometheus.NewConstMetric(d, typ, v, valid...); err != nil {
+		return prometheus.NewInvalidMetric(d, err)
+	}
+	return m
 }
 
 var (
@@ -94,7 +116,8 @@ var (
 type Runner struct {
 	target Target
 	logger *slog.Logger
-	descs  *targetDescs
+	// label is the target label every series of this target carries.
+	label *dto.LabelPair
 
 	flight singleflight.Group
 	errors [numReasons]atomic.Uint64
@@ -110,7 +133,7 @@ func NewRunner(t Target, logger *slog.Logger) *Runner {
 	return &Runner{
 		target:  t,
 		logger:  logger.With("target", t.Name(), "kind", t.Kind()),
-		descs:   newTargetDescs(t.Name()),
+		label:   &dto.LabelPair{Name: proto.String("target"), Value: proto.String(t.Name())},
 		dropped: map[string]uint64{},
 	}
 }

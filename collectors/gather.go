@@ -1,0 +1,171 @@
+package collectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
+)
+
+// scrapeGatherer turns the runners' metrics into families itself instead of
+// through a prometheus.Registry (plus prometheus.Gatherers to add the static
+// registry). Those hash and re-check every series, the second time after all
+// targets are in, on the scrape's critical path: a third of the exporter's
+// CPU per scrape. Every descriptor headroom emits is known (newDesc), so the
+// name, help and type come from that table; what a registry checks that can
+// still go wrong at run time (a duplicate series, a metric that fails to
+// write) is checked here, and the offending series dropped with an error, as
+// a registry would. (Label values that are not UTF-8 never get this far:
+// constMetric repairs them.)
+type scrapeGatherer struct {
+	ctx     context.Context
+	static  prometheus.Gatherer
+	runners []*Runner
+}
+
+// Gatherer returns a gatherer that scrapes the given runners concurrently
+// under ctx, each series labelled with its target name.
+func Gatherer(ctx context.Context, runners ...*Runner) prometheus.Gatherer {
+	return scrapeGatherer{ctx: ctx, runners: runners}
+}
+
+// gatherWithStatic is Gatherer plus the static registry (build info, Go and
+// process metrics, gathered while the targets answer).
+func gatherWithStatic(ctx context.Context, static prometheus.Gatherer, runners ...*Runner) prometheus.Gatherer {
+	return scrapeGatherer{ctx: ctx, static: static, runners: runners}
+}
+
+func (g scrapeGatherer) Gather() ([]*dto.MetricFamily, error) {
+	results := make([][]prometheus.Metric, len(g.runners))
+	var wg sync.WaitGroup
+	for i, r := range g.runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = r.Collect(g.ctx)
+		}()
+	}
+	var static []*dto.MetricFamily
+	var errs []error
+	if g.static != nil {
+		var err error
+		static, err = g.static.Gather()
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	wg.Wait()
+
+	fams, err := families(static, g.runners, results)
+	return fams, errors.Join(append(errs, err)...)
+}
+
+// families merges the static families with each runner's metrics, sorted
+// by name and, within a family, by label values.
+func families(static []*dto.MetricFamily, runners []*Runner, results [][]prometheus.Metric) ([]*dto.MetricFamily, error) {
+	var errs []error
+	byName := map[string]*dto.MetricFamily{}
+	for _, f := range static {
+		byName[f.GetName()] = f
+	}
+	for i, metrics := range results {
+		for _, m := range metrics {
+			if err := add(byName, m, runners[i].label); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	out := make([]*dto.MetricFamily, 0, len(byName))
+	for _, f := range byName {
+		if err := sortAndDedupe(f); err != nil {
+			errs = append(errs, err)
+		}
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return out, errors.Join(errs...)
+}
+
+// add writes one metric into its family, with the target label unless its
+// descriptor already carries it (a target's own histogram).
+func add(byName map[string]*dto.MetricFamily, m prometheus.Metric, target *dto.LabelPair) error {
+	info, labelled, ok := describe(m.Desc())
+	if !ok {
+		return fmt.Errorf("metric %s was not made by newDesc or registerLabelled", m.Desc())
+	}
+	pb := &dto.Metric{}
+	if err := m.Write(pb); err != nil {
+		return fmt.Errorf("metric %s: %w", info.Name, err)
+	}
+	if !labelled {
+		pb.Label = withLabel(pb.Label, target)
+	}
+	var typ dto.MetricType
+	switch {
+	case pb.Counter != nil:
+		typ = dto.MetricType_COUNTER
+	case pb.Gauge != nil:
+		typ = dto.MetricType_GAUGE
+	case pb.Histogram != nil:
+		typ = dto.MetricType_HISTOGRAM
+	default:
+		return fmt.Errorf("metric %s is neither a counter, a gauge nor a histogram", info.Name)
+	}
+	f, ok := byName[info.Name]
+	if !ok {
+		f = &dto.MetricFamily{Name: proto.String(info.Name), Help: proto.String(info.Help), Type: typ.Enum()}
+		byName[info.Name] = f
+	} else if f.GetType() != typ {
+		return fmt.Errorf("metric %s is a %s here and a %s elsewhere", info.Name, typ, f.GetType())
+	}
+	f.Metric = append(f.Metric, pb)
+	return nil
+}
+
+// withLabel inserts lp into label pairs already sorted by name (as const
+// metrics write them), keeping the order.
+func withLabel(pairs []*dto.LabelPair, lp *dto.LabelPair) []*dto.LabelPair {
+	i, _ := slices.BinarySearchFunc(pairs, lp.GetName(), func(p *dto.LabelPair, name string) int {
+		return strings.Compare(p.GetName(), name)
+	})
+	return slices.Insert(pairs, i, lp)
+}
+
+// sortAndDedupe orders a family's series by label values, as the text
+// format's readers expect, and drops a series whose labels repeat one
+// before it: Prometheus would reject the whole scrape for it.
+func sortAndDedupe(f *dto.MetricFamily) error {
+	slices.SortStableFunc(f.Metric, compareLabels)
+	var dups int
+	kept := f.Metric[:0]
+	for i, m := range f.Metric {
+		if i > 0 && compareLabels(f.Metric[i-1], m) == 0 {
+			dups++
+			continue
+		}
+		kept = append(kept, m)
+	}
+	f.Metric = kept
+	if dups > 0 {
+		return fmt.Errorf("metric %s: %d duplicate series dropped", f.GetName(), dups)
+	}
+	return nil
+}
+
+func compareLabels(a, b *dto.Metric) int {
+	for i := 0; i < len(a.Label) && i < len(b.Label); i++ {
+		if c := strings.Compare(a.Label[i].GetName(), b.Label[i].GetName()); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Label[i].GetValue(), b.Label[i].GetValue()); c != 0 {
+			return c
+		}
+	}
+	return len(a.Label) - len(b.Label)
+}
