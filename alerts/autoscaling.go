@@ -30,6 +30,12 @@ type Autoscaling struct {
 	Autoscaler string `yaml:"autoscaler"`
 	// Namespace of the manifests; empty leaves it to kubectl's.
 	Namespace string `yaml:"namespace"`
+	// Cluster is the value of cluster_label for the cluster the scaled
+	// workload runs in. With a cluster label, one Prometheus (or Thanos)
+	// holds every cluster's series, and KEDA's Prometheus triggers select
+	// this cluster's only, so that a scaler never reads another cluster's
+	// load; required then with the keda autoscaler.
+	Cluster string `yaml:"cluster"`
 	// ScaleTarget is the workload scaled; its name defaults to the service.
 	ScaleTarget ScaleTarget `yaml:"scale_target"`
 	MinReplicas int32       `yaml:"min_replicas"`
@@ -246,8 +252,15 @@ func (c *Config) validateAutoscaling(bad func(field, format string, args ...any)
 		}
 	}
 	c.validateDBGuard(bad)
+	if a.Cluster != "" && c.ClusterLabel == "" {
+		bad("autoscaling.cluster", "%q is set but cluster_label is empty: set cluster_label to the label that holds it", a.Cluster)
+	}
 	if a.Autoscaler != AutoscalerKEDA {
 		return
+	}
+	if c.ClusterLabel != "" && a.Cluster == "" {
+		bad("autoscaling.cluster", "must be set when cluster_label (%q) is: the KEDA triggers' queries must select the cluster they scale, "+
+			"or a scaler reads every cluster's load", c.ClusterLabel)
 	}
 	if a.PollingInterval < model.Duration(time.Second) {
 		bad("autoscaling.polling_interval", "must be at least 1s")

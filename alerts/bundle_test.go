@@ -92,6 +92,7 @@ targets:
 autoscaling:
   autoscaler: keda
   namespace: prod
+  cluster: eu-1
   db: {pool_size_per_pod: 10, connects_through: postgres, usable_connections: 0}
 `)},
 	{name: "amas-multi-cluster", cfg: fromYAML("amas", `
@@ -103,6 +104,7 @@ targets:
   api: amas-api
 postgres:
   pool_states: active|idle in transaction
+autoscaling: {cluster: eu-1}
 `+shortFor)},
 }
 

@@ -14,12 +14,17 @@ import (
 // pool size per pod with the usable connections the exporter measures.
 // Validate checks the same with the configured numbers when generating.
 
-// metricHPAMaxReplicas is kube-state-metrics' HPA max replicas.
-const metricHPAMaxReplicas = "kube_horizontalpodautoscaler_spec_max_replicas"
+// kube-state-metrics' HPA series: the max replicas the alert compares with,
+// and the current replicas the dashboard's connection headroom starts from.
+const (
+	metricHPAMaxReplicas     = "kube_horizontalpodautoscaler_spec_max_replicas"
+	metricHPACurrentReplicas = "kube_horizontalpodautoscaler_status_current_replicas"
+)
 
 // dbGuard is the alert's configuration.
 type dbGuard struct {
 	cfg         *Config
+	minReplicas int
 	maxReplicas int
 	pool        int
 	through     string
@@ -35,7 +40,8 @@ func dbGuardOf(cfg *Config) (dbGuard, bool) {
 	if pool <= 0 || cfg.Autoscaling.Autoscaler == AutoscalerNone || cfg.Autoscaling.Autoscaler == "" {
 		return dbGuard{}, false
 	}
-	g := dbGuard{cfg: cfg, maxReplicas: int(cfg.Autoscaling.MaxReplicas), pool: pool, through: cfg.DBConnectsThrough()}
+	g := dbGuard{cfg: cfg, minReplicas: int(cfg.Autoscaling.MinReplicas), maxReplicas: int(cfg.Autoscaling.MaxReplicas),
+		pool: pool, through: cfg.DBConnectsThrough()}
 	if g.through == ConnectsThroughPgBouncer {
 		g.usableName, g.what = "headroom_pgbouncer_config_max_client_connections", "PgBouncer"
 	} else {
@@ -44,8 +50,9 @@ func dbGuardOf(cfg *Config) (dbGuard, bool) {
 	return g, true
 }
 
-// hpaMax selects the HPA's max replicas in kube-state-metrics.
-func (g dbGuard) hpaMax() string {
+// hpa selects one of kube-state-metrics' series of the HPAs that may scale
+// the target.
+func (g dbGuard) hpa(metric string) string {
 	names := g.cfg.HPANames()
 	var m []string
 	if ns := g.cfg.Autoscaling.Namespace; ns != "" {
@@ -60,7 +67,7 @@ func (g dbGuard) hpaMax() string {
 		}
 		m = append(m, fmt.Sprintf("horizontalpodautoscaler=~%q", strings.Join(q, "|")))
 	}
-	return sel(metricHPAMaxReplicas, m...)
+	return sel(metric, m...)
 }
 
 // usable is what the database accepts: the primary's usable connections
@@ -74,20 +81,69 @@ func (g dbGuard) usable(p pq) string {
 		p.headroom("headroom_postgres_in_recovery", "postgres")))
 }
 
-// expr: the connections the pools would open at max replicas beyond the
-// usable ones, when there are any. Without a cluster label the configured
-// max is vector(max); with one, it is made per cluster from the usable side
-// (vector() has no cluster label to join on).
-func (g dbGuard) expr(p pq) string {
-	usable := g.usable(p)
-	fallback := fmt.Sprintf("vector(%d)", g.maxReplicas)
-	or := "or"
+// replicas is a replica count from kube-state-metrics, else the fallbacks
+// in order. The last fallback is a configured number: vector(n) without a
+// cluster label; with one, n per cluster made from the usable side (vector()
+// has no cluster label to join on).
+func (g dbGuard) replicas(p pq, ksm string, fallbacks ...string) string {
+	n := g.maxReplicas
+	if ksm == metricHPACurrentReplicas {
+		n = g.minReplicas
+	}
+	or, last := "or", fmt.Sprintf("vector(%d)", n)
 	if g.cfg.ClusterLabel != "" {
-		fallback = fmt.Sprintf("%s * 0 + %d", usable, g.maxReplicas)
+		last = fmt.Sprintf("%s * 0 + %d", g.usable(p), n)
 		or = "or " + p.on()
 	}
-	return fmt.Sprintf("(\n  %s\n  %s\n  %s\n) * %d\n- %s %s\n> 0", p.agg("max", g.hpaMax()), or, fallback, g.pool, p.on(), usable)
+	parts := []string{p.agg("max", g.hpa(ksm))}
+	parts = append(parts, fallbacks...)
+	parts = append(parts, last)
+	return "(\n  " + strings.Join(parts, "\n  "+or+"\n  ") + "\n)"
 }
+
+// expr: the connections the pools would open at max replicas beyond the
+// usable ones, when there are any.
+func (g dbGuard) expr(p pq) string {
+	return fmt.Sprintf("%s * %d\n- %s %s\n> 0", g.replicas(p, metricHPAMaxReplicas), g.pool, p.on(), g.usable(p))
+}
+
+// headroom: how many more pods the usable connections take beyond the
+// current ones, each with its pool; the same usable side and pool size as
+// the alert. Current replicas come from kube-state-metrics, else the API
+// instances the bundle sees (its CPU series), else min_replicas.
+func (g dbGuard) headroom(p pq) string {
+	observed := p.agg("count", p.service("instance:api_cpu_utilisation:ratio"))
+	return fmt.Sprintf("floor(\n  (\n    %s\n    - %s %s * %d\n  ) / %d\n)",
+		indent(g.usable(p), "    "), p.on(), indent(g.replicas(p, metricHPACurrentReplicas, observed), "    "), g.pool, g.pool)
+}
+
+// DBHeadroom is the database-connection headroom of a config: how many
+// more pods the database can take, from the numbers the alert
+// ScaleOutExceedsDBConnections compares.
+type DBHeadroom struct {
+	// Expr is floor((usable connections - current replicas x pool size per
+	// pod) / pool size per pod).
+	Expr string
+	// PoolSizePerPod, MinReplicas and MaxReplicas are the configured ones.
+	PoolSizePerPod, MinReplicas, MaxReplicas int
+	// Usable is the metric of the usable connections; What names what
+	// accepts them, in words.
+	Usable, What string
+}
+
+// DBConnectionHeadroom returns the connection headroom of a config, when it
+// has the database-connection guard (an autoscaler and a known pool size).
+func DBConnectionHeadroom(cfg *Config) (DBHeadroom, bool) {
+	g, ok := dbGuardOf(cfg)
+	if !ok {
+		return DBHeadroom{}, false
+	}
+	return DBHeadroom{Expr: g.headroom(pq{cfg}), PoolSizePerPod: g.pool, MinReplicas: g.minReplicas, MaxReplicas: g.maxReplicas,
+		Usable: g.usableName, What: g.what}, true
+}
+
+// indent indents every line of s after the first.
+func indent(s, by string) string { return strings.ReplaceAll(s, "\n", "\n"+by) }
 
 // dbGuard tests ScaleOutExceedsDBConnections: the configured max when
 // kube-state-metrics is absent (above the usable connections fires after

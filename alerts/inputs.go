@@ -36,6 +36,7 @@ var ExternalInputs = []ExternalInput{
 	{"container_network_transmit_bytes_total", "cAdvisor (resources.source cadvisor)", "network utilisation"},
 	{"kube_pod_container_resource_limits", "kube-state-metrics (resources.source cadvisor)", "the CPU and memory limits utilisation is measured against"},
 	{"kube_horizontalpodautoscaler_spec_max_replicas", "kube-state-metrics (autoscaling, when the pool size per pod is known)", "ScaleOutExceedsDBConnections: the HPA's current max replicas (the configured max_replicas when absent)"},
+	{"kube_horizontalpodautoscaler_status_current_replicas", "kube-state-metrics (autoscaling, when the pool size per pod is known)", "the overview's DB connection headroom: the HPA's current replicas (the API instances seen, else min_replicas, when absent)"},
 	{"node_cpu_seconds_total", "node_exporter (resources.source node)", "CPU utilisation (1 - idle)"},
 	{"node_memory_MemAvailable_bytes", "node_exporter (resources.source node)", "memory utilisation"},
 	{"node_memory_MemTotal_bytes", "node_exporter (resources.source node)", "memory utilisation"},

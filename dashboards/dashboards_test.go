@@ -36,6 +36,7 @@ type generated struct {
 const customConfig = `preset: amas
 service: checkout
 cluster_label: k8s_cluster
+autoscaling: {cluster: eu-1}
 targets: {postgres: "pg-.*", redis: "cache"}
 triggers:
   RequestRateHigh: {threshold: 40}

@@ -69,6 +69,9 @@ func (g *gen) overview() *board {
 		for _, t := range ts {
 			g.triggerPanels(bd, t)
 		}
+		if group == alerts.GroupCapacity {
+			g.dbHeadroomPanel(bd)
+		}
 		if len(ts) == 0 {
 			g.untriggered(bd, group)
 		}
@@ -266,6 +269,42 @@ func sizingText(cfg *alerts.Config) string {
 		}
 	}
 	return b.String()
+}
+
+const dbHeadroomTitle = "DB connection headroom (pods)"
+
+// dbHeadroomPanel is the database-connection headroom: how many more pods
+// the database can take, from the numbers ScaleOutExceedsDBConnections
+// compares. Grafana's thresholds are fixed numbers, so yellow starts below
+// max_replicas - min_replicas, the most pods a scale-out can add: green
+// means a scale-out from anywhere to the max fits.
+func (g *gen) dbHeadroomPanel(bd *board) {
+	h, ok := alerts.DBConnectionHeadroom(g.cfg)
+	if !ok {
+		return
+	}
+	full := h.MaxReplicas - h.MinReplicas
+	steps := stepsAt(colorCritical, 1, colorInfo, full, colorOK)
+	if full <= 1 {
+		steps = stepsAt(colorCritical, 1, colorOK)
+	}
+	var links []link
+	if t, ok := g.trigger("ScaleOutExceedsDBConnections"); ok {
+		links = g.triggerLinks(t)
+	}
+	bd.stat(spec{
+		Title: dbHeadroomTitle,
+		Desc: fmt.Sprintf("How many more pods %s can take: the usable connections of %s (%s) minus the current replicas x %d connections per pod, "+
+			"divided by %d, rounded down. Current replicas are kube-state-metrics' (kube_horizontalpodautoscaler_status_current_replicas), "+
+			"else the API instances with a CPU series, else min_replicas %d. Red at 0 or below: one more pod exhausts the connections; "+
+			"yellow below %d (max_replicas %d - min_replicas %d): a scale-out to the max may not fit (alert **ScaleOutExceedsDBConnections**).",
+			g.cfg.Service, h.What, h.Usable, h.PoolSizePerPod, h.PoolSizePerPod, h.MinReplicas, full, h.MaxReplicas, h.MinReplicas),
+		Unit:    "short",
+		Queries: []query{{Expr: g.scope(h.Expr, nil)}},
+		Steps:   steps,
+		W:       4, H: 6, Decimals: ptr(0.0),
+		Links: links,
+	})
 }
 
 // untriggered shows the signals of a resource no trigger of the bundle

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
@@ -215,7 +216,45 @@ api:
 	for _, q := range todo {
 		t.Errorf("%s: %s", q.where, problems[q.where])
 	}
+	checkDBHeadroom(t, prom, cfg, ds[Overview])
 	t.Logf("every query answered %s after start", time.Since(start).Round(time.Millisecond))
+}
+
+// checkDBHeadroom: the connection headroom stat reads PgBouncer's
+// max_client_conn less the API instances Prometheus sees (no
+// kube-state-metrics here) x the pool size per pod, in pods, rounded down,
+// worked out here from the raw inputs.
+func checkDBHeadroom(t *testing.T, prom *testenv.Prometheus, cfg *alerts.Config, overview dashboard.Dashboard) {
+	t.Helper()
+	h, ok := alerts.DBConnectionHeadroom(cfg)
+	if !ok {
+		t.Fatalf("preset %s has no connection headroom", committedPreset)
+	}
+	var expr string
+	for _, p := range allPanels(overview) {
+		if str(p.Title) == dbHeadroomTitle {
+			expr = renderable(exprsOf(t, p)[0].expr)
+		}
+	}
+	if expr == "" {
+		t.Fatalf("no panel %q on the overview", dbHeadroomTitle)
+	}
+	one := func(q string) float64 {
+		t.Helper()
+		v, err := instant(prom, q)
+		if err != nil || len(v) != 1 {
+			t.Fatalf("%s: %v %v, want one value", q, v, err)
+		}
+		return float64(v[0].Value)
+	}
+	usable := one("sum(" + h.Usable + ")")
+	pods := one(`count(instance:api_cpu_utilisation:ratio)`)
+	pool := float64(h.PoolSizePerPod)
+	want := math.Floor((usable - pods*pool) / pool)
+	if got := one(expr); got != want {
+		t.Errorf("%s = %v, want (%v usable - %v pods x %v) / %v rounded down = %v\n%s", dbHeadroomTitle, got, usable, pods, pool, pool, want, expr)
+	}
+	t.Logf("%s: %v (%v usable, %v pods x %v)", dbHeadroomTitle, want, usable, pods, pool)
 }
 
 // renderable substitutes the dashboard variables as Grafana would with

@@ -1,6 +1,7 @@
 # pint (github.com/cloudflare/pint) over the generated rule files: `make lint`
 # runs it offline on each bundle and fails on any warning. The online checks
-# (promql/series and friends) need a Prometheus; they are not run here.
+# (promql/series and friends) need a Prometheus: the end-to-end test runs them
+# against its own (internal/e2e/online_test.go).
 #
 # No check is disabled. One that has to be must say why beside it, e.g.
 #   checks {

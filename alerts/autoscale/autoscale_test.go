@@ -2,13 +2,17 @@ package autoscale
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/promql/promqltest"
 	"gopkg.in/yaml.v3"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -407,6 +411,9 @@ func TestAutoscalingValidation(t *testing.T) {
 		{"autoscaling:\n  min_replicas: 5\n  max_replicas: 4\n", "autoscaling.max_replicas"},
 		{"autoscaling:\n  autoscaler: argo\n", "autoscaling.autoscaler"},
 		{"autoscaling:\n  scale_up: {select_policy: Most}\n", "autoscaling.scale_up.select_policy"},
+		// Multi-cluster: the scaler's cluster must be named, and only with a label to hold it.
+		{"cluster_label: cluster\n", "autoscaling.cluster"},
+		{"autoscaling: {cluster: eu-1}\n", "autoscaling.cluster"},
 	} {
 		_, err := alerts.LoadOnto("amas", []byte(c.yaml))
 		if err == nil || !strings.Contains(err.Error(), c.field) {
@@ -474,5 +481,97 @@ func TestDBConnectionGuard(t *testing.T) {
 	}
 	if _, err := alerts.LoadOnto("amas", []byte("autoscaling: {db: {pool_size_per_pod: 10, usable_connections: 500}}")); err != nil {
 		t.Errorf("amas, 50 x 10 = 500 of 500: %v", err)
+	}
+}
+
+// With a cluster label, one Prometheus holds every cluster's series: each
+// Prometheus trigger selects the cluster it scales (autoscaling.cluster) in
+// every selector, and reads that cluster's load alone, never another's nor
+// the sum. A plain HPA has no queries and needs no cluster.
+func TestTriggersSelectTheirCluster(t *testing.T) {
+	if _, err := alerts.LoadOnto("health-agent", []byte("cluster_label: cluster\n")); err != nil {
+		t.Errorf("hpa with a cluster label and no autoscaling.cluster: %v", err)
+	}
+	cfg, err := alerts.LoadOnto("amas", []byte("cluster_label: cluster\nautoscaling: {cluster: eu-1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	so := readScaledObject(t, generate(t, cfg)[FileScaledObject])
+	queries := map[string]string{}
+	for _, tr := range so.Spec.Triggers {
+		if tr.Type != "prometheus" {
+			continue
+		}
+		q := tr.Metadata["query"]
+		queries[tr.Name] = q
+		e, err := parser.NewParser(parser.Options{}).ParseExpr(q)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", tr.Name, err, q)
+		}
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			vs, ok := n.(*parser.VectorSelector)
+			if !ok {
+				return nil
+			}
+			for _, m := range vs.LabelMatchers {
+				if m.Name == "cluster" && m.Type == labels.MatchEqual && m.Value == "eu-1" {
+					return nil
+				}
+			}
+			t.Errorf("%s: selector %s does not select cluster eu-1", tr.Name, vs)
+			return nil
+		})
+	}
+	if len(queries) != 3 {
+		t.Fatalf("prometheus triggers %v, want requests-per-pod, queue-depth, latency-p95", queries)
+	}
+
+	// The same pod name in two clusters: eu-1 serves 30 requests/s under
+	// 0.5s with a queue of 40, us-1 serves 100 requests/s over 1s with a
+	// queue of 7.
+	series := func(cluster string, rps, queue int, le string) string {
+		pod := `cluster="` + cluster + `", job="amas-orchestrator", namespace="amas-prod", pod="amas-orchestrator-0"`
+		inc := fmt.Sprintf("0+%dx20", rps*30)
+		return fmt.Sprintf(`
+  amas_agent_requests_total{%[1]s, status="ok"} %[2]s
+  amas_queue_depth_current{%[1]s} %[3]dx20
+  amas_agent_duration_seconds_bucket{%[1]s, le="0.5"} %[4]s
+  amas_agent_duration_seconds_bucket{%[1]s, le="1"} %[4]s
+  amas_agent_duration_seconds_bucket{%[1]s, le="+Inf"} %[2]s`, pod, inc, queue, map[bool]string{true: inc, false: "0x20"}[le == "0.5"])
+	}
+	storage := promqltest.LoadedStorage(t, "load 30s"+series("eu-1", 30, 40, "0.5")+series("us-1", 100, 7, "+Inf")+"\n")
+	engine := promqltest.NewTestEngine(t, false, 5*time.Minute, promqltest.DefaultMaxSamplesPerQuery)
+	eval := func(q string) model.Vector {
+		t.Helper()
+		qry, err := engine.NewInstantQuery(context.Background(), storage, nil, q, time.Unix(0, 0).Add(5*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := qry.Exec(context.Background())
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		v, err := res.Vector()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out model.Vector
+		for _, s := range v {
+			out = append(out, &model.Sample{Metric: model.Metric{"cluster": model.LabelValue(s.Metric.Get("cluster"))}, Value: model.SampleValue(s.F)})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		trigger  string
+		min, max float64
+	}{
+		{"requests-per-pod", 29.7, 30.3},
+		{"queue-depth", 40, 40},
+		{"latency-p95", 0.01, 0.5},
+	} {
+		got := eval(queries[c.trigger])
+		if len(got) != 1 || got[0].Metric["cluster"] != "eu-1" || float64(got[0].Value) < c.min || float64(got[0].Value) > c.max {
+			t.Errorf("%s: %v, want one eu-1 value in [%g, %g] (us-1's load left out)\n%s", c.trigger, got, c.min, c.max, queries[c.trigger])
+		}
 	}
 }

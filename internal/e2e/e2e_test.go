@@ -138,9 +138,12 @@ type bundle struct {
 	am          *testenv.Alertmanager
 	hook        *webhook
 	timings     []string
+	// ruleFiles are the generated rule files Prometheus loaded.
+	ruleFiles []string
 }
 
 func TestEndToEnd(t *testing.T) {
+	pint := buildPint(t)
 	b := startBundle(t)
 
 	// The idle system first: with nothing scaling up, the scale-down
@@ -320,6 +323,12 @@ func TestEndToEnd(t *testing.T) {
 		b.hook.wait(t, cause, 60*time.Second, "RedisDown", "resolved", "target", "cache")
 	})
 
+	// Last, when every scenario has produced its series.
+	t.Run("every series a rule or panel uses exists or is a documented external input", func(t *testing.T) {
+		b.lintOnline(t, pint.wait(t), e2eConfig(t))
+		b.dashboardSeries(t, e2eConfig(t))
+	})
+
 	t.Logf("cause to notification (every `for` shortened to %s, rate windows to %s):\n%s",
 		testFor, testWindow, strings.Join(b.timings, "\n"))
 }
@@ -383,10 +392,15 @@ func (b *bundle) waitAMState(t *testing.T, alertname, state string, within time.
 func startBundle(t *testing.T) *bundle {
 	b := &bundle{hook: &webhook{}}
 	b.pg = testenv.StartPostgres(t, testenv.PostgresOptions{})
-	b.pg.Exec(t, "postgres", "CREATE TABLE writes (at timestamptz)")
+	b.pg.Exec(t, "postgres", "CREATE TABLE writes (at timestamptz)",
+		// So that every series a dashboard reads exists: connection limits
+		// on a role and a database, and a slot nothing consumes.
+		"CREATE ROLE app LOGIN CONNECTION LIMIT 20", "CREATE DATABASE app OWNER app CONNECTION LIMIT 30",
+		"SELECT pg_create_physical_replication_slot('unconsumed', true)")
 	b.replica = b.pg.StartReplica(t)
 	b.bouncer = testenv.StartPgBouncer(t, b.pg, testenv.PgBouncerOptions{DefaultPoolSize: 2})
 	b.cache = testenv.StartRedis(t, testenv.RedisOptions{MaxMemory: "2mb", MaxMemoryPolicy: "allkeys-lru"})
+	cacheReplica := testenv.StartRedis(t, testenv.RedisOptions{ReplicaOf: b.cache})
 
 	b.api = standin.New()
 	apiSrv := httptest.NewServer(b.api.Handler())
@@ -396,15 +410,18 @@ func startBundle(t *testing.T) *bundle {
 	go standin.Drive(ctx, apiSrv.URL, 20)
 
 	cfg, err := config.Parse("e2e", []byte(fmt.Sprintf(`postgres:
-  - {name: primary, dsn: '%s', pools: {api: 5}}
+  - {name: primary, dsn: '%s', pools: {api: 5}, database_sizes: true}
   - {name: replica, dsn: '%s'}
 pgbouncer:
   - {name: bouncer, dsn: '%s'}
 redis:
   - {name: cache, address: '%s'}
+  - {name: cache-replica, address: '%s'}
 api:
-  - {name: health-agent-api, health_url: '%s/api/health', timeout: 500ms}
-`, b.pg.DSN("postgres", "postgres"), b.replica.DSN("postgres", "postgres"), b.bouncer.AdminDSN(), b.cache.Addr(), apiSrv.URL)))
+  # components: 2 of the stand-in's three, so that the dropped-labels counter a dashboard reads has a series.
+  - {name: health-agent-api, health_url: '%[6]s/api/health', metrics_url: '%[6]s/api/v1/metrics', timeout: 500ms,
+     json_fields: [{name: db_pool_utilization_percent, path: database.pool_utilization_percent}], limits: {components: 2}}
+`, b.pg.DSN("postgres", "postgres"), b.replica.DSN("postgres", "postgres"), b.bouncer.AdminDSN(), b.cache.Addr(), cacheReplica.Addr(), apiSrv.URL)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,12 +445,15 @@ api:
 		}
 		ruleFiles = append(ruleFiles, path)
 	}
+	b.ruleFiles = ruleFiles
 	b.am = testenv.StartAlertmanager(t, webhookRouting(t, files[alerts.FileAlertmanager], hookSrv.URL))
 	b.prom = testenv.StartPrometheus(t, testenv.PrometheusOptions{
 		Targets:      []string{strings.TrimPrefix(exporterSrv.URL, "http://")},
 		Jobs:         map[string][]string{"health-agent-api": {strings.TrimPrefix(apiSrv.URL, "http://")}},
 		RuleFiles:    ruleFiles,
 		Alertmanager: b.am.Addr(),
+		// The SLO rules read back over the whole window.
+		Retention: time.Duration(e2eConfig(t).SLOs.Window),
 	})
 	b.prom.WaitFor(t, `headroom_target_up{target="replica"} == 1`, 30*time.Second)
 	return b
@@ -441,6 +461,15 @@ api:
 
 // generate makes the health-agent bundle with every duration shortened.
 func generate(t *testing.T) alerts.Files {
+	files, err := alerts.Generate(e2eConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// e2eConfig is the health-agent preset with every duration shortened.
+func e2eConfig(t *testing.T) *alerts.Config {
 	cfg, err := alerts.Preset("health-agent")
 	if err != nil {
 		t.Fatal(err)
@@ -471,11 +500,7 @@ func generate(t *testing.T) alerts.Files {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	files, err := alerts.Generate(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
+	return cfg
 }
 
 // webhookRouting keeps the generated routes and inhibitions, points every

@@ -33,6 +33,9 @@ type PrometheusOptions struct {
 	Alertmanager string
 	// ExternalLabels are added to everything the server sends out.
 	ExternalLabels map[string]string
+	// Retention is how long samples are kept (Prometheus's 15d when 0);
+	// rules reading further back need it longer, and pint checks it.
+	Retention time.Duration
 }
 
 // Prometheus is a throwaway Prometheus server.
@@ -91,12 +94,15 @@ func StartPrometheus(t TB, opts PrometheusOptions) *Prometheus {
 		addr:    p.Addr(),
 		logPath: dir + "/prometheus.log",
 		start: func() (*exec.Cmd, error) {
-			return asPostgres(PrometheusPath,
-				"--config.file="+dir+"/prometheus.yml",
-				"--storage.tsdb.path="+dir+"/data",
-				"--web.listen-address="+p.Addr(),
+			args := []string{"--config.file=" + dir + "/prometheus.yml",
+				"--storage.tsdb.path=" + dir + "/data",
+				"--web.listen-address=" + p.Addr(),
 				"--web.enable-lifecycle",
-				"--log.level=warn")
+				"--log.level=warn"}
+			if opts.Retention > 0 {
+				args = append(args, "--storage.tsdb.retention.time="+model.Duration(opts.Retention).String())
+			}
+			return asPostgres(PrometheusPath, args...)
 		},
 	}
 	p.register(t)

@@ -1,0 +1,83 @@
+package alerts
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/promql/promqltest"
+)
+
+// The connection headroom counts the pods the usable connections take
+// beyond the current ones: current replicas from kube-state-metrics, else
+// the API instances seen, else min_replicas; a standby's connections are
+// never the primary's; with a cluster label, each cluster gets its own.
+func TestDBConnectionHeadroom(t *testing.T) {
+	const (
+		bouncer = `headroom_pgbouncer_config_max_client_connections{job="headroom", target="bouncer"} 100x10`
+		primary = `headroom_postgres_usable_connections{job="headroom", target="pg-primary"} 97x10
+  headroom_postgres_in_recovery{job="headroom", target="pg-primary"} 0x10`
+		standby = `headroom_postgres_usable_connections{job="headroom", target="pg-standby"} 500x10
+  headroom_postgres_in_recovery{job="headroom", target="pg-standby"} 1x10`
+		ksm       = `kube_horizontalpodautoscaler_status_current_replicas{horizontalpodautoscaler="health-agent-api-hpa"} 5x10`
+		instances = `instance:api_cpu_utilisation:ratio{service="health-agent-api", instance="a"} 0.5x10
+  instance:api_cpu_utilisation:ratio{service="health-agent-api", instance="b"} 0.5x10`
+	)
+	for _, c := range []struct {
+		name, config, series string
+		want                 map[string]float64 // by cluster ("" without a cluster label)
+	}{
+		// PgBouncer's 100 at 13 per pod (4 cores): 5 pods use 65, 35 left
+		// is 2 more pods.
+		{"kube-state-metrics' current replicas", "", bouncer + "\n  " + ksm + "\n  " + instances, map[string]float64{"": 2}},
+		// Two instances use 26: 74 left, 5 more pods.
+		{"else the API instances seen", "", bouncer + "\n  " + instances, map[string]float64{"": 5}},
+		// min_replicas 3 use 39: 61 left, 4 more pods.
+		{"else min_replicas", "", bouncer, map[string]float64{"": 4}},
+		// The primary's 97 (the standby's 500 left out): 3 x 13 = 39, 58
+		// left, 4 more pods.
+		{"straight to the primary", "autoscaling: {db: {connects_through: postgres, usable_connections: 0}}", primary + "\n  " + standby, map[string]float64{"": 4}},
+		// Full: 8 pods x 13 = 104 > 100 is 1 pod too many.
+		{"over the limit", "autoscaling: {db: {usable_connections: 0}}", bouncer + "\n  " + `kube_horizontalpodautoscaler_status_current_replicas{horizontalpodautoscaler="health-agent-api-hpa"} 8x10`, map[string]float64{"": -1}},
+		{"per cluster", "cluster_label: cluster", `headroom_pgbouncer_config_max_client_connections{job="headroom", target="bouncer", cluster="a"} 100x10
+  headroom_pgbouncer_config_max_client_connections{job="headroom", target="bouncer", cluster="b"} 200x10
+  kube_horizontalpodautoscaler_status_current_replicas{horizontalpodautoscaler="health-agent-api-hpa", cluster="a"} 5x10`,
+			map[string]float64{"a": 2, "b": 12}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := LoadOnto("health-agent", []byte(c.config))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, ok := DBConnectionHeadroom(cfg)
+			if !ok {
+				t.Fatal("no connection headroom for the health-agent preset")
+			}
+			if h.PoolSizePerPod != 13 || h.MinReplicas != 3 || h.MaxReplicas != 20 {
+				t.Errorf("pool %d, replicas %d..%d; want 13, 3..20", h.PoolSizePerPod, h.MinReplicas, h.MaxReplicas)
+			}
+			storage := promqltest.LoadedStorage(t, "load 30s\n  "+c.series+"\n")
+			engine := promqltest.NewTestEngine(t, false, 5*time.Minute, promqltest.DefaultMaxSamplesPerQuery)
+			q, err := engine.NewInstantQuery(context.Background(), storage, nil, h.Expr, time.Unix(120, 0))
+			if err != nil {
+				t.Fatalf("%v\n%s", err, h.Expr)
+			}
+			v, err := q.Exec(context.Background()).Vector()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]float64{}
+			for _, s := range v {
+				got[s.Metric.Get("cluster")] = s.F
+			}
+			if len(got) != len(c.want) {
+				t.Fatalf("got %v, want %v\n%s", got, c.want, h.Expr)
+			}
+			for cluster, want := range c.want {
+				if g, ok := got[cluster]; !ok || g != want {
+					t.Errorf("cluster %q: %v, want %v\n%s", cluster, got, want, h.Expr)
+				}
+			}
+		})
+	}
+}
