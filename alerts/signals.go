@@ -178,7 +178,7 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 		cpuSim = simIdle
 		node := cfg.Selectors.Node
 		cpuExpr = "1 - " + p.agg("avg", fmt.Sprintf("rate(%s[%s])", sel("node_cpu_seconds_total", node, `mode="idle"`), dur(resW)), resLabels...)
-		memExpr = fmt.Sprintf("1 - %s\n  / %s %s", p.agg("sum", sel("node_memory_MemAvailable_bytes", node), resLabels...),
+		memExpr = fmt.Sprintf("1 - %s\n  / %s (%s > 0)", p.agg("sum", sel("node_memory_MemAvailable_bytes", node), resLabels...),
 			p.on(resLabels...), p.agg("sum", sel("node_memory_MemTotal_bytes", node), resLabels...))
 		const total = 8 << 30
 		cpuFx = func(f *fx, vals []float64) map[string]string {
