@@ -430,13 +430,20 @@ func definitions(cfg *Config) []Trigger {
 			continue
 		}
 		s := s
+		watched, what := s.Query, "series of "+s.Record
+		if s.Scraped != "" {
+			watched = s.Scraped
+			if names, err := SelectedMetrics(s.Scraped); err == nil && len(names) > 0 {
+				what = "input " + names[0] + " of " + s.Record
+			}
+		}
 		add(Trigger{ID: "SignalAbsent:" + s.ID, Alert: "SignalAbsent", Set: SetHealth, Source: "headroom", Group: GroupHeadroom, Direction: None,
 			Signal: s, Comparison: customSignal, For: 10 * min, Action: "restore_signal", Urgency: UrgencyMedium,
-			When:   "no series of " + s.Record,
+			When:   "no " + what,
 			Labels: map[string]string{"signal": s.Record}, test: testAbsentSignal,
-			expr:    func(Trigger) string { return fmt.Sprintf("absent(%s)", s.Query) },
+			expr:    func(Trigger) string { return fmt.Sprintf("absent(%s)", watched) },
 			Summary: s.Title + " of {{ service }} is missing",
-			Description: "No series of " + s.Record + " for {{ service }} for 10m (absent = {{ $value }}): the alerts on it cannot fire. " +
+			Description: "No " + what + " for {{ service }} for 10m (absent = {{ $value }}): the alerts on it cannot fire. " +
 				"Check that its inputs are scraped and match the bundle's selectors.",
 			Runbook: Runbook{Meaning: "A signal that scaling alerts rely on has no data, so those alerts cannot fire: a silent gap.",
 				Steps: []string{"Run the recording rule's expression in Prometheus and find the missing input: the API's or exporter's scrape, a renamed metric, a selector that no longer matches, or a DB pool that is not in headroom's `pools` config."}}})

@@ -67,12 +67,7 @@ func TestNoDivisionYieldsInfOrNaN(t *testing.T) {
 			if len(divs) == 0 {
 				t.Fatal("no divisions found: the walk is broken")
 			}
-			records := map[string][]string{}
-			for _, g := range RecordingRules(cfg).Groups {
-				for _, r := range g.Rules {
-					records[r.Record] = append(records[r.Record], r.Expr)
-				}
-			}
+			records := recordsOf(RecordingRules(cfg))
 			seen := map[string]bool{}
 			for _, d := range divs {
 				name := d.rule + ": " + d.expr.String()
@@ -104,27 +99,13 @@ func unparen(e parser.Expr) parser.Expr {
 	}
 }
 
-// rawInputs returns the raw metrics an expression reads, following
-// recording rules down to their inputs.
+// rawInputs is RawInputs, failing the test on a parse error.
 func rawInputs(t *testing.T, expr string, records map[string][]string) []string {
 	t.Helper()
-	names, err := SelectedMetrics(expr)
+	out, err := RawInputs(expr, records)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, n := range names {
-		if defs, ok := records[n]; ok {
-			for _, def := range defs {
-				out = append(out, rawInputs(t, def, records)...)
-			}
-			continue
-		}
-		if n != "ALERTS" {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
 	return out
 }
 
