@@ -408,9 +408,9 @@ func definitions(cfg *Config) []Trigger {
 		expr: func(t Trigger) string {
 			return fmt.Sprintf("count_over_time(%s[30s]) - sum_over_time(%s[30s]) >= 3\nor\nmax_over_time(%s[1m]) == 0", probe.Query, probe.Query, probe.Query)
 		},
-		Summary:     "API health probe of {{ $labels.target }} failing",
 		// The 1m branch of the expression returns 0, the 30s branch the
 		// number of failures.
+		Summary: "API health probe of {{ $labels.target }} failing",
 		Description: "The health endpoint of {{ $labels.target }} ({{ service }}) {{ if eq $value 0.0 }}failed every probe for 1m{{ else }}failed {{ $value }} probes within 30s{{ end }}; " +
 			"the threshold is 3 failed probes within 30s (nginx max_fails=3 fail_timeout=30s) or every probe failing for 1m." + actionSentence("restore_api"),
 		Runbook: Runbook{Meaning: "The API's health endpoint (/api/health) failed 3 probes within 30s: nginx would take the instance out of rotation. Needs a scrape interval of 10s or less to see 3 probes in 30s; at longer intervals it fires after a minute of failures.",
@@ -419,9 +419,9 @@ func definitions(cfg *Config) []Trigger {
 	for _, k := range []struct{ id, kind, what string }{{"PostgresDown", "postgres", "PostgreSQL"}, {"PgBouncerDown", "pgbouncer", "PgBouncer"}, {"RedisDown", "redis", "Redis"}} {
 		add(Trigger{ID: k.id, Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(k.kind + "_up"), Comparison: Equal, Threshold: 0,
 			For: min, Action: "restore_" + k.kind, Urgency: UrgencyCritical, When: fmt.Sprintf(`headroom_target_up{kind=%q} == 0`, k.kind),
-			Summary:     k.what + " target {{ $labels.target }} is down",
+			Summary: k.what + " target {{ $labels.target }} is down",
 			Description: "headroom cannot get data from " + k.what + " target {{ $labels.target }} (headroom_target_up = {{ $value }}, 1 when up) for 1m; its other alerts are inhibited meanwhile." +
-				actionSentence("restore_" + k.kind),
+				actionSentence("restore_"+k.kind),
 			Runbook: Runbook{Meaning: "The exporter cannot reach " + k.what + " or gets no usable data from it.",
 				Steps: []string{"See headroom_target_scrape_errors_total{target=...} for the reason (refused, timeout, auth, ...) and the exporter's log line for the target.",
 					"Check the server itself; restart or fail over."}}})
@@ -433,7 +433,7 @@ func definitions(cfg *Config) []Trigger {
 			up := sel("up", fmt.Sprintf("job=%q", cfg.ExporterJob))
 			return fmt.Sprintf("%s == 0\nor\nabsent(%s)", up, up)
 		},
-		Summary:     "headroom exporter (job " + cfg.ExporterJob + ") is down or absent",
+		Summary: "headroom exporter (job " + cfg.ExporterJob + ") is down or absent",
 		Description: "{{ if $labels.instance }}Prometheus cannot scrape {{ $labels.instance }} (up = {{ $value }}){{ else }}No target of job " + cfg.ExporterJob +
 			" exists (no up series){{ end }} for 2m: the database and cache alerts of {{ service }} cannot fire." + actionSentence("restore_exporter"),
 		Runbook: Runbook{Meaning: "The exporter's own scrape failed or its target vanished from service discovery, so every alert on headroom_* series is silently blind.",
@@ -472,7 +472,7 @@ func definitions(cfg *Config) []Trigger {
 		Threshold: 60, For: 2 * min, Action: "investigate_replication", Urgency: UrgencyHigh, Severity: SeverityCritical, Kind: "postgres"})
 	add(Trigger{ID: "ReplicaNotStreaming", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig("wal_receiver"), Comparison: Equal,
 		Threshold: 0, For: 2 * min, Action: "restore_replication", Urgency: UrgencyCritical, Kind: "postgres",
-		Summary:     "Standby {{ $labels.target }} is not streaming WAL",
+		Summary: "Standby {{ $labels.target }} is not streaming WAL",
 		Description: "The WAL receiver of standby {{ $labels.target }} is not streaming (headroom_postgres_wal_receiver_streaming = {{ $value }}, 1 while streaming) for 2m: " +
 			"it falls further behind every second." + actionSentence("restore_replication"),
 		Runbook: Runbook{Meaning: "A standby's WAL receiver is not streaming from its upstream.",
@@ -485,7 +485,7 @@ func definitions(cfg *Config) []Trigger {
 			return fmt.Sprintf("%s > %s\nand %s\n%s == 0", slot.Query, num(t.Threshold),
 				p.on(slot.Labels...), p.headroom("headroom_postgres_replication_slot_active", "postgres"))
 		},
-		Summary:     "Inactive replication slot {{ $labels.slot }} retains WAL",
+		Summary: "Inactive replication slot {{ $labels.slot }} retains WAL",
 		Description: "Replication slot {{ $labels.slot }} on {{ $labels.target }} has no consumer and retains " + valueTemplate(UnitBytes) +
 			" of WAL (threshold {{ threshold }} for 5m); the primary's disk fills until it is consumed or dropped." + actionSentence("drop_or_reconnect_slot"),
 		Runbook: Runbook{Meaning: "An inactive replication slot keeps WAL from being removed; left alone it fills the primary's disk.",

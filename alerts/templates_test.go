@@ -67,8 +67,8 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 	// value, and what the description must then say of it and of the
 	// threshold.
 	custom := map[string]struct {
-		value            float64
-		labels           map[string]string
+		value                float64
+		labels               map[string]string
 		valueText, threshold string
 	}{
 		"APIDown":                      {3, nil, "failed 3 probes within 30s", "3 failed probes within 30s"},
