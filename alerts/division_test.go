@@ -301,6 +301,11 @@ func zeroDenominator(t *testing.T, cfg *Config, records map[string][]string, d d
 		if len(query(d.expr.LHS.String(), ts)) == 0 {
 			t.Fatalf("at %s the numerator %s is absent: the test feeds the wrong series\n%s", ts.Format("15:04"), d.expr.LHS, b.String())
 		}
+		for _, vs := range selectorsIn(d.expr.RHS) {
+			if _, recorded := records[vs.Name]; !recorded && len(query(vs.String(), ts)) == 0 {
+				t.Fatalf("at %s the denominator's input %s is absent: the test feeds the wrong series\n%s", ts.Format("15:04"), vs, b.String())
+			}
+		}
 		for _, s := range query(d.expr.RHS.String(), ts) {
 			if s.F != 0 {
 				t.Fatalf("at %s the denominator is %v, not 0: the test feeds the wrong series\n%s", ts.Format("15:04"), s.F, b.String())
