@@ -68,7 +68,7 @@ triggers:
 var variants = []variant{
 	{name: "health-agent", cfg: preset("health-agent")},
 	{name: "amas", cfg: preset("amas")},
-	{name: "health-agent-cadvisor", tests: []string{"api-test.yaml", "capacity-test.yaml", "headroom-test.yaml"}, cfg: fromYAML("health-agent", `
+	{name: "health-agent-cadvisor", tests: []string{"api-test.yaml", "capacity-test.yaml", "headroom-test.yaml", FileInputsAbsentTests}, cfg: fromYAML("health-agent", `
 resources:
   source: cadvisor
   network_bytes_per_second: 12500000
@@ -76,7 +76,7 @@ selectors:
   cadvisor: namespace="prod", container="api"
   kube_state_metrics: namespace="prod"
 `+shortFor)},
-	{name: "health-agent-node", tests: []string{"api-test.yaml", "capacity-test.yaml"}, cfg: fromYAML("health-agent", `
+	{name: "health-agent-node", tests: []string{"api-test.yaml", "capacity-test.yaml", FileInputsAbsentTests}, cfg: fromYAML("health-agent", `
 resources:
   source: node
   network_bytes_per_second: 12500000
@@ -85,7 +85,7 @@ selectors:
 `+shortFor)},
 	// The database-connection guard against the PostgreSQL primary, per
 	// cluster, with KEDA's HPA names.
-	{name: "health-agent-db-guard-postgres", tests: []string{"capacity-test.yaml"}, cfg: fromYAML("health-agent", `
+	{name: "health-agent-db-guard-postgres", tests: []string{"capacity-test.yaml", FileInputsAbsentTests}, cfg: fromYAML("health-agent", `
 cluster_label: cluster
 targets:
   postgres: ha-pg-.*

@@ -202,7 +202,7 @@ func render(cfg *Config, t *Trigger, checks map[string]Trigger) {
 		}
 	}
 	if t.Description == "" {
-		d := fmt.Sprintf("%s of %s is {{ $value | %s }}, %s the %s threshold", t.Signal.Title, t.Signal.Where, humanizer(t.Signal.Unit),
+		d := fmt.Sprintf("%s of %s is %s, %s the %s threshold", t.Signal.Title, t.Signal.Where, valueTemplate(t.Signal.Unit),
 			compWord(t.Comparison), thr)
 		if t.For > 0 {
 			d += " for " + dur(t.For)
@@ -214,7 +214,7 @@ func render(cfg *Config, t *Trigger, checks map[string]Trigger) {
 		d += " Action: " + strings.ReplaceAll(t.Action, "_", " ") + "."
 		t.Description = d
 	}
-	t.Description = strings.ReplaceAll(t.Description, "{{ service }}", cfg.Service)
+	t.Description = strings.ReplaceAll(strings.ReplaceAll(t.Description, "{{ service }}", cfg.Service), "{{ threshold }}", thr)
 	t.Summary = strings.ReplaceAll(t.Summary, "{{ service }}", cfg.Service)
 	var verify []string
 	for _, id := range t.VerifiedBy {
@@ -242,16 +242,24 @@ func compWord(c Comparison) string {
 	return ""
 }
 
-func humanizer(u Unit) string {
+// valueTemplate shows an alert's value with its unit: 87%, 1.5s, 2.1GiB, 3/s.
+func valueTemplate(u Unit) string {
 	switch u {
 	case UnitRatio:
-		return "humanizePercentage"
+		return "{{ $value | humanizePercentage }}"
 	case UnitSeconds:
-		return "humanizeDuration"
+		return "{{ $value | humanizeDuration }}"
 	case UnitBytes:
-		return "humanize1024"
+		return "{{ $value | humanize1024 }}B"
+	case UnitPerSecond:
+		return "{{ $value | humanize }}/s"
 	}
-	return "humanize"
+	return "{{ $value | humanize }}"
+}
+
+// actionSentence ends a description with the action label in words.
+func actionSentence(action string) string {
+	return " Action: " + strings.ReplaceAll(action, "_", " ") + "."
 }
 
 // formatValue writes a threshold for people: 80%, 5s, 1GiB, 1/s.
@@ -400,16 +408,20 @@ func definitions(cfg *Config) []Trigger {
 		expr: func(t Trigger) string {
 			return fmt.Sprintf("count_over_time(%s[30s]) - sum_over_time(%s[30s]) >= 3\nor\nmax_over_time(%s[1m]) == 0", probe.Query, probe.Query, probe.Query)
 		},
-		Summary:     "API health probe of {{ $labels.target }} failing",
-		Description: "The health endpoint of {{ $labels.target }} ({{ service }}) failed {{ $value }} probes within 30s (nginx max_fails=3 fail_timeout=30s), or every probe for a minute.",
+		// The 1m branch of the expression returns 0, the 30s branch the
+		// number of failures.
+		Summary: "API health probe of {{ $labels.target }} failing",
+		Description: "The health endpoint of {{ $labels.target }} ({{ service }}) {{ if eq $value 0.0 }}failed every probe for 1m{{ else }}failed {{ $value }} probes within 30s{{ end }}; " +
+			"the threshold is 3 failed probes within 30s (nginx max_fails=3 fail_timeout=30s) or every probe failing for 1m." + actionSentence("restore_api"),
 		Runbook: Runbook{Meaning: "The API's health endpoint (/api/health) failed 3 probes within 30s: nginx would take the instance out of rotation. Needs a scrape interval of 10s or less to see 3 probes in 30s; at longer intervals it fires after a minute of failures.",
 			Steps: []string{"Check headroom_api_probe_failures_total{target=...} by reason: refused/timeout (process down or hung), http_status/body_status (the API reports itself unhealthy: see headroom_api_component_up).",
 				"Restart or replace the instance; check PostgreSQL and Redis alerts (the health check depends on them)."}}})
 	for _, k := range []struct{ id, kind, what string }{{"PostgresDown", "postgres", "PostgreSQL"}, {"PgBouncerDown", "pgbouncer", "PgBouncer"}, {"RedisDown", "redis", "Redis"}} {
 		add(Trigger{ID: k.id, Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(k.kind + "_up"), Comparison: Equal, Threshold: 0,
 			For: min, Action: "restore_" + k.kind, Urgency: UrgencyCritical, When: fmt.Sprintf(`headroom_target_up{kind=%q} == 0`, k.kind),
-			Summary:     k.what + " target {{ $labels.target }} is down",
-			Description: "headroom cannot get data from " + k.what + " target {{ $labels.target }} (headroom_target_up = {{ $value }}) for 1m; its other alerts are inhibited meanwhile.",
+			Summary: k.what + " target {{ $labels.target }} is down",
+			Description: "headroom cannot get data from " + k.what + " target {{ $labels.target }} (headroom_target_up = {{ $value }}, 1 when up) for 1m; its other alerts are inhibited meanwhile." +
+				actionSentence("restore_"+k.kind),
 			Runbook: Runbook{Meaning: "The exporter cannot reach " + k.what + " or gets no usable data from it.",
 				Steps: []string{"See headroom_target_scrape_errors_total{target=...} for the reason (refused, timeout, auth, ...) and the exporter's log line for the target.",
 					"Check the server itself; restart or fail over."}}})
@@ -421,8 +433,9 @@ func definitions(cfg *Config) []Trigger {
 			up := sel("up", fmt.Sprintf("job=%q", cfg.ExporterJob))
 			return fmt.Sprintf("%s == 0\nor\nabsent(%s)", up, up)
 		},
-		Summary:     "headroom exporter (job " + cfg.ExporterJob + ") is down or absent",
-		Description: "{{ if $labels.instance }}Prometheus cannot scrape {{ $labels.instance }} (up = {{ $value }}){{ else }}No target of job " + cfg.ExporterJob + " exists{{ end }} for 2m: the database and cache alerts of {{ service }} cannot fire.",
+		Summary: "headroom exporter (job " + cfg.ExporterJob + ") is down or absent",
+		Description: "{{ if $labels.instance }}Prometheus cannot scrape {{ $labels.instance }} (up = {{ $value }}){{ else }}No target of job " + cfg.ExporterJob +
+			" exists (no up series){{ end }} for 2m: the database and cache alerts of {{ service }} cannot fire." + actionSentence("restore_exporter"),
 		Runbook: Runbook{Meaning: "The exporter's own scrape failed or its target vanished from service discovery, so every alert on headroom_* series is silently blind.",
 			Steps: []string{"Check the headroom pod or process and its /metrics; check the Prometheus scrape config and service discovery."}}})
 	for _, s := range signals {
@@ -430,14 +443,21 @@ func definitions(cfg *Config) []Trigger {
 			continue
 		}
 		s := s
+		watched, what := s.Query, "series of "+s.Record
+		if s.Scraped != "" {
+			watched = s.Scraped
+			if names, err := SelectedMetrics(s.Scraped); err == nil && len(names) > 0 {
+				what = "input " + names[0] + " of " + s.Record
+			}
+		}
 		add(Trigger{ID: "SignalAbsent:" + s.ID, Alert: "SignalAbsent", Set: SetHealth, Source: "headroom", Group: GroupHeadroom, Direction: None,
 			Signal: s, Comparison: customSignal, For: 10 * min, Action: "restore_signal", Urgency: UrgencyMedium,
-			When:   "no series of " + s.Record,
+			When:   "no " + what,
 			Labels: map[string]string{"signal": s.Record}, test: testAbsentSignal,
-			expr:    func(Trigger) string { return fmt.Sprintf("absent(%s)", s.Query) },
+			expr:    func(Trigger) string { return fmt.Sprintf("absent(%s)", watched) },
 			Summary: s.Title + " of {{ service }} is missing",
-			Description: "No series of " + s.Record + " for {{ service }} for 10m (absent = {{ $value }}): the alerts on it cannot fire. " +
-				"Check that its inputs are scraped and match the bundle's selectors.",
+			Description: "No " + what + " for {{ service }} for 10m (absent = {{ $value }}): the alerts on it cannot fire. " +
+				"Check that its inputs are scraped and match the bundle's selectors." + actionSentence("restore_signal"),
 			Runbook: Runbook{Meaning: "A signal that scaling alerts rely on has no data, so those alerts cannot fire: a silent gap.",
 				Steps: []string{"Run the recording rule's expression in Prometheus and find the missing input: the API's or exporter's scrape, a renamed metric, a selector that no longer matches, or a DB pool that is not in headroom's `pools` config."}}})
 	}
@@ -452,8 +472,9 @@ func definitions(cfg *Config) []Trigger {
 		Threshold: 60, For: 2 * min, Action: "investigate_replication", Urgency: UrgencyHigh, Severity: SeverityCritical, Kind: "postgres"})
 	add(Trigger{ID: "ReplicaNotStreaming", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig("wal_receiver"), Comparison: Equal,
 		Threshold: 0, For: 2 * min, Action: "restore_replication", Urgency: UrgencyCritical, Kind: "postgres",
-		Summary:     "Standby {{ $labels.target }} is not streaming WAL",
-		Description: "The WAL receiver of standby {{ $labels.target }} is not streaming (value {{ $value }}) for 2m: it falls further behind every second.",
+		Summary: "Standby {{ $labels.target }} is not streaming WAL",
+		Description: "The WAL receiver of standby {{ $labels.target }} is not streaming (headroom_postgres_wal_receiver_streaming = {{ $value }}, 1 while streaming) for 2m: " +
+			"it falls further behind every second." + actionSentence("restore_replication"),
 		Runbook: Runbook{Meaning: "A standby's WAL receiver is not streaming from its upstream.",
 			Steps: []string{"Check headroom_postgres_wal_receiver_status and the standby's log (authentication, primary_conninfo, a removed WAL segment).",
 				"If the primary removed WAL the standby needs, re-seed it (pg_basebackup)."}}})
@@ -464,8 +485,9 @@ func definitions(cfg *Config) []Trigger {
 			return fmt.Sprintf("%s > %s\nand %s\n%s == 0", slot.Query, num(t.Threshold),
 				p.on(slot.Labels...), p.headroom("headroom_postgres_replication_slot_active", "postgres"))
 		},
-		Summary:     "Inactive replication slot {{ $labels.slot }} retains WAL",
-		Description: "Replication slot {{ $labels.slot }} on {{ $labels.target }} has no consumer and retains {{ $value | humanize1024 }}B of WAL (threshold 1GiB for 5m); the primary's disk fills until it is consumed or dropped.",
+		Summary: "Inactive replication slot {{ $labels.slot }} retains WAL",
+		Description: "Replication slot {{ $labels.slot }} on {{ $labels.target }} has no consumer and retains " + valueTemplate(UnitBytes) +
+			" of WAL (threshold {{ threshold }} for 5m); the primary's disk fills until it is consumed or dropped." + actionSentence("drop_or_reconnect_slot"),
 		Runbook: Runbook{Meaning: "An inactive replication slot keeps WAL from being removed; left alone it fills the primary's disk.",
 			Steps: []string{"Reconnect the slot's consumer (standby or logical subscriber), or drop the slot if it is gone for good: SELECT pg_drop_replication_slot('<slot>').",
 				"Consider max_slot_wal_keep_size to bound what a slot may retain."}}})
@@ -491,8 +513,7 @@ func definitions(cfg *Config) []Trigger {
 			expr:    func(Trigger) string { return g.expr(p) },
 			Summary: "Scaling {{ service }} out to its max replicas would exceed the database's connections",
 			Description: fmt.Sprintf("At the HPA's max replicas (from kube-state-metrics, else the configured %d) x %d connections per pod, "+
-				"the pools of {{ service }} would open {{ $value }} more connections than %s accepts (%s) for 15m. "+
-				"Action: lower max replicas or raise the database's connections.", g.maxReplicas, g.pool, g.what, g.usableName),
+				"the pools of {{ service }} would open {{ $value }} more connections than %s accepts (%s) for 15m."+actionSentence("lower_max_replicas_or_raise_db_connections"), g.maxReplicas, g.pool, g.what, g.usableName),
 			Runbook: Runbook{Meaning: "Every pod opens its own connection pool, so a scale-out to the HPA's max replicas would open more connections than " +
 				"the database (or PgBouncer) accepts: the scale-out meant to help would exhaust the connections and take the database down (KEDA issue #476). " +
 				"Compared at run time: the HPA's max replicas as kube-state-metrics reports them (the configured max_replicas without kube-state-metrics) " +

@@ -92,6 +92,12 @@ func Generate(cfg *Config) (Files, error) {
 		tests["slo-test.yaml"] = testFile{RuleFiles: []string{"../" + FileRules, "../" + FileAlerts}, EvaluationInterval: model.Duration(testStep),
 			GroupEvalOrder: order, Tests: sg}
 	}
+	absent, err := inputsAbsentTests(cfg, cat, rec, alerts)
+	if err != nil {
+		return nil, err
+	}
+	tests[FileInputsAbsentTests] = testFile{RuleFiles: []string{"../" + FileRules, "../" + FileAlerts}, EvaluationInterval: model.Duration(testStep),
+		GroupEvalOrder: order, Tests: absent}
 	for name, tf := range tests {
 		b, err := marshalYAML(tf)
 		if err != nil {

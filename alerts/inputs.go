@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -120,5 +121,56 @@ func usedExternals(cfg *Config) []string {
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+// RawInputs returns the metrics an expression reads that no rule of the
+// bundle records: recorded series are followed down to their inputs
+// (records maps a record to every expression recorded under its name), and
+// ALERTS, the rule manager's own series, is left out.
+func RawInputs(expr string, records map[string][]string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	var walk func(expr string) error
+	walk = func(expr string) error {
+		names, err := SelectedMetrics(expr)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			if seen[n] || n == "ALERTS" {
+				continue
+			}
+			seen[n] = true
+			defs, recorded := records[n]
+			if !recorded {
+				out = append(out, n)
+				continue
+			}
+			for _, d := range defs {
+				if err := walk(d); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(expr); err != nil {
+		return nil, err
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// recordsOf maps each record of rule groups to its expressions.
+func recordsOf(groups rulefmt.RuleGroups) map[string][]string {
+	out := map[string][]string{}
+	for _, g := range groups.Groups {
+		for _, r := range g.Rules {
+			if r.Record != "" {
+				out[r.Record] = append(out[r.Record], r.Expr)
+			}
+		}
+	}
 	return out
 }

@@ -66,6 +66,10 @@ type Signal struct {
 	// MustExist marks signals that are always present when their inputs
 	// are scraped; SignalAbsent alerts when they are not.
 	MustExist bool
+	// Scraped, for a signal that is absent by design at times (a p95 with
+	// no traffic), is an expression present whenever its inputs are
+	// scraped: SignalAbsent watches it instead of the signal.
+	Scraped string
 
 	fixture fixture
 	sim     simKind
@@ -178,7 +182,7 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 		cpuSim = simIdle
 		node := cfg.Selectors.Node
 		cpuExpr = "1 - " + p.agg("avg", fmt.Sprintf("rate(%s[%s])", sel("node_cpu_seconds_total", node, `mode="idle"`), dur(resW)), resLabels...)
-		memExpr = fmt.Sprintf("1 - %s\n  / %s %s", p.agg("sum", sel("node_memory_MemAvailable_bytes", node), resLabels...),
+		memExpr = fmt.Sprintf("1 - %s\n  / %s (%s > 0)", p.agg("sum", sel("node_memory_MemAvailable_bytes", node), resLabels...),
 			p.on(resLabels...), p.agg("sum", sel("node_memory_MemTotal_bytes", node), resLabels...))
 		const total = 8 << 30
 		cpuFx = func(f *fx, vals []float64) map[string]string {
@@ -281,6 +285,7 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 			p.agg("sum", fmt.Sprintf("rate(%s[%s])", sel(hist, api), w), "le"), p.on(),
 			p.agg("sum", fmt.Sprintf("rate(%s[%s])", sel(hist, api, `le="+Inf"`), w))),
 		Unit: UnitSeconds, Group: GroupAPI, Title: "API p95 latency", Where: whereInst, Window: rw, sim: simQuantile,
+		MustExist: true, Scraped: p.agg("sum", sel(hist, api, `le="+Inf"`)),
 		fixture: func(f *fx, vals []float64) map[string]string {
 			f.histogram(hist, f.apiInstance(), vals)
 			return map[string]string{}

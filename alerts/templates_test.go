@@ -3,9 +3,12 @@ package alerts
 import (
 	"context"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/helpers/templates"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/template"
@@ -50,4 +53,134 @@ func prometheusExpand(t *testing.T, text string, lbls map[string]string, v float
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestDescriptionsShowValueThresholdAndAction renders every alert's summary
+// and description of both presets through Prometheus's template engine,
+// with a value that fires it: the description must show that value with its
+// unit, the threshold as text and the action, and nothing may be left
+// unrendered.
+func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
+	lbls := map[string]string{"target": "pg", "pool": "api", "service": "svc", "resource": "cpu", "database": "app", "user": "u",
+		"slot": "s1", "job": "headroom", "instance": "h:9630", "source": "maxmemory", "kind": "postgres"}
+	// Alerts whose expression is not a signal against a threshold: a firing
+	// value, and what the description must then say of it and of the
+	// threshold.
+	custom := map[string]struct {
+		value                float64
+		labels               map[string]string
+		valueText, threshold string
+	}{
+		"APIDown":                      {3, nil, "failed 3 probes within 30s", "3 failed probes within 30s"},
+		"APIDown(every probe)":         {0, nil, "failed every probe for 1m", "3 failed probes within 30s"},
+		"ExporterAbsent":               {0, nil, "up = 0", "for 2m"},
+		"ExporterAbsent(no target)":    {1, map[string]string{"instance": ""}, "No target of job headroom exists", "for 2m"},
+		"SignalAbsent":                 {1, nil, "absent = 1", "for 10m"},
+		"ScaleOutExceedsDBConnections": {60, nil, "60 more connections", "x 13 connections per pod"},
+	}
+	for _, p := range Presets() {
+		cfg, _ := Preset(p)
+		cat := Catalogue(cfg)
+		type tc struct {
+			name, summary, description, action string
+			labels                             map[string]string
+			value                              float64
+			want                               []string
+		}
+		var cases []tc
+		for _, tr := range cat {
+			c := tc{name: tr.ID, summary: tr.Summary, description: tr.Description, action: tr.Action, labels: lbls}
+			if tr.Comparison == customSignal {
+				for _, key := range []string{tr.Alert, tr.Alert + "(every probe)", tr.Alert + "(no target)"} {
+					cu, ok := custom[key]
+					if !ok {
+						continue
+					}
+					c := c
+					c.name, c.value, c.want = key, cu.value, []string{cu.valueText, cu.threshold}
+					c.labels = with(lbls)
+					for k, v := range cu.labels {
+						if v == "" {
+							delete(c.labels, k)
+						} else {
+							c.labels[k] = v
+						}
+					}
+					cases = append(cases, c)
+				}
+				if _, ok := custom[tr.Alert]; !ok {
+					t.Errorf("%s %s: no expectation for this custom-expression alert; add one", p, tr.ID)
+				}
+				continue
+			}
+			fire, _, _ := testGen{cfg: cfg, t: tr, cat: cat}.values()
+			c.value = fire
+			c.want = []string{valueText(t, tr.Signal.Unit, fire), formatValue(tr.Signal.Unit, tr.Threshold)}
+			cases = append(cases, c)
+		}
+		for _, g := range sloAlertGroups(cfg) {
+			for _, r := range g.Rules {
+				// The pair's rate is in its summary: "burns ... 14.4× too fast".
+				thr := 0.0
+				for _, bw := range burnWindows {
+					if dur(bw.Long) == r.Labels["long_window"] {
+						for _, s := range cfg.slos() {
+							if s.name == r.Labels["slo"] {
+								thr = bw.Factor * s.budget()
+							}
+						}
+					}
+				}
+				v := round(thr * 1.1)
+				cases = append(cases, tc{name: "ErrorBudgetBurn " + r.Labels["slo"] + " " + r.Labels["long_window"], summary: r.Annotations["summary"],
+					description: r.Annotations["description"], action: r.Labels["action"], labels: lbls, value: v,
+					want: []string{valueText(t, UnitRatio, v), "above " + formatValue(UnitRatio, thr)}})
+			}
+		}
+		for _, c := range cases {
+			summary := prometheusExpand(t, c.summary, c.labels, c.value)
+			desc := prometheusExpand(t, c.description, c.labels, c.value)
+			for _, out := range []string{summary, desc} {
+				for _, bad := range []string{"<no value>", "{{", "}}", "%!"} {
+					if strings.Contains(out, bad) {
+						t.Errorf("%s %s: %q left in %q", p, c.name, bad, out)
+					}
+				}
+			}
+			want := append(c.want, "Action: "+strings.ReplaceAll(c.action, "_", " ")+".")
+			for _, w := range want {
+				if !strings.Contains(desc, w) {
+					t.Errorf("%s %s at %v: description lacks %q:\n  %s", p, c.name, c.value, w, desc)
+				}
+			}
+		}
+	}
+}
+
+// valueText is how a description must show a value of a unit: 87%, 5.5s,
+// 1.1GiB, 2.5/s.
+func valueText(t *testing.T, u Unit, v float64) string {
+	t.Helper()
+	switch u {
+	case UnitRatio:
+		return strconv.FormatFloat(v*100, 'g', 4, 64) + "%"
+	case UnitSeconds:
+		s, err := templates.HumanizeDuration(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	case UnitBytes:
+		prefix := ""
+		for _, p := range []string{"Ki", "Mi", "Gi", "Ti"} {
+			if v < 1024 {
+				break
+			}
+			prefix, v = p, v/1024
+		}
+		return strconv.FormatFloat(v, 'g', 4, 64) + prefix + "B"
+	case UnitPerSecond:
+		return strconv.FormatFloat(v, 'g', 4, 64) + "/s"
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
 }

@@ -1,0 +1,236 @@
+package alerts
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
+)
+
+// FileInputsAbsentTests holds, for every alert of the bundle, the promtool
+// test of its inputs gone: an alert that reads nothing says nothing, so
+// something else must fire instead of silence.
+const FileInputsAbsentTests = "inputs-absent-test.yaml"
+
+// inputsAbsentName starts the name of an alert's inputs-absent test group;
+// TestEveryAlertHasAnInputsAbsentCase finds the groups by it.
+func inputsAbsentName(alert string) string { return alert + ": inputs absent" }
+
+// exporterAlways are the exporter's series that are there whenever it is
+// scraped (a down target reads 0, not nothing): they are absent only when
+// the exporter itself is, which ExporterAbsent reports.
+var exporterAlways = []string{"up", "headroom_target_up", "headroom_api_probe_success"}
+
+// headroomKinds are the exporter's target kinds with a down alert, by the
+// prefix of their metrics.
+var headroomKinds = []struct{ kind, prefix, alert string }{
+	{"postgres", "headroom_postgres_", "PostgresDown"},
+	{"pgbouncer", "headroom_pgbouncer_", "PgBouncerDown"},
+	{"redis", "headroom_redis_", "RedisDown"},
+}
+
+// inputsAbsentTests makes one test group per alertname: every series the
+// alert's rules read (through recording rules) is missing, everything else
+// of the bundle is scraped, and the test states what fires instead: the
+// exporter's absence, the down alert of the target whose data is missing,
+// or SignalAbsent for the missing signals. The alert itself stays silent.
+func inputsAbsentTests(cfg *Config, cat []Trigger, rec, alerting rulefmt.RuleGroups) ([]testGroup, error) {
+	records := recordsOf(rec)
+	var names []string
+	exprs := map[string][]string{}
+	for _, g := range alerting.Groups {
+		for _, r := range g.Rules {
+			if _, ok := exprs[r.Alert]; !ok {
+				names = append(names, r.Alert)
+			}
+			exprs[r.Alert] = append(exprs[r.Alert], r.Expr)
+		}
+	}
+	byAlert := map[string][]Trigger{}
+	for _, t := range cat {
+		byAlert[t.Alert] = append(byAlert[t.Alert], t)
+	}
+	var out []testGroup
+	for _, name := range names {
+		in := map[string]bool{}
+		for _, e := range exprs[name] {
+			raw, err := RawInputs(e, records)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			for _, m := range raw {
+				in[m] = true
+			}
+		}
+		g, err := inputsAbsentGroup(cfg, cat, byAlert, name, in)
+		if err != nil {
+			return nil, fmt.Errorf("inputs-absent test of %s: %w", name, err)
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger, name string, in map[string]bool) (testGroup, error) {
+	exporterGone := false
+	for _, m := range exporterAlways {
+		exporterGone = exporterGone || in[m]
+	}
+	down := map[string]bool{}
+	for m := range in {
+		for _, k := range headroomKinds {
+			if strings.HasPrefix(m, k.prefix) {
+				down[k.kind] = true
+			}
+		}
+	}
+	// scrapable says whether a series is there in this world.
+	scrapable := func(metric string) bool {
+		if in[metric] || exporterGone && strings.HasPrefix(metric, "headroom_") {
+			return false
+		}
+		for _, k := range headroomKinds {
+			if down[k.kind] && strings.HasPrefix(metric, k.prefix) {
+				return false
+			}
+		}
+		return true
+	}
+
+	// SignalAbsent's for is the longest wait; two steps more show the
+	// alert under test silent after every companion has fired.
+	n := 2
+	for _, t := range cat {
+		if t.Alert == "SignalAbsent" || t.Alert == "ExporterAbsent" {
+			n = max(n, steps(t.For, testStep)+2)
+		}
+	}
+	f := &fx{cfg: cfg, step: testStep}
+	var checks []alertTest
+	var fired []string
+	if exporterGone {
+		other := &fx{cfg: cfg, step: testStep}
+		other.gauge("unrelated_metric", map[string]string{"job": "other"}, constant(n, 1), 1)
+		f.series = append(f.series, other.series...)
+		for _, t := range byAlert["ExporterAbsent"] {
+			a, err := alertFor(t, map[string]string{"job": cfg.ExporterJob}, 1)
+			if err != nil {
+				return testGroup{}, err
+			}
+			checks = append(checks, alertTest{EvalTime: at(steps(t.For, testStep)), Alertname: t.Alert, ExpAlerts: []expAlert{a}})
+			fired = append(fired, t.Alert)
+		}
+	} else {
+		f.gauge("up", with(f.base(""), "job", cfg.ExporterJob, "instance", "headroom:9630"), constant(n, 1), 1)
+		for _, k := range headroomKinds {
+			if !down[k.kind] {
+				continue
+			}
+			for _, t := range byAlert[k.alert] {
+				l := t.Signal.fixture(f, constant(n, 0))
+				a, err := alertFor(t, l, 0)
+				if err != nil {
+					return testGroup{}, err
+				}
+				checks = append(checks, alertTest{EvalTime: at(steps(t.For, testStep)), Alertname: t.Alert, ExpAlerts: []expAlert{a}})
+				fired = append(fired, t.Alert)
+			}
+		}
+	}
+
+	// Every signal SignalAbsent watches is scraped unless one of its
+	// inputs is missing here; those that are missing fire.
+	var absentAlerts []expAlert
+	var absentFor time.Duration
+	for _, t := range byAlert["SignalAbsent"] {
+		probe := &fx{cfg: cfg, step: testStep}
+		t.Signal.fixture(probe, constant(n, 0.5))
+		if probe.err != nil {
+			return testGroup{}, probe.err
+		}
+		present := true
+		for _, s := range probe.series {
+			present = present && scrapable(metricOf(s.Series))
+		}
+		absentFor = t.For
+		if present {
+			t.Signal.fixture(f, constant(n, 0.5))
+			continue
+		}
+		a, err := alertFor(t, map[string]string{"service": cfg.Service}, 1)
+		if err != nil {
+			return testGroup{}, err
+		}
+		absentAlerts = append(absentAlerts, a)
+	}
+	if len(byAlert["SignalAbsent"]) > 0 {
+		sort.Slice(absentAlerts, func(i, j int) bool { return absentAlerts[i].ExpLabels["signal"] < absentAlerts[j].ExpLabels["signal"] })
+		checks = append(checks, alertTest{EvalTime: at(steps(absentFor, testStep)), Alertname: "SignalAbsent", ExpAlerts: absentAlerts})
+		if len(absentAlerts) > 0 {
+			fired = append(fired, "SignalAbsent")
+		}
+	}
+	if f.err != nil {
+		return testGroup{}, f.err
+	}
+	if len(fired) == 0 {
+		var missing []string
+		for m := range in {
+			missing = append(missing, m)
+		}
+		sort.Strings(missing)
+		return testGroup{}, fmt.Errorf("nothing fires when %v are absent: give them an absent() companion (a MustExist signal)", missing)
+	}
+	if !contains(fired, name) {
+		checks = append(checks, alertTest{EvalTime: at(n - 1), Alertname: name, ExpAlerts: []expAlert{}})
+	}
+	var missing []string
+	for m := range in {
+		missing = append(missing, m)
+	}
+	sort.Strings(missing)
+	verb := "fires"
+	if fired = dedupe(fired); len(fired) > 1 {
+		verb = "fire"
+	}
+	return testGroup{
+		Name:     fmt.Sprintf("%s (%s): %s %s, never silence", inputsAbsentName(name), strings.Join(missing, ", "), strings.Join(fired, " and "), verb),
+		Interval: model.Duration(testStep), InputSeries: dedupeSeries(f.series), AlertRuleTests: checks,
+	}, nil
+}
+
+// metricOf is the metric name of a series string name{...}.
+func metricOf(series string) string {
+	if i := strings.IndexByte(series, '{'); i >= 0 {
+		return series[:i]
+	}
+	return series
+}
+
+func dedupe(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if !contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// dedupeSeries drops a series written twice by two fixtures (the same API
+// instance's counter for two signals); promtool rejects duplicates.
+func dedupeSeries(in []inputSeries) []inputSeries {
+	seen := map[string]bool{}
+	var out []inputSeries
+	for _, s := range in {
+		if seen[s.Series] {
+			continue
+		}
+		seen[s.Series] = true
+		out = append(out, s)
+	}
+	return out
+}
