@@ -54,8 +54,8 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 		w("| fires when | for | severity | urgency | direction | action | labels |\n|---|---|---|---|---|---|---|\n")
 		for _, t := range variants {
 			extra := ""
-			if t.Direction == Down && t.Margin > 0 {
-				extra = fmt.Sprintf("; clears above %s", formatValue(t.Signal.Unit, t.Threshold+t.Margin))
+			if clear := t.ClearText(); clear != "" {
+				extra = "; clears " + clear
 			}
 			if t.KeepFiringFor > 0 {
 				extra += "; keeps firing " + dur(t.KeepFiringFor) + " after"
@@ -122,7 +122,11 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 	w("\n## Hysteresis\n\n")
 	w("A scale-down alert starts when its signal is below the threshold for the full `for`; once firing it holds while the signal\n")
 	w("stays below threshold + margin (it joins its own `ALERTS{alertstate=\"firing\"}` series), and `keep_firing_for` holds it a\n")
-	w("little longer after that, so a signal hovering at the threshold opens one ticket, not one every few minutes.\n\n")
+	w("little longer after that, so a signal hovering at the threshold opens one ticket, not one every few minutes. The utilisation\n")
+	w("scale-up alerts (CPU, memory, DB pool, PostgreSQL connections, Redis memory, saturation) do the same the other way: once\n")
+	w("firing they hold until the signal is below threshold - margin, so a utilisation hovering at its threshold pages once.\n")
+	w("The join is on the signal's own labels (with `service` and the cluster label), so one pool, target or service never holds\n")
+	w("another's alert. Margins are `triggers.<id>.margin` in the config; the tables above say where each alert clears.\n\n")
 
 	w("## Recording rules\n\n| rule | unit | what |\n|---|---|---|\n")
 	for _, s := range Signals(cfg) {

@@ -738,12 +738,13 @@ func TestLadder(t *testing.T) {
 		got  []dashboard.Threshold
 		want string
 	}{
-		{"above", ladder(alerts.UnitRatio, get("CPUHigh")), "base:green 0.8:red"},
+		{"above with hysteresis", ladder(alerts.UnitRatio, get("CPUHigh")), "base:green 0.75:light-blue 0.8:red"},
+		{"above", ladder(alerts.UnitRatio, get("APIErrorRateHigh")), "base:green 0.05:red"},
 		{"count above 0 fires from 1", ladder(alerts.UnitCount, get("PgBouncerClientsWaiting")), "base:green 0:green 1:red"},
 		{"below with hysteresis", ladder(alerts.UnitRatio, get("CPULow")), "base:blue 0.3:light-blue 0.35:green"},
 		{"equal on a 0/1 signal", ladder(alerts.UnitBool, get("PostgresDown")), "base:green 0:red 1:green"},
 		{"warning and critical", ladder(alerts.UnitSeconds, get("ReplicationLagHigh"), get("ReplicationLagCritical")), "base:green 10:orange 60:red"},
-		{"up and down on one signal", ladder(alerts.UnitRatio, get("CPUHigh"), get("CPULow")), "base:blue 0.3:light-blue 0.35:green 0.8:red"},
+		{"up and down on one signal", ladder(alerts.UnitRatio, get("CPUHigh"), get("CPULow")), "base:blue 0.3:light-blue 0.35:green 0.75:light-blue 0.8:red"},
 	} {
 		if got := show(tc.got); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
