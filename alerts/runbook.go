@@ -33,7 +33,7 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 		byAlert[t.Alert] = append(byAlert[t.Alert], t)
 	}
 	for _, n := range names {
-		for _, t := range byAlert[n] {
+		for _, t := range withScopes(byAlert[n]) {
 			w("| [%s](#%s)%s | %s | %s | %s | %s | %s |\n", t.Alert, anchor(t.Alert), variantNote(t), t.Direction, t.Severity, t.Urgency,
 				mdEscape(condition(t)), t.Action)
 		}
@@ -52,7 +52,7 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 		}
 		w("%s\n\n", rb.Meaning)
 		w("| fires when | for | severity | urgency | direction | action | labels |\n|---|---|---|---|---|---|---|\n")
-		for _, t := range variants {
+		for _, t := range withScopes(variants) {
 			extra := ""
 			if clear := t.ClearText(); clear != "" {
 				extra = "; clears " + clear
@@ -67,11 +67,9 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 				t.Direction, t.Action, labelText(t.Labels))
 		}
 		w("\n```promql\n%s\n```\n\n", first.Expr)
-		if len(variants) > 1 {
-			for _, t := range variants[1:] {
-				if t.Expr != first.Expr {
-					w("```promql\n%s\n```\n\n", t.Expr)
-				}
+		for _, t := range withScopes(variants)[1:] {
+			if t.Expr != first.Expr {
+				w("```promql\n%s\n```\n\n", t.Expr)
 			}
 		}
 		if first.Saving != "" {
@@ -148,7 +146,21 @@ func condition(t Trigger) string {
 	if t.When != "" {
 		return t.When
 	}
+	if t.Match != "" {
+		return fmt.Sprintf("%s %s where %s", t.Signal.Title, t.Target(), t.Match)
+	}
 	return fmt.Sprintf("%s %s", t.Signal.Title, t.Target())
+}
+
+// withScopes lists each trigger followed by its `where` scopes: the rules
+// of an alert as the rule files hold them.
+func withScopes(ts []Trigger) []Trigger {
+	var out []Trigger
+	for _, t := range ts {
+		out = append(out, t)
+		out = append(out, t.Scopes...)
+	}
+	return out
 }
 
 func forText(t Trigger) string {
