@@ -914,3 +914,34 @@ func TestOverviewErrorBudget(t *testing.T) {
 		t.Errorf("the test configs should include one without SLOs and one with a single SLO")
 	}
 }
+
+// A scoped trigger's panels keep the default threshold's colours and say
+// so, listing each scope's own threshold.
+func TestScopedThresholdsAreNamed(t *testing.T) {
+	cfg, err := alerts.LoadOnto(alerts.SetHealthAgent, []byte(`
+triggers:
+  DBPoolHigh:
+    where: [{match: 'target="pg-batch"', threshold: 0.95, for: 10m}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGen(cfg)
+	tr, ok := g.trigger("DBPoolHigh")
+	if !ok {
+		t.Fatal("no DBPoolHigh")
+	}
+	want := "Own thresholds (config `where`; the colours show the default): target=\"pg-batch\": > 95% for 10m."
+	if d := describe(tr); !strings.Contains(d, want) {
+		t.Errorf("description lacks %q:\n%s", want, d)
+	}
+	var steps []string
+	for _, s := range ladder(alerts.UnitRatio, tr) {
+		if s.Value != nil {
+			steps = append(steps, num(*s.Value))
+		}
+	}
+	if strings.Join(steps, " ") != "0.75 0.8" {
+		t.Errorf("steps %v, want the default's 0.75 (clear) and 0.8", steps)
+	}
+}

@@ -740,6 +740,14 @@ func describe(t alerts.Trigger) string {
 	if clear := t.ClearText(); clear != "" {
 		fmt.Fprintf(&b, " Once firing, clears only when %s (hysteresis).", clear)
 	}
+	if len(t.Scopes) > 0 {
+		// A panel has one set of threshold colours: the default's.
+		var scopes []string
+		for _, s := range t.Scopes {
+			scopes = append(scopes, fmt.Sprintf("%s: %s for %s", s.Match, s.Target(), dur(s.For)))
+		}
+		fmt.Fprintf(&b, " Own thresholds (config `where`; the colours show the default): %s.", strings.Join(scopes, "; "))
+	}
 	fmt.Fprintf(&b, " **Action: %s.**", words(t.Action))
 	if t.Saving != "" {
 		fmt.Fprintf(&b, " Expected saving: %s.", t.Saving)
