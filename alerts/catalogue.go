@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -122,18 +123,7 @@ type Trigger struct {
 
 // apply returns the trigger with the override's values.
 func (o Override) apply(t Trigger) Trigger {
-	if o.Threshold != nil {
-		t.Threshold = *o.Threshold
-	}
-	if o.For != nil {
-		t.For = time.Duration(*o.For)
-	}
-	if o.KeepFiringFor != nil {
-		t.KeepFiringFor = time.Duration(*o.KeepFiringFor)
-	}
-	if o.Margin != nil {
-		t.Margin = *o.Margin
-	}
+	t = withLevels(t, o.Threshold, o.For, o.KeepFiringFor, o.Margin)
 	if o.Severity != "" {
 		t.Severity = o.Severity
 	}
@@ -143,17 +133,23 @@ func (o Override) apply(t Trigger) Trigger {
 // apply returns the scope's copy of a trigger.
 func (sc ScopeOverride) apply(t Trigger) Trigger {
 	t.Scopes = nil
-	if sc.Threshold != nil {
-		t.Threshold = *sc.Threshold
+	return withLevels(t, sc.Threshold, sc.For, sc.KeepFiringFor, sc.Margin)
+}
+
+// withLevels sets the values an override or a scope gives; nil keeps the
+// trigger's.
+func withLevels(t Trigger, threshold *float64, forDur, keepFiringFor *model.Duration, margin *float64) Trigger {
+	if threshold != nil {
+		t.Threshold = *threshold
 	}
-	if sc.For != nil {
-		t.For = time.Duration(*sc.For)
+	if forDur != nil {
+		t.For = time.Duration(*forDur)
 	}
-	if sc.KeepFiringFor != nil {
-		t.KeepFiringFor = time.Duration(*sc.KeepFiringFor)
+	if keepFiringFor != nil {
+		t.KeepFiringFor = time.Duration(*keepFiringFor)
 	}
-	if sc.Margin != nil {
-		t.Margin = *sc.Margin
+	if margin != nil {
+		t.Margin = *margin
 	}
 	return t
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // spec is TRIGGERS.md: every row must be an alert of the preset that owns it.
@@ -447,5 +449,64 @@ func TestDBConnectionGuardAlert(t *testing.T) {
 	}
 	if _, err := LoadOnto("health-agent", []byte("autoscaling: {db: {connects_through: mysql}}")); err == nil || !strings.Contains(err.Error(), "autoscaling.db.connects_through") {
 		t.Errorf("connects_through mysql: %v", err)
+	}
+}
+
+// Every alert with hysteresis, in every preset, has a generated promtool
+// group that oscillates inside its margin, counts one firing alert at every
+// evaluation there, and ends resolved.
+func TestEveryHysteresisHasAnOscillationTest(t *testing.T) {
+	for _, p := range Presets() {
+		cfg, err := Preset(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := Generate(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		groups := map[string]testGroup{}
+		for _, name := range files.Names() {
+			if !strings.HasPrefix(name, TestsDir+"/") {
+				continue
+			}
+			var tf testFile
+			if err := yaml.Unmarshal(files[name], &tf); err != nil {
+				t.Fatal(err)
+			}
+			for _, g := range tf.Tests {
+				if id, _, ok := strings.Cut(g.Name, ": hysteresis: "); ok {
+					groups[id] = g
+				}
+			}
+		}
+		n := 0
+		for _, tr := range Catalogue(cfg) {
+			if !tr.Hysteresis() {
+				continue
+			}
+			n++
+			g, ok := groups[tr.ID]
+			if !ok {
+				t.Errorf("%s: %s has no hysteresis test group", p, tr.ID)
+				continue
+			}
+			if len(g.PromQLTests) != 1 || !strings.HasPrefix(g.PromQLTests[0].Expr, "count_over_time(ALERTS{alertname=\""+tr.Alert+"\"") ||
+				len(g.PromQLTests[0].ExpSamples) != 1 || g.PromQLTests[0].ExpSamples[0].Value < 4 {
+				t.Errorf("%s: %s: no count of its firing evaluations: %+v", p, tr.ID, g.PromQLTests)
+			}
+			last := g.AlertRuleTests[len(g.AlertRuleTests)-1]
+			if len(last.ExpAlerts) != 0 {
+				t.Errorf("%s: %s: the group does not end resolved", p, tr.ID)
+			}
+			for _, c := range g.AlertRuleTests[:4] {
+				if len(c.ExpAlerts) != 1 {
+					t.Errorf("%s: %s at %v: %d alerts inside the margin, want 1", p, tr.ID, c.EvalTime, len(c.ExpAlerts))
+				}
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no trigger with hysteresis", p)
+		}
 	}
 }
