@@ -12,7 +12,8 @@ import (
 // CPUHigh threshold), have their bundles loaded into one promtool run over
 // the same input values: each alerts at its own threshold only, and one
 // service's firing alert never holds the other's through the hysteresis
-// join, even while the other's signal sits inside its own margin.
+// join, even while the other's signal sits inside its own margin; with
+// both bundles' inhibitions in one Alertmanager, neither mutes the other.
 func TestTwoServicesAlertAtTheirOwnThresholds(t *testing.T) {
 	cfgs := []*Config{
 		fromYAML("health-agent", "service: checkout\nselectors: {api: 'job=\"checkout\"'}\ntriggers: {CPUHigh: {threshold: 0.7}}\n")(t),
@@ -100,13 +101,31 @@ func TestTwoServicesAlertAtTheirOwnThresholds(t *testing.T) {
 	}
 	tool(t, dir, "promtool", "test", "rules", "two-services-test.yaml")
 
-	// Every inhibition is within one service, so that loading both
-	// bundles' rules into one Alertmanager keeps each service's own.
-	for _, cfg := range cfgs {
-		for _, ir := range InhibitRules(cfg, Catalogue(cfg)) {
-			if !contains(ir.Equal, "service") {
-				t.Errorf("%s: inhibition %q does not require equal service: %v", cfg.Service, ir.Why, ir.Equal)
-			}
+	// Both bundles' inhibitions in one Alertmanager: a scale-up or outage
+	// of one service mutes that service's alerts only.
+	am := loadAlertmanager(t, cfgs[0])
+	am.InhibitRules = append(am.InhibitRules, loadAlertmanager(t, cfgs[1]).InhibitRules...)
+	alert := func(cfg *Config, id string, extra ...string) model.LabelSet {
+		tr, ok := findTrigger(Catalogue(cfg), id)
+		if !ok {
+			t.Fatalf("%s: no %s", cfg.Service, id)
+		}
+		return sampleAlert(tr, extra...)
+	}
+	checkout, search := cfgs[0], cfgs[1]
+	for _, tc := range []struct {
+		name   string
+		firing model.LabelSet
+		target model.LabelSet
+		want   bool
+	}{
+		{"checkout's CPULow while checkout's CPUHigh", alert(checkout, "CPUHigh"), alert(checkout, "CPULow"), true},
+		{"search's CPULow while checkout's CPUHigh", alert(checkout, "CPUHigh"), alert(search, "CPULow"), false},
+		{"search's APIErrorRateHigh while search's APIDown", alert(search, "APIDown", "target", "api"), alert(search, "APIErrorRateHigh"), true},
+		{"checkout's APIErrorRateHigh while search's APIDown", alert(search, "APIDown", "target", "api"), alert(checkout, "APIErrorRateHigh"), false},
+	} {
+		if got := muted(t, am, []model.LabelSet{tc.firing}, tc.target); got != tc.want {
+			t.Errorf("%s: muted %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
