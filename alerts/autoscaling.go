@@ -24,7 +24,9 @@ const (
 // --k8s-out` writes (package alerts/autoscale). Their thresholds are not
 // here: they are the catalogue's (Trigger.Threshold and Trigger.Activation,
 // with the triggers' overrides), so that an alert and the scaler acting on
-// the same signal cannot drift apart.
+// the same signal cannot drift apart. A trigger's `where` scopes never reach
+// a scaler: one workload has one threshold per metric, so the scaler takes
+// the trigger's own (default) one.
 type Autoscaling struct {
 	// Autoscaler is keda, hpa or none.
 	Autoscaler string `yaml:"autoscaler"`

@@ -65,6 +65,34 @@ triggers:
   CapacityTargetMissedMemory: {for: 5m}
 `
 
+const scopedYAML = `
+cluster_label: cluster
+triggers:
+  DBPoolHigh:
+    where:
+      - match: 'target="pg-batch"'
+        threshold: 0.95
+        for: 10m
+      - match: 'target="pg-reports", pool="etl"'
+        threshold: 0.9
+  PostgresConnectionsNearMax:
+    where:
+      - match: 'target="pg-batch"'
+        for: 15m
+  RedisMemoryNearMax:
+    threshold: 0.85
+    where:
+      - match: 'target=~"session-.*"'
+        threshold: 0.95
+      - match: 'target="cache-small"'
+        threshold: 0.7
+        margin: 0.1
+  CPUHigh:
+    where:
+      - match: 'cluster="staging"'
+        threshold: 0.9
+`
+
 var variants = []variant{
 	{name: "health-agent", cfg: preset("health-agent")},
 	{name: "amas", cfg: preset("amas")},
@@ -95,6 +123,11 @@ autoscaling:
   cluster: eu-1
   db: {pool_size_per_pod: 10, connects_through: postgres, usable_connections: 0}
 `)},
+	// Scoped thresholds: pools, targets and a cluster with their own
+	// threshold or for beside the defaults; the generated tests feed a scope
+	// and the default at one value that only one of them fires at.
+	{name: "health-agent-scoped", tests: []string{"api-test.yaml", "db-pool-test.yaml", "postgresql-test.yaml", "redis-test.yaml"},
+		cfg: fromYAML("health-agent", scopedYAML)},
 	{name: "amas-multi-cluster", cfg: fromYAML("amas", `
 cluster_label: cluster
 targets:

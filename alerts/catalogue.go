@@ -6,6 +6,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 )
 
 // Direction says which way a trigger scales.
@@ -68,8 +71,9 @@ type Trigger struct {
 	Threshold  float64
 	// Activation is KEDA's activation threshold (AMAS rows); 0 for none.
 	Activation float64
-	// Margin is the hysteresis of a scale-down trigger: once firing it
-	// clears only past Threshold + Margin.
+	// Margin is the hysteresis of a threshold comparison: once firing, a
+	// "<" trigger clears only above Threshold + Margin and a ">" or ">="
+	// trigger only below Threshold - Margin (ClearLevel). 0 for none.
 	Margin        float64
 	For           time.Duration
 	KeepFiringFor time.Duration
@@ -99,11 +103,55 @@ type Trigger struct {
 	// targets, alert CapacityTargetMissed) that show the action worked;
 	// only those in the catalogue are kept.
 	VerifiedBy []string
-	// Expr is the alerting rule's expression.
+	// Expr is the alerting rule's expression. With Scopes, it is the
+	// default rule's: the series of every scope are excluded from it.
 	Expr string
+	// Scopes are the trigger's `where` overrides, in order: copies of the
+	// trigger with their own threshold, for, keep_firing_for and margin,
+	// each an alerting rule of the same alertname over the series its
+	// matchers select (and no earlier scope does). Dashboards and the
+	// autoscaler use the trigger's own (default) threshold.
+	Scopes []Trigger
+	// Match is a scope's matchers as written in the config; empty for a
+	// trigger's own (default) rule.
+	Match    string
+	matchers []*labels.Matcher
 
 	test testKind // how promtool tests are derived
 	expr func(t Trigger) string
+}
+
+// apply returns the trigger with the override's values.
+func (o Override) apply(t Trigger) Trigger {
+	t = withLevels(t, o.Threshold, o.For, o.KeepFiringFor, o.Margin)
+	if o.Severity != "" {
+		t.Severity = o.Severity
+	}
+	return t
+}
+
+// apply returns the scope's copy of a trigger.
+func (sc ScopeOverride) apply(t Trigger) Trigger {
+	t.Scopes = nil
+	return withLevels(t, sc.Threshold, sc.For, sc.KeepFiringFor, sc.Margin)
+}
+
+// withLevels sets the values an override or a scope gives; nil keeps the
+// trigger's.
+func withLevels(t Trigger, threshold *float64, forDur, keepFiringFor *model.Duration, margin *float64) Trigger {
+	if threshold != nil {
+		t.Threshold = *threshold
+	}
+	if forDur != nil {
+		t.For = time.Duration(*forDur)
+	}
+	if keepFiringFor != nil {
+		t.KeepFiringFor = time.Duration(*keepFiringFor)
+	}
+	if margin != nil {
+		t.Margin = *margin
+	}
+	return t
 }
 
 // Runbook is a trigger's entry in RUNBOOK.md.
@@ -112,6 +160,34 @@ type Runbook struct {
 	Meaning string
 	// Steps are what to do, from the seed.
 	Steps []string
+}
+
+// Hysteresis reports whether the alert, once firing, holds until its
+// signal is past the margin (its expression joins its own ALERTS series).
+func (t Trigger) Hysteresis() bool {
+	return t.Margin > 0 && t.expr == nil && (t.Comparison == Above || t.Comparison == AtLeast || t.Comparison == Below)
+}
+
+// ClearLevel is where a firing alert with hysteresis resolves: below it
+// for ">" and ">=", above it for "<".
+func (t Trigger) ClearLevel() float64 {
+	if t.Comparison == Below {
+		return round(t.Threshold + t.Margin)
+	}
+	return round(t.Threshold - t.Margin)
+}
+
+// ClearText says in words when a firing alert with hysteresis resolves:
+// "back below 75%"; "" without hysteresis.
+func (t Trigger) ClearText() string {
+	if !t.Hysteresis() {
+		return ""
+	}
+	word := "below"
+	if t.Comparison == Below {
+		word = "above"
+	}
+	return "back " + word + " " + formatValue(t.Signal.Unit, t.ClearLevel())
 }
 
 // Target is the threshold as text, e.g. "> 80%".
@@ -145,20 +221,19 @@ func Catalogue(cfg *Config) []Trigger {
 		if !enabled {
 			continue
 		}
-		if o.Threshold != nil {
-			t.Threshold = *o.Threshold
-		}
-		if o.For != nil {
-			t.For = time.Duration(*o.For)
-		}
-		if o.KeepFiringFor != nil {
-			t.KeepFiringFor = time.Duration(*o.KeepFiringFor)
-		}
-		if o.Margin != nil {
-			t.Margin = *o.Margin
-		}
-		if o.Severity != "" {
-			t.Severity = o.Severity
+		t = o.apply(t)
+		for _, sc := range o.Where {
+			s := sc.apply(t)
+			ms, err := promqlParser.ParseMetricSelector("{" + sc.Match + "}")
+			if err != nil {
+				continue // Validate rejects it: Generate never gets here
+			}
+			s.Match, s.matchers = sc.Match, ms
+			// The scope label tells the rules of one alertname apart (for
+			// promtool's duplicate-rule lint, and for routing or silencing
+			// one scope); the default rule's alerts keep their labels.
+			s.Labels = with(t.Labels, "scope", sc.Match)
+			t.Scopes = append(t.Scopes, s)
 		}
 		out = append(out, t)
 	}
@@ -182,18 +257,77 @@ func render(cfg *Config, t *Trigger, checks map[string]Trigger) {
 	}
 	t.Service = cfg.Service
 	t.RunbookURL = cfg.RunbookURL + "#" + anchor(t.Alert)
-	switch {
-	case t.expr != nil:
-		t.Expr = t.expr(*t)
-	case t.Direction == Down && t.Margin > 0:
-		// Hysteresis: the alert starts below the threshold and, once
-		// firing, holds until the signal is above threshold + margin.
-		t.Expr = fmt.Sprintf("%s %s %s\nor\n(\n  %s %s %s\n  and %s %s\n)", t.Signal.Query, t.Comparison, num(t.Threshold),
-			t.Signal.Query, t.Comparison, num(t.Threshold+t.Margin), p.on(append([]string{"service"}, t.Signal.Labels...)...),
-			sel("ALERTS", fmt.Sprintf("alertname=%q", t.Alert), `alertstate="firing"`, fmt.Sprintf("service=%q", cfg.Service)))
-	default:
-		t.Expr = fmt.Sprintf("%s %s %s", t.Signal.Query, t.Comparison, num(t.Threshold))
+	var verify []string
+	for _, id := range t.VerifiedBy {
+		if _, ok := checks[id]; ok {
+			verify = append(verify, id)
+		}
 	}
+	t.VerifiedBy = verify
+	if t.expr != nil {
+		t.Expr = t.expr(*t)
+	} else {
+		t.Expr = comparisonExpr(p, *t, scopedQuery(p, *t, -1))
+	}
+	describe(cfg, t)
+	for i := range t.Scopes {
+		s := &t.Scopes[i]
+		s.Alert, s.Service, s.RunbookURL, s.VerifiedBy = t.Alert, t.Service, t.RunbookURL, t.VerifiedBy
+		s.Expr = comparisonExpr(p, *s, scopedQuery(p, *t, i))
+		describe(cfg, s)
+	}
+}
+
+// comparisonExpr compares a query of the trigger's signal with its
+// threshold, with hysteresis when it has a margin.
+func comparisonExpr(p pq, t Trigger, query string) string {
+	if t.Hysteresis() {
+		return hysteresisExpr(p, t, query)
+	}
+	return fmt.Sprintf("%s %s %s", query, t.Comparison, num(t.Threshold))
+}
+
+// scopedQuery is the signal's query for one rule of a scoped trigger: scope
+// i's matchers injected into its selector and every earlier scope's series
+// excluded (first match wins), or for i < 0 (the default rule) every
+// scope's series excluded, so that exactly one rule covers each series. A
+// one-matcher scope is excluded by its negation in the selector; a scope of
+// several matchers by "unless on(<the signal's labels>)" its own series.
+func scopedQuery(p pq, t Trigger, i int) string {
+	q := t.Signal.Query
+	if i >= 0 {
+		q = withMatchers(q, t.Scopes[i].matchers...)
+	}
+	until := len(t.Scopes)
+	if i >= 0 {
+		until = i
+	}
+	var unless []string
+	for _, s := range t.Scopes[:until] {
+		if len(s.matchers) == 1 {
+			q = withMatchers(q, negate(s.matchers[0]))
+			continue
+		}
+		unless = append(unless, withMatchers(t.Signal.Query, s.matchers...))
+	}
+	if len(unless) == 0 {
+		return q
+	}
+	return "(" + q + " unless " + p.on(append([]string{"service"}, t.Signal.Labels...)...) + " (" + strings.Join(unless, " or ") + "))"
+}
+
+// negate is the matcher that selects exactly the series m does not.
+func negate(m *labels.Matcher) *labels.Matcher {
+	typ := map[labels.MatchType]labels.MatchType{
+		labels.MatchEqual: labels.MatchNotEqual, labels.MatchNotEqual: labels.MatchEqual,
+		labels.MatchRegexp: labels.MatchNotRegexp, labels.MatchNotRegexp: labels.MatchRegexp,
+	}[m.Type]
+	return labels.MustNewMatcher(typ, m.Name, m.Value)
+}
+
+// describe fills in the summary and description a trigger does not write
+// itself.
+func describe(cfg *Config, t *Trigger) {
 	thr := formatValue(t.Signal.Unit, t.Threshold)
 	if t.Summary == "" {
 		t.Summary = fmt.Sprintf("%s %s %s for %s", t.Signal.Title, compWord(t.Comparison), thr, dur(t.For))
@@ -202,27 +336,46 @@ func render(cfg *Config, t *Trigger, checks map[string]Trigger) {
 		}
 	}
 	if t.Description == "" {
-		d := fmt.Sprintf("%s of %s is %s, %s the %s threshold", t.Signal.Title, t.Signal.Where, valueTemplate(t.Signal.Unit),
-			compWord(t.Comparison), thr)
+		scope := ""
+		if t.Match != "" {
+			scope = " set for " + t.Match
+		}
+		d := fmt.Sprintf("%s of %s is %s, %s the %s threshold%s", t.Signal.Title, t.Signal.Where, valueTemplate(t.Signal.Unit),
+			compWord(t.Comparison), thr, scope)
 		if t.For > 0 {
 			d += " for " + dur(t.For)
 		}
 		d += "."
-		if t.Direction == Down && t.Margin > 0 {
-			d += fmt.Sprintf(" It clears once back above %s.", formatValue(t.Signal.Unit, t.Threshold+t.Margin))
+		if clear := t.ClearText(); clear != "" {
+			d += " It clears once " + clear + "."
 		}
 		d += " Action: " + strings.ReplaceAll(t.Action, "_", " ") + "."
 		t.Description = d
 	}
 	t.Description = strings.ReplaceAll(strings.ReplaceAll(t.Description, "{{ service }}", cfg.Service), "{{ threshold }}", thr)
 	t.Summary = strings.ReplaceAll(t.Summary, "{{ service }}", cfg.Service)
-	var verify []string
-	for _, id := range t.VerifiedBy {
-		if _, ok := checks[id]; ok {
-			verify = append(verify, id)
-		}
+}
+
+// hysteresisExpr starts the alert past the threshold and, once it fires,
+// holds it while the signal stays on the alert's side of the clear level.
+// The join to the alert's own ALERTS series is on the signal's labels (with
+// service and the cluster label), and the selector names the service, the
+// severity and the variant labels, so that one series, pool, target,
+// service or variant (ResourcePressure cpu and memory) never holds
+// another's alert.
+func hysteresisExpr(p pq, t Trigger, query string) string {
+	matchers := []string{fmt.Sprintf("alertname=%q", t.Alert), `alertstate="firing"`, fmt.Sprintf("service=%q", p.cfg.Service),
+		fmt.Sprintf("severity=%q", t.Severity)}
+	keys := make([]string, 0, len(t.Labels))
+	for k := range t.Labels {
+		keys = append(keys, k)
 	}
-	t.VerifiedBy = verify
+	sort.Strings(keys)
+	for _, k := range keys {
+		matchers = append(matchers, fmt.Sprintf("%s=%q", k, t.Labels[k]))
+	}
+	return fmt.Sprintf("%s %s %s\nor\n(\n  %s %s %s\n  and %s %s\n)", query, t.Comparison, num(t.Threshold),
+		query, t.Comparison, num(t.ClearLevel()), p.on(append([]string{"service"}, t.Signal.Labels...)...), sel("ALERTS", matchers...))
 }
 
 // anchor is the GitHub anchor of a "## Name" heading.
@@ -320,20 +473,31 @@ func definitions(cfg *Config) []Trigger {
 		out = append(out, t)
 	}
 	min := time.Minute
+	// The utilisation triggers are those comparing a resource's used share
+	// of its capacity (CPU, memory, DB pool, PostgreSQL connections, Redis
+	// memory, the saturation of any of them) against a "high" threshold:
+	// CPUHigh, MemoryHigh, DBPoolHigh, ResourceSaturated,
+	// ResourcePressureCPU/Memory, PostgresConnectionsNearMax and
+	// RedisMemoryNearMax. Such a share hovers around its threshold under
+	// steady load, so they hold until it is utilisationMargin below it.
+	// Rates, latencies, error ratios and queue depths are not capacity
+	// shares and keep no margin; neither do the post-scaling checks, whose
+	// hour-long `for` already smooths them.
+	const utilisationMargin = 0.05
 
 	// Scale-up, Health Agent guide.
-	add(Trigger{ID: "CPUHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("api_cpu"), Comparison: Above, Threshold: 0.8,
+	add(Trigger{ID: "CPUHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("api_cpu"), Comparison: Above, Threshold: 0.8, Margin: utilisationMargin,
 		For: 10 * min, Action: "scale_horizontally", Urgency: UrgencyHigh, VerifiedBy: []string{"CapacityTargetMissedCPU", "CapacityTargetMissedLatency"},
 		Runbook: Runbook{Meaning: "The API's instances are busy on average; requests queue and latency follows.",
 			Steps: []string{"Add instances: `kubectl scale deployment <api> --replicas=N` or `docker-compose up -d --scale api=N`; the HPA does it at 70% average CPU.",
 				"Size by concurrent users: 100-300 users 2-3 instances, 300-500 3-5, 500-1000 5-10, 1000+ 10+ with DB replicas.",
 				"Check that max replicas x DB pool size still fits PostgreSQL's usable connections before scaling out."}}})
-	add(Trigger{ID: "MemoryHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("api_memory"), Comparison: Above, Threshold: 0.85,
+	add(Trigger{ID: "MemoryHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("api_memory"), Comparison: Above, Threshold: 0.85, Margin: utilisationMargin,
 		For: 5 * min, Action: "scale_vertically", Urgency: UrgencyCritical, VerifiedBy: []string{"CapacityTargetMissedMemory"},
 		Runbook: Runbook{Meaning: "An API instance is close to its memory limit; OOM kills and swap thrashing come next (HA capacity limit 1.5 GB).",
 			Steps: []string{"Give instances more memory (raise the container's memory limit or move to a larger instance type).",
 				"If memory grows steadily after restarts, look for a leak before adding memory."}}})
-	add(Trigger{ID: "DBPoolHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("db_pool"), Comparison: Above, Threshold: 0.8,
+	add(Trigger{ID: "DBPoolHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("db_pool"), Comparison: Above, Threshold: 0.8, Margin: utilisationMargin,
 		For: 5 * min, Action: "increase_pool_or_scale_db", Urgency: UrgencyHigh, Kind: "postgres", VerifiedBy: []string{"CapacityTargetMissedDBPool"},
 		Runbook: Runbook{Meaning: "A connection pool is nearly exhausted; \"pool exhausted\" errors follow.",
 			Steps: []string{"Increase the pool: max = 2 x cores + 5 (4 cores: 13, 8 cores: 21, 16 cores: 37).",
@@ -354,7 +518,7 @@ func definitions(cfg *Config) []Trigger {
 		Runbook: Runbook{Meaning: "The slowest 5% of requests take longer than 5s (post-optimisation p95 is 2-3s).",
 			Steps: []string{"Add instances as for CPUHigh.", "If CPU is low, the time is spent waiting: check the DB pool, PgBouncer waits and the LLM API's latency."}}})
 	add(Trigger{ID: "ResourceSaturated", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("saturation"), Comparison: AtLeast,
-		Threshold: 0.8, For: 10 * min, Action: "scale_saturated_resource", Urgency: UrgencyHigh,
+		Threshold: 0.8, Margin: utilisationMargin, For: 10 * min, Action: "scale_saturated_resource", Urgency: UrgencyHigh,
 		Runbook: Runbook{Meaning: "One resource (label resource: cpu, memory, db_pool, redis_memory, network) is at 80% or more: the HA guide's scale trigger.",
 			Steps: []string{"Scale the resource the alert names: cpu -> more instances, memory -> bigger instances, db_pool -> bigger pool or database, redis_memory -> more Redis memory, network -> more instances or a bigger link."}}})
 	add(Trigger{ID: "RedisEvictionsHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("redis_evictions"), Comparison: Above,
@@ -393,11 +557,11 @@ func definitions(cfg *Config) []Trigger {
 		Threshold: 1, Activation: 0.5, For: min, Action: "scale_out", Urgency: UrgencyHigh, Kind: "api", VerifiedBy: []string{"CapacityTargetMissedLatency"},
 		Runbook: Runbook{Meaning: "The p95 agent duration is above 1s (SLO: p95 <= 1.5s).", Steps: amasScaleOut}})
 	add(Trigger{ID: "ResourcePressureCPU", Alert: "ResourcePressure", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig("api_cpu"),
-		Comparison: Above, Threshold: 0.7, Activation: 0.1, For: min, Action: "scale_out", Urgency: UrgencyHigh, Labels: map[string]string{"resource": "cpu"},
+		Comparison: Above, Threshold: 0.7, Margin: utilisationMargin, Activation: 0.1, For: min, Action: "scale_out", Urgency: UrgencyHigh, Labels: map[string]string{"resource": "cpu"},
 		VerifiedBy: []string{"CapacityTargetMissedCPU"},
 		Runbook:    Runbook{Meaning: "CPU above 70% or memory above 80% (label resource).", Steps: amasScaleOut}})
 	add(Trigger{ID: "ResourcePressureMemory", Alert: "ResourcePressure", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig("api_memory"),
-		Comparison: Above, Threshold: 0.8, Activation: 0.1, For: min, Action: "scale_out", Urgency: UrgencyHigh, Labels: map[string]string{"resource": "memory"},
+		Comparison: Above, Threshold: 0.8, Margin: utilisationMargin, Activation: 0.1, For: min, Action: "scale_out", Urgency: UrgencyHigh, Labels: map[string]string{"resource": "memory"},
 		VerifiedBy: []string{"CapacityTargetMissedMemory"}, Runbook: Runbook{Meaning: "CPU above 70% or memory above 80% (label resource).", Steps: amasScaleOut}})
 
 	// Health and data-path alerts.
@@ -499,7 +663,7 @@ func definitions(cfg *Config) []Trigger {
 	add(Trigger{ID: "PgBouncerMaxWait", Alert: "PgBouncerClientsWaiting", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig("pgbouncer_max_wait"),
 		Comparison: Above, Threshold: 1, For: min, Action: "increase_pgbouncer_pool", Urgency: UrgencyHigh, Kind: "pgbouncer", Labels: map[string]string{"condition": "max_wait"}})
 	add(Trigger{ID: "PostgresConnectionsNearMax", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig("postgres_connections"), Comparison: Above,
-		Threshold: 0.8, For: 5 * min, Action: "pool_connections_or_raise_max_connections", Urgency: UrgencyHigh, Kind: "postgres",
+		Threshold: 0.8, Margin: utilisationMargin, For: 5 * min, Action: "pool_connections_or_raise_max_connections", Urgency: UrgencyHigh, Kind: "postgres",
 		Runbook: Runbook{Meaning: "Client backends use more than 80% of the connections ordinary clients may hold; new connections will fail with \"too many clients\".",
 			Steps: []string{"Put PgBouncer in front of PostgreSQL, or lower pool sizes: max replicas x pool size must fit max_connections.",
 				"Raise max_connections only with memory to spare (each backend costs work_mem and more)."}}})
@@ -523,7 +687,7 @@ func definitions(cfg *Config) []Trigger {
 					"Check that autoscaling.db.pool_size_per_pod (or cores) and connects_through in the config match what the pods really open."}}})
 	}
 	add(Trigger{ID: "RedisMemoryNearMax", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig("redis_memory"), Comparison: Above,
-		Threshold: 0.8, For: 5 * min, Action: "increase_redis_memory", Urgency: UrgencyHigh, Kind: "redis",
+		Threshold: 0.8, Margin: utilisationMargin, For: 5 * min, Action: "increase_redis_memory", Urgency: UrgencyHigh, Kind: "redis",
 		Runbook: Runbook{Meaning: "Redis uses more than 80% of its memory limit (HA sizes it at 256MB). With allkeys-lru this is where evictions start; with noeviction, writes fail at 100%.",
 			Steps: []string{"Increase maxmemory (256MB -> 512MB -> 1GB -> 2GB+) and the container's memory with it.",
 				"If the policy is noeviction and the data is a cache, switch to allkeys-lru."}}})

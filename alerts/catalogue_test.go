@@ -1,11 +1,14 @@
 package alerts
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // spec is TRIGGERS.md: every row must be an alert of the preset that owns it.
@@ -233,6 +236,12 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"targets:\n  redis: '(['\n", "targets.redis"},
 		{"cluster_label: 'my-cluster'\n", "cluster_label"},
 		{"preset: amas\n", "preset \"amas\" in the file"},
+		{"triggers:\n  CPUHigh: {margin: -0.05}\n", "triggers.CPUHigh.margin: must be >= 0"},
+		{"triggers:\n  CPUHigh: {margin: 0.8}\n", "triggers.CPUHigh.margin: 0.8 reaches the threshold 0.8"},
+		{"triggers:\n  CPUHigh: {threshold: 0.04}\n", "triggers.CPUHigh.margin: 0.05 reaches the threshold 0.04"},
+		{"triggers:\n  CPULow: {margin: 0.75}\n", "triggers.CPULow.margin: threshold 0.3 + margin 0.75 is above 100%"},
+		{"triggers:\n  ExporterAbsent: {margin: 1}\n", "triggers.ExporterAbsent.margin: ExporterAbsent is not a signal-versus-threshold comparison"},
+		{"triggers:\n  PostgresDown: {margin: 1}\n", "triggers.PostgresDown.margin: PostgresDown is not a signal-versus-threshold comparison"},
 	} {
 		_, err := LoadOnto("health-agent", []byte(tc.text))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -242,6 +251,83 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	if _, err := Preset("nope"); err == nil {
 		t.Error("unknown preset accepted")
 	}
+}
+
+// The utilisation scale-up triggers hold past a margin, like the scale-down
+// ones; rates, latencies, error ratios and queue depths do not.
+func TestUtilisationAlertsHoldPastTheirMargin(t *testing.T) {
+	for _, tc := range []struct {
+		preset, id, clear, on string
+		hold                  bool
+	}{
+		{"health-agent", "CPUHigh", "> 0.75", "on (service)", true},
+		{"health-agent", "MemoryHigh", "> 0.8", "on (service)", true},
+		{"health-agent", "DBPoolHigh", "> 0.75", "on (service, target, pool, database, user)", true},
+		{"health-agent", "ResourceSaturated", ">= 0.75", "on (service, resource)", true},
+		{"health-agent", "PostgresConnectionsNearMax", "> 0.75", "on (service, target)", true},
+		{"health-agent", "RedisMemoryNearMax", "> 0.75", "on (service, target, source)", true},
+		{"health-agent", "CPULow", "< 0.35", "on (service)", true},
+		{"amas", "ResourcePressureCPU", "> 0.65", "on (service)", true},
+		{"amas", "ResourcePressureMemory", "> 0.75", "on (service)", true},
+		{"health-agent", "APIErrorRateHigh", "", "", false},
+		{"health-agent", "APILatencyP95High", "", "", false},
+		{"health-agent", "RedisEvictionsHigh", "", "", false},
+		{"amas", "RequestRateHigh", "", "", false},
+		{"amas", "QueueDepthHigh", "", "", false},
+		{"health-agent", "CapacityTargetMissedCPU", "", "", false},
+	} {
+		cfg, err := Preset(tc.preset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, ok := findTrigger(Catalogue(cfg), tc.id)
+		if !ok {
+			t.Fatalf("%s: no %s", tc.preset, tc.id)
+		}
+		if tr.Hysteresis() != tc.hold {
+			t.Errorf("%s: hysteresis %v, want %v (margin %v)", tc.id, tr.Hysteresis(), tc.hold, tr.Margin)
+			continue
+		}
+		if !tc.hold {
+			if strings.Contains(tr.Expr, "ALERTS") {
+				t.Errorf("%s joins ALERTS: %s", tc.id, tr.Expr)
+			}
+			continue
+		}
+		alerts := fmt.Sprintf(`ALERTS{alertname=%q, alertstate="firing", service=%q, severity=%q`, tr.Alert, cfg.Service, tr.Severity)
+		for _, want := range []string{tc.clear + "\n  and " + tc.on + " " + alerts, "It clears once back"} {
+			if !strings.Contains(tr.Expr+tr.Description, want) {
+				t.Errorf("%s lacks %q:\n%s\n%s", tc.id, want, tr.Expr, tr.Description)
+			}
+		}
+		// ResourcePressure's cpu variant must not be held by its memory one.
+		for k, v := range tr.Labels {
+			if !strings.Contains(tr.Expr, fmt.Sprintf("%s=%q}", k, v)) && !strings.Contains(tr.Expr, fmt.Sprintf("%s=%q,", k, v)) {
+				t.Errorf("%s: ALERTS selector lacks its variant label %s=%q: %s", tc.id, k, v, tr.Expr)
+			}
+		}
+	}
+	// The margin is configuration, and the cluster label joins too.
+	cfg, err := LoadOnto("health-agent", []byte("cluster_label: cluster\ntriggers:\n  CPUHigh: {margin: 0.1}\n  DBPoolHigh: {margin: 0}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := Catalogue(cfg)
+	if tr, _ := findTrigger(cat, "CPUHigh"); !strings.Contains(tr.Expr, "> 0.7\n  and on (cluster, service) ALERTS{") {
+		t.Errorf("CPUHigh with margin 0.1 and a cluster label: %s", tr.Expr)
+	}
+	if tr, _ := findTrigger(cat, "DBPoolHigh"); tr.Hysteresis() || strings.Contains(tr.Expr, "ALERTS") {
+		t.Errorf("DBPoolHigh with margin 0 keeps hysteresis: %s", tr.Expr)
+	}
+}
+
+func findTrigger(cat []Trigger, id string) (Trigger, bool) {
+	for _, tr := range cat {
+		if tr.ID == id {
+			return tr, true
+		}
+	}
+	return Trigger{}, false
 }
 
 func TestConfigOverlay(t *testing.T) {
@@ -363,5 +449,64 @@ func TestDBConnectionGuardAlert(t *testing.T) {
 	}
 	if _, err := LoadOnto("health-agent", []byte("autoscaling: {db: {connects_through: mysql}}")); err == nil || !strings.Contains(err.Error(), "autoscaling.db.connects_through") {
 		t.Errorf("connects_through mysql: %v", err)
+	}
+}
+
+// Every alert with hysteresis, in every preset, has a generated promtool
+// group that oscillates inside its margin, counts one firing alert at every
+// evaluation there, and ends resolved.
+func TestEveryHysteresisHasAnOscillationTest(t *testing.T) {
+	for _, p := range Presets() {
+		cfg, err := Preset(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := Generate(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		groups := map[string]testGroup{}
+		for _, name := range files.Names() {
+			if !strings.HasPrefix(name, TestsDir+"/") {
+				continue
+			}
+			var tf testFile
+			if err := yaml.Unmarshal(files[name], &tf); err != nil {
+				t.Fatal(err)
+			}
+			for _, g := range tf.Tests {
+				if id, _, ok := strings.Cut(g.Name, ": hysteresis: "); ok {
+					groups[id] = g
+				}
+			}
+		}
+		n := 0
+		for _, tr := range Catalogue(cfg) {
+			if !tr.Hysteresis() {
+				continue
+			}
+			n++
+			g, ok := groups[tr.ID]
+			if !ok {
+				t.Errorf("%s: %s has no hysteresis test group", p, tr.ID)
+				continue
+			}
+			if len(g.PromQLTests) != 1 || !strings.HasPrefix(g.PromQLTests[0].Expr, "count_over_time(ALERTS{alertname=\""+tr.Alert+"\"") ||
+				len(g.PromQLTests[0].ExpSamples) != 1 || g.PromQLTests[0].ExpSamples[0].Value < 4 {
+				t.Errorf("%s: %s: no count of its firing evaluations: %+v", p, tr.ID, g.PromQLTests)
+			}
+			last := g.AlertRuleTests[len(g.AlertRuleTests)-1]
+			if len(last.ExpAlerts) != 0 {
+				t.Errorf("%s: %s: the group does not end resolved", p, tr.ID)
+			}
+			for _, c := range g.AlertRuleTests[:4] {
+				if len(c.ExpAlerts) != 1 {
+					t.Errorf("%s: %s at %v: %d alerts inside the margin, want 1", p, tr.ID, c.EvalTime, len(c.ExpAlerts))
+				}
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no trigger with hysteresis", p)
+		}
 	}
 }

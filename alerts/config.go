@@ -153,10 +153,30 @@ type Override struct {
 	Threshold     *float64        `yaml:"threshold"`
 	For           *model.Duration `yaml:"for"`
 	KeepFiringFor *model.Duration `yaml:"keep_firing_for"`
-	// Margin is the hysteresis of a scale-down alert: once firing it clears
-	// only when the signal is above threshold + margin.
+	// Margin is the hysteresis of a threshold comparison: once firing, a
+	// "<" alert clears only above threshold + margin, a ">" or ">=" alert
+	// only below threshold - margin.
 	Margin   *float64 `yaml:"margin"`
 	Severity string   `yaml:"severity"`
+	// Where gives the series its matchers select their own threshold, for,
+	// keep_firing_for and margin, so that one noisy target or cluster does
+	// not force a change for all. Scopes are tried in order; the first that
+	// matches a series wins, and the series no scope matches keep the
+	// trigger's values. A file's list replaces its preset's.
+	Where []ScopeOverride `yaml:"where"`
+}
+
+// ScopeOverride is one `where` entry of a trigger override. Unset fields
+// keep the trigger's (overridden) value.
+type ScopeOverride struct {
+	// Match is PromQL label matchers, as inside braces (target="pg-batch",
+	// cluster=~"eu-.*"), over labels the trigger's signal keeps: its
+	// aggregation labels and the cluster label.
+	Match         string          `yaml:"match"`
+	Threshold     *float64        `yaml:"threshold"`
+	For           *model.Duration `yaml:"for"`
+	KeepFiringFor *model.Duration `yaml:"keep_firing_for"`
+	Margin        *float64        `yaml:"margin"`
 }
 
 // Trigger sets a config can include.
@@ -279,6 +299,9 @@ func overlay(cfg *Config, data []byte, what string) error {
 		}
 		if o.Severity != "" {
 			m.Severity = o.Severity
+		}
+		if o.Where != nil {
+			m.Where = o.Where
 		}
 		merged[id] = m
 	}
@@ -425,9 +448,9 @@ func (c *Config) Validate() error {
 	}
 	c.validateAutoscaling(bad)
 	c.validateSLOs(bad)
-	known := map[string]bool{}
+	known := map[string]Trigger{}
 	for _, t := range definitions(c) {
-		known[t.ID] = true
+		known[t.ID] = t
 	}
 	ids := make([]string, 0, len(c.Triggers))
 	for id := range c.Triggers {
@@ -437,7 +460,8 @@ func (c *Config) Validate() error {
 	for _, id := range ids {
 		o := c.Triggers[id]
 		field := "triggers." + id
-		if !known[id] {
+		def, ok := known[id]
+		if !ok {
 			bad(field, "no trigger has this id")
 			continue
 		}
@@ -447,14 +471,89 @@ func (c *Config) Validate() error {
 		if o.KeepFiringFor != nil && *o.KeepFiringFor < 0 {
 			bad(field+".keep_firing_for", "must be >= 0")
 		}
-		if o.Margin != nil && *o.Margin < 0 {
-			bad(field+".margin", "must be >= 0")
-		}
 		if o.Severity != "" && !contains([]string{SeverityCritical, SeverityWarning, SeverityInfo}, o.Severity) {
 			bad(field+".severity", "%q is not critical, warning or info", o.Severity)
 		}
+		t := o.apply(def)
+		if o.Margin != nil || o.Threshold != nil {
+			checkMargin(t, field+".margin", bad)
+		}
+		c.validateScopes(t, o.Where, field, bad)
 	}
 	return errors.Join(errs...)
+}
+
+// checkMargin checks a trigger's hysteresis margin against its comparison
+// and threshold: the clear level must lie on the signal's side of the
+// threshold where it can still be reached.
+func checkMargin(t Trigger, field string, bad func(field, format string, args ...any)) {
+	switch {
+	case t.Margin < 0:
+		bad(field, "must be >= 0")
+	case t.Margin == 0:
+	case t.expr != nil || (t.Comparison != Above && t.Comparison != AtLeast && t.Comparison != Below):
+		bad(field, "%s is not a signal-versus-threshold comparison (>, >= or <): a margin has nothing to hold", t.ID)
+	case t.Comparison != Below && t.Margin >= t.Threshold:
+		bad(field, "%v reaches the threshold %v or past zero: the alert would clear only at or below %v, which the signal never goes under",
+			t.Margin, t.Threshold, num(t.Threshold-t.Margin))
+	case t.Comparison == Below && t.Signal.Unit == UnitRatio && t.Threshold+t.Margin > 1:
+		bad(field, "threshold %v + margin %v is above 100%%: the ratio never gets there, so the alert would never clear", t.Threshold, t.Margin)
+	}
+}
+
+// validateScopes checks a trigger's `where` list: each scope selects by
+// labels the signal keeps, so that its matchers can be injected into the
+// signal's selector and excluded from the default rule.
+func (c *Config) validateScopes(t Trigger, scopes []ScopeOverride, field string, bad func(field, format string, args ...any)) {
+	if len(scopes) == 0 {
+		return
+	}
+	if t.expr != nil || t.Comparison == customSignal {
+		bad(field+".where", "%s is not a signal-versus-threshold comparison; only those can be scoped", t.ID)
+		return
+	}
+	keeps := append([]string{}, t.Signal.Labels...)
+	if c.ClusterLabel != "" {
+		keeps = append(keeps, c.ClusterLabel)
+	}
+	for i, sc := range scopes {
+		f := fmt.Sprintf("%s.where[%d]", field, i)
+		if strings.TrimSpace(sc.Match) == "" {
+			bad(f+".match", "must be set")
+			continue
+		}
+		ms, err := promqlParser.ParseMetricSelector("{" + sc.Match + "}")
+		if err != nil {
+			bad(f+".match", "%q is not a list of label matchers: %v", sc.Match, err)
+			continue
+		}
+		for _, m := range ms {
+			if contains(keeps, m.Name) {
+				continue
+			}
+			hint := ""
+			if m.Name == "service" {
+				hint = "; a service gets its own config (service, selectors, triggers)"
+			}
+			kept := "no label but service"
+			if len(keeps) > 0 {
+				kept = strings.Join(keeps, ", ")
+			}
+			bad(f+".match", "label %q is not kept by %s's signal %s (it keeps %s)%s", m.Name, t.ID, t.Signal.Query, kept, hint)
+		}
+		if sc.Threshold == nil && sc.For == nil && sc.KeepFiringFor == nil && sc.Margin == nil {
+			bad(f, "sets none of threshold, for, keep_firing_for, margin")
+		}
+		if sc.For != nil && *sc.For < 0 {
+			bad(f+".for", "must be >= 0")
+		}
+		if sc.KeepFiringFor != nil && *sc.KeepFiringFor < 0 {
+			bad(f+".keep_firing_for", "must be >= 0")
+		}
+		if sc.Margin != nil || sc.Threshold != nil {
+			checkMargin(sc.apply(t), f+".margin", bad)
+		}
+	}
 }
 
 // checkMatchers checks a comma-separated list of PromQL label matchers.

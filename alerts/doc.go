@@ -20,5 +20,9 @@
 // Dashboards (Signal.Query, Trigger.Threshold, Signal.Unit, Trigger.Group)
 // and autoscaler manifests (Trigger.Activation, Signal.Query) build on the
 // same values, so a threshold changed in the config moves the alert, its
-// test, its runbook entry and its panel together.
+// test, its runbook entry and its panel together. A trigger's `where`
+// scopes (Trigger.Scopes) are extra rules of its alertname with their own
+// thresholds over the series their matchers select; rules, runbook and
+// promtool tests carry them, while dashboards and scalers keep the
+// trigger's own threshold.
 package alerts

@@ -19,6 +19,9 @@ type fx struct {
 	step   time.Duration
 	series []inputSeries
 	err    error
+	// relabel sets labels the series already carry to other values: the
+	// same fixture then feeds another target, pool or cluster.
+	relabel map[string]string
 }
 
 type inputSeries struct {
@@ -334,6 +337,7 @@ func (f *fx) histogram(name string, l map[string]string, vals []float64) {
 }
 
 func (f *fx) add(name string, l map[string]string, values []string) {
+	l = relabeled(l, f.relabel)
 	f.series = append(f.series, inputSeries{Series: seriesString(name, l), Values: strings.Join(values, " ")})
 }
 
@@ -349,6 +353,18 @@ func seriesString(name string, l map[string]string) string {
 		parts[i] = fmt.Sprintf("%s=%q", k, l[k])
 	}
 	return name + "{" + strings.Join(parts, ", ") + "}"
+}
+
+// relabeled returns a copy of l with the labels it carries of rl set to
+// rl's values.
+func relabeled(l, rl map[string]string) map[string]string {
+	out := with(l)
+	for k, v := range rl {
+		if _, ok := out[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // with returns a copy of l with the pairs set.

@@ -23,7 +23,7 @@ type ExternalInput struct {
 // are documented.
 var ExternalInputs = []ExternalInput{
 	{"up", "Prometheus", "ExporterAbsent: the exporter's own scrape"},
-	{"ALERTS", "Prometheus", "hysteresis of scale-down alerts (their own firing series)"},
+	{"ALERTS", "Prometheus", "hysteresis of scale-down and utilisation scale-up alerts (their own firing series)"},
 	{"http_requests_total", "the API (api.requests_metric)", "request rate, per-instance rate and error ratio; errors by api.error_matcher"},
 	{"http_request_duration_seconds_bucket", "the API (api.duration_histogram)", "p95 latency"},
 	{"amas_agent_requests_total", "AMAS (api.requests_metric)", "request rate per pod and error ratio"},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -18,6 +19,36 @@ var promqlParser = parser.NewParser(parser.Options{})
 // ParseExpr parses a PromQL expression with the same parser the generator
 // validates with.
 func ParseExpr(expr string) (parser.Expr, error) { return promqlParser.ParseExpr(expr) }
+
+// withMatchers adds label matchers to every vector selector of a signal's
+// query. A signal's query selects series that carry every label the signal
+// keeps, which is all a scope may match on (Config.validateScopes), so each
+// of its selectors takes the matchers. A query that is one selector (every
+// signal's is) keeps its matchers' order and the ", " of sel.
+func withMatchers(query string, ms ...*labels.Matcher) string {
+	expr, err := promqlParser.ParseExpr(query)
+	if err != nil {
+		panic(fmt.Sprintf("signal query %q: %v", query, err)) // built by Signals from selectors Validate has parsed
+	}
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			vs.LabelMatchers = append(vs.LabelMatchers, ms...)
+		}
+		return nil
+	})
+	vs, ok := expr.(*parser.VectorSelector)
+	if !ok {
+		return expr.String()
+	}
+	var parts []string
+	for _, m := range vs.LabelMatchers {
+		if m.Name == labels.MetricName && m.Type == labels.MatchEqual && m.Value == vs.Name {
+			continue
+		}
+		parts = append(parts, m.String())
+	}
+	return sel(vs.Name, parts...)
+}
 
 // pq builds the PromQL text of one config: it knows the selectors and the
 // cluster label, so that every aggregation and join carries it.

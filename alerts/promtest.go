@@ -3,19 +3,22 @@ package alerts
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 )
 
 // promtool unit-test files (promtool test rules), derived from the
 // catalogue: for every trigger, a group where the signal crosses the
 // threshold (not firing one step before `for` has passed, firing when it
 // has, resolved after recovery), a group just on the safe side of the
-// threshold (never firing), and for scale-down triggers a group that
-// oscillates inside the hysteresis margin (one alert, firing throughout).
+// threshold (never firing), and for triggers with hysteresis (scale-down and
+// utilisation scale-up) a group that oscillates inside the margin (one
+// alert, firing throughout) and then leaves it (resolved).
 
 type testFile struct {
 	RuleFiles          []string       `yaml:"rule_files"`
@@ -141,6 +144,9 @@ func (g testGen) values() (fire, safe, recover float64) {
 		recover = thr * 0.5
 		for _, m := range g.family() {
 			recover = math.Min(recover, m.Threshold*0.5)
+			if m.Hysteresis() {
+				recover = math.Min(recover, m.ClearLevel()*0.5)
+			}
 		}
 	case Below:
 		fire = thr * 0.5
@@ -259,8 +265,8 @@ func simulateAlert(t Trigger, sim []simValue) []alertState {
 	var last simValue
 	for k, sv := range sim {
 		cond := sv.present && holds(t.Comparison, sv.v, t.Threshold)
-		if !cond && sv.present && t.Direction == Down && t.Margin > 0 && firing {
-			cond = holds(t.Comparison, sv.v, t.Threshold+t.Margin)
+		if !cond && sv.present && t.Hysteresis() && firing {
+			cond = holds(t.Comparison, sv.v, t.ClearLevel())
 		}
 		if cond {
 			last = sv
@@ -384,7 +390,13 @@ func (g testGen) seriesLabels(out map[string]string) map[string]string {
 
 // run builds a group's input series from per-step values.
 func (g testGen) run(vals []float64, step time.Duration) (*fx, map[string]string, error) {
-	f := &fx{cfg: g.cfg, step: step}
+	return g.runRelabeled(vals, step, nil)
+}
+
+// runRelabeled builds the input series of another series of the signal:
+// the fixture's, with the labels of rl set to its values.
+func (g testGen) runRelabeled(vals []float64, step time.Duration, rl map[string]string) (*fx, map[string]string, error) {
+	f := &fx{cfg: g.cfg, step: step, relabel: rl}
 	if g.t.Signal.fixture == nil {
 		return nil, nil, fmt.Errorf("signal %s has no test fixture", g.t.Signal.ID)
 	}
@@ -392,7 +404,51 @@ func (g testGen) run(vals []float64, step time.Duration) (*fx, map[string]string
 	if f.err != nil {
 		return nil, nil, f.err
 	}
-	return f, g.seriesLabels(out), nil
+	return f, relabeled(g.seriesLabels(out), rl), nil
+}
+
+// disjoint reports whether two fixtures' input series are all different
+// series: a relabeling that left some unchanged would feed both signals
+// from one input.
+func disjoint(a, b *fx) bool {
+	seen := map[string]bool{}
+	for _, s := range a.series {
+		seen[s.Series] = true
+	}
+	for _, s := range b.series {
+		if seen[s.Series] {
+			return false
+		}
+	}
+	return true
+}
+
+// sibling is another series of the signal beside one of the test's (series:
+// its labels): the first of the signal's labels the fixture carries, set to
+// another value that the config's target selection still admits. ok is
+// false for signals with one series per service.
+func (g testGen) sibling(series map[string]string) (map[string]string, bool) {
+	for _, l := range g.t.Signal.Labels {
+		v, ok := series[l]
+		if !ok || v == "" {
+			continue
+		}
+		other := v + "-b"
+		if l == "target" {
+			for _, kind := range []string{"postgres", "pgbouncer", "redis", "api"} {
+				re := g.cfg.targetRegex(kind)
+				if re == "" {
+					continue
+				}
+				full := regexp.MustCompile("^(?:" + re + ")$")
+				if full.MatchString(v) && !full.MatchString(other) {
+					return nil, false
+				}
+			}
+		}
+		return map[string]string{l: other}, true
+	}
+	return nil, false
 }
 
 func phases(parts ...any) []float64 {
@@ -494,10 +550,14 @@ func (g testGen) threshold() ([]testGroup, error) {
 		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: safeChecks,
 	})
 
-	// Scale-down hysteresis: after firing, oscillating inside the margin
-	// keeps the one alert firing; leaving it resolves.
-	if t.Direction == Down && t.Margin > 0 {
-		bands := []float64{round(t.Threshold + t.Margin/4), round(t.Threshold + 3*t.Margin/4)}
+	// Hysteresis: after firing, oscillating inside the margin keeps the one
+	// alert firing; leaving it resolves.
+	if t.Hysteresis() {
+		toward := 1.0 // from the threshold toward the clear level
+		if t.Comparison != Below {
+			toward = -1
+		}
+		bands := []float64{round(t.Threshold + toward*t.Margin/4), round(t.Threshold + toward*3*t.Margin/4)}
 		B := W + 2
 		vals := phases(fire, n1)
 		for i := 0; i < 4; i++ {
@@ -508,6 +568,20 @@ func (g testGen) threshold() ([]testGroup, error) {
 		f, series, err = g.run(vals, testStep)
 		if err != nil {
 			return nil, err
+		}
+		// Another target, pool or resource of the signal sits inside the
+		// margin throughout without ever crossing the threshold: it must
+		// never fire, so the ALERTS join holds each series by its own labels.
+		neighbour := ""
+		if rl, ok := g.sibling(series); ok {
+			sf, _, err := g.runRelabeled(constant(len(vals), bands[0]), testStep, rl)
+			if err != nil {
+				return nil, err
+			}
+			if disjoint(f, sf) {
+				f.series = append(f.series, sf.series...)
+				neighbour = fmt.Sprintf("; %s at %s inside the margin all along does not fire", labelText(rl), formatValue(u, bands[0]))
+			}
 		}
 		sc := g.scenario(vals)
 		var checks []alertTest
@@ -539,13 +613,165 @@ func (g testGen) threshold() ([]testGroup, error) {
 			return nil, err
 		}
 		checks = append(checks, c)
+		held, err := g.firingThroughout(series, n1, end)
+		if err != nil {
+			return nil, err
+		}
 		groups = append(groups, testGroup{
-			Name: fmt.Sprintf("%s: hysteresis: oscillating between %s and %s (inside the margin, clears above %s) keeps one alert firing", t.ID,
-				formatValue(u, bands[0]), formatValue(u, bands[1]), formatValue(u, t.Threshold+t.Margin)),
+			PromQLTests: []exprTest{held},
+			Name: fmt.Sprintf("%s: hysteresis: oscillating between %s and %s (inside the margin, clears %s) keeps one alert firing; %s resolves it%s", t.ID,
+				formatValue(u, bands[0]), formatValue(u, bands[1]), t.ClearText(), formatValue(u, recover), neighbour),
 			Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: checks,
 		})
 	}
+	if len(t.Scopes) > 0 {
+		sg, err := g.scopes()
+		if err != nil {
+			return nil, err
+		}
+		groups = append(groups, sg...)
+	}
 	return groups, nil
+}
+
+// ruleOf is the index of the scope whose rule covers a series (the first
+// whose matchers all match its labels), or -1 for the default rule.
+func ruleOf(t Trigger, l map[string]string) int {
+	for i, s := range t.Scopes {
+		all := true
+		for _, m := range s.matchers {
+			all = all && m.Matches(l[m.Name])
+		}
+		if all {
+			return i
+		}
+	}
+	return -1
+}
+
+// ruleFor is the rule of a trigger that covers a series.
+func ruleFor(t Trigger, l map[string]string) Trigger {
+	if i := ruleOf(t, l); i >= 0 {
+		return t.Scopes[i]
+	}
+	return t
+}
+
+// scopes tests a scoped trigger: for each scope whose matchers are plain
+// equalities (so that a fixture can be relabeled into it), a series of the
+// scope and a series of the default rule side by side at one value between
+// their thresholds (or past both, when only `for` differs): the alert fires
+// for the series whose threshold the value crosses and not for the other.
+func (g testGen) scopes() ([]testGroup, error) {
+	t := g.t
+	W := steps(t.Signal.Window, testStep)
+	u := t.Signal.Unit
+	var groups []testGroup
+	for i, s := range t.Scopes {
+		rl := map[string]string{}
+		plain := true
+		for _, m := range s.matchers {
+			plain = plain && m.Type == labels.MatchEqual && m.Value != ""
+			rl[m.Name] = m.Value
+		}
+		if !plain {
+			continue
+		}
+		v, _, _ := g.values()
+		if s.Threshold != t.Threshold && t.Comparison != Equal {
+			v = round((s.Threshold + t.Threshold) / 2)
+		} else if s.For == t.For {
+			continue // only margin or keep_firing_for differ: one value cannot tell them apart
+		}
+		n := W + steps(max(t.For, s.For), testStep) + 3
+		vals := constant(n, v)
+		fd, dl, err := g.run(vals, testStep)
+		if err != nil {
+			return nil, err
+		}
+		fs, sl, err := g.runRelabeled(vals, testStep, rl)
+		if err != nil {
+			return nil, err
+		}
+		if !disjoint(fd, fs) || ruleOf(t, dl) != -1 || ruleOf(t, sl) != i {
+			continue // the fixture cannot feed this scope and the default apart
+		}
+		sim := simulate(t.Signal, vals)
+		type run struct {
+			rule   Trigger
+			labels map[string]string
+			states []alertState
+		}
+		var runs []run
+		for _, m := range g.family() {
+			for _, l := range []map[string]string{dl, sl} {
+				r := ruleFor(m, l)
+				runs = append(runs, run{r, l, simulateAlert(r, sim)})
+			}
+		}
+		var checks []alertTest
+		told, prev := false, ""
+		for k := W; k < n; k++ {
+			exp := []expAlert{}
+			key := ""
+			var ours []bool
+			for _, r := range runs {
+				st := r.states[k]
+				if r.rule.ID == t.ID {
+					ours = append(ours, st.firing)
+				}
+				if !st.firing {
+					key += "0"
+					continue
+				}
+				key += "1"
+				if !st.value.exact {
+					return nil, fmt.Errorf("scope %d: step %d: %s fires with a value that depends on the Prometheus version", i, k, r.rule.ID)
+				}
+				a, err := alertFor(r.rule, r.labels, st.value.v)
+				if err != nil {
+					return nil, err
+				}
+				exp = append(exp, a)
+			}
+			if key == prev && k < n-1 {
+				continue
+			}
+			prev = key
+			told = told || (len(ours) == 2 && ours[0] != ours[1])
+			checks = append(checks, alertTest{EvalTime: at(k), Alertname: t.Alert, ExpAlerts: exp})
+		}
+		if !told {
+			return nil, fmt.Errorf("scope %d (%s): %v fires for both the scope and the default, or for neither", i, s.Match, v)
+		}
+		groups = append(groups, testGroup{
+			Name: fmt.Sprintf("%s: where %s (%s for %s) beside the default (%s for %s): %s at %s fires for one only", t.ID, s.Match,
+				s.Target(), dur(s.For), t.Target(), dur(t.For), t.Signal.Title, formatValue(u, v)),
+			Interval: model.Duration(testStep), InputSeries: append(fd.series, fs.series...), AlertRuleTests: checks,
+		})
+	}
+	return groups, nil
+}
+
+// firingThroughout checks that the trigger's alert for the series was
+// firing at every evaluation of steps from..to-1: a resolve and re-fire in
+// between would leave at least one evaluation without a firing sample,
+// which checks of the alert at a few instants could miss. It counts the
+// ALERTS samples half a step after the last, so that the range holds the
+// same evaluations whether its start is open or closed.
+func (g testGen) firingThroughout(series map[string]string, from, to int) (exprTest, error) {
+	t := g.t
+	a, err := alertFor(t, series, 0)
+	if err != nil {
+		return exprTest{}, err
+	}
+	l := with(a.ExpLabels, "alertname", t.Alert, "alertstate", "firing")
+	n := to - from
+	return exprTest{
+		Expr:       fmt.Sprintf("count_over_time(%s[%s])", sel("ALERTS", fmt.Sprintf("alertname=%q", t.Alert), `alertstate="firing"`), dur(time.Duration(n)*testStep)),
+		EvalTime:   model.Duration(time.Duration(to-1)*testStep + testStep/2),
+		ExpSamples: []expSample{{Labels: seriesString("", l), Value: float64(n)}},
+	}, nil
 }
 
 // probe tests APIDown's "3 failures within 30s" at a 10s scrape interval.

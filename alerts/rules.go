@@ -51,14 +51,18 @@ func alertingRules(cfg *Config, cat []Trigger) rulefmt.RuleGroups {
 			index[name] = i
 			out.Groups = append(out.Groups, rulefmt.RuleGroup{Name: name})
 		}
-		out.Groups[i].Rules = append(out.Groups[i].Rules, rulefmt.Rule{
-			Alert:         t.Alert,
-			Expr:          t.Expr,
-			For:           model.Duration(t.For),
-			KeepFiringFor: model.Duration(t.KeepFiringFor),
-			Labels:        ruleLabels(t),
-			Annotations:   ruleAnnotations(t),
-		})
+		// A scoped trigger is one rule per scope and its default rule, all
+		// of one alertname over disjoint series.
+		for _, r := range append([]Trigger{t}, t.Scopes...) {
+			out.Groups[i].Rules = append(out.Groups[i].Rules, rulefmt.Rule{
+				Alert:         r.Alert,
+				Expr:          r.Expr,
+				For:           model.Duration(r.For),
+				KeepFiringFor: model.Duration(r.KeepFiringFor),
+				Labels:        ruleLabels(r),
+				Annotations:   ruleAnnotations(r),
+			})
+		}
 	}
 	return out
 }

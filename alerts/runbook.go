@@ -33,7 +33,7 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 		byAlert[t.Alert] = append(byAlert[t.Alert], t)
 	}
 	for _, n := range names {
-		for _, t := range byAlert[n] {
+		for _, t := range withScopes(byAlert[n]) {
 			w("| [%s](#%s)%s | %s | %s | %s | %s | %s |\n", t.Alert, anchor(t.Alert), variantNote(t), t.Direction, t.Severity, t.Urgency,
 				mdEscape(condition(t)), t.Action)
 		}
@@ -52,10 +52,10 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 		}
 		w("%s\n\n", rb.Meaning)
 		w("| fires when | for | severity | urgency | direction | action | labels |\n|---|---|---|---|---|---|---|\n")
-		for _, t := range variants {
+		for _, t := range withScopes(variants) {
 			extra := ""
-			if t.Direction == Down && t.Margin > 0 {
-				extra = fmt.Sprintf("; clears above %s", formatValue(t.Signal.Unit, t.Threshold+t.Margin))
+			if clear := t.ClearText(); clear != "" {
+				extra = "; clears " + clear
 			}
 			if t.KeepFiringFor > 0 {
 				extra += "; keeps firing " + dur(t.KeepFiringFor) + " after"
@@ -67,11 +67,9 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 				t.Direction, t.Action, labelText(t.Labels))
 		}
 		w("\n```promql\n%s\n```\n\n", first.Expr)
-		if len(variants) > 1 {
-			for _, t := range variants[1:] {
-				if t.Expr != first.Expr {
-					w("```promql\n%s\n```\n\n", t.Expr)
-				}
+		for _, t := range withScopes(variants)[1:] {
+			if t.Expr != first.Expr {
+				w("```promql\n%s\n```\n\n", t.Expr)
 			}
 		}
 		if first.Saving != "" {
@@ -122,7 +120,11 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 	w("\n## Hysteresis\n\n")
 	w("A scale-down alert starts when its signal is below the threshold for the full `for`; once firing it holds while the signal\n")
 	w("stays below threshold + margin (it joins its own `ALERTS{alertstate=\"firing\"}` series), and `keep_firing_for` holds it a\n")
-	w("little longer after that, so a signal hovering at the threshold opens one ticket, not one every few minutes.\n\n")
+	w("little longer after that, so a signal hovering at the threshold opens one ticket, not one every few minutes. The utilisation\n")
+	w("scale-up alerts (CPU, memory, DB pool, PostgreSQL connections, Redis memory, saturation) do the same the other way: once\n")
+	w("firing they hold until the signal is below threshold - margin, so a utilisation hovering at its threshold pages once.\n")
+	w("The join is on the signal's own labels (with `service` and the cluster label), so one pool, target or service never holds\n")
+	w("another's alert. Margins are `triggers.<id>.margin` in the config; the tables above say where each alert clears.\n\n")
 
 	w("## Recording rules\n\n| rule | unit | what |\n|---|---|---|\n")
 	for _, s := range Signals(cfg) {
@@ -144,7 +146,21 @@ func condition(t Trigger) string {
 	if t.When != "" {
 		return t.When
 	}
+	if t.Match != "" {
+		return fmt.Sprintf("%s %s where %s", t.Signal.Title, t.Target(), t.Match)
+	}
 	return fmt.Sprintf("%s %s", t.Signal.Title, t.Target())
+}
+
+// withScopes lists each trigger followed by its `where` scopes: the rules
+// of an alert as the rule files hold them.
+func withScopes(ts []Trigger) []Trigger {
+	var out []Trigger
+	for _, t := range ts {
+		out = append(out, t)
+		out = append(out, t.Scopes...)
+	}
+	return out
 }
 
 func forText(t Trigger) string {

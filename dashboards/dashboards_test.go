@@ -739,12 +739,13 @@ func TestLadder(t *testing.T) {
 		got  []dashboard.Threshold
 		want string
 	}{
-		{"above", ladder(alerts.UnitRatio, get("CPUHigh")), "base:green 0.8:red"},
+		{"above with hysteresis", ladder(alerts.UnitRatio, get("CPUHigh")), "base:green 0.75:light-blue 0.8:red"},
+		{"above", ladder(alerts.UnitRatio, get("APIErrorRateHigh")), "base:green 0.05:red"},
 		{"count above 0 fires from 1", ladder(alerts.UnitCount, get("PgBouncerClientsWaiting")), "base:green 0:green 1:red"},
 		{"below with hysteresis", ladder(alerts.UnitRatio, get("CPULow")), "base:blue 0.3:light-blue 0.35:green"},
 		{"equal on a 0/1 signal", ladder(alerts.UnitBool, get("PostgresDown")), "base:green 0:red 1:green"},
 		{"warning and critical", ladder(alerts.UnitSeconds, get("ReplicationLagHigh"), get("ReplicationLagCritical")), "base:green 10:orange 60:red"},
-		{"up and down on one signal", ladder(alerts.UnitRatio, get("CPUHigh"), get("CPULow")), "base:blue 0.3:light-blue 0.35:green 0.8:red"},
+		{"up and down on one signal", ladder(alerts.UnitRatio, get("CPUHigh"), get("CPULow")), "base:blue 0.3:light-blue 0.35:green 0.75:light-blue 0.8:red"},
 	} {
 		if got := show(tc.got); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
@@ -912,5 +913,36 @@ func TestOverviewErrorBudget(t *testing.T) {
 	}
 	if !sawNone || !sawOne {
 		t.Errorf("the test configs should include one without SLOs and one with a single SLO")
+	}
+}
+
+// A scoped trigger's panels keep the default threshold's colours and say
+// so, listing each scope's own threshold.
+func TestScopedThresholdsAreNamed(t *testing.T) {
+	cfg, err := alerts.LoadOnto(alerts.SetHealthAgent, []byte(`
+triggers:
+  DBPoolHigh:
+    where: [{match: 'target="pg-batch"', threshold: 0.95, for: 10m}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGen(cfg)
+	tr, ok := g.trigger("DBPoolHigh")
+	if !ok {
+		t.Fatal("no DBPoolHigh")
+	}
+	want := "Own thresholds (config `where`; the colours show the default): target=\"pg-batch\": > 95% for 10m."
+	if d := describe(tr); !strings.Contains(d, want) {
+		t.Errorf("description lacks %q:\n%s", want, d)
+	}
+	var steps []string
+	for _, s := range ladder(alerts.UnitRatio, tr) {
+		if s.Value != nil {
+			steps = append(steps, num(*s.Value))
+		}
+	}
+	if strings.Join(steps, " ") != "0.75 0.8" {
+		t.Errorf("steps %v, want the default's 0.75 (clear) and 0.8", steps)
 	}
 }

@@ -569,7 +569,8 @@ func firingColor(t alerts.Trigger) (string, int) {
 
 func discrete(u alerts.Unit) bool { return u == alerts.UnitCount || u == alerts.UnitBool }
 
-// bands are where a trigger fires. Grafana colours a value by the highest
+// bands are where a trigger fires, and where a firing one holds
+// (hysteresis, in the lighter colour). Grafana colours a value by the highest
 // step at or below it, so "> 0" over a count starts at 1.
 func bands(t alerts.Trigger, cmp alerts.Comparison, thr float64, unit alerts.Unit) []band {
 	c, r := firingColor(t)
@@ -582,15 +583,21 @@ func bands(t alerts.Trigger, cmp alerts.Comparison, thr float64, unit alerts.Uni
 			lo = math.Floor(thr) + 1
 		}
 		out = append(out, band{lo, inf, c, r})
+		if t.Hysteresis() {
+			out = append(out, band{t.ClearLevel(), lo, colorHysteresis, 1})
+		}
 		if t.Activation > 0 && t.Activation < lo {
 			out = append(out, band{t.Activation, lo, colorActivation, 1})
 		}
 	case alerts.AtLeast:
 		out = append(out, band{thr, inf, c, r})
+		if t.Hysteresis() {
+			out = append(out, band{t.ClearLevel(), thr, colorHysteresis, 1})
+		}
 	case alerts.Below:
 		out = append(out, band{-inf, thr, c, r})
-		if t.Margin > 0 {
-			out = append(out, band{thr, thr + t.Margin, colorHysteresis, 1})
+		if t.Hysteresis() {
+			out = append(out, band{thr, t.ClearLevel(), colorHysteresis, 1})
 		}
 	case alerts.Equal:
 		hi := thr + 1
@@ -730,8 +737,16 @@ func describe(t alerts.Trigger) string {
 	if t.Activation > 0 {
 		fmt.Fprintf(&b, " KEDA activation threshold: %s.", formatAs(t, t.Activation))
 	}
-	if t.Margin > 0 {
-		fmt.Fprintf(&b, " Once firing, clears only above %s (hysteresis).", formatAs(t, t.Threshold+t.Margin))
+	if clear := t.ClearText(); clear != "" {
+		fmt.Fprintf(&b, " Once firing, clears only when %s (hysteresis).", clear)
+	}
+	if len(t.Scopes) > 0 {
+		// A panel has one set of threshold colours: the default's.
+		var scopes []string
+		for _, s := range t.Scopes {
+			scopes = append(scopes, fmt.Sprintf("%s: %s for %s", s.Match, s.Target(), dur(s.For)))
+		}
+		fmt.Fprintf(&b, " Own thresholds (config `where`; the colours show the default): %s.", strings.Join(scopes, "; "))
 	}
 	fmt.Fprintf(&b, " **Action: %s.**", words(t.Action))
 	if t.Saving != "" {
