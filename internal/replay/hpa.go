@@ -153,6 +153,13 @@ func Run(spec Spec, start time.Time, initial int32, values [][]float64) (Result,
 		}
 	}
 	h := newHPA(spec)
+	// As the HPA controller does for an autoscaler it has not seen before
+	// (maybeInitScaleDownStabilizationWindow): the scale-down window starts
+	// out holding the current count, so a replay that begins in a lull does
+	// not scale in before the window has passed.
+	if h.down.StabilizationWindow > 0 {
+		h.recs = append(h.recs, recommendation{start, initial})
+	}
 	res := Result{Peak: initial}
 	cur := initial
 	for k, row := range values {
