@@ -107,6 +107,10 @@ func Replay(ctx context.Context, cfg *alerts.Config, src Source, opts Options) (
 		step = 15 * time.Second
 	}
 	start, end := opts.Start, opts.End
+	origin := start
+	if s, ok := src.(spanned); ok {
+		origin, _ = s.Span()
+	}
 	if start.IsZero() || end.IsZero() {
 		s, ok := src.(spanned)
 		if !ok {
@@ -223,6 +227,7 @@ func Replay(ctx context.Context, cfg *alerts.Config, src Source, opts Options) (
 	}
 	rep := newReport(cfg, sc, src.Describe(), start, end, step, initial, values, res, tracker.result())
 	rep.QueryProblems = queryErrs
+	rep.Origin = origin
 	return rep, nil
 }
 

@@ -1,8 +1,10 @@
-// Package replay applies the Kubernetes HorizontalPodAutoscaler algorithm,
-// with KEDA's fallback, activation and cooldown, to a series of trigger
-// values: what an autoscaler would have done, before its thresholds are
-// deployed. It is a pure function of its inputs (no clock, no I/O); the
-// `headroom replay` command is to feed it from Prometheus or from a file.
+// Package replay shows what a config's autoscaler and alerts would have
+// done over past series, before its thresholds are deployed (`headroom
+// replay`). Replay (evaluate.go) runs the generated rules and the scaler's
+// queries with Prometheus's own rule manager and engine over series from a
+// file or a Prometheus server; Run (this file) applies the Kubernetes
+// HorizontalPodAutoscaler algorithm, with KEDA's fallback, activation and
+// cooldown, to the trigger values, a pure function of its inputs.
 //
 // What it models, following pkg/controller/podautoscaler (Kubernetes 1.3x)
 // and KEDA v2.21:

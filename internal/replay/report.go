@@ -24,9 +24,12 @@ type Report struct {
 	Triggers []TriggerReport `json:"triggers"`
 	Start    time.Time       `json:"start"`
 	End      time.Time       `json:"end"`
-	Step     Duration        `json:"step"`
-	Initial  int32           `json:"initial_replicas"`
-	Peak     int32           `json:"peak_replicas"`
+	// Origin is what the text's times are offsets from: a file's first
+	// value, else the start.
+	Origin  time.Time `json:"-"`
+	Step    Duration  `json:"step"`
+	Initial int32     `json:"initial_replicas"`
+	Peak    int32     `json:"peak_replicas"`
 	// Thrash counts reversals of direction within ThrashWindow of the
 	// previous change (KEDA's cooldown, else the scale-down stabilisation).
 	Thrash       int           `json:"thrash"`
@@ -173,9 +176,9 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// at is a time as an offset from the start, which reads the same for a
-// file (starting at the epoch) and a Prometheus range.
-func (r *Report) at(t time.Time) string { return "+" + t.Sub(r.Start).String() }
+// at is a time as an offset from the origin, which reads the same for a
+// file (time into the file) and a Prometheus range (time into the range).
+func (r *Report) at(t time.Time) string { return "+" + t.Sub(r.Origin).String() }
 
 // WriteText writes the report for people: the summary, the scale events,
 // missing data, the alerts, and the replica timeline (a row whenever the
@@ -183,8 +186,8 @@ func (r *Report) at(t time.Time) string { return "+" + t.Sub(r.Start).String() }
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "replay of %s (preset %s, service %s) over %s\n", r.Scaler, r.Preset, r.Service, r.Source)
-	fmt.Fprintf(&b, "from %s to %s, every %s (%d steps); times below are offsets from the start\n",
-		r.Start.Format(time.RFC3339), r.End.Format(time.RFC3339), time.Duration(r.Step), len(r.Steps))
+	fmt.Fprintf(&b, "from %s to %s, every %s (%d steps); times below are offsets from %s\n",
+		r.Start.Format(time.RFC3339), r.End.Format(time.RFC3339), time.Duration(r.Step), len(r.Steps), r.Origin.Format(time.RFC3339))
 	fmt.Fprintln(&b, "triggers:")
 	for _, t := range r.Triggers {
 		act := ""

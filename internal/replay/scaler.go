@@ -69,8 +69,9 @@ func ScalerOf(cfg *alerts.Config) (Scaler, error) {
 			return Scaler{}, fmt.Errorf("trigger %s: no catalogue signal to read it from", t.Name)
 		}
 		sc.Queries[i] = fmt.Sprintf("100 * avg(%s)", s.Query)
-		sc.Notes = append(sc.Notes, fmt.Sprintf("resource metric %s (target %g %%) is read from the catalogue signal %s (%s), averaged over instances, in percent",
-			t.Name, t.Target, s.ID, s.Record))
+		sc.Notes = append(sc.Notes, fmt.Sprintf("resource metric %s (target %g %%) is read from the catalogue signal %s (%s), averaged over "+
+			"instances, in percent; headroom measures against the %s source's capacity, the HPA against the pods' requests",
+			t.Name, t.Target, s.ID, s.Record, cfg.Resources.Source))
 	}
 	return sc, nil
 }
