@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -15,11 +16,13 @@ import (
 // text and JSON, progress on request, and errors that name what is wrong.
 func TestReplayBinary(t *testing.T) {
 	bin := headroomBinary(t)
-	const data = "../../internal/replay/testdata/"
+	// From the repository root, as the README runs it.
+	const data = "internal/replay/testdata/"
 	base := []string{"replay", "--preset", "amas", "--config", data + "amas-queue.yaml"}
 	run := func(args ...string) (string, string, error) {
 		var stdout, stderr bytes.Buffer
 		cmd := exec.Command(bin, append(append([]string{}, base...), args...)...)
+		cmd.Dir = "../.."
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
 		return stdout.String(), stderr.String(), err
@@ -36,6 +39,15 @@ func TestReplayBinary(t *testing.T) {
 	}
 	if strings.Contains(errOut, "replay: 100%") {
 		t.Errorf("progress without --progress and without a terminal: %s", errOut)
+	}
+	// The README shows this run's output as it is.
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const shown = "$ headroom replay --preset amas --config internal/replay/testdata/amas-queue.yaml --input internal/replay/testdata/step-up.yaml\n"
+	if i := strings.Index(string(readme), shown); i < 0 || !strings.HasPrefix(string(readme)[i+len(shown):], out+"```") {
+		t.Errorf("README's replay example differs from the output; paste:\n%s", out)
 	}
 
 	out, errOut, err = run("--input", data+"step-up.yaml", "--format", "json", "--progress")

@@ -254,7 +254,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, t := range r.Triggers {
 		head = append(head, t.Name)
 	}
-	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	var last string
 	for k, st := range r.Steps {
 		key := fmt.Sprint(st.Replicas, st.Desired, st.Driver, st.Missing, st.Fallback)
@@ -273,7 +273,7 @@ func (r *Report) WriteText(w io.Writer) error {
 				row = append(row, fmt.Sprintf("%.4g", *v))
 			}
 		}
-		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	return tw.Flush()
 }
