@@ -476,6 +476,8 @@ func (b *bundle) replayCPUScaleUp(t *testing.T, from, to time.Time) {
 	for _, a := range rep.Alerts {
 		fired = fired || a.Alert == "CPUHigh"
 	}
+	t.Logf("replay over the CPU scenario's %s: %d scale events %v, peak %d, alerts %d",
+		to.Sub(from).Round(time.Second), len(rep.Events), rep.Events, rep.Peak, len(rep.Alerts))
 	if !up || rep.Peak <= 3 || !fired {
 		t.Errorf("replay over the CPU scenario: scale-up on cpu from 3 %v, peak %d, CPUHigh %v:\n%s", up, rep.Peak, fired, text.String())
 	}

@@ -333,3 +333,34 @@ func TestScalerOfHPA(t *testing.T) {
 		t.Errorf("notes %q do not say where CPU and memory come from", sc.Notes)
 	}
 }
+
+// The database-connection guard is crossed at the first step whose
+// replicas x pool size per pod exceed the usable connections.
+func TestReplayDBGuard(t *testing.T) {
+	data, err := os.ReadFile("testdata/amas-queue.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, "autoscaling:\n  db: {pool_size_per_pod: 10, usable_connections: 200, allow_exceeding_connections: true}\n"...)
+	cfg, err := alerts.LoadOnto("amas", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := replayFile(t, cfg, "step-up.yaml", 2)
+	g := rep.DBGuard
+	var want *Event
+	for i, e := range rep.Events {
+		if e.To*10 > 200 {
+			want = &rep.Events[i]
+			break
+		}
+	}
+	if want == nil || !g.Enabled || g.CrossedAt == nil || !g.CrossedAt.Equal(want.At) || g.ReplicasAtCrossed != want.To || g.PeakConnections != 500 {
+		t.Errorf("guard %+v, want crossed at the scale to %+v, peak 500 connections", g, want)
+	}
+
+	rep = replayFile(t, queueConfig(t), "step-up.yaml", 2)
+	if rep.DBGuard.Enabled || rep.DBGuard.CrossedAt != nil {
+		t.Errorf("no pool size configured, guard %+v", rep.DBGuard)
+	}
+}
