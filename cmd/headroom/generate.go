@@ -135,26 +135,30 @@ func checkManifests(dir string, files alerts.Files) error {
 	return errors.New(msg)
 }
 
-func (g *generateCommand) load() (*alerts.Config, error) {
-	if g.configFile == "" {
-		name := g.preset
+func (g *generateCommand) load() (*alerts.Config, error) { return loadConfig(g.configFile, g.preset) }
+
+// loadConfig reads a config file on top of a preset (or of the preset its
+// preset key names), or returns the preset alone without a file.
+func loadConfig(configFile, preset string) (*alerts.Config, error) {
+	if configFile == "" {
+		name := preset
 		if name == "" {
 			name = alerts.SetHealthAgent
 		}
 		return alerts.Preset(name)
 	}
-	data, err := os.ReadFile(g.configFile)
+	data, err := os.ReadFile(configFile)
 	if err != nil {
 		return nil, err
 	}
 	var cfg *alerts.Config
-	if g.preset != "" {
-		cfg, err = alerts.LoadOnto(g.preset, data)
+	if preset != "" {
+		cfg, err = alerts.LoadOnto(preset, data)
 	} else {
 		cfg, err = alerts.Load(data)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", g.configFile, err)
+		return nil, fmt.Errorf("%s: %w", configFile, err)
 	}
 	return cfg, nil
 }

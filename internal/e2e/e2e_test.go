@@ -30,6 +30,7 @@ import (
 	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/collectors"
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/replay"
 	"github.com/headroom-dev/headroom/internal/standin"
 	"github.com/headroom-dev/headroom/internal/testenv"
 )
@@ -155,8 +156,11 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	var cpuFrom, cpuTo time.Time // the CPU scale-up scenario's range, replayed below
 	t.Run("scale-down stays inhibited while a scale-up fires", func(t *testing.T) {
 		cause := time.Now()
+		cpuFrom = cause
+		defer func() { cpuTo = time.Now() }()
 		b.api.SetCPU(0.95)
 		n := b.hook.wait(t, cause, 60*time.Second, "CPUHigh", "firing")
 		b.expectRouted(t, n, "pager")
@@ -169,6 +173,10 @@ func TestEndToEnd(t *testing.T) {
 		b.api.SetCPU(0.5)
 		b.hook.wait(t, cause, 60*time.Second, "CPUHigh", "resolved")
 		b.waitAMState(t, "MemoryLow", "active", 30*time.Second)
+	})
+
+	t.Run("replay reports the CPU scale-up", func(t *testing.T) {
+		b.replayCPUScaleUp(t, cpuFrom, cpuTo)
 	})
 
 	t.Run("DB pool saturation pages", func(t *testing.T) {
@@ -457,6 +465,42 @@ api:
 	})
 	b.prom.WaitFor(t, `headroom_target_up{target="replica"} == 1`, 30*time.Second)
 	return b
+}
+
+// replayCPUScaleUp runs headroom replay (the library call behind the
+// command) against this Prometheus over the range the CPU scenario ran: the
+// health-agent HPA must scale up on cpu, and CPUHigh must fire, as it did
+// in Prometheus. The HPA syncs every second here, as every duration of the
+// test is shortened.
+func (b *bundle) replayCPUScaleUp(t *testing.T, from, to time.Time) {
+	if from.IsZero() || to.IsZero() {
+		t.Fatal("the CPU scenario did not run")
+	}
+	src, err := replay.NewPrometheusSource("http://"+b.prom.Addr(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := replay.Replay(context.Background(), e2eConfig(t), src, replay.Options{Start: from, End: to, Step: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	up := false
+	for _, e := range rep.Events {
+		up = up || (e.To > e.From && e.Trigger == "cpu" && e.From == 3)
+	}
+	fired := false
+	for _, a := range rep.Alerts {
+		fired = fired || a.Alert == "CPUHigh"
+	}
+	t.Logf("replay over the CPU scenario's %s: %d scale events %v, peak %d, alerts %d",
+		to.Sub(from).Round(time.Second), len(rep.Events), rep.Events, rep.Peak, len(rep.Alerts))
+	if !up || rep.Peak <= 3 || !fired {
+		t.Errorf("replay over the CPU scenario: scale-up on cpu from 3 %v, peak %d, CPUHigh %v:\n%s", up, rep.Peak, fired, text.String())
+	}
 }
 
 // generate makes the health-agent bundle with every duration shortened.

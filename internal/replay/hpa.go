@@ -1,8 +1,10 @@
-// Package replay applies the Kubernetes HorizontalPodAutoscaler algorithm,
-// with KEDA's fallback, activation and cooldown, to a series of trigger
-// values: what an autoscaler would have done, before its thresholds are
-// deployed. It is a pure function of its inputs (no clock, no I/O); the
-// `headroom replay` command is to feed it from Prometheus or from a file.
+// Package replay shows what a config's autoscaler and alerts would have
+// done over past series, before its thresholds are deployed (`headroom
+// replay`). Replay (evaluate.go) runs the generated rules and the scaler's
+// queries with Prometheus's own rule manager and engine over series from a
+// file or a Prometheus server; Run (this file) applies the Kubernetes
+// HorizontalPodAutoscaler algorithm, with KEDA's fallback, activation and
+// cooldown, to the trigger values, a pure function of its inputs.
 //
 // What it models, following pkg/controller/podautoscaler (Kubernetes 1.3x)
 // and KEDA v2.21:
@@ -153,6 +155,13 @@ func Run(spec Spec, start time.Time, initial int32, values [][]float64) (Result,
 		}
 	}
 	h := newHPA(spec)
+	// As the HPA controller does for an autoscaler it has not seen before
+	// (maybeInitScaleDownStabilizationWindow): the scale-down window starts
+	// out holding the current count, so a replay that begins in a lull does
+	// not scale in before the window has passed.
+	if h.down.StabilizationWindow > 0 {
+		h.recs = append(h.recs, recommendation{start, initial})
+	}
 	res := Result{Peak: initial}
 	cur := initial
 	for k, row := range values {

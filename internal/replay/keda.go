@@ -85,3 +85,35 @@ func rulesOf(r *autoscalingv2.HPAScalingRules) *Rules {
 	}
 	return out
 }
+
+// FromHPA is the Spec of a plain autoscaling/v2 HorizontalPodAutoscaler (as
+// alerts/autoscale generates it for the health-agent preset, or for amas
+// without KEDA). Only resource metrics with Utilization targets are
+// modelled: those are all headroom generates. It has no fallback (a missing
+// metric is simply invalid for the HPA) and no cooldown; the window in
+// which a reversal counts as thrash is the scale-down stabilisation window.
+func FromHPA(h *autoscalingv2.HorizontalPodAutoscaler) (Spec, error) {
+	s := h.Spec
+	spec := Spec{MinReplicas: 1, MaxReplicas: s.MaxReplicas}
+	if s.MinReplicas != nil {
+		spec.MinReplicas = *s.MinReplicas
+	}
+	if b := s.Behavior; b != nil {
+		spec.ScaleUp, spec.ScaleDown = rulesOf(b.ScaleUp), rulesOf(b.ScaleDown)
+	}
+	spec.CooldownPeriod = DefaultScaleDown.StabilizationWindow
+	if spec.ScaleDown != nil {
+		spec.CooldownPeriod = spec.ScaleDown.StabilizationWindow
+	}
+	for i, m := range s.Metrics {
+		if m.Type != autoscalingv2.ResourceMetricSourceType || m.Resource == nil {
+			return Spec{}, fmt.Errorf("metrics[%d]: type %q is not modelled (only Resource)", i, m.Type)
+		}
+		r := m.Resource
+		if r.Target.Type != autoscalingv2.UtilizationMetricType || r.Target.AverageUtilization == nil {
+			return Spec{}, fmt.Errorf("metrics[%d] (%s): only averageUtilization targets are modelled", i, r.Name)
+		}
+		spec.Triggers = append(spec.Triggers, Trigger{Name: string(r.Name), Type: Utilization, Target: float64(*r.Target.AverageUtilization)})
+	}
+	return spec, spec.check()
+}

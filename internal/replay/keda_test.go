@@ -2,7 +2,11 @@ package replay
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 
 	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/alerts/autoscale"
@@ -45,5 +49,54 @@ func TestFromScaledObject(t *testing.T) {
 	}
 	if spec.Triggers[1].Name != "queue-depth" || spec.Triggers[1].Target != 40 {
 		t.Errorf("queue trigger %+v, want target 40", spec.Triggers[1])
+	}
+}
+
+// FromHPA models what headroom generates (resource Utilization targets)
+// and refuses, naming the metric, what it would replay wrongly.
+func TestFromHPA(t *testing.T) {
+	cfg, err := alerts.Preset("health-agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		edit  func(h *autoscalingv2.HorizontalPodAutoscaler)
+		check func(t *testing.T, s Spec, err error)
+	}{
+		{"the preset's HPA", func(*autoscalingv2.HorizontalPodAutoscaler) {}, func(t *testing.T, s Spec, err error) {
+			if err != nil || s.MinReplicas != 3 || s.MaxReplicas != 20 || len(s.Triggers) != 2 || s.Triggers[0].Target != 70 ||
+				s.ScaleUp != nil || s.CooldownPeriod != DefaultScaleDown.StabilizationWindow {
+				t.Errorf("spec %+v, %v", s, err)
+			}
+		}},
+		{"a behaviour", func(h *autoscalingv2.HorizontalPodAutoscaler) {
+			h.Spec.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{ScaleDown: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: new(int32(120))}}
+		}, func(t *testing.T, s Spec, err error) {
+			if err != nil || s.ScaleDown == nil || s.ScaleDown.StabilizationWindow != 2*time.Minute || s.CooldownPeriod != 2*time.Minute {
+				t.Errorf("spec %+v, %v", s, err)
+			}
+		}},
+		{"a Pods metric", func(h *autoscalingv2.HorizontalPodAutoscaler) {
+			h.Spec.Metrics = append(h.Spec.Metrics, autoscalingv2.MetricSpec{Type: autoscalingv2.PodsMetricSourceType})
+		}, func(t *testing.T, _ Spec, err error) {
+			if err == nil || !strings.Contains(err.Error(), "metrics[2]") {
+				t.Errorf("error %v, want one naming metrics[2]", err)
+			}
+		}},
+		{"an AverageValue resource target", func(h *autoscalingv2.HorizontalPodAutoscaler) {
+			h.Spec.Metrics[1].Resource.Target = autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType}
+		}, func(t *testing.T, _ Spec, err error) {
+			if err == nil || !strings.Contains(err.Error(), "metrics[1] (memory)") {
+				t.Errorf("error %v, want one naming metrics[1] (memory)", err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := autoscale.HPA(cfg)
+			c.edit(h)
+			s, err := FromHPA(h)
+			c.check(t, s, err)
+		})
 	}
 }

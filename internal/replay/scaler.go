@@ -1,0 +1,84 @@
+package replay
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/alerts/autoscale"
+)
+
+// Scaler is the autoscaler a config deploys, with the PromQL that gives
+// each trigger's value as the autoscaler would read it.
+type Scaler struct {
+	// Kind and Name of the manifest replayed.
+	Kind, Name string
+	Spec       Spec
+	// Queries[i] is Spec.Triggers[i]'s value.
+	Queries []string
+	// Notes say how triggers without a query of their own were read.
+	Notes []string
+}
+
+// ScalerOf is the autoscaler of a config: the KEDA ScaledObject for
+// autoscaler keda, the HPA for hpa. CPU and memory resource metrics have no
+// PromQL in the manifest (the metrics server reads them), so they are
+// mapped onto the catalogue's per-instance CPU and memory utilisation
+// signals, averaged over the instances as the HPA averages over pods.
+func ScalerOf(cfg *alerts.Config) (Scaler, error) {
+	var sc Scaler
+	var err error
+	switch cfg.Autoscaling.Autoscaler {
+	case alerts.AutoscalerKEDA:
+		so, err2 := autoscale.ScaledObject(cfg)
+		if err2 != nil {
+			return Scaler{}, err2
+		}
+		sc.Kind, sc.Name = "KEDA ScaledObject", so.Name
+		if sc.Spec, err = FromScaledObject(so); err != nil {
+			return Scaler{}, fmt.Errorf("ScaledObject %s: %w", so.Name, err)
+		}
+		byName := map[string]string{}
+		for _, t := range so.Spec.Triggers {
+			byName[t.Name] = t.Metadata["query"]
+		}
+		for _, t := range sc.Spec.Triggers {
+			sc.Queries = append(sc.Queries, byName[t.Name])
+		}
+	case alerts.AutoscalerHPA:
+		h := autoscale.HPA(cfg)
+		sc.Kind, sc.Name = "HorizontalPodAutoscaler", h.Name
+		if sc.Spec, err = FromHPA(h); err != nil {
+			return Scaler{}, fmt.Errorf("HPA %s: %w", h.Name, err)
+		}
+		sc.Queries = make([]string, len(sc.Spec.Triggers))
+	default:
+		return Scaler{}, fmt.Errorf("autoscaling.autoscaler is %q: there is no autoscaler to replay (want keda or hpa)", cfg.Autoscaling.Autoscaler)
+	}
+	signals := map[string]alerts.Signal{}
+	for _, s := range alerts.Signals(cfg) {
+		signals[s.ID] = s
+	}
+	for i, t := range sc.Spec.Triggers {
+		if sc.Queries[i] != "" {
+			continue
+		}
+		id := map[string]string{"cpu": "api_cpu_instance", "memory": "api_memory_instance"}[t.Name]
+		s, ok := signals[id]
+		if t.Type != Utilization || !ok {
+			return Scaler{}, fmt.Errorf("trigger %s: no catalogue signal to read it from", t.Name)
+		}
+		sc.Queries[i] = fmt.Sprintf("100 * avg(%s)", s.Query)
+		sc.Notes = append(sc.Notes, fmt.Sprintf("resource metric %s (target %g %%) is read from the catalogue signal %s (%s), averaged over "+
+			"instances, in percent; headroom measures against the %s source's capacity, the HPA against the pods' requests",
+			t.Name, t.Target, s.ID, s.Record, cfg.Resources.Source))
+	}
+	return sc, nil
+}
+
+// withSync is the spec evaluated every step.
+func (sc Scaler) withSync(step time.Duration) Spec {
+	s := sc.Spec
+	s.SyncPeriod = step
+	return s
+}
