@@ -131,6 +131,13 @@ func (b *bundle) steadyState(t *testing.T, cfg *alerts.Config) {
 		}
 	}
 	time.Sleep(steadyWindow)
+	// On a loaded machine (CI runs every package at once) a target can miss
+	// its scrape deadline and drop its series for a scrape; the window pint
+	// looks back over must be one in which the exporter and every target
+	// answered each time, or pint reports a gap as a missing metric.
+	window := model.Duration(steadyWindow).String()
+	b.prom.WaitFor(t, fmt.Sprintf(`count(min_over_time(headroom_target_up[%s]) == 1) == count(headroom_target_up)
+and on() min_over_time(up{job="headroom"}[%s]) == 1`, window, window), 3*time.Minute)
 }
 
 // pintConfig is pint's configuration for the end-to-end Prometheus: the
