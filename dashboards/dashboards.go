@@ -292,6 +292,54 @@ func requirements(d dashboard.Dashboard) []requirement {
 	return out
 }
 
+// PanelQuery is one query of a panel, as Grafana sends it to its data source.
+type PanelQuery struct {
+	Panel      string // the panel's title
+	Expr       string
+	Datasource string // the data source's uid
+}
+
+// Queries lists the queries of every panel of a dashboard, those in
+// collapsed rows included, so that tests can run or check each of them.
+func Queries(d dashboard.Dashboard) ([]PanelQuery, error) {
+	var out []PanelQuery
+	for _, p := range allPanels(d) {
+		qs, err := panelQueries(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, qs...)
+	}
+	return out, nil
+}
+
+// panelQueries reads a panel's targets through their JSON, the one form
+// every data source's query type shares.
+func panelQueries(p dashboard.Panel) ([]PanelQuery, error) {
+	var out []PanelQuery
+	for _, q := range p.Targets {
+		raw, err := json.Marshal(q)
+		if err != nil {
+			return nil, err
+		}
+		var target struct {
+			Expr       string `json:"expr"`
+			Datasource struct {
+				UID string `json:"uid"`
+			} `json:"datasource"`
+		}
+		if err := json.Unmarshal(raw, &target); err != nil {
+			return nil, err
+		}
+		title := ""
+		if p.Title != nil {
+			title = *p.Title
+		}
+		out = append(out, PanelQuery{Panel: title, Expr: target.Expr, Datasource: target.Datasource.UID})
+	}
+	return out, nil
+}
+
 // allPanels returns every panel of a dashboard, those inside collapsed
 // rows included; rows are returned as panels of type "row" with no targets.
 func allPanels(d dashboard.Dashboard) []dashboard.Panel {

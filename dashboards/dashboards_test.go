@@ -357,22 +357,13 @@ type panelQuery struct {
 
 func exprsOf(t *testing.T, p dashboard.Panel) []panelQuery {
 	t.Helper()
-	var out []panelQuery
-	for _, q := range p.Targets {
-		b, err := json.Marshal(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var pq struct {
-			Expr       string `json:"expr"`
-			Datasource struct {
-				UID string `json:"uid"`
-			} `json:"datasource"`
-		}
-		if err := json.Unmarshal(b, &pq); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, panelQuery{pq.Expr, pq.Datasource.UID})
+	qs, err := panelQueries(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]panelQuery, len(qs))
+	for i, q := range qs {
+		out[i] = panelQuery{q.Expr, q.Datasource}
 	}
 	return out
 }

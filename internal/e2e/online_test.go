@@ -341,9 +341,13 @@ func (b *bundle) dashboardSeries(t *testing.T, cfg *alerts.Config) {
 	}
 	for _, name := range dashboards.Names {
 		d := ds[name]
-		for _, p := range panels(d) {
-			for _, expr := range targetExprs(t, p) {
-				use(fmt.Sprintf("%s/%s", name, str(p.Title)), expr)
+		queries, err := dashboards.Queries(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range queries {
+			if q.Expr != "" {
+				use(fmt.Sprintf("%s/%s", name, q.Panel), q.Expr)
 			}
 		}
 		for _, v := range d.Templating.List {
@@ -385,47 +389,4 @@ var labelValues = regexp.MustCompile(`^label_values\((.+), *(\w+)\)$`)
 func withoutVariables(expr string) string {
 	return strings.NewReplacer("$__rate_interval", "1m", "$__interval", "1m", "$__range", "1h",
 		`"$cluster"`, `".*"`, `"$job"`, `".*"`, `"$target"`, `".*"`).Replace(expr)
-}
-
-// panels are a dashboard's panels, those in collapsed rows included.
-func panels(d dashboard.Dashboard) []dashboard.Panel {
-	var out []dashboard.Panel
-	for _, p := range d.Panels {
-		if p.Panel != nil {
-			out = append(out, *p.Panel)
-		}
-		if p.RowPanel != nil {
-			out = append(out, p.RowPanel.Panels...)
-		}
-	}
-	return out
-}
-
-// targetExprs are the PromQL expressions of a panel's queries.
-func targetExprs(t *testing.T, p dashboard.Panel) []string {
-	t.Helper()
-	var out []string
-	for _, q := range p.Targets {
-		raw, err := json.Marshal(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var target struct {
-			Expr string `json:"expr"`
-		}
-		if err := json.Unmarshal(raw, &target); err != nil {
-			t.Fatal(err)
-		}
-		if target.Expr != "" {
-			out = append(out, target.Expr)
-		}
-	}
-	return out
-}
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
 }
