@@ -552,3 +552,24 @@ func plainEqualities(s Trigger) bool {
 	}
 	return true
 }
+
+// Every description, of every rule and scope in every preset and variant,
+// states its own action label in words, once: the sentence is built in one
+// place (actionSentence) from the trigger's Action, whether the
+// description is derived or written out.
+func TestDescriptionsStateTheirAction(t *testing.T) {
+	for _, v := range variants {
+		cfg := v.cfg(t)
+		for _, tr := range Catalogue(cfg) {
+			for _, r := range append([]Trigger{tr}, tr.Scopes...) {
+				if r.Action == "" {
+					continue
+				}
+				want := actionSentence(r.Action)
+				if n := strings.Count(r.Description, " Action: "); n != 1 || !strings.Contains(r.Description, want) {
+					t.Errorf("%s: %s %s: description %q, want %q once", v.name, r.ID, r.Match, r.Description, want)
+				}
+			}
+		}
+	}
+}
