@@ -349,7 +349,7 @@ func describe(cfg *Config, t *Trigger) {
 		if clear := t.ClearText(); clear != "" {
 			d += " It clears once " + clear + "."
 		}
-		d += " Action: " + strings.ReplaceAll(t.Action, "_", " ") + "."
+		d += actionSentence(t.Action)
 		t.Description = d
 	}
 	t.Description = strings.ReplaceAll(strings.ReplaceAll(t.Description, "{{ service }}", cfg.Service), "{{ threshold }}", thr)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"gopkg.in/yaml.v3"
 )
 
@@ -454,24 +455,36 @@ func TestDBConnectionGuardAlert(t *testing.T) {
 
 // Every alert with hysteresis, in every preset, has a generated promtool
 // group that oscillates inside its margin, counts one firing alert at every
-// evaluation there, and ends resolved.
+// evaluation there, and ends resolved; so has every scope with hysteresis
+// whose matchers are plain equalities (the scoped variant), and its count
+// is of the scope's own alerts, scope label and all, which the scope's
+// ALERTS join must match to hold.
 func TestEveryHysteresisHasAnOscillationTest(t *testing.T) {
+	configs := map[string]func(t *testing.T) *Config{}
 	for _, p := range Presets() {
-		cfg, err := Preset(p)
-		if err != nil {
-			t.Fatal(err)
+		configs[p] = preset(p)
+	}
+	for _, v := range variants {
+		if v.name == "health-agent-scoped" {
+			configs[v.name] = v.cfg
 		}
+	}
+	if len(configs) != len(Presets())+1 {
+		t.Fatalf("no variant health-agent-scoped in bundle_test.go")
+	}
+	for name, load := range configs {
+		cfg := load(t)
 		files, err := Generate(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		groups := map[string]testGroup{}
-		for _, name := range files.Names() {
-			if !strings.HasPrefix(name, TestsDir+"/") {
+		for _, f := range files.Names() {
+			if !strings.HasPrefix(f, TestsDir+"/") {
 				continue
 			}
 			var tf testFile
-			if err := yaml.Unmarshal(files[name], &tf); err != nil {
+			if err := yaml.Unmarshal(files[f], &tf); err != nil {
 				t.Fatal(err)
 			}
 			for _, g := range tf.Tests {
@@ -480,33 +493,83 @@ func TestEveryHysteresisHasAnOscillationTest(t *testing.T) {
 				}
 			}
 		}
-		n := 0
+		n, scoped := 0, 0
 		for _, tr := range Catalogue(cfg) {
-			if !tr.Hysteresis() {
-				continue
+			rules := []Trigger{tr}
+			for _, s := range tr.Scopes {
+				if s.Hysteresis() && plainEqualities(s) {
+					rules = append(rules, s)
+				}
 			}
-			n++
-			g, ok := groups[tr.ID]
-			if !ok {
-				t.Errorf("%s: %s has no hysteresis test group", p, tr.ID)
-				continue
-			}
-			if len(g.PromQLTests) != 1 || !strings.HasPrefix(g.PromQLTests[0].Expr, "count_over_time(ALERTS{alertname=\""+tr.Alert+"\"") ||
-				len(g.PromQLTests[0].ExpSamples) != 1 || g.PromQLTests[0].ExpSamples[0].Value < 4 {
-				t.Errorf("%s: %s: no count of its firing evaluations: %+v", p, tr.ID, g.PromQLTests)
-			}
-			last := g.AlertRuleTests[len(g.AlertRuleTests)-1]
-			if len(last.ExpAlerts) != 0 {
-				t.Errorf("%s: %s: the group does not end resolved", p, tr.ID)
-			}
-			for _, c := range g.AlertRuleTests[:4] {
-				if len(c.ExpAlerts) != 1 {
-					t.Errorf("%s: %s at %v: %d alerts inside the margin, want 1", p, tr.ID, c.EvalTime, len(c.ExpAlerts))
+			for _, r := range rules {
+				if !r.Hysteresis() {
+					continue
+				}
+				id := r.ID
+				if r.Match != "" {
+					id += " where " + r.Match
+					scoped++
+				}
+				n++
+				g, ok := groups[id]
+				if !ok {
+					t.Errorf("%s: %s has no hysteresis test group", name, id)
+					continue
+				}
+				if len(g.PromQLTests) != 1 || !strings.HasPrefix(g.PromQLTests[0].Expr, "count_over_time(ALERTS{alertname=\""+r.Alert+"\"") ||
+					len(g.PromQLTests[0].ExpSamples) != 1 || g.PromQLTests[0].ExpSamples[0].Value < 4 {
+					t.Errorf("%s: %s: no count of its firing evaluations: %+v", name, id, g.PromQLTests)
+				} else if r.Match != "" && !strings.Contains(g.PromQLTests[0].ExpSamples[0].Labels, fmt.Sprintf("scope=%q", r.Match)) {
+					t.Errorf("%s: %s: the count is not of the scope's alerts: %s", name, id, g.PromQLTests[0].ExpSamples[0].Labels)
+				}
+				last := g.AlertRuleTests[len(g.AlertRuleTests)-1]
+				if len(last.ExpAlerts) != 0 {
+					t.Errorf("%s: %s: the group does not end resolved", name, id)
+				}
+				for _, c := range g.AlertRuleTests[:4] {
+					if len(c.ExpAlerts) != 1 {
+						t.Errorf("%s: %s at %v: %d alerts inside the margin, want 1", name, id, c.EvalTime, len(c.ExpAlerts))
+					}
 				}
 			}
 		}
 		if n == 0 {
-			t.Errorf("%s: no trigger with hysteresis", p)
+			t.Errorf("%s: no trigger with hysteresis", name)
+		}
+		if name == "health-agent-scoped" && scoped == 0 {
+			t.Errorf("%s: no scope with hysteresis", name)
+		}
+	}
+}
+
+// plainEqualities reports whether a scope's matchers are all label="value",
+// the scopes a fixture can be relabeled into.
+func plainEqualities(s Trigger) bool {
+	for _, m := range s.matchers {
+		if m.Type != labels.MatchEqual || m.Value == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Every description, of every rule and scope in every preset and variant,
+// states its own action label in words, once: the sentence is built in one
+// place (actionSentence) from the trigger's Action, whether the
+// description is derived or written out.
+func TestDescriptionsStateTheirAction(t *testing.T) {
+	for _, v := range variants {
+		cfg := v.cfg(t)
+		for _, tr := range Catalogue(cfg) {
+			for _, r := range append([]Trigger{tr}, tr.Scopes...) {
+				if r.Action == "" {
+					continue
+				}
+				want := actionSentence(r.Action)
+				if n := strings.Count(r.Description, " Action: "); n != 1 || !strings.Contains(r.Description, want) {
+					t.Errorf("%s: %s %s: description %q, want %q once", v.name, r.ID, r.Match, r.Description, want)
+				}
+			}
 		}
 	}
 }

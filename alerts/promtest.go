@@ -117,6 +117,9 @@ type testGen struct {
 	cfg *Config
 	t   Trigger
 	cat []Trigger
+	// rl relabels the fixture's series into a scope of t (which is then
+	// the scope's rule); nil for a trigger's default rule.
+	rl map[string]string
 }
 
 // values returns a value that fires, one just on the safe side of the
@@ -303,10 +306,10 @@ type scenario struct {
 	states map[string][]alertState // by trigger id
 }
 
-func (g testGen) scenario(vals []float64) scenario {
+func (g testGen) scenario(vals []float64, series map[string]string) scenario {
 	sc := scenario{g: g, vals: vals, sim: simulate(g.t.Signal, vals), states: map[string][]alertState{}}
 	for _, m := range g.family() {
-		sc.states[m.ID] = simulateAlert(m, sc.sim)
+		sc.states[m.ID] = simulateAlert(ruleFor(m, series), sc.sim)
 	}
 	return sc
 }
@@ -323,7 +326,7 @@ func (sc scenario) expect(series map[string]string, k int) ([]expAlert, error) {
 		if !st.value.exact {
 			return nil, fmt.Errorf("step %d: %s fires with a value that depends on the Prometheus version", k, m.ID)
 		}
-		a, err := alertFor(m, series, st.value.v)
+		a, err := alertFor(ruleFor(m, series), series, st.value.v)
 		if err != nil {
 			return nil, err
 		}
@@ -390,7 +393,7 @@ func (g testGen) seriesLabels(out map[string]string) map[string]string {
 
 // run builds a group's input series from per-step values.
 func (g testGen) run(vals []float64, step time.Duration) (*fx, map[string]string, error) {
-	return g.runRelabeled(vals, step, nil)
+	return g.runRelabeled(vals, step, g.rl)
 }
 
 // runRelabeled builds the input series of another series of the signal:
@@ -485,7 +488,7 @@ func (g testGen) threshold() ([]testGroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc := g.scenario(vals)
+	sc := g.scenario(vals, series)
 	first := sc.firstFiring()
 	if first < 0 || first >= n1 {
 		return nil, fmt.Errorf("%v does not fire within %d steps", fire, n1)
@@ -530,7 +533,7 @@ func (g testGen) threshold() ([]testGroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc = g.scenario(vals)
+	sc = g.scenario(vals, series)
 	for k, st := range sc.states[t.ID] {
 		if st.firing {
 			return nil, fmt.Errorf("safe value %v fires at step %d", safe, k)
@@ -550,79 +553,12 @@ func (g testGen) threshold() ([]testGroup, error) {
 		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: safeChecks,
 	})
 
-	// Hysteresis: after firing, oscillating inside the margin keeps the one
-	// alert firing; leaving it resolves.
 	if t.Hysteresis() {
-		toward := 1.0 // from the threshold toward the clear level
-		if t.Comparison != Below {
-			toward = -1
-		}
-		bands := []float64{round(t.Threshold + toward*t.Margin/4), round(t.Threshold + toward*3*t.Margin/4)}
-		B := W + 2
-		vals := phases(fire, n1)
-		for i := 0; i < 4; i++ {
-			vals = append(vals, phases(bands[i%2], B)...)
-		}
-		end := len(vals)
-		vals = append(vals, phases(recover, W+K+3)...)
-		f, series, err = g.run(vals, testStep)
+		osc, err := g.oscillation()
 		if err != nil {
 			return nil, err
 		}
-		// Another target, pool or resource of the signal sits inside the
-		// margin throughout without ever crossing the threshold: it must
-		// never fire, so the ALERTS join holds each series by its own labels.
-		neighbour := ""
-		if rl, ok := g.sibling(series); ok {
-			sf, _, err := g.runRelabeled(constant(len(vals), bands[0]), testStep, rl)
-			if err != nil {
-				return nil, err
-			}
-			if disjoint(f, sf) {
-				f.series = append(f.series, sf.series...)
-				neighbour = fmt.Sprintf("; %s at %s inside the margin all along does not fire", labelText(rl), formatValue(u, bands[0]))
-			}
-		}
-		sc := g.scenario(vals)
-		var checks []alertTest
-		for k := n1; k < end; k++ {
-			if !sc.states[t.ID][k].firing {
-				return nil, fmt.Errorf("hysteresis: resolved at step %d inside the margin", k)
-			}
-		}
-		for i := 0; i < 4; i++ {
-			c, err := check(sc, series, n1+B*(i+1)-1)
-			if err != nil {
-				return nil, err
-			}
-			checks = append(checks, c)
-		}
-		res := sc.resolvedFrom(end)
-		if res < 0 {
-			return nil, fmt.Errorf("hysteresis: does not resolve after recovery")
-		}
-		if res > end+W {
-			// Still firing after the window has cleared: keep_firing_for.
-			c, err := check(sc, series, res-1)
-			if err == nil {
-				checks = append(checks, c)
-			}
-		}
-		c, err := check(sc, series, res)
-		if err != nil {
-			return nil, err
-		}
-		checks = append(checks, c)
-		held, err := g.firingThroughout(series, n1, end)
-		if err != nil {
-			return nil, err
-		}
-		groups = append(groups, testGroup{
-			PromQLTests: []exprTest{held},
-			Name: fmt.Sprintf("%s: hysteresis: oscillating between %s and %s (inside the margin, clears %s) keeps one alert firing; %s resolves it%s", t.ID,
-				formatValue(u, bands[0]), formatValue(u, bands[1]), t.ClearText(), formatValue(u, recover), neighbour),
-			Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: checks,
-		})
+		groups = append(groups, osc)
 	}
 	if len(t.Scopes) > 0 {
 		sg, err := g.scopes()
@@ -632,6 +568,105 @@ func (g testGen) threshold() ([]testGroup, error) {
 		groups = append(groups, sg...)
 	}
 	return groups, nil
+}
+
+// oscillation tests hysteresis: after firing, oscillating inside the
+// margin keeps the one alert firing; leaving it resolves. For a scope
+// (g.rl set) the series is relabeled into it, so that the scope's rule
+// must find its own ALERTS series, scope label and all, to hold.
+func (g testGen) oscillation() (testGroup, error) {
+	t := g.t
+	fire, _, recover := g.values()
+	W := steps(t.Signal.Window, testStep)
+	K := steps(t.KeepFiringFor, testStep)
+	F := steps(t.For, testStep)
+	n1 := W + F + 2
+	u := t.Signal.Unit
+	check := func(sc scenario, series map[string]string, k int) (alertTest, error) {
+		exp, err := sc.expect(series, k)
+		return alertTest{EvalTime: at(k), Alertname: t.Alert, ExpAlerts: exp}, err
+	}
+	toward := 1.0 // from the threshold toward the clear level
+	if t.Comparison != Below {
+		toward = -1
+	}
+	bands := []float64{round(t.Threshold + toward*t.Margin/4), round(t.Threshold + toward*3*t.Margin/4)}
+	B := W + 2
+	vals := phases(fire, n1)
+	for i := 0; i < 4; i++ {
+		vals = append(vals, phases(bands[i%2], B)...)
+	}
+	end := len(vals)
+	vals = append(vals, phases(recover, W+K+3)...)
+	f, series, err := g.run(vals, testStep)
+	if err != nil {
+		return testGroup{}, err
+	}
+	// Another target, pool or resource of the signal sits inside the
+	// margin throughout without ever crossing the threshold: it must
+	// never fire, so the ALERTS join holds each series by its own labels.
+	neighbour := ""
+	// A scope's series is relabeled into the scope, which the neighbour's
+	// relabeling would undo.
+	if rl, ok := g.sibling(series); ok && g.rl == nil {
+		sf, _, err := g.runRelabeled(constant(len(vals), bands[0]), testStep, rl)
+		if err != nil {
+			return testGroup{}, err
+		}
+		if disjoint(f, sf) {
+			f.series = append(f.series, sf.series...)
+			neighbour = fmt.Sprintf("; %s at %s inside the margin all along does not fire", labelText(rl), formatValue(u, bands[0]))
+		}
+	}
+	sc := g.scenario(vals, series)
+	var checks []alertTest
+	for k := n1; k < end; k++ {
+		if !sc.states[t.ID][k].firing {
+			return testGroup{}, fmt.Errorf("hysteresis: resolved at step %d inside the margin", k)
+		}
+	}
+	for i := 0; i < 4; i++ {
+		c, err := check(sc, series, n1+B*(i+1)-1)
+		if err != nil {
+			return testGroup{}, err
+		}
+		checks = append(checks, c)
+	}
+	res := sc.resolvedFrom(end)
+	if res < 0 {
+		return testGroup{}, fmt.Errorf("hysteresis: does not resolve after recovery")
+	}
+	if res > end+W {
+		// Still firing after the window has cleared: keep_firing_for.
+		c, err := check(sc, series, res-1)
+		if err == nil {
+			checks = append(checks, c)
+		}
+	}
+	c, err := check(sc, series, res)
+	if err != nil {
+		return testGroup{}, err
+	}
+	checks = append(checks, c)
+	held, err := g.firingThroughout(series, n1, end)
+	if err != nil {
+		return testGroup{}, err
+	}
+	return testGroup{
+		PromQLTests: []exprTest{held},
+		Name: fmt.Sprintf("%s: hysteresis: oscillating between %s and %s (inside the margin, clears %s) keeps one alert firing; %s resolves it%s", g.hysteresisID(),
+			formatValue(u, bands[0]), formatValue(u, bands[1]), t.ClearText(), formatValue(u, recover), neighbour),
+		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: checks,
+	}, nil
+}
+
+// hysteresisID names a hysteresis group's rule: the trigger's id, with
+// "where MATCH" for a scope.
+func (g testGen) hysteresisID() string {
+	if g.t.Match == "" {
+		return g.t.ID
+	}
+	return g.t.ID + " where " + g.t.Match
 }
 
 // ruleOf is the index of the scope whose rule covers a series (the first
@@ -658,7 +693,8 @@ func ruleFor(t Trigger, l map[string]string) Trigger {
 }
 
 // scopes tests a scoped trigger: for each scope whose matchers are plain
-// equalities (so that a fixture can be relabeled into it), a series of the
+// equalities (so that a fixture can be relabeled into it), its oscillation
+// group when it has hysteresis, and a series of the
 // scope and a series of the default rule side by side at one value between
 // their thresholds (or past both, when only `for` differs): the alert fires
 // for the series whose threshold the value crosses and not for the other.
@@ -676,6 +712,21 @@ func (g testGen) scopes() ([]testGroup, error) {
 		}
 		if !plain {
 			continue
+		}
+		if s.Hysteresis() {
+			// The fixture relabeled into the scope, alone: the scope's rule
+			// must hold through its own ALERTS series, scope label and all.
+			_, sl, err := g.runRelabeled(constant(1, 0), testStep, rl)
+			if err != nil {
+				return nil, err
+			}
+			if ruleOf(t, sl) == i {
+				osc, err := testGen{cfg: g.cfg, t: s, cat: g.cat, rl: rl}.oscillation()
+				if err != nil {
+					return nil, fmt.Errorf("scope %d (%s): %w", i, s.Match, err)
+				}
+				groups = append(groups, osc)
+			}
 		}
 		v, _, _ := g.values()
 		if s.Threshold != t.Threshold && t.Comparison != Equal {

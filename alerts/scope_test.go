@@ -126,3 +126,42 @@ func TestScopedRules(t *testing.T) {
 		}
 	}
 }
+
+// The `where` example in the amas preset's comments is a complete config:
+// loaded onto the preset as written, it generates, and the scope is in the
+// rules. (KEDA refuses a cluster label without autoscaling.cluster, which
+// an example that only named cluster_label left out.)
+func TestAMASWhereExampleGenerates(t *testing.T) {
+	src, err := PresetSource(SetAMAS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var example []string
+	in := false
+	for _, line := range strings.Split(string(src), "\n") {
+		if strings.Contains(line, "Example, a hotter staging") {
+			in = true
+			continue
+		}
+		if in && strings.HasPrefix(line, "#   ") {
+			example = append(example, strings.TrimPrefix(line, "#   "))
+		} else if in && len(example) > 0 {
+			break
+		}
+	}
+	if len(example) == 0 {
+		t.Fatal("amas.yaml has no `where` example")
+	}
+	text := strings.Join(example, "\n")
+	cfg, err := LoadOnto(SetAMAS, []byte(text))
+	if err != nil {
+		t.Fatalf("the amas.yaml example does not load:\n%s\n%v", text, err)
+	}
+	files, err := Generate(cfg)
+	if err != nil {
+		t.Fatalf("the amas.yaml example does not generate:\n%s\n%v", text, err)
+	}
+	if !strings.Contains(string(files[FileAlerts]), `scope: cluster="staging"`) {
+		t.Errorf("the amas.yaml example's scope is not in %s", FileAlerts)
+	}
+}

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -56,31 +57,38 @@ func prometheusExpand(t *testing.T, text string, lbls map[string]string, v float
 }
 
 // TestDescriptionsShowValueThresholdAndAction renders every alert's summary
-// and description of both presets through Prometheus's template engine,
-// with a value that fires it: the description must show that value with its
-// unit, the threshold as text and the action, and nothing may be left
-// unrendered.
+// and description, of every rule and `where` scope of both presets and the
+// bundle test's variants, through Prometheus's template engine, with a value
+// that fires it: the description must show that value with its unit, the
+// threshold as text (from the config: a variant's pool size, a scope's
+// threshold) and the action, and nothing may be left unrendered.
 func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 	lbls := map[string]string{"target": "pg", "pool": "api", "service": "svc", "resource": "cpu", "database": "app", "user": "u",
 		"slot": "s1", "job": "headroom", "instance": "h:9630", "source": "maxmemory", "kind": "postgres"}
-	// Alerts whose expression is not a signal against a threshold: a firing
-	// value, and what the description must then say of it and of the
-	// threshold.
-	custom := map[string]struct {
-		value                float64
-		labels               map[string]string
-		valueText, threshold string
-	}{
-		"APIDown":                      {3, nil, "failed 3 probes within 30s", "3 failed probes within 30s"},
-		"APIDown(every probe)":         {0, nil, "failed every probe for 1m", "3 failed probes within 30s"},
-		"ExporterAbsent":               {0, nil, "up = 0", "for 2m"},
-		"ExporterAbsent(no target)":    {1, map[string]string{"instance": ""}, "No target of job headroom exists", "for 2m"},
-		"SignalAbsent":                 {1, nil, "absent = 1", "for 10m"},
-		"ScaleOutExceedsDBConnections": {60, nil, "60 more connections", "x 13 connections per pod"},
-	}
-	for _, p := range Presets() {
-		cfg, _ := Preset(p)
+	for _, variant := range variants {
+		p, cfg := variant.name, variant.cfg(t)
 		cat := Catalogue(cfg)
+		// Alerts whose expression is not a signal against a threshold: a
+		// firing value, and what the description must then say of it and of
+		// the threshold.
+		custom := map[string]struct {
+			value                float64
+			labels               map[string]string
+			valueText, threshold string
+		}{
+			"APIDown":                   {3, nil, "failed 3 probes within 30s", "3 failed probes within 30s"},
+			"APIDown(every probe)":      {0, nil, "failed every probe for 1m", "3 failed probes within 30s"},
+			"ExporterAbsent":            {0, nil, "up = 0", "for 2m"},
+			"ExporterAbsent(no target)": {1, map[string]string{"instance": ""}, "No target of job headroom exists", "for 2m"},
+			"SignalAbsent":              {1, nil, "absent = 1", "for 10m"},
+		}
+		if h, ok := DBConnectionHeadroom(cfg); ok {
+			custom["ScaleOutExceedsDBConnections"] = struct {
+				value                float64
+				labels               map[string]string
+				valueText, threshold string
+			}{60, nil, "60 more connections", fmt.Sprintf("x %d connections per pod", h.PoolSizePerPod)}
+		}
 		type tc struct {
 			name, summary, description, action string
 			labels                             map[string]string
@@ -88,6 +96,7 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 			want                               []string
 		}
 		var cases []tc
+		scoped := 0
 		for _, tr := range cat {
 			c := tc{name: tr.ID, summary: tr.Summary, description: tr.Description, action: tr.Action, labels: lbls}
 			if tr.Comparison == customSignal {
@@ -113,10 +122,20 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 				}
 				continue
 			}
-			fire, _, _ := testGen{cfg: cfg, t: tr, cat: cat}.values()
-			c.value = fire
-			c.want = []string{valueText(t, tr.Signal.Unit, fire), formatValue(tr.Signal.Unit, tr.Threshold)}
-			cases = append(cases, c)
+			for _, r := range append([]Trigger{tr}, tr.Scopes...) {
+				c := c
+				if r.Match != "" {
+					c.name, c.summary, c.description = tr.ID+" where "+r.Match, r.Summary, r.Description
+				}
+				fire, _, _ := testGen{cfg: cfg, t: r, cat: cat}.values()
+				c.value = fire
+				c.want = []string{valueText(t, r.Signal.Unit, fire), formatValue(r.Signal.Unit, r.Threshold)}
+				if r.Match != "" {
+					c.want = append(c.want, "set for "+r.Match)
+					scoped++
+				}
+				cases = append(cases, c)
+			}
 		}
 		for _, g := range sloAlertGroups(cfg) {
 			for _, r := range g.Rules {
@@ -136,6 +155,9 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 					description: r.Annotations["description"], action: r.Labels["action"], labels: lbls, value: v,
 					want: []string{valueText(t, UnitRatio, v), "above " + formatValue(UnitRatio, thr)}})
 			}
+		}
+		if p == "health-agent-scoped" && scoped == 0 {
+			t.Errorf("%s: no scoped rule rendered", p)
 		}
 		for _, c := range cases {
 			summary := prometheusExpand(t, c.summary, c.labels, c.value)

@@ -300,7 +300,7 @@ func (g *gen) dbHeadroomPanel(bd *board) {
 			"yellow below %d (max_replicas %d - min_replicas %d): a scale-out to the max may not fit (alert **ScaleOutExceedsDBConnections**).",
 			g.cfg.Service, h.What, h.Usable, h.PoolSizePerPod, h.PoolSizePerPod, h.MinReplicas, full, h.MaxReplicas, h.MinReplicas),
 		Unit:    "short",
-		Queries: []query{{Expr: g.scope(h.Expr, nil)}},
+		Queries: []query{{Expr: g.scopeDeployment(h.Expr)}},
 		Steps:   steps,
 		W:       4, H: 6, Decimals: ptr(0.0),
 		Links: links,
@@ -553,6 +553,19 @@ func legend(ls []string) string {
 // series that keep the target label to $target (and $cluster when the
 // config keeps a cluster label), other raw series to $cluster.
 func (g *gen) scope(expr string, signalLabels []string) string {
+	return g.scoped(expr, signalLabels, true)
+}
+
+// scopeDeployment restricts to $cluster and $job only, for a number about
+// the whole deployment that joins several targets (the DB connection
+// headroom: PgBouncer's limits, or the primary picked out from its
+// standbys): one target chosen in $target would drop the others from the
+// join and leave the panel empty or wrong.
+func (g *gen) scopeDeployment(expr string) string {
+	return g.scoped(expr, nil, false)
+}
+
+func (g *gen) scoped(expr string, signalLabels []string, byExporterTarget bool) string {
 	e, err := alerts.ParseExpr(expr)
 	if err != nil {
 		panic(fmt.Sprintf("scope %q: %v", expr, err))
@@ -574,7 +587,10 @@ func (g *gen) scope(expr string, signalLabels []string) string {
 		recorded := strings.Contains(vs.Name, ":")
 		switch {
 		case strings.HasPrefix(vs.Name, "headroom_"):
-			vs.LabelMatchers = append(vs.LabelMatchers, re(g.cluster, "$cluster"), re("job", "$job"), re("target", "$target"))
+			vs.LabelMatchers = append(vs.LabelMatchers, re(g.cluster, "$cluster"), re("job", "$job"))
+			if byExporterTarget {
+				vs.LabelMatchers = append(vs.LabelMatchers, re("target", "$target"))
+			}
 		case recorded:
 			if g.cfg.ClusterLabel != "" {
 				vs.LabelMatchers = append(vs.LabelMatchers, re(g.cluster, "$cluster"))

@@ -223,22 +223,28 @@ api:
 // checkDBHeadroom: the connection headroom stat reads PgBouncer's
 // max_client_conn less the API instances Prometheus sees (no
 // kube-state-metrics here) x the pool size per pod, in pods, rounded down,
-// worked out here from the raw inputs.
+// worked out here from the raw inputs. It is about the whole deployment, so
+// it ignores $target: with one PostgreSQL target, the standby or PgBouncer
+// chosen it reads the same.
 func checkDBHeadroom(t *testing.T, prom *testenv.Prometheus, cfg *alerts.Config, overview dashboard.Dashboard) {
 	t.Helper()
 	h, ok := alerts.DBConnectionHeadroom(cfg)
 	if !ok {
 		t.Fatalf("preset %s has no connection headroom", committedPreset)
 	}
-	var expr string
+	var raw string
 	for _, p := range allPanels(overview) {
 		if str(p.Title) == dbHeadroomTitle {
-			expr = renderable(exprsOf(t, p)[0].expr)
+			raw = exprsOf(t, p)[0].expr
 		}
 	}
-	if expr == "" {
+	if raw == "" {
 		t.Fatalf("no panel %q on the overview", dbHeadroomTitle)
 	}
+	if strings.Contains(raw, "$target") {
+		t.Errorf("%s is scoped by $target, which cuts the targets it joins:\n%s", dbHeadroomTitle, raw)
+	}
+	expr := renderable(raw)
 	one := func(q string) float64 {
 		t.Helper()
 		v, err := instant(prom, q)
@@ -254,6 +260,12 @@ func checkDBHeadroom(t *testing.T, prom *testenv.Prometheus, cfg *alerts.Config,
 	if got := one(expr); got != want {
 		t.Errorf("%s = %v, want (%v usable - %v pods x %v) / %v rounded down = %v\n%s", dbHeadroomTitle, got, usable, pods, pool, pool, want, expr)
 	}
+	for _, target := range []string{"pg-primary", "pg-replica", "bouncer"} {
+		q := renderableWithTarget(raw, target)
+		if got := one(q); got != want {
+			t.Errorf("%s with $target = %s: %v, want %v as with All\n%s", dbHeadroomTitle, target, got, want, q)
+		}
+	}
 	t.Logf("%s: %v (%v usable, %v pods x %v)", dbHeadroomTitle, want, usable, pods, pool)
 }
 
@@ -264,6 +276,11 @@ func renderable(expr string) string {
 		"$__rate_interval", renderRateInterval,
 		`"$cluster"`, `".*"`, `"$job"`, `".*"`, `"$target"`, `".*"`,
 	).Replace(expr)
+}
+
+// renderableWithTarget is renderable with one target chosen in $target.
+func renderableWithTarget(expr, target string) string {
+	return renderable(strings.ReplaceAll(expr, `"$target"`, fmt.Sprintf("%q", target)))
 }
 
 func connect(t *testing.T, dsn string) *pgx.Conn {
