@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
 
 	"github.com/headroom-dev/headroom/alerts"
@@ -331,6 +333,43 @@ func TestScalerOfHPA(t *testing.T) {
 	}
 	if len(sc.Notes) != 2 || !strings.Contains(sc.Notes[0], "catalogue signal api_cpu_instance") {
 		t.Errorf("notes %q do not say where CPU and memory come from", sc.Notes)
+	}
+}
+
+// With a cluster label, the HPA's CPU and memory reads are restricted to
+// the autoscaled cluster, as the KEDA triggers are: another cluster's
+// instances must not move this workload.
+func TestScalerOfHPAInCluster(t *testing.T) {
+	cfg, err := alerts.LoadOnto("health-agent", []byte("cluster_label: cluster\nautoscaling: {cluster: eu-1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ScalerOf(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range sc.Queries {
+		e, err := alerts.ParseExpr(q)
+		if err != nil {
+			t.Fatalf("trigger %s: %v", sc.Spec.Triggers[i].Name, err)
+		}
+		selectors := 0
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			vs, ok := n.(*parser.VectorSelector)
+			if !ok {
+				return nil
+			}
+			selectors++
+			if !slices.ContainsFunc(vs.LabelMatchers, func(m *labels.Matcher) bool {
+				return m.Name == "cluster" && m.Type == labels.MatchEqual && m.Value == "eu-1"
+			}) {
+				t.Errorf("trigger %s: selector %s is not restricted to cluster eu-1", sc.Spec.Triggers[i].Name, vs)
+			}
+			return nil
+		})
+		if selectors == 0 {
+			t.Errorf("trigger %s reads %q: no selector", sc.Spec.Triggers[i].Name, q)
+		}
 	}
 }
 
