@@ -373,6 +373,44 @@ func TestScalerOfHPAInCluster(t *testing.T) {
 	}
 }
 
+// The SLO burn-rate alerts read windows of up to 3 days; a replay of
+// minutes computes them on part of their window, and says so in the text
+// and the JSON, while the alerts with short windows are not marked.
+func TestReplayMarksWindowsLongerThanHistory(t *testing.T) {
+	rep := replayFile(t, queueConfig(t), "step-up.yaml", 2)
+	short := map[string]time.Duration{}
+	for _, a := range rep.ShortHistory {
+		short[a.Alert] = time.Duration(a.Window)
+	}
+	if short["ErrorBudgetBurn"] < 72*time.Hour {
+		t.Errorf("ErrorBudgetBurn's 3d window over %s of history is not marked: %v", time.Duration(rep.History), rep.ShortHistory)
+	}
+	for _, name := range []string{"QueueDepthHigh", "ExporterAbsent", "SignalAbsent"} {
+		if _, ok := short[name]; ok {
+			t.Errorf("%s has a window shorter than %s, marked: %v", name, time.Duration(rep.History), rep.ShortHistory)
+		}
+	}
+	for _, a := range rep.Alerts {
+		_, isShort := short[a.Alert]
+		if isShort != (a.WindowLongerThanHistory > 0) {
+			t.Errorf("alert %s: marked %s, listed %v", a.Alert, time.Duration(a.WindowLongerThanHistory), isShort)
+		}
+	}
+	var text, js strings.Builder
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "window longer than the history replayed") || !strings.Contains(text.String(), "ErrorBudgetBurn (72h0m0s)") {
+		t.Errorf("text does not name the alerts with windows longer than the history:\n%s", text.String())
+	}
+	if !strings.Contains(js.String(), `"alerts_window_longer_than_history"`) || !strings.Contains(js.String(), `"alert": "ErrorBudgetBurn"`) {
+		t.Errorf("JSON does not list them")
+	}
+}
+
 // The database-connection guard is crossed at the first step whose
 // replicas x pool size per pod exceed the usable connections.
 func TestReplayDBGuard(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -37,10 +38,16 @@ type Report struct {
 	Events       []Event       `json:"events"`
 	Missing      []MissingSpan `json:"missing"`
 	// QueryProblems are trigger results KEDA would reject besides empty ones.
-	QueryProblems []string     `json:"query_problems,omitempty"`
-	DBGuard       DBGuard      `json:"db_guard"`
-	Alerts        []AlertSpan  `json:"alerts"`
-	Steps         []StepReport `json:"steps"`
+	QueryProblems []string `json:"query_problems,omitempty"`
+	DBGuard       DBGuard  `json:"db_guard"`
+	// History is the span of series loaded, from before the start to the end.
+	History Duration `json:"history"`
+	// ShortHistory are the alerts whose longest window (through the records
+	// they read) is longer than History: they were computed on part of
+	// their window, and what they did is not what Prometheus would do.
+	ShortHistory []AlertWindow `json:"alerts_window_longer_than_history"`
+	Alerts       []AlertSpan   `json:"alerts"`
+	Steps        []StepReport  `json:"steps"`
 }
 
 // TriggerReport is one trigger of the scaler and where its value came from.
@@ -87,6 +94,32 @@ type DBGuard struct {
 	PeakConnections   int        `json:"peak_connections"`
 	CrossedAt         *time.Time `json:"crossed_at"`
 	ReplicasAtCrossed int32      `json:"replicas_at_crossed,omitempty"`
+}
+
+// AlertWindow is an alert and its longest window.
+type AlertWindow struct {
+	Alert  string   `json:"alert"`
+	Window Duration `json:"window"`
+}
+
+// markShortHistory lists the alerts (alertOf[i] with windows[i], "" for a
+// record) whose window is longer than the history, and marks their spans.
+func (r *Report) markShortHistory(alertOf []string, windows []time.Duration) {
+	longest := map[string]time.Duration{}
+	for i, a := range alertOf {
+		if a != "" && windows[i] > time.Duration(r.History) {
+			longest[a] = max(longest[a], windows[i])
+		}
+	}
+	r.ShortHistory = []AlertWindow{}
+	for _, a := range slices.Sorted(maps.Keys(longest)) {
+		r.ShortHistory = append(r.ShortHistory, AlertWindow{Alert: a, Window: Duration(longest[a])})
+	}
+	for i := range r.Alerts {
+		if w, ok := longest[r.Alerts[i].Alert]; ok {
+			r.Alerts[i].WindowLongerThanHistory = Duration(w)
+		}
+	}
 }
 
 // Duration marshals as Go's duration text.
@@ -243,7 +276,18 @@ func (r *Report) WriteText(w io.Writer) error {
 		if a.End != nil {
 			end = "until " + r.at(*a.End)
 		}
-		fmt.Fprintf(&b, "  %-10s %s %s %s\n", r.at(a.Start), a.Alert, alertLabels(a.Labels), end)
+		short := ""
+		if a.WindowLongerThanHistory > 0 {
+			short = fmt.Sprintf(" (window %s longer than the history replayed)", time.Duration(a.WindowLongerThanHistory))
+		}
+		fmt.Fprintf(&b, "  %-10s %s %s %s%s\n", r.at(a.Start), a.Alert, alertLabels(a.Labels), end, short)
+	}
+	if len(r.ShortHistory) > 0 {
+		var names []string
+		for _, a := range r.ShortHistory {
+			names = append(names, fmt.Sprintf("%s (%s)", a.Alert, time.Duration(a.Window)))
+		}
+		fmt.Fprintf(&b, "  window longer than the history replayed (%s), not judged: %s\n", time.Duration(r.History), strings.Join(names, ", "))
 	}
 	fmt.Fprintln(&b, "timeline:")
 	if _, err := io.WriteString(w, b.String()); err != nil {
