@@ -101,6 +101,13 @@ func Replay(ctx context.Context, cfg *alerts.Config, src Source, opts Options) (
 			}
 		}
 	}
+	// The guard prefers the usable connections the exporter measured, as
+	// the alert and the dashboard do.
+	usableExpr := ""
+	if h, ok := alerts.DBConnectionHeadroom(cfg); ok {
+		usableExpr = alerts.InCluster(cfg, h.UsableExpr)
+		exprs, alertOf = append(exprs, usableExpr), append(alertOf, "")
+	}
 	selectors, lookback, warmup, windows, err := inputSelectors(exprs, sc.Queries, recorded)
 	if err != nil {
 		return nil, err
@@ -187,6 +194,7 @@ func Replay(ctx context.Context, cfg *alerts.Config, src Source, opts Options) (
 
 	n := int(end.Sub(start)/step) + 1
 	values := make([][]float64, n)
+	measured := make([]float64, n)
 	tracker := newAlertTracker()
 	var queryErrs []string
 	for k := range n {
@@ -215,6 +223,13 @@ func Replay(ctx context.Context, cfg *alerts.Config, src Source, opts Options) (
 			row[i] = v
 		}
 		values[k] = row
+		measured[k] = math.NaN()
+		if usableExpr != "" {
+			// Several series (or none) leave the configured number in use.
+			if measured[k], _, err = triggerValue(ctx, engine, db, usableExpr, ts); err != nil {
+				return nil, fmt.Errorf("usable connections at %s: %w", ts.Format(time.RFC3339), err)
+			}
+		}
 		if opts.Progress != nil {
 			opts.Progress(k+1, n)
 		}
@@ -228,7 +243,7 @@ func Replay(ctx context.Context, cfg *alerts.Config, src Source, opts Options) (
 	if err != nil {
 		return nil, err
 	}
-	rep := newReport(cfg, sc, src.Describe(), start, end, step, initial, values, res, tracker.result())
+	rep := newReport(cfg, sc, src.Describe(), start, end, step, initial, values, measured, res, tracker.result())
 	rep.QueryProblems = queryErrs
 	// A file holds nothing before its first value, however far back the
 	// rules would read.

@@ -411,6 +411,66 @@ func TestReplayMarksWindowsLongerThanHistory(t *testing.T) {
 	}
 }
 
+// Where the exporter measured the usable connections, the guard compares
+// with them, as the alert and the dashboard do, and says so; the
+// configured number stands in only where there is no measurement.
+func TestReplayDBGuardPrefersMeasured(t *testing.T) {
+	data, err := os.ReadFile("testdata/amas-queue.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, "autoscaling:\n  db: {pool_size_per_pod: 10, usable_connections: 200, allow_exceeding_connections: true}\n"...)
+	cfg, err := alerts.LoadOnto("amas", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	series, err := os.ReadFile("testdata/step-up.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A primary (not in recovery) with 600 usable connections: 50 pods x 10 fit.
+	measured := string(series) + `  - series: 'headroom_postgres_usable_connections{job="headroom", target="primary"}'
+    values: '600x100'
+  - series: 'headroom_postgres_in_recovery{job="headroom", target="primary"}'
+    values: '0x100'
+`
+	for _, tc := range []struct {
+		name, series string
+		from         string
+		usable       int
+		crossed      bool
+	}{
+		{"measured", measured, UsableMeasured, 600, false},
+		{"configured", string(series), UsableConfigured, 200, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "series.yaml")
+			if err := os.WriteFile(path, []byte(tc.series), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			src, err := ReadInputFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Replay(context.Background(), cfg, src, Options{Initial: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := rep.DBGuard
+			if !g.Enabled || g.UsableFrom != tc.from || g.UsableConnections != tc.usable || (g.CrossedAt != nil) != tc.crossed || g.PeakConnections != 500 {
+				t.Errorf("guard %+v, want %d usable %s, crossed %v, peak 500", g, tc.usable, tc.from, tc.crossed)
+			}
+			var text strings.Builder
+			if err := rep.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(text.String(), tc.from) {
+				t.Errorf("the text does not say the usable connections are %s:\n%s", tc.from, text.String())
+			}
+		})
+	}
+}
+
 // The database-connection guard is crossed at the first step whose
 // replicas x pool size per pod exceed the usable connections.
 func TestReplayDBGuard(t *testing.T) {

@@ -85,16 +85,33 @@ type MissingSpan struct {
 }
 
 // DBGuard is the database-connection guard over the replay: replicas x
-// pool size per pod against the usable connections (autoscaling.db).
+// pool size per pod against the usable connections: those the exporter
+// measured at the step (what the alert and the dashboard use) where the
+// series has them, else the configured autoscaling.db.usable_connections.
 type DBGuard struct {
-	// Enabled is false when the config gives no pool size or no usable connections.
-	Enabled           bool       `json:"enabled"`
-	PoolSizePerPod    int        `json:"pool_size_per_pod"`
-	UsableConnections int        `json:"usable_connections"`
+	// Enabled is false when the config gives no pool size, or neither
+	// measured nor configured usable connections.
+	Enabled        bool `json:"enabled"`
+	PoolSizePerPod int  `json:"pool_size_per_pod"`
+	// UsableConnections is the lowest usable number compared with.
+	UsableConnections int `json:"usable_connections"`
+	// UsableFrom says which number that was: UsableMeasured, UsableConfigured
+	// or UsableMixed.
+	UsableFrom string `json:"usable_from"`
+	// MeasuredSteps counts the steps with a measured value.
+	MeasuredSteps     int        `json:"measured_steps"`
 	PeakConnections   int        `json:"peak_connections"`
 	CrossedAt         *time.Time `json:"crossed_at"`
 	ReplicasAtCrossed int32      `json:"replicas_at_crossed,omitempty"`
+	UsableAtCrossed   int        `json:"usable_at_crossed,omitempty"`
 }
+
+// Where the guard's usable connections came from.
+const (
+	UsableMeasured   = "measured by the exporter"
+	UsableConfigured = "configured (autoscaling.db.usable_connections)"
+	UsableMixed      = "measured by the exporter, configured where it had no value"
+)
 
 // AlertWindow is an alert and its longest window.
 type AlertWindow struct {
@@ -129,7 +146,7 @@ type Duration time.Duration
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
 func newReport(cfg *alerts.Config, sc Scaler, source string, start, end time.Time, step time.Duration, initial int32,
-	values [][]float64, res Result, spans []AlertSpan) *Report {
+	values [][]float64, measuredUsable []float64, res Result, spans []AlertSpan) *Report {
 	spec := sc.withSync(step)
 	h := newHPA(spec)
 	r := &Report{Source: source, Preset: cfg.Preset, Service: cfg.Service, Scaler: sc.Kind + " " + sc.Name, Notes: sc.Notes,
@@ -156,7 +173,7 @@ func newReport(cfg *alerts.Config, sc Scaler, source string, start, end time.Tim
 		r.Steps = append(r.Steps, sr)
 	}
 	r.Missing = missingSpans(spec.Triggers, res.Steps)
-	r.DBGuard = dbGuard(cfg, res.Steps)
+	r.DBGuard = dbGuard(cfg, res.Steps, measuredUsable)
 	return r
 }
 
@@ -185,18 +202,42 @@ func missingSpans(triggers []Trigger, steps []Step) []MissingSpan {
 	return out
 }
 
-func dbGuard(cfg *alerts.Config, steps []Step) DBGuard {
-	g := DBGuard{PoolSizePerPod: cfg.PoolSizePerPod(), UsableConnections: cfg.Autoscaling.DB.UsableConnections}
-	g.Enabled = g.PoolSizePerPod > 0 && g.UsableConnections > 0
+// dbGuard compares each step's connections with measured[k] (NaN or
+// absent: not measured), else the configured usable connections.
+func dbGuard(cfg *alerts.Config, steps []Step, measured []float64) DBGuard {
+	configured := cfg.Autoscaling.DB.UsableConnections
+	g := DBGuard{PoolSizePerPod: cfg.PoolSizePerPod(), UsableConnections: math.MaxInt}
+	usable := make([]int, len(steps))
+	for k := range steps {
+		usable[k] = configured
+		if k < len(measured) && !math.IsNaN(measured[k]) {
+			usable[k] = int(measured[k])
+			g.MeasuredSteps++
+		}
+	}
+	switch g.MeasuredSteps {
+	case 0:
+		g.UsableFrom = UsableConfigured
+	case len(steps):
+		g.UsableFrom = UsableMeasured
+	default:
+		g.UsableFrom = UsableMixed
+	}
+	g.Enabled = g.PoolSizePerPod > 0 && (configured > 0 || g.MeasuredSteps > 0)
 	if !g.Enabled {
+		g.UsableConnections = configured
 		return g
 	}
-	for _, st := range steps {
+	for k, st := range steps {
+		if usable[k] <= 0 && (k >= len(measured) || math.IsNaN(measured[k])) {
+			continue // neither measured nor configured at this step
+		}
+		g.UsableConnections = min(g.UsableConnections, usable[k])
 		conns := int(st.Replicas) * g.PoolSizePerPod
 		g.PeakConnections = max(g.PeakConnections, conns)
-		if conns > g.UsableConnections && g.CrossedAt == nil {
+		if conns > usable[k] && g.CrossedAt == nil {
 			at := st.At
-			g.CrossedAt, g.ReplicasAtCrossed = &at, st.Replicas
+			g.CrossedAt, g.ReplicasAtCrossed, g.UsableAtCrossed = &at, st.Replicas, usable[k]
 		}
 	}
 	return g
@@ -238,11 +279,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	case !g.Enabled:
 		fmt.Fprintln(&b, "DB-connection guard: off (autoscaling.db gives no pool size or no usable connections)")
 	case g.CrossedAt != nil:
-		fmt.Fprintf(&b, "DB-connection guard: CROSSED at %s: %d replicas x %d connections per pod = %d > %d usable\n",
-			r.at(*g.CrossedAt), g.ReplicasAtCrossed, g.PoolSizePerPod, int(g.ReplicasAtCrossed)*g.PoolSizePerPod, g.UsableConnections)
+		fmt.Fprintf(&b, "DB-connection guard: CROSSED at %s: %d replicas x %d connections per pod = %d > %d usable (%s)\n",
+			r.at(*g.CrossedAt), g.ReplicasAtCrossed, g.PoolSizePerPod, int(g.ReplicasAtCrossed)*g.PoolSizePerPod, g.UsableAtCrossed, g.UsableFrom)
 	default:
-		fmt.Fprintf(&b, "DB-connection guard: never crossed (peak %d connections of %d usable, %d per pod)\n",
-			g.PeakConnections, g.UsableConnections, g.PoolSizePerPod)
+		fmt.Fprintf(&b, "DB-connection guard: never crossed (peak %d connections of %d usable, %s; %d per pod)\n",
+			g.PeakConnections, g.UsableConnections, g.UsableFrom, g.PoolSizePerPod)
 	}
 	if len(r.Missing) == 0 {
 		fmt.Fprintln(&b, "missing data: none")
