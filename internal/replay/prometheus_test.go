@@ -20,7 +20,7 @@ func TestReplayPrometheusGapShorterThanLookback(t *testing.T) {
 	gapFrom, gapTo := base.Add(20*time.Minute), base.Add(23*time.Minute)
 	var om strings.Builder
 	// Families are written one after the other, as OpenMetrics requires.
-	for k, at := 0, base; at.Before(base.Add(40*time.Minute)); k, at = k+1, at.Add(every) {
+	for k, at := 0, base; at.Before(base.Add(40 * time.Minute)); k, at = k+1, at.Add(every) {
 		if !at.After(gapFrom) || !at.Before(gapTo) {
 			fmt.Fprintf(&om, "amas_agent_requests_total{job=\"amas-orchestrator\",status=\"ok\"} %d %d\n", 150*k, at.Unix())
 		}
