@@ -124,6 +124,9 @@ type DBHeadroom struct {
 	// Expr is floor((usable connections - current replicas x pool size per
 	// pod) / pool size per pod).
 	Expr string
+	// UsableExpr is the usable connections the exporter measures, as the
+	// alert reads them.
+	UsableExpr string
 	// PoolSizePerPod, MinReplicas and MaxReplicas are the configured ones.
 	PoolSizePerPod, MinReplicas, MaxReplicas int
 	// Usable is the metric of the usable connections; What names what
@@ -138,8 +141,8 @@ func DBConnectionHeadroom(cfg *Config) (DBHeadroom, bool) {
 	if !ok {
 		return DBHeadroom{}, false
 	}
-	return DBHeadroom{Expr: g.headroom(pq{cfg}), PoolSizePerPod: g.pool, MinReplicas: g.minReplicas, MaxReplicas: g.maxReplicas,
-		Usable: g.usableName, What: g.what}, true
+	return DBHeadroom{Expr: g.headroom(pq{cfg}), UsableExpr: g.usable(pq{cfg}), PoolSizePerPod: g.pool, MinReplicas: g.minReplicas,
+		MaxReplicas: g.maxReplicas, Usable: g.usableName, What: g.what}, true
 }
 
 // indent indents every line of s after the first.

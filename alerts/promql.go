@@ -50,6 +50,18 @@ func withMatchers(query string, ms ...*labels.Matcher) string {
 	return sel(vs.Name, parts...)
 }
 
+// InCluster restricts every selector of a query to the cluster the
+// workload runs in (autoscaling.cluster) when the config keeps a cluster
+// label: one Prometheus then holds every cluster's series, and a scaler
+// must read only its own cluster's load. The aggregations keep the cluster
+// label, so an aggregated result is still one series per group.
+func InCluster(cfg *Config, query string) string {
+	if cfg.ClusterLabel == "" {
+		return query
+	}
+	return withMatchers(query, labels.MustNewMatcher(labels.MatchEqual, cfg.ClusterLabel, cfg.Autoscaling.Cluster))
+}
+
 // pq builds the PromQL text of one config: it knows the selectors and the
 // cluster label, so that every aggregation and join carries it.
 type pq struct{ cfg *Config }

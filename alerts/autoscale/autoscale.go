@@ -34,8 +34,6 @@ import (
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql/parser"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -137,7 +135,7 @@ func ScaledObject(cfg *alerts.Config) (*kedav1alpha1.ScaledObject, error) {
 		t := cat[triggerID]
 		md := map[string]string{
 			"serverAddress":    a.Prometheus.ServerAddress,
-			"query":            inCluster(cfg, query),
+			"query":            alerts.InCluster(cfg, query),
 			"threshold":        num(t.Threshold),
 			"ignoreNullValues": "false",
 		}
@@ -201,28 +199,6 @@ func ScaledObject(cfg *alerts.Config) (*kedav1alpha1.ScaledObject, error) {
 		so.Spec.Advanced = &kedav1alpha1.AdvancedConfig{HorizontalPodAutoscalerConfig: &kedav1alpha1.HorizontalPodAutoscalerConfig{Behavior: b}}
 	}
 	return so, nil
-}
-
-// inCluster restricts every selector of a trigger's query to the cluster
-// the workload runs in (autoscaling.cluster) when the config keeps a cluster
-// label: one Prometheus then holds every cluster's series, and a scaler
-// must read only its own cluster's load. The aggregations keep the cluster
-// label, so the result is still the one series KEDA requires.
-func inCluster(cfg *alerts.Config, query string) string {
-	if cfg.ClusterLabel == "" {
-		return query
-	}
-	e, err := alerts.ParseExpr(query)
-	if err != nil {
-		panic(fmt.Sprintf("trigger query %q: %v", query, err))
-	}
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		if vs, ok := n.(*parser.VectorSelector); ok {
-			vs.LabelMatchers = append(vs.LabelMatchers, labels.MustNewMatcher(labels.MatchEqual, cfg.ClusterLabel, cfg.Autoscaling.Cluster))
-		}
-		return nil
-	})
-	return e.String()
 }
 
 // latencyQuery is the p95 signal, or 0 when there were no requests in the

@@ -48,11 +48,11 @@ func newReplayCommand(app *kingpin.Application) *replayCommand {
 	r.cmd.Flag("config", "Alerts config file (YAML), read on top of its preset. Without it, the preset as it is.").StringVar(&r.configFile)
 	r.cmd.Flag("preset", "Preset the config overrides: "+strings.Join(alerts.Presets(), ", ")+". Default: the config's preset key, else health-agent.").
 		StringVar(&r.preset)
-	r.cmd.Flag("prometheus.url", "Prometheus to read the series from (query_range of every metric the rules and the scaler read).").StringVar(&r.promURL)
+	r.cmd.Flag("prometheus.url", "Prometheus to read the series from (the raw samples of every metric the rules and the scaler read).").StringVar(&r.promURL)
 	r.cmd.Flag("start", "Start of the range: RFC3339, or relative to now (--start=-1h).").StringVar(&r.start)
 	r.cmd.Flag("end", "End of the range: RFC3339, relative to now (--end=-10m), or now.").Default("now").StringVar(&r.end)
 	r.cmd.Flag("step", "Evaluation step: the rule evaluation interval and the HPA's sync period.").Default("15s").DurationVar(&r.step)
-	r.cmd.Flag("resolution", "Resolution of the series read from Prometheus; default the config's scrape_interval.").DurationVar(&r.resolution)
+	r.cmd.Flag("resolution", "Scrape interval of the series read from Prometheus, which sizes each query's chunk; default the config's scrape_interval.").DurationVar(&r.resolution)
 	r.cmd.Flag("input", "File of series in promtool's input_series notation (interval: and input_series:), instead of Prometheus.").StringVar(&r.input)
 	r.cmd.Flag("initial", "Replicas at the start; default the autoscaler's minimum.").Int32Var(&r.initial)
 	r.cmd.Flag("format", "Output format: text or json.").Default("text").EnumVar(&r.format, "text", "json")

@@ -16,6 +16,9 @@ type AlertSpan struct {
 	Annotations map[string]string `json:"annotations"`
 	Start       time.Time         `json:"start"`
 	End         *time.Time        `json:"end"`
+	// WindowLongerThanHistory is the alert's longest window when that is
+	// longer than the history replayed (Report.History), else 0.
+	WindowLongerThanHistory Duration `json:"window_longer_than_history,omitempty"`
 }
 
 // alertTracker turns the rules' firing alerts at each step into spans.

@@ -76,6 +76,8 @@ func Replay(ctx context.Context, cfg *alerts.Config, src Source, opts Options) (
 	defer os.RemoveAll(dir)
 	var ruleFiles, groupKeys []string
 	var exprs []string
+	// alertOf[i] names the alert of exprs[i] ("" for a record).
+	var alertOf []string
 	// Series the rules write, by name, with the expression of a record.
 	recorded := map[string]string{"ALERTS": "", "ALERTS_FOR_STATE": ""}
 	for _, name := range []string{alerts.FileRules, alerts.FileAlerts} {
@@ -92,13 +94,21 @@ func Replay(ctx context.Context, cfg *alerts.Config, src Source, opts Options) (
 			groupKeys = append(groupKeys, rules.GroupKey(path, g.Name))
 			for _, r := range g.Rules {
 				exprs = append(exprs, r.Expr)
+				alertOf = append(alertOf, r.Alert)
 				if r.Record != "" {
 					recorded[r.Record] = r.Expr
 				}
 			}
 		}
 	}
-	selectors, lookback, warmup, err := inputSelectors(exprs, sc.Queries, recorded)
+	// The guard prefers the usable connections the exporter measured, as
+	// the alert and the dashboard do.
+	usableExpr := ""
+	if h, ok := alerts.DBConnectionHeadroom(cfg); ok {
+		usableExpr = alerts.InCluster(cfg, h.UsableExpr)
+		exprs, alertOf = append(exprs, usableExpr), append(alertOf, "")
+	}
+	selectors, lookback, warmup, windows, err := inputSelectors(exprs, sc.Queries, recorded)
 	if err != nil {
 		return nil, err
 	}
@@ -184,6 +194,7 @@ func Replay(ctx context.Context, cfg *alerts.Config, src Source, opts Options) (
 
 	n := int(end.Sub(start)/step) + 1
 	values := make([][]float64, n)
+	measured := make([]float64, n)
 	tracker := newAlertTracker()
 	var queryErrs []string
 	for k := range n {
@@ -212,6 +223,13 @@ func Replay(ctx context.Context, cfg *alerts.Config, src Source, opts Options) (
 			row[i] = v
 		}
 		values[k] = row
+		measured[k] = math.NaN()
+		if usableExpr != "" {
+			// Several series (or none) leave the configured number in use.
+			if measured[k], _, err = triggerValue(ctx, engine, db, usableExpr, ts); err != nil {
+				return nil, fmt.Errorf("usable connections at %s: %w", ts.Format(time.RFC3339), err)
+			}
+		}
 		if opts.Progress != nil {
 			opts.Progress(k+1, n)
 		}
@@ -225,8 +243,18 @@ func Replay(ctx context.Context, cfg *alerts.Config, src Source, opts Options) (
 	if err != nil {
 		return nil, err
 	}
-	rep := newReport(cfg, sc, src.Describe(), start, end, step, initial, values, res, tracker.result())
+	rep := newReport(cfg, sc, src.Describe(), start, end, step, initial, values, measured, res, tracker.result())
 	rep.QueryProblems = queryErrs
+	// A file holds nothing before its first value, however far back the
+	// rules would read.
+	histFrom := from
+	if s, ok := src.(spanned); ok {
+		if fs, _ := s.Span(); fs.After(from) {
+			histFrom = fs
+		}
+	}
+	rep.History = Duration(end.Sub(histFrom))
+	rep.markShortHistory(alertOf, windows)
 	rep.Origin = origin
 	return rep, nil
 }
@@ -268,14 +296,17 @@ func triggerValue(ctx context.Context, engine *promql.Engine, q storage.Queryabl
 
 // maxLookback caps the history loaded before the start: SLO burn rates
 // over days would otherwise pull days of series for an hour's replay
-// (those alerts then see only the replay's range and the hour before).
+// (those alerts then see only the replay's range and the hour before, and
+// the report says so).
 const maxLookback = time.Hour
 
 // inputSelectors are the metric selectors of the rules' and the scaler's
 // queries that read raw series (not the rules' records, nor ALERTS); the
-// history to load before the start (the longest window, capped); and the
-// warm-up the scaler's queries need, through the records they read.
-func inputSelectors(ruleExprs, scalerQueries []string, recorded map[string]string) (selectors []string, lookback, warmup time.Duration, err error) {
+// history to load before the start (the longest window, capped); the
+// warm-up the scaler's queries need, through the records they read; and
+// each rule's longest window through the records it reads.
+func inputSelectors(ruleExprs, scalerQueries []string, recorded map[string]string) (selectors []string, lookback, warmup time.Duration,
+	windows []time.Duration, err error) {
 	p := parser.NewParser(parser.Options{})
 	seen := map[string]bool{}
 	// window and reads of each expression: its longest range or subquery
@@ -316,19 +347,19 @@ func inputSelectors(ruleExprs, scalerQueries []string, recorded map[string]strin
 		return in, nil
 	}
 	records := map[string]info{}
-	for _, e := range ruleExprs {
-		in, err := inspect(e)
-		if err != nil {
-			return nil, 0, 0, err
+	rules := make([]info, len(ruleExprs))
+	for i, e := range ruleExprs {
+		if rules[i], err = inspect(e); err != nil {
+			return nil, 0, 0, nil, err
 		}
-		lookback = max(lookback, min(in.window, maxLookback))
+		lookback = max(lookback, min(rules[i].window, maxLookback))
 	}
 	for name, e := range recorded {
 		if e == "" {
 			continue
 		}
 		if records[name], err = inspect(e); err != nil {
-			return nil, 0, 0, err
+			return nil, 0, 0, nil, err
 		}
 	}
 	// windowOf follows the records an expression reads (their windows add up).
@@ -345,13 +376,16 @@ func inputSelectors(ruleExprs, scalerQueries []string, recorded map[string]strin
 	for _, q := range scalerQueries {
 		in, err := inspect(q)
 		if err != nil {
-			return nil, 0, 0, err
+			return nil, 0, 0, nil, err
 		}
 		warmup = max(warmup, windowOf(in, 0))
 	}
 	lookback = max(lookback, warmup)
+	for _, in := range rules {
+		windows = append(windows, windowOf(in, 0))
+	}
 	sort.Strings(selectors)
-	return selectors, lookback, warmup, nil
+	return selectors, lookback, warmup, windows, nil
 }
 
 // openTSDB opens a TSDB whose head takes samples anywhere in span: the

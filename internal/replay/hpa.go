@@ -22,7 +22,7 @@
 //     policies over their periods with selectPolicy Max, Min or Disabled,
 //     Kubernetes' defaults where none is given, and min/max replicas;
 //   - KEDA's activation and cooldown, which only govern scaling to and from
-//     zero (MinReplicas 0).
+//     zero (MinReplicas 0); never to zero while a trigger is missing.
 //
 // Not modelled: pods that are not ready or lack metrics, and the load
 // moving between pods when the count changes (the values are replayed as
@@ -339,7 +339,9 @@ func (h *hpa) step(now time.Time, cur int32, row []float64) Step {
 			}
 			return st
 		}
-		if !active && (!h.everActive || now.Sub(h.lastActive) >= h.cooldown) {
+		// KEDA scales to zero only when no trigger errored (isError in
+		// scale_scaledobjects.go): a missing series is not evidence of no load.
+		if !active && len(st.Missing) == 0 && (!h.everActive || now.Sub(h.lastActive) >= h.cooldown) {
 			st.Replicas = 0
 			st.Driver = "cooldown"
 			return st

@@ -291,6 +291,41 @@ func TestActivationAndCooldown(t *testing.T) {
 	}
 }
 
+// KEDA never scales to zero while a trigger errors (isError in
+// scale_scaledobjects.go): a series missing from the first step, with the
+// other trigger below activation, must hold the workload up, and the
+// cooldown to zero starts counting only once every trigger reads again.
+func TestMissingTriggerNeverScalesToZero(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		fallback *Fallback
+	}{
+		{"without fallback", nil},
+		{"before the fallback threshold", &Fallback{FailureThreshold: 100, Replicas: 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := amas()
+			spec.MinReplicas = 0
+			spec.Fallback = tc.fallback
+			res := run(t, spec, 2, series(40, func(k int) (float64, float64) {
+				if k < 30 {
+					return 1, math.NaN() // queue depth missing, requests below activation
+				}
+				return 1, 0
+			}))
+			r := replicas(res)
+			for k := range 30 {
+				if r[k] == 0 {
+					t.Fatalf("step %d: scaled to zero while queue-depth was missing: %v", k, r)
+				}
+			}
+			if r[30] != 0 {
+				t.Errorf("step 30: every trigger reads and none was ever active: %d, want 0", r[30])
+			}
+		})
+	}
+}
+
 // Direction changes within the cooldown of the previous change are thrash.
 func TestThrashCounted(t *testing.T) {
 	spec := Spec{Triggers: []Trigger{{Name: "q", Type: Value, Target: 10}}, MinReplicas: 1, MaxReplicas: 20,

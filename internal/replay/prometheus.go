@@ -12,16 +12,21 @@ import (
 	"github.com/prometheus/prometheus/storage"
 )
 
-// maxPointsPerQuery stays below Prometheus's limit of 11,000 points per
-// series in one query_range.
-const maxPointsPerQuery = 10000
+// maxSamplesPerQuery bounds one answer: a chunk spans this many samples
+// per series at Resolution.
+const maxSamplesPerQuery = 10000
 
-// PrometheusSource reads the raw series a replay needs from a Prometheus
-// server: a query_range of every metric selector in the rules and the
-// scaler's queries, at Resolution (the scrape interval, so that rate()
-// windows see as many samples as the server has).
+// PrometheusSource reads the raw samples a replay needs from a Prometheus
+// server: instant queries of the range selector sel[chunk] of every metric
+// selector in the rules and the scaler's queries, at the end of each chunk.
+// Unlike query_range, which resamples to its step and carries a value over
+// gaps of up to the 5-minute lookback, these are the samples as scraped,
+// at their own timestamps: a gap in the server's data is a gap in the
+// replay, and rate() sees what Prometheus's rules saw.
 type PrometheusSource struct {
-	URL        string
+	URL string
+	// Resolution is the scrape interval: it sizes the chunks so that one
+	// answer holds at most maxSamplesPerQuery samples per series.
 	Resolution time.Duration
 	api        v1.API
 }
@@ -41,36 +46,49 @@ func NewPrometheusSource(url string, resolution time.Duration) (*PrometheusSourc
 // Describe names the source in a report.
 func (p *PrometheusSource) Describe() string { return p.URL }
 
-// Load appends the series of every selector over [from, to].
+// Load appends the raw samples of every selector in [from, to].
 func (p *PrometheusSource) Load(ctx context.Context, selectors []string, from, to time.Time, app storage.AppenderV2) error {
-	chunk := p.Resolution * maxPointsPerQuery
-	seen := map[string]bool{}
+	chunk := (p.Resolution * maxSamplesPerQuery).Truncate(time.Millisecond)
+	// last is the newest sample appended per series: chunks share their
+	// boundary, and two selectors can select the same series.
+	last := map[string]int64{}
 	for _, sel := range selectors {
-		for start := from; !start.After(to); start = start.Add(chunk + p.Resolution) {
-			end := start.Add(chunk)
+		for begin := from; begin.Before(to); begin = begin.Add(chunk) {
+			end := begin.Add(chunk)
 			if end.After(to) {
 				end = to
 			}
-			val, _, _, err := p.api.QueryRange(ctx, sel, v1.Range{Start: start, End: end, Step: p.Resolution})
+			// The range selector includes its start in Prometheus 2, not in
+			// 3; a millisecond more reads the sample at from either way.
+			window := end.Sub(begin).Truncate(time.Millisecond) + time.Millisecond
+			q := fmt.Sprintf("%s[%s]", sel, model.Duration(window))
+			val, _, _, err := p.api.Query(ctx, q, end)
 			if err != nil {
-				return fmt.Errorf("prometheus %s: query_range %s: %w", p.URL, sel, err)
+				return fmt.Errorf("prometheus %s: query %s at %s: %w", p.URL, q, end.Format(time.RFC3339), err)
 			}
 			matrix, ok := val.(model.Matrix)
 			if !ok {
-				return fmt.Errorf("prometheus %s: query_range %s: got a %s, want a matrix", p.URL, sel, val.Type())
+				return fmt.Errorf("prometheus %s: query %s: got a %s, want a matrix", p.URL, q, val.Type())
 			}
 			for _, ss := range matrix {
 				lbls := labelsOf(ss.Metric)
-				// Two selectors can select the same series; it is loaded once.
-				key := lbls.String() + "@" + start.String()
-				if seen[key] {
-					continue
+				if len(ss.Histograms) > 0 {
+					return fmt.Errorf("prometheus %s: series %s has native histogram samples, which replay does not read", p.URL, lbls)
 				}
-				seen[key] = true
+				key := lbls.String()
+				newest, seen := last[key]
 				for _, v := range ss.Values {
-					if _, err := app.Append(0, lbls, 0, int64(v.Timestamp), float64(v.Value), nil, nil, storage.AOptions{}); err != nil {
+					ts := int64(v.Timestamp)
+					if seen && ts <= newest {
+						continue
+					}
+					if _, err := app.Append(0, lbls, 0, ts, float64(v.Value), nil, nil, storage.AOptions{}); err != nil {
 						return fmt.Errorf("prometheus %s: series %s: %w", p.URL, lbls, err)
 					}
+					newest, seen = ts, true
+				}
+				if seen {
+					last[key] = newest
 				}
 			}
 		}

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
 
 	"github.com/headroom-dev/headroom/alerts"
@@ -331,6 +333,141 @@ func TestScalerOfHPA(t *testing.T) {
 	}
 	if len(sc.Notes) != 2 || !strings.Contains(sc.Notes[0], "catalogue signal api_cpu_instance") {
 		t.Errorf("notes %q do not say where CPU and memory come from", sc.Notes)
+	}
+}
+
+// With a cluster label, the HPA's CPU and memory reads are restricted to
+// the autoscaled cluster, as the KEDA triggers are: another cluster's
+// instances must not move this workload.
+func TestScalerOfHPAInCluster(t *testing.T) {
+	cfg, err := alerts.LoadOnto("health-agent", []byte("cluster_label: cluster\nautoscaling: {cluster: eu-1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ScalerOf(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range sc.Queries {
+		e, err := alerts.ParseExpr(q)
+		if err != nil {
+			t.Fatalf("trigger %s: %v", sc.Spec.Triggers[i].Name, err)
+		}
+		selectors := 0
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			vs, ok := n.(*parser.VectorSelector)
+			if !ok {
+				return nil
+			}
+			selectors++
+			if !slices.ContainsFunc(vs.LabelMatchers, func(m *labels.Matcher) bool {
+				return m.Name == "cluster" && m.Type == labels.MatchEqual && m.Value == "eu-1"
+			}) {
+				t.Errorf("trigger %s: selector %s is not restricted to cluster eu-1", sc.Spec.Triggers[i].Name, vs)
+			}
+			return nil
+		})
+		if selectors == 0 {
+			t.Errorf("trigger %s reads %q: no selector", sc.Spec.Triggers[i].Name, q)
+		}
+	}
+}
+
+// The SLO burn-rate alerts read windows of up to 3 days; a replay of
+// minutes computes them on part of their window, and says so in the text
+// and the JSON, while the alerts with short windows are not marked.
+func TestReplayMarksWindowsLongerThanHistory(t *testing.T) {
+	rep := replayFile(t, queueConfig(t), "step-up.yaml", 2)
+	short := map[string]time.Duration{}
+	for _, a := range rep.ShortHistory {
+		short[a.Alert] = time.Duration(a.Window)
+	}
+	if short["ErrorBudgetBurn"] < 72*time.Hour {
+		t.Errorf("ErrorBudgetBurn's 3d window over %s of history is not marked: %v", time.Duration(rep.History), rep.ShortHistory)
+	}
+	for _, name := range []string{"QueueDepthHigh", "ExporterAbsent", "SignalAbsent"} {
+		if _, ok := short[name]; ok {
+			t.Errorf("%s has a window shorter than %s, marked: %v", name, time.Duration(rep.History), rep.ShortHistory)
+		}
+	}
+	for _, a := range rep.Alerts {
+		_, isShort := short[a.Alert]
+		if isShort != (a.WindowLongerThanHistory > 0) {
+			t.Errorf("alert %s: marked %s, listed %v", a.Alert, time.Duration(a.WindowLongerThanHistory), isShort)
+		}
+	}
+	var text, js strings.Builder
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "window longer than the history replayed") || !strings.Contains(text.String(), "ErrorBudgetBurn (72h0m0s)") {
+		t.Errorf("text does not name the alerts with windows longer than the history:\n%s", text.String())
+	}
+	if !strings.Contains(js.String(), `"alerts_window_longer_than_history"`) || !strings.Contains(js.String(), `"alert": "ErrorBudgetBurn"`) {
+		t.Errorf("JSON does not list them")
+	}
+}
+
+// Where the exporter measured the usable connections, the guard compares
+// with them, as the alert and the dashboard do, and says so; the
+// configured number stands in only where there is no measurement.
+func TestReplayDBGuardPrefersMeasured(t *testing.T) {
+	data, err := os.ReadFile("testdata/amas-queue.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, "autoscaling:\n  db: {pool_size_per_pod: 10, usable_connections: 200, allow_exceeding_connections: true}\n"...)
+	cfg, err := alerts.LoadOnto("amas", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	series, err := os.ReadFile("testdata/step-up.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A primary (not in recovery) with 600 usable connections: 50 pods x 10 fit.
+	measured := string(series) + `  - series: 'headroom_postgres_usable_connections{job="headroom", target="primary"}'
+    values: '600x100'
+  - series: 'headroom_postgres_in_recovery{job="headroom", target="primary"}'
+    values: '0x100'
+`
+	for _, tc := range []struct {
+		name, series string
+		from         string
+		usable       int
+		crossed      bool
+	}{
+		{"measured", measured, UsableMeasured, 600, false},
+		{"configured", string(series), UsableConfigured, 200, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "series.yaml")
+			if err := os.WriteFile(path, []byte(tc.series), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			src, err := ReadInputFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Replay(context.Background(), cfg, src, Options{Initial: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := rep.DBGuard
+			if !g.Enabled || g.UsableFrom != tc.from || g.UsableConnections != tc.usable || (g.CrossedAt != nil) != tc.crossed || g.PeakConnections != 500 {
+				t.Errorf("guard %+v, want %d usable %s, crossed %v, peak 500", g, tc.usable, tc.from, tc.crossed)
+			}
+			var text strings.Builder
+			if err := rep.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(text.String(), tc.from) {
+				t.Errorf("the text does not say the usable connections are %s:\n%s", tc.from, text.String())
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -37,10 +38,16 @@ type Report struct {
 	Events       []Event       `json:"events"`
 	Missing      []MissingSpan `json:"missing"`
 	// QueryProblems are trigger results KEDA would reject besides empty ones.
-	QueryProblems []string     `json:"query_problems,omitempty"`
-	DBGuard       DBGuard      `json:"db_guard"`
-	Alerts        []AlertSpan  `json:"alerts"`
-	Steps         []StepReport `json:"steps"`
+	QueryProblems []string `json:"query_problems,omitempty"`
+	DBGuard       DBGuard  `json:"db_guard"`
+	// History is the span of series loaded, from before the start to the end.
+	History Duration `json:"history"`
+	// ShortHistory are the alerts whose longest window (through the records
+	// they read) is longer than History: they were computed on part of
+	// their window, and what they did is not what Prometheus would do.
+	ShortHistory []AlertWindow `json:"alerts_window_longer_than_history"`
+	Alerts       []AlertSpan   `json:"alerts"`
+	Steps        []StepReport  `json:"steps"`
 }
 
 // TriggerReport is one trigger of the scaler and where its value came from.
@@ -78,15 +85,58 @@ type MissingSpan struct {
 }
 
 // DBGuard is the database-connection guard over the replay: replicas x
-// pool size per pod against the usable connections (autoscaling.db).
+// pool size per pod against the usable connections: those the exporter
+// measured at the step (what the alert and the dashboard use) where the
+// series has them, else the configured autoscaling.db.usable_connections.
 type DBGuard struct {
-	// Enabled is false when the config gives no pool size or no usable connections.
-	Enabled           bool       `json:"enabled"`
-	PoolSizePerPod    int        `json:"pool_size_per_pod"`
-	UsableConnections int        `json:"usable_connections"`
+	// Enabled is false when the config gives no pool size, or neither
+	// measured nor configured usable connections.
+	Enabled        bool `json:"enabled"`
+	PoolSizePerPod int  `json:"pool_size_per_pod"`
+	// UsableConnections is the lowest usable number compared with.
+	UsableConnections int `json:"usable_connections"`
+	// UsableFrom says which number that was: UsableMeasured, UsableConfigured
+	// or UsableMixed.
+	UsableFrom string `json:"usable_from"`
+	// MeasuredSteps counts the steps with a measured value.
+	MeasuredSteps     int        `json:"measured_steps"`
 	PeakConnections   int        `json:"peak_connections"`
 	CrossedAt         *time.Time `json:"crossed_at"`
 	ReplicasAtCrossed int32      `json:"replicas_at_crossed,omitempty"`
+	UsableAtCrossed   int        `json:"usable_at_crossed,omitempty"`
+}
+
+// Where the guard's usable connections came from.
+const (
+	UsableMeasured   = "measured by the exporter"
+	UsableConfigured = "configured (autoscaling.db.usable_connections)"
+	UsableMixed      = "measured by the exporter, configured where it had no value"
+)
+
+// AlertWindow is an alert and its longest window.
+type AlertWindow struct {
+	Alert  string   `json:"alert"`
+	Window Duration `json:"window"`
+}
+
+// markShortHistory lists the alerts (alertOf[i] with windows[i], "" for a
+// record) whose window is longer than the history, and marks their spans.
+func (r *Report) markShortHistory(alertOf []string, windows []time.Duration) {
+	longest := map[string]time.Duration{}
+	for i, a := range alertOf {
+		if a != "" && windows[i] > time.Duration(r.History) {
+			longest[a] = max(longest[a], windows[i])
+		}
+	}
+	r.ShortHistory = []AlertWindow{}
+	for _, a := range slices.Sorted(maps.Keys(longest)) {
+		r.ShortHistory = append(r.ShortHistory, AlertWindow{Alert: a, Window: Duration(longest[a])})
+	}
+	for i := range r.Alerts {
+		if w, ok := longest[r.Alerts[i].Alert]; ok {
+			r.Alerts[i].WindowLongerThanHistory = Duration(w)
+		}
+	}
 }
 
 // Duration marshals as Go's duration text.
@@ -96,7 +146,7 @@ type Duration time.Duration
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
 func newReport(cfg *alerts.Config, sc Scaler, source string, start, end time.Time, step time.Duration, initial int32,
-	values [][]float64, res Result, spans []AlertSpan) *Report {
+	values [][]float64, measuredUsable []float64, res Result, spans []AlertSpan) *Report {
 	spec := sc.withSync(step)
 	h := newHPA(spec)
 	r := &Report{Source: source, Preset: cfg.Preset, Service: cfg.Service, Scaler: sc.Kind + " " + sc.Name, Notes: sc.Notes,
@@ -123,7 +173,7 @@ func newReport(cfg *alerts.Config, sc Scaler, source string, start, end time.Tim
 		r.Steps = append(r.Steps, sr)
 	}
 	r.Missing = missingSpans(spec.Triggers, res.Steps)
-	r.DBGuard = dbGuard(cfg, res.Steps)
+	r.DBGuard = dbGuard(cfg, res.Steps, measuredUsable)
 	return r
 }
 
@@ -152,18 +202,42 @@ func missingSpans(triggers []Trigger, steps []Step) []MissingSpan {
 	return out
 }
 
-func dbGuard(cfg *alerts.Config, steps []Step) DBGuard {
-	g := DBGuard{PoolSizePerPod: cfg.PoolSizePerPod(), UsableConnections: cfg.Autoscaling.DB.UsableConnections}
-	g.Enabled = g.PoolSizePerPod > 0 && g.UsableConnections > 0
+// dbGuard compares each step's connections with measured[k] (NaN or
+// absent: not measured), else the configured usable connections.
+func dbGuard(cfg *alerts.Config, steps []Step, measured []float64) DBGuard {
+	configured := cfg.Autoscaling.DB.UsableConnections
+	g := DBGuard{PoolSizePerPod: cfg.PoolSizePerPod(), UsableConnections: math.MaxInt}
+	usable := make([]int, len(steps))
+	for k := range steps {
+		usable[k] = configured
+		if k < len(measured) && !math.IsNaN(measured[k]) {
+			usable[k] = int(measured[k])
+			g.MeasuredSteps++
+		}
+	}
+	switch g.MeasuredSteps {
+	case 0:
+		g.UsableFrom = UsableConfigured
+	case len(steps):
+		g.UsableFrom = UsableMeasured
+	default:
+		g.UsableFrom = UsableMixed
+	}
+	g.Enabled = g.PoolSizePerPod > 0 && (configured > 0 || g.MeasuredSteps > 0)
 	if !g.Enabled {
+		g.UsableConnections = configured
 		return g
 	}
-	for _, st := range steps {
+	for k, st := range steps {
+		if usable[k] <= 0 && (k >= len(measured) || math.IsNaN(measured[k])) {
+			continue // neither measured nor configured at this step
+		}
+		g.UsableConnections = min(g.UsableConnections, usable[k])
 		conns := int(st.Replicas) * g.PoolSizePerPod
 		g.PeakConnections = max(g.PeakConnections, conns)
-		if conns > g.UsableConnections && g.CrossedAt == nil {
+		if conns > usable[k] && g.CrossedAt == nil {
 			at := st.At
-			g.CrossedAt, g.ReplicasAtCrossed = &at, st.Replicas
+			g.CrossedAt, g.ReplicasAtCrossed, g.UsableAtCrossed = &at, st.Replicas, usable[k]
 		}
 	}
 	return g
@@ -205,11 +279,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	case !g.Enabled:
 		fmt.Fprintln(&b, "DB-connection guard: off (autoscaling.db gives no pool size or no usable connections)")
 	case g.CrossedAt != nil:
-		fmt.Fprintf(&b, "DB-connection guard: CROSSED at %s: %d replicas x %d connections per pod = %d > %d usable\n",
-			r.at(*g.CrossedAt), g.ReplicasAtCrossed, g.PoolSizePerPod, int(g.ReplicasAtCrossed)*g.PoolSizePerPod, g.UsableConnections)
+		fmt.Fprintf(&b, "DB-connection guard: CROSSED at %s: %d replicas x %d connections per pod = %d > %d usable (%s)\n",
+			r.at(*g.CrossedAt), g.ReplicasAtCrossed, g.PoolSizePerPod, int(g.ReplicasAtCrossed)*g.PoolSizePerPod, g.UsableAtCrossed, g.UsableFrom)
 	default:
-		fmt.Fprintf(&b, "DB-connection guard: never crossed (peak %d connections of %d usable, %d per pod)\n",
-			g.PeakConnections, g.UsableConnections, g.PoolSizePerPod)
+		fmt.Fprintf(&b, "DB-connection guard: never crossed (peak %d connections of %d usable, %s; %d per pod)\n",
+			g.PeakConnections, g.UsableConnections, g.UsableFrom, g.PoolSizePerPod)
 	}
 	if len(r.Missing) == 0 {
 		fmt.Fprintln(&b, "missing data: none")
@@ -243,7 +317,18 @@ func (r *Report) WriteText(w io.Writer) error {
 		if a.End != nil {
 			end = "until " + r.at(*a.End)
 		}
-		fmt.Fprintf(&b, "  %-10s %s %s %s\n", r.at(a.Start), a.Alert, alertLabels(a.Labels), end)
+		short := ""
+		if a.WindowLongerThanHistory > 0 {
+			short = fmt.Sprintf(" (window %s longer than the history replayed)", time.Duration(a.WindowLongerThanHistory))
+		}
+		fmt.Fprintf(&b, "  %-10s %s %s %s%s\n", r.at(a.Start), a.Alert, alertLabels(a.Labels), end, short)
+	}
+	if len(r.ShortHistory) > 0 {
+		var names []string
+		for _, a := range r.ShortHistory {
+			names = append(names, fmt.Sprintf("%s (%s)", a.Alert, time.Duration(a.Window)))
+		}
+		fmt.Fprintf(&b, "  window longer than the history replayed (%s), not judged: %s\n", time.Duration(r.History), strings.Join(names, ", "))
 	}
 	fmt.Fprintln(&b, "timeline:")
 	if _, err := io.WriteString(w, b.String()); err != nil {

@@ -68,7 +68,8 @@ func ScalerOf(cfg *alerts.Config) (Scaler, error) {
 		if t.Type != Utilization || !ok {
 			return Scaler{}, fmt.Errorf("trigger %s: no catalogue signal to read it from", t.Name)
 		}
-		sc.Queries[i] = fmt.Sprintf("100 * avg(%s)", s.Query)
+		// The same cluster as the KEDA triggers: the HPA reads its own pods only.
+		sc.Queries[i] = fmt.Sprintf("100 * avg(%s)", alerts.InCluster(cfg, s.Query))
 		sc.Notes = append(sc.Notes, fmt.Sprintf("resource metric %s (target %g %%) is read from the catalogue signal %s (%s), averaged over "+
 			"instances, in percent; headroom measures against the %s source's capacity, the HPA against the pods' requests",
 			t.Name, t.Target, s.ID, s.Record, cfg.Resources.Source))

@@ -17,6 +17,7 @@ import (
 var (
 	PrometheusPath   = "/usr/bin/prometheus"
 	AlertmanagerPath = "/usr/bin/prometheus-alertmanager"
+	PromtoolPath     = "/usr/bin/promtool"
 )
 
 // PrometheusOptions configure a throwaway Prometheus.
@@ -36,6 +37,11 @@ type PrometheusOptions struct {
 	// Retention is how long samples are kept (Prometheus's 15d when 0);
 	// rules reading further back need it longer, and pint checks it.
 	Retention time.Duration
+	// Backfill is OpenMetrics text (ending in "# EOF") written into the
+	// server's storage before it starts, with promtool tsdb
+	// create-blocks-from openmetrics: series with exactly the samples and
+	// gaps a test needs, without scraping for them.
+	Backfill string
 }
 
 // Prometheus is a throwaway Prometheus server.
@@ -86,6 +92,16 @@ func StartPrometheus(t TB, opts PrometheusOptions) *Prometheus {
 		fmt.Fprintf(&cfg, "  - job_name: %q\n    static_configs:\n      - targets: [%s]\n", job, quoteAll(targets))
 	}
 	writeFile(t, dir+"/prometheus.yml", cfg.String())
+	if opts.Backfill != "" {
+		writeFile(t, dir+"/backfill.om", opts.Backfill)
+		cmd, err := asPostgres(PromtoolPath, "tsdb", "create-blocks-from", "openmetrics", dir+"/backfill.om", dir+"/data")
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
+		}
+	}
 
 	port := FreePort(t)
 	p := &Prometheus{Server: Server{Host: "127.0.0.1", Port: port, Dir: dir}}
