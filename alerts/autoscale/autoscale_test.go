@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/promql/promqltest"
 	"gopkg.in/yaml.v3"
@@ -353,24 +354,11 @@ load 30s
   amas_agent_duration_seconds_bucket{` + pod + `, le="1"} 0+900x10 9000x10
   amas_agent_duration_seconds_bucket{` + pod + `, le="+Inf"} 0+900x10 9000x10
 `
-	storage := promqltest.LoadedStorage(t, load)
-	engine := promqltest.NewTestEngine(t, false, 5*time.Minute, promqltest.DefaultMaxSamplesPerQuery)
+	query := loadedEngine(t, load)
 	eval := func(q string, at time.Duration) []float64 {
 		t.Helper()
-		qry, err := engine.NewInstantQuery(context.Background(), storage, nil, q, time.Unix(0, 0).Add(at))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := qry.Exec(context.Background())
-		if res.Err != nil {
-			t.Fatal(res.Err)
-		}
-		v, err := res.Vector()
-		if err != nil {
-			t.Fatal(err)
-		}
 		var out []float64
-		for _, s := range v {
+		for _, s := range query(q, at) {
 			out = append(out, s.F)
 		}
 		return out
@@ -392,10 +380,9 @@ load 30s
 	near("latency-p95 idle", eval(queries["latency-p95"], idle), 0)
 
 	// Scrapes lost (a Prometheus or target outage): no result at all.
-	empty := promqltest.LoadedStorage(t, "load 30s\n  up{job=\"other\"} 1x20\n")
-	storage = empty
+	empty := loadedEngine(t, "load 30s\n  up{job=\"other\"} 1x20\n")
 	for name, q := range queries {
-		if got := eval(q, busy); len(got) != 0 {
+		if got := empty(q, busy); len(got) != 0 {
 			t.Errorf("%s with no series: %v, want an empty result (never 0)", name, got)
 		}
 	}
@@ -540,24 +527,11 @@ func TestTriggersSelectTheirCluster(t *testing.T) {
   amas_agent_duration_seconds_bucket{%[1]s, le="1"} %[4]s
   amas_agent_duration_seconds_bucket{%[1]s, le="+Inf"} %[2]s`, pod, inc, queue, map[bool]string{true: inc, false: "0x20"}[le == "0.5"])
 	}
-	storage := promqltest.LoadedStorage(t, "load 30s"+series("eu-1", 30, 40, "0.5")+series("us-1", 100, 7, "+Inf")+"\n")
-	engine := promqltest.NewTestEngine(t, false, 5*time.Minute, promqltest.DefaultMaxSamplesPerQuery)
+	query := loadedEngine(t, "load 30s"+series("eu-1", 30, 40, "0.5")+series("us-1", 100, 7, "+Inf")+"\n")
 	eval := func(q string) model.Vector {
 		t.Helper()
-		qry, err := engine.NewInstantQuery(context.Background(), storage, nil, q, time.Unix(0, 0).Add(5*time.Minute))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := qry.Exec(context.Background())
-		if res.Err != nil {
-			t.Fatal(res.Err)
-		}
-		v, err := res.Vector()
-		if err != nil {
-			t.Fatal(err)
-		}
 		var out model.Vector
-		for _, s := range v {
+		for _, s := range query(q, 5*time.Minute) {
 			out = append(out, &model.Sample{Metric: model.Metric{"cluster": model.LabelValue(s.Metric.Get("cluster"))}, Value: model.SampleValue(s.F)})
 		}
 		return out
@@ -574,5 +548,28 @@ func TestTriggersSelectTheirCluster(t *testing.T) {
 		if len(got) != 1 || got[0].Metric["cluster"] != "eu-1" || float64(got[0].Value) < c.min || float64(got[0].Value) > c.max {
 			t.Errorf("%s: %v, want one eu-1 value in [%g, %g] (us-1's load left out)\n%s", c.trigger, got, c.min, c.max, queries[c.trigger])
 		}
+	}
+}
+
+// loadedEngine loads series in promqltest's notation and returns an instant
+// query at an offset from the epoch, with Prometheus's own engine.
+func loadedEngine(t *testing.T, load string) func(q string, at time.Duration) promql.Vector {
+	storage := promqltest.LoadedStorage(t, load)
+	engine := promqltest.NewTestEngine(t, false, 5*time.Minute, promqltest.DefaultMaxSamplesPerQuery)
+	return func(q string, at time.Duration) promql.Vector {
+		t.Helper()
+		qry, err := engine.NewInstantQuery(context.Background(), storage, nil, q, time.Unix(0, 0).Add(at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := qry.Exec(context.Background())
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		v, err := res.Vector()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
 }
