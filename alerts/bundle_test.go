@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,8 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/common/model"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/headroom-dev/headroom/internal/drift"
 )
 
 // mixinDir is where the presets' bundles are committed.
@@ -254,35 +255,7 @@ func TestCommittedBundles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dir := filepath.Join(mixinDir, name)
-		for _, f := range files.Names() {
-			have, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
-			if err != nil {
-				t.Errorf("%s/%s: %v; run make generate", dir, f, err)
-				continue
-			}
-			if !bytes.Equal(have, files[f]) {
-				t.Errorf("%s/%s differs from the generator's output; run make generate", dir, f)
-			}
-		}
-		var extra []string
-		err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			rel, _ := filepath.Rel(dir, p)
-			if _, ok := files[filepath.ToSlash(rel)]; !ok {
-				extra = append(extra, rel)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sort.Strings(extra)
-		if len(extra) > 0 {
-			t.Errorf("%s has files the generator does not make: %v; run make generate", dir, extra)
-		}
+		drift.Check(t, filepath.Join(mixinDir, name), files)
 	}
 }
 
