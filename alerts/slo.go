@@ -153,8 +153,12 @@ func sloRecordingGroups(cfg *Config) []rulefmt.RuleGroup {
 		// computes it: a rate over 30d would need 30 days of raw samples.
 		add("slo:sli_error:ratio_rate"+dur(period),
 			fmt.Sprintf("avg_over_time(%s[%s])", cfg.sloSelect("slo:sli_error:ratio_rate5m", s), dur(period)), "sloth_window", dur(period))
+		add("slo:current_burn_rate:ratio", fmt.Sprintf("%s\n  / %s", cfg.sloSelect("slo:sli_error:ratio_rate5m", s), num(s.budget())))
 		add("slo:period_burn_rate:ratio", fmt.Sprintf("%s\n  / %s", cfg.sloSelect("slo:sli_error:ratio_rate"+dur(period), s), num(s.budget())))
 		add("slo:period_error_budget_remaining:ratio", "1 - "+cfg.sloSelect("slo:period_burn_rate:ratio", s))
+		// Sloth's dashboards list services and SLOs from this info series;
+		// sloth_objective is in percent, as Sloth writes it.
+		add("sloth_slo_info", "vector(1)", "sloth_mode", "headroom", "sloth_objective", num(round(s.objective*100)))
 	}
 	return []rulefmt.RuleGroup{g}
 }
@@ -294,11 +298,20 @@ func sloTests(cfg *Config) ([]testGroup, error) {
 		}
 		// Rounded: the mean of 120 ratios is not exact in floating point.
 		left := math.Round((1-spent/s.budget())*1e4) / 1e4
+		// In the middle of the outage the 5m ratio is the outage's, and the
+		// current burn rate is that ratio over the budget.
+		during := with(lbls, "sloth_window", "5m")
 		groups = append(groups, testGroup{
 			Name:     fmt.Sprintf("SLO %s: 12 minutes at 5%% errors in 2 hours leave %s of the error budget", s.name, formatValue(UnitRatio, 1-spent/s.budget())),
 			Interval: model.Duration(testStep), InputSeries: f.series,
-			PromQLTests: []exprTest{{Expr: "round(" + cfg.sloSelect("slo:period_error_budget_remaining:ratio", s) + ", 0.0001)", EvalTime: at(120),
-				ExpSamples: []expSample{{Labels: seriesString("", lbls), Value: left}}}},
+			PromQLTests: []exprTest{
+				{Expr: "round(" + cfg.sloSelect("slo:period_error_budget_remaining:ratio", s) + ", 0.0001)", EvalTime: at(120),
+					ExpSamples: []expSample{{Labels: seriesString("", lbls), Value: left}}},
+				{Expr: "round(" + cfg.sloSelect("slo:current_burn_rate:ratio", s) + ", 0.0001)", EvalTime: at(58),
+					ExpSamples: []expSample{{Labels: seriesString("", during), Value: math.Round(0.05/s.budget()*1e4) / 1e4}}},
+				{Expr: "round(" + cfg.sloSelect("slo:current_burn_rate:ratio", s) + ", 0.0001)", EvalTime: at(120),
+					ExpSamples: []expSample{{Labels: seriesString("", during), Value: 0}}},
+			},
 		})
 	}
 	return groups, nil

@@ -28,7 +28,7 @@ func TestSLORulesAreSlothNamed(t *testing.T) {
 		recorded := map[string]int{}
 		for _, g := range RecordingRules(cfg).Groups {
 			for _, r := range g.Rules {
-				if strings.HasPrefix(r.Record, "slo:") {
+				if strings.HasPrefix(r.Record, "slo:") || strings.HasPrefix(r.Record, "sloth_") {
 					recorded[r.Record]++
 					if r.Labels["service"] != cfg.Service || (r.Labels["slo"] != "availability" && r.Labels["slo"] != "latency") {
 						t.Errorf("%s %s: labels %v", p, r.Record, r.Labels)
@@ -41,7 +41,8 @@ func TestSLORulesAreSlothNamed(t *testing.T) {
 				t.Errorf("%s: slo:sli_error:ratio_rate%s recorded %d times, want 2 (availability, latency)", p, w, recorded["slo:sli_error:ratio_rate"+w])
 			}
 		}
-		for _, r := range []string{"slo:objective:ratio", "slo:error_budget:ratio", "slo:period_error_budget_remaining:ratio"} {
+		for _, r := range []string{"slo:objective:ratio", "slo:error_budget:ratio", "slo:time_period:days", "slo:current_burn_rate:ratio",
+			"slo:period_burn_rate:ratio", "slo:period_error_budget_remaining:ratio", "sloth_slo_info"} {
 			if recorded[r] != 2 {
 				t.Errorf("%s: %s recorded %d times, want 2", p, r, recorded[r])
 			}
