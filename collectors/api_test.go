@@ -303,12 +303,16 @@ func TestAPITransportFailures(t *testing.T) {
 			apiWaitFor(t, 2*time.Second, func() bool { return at.failures[probeTimeout].Load() == 1 })
 
 			// Recovered: the timeout is in the probe's own failure counter.
+			// Waiting for a successful probe, not for up 1: the timed-out
+			// scrape may still be finishing (its probe failure counted, its
+			// result not yet returned), and a scrape that joins it reads
+			// its up 1, probe_success 0.
 			slow.Store(false)
-			f = gatherUntil(t, r, 3*time.Second, "up after recovery", func(s series) bool {
-				v, _ := s.value("headroom_target_up", apiKind...)
-				return v == 1
+			f = gatherUntil(t, r, 3*time.Second, "a successful probe after recovery", func(s series) bool {
+				up, _ := s.value("headroom_target_up", apiKind...)
+				v, _ := s.value("headroom_api_probe_success")
+				return up == 1 && v == 1
 			})
-			f.want(t, "headroom_api_probe_success", 1)
 			f.want(t, "headroom_api_probe_failures_total", 1, "reason", "timeout")
 			f.want(t, "headroom_api_probe_successes_total", 1)
 		})
