@@ -42,13 +42,16 @@ func gatherWithStatic(ctx context.Context, static prometheus.Gatherer, runners .
 }
 
 func (g scrapeGatherer) Gather() ([]*dto.MetricFamily, error) {
-	results := make([][]prometheus.Metric, len(g.runners))
+	// Each target's series become families in its own goroutine, as soon
+	// as it answers: the faster targets' work is done while the slowest
+	// one is still out, and only the merge waits for it.
+	parts := make([]partialFamilies, len(g.runners))
 	var wg sync.WaitGroup
 	for i, r := range g.runners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = r.Collect(g.ctx)
+			parts[i] = runnerFamilies(r.label, r.Collect(g.ctx))
 		}()
 	}
 	var static []*dto.MetricFamily
@@ -62,22 +65,58 @@ func (g scrapeGatherer) Gather() ([]*dto.MetricFamily, error) {
 	}
 	wg.Wait()
 
-	fams, err := families(static, g.runners, results)
+	fams, err := merge(static, parts)
 	return fams, errors.Join(append(errs, err)...)
+}
+
+// partialFamilies are one target's families, by name, and what could not
+// be added to them.
+type partialFamilies struct {
+	byName map[string]*dto.MetricFamily
+	errs   []error
+}
+
+// runnerFamilies turns one target's metrics into families, each series
+// labelled with the target.
+func runnerFamilies(target *dto.LabelPair, metrics []prometheus.Metric) partialFamilies {
+	p := partialFamilies{byName: make(map[string]*dto.MetricFamily, 64)}
+	for _, m := range metrics {
+		if err := add(p.byName, m, target); err != nil {
+			p.errs = append(p.errs, err)
+		}
+	}
+	return p
 }
 
 // families merges the static families with each runner's metrics, sorted
 // by name and, within a family, by label values.
 func families(static []*dto.MetricFamily, runners []*Runner, results [][]prometheus.Metric) ([]*dto.MetricFamily, error) {
+	parts := make([]partialFamilies, len(runners))
+	for i, metrics := range results {
+		parts[i] = runnerFamilies(runners[i].label, metrics)
+	}
+	return merge(static, parts)
+}
+
+// merge joins the static families and the targets' into one sorted list:
+// families by name, series within a family by label values.
+func merge(static []*dto.MetricFamily, parts []partialFamilies) ([]*dto.MetricFamily, error) {
 	var errs []error
-	byName := map[string]*dto.MetricFamily{}
+	byName := make(map[string]*dto.MetricFamily, len(static)+64)
 	for _, f := range static {
 		byName[f.GetName()] = f
 	}
-	for i, metrics := range results {
-		for _, m := range metrics {
-			if err := add(byName, m, runners[i].label); err != nil {
-				errs = append(errs, err)
+	for _, p := range parts {
+		errs = append(errs, p.errs...)
+		for name, f := range p.byName {
+			have, ok := byName[name]
+			switch {
+			case !ok:
+				byName[name] = f
+			case have.GetType() != f.GetType():
+				errs = append(errs, fmt.Errorf("metric %s is a %s here and a %s elsewhere", name, f.GetType(), have.GetType()))
+			default:
+				have.Metric = append(have.Metric, f.Metric...)
 			}
 		}
 	}
