@@ -62,16 +62,20 @@ func TestMain(m *testing.M) {
 
 // headroomBinary builds the whole binary (serve and generate) once per
 // test process.
-func headroomBinary(t testing.TB) string { return buildBinary(t, "") }
+func headroomBinary(t testing.TB) string { return buildBinary(t, "", ".") }
 
 // exporterBinary builds what the Docker image ships: static, stripped, and
 // without the generator's dependencies (-tags exporteronly).
-func exporterBinary(t testing.TB) string { return buildBinary(t, "exporteronly") }
+func exporterBinary(t testing.TB) string { return buildBinary(t, "exporteronly", ".") }
 
-func buildBinary(t testing.TB, tags string) string {
+// rssFloorBinary builds testdata/rssfloor as the image builds headroom.
+func rssFloorBinary(t testing.TB) string { return buildBinary(t, "", "./testdata/rssfloor") }
+
+func buildBinary(t testing.TB, tags, pkg string) string {
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if path, ok := binPaths[tags]; ok {
+	key := tags + " " + pkg
+	if path, ok := binPaths[key]; ok {
 		return path
 	}
 	if binDir == "" {
@@ -81,13 +85,13 @@ func buildBinary(t testing.TB, tags string) string {
 		}
 		binDir = dir
 	}
-	path := filepath.Join(binDir, "headroom-"+tags)
-	cmd := exec.Command("go", "build", "-tags", tags, "-ldflags", "-s -w", "-o", path, ".")
+	path := filepath.Join(binDir, fmt.Sprintf("bin-%d", len(binPaths)))
+	cmd := exec.Command("go", "build", "-tags", tags, "-ldflags", "-s -w", "-o", path, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build -tags %q: %v\n%s", tags, err, out)
+		t.Fatalf("go build -tags %q %s: %v\n%s", tags, pkg, err, out)
 	}
-	binPaths[tags] = path
+	binPaths[key] = path
 	return path
 }
 
@@ -167,6 +171,7 @@ func benchmarkScrape(b *testing.B, clients, databases int) {
 		}
 	}
 	rss, hwm, anon := processMemory(b, exporter.Process.Pid)
+	floorRSS, floorAnon := rssFloor(b, pg, rds, b.N)
 	direct, directSequential := quantile(concurrent, 0.5), quantile(sequential, 0.5)
 
 	med, p95 := quantile(full, 0.5), quantile(full, 0.95)
@@ -182,6 +187,8 @@ func benchmarkScrape(b *testing.B, clients, databases int) {
 	b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
 	b.ReportMetric(float64(hwm)/(1<<20), "peak-rss-MiB")
 	b.ReportMetric(float64(anon)/(1<<20), "anon-rss-MiB")
+	b.ReportMetric(float64(floorRSS)/(1<<20), "floor-rss-MiB")
+	b.ReportMetric(float64(floorAnon)/(1<<20), "floor-anon-rss-MiB")
 	b.ReportMetric(opened/float64(b.N), "conns-opened/scrape")
 	for _, target := range sortedTargets(perTarget) {
 		d := perTarget[target]
@@ -192,6 +199,28 @@ func benchmarkScrape(b *testing.B, clients, databases int) {
 			b.ReportMetric(ms(quantile(directEach[j], 0.5)), target+"-direct-median-ms")
 		}
 	}
+}
+
+// rssFloor runs testdata/rssfloor (the libraries headroom links, with one
+// query to PostgreSQL and one INFO to Redis a scrape) against the same
+// servers, scrapes it as often as headroom was, and returns its RSS and
+// the anonymous part of it.
+func rssFloor(b *testing.B, pg *testenv.Postgres, rds *testenv.Redis, scrapes int) (rss, anon int64) {
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b))
+	floor := exec.Command(rssFloorBinary(b), "--postgres="+pg.DSN("postgres", "postgres"), "--redis="+rds.Addr(), "--web.listen-address="+addr)
+	floor.Stderr = os.Stderr
+	if err := floor.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { floor.Process.Kill(); floor.Wait() }()
+	waitListening(b, addr)
+	for i := 0; i < scrapes; i++ {
+		if r := scrapeOnce(b, "http://"+addr+"/metrics"); r.families["rssfloor_backends"] == nil {
+			b.Fatal("rssfloor did not reach PostgreSQL")
+		}
+	}
+	rss, _, anon = processMemory(b, floor.Process.Pid)
+	return rss, anon
 }
 
 // startLoad holds `clients` connections spread over the databases, which
