@@ -39,6 +39,8 @@ lint:
 	$(GO) vet ./...
 	# The image's exporter-only build must keep compiling.
 	$(GO) vet -tags exporteronly ./cmd/headroom
+	# The benchmark's RSS floor program lives in testdata, out of ./...
+	$(GO) vet ./cmd/headroom/testdata/rssfloor
 	@for b in $(BUNDLES); do \
 	  echo "promtool check rules $$b"; \
 	  promtool check rules $$b/prometheus_rules.yaml $$b/prometheus_alerts.yaml >/dev/null || exit 1; \
