@@ -1,7 +1,6 @@
 package collectors
 
 import (
-	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -136,7 +136,10 @@ func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, g prometheus.Ga
 		ErrorHandling: promhttp.ContinueOnError,
 		// Compressed below, faster: promhttp's gzip runs at the default
 		// level, which cost more CPU per scrape than all of a target's
-		// queries, for a few kilobytes saved.
+		// queries, for a few kilobytes saved. klauspost/compress (already
+		// in client_golang's module graph) compresses a scrape at
+		// BestSpeed in about half the time of the standard library's,
+		// and smaller.
 		DisableCompression: true,
 	})
 	if !acceptsGzip(r) {
