@@ -1,6 +1,7 @@
 package autoscale
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
@@ -72,6 +74,45 @@ func readHPA(t *testing.T, b []byte) *autoscalingv2.HorizontalPodAutoscaler {
 	return &hpa
 }
 
+// readPrometheusRule parses the k8s directory's PrometheusRule strictly into
+// the prometheus-operator type and checks that it is the bundle's file, byte
+// for byte, whose groups are exactly the rule files' groups.
+func readPrometheusRule(t *testing.T, cfg *alerts.Config, b []byte) *monitoringv1.PrometheusRule {
+	t.Helper()
+	var pr monitoringv1.PrometheusRule
+	if err := sigsyaml.UnmarshalStrict(b, &pr); err != nil {
+		t.Fatalf("prometheusrule does not parse as monitoring.coreos.com/v1 PrometheusRule: %v\n%s", err, b)
+	}
+	if pr.APIVersion != "monitoring.coreos.com/v1" || pr.Kind != "PrometheusRule" || pr.Name != "headroom-"+cfg.Service {
+		t.Errorf("prometheusrule: %+v %s", pr.TypeMeta, pr.Name)
+	}
+	bundle, err := alerts.Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, bundle[alerts.FilePrometheusRule]) {
+		t.Errorf("the k8s directory's %s differs from the bundle's", alerts.FilePrometheusRule)
+	}
+	var groups []string
+	for _, rgs := range []string{alerts.FileRules, alerts.FileAlerts} {
+		var rg rulefmt.RuleGroups
+		if err := yaml.Unmarshal(bundle[rgs], &rg); err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range rg.Groups {
+			groups = append(groups, fmt.Sprintf("%s:%d", g.Name, len(g.Rules)))
+		}
+	}
+	var got []string
+	for _, g := range pr.Spec.Groups {
+		got = append(got, fmt.Sprintf("%s:%d", g.Name, len(g.Rules)))
+	}
+	if strings.Join(got, " ") != strings.Join(groups, " ") {
+		t.Errorf("prometheusrule groups %v, want the rule files' %v", got, groups)
+	}
+	return &pr
+}
+
 func trigger(t *testing.T, so *kedav1alpha1.ScaledObject, name string) kedav1alpha1.ScaleTriggers {
 	t.Helper()
 	for _, tr := range so.Spec.Triggers {
@@ -95,9 +136,10 @@ func i32(p *int32) int32 {
 func TestScaledObjectAMAS(t *testing.T) {
 	cfg := preset(t, "amas")
 	files := generate(t, cfg)
-	if got := strings.Join(files.Names(), " "); got != "no-keda/hpa.yaml scaledobject.yaml" {
+	if got := strings.Join(files.Names(), " "); got != "no-keda/hpa.yaml prometheusrule.yaml scaledobject.yaml" {
 		t.Fatalf("files: %s", got)
 	}
+	readPrometheusRule(t, cfg, files[alerts.FilePrometheusRule])
 	so := readScaledObject(t, files[FileScaledObject])
 	want, err := ScaledObject(cfg)
 	if err != nil {
@@ -208,9 +250,10 @@ func checkBehavior(t *testing.T, b *autoscalingv2.HorizontalPodAutoscalerBehavio
 func TestHPAs(t *testing.T) {
 	cfg := preset(t, "health-agent")
 	files := generate(t, cfg)
-	if got := strings.Join(files.Names(), " "); got != "hpa.yaml" {
+	if got := strings.Join(files.Names(), " "); got != "hpa.yaml prometheusrule.yaml" {
 		t.Fatalf("files: %s", got)
 	}
+	readPrometheusRule(t, cfg, files[alerts.FilePrometheusRule])
 	hpa := readHPA(t, files[FileHPA])
 	if !equality.Semantic.DeepEqual(hpa.Spec, HPA(cfg).Spec) {
 		t.Errorf("the YAML does not round-trip to the built HPA:\n%s", files[FileHPA])
@@ -420,8 +463,9 @@ func TestAutoscalingValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if files := generate(t, cfg); len(files) != 0 {
-		t.Errorf("autoscaler none wrote %v", files.Names())
+	// No autoscaler: the alerting rules still go to the cluster.
+	if files := generate(t, cfg); strings.Join(files.Names(), " ") != alerts.FilePrometheusRule {
+		t.Errorf("autoscaler none wrote %v, want the PrometheusRule alone", files.Names())
 	}
 }
 

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +11,8 @@ import (
 	"testing"
 )
 
-// headroom generate --k8s-out: the manifests of the config's autoscaler,
+// headroom generate --k8s-out: the manifests of the config's autoscaler and
+// its PrometheusRule,
 // --check catching edits and left-over files, and a switch from keda to hpa
 // removing the ScaledObject rather than leaving it next to the HPA.
 func TestGenerateK8sOut(t *testing.T) {
@@ -24,10 +26,16 @@ func TestGenerateK8sOut(t *testing.T) {
 	if msg, err := run("--preset", "amas", "--k8s-out", k8s); err != nil {
 		t.Fatalf("generate: %v\n%s", err, msg)
 	}
-	for _, f := range []string{"scaledobject.yaml", "no-keda/hpa.yaml"} {
+	for _, f := range []string{"scaledobject.yaml", "no-keda/hpa.yaml", "prometheusrule.yaml"} {
 		if _, err := os.Stat(filepath.Join(k8s, f)); err != nil {
 			t.Errorf("%s not written: %v", f, err)
 		}
+	}
+	// The k8s directory's PrometheusRule is the bundle's.
+	inK8s, _ := os.ReadFile(filepath.Join(k8s, "prometheusrule.yaml"))
+	inBundle, _ := os.ReadFile(filepath.Join(dir, "bundle", "prometheusrule.yaml"))
+	if len(inK8s) == 0 || !bytes.Equal(inK8s, inBundle) {
+		t.Errorf("k8s/prometheusrule.yaml (%d bytes) differs from the bundle's (%d bytes)", len(inK8s), len(inBundle))
 	}
 	if msg, err := run("--preset", "amas", "--k8s-out", k8s, "--check"); err != nil {
 		t.Errorf("--check on fresh manifests: %v\n%s", err, msg)
