@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,7 @@ type generateCommand struct {
 	dashOut    string
 	k8sOut     string
 	check      bool
+	errOut     io.Writer
 }
 
 func init() {
@@ -34,7 +36,7 @@ func init() {
 func (g *generateCommand) clause() *kingpin.CmdClause { return g.cmd }
 
 func newGenerateCommand(app *kingpin.Application) *generateCommand {
-	g := &generateCommand{}
+	g := &generateCommand{errOut: os.Stderr}
 	g.cmd = app.Command("generate", "Write the alerting bundle (Prometheus rules, PrometheusRule, Alertmanager config, runbook, promtool tests) for a config.")
 	g.cmd.Flag("config", "Alerts config file (YAML), read on top of its preset. Without it, the preset as it is.").StringVar(&g.configFile)
 	g.cmd.Flag("preset", "Preset the config overrides: "+strings.Join(alerts.Presets(), ", ")+". Default: the config's preset key, else health-agent.").
@@ -54,6 +56,11 @@ func (g *generateCommand) run() error {
 	files, err := alerts.Generate(cfg)
 	if err != nil {
 		return err
+	}
+	// A warning, not an error: the pool size cannot be guessed, and the
+	// rest of the bundle is still right without the guard.
+	if w := cfg.DBGuardWarning(); w != "" {
+		fmt.Fprintf(g.errOut, "headroom generate: warning: %s\n", w)
 	}
 	var boards alerts.Files
 	if g.dashOut != "" {

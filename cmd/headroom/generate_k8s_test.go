@@ -95,3 +95,49 @@ func TestGenerateDBConnectionGuard(t *testing.T) {
 		t.Errorf("allowed: %v\n%s", err, out)
 	}
 }
+
+// headroom generate warns on stderr, and still writes the bundle, when a
+// config scales out with no pool size per pod to guard the database with
+// (the amas preset: the AMAS guide gives none), naming the field to set;
+// setting it silences the warning and brings the alert.
+func TestGenerateWarnsWithoutDBGuard(t *testing.T) {
+	bin := headroomBinary(t)
+	dir := t.TempDir()
+	run := func(args ...string) (string, string, error) {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(bin, append([]string{"generate", "--out", filepath.Join(dir, "b"), "--k8s-out", filepath.Join(dir, "k")}, args...)...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return stdout.String(), stderr.String(), err
+	}
+	out, errOut, err := run("--preset", "amas")
+	if err != nil {
+		t.Fatalf("amas: %v\n%s", err, errOut)
+	}
+	for _, want := range []string{"warning:", "amas-orchestrator to 50 replicas", "ScaleOutExceedsDBConnections", "autoscaling.db.pool_size_per_pod"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("amas: stderr %q does not say %q", errOut, want)
+		}
+	}
+	if out != "" {
+		t.Errorf("amas: the warning went to stdout: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "k", "scaledobject.yaml")); err != nil {
+		t.Errorf("amas: the manifests were not written: %v", err)
+	}
+
+	cfg := filepath.Join(dir, "pool.yaml")
+	if err := os.WriteFile(cfg, []byte("preset: amas\nautoscaling:\n  db: {pool_size_per_pod: 10}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := run("--config", cfg); err != nil || errOut != "" {
+		t.Errorf("amas with a pool size: %v, stderr %q, want no warning", err, errOut)
+	}
+	rules, _ := os.ReadFile(filepath.Join(dir, "b", "prometheus_alerts.yaml"))
+	if !strings.Contains(string(rules), "alert: ScaleOutExceedsDBConnections") {
+		t.Error("amas with a pool size: no ScaleOutExceedsDBConnections alert")
+	}
+	if _, errOut, err := run("--preset", "health-agent"); err != nil || errOut != "" {
+		t.Errorf("health-agent (13 per pod from 4 cores): %v, stderr %q, want no warning", err, errOut)
+	}
+}
