@@ -37,6 +37,9 @@ type PrometheusSource struct {
 	// answer holds at most maxSamplesPerQuery samples per series, and is a
 	// series' interval until its own samples tell (seriesInterval).
 	Resolution time.Duration
+	// Progress, when set, is called after each query answered: done of
+	// total chunks, the selector and the chunk's time range.
+	Progress func(done, total int, selector string, from, to time.Time)
 	// StaleGaps counts the staleness markers the last Load wrote.
 	StaleGaps int
 	api       v1.API
@@ -78,6 +81,8 @@ type loadedSeries struct {
 // staleness marker where a series stopped (staleAfter).
 func (p *PrometheusSource) Load(ctx context.Context, selectors []string, from, to time.Time, app storage.AppenderV2) error {
 	chunk := (p.Resolution * maxSamplesPerQuery).Truncate(time.Millisecond)
+	perSelector := int((to.Sub(from) + chunk - 1) / chunk)
+	total, done := perSelector*len(selectors), 0
 	p.StaleGaps = 0
 	series := map[string]*loadedSeries{}
 	var order []string
@@ -143,6 +148,10 @@ func (p *PrometheusSource) Load(ctx context.Context, selectors []string, from, t
 					}
 					s.last, s.seen = t, true
 				}
+			}
+			done++
+			if p.Progress != nil {
+				p.Progress(done, total, sel, begin, end)
 			}
 		}
 	}

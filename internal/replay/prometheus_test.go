@@ -90,6 +90,12 @@ func TestReplayPrometheusGaugeGap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	type call struct {
+		done, total int
+		sel         string
+	}
+	var calls []call
+	src.Progress = func(done, total int, sel string, _, _ time.Time) { calls = append(calls, call{done, total, sel}) }
 	rep, err := Replay(context.Background(), queueConfig(t), src, Options{Start: base.Add(5 * time.Minute), End: base.Add(39 * time.Minute), Initial: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +136,22 @@ func TestReplayPrometheusGaugeGap(t *testing.T) {
 		t.Errorf("stale gaps %s, want 2 (pod b gone, pod a's gap)", show(rep.StaleGaps))
 	}
 
+	// Progress: one call per chunk query, counting up to the total.
+	if len(calls) == 0 {
+		t.Fatal("no load progress reported")
+	}
+	sels := map[string]bool{}
+	for i, c := range calls {
+		if c.done != i+1 || c.total != len(calls) {
+			t.Errorf("progress call %d: %d of %d, want %d of %d", i, c.done, c.total, i+1, len(calls))
+		}
+		sels[c.sel] = true
+	}
+	for _, want := range []string{`amas_queue_depth_current{job="amas-orchestrator"}`, `amas_agent_requests_total{job="amas-orchestrator"}`} {
+		if !sels[want] {
+			t.Errorf("no progress for the selector %s (got %v)", want, sels)
+		}
+	}
 }
 
 func show[T int | float64](p *T) string {
