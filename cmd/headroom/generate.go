@@ -43,7 +43,7 @@ func newGenerateCommand(app *kingpin.Application) *generateCommand {
 		StringVar(&g.preset)
 	g.cmd.Flag("out", "Directory to write the bundle to.").Required().StringVar(&g.out)
 	g.cmd.Flag("dashboards-out", "Directory to write the Grafana dashboards (JSON and ConfigMaps) to; none when empty.").StringVar(&g.dashOut)
-	g.cmd.Flag("k8s-out", "Directory to write the autoscaler manifests (KEDA ScaledObject and/or HPA, per the config's autoscaling section) to; none when empty.").StringVar(&g.k8sOut)
+	g.cmd.Flag("k8s-out", "Directory to write the Kubernetes manifests to: the PrometheusRule, and the autoscaler (KEDA ScaledObject and/or HPA) of the config's autoscaling section; none when empty.").StringVar(&g.k8sOut)
 	g.cmd.Flag("check", "Write nothing; fail when the directory differs from what would be written.").BoolVar(&g.check)
 	return g
 }
@@ -101,9 +101,10 @@ func (g *generateCommand) run() error {
 	return nil
 }
 
-// autoscaleFiles are every file autoscale.Generate can write: those a
-// config does not make (a keda preset switched to hpa) are removed, so that
-// a stale ScaledObject is never left next to an HPA.
+// autoscaleFiles are every autoscaler file autoscale.Generate can write
+// (its PrometheusRule is always written): those a config does not make (a
+// keda preset switched to hpa) are removed, so that a stale ScaledObject is
+// never left next to an HPA.
 var autoscaleFiles = []string{autoscale.FileScaledObject, autoscale.FileHPA, autoscale.FileFallbackHPA}
 
 func writeManifests(dir string, files alerts.Files) error {
