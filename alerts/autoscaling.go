@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"fmt"
 	"math"
 	"net/url"
 	"regexp"
@@ -118,6 +119,25 @@ func (c *Config) PoolSizePerPod() int {
 		return 0
 	}
 	return int(math.Ceil(2*cores)) + 5
+}
+
+// DBGuardWarning says what to set when a config scales out but its pool
+// size per pod is unknown, and "" otherwise (no autoscaler, or a pool size
+// known). Without it nothing guards the database against the scale-out:
+// no alert ScaleOutExceedsDBConnections, no connection headroom stat and no
+// check when generating. It is a warning rather than an error because the
+// number cannot be guessed (the AMAS guide gives neither a pool size nor
+// cores), and a bundle without the guard still alerts and scales.
+func (c *Config) DBGuardWarning() string {
+	a := c.Autoscaling
+	if a.Autoscaler == "" || a.Autoscaler == AutoscalerNone || c.PoolSizePerPod() > 0 {
+		return ""
+	}
+	return fmt.Sprintf("autoscaling scales %s to %d replicas but no database pool size per pod is known, so nothing guards "+
+		"the database against the scale-out (no alert ScaleOutExceedsDBConnections, no DB connection headroom stat, no check "+
+		"here); set autoscaling.db.pool_size_per_pod (or autoscaling.db.cores, or resources.cpu_cores, for 2 x cores + 5), "+
+		"and autoscaling.db.usable_connections for the check when generating",
+		c.ScaleTargetName(), a.MaxReplicas)
 }
 
 // ScaleTarget names the scaled workload.

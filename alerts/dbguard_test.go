@@ -2,6 +2,8 @@ package alerts
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,5 +81,47 @@ func TestDBConnectionHeadroom(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A config that scales out with no pool size per pod has no guard at all;
+// generate warns, naming the fields to set. The amas preset is one: the AMAS
+// guide gives neither a pool size nor cores.
+func TestDBGuardWarning(t *testing.T) {
+	for _, c := range []struct {
+		preset, yaml string
+		warn         bool
+	}{
+		{"amas", "", true},
+		{"amas", "autoscaling: {autoscaler: hpa}", true},
+		{"amas", "autoscaling: {db: {pool_size_per_pod: 10}}", false},
+		{"amas", "autoscaling: {db: {cores: 2}}", false},
+		{"amas", "autoscaling: {autoscaler: none}", false},
+		// HA: 4 cores from resources.cpu_cores, 13 per pod.
+		{"health-agent", "", false},
+		{"health-agent", "resources: {source: cadvisor, cpu_cores: 0}\nautoscaling: {db: {usable_connections: 0}}", true},
+	} {
+		cfg, err := LoadOnto(c.preset, []byte(c.yaml))
+		if err != nil {
+			t.Fatalf("%s %q: %v", c.preset, c.yaml, err)
+		}
+		w := cfg.DBGuardWarning()
+		if !c.warn {
+			if w != "" {
+				t.Errorf("%s %q: warning %q, want none", c.preset, c.yaml, w)
+			}
+			if _, ok := DBConnectionHeadroom(cfg); !ok && cfg.Autoscaling.Autoscaler != AutoscalerNone {
+				t.Errorf("%s %q: no warning and no guard", c.preset, c.yaml)
+			}
+			continue
+		}
+		for _, want := range []string{"autoscaling.db.pool_size_per_pod", "autoscaling.db.cores", fmt.Sprintf("to %d replicas", cfg.Autoscaling.MaxReplicas)} {
+			if !strings.Contains(w, want) {
+				t.Errorf("%s %q: warning %q does not say %q", c.preset, c.yaml, w, want)
+			}
+		}
+		if _, ok := DBConnectionHeadroom(cfg); ok {
+			t.Errorf("%s %q: a warning, yet the guard is on", c.preset, c.yaml)
+		}
 	}
 }

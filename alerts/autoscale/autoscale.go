@@ -2,7 +2,9 @@
 // trigger catalogue: a KEDA ScaledObject (keda.sh/v1alpha1) and
 // HorizontalPodAutoscalers (autoscaling/v2). They are pure functions of an
 // *alerts.Config and are built from the upstream Go types, marshalled with
-// sigs.k8s.io/yaml; no YAML is assembled from strings.
+// sigs.k8s.io/yaml; no YAML is assembled from strings. Beside them goes the
+// bundle's PrometheusRule (alerts.PrometheusRule), so that one directory per
+// preset holds every manifest to apply.
 //
 // Every scaler threshold is the Threshold (and KEDA activation the
 // Activation) of the catalogue trigger that alerts on the same signal, after
@@ -61,13 +63,19 @@ const (
 	TriggerMemory   = "ResourcePressureMemory"
 )
 
-// Generate returns the config's manifests by file name: for autoscaler keda
-// the ScaledObject and the no-KEDA HPA, for hpa the HPA, for none nothing.
+// Generate returns the config's Kubernetes manifests by file name: the
+// PrometheusRule (alerts.FilePrometheusRule, the bundle's file byte for
+// byte) whatever the autoscaler, and for autoscaler keda the ScaledObject
+// and the no-KEDA HPA, for hpa the HPA, for none nothing more.
 func Generate(cfg *alerts.Config) (alerts.Files, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	files := alerts.Files{}
+	pr, err := alerts.PrometheusRule(cfg)
+	if err != nil {
+		return nil, err
+	}
+	files := alerts.Files{alerts.FilePrometheusRule: pr}
 	switch cfg.Autoscaling.Autoscaler {
 	case alerts.AutoscalerKEDA:
 		so, err := ScaledObject(cfg)

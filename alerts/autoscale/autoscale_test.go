@@ -1,14 +1,18 @@
 package autoscale
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
@@ -72,6 +76,45 @@ func readHPA(t *testing.T, b []byte) *autoscalingv2.HorizontalPodAutoscaler {
 	return &hpa
 }
 
+// readPrometheusRule parses the k8s directory's PrometheusRule strictly into
+// the prometheus-operator type and checks that it is the bundle's file, byte
+// for byte, whose groups are exactly the rule files' groups.
+func readPrometheusRule(t *testing.T, cfg *alerts.Config, b []byte) *monitoringv1.PrometheusRule {
+	t.Helper()
+	var pr monitoringv1.PrometheusRule
+	if err := sigsyaml.UnmarshalStrict(b, &pr); err != nil {
+		t.Fatalf("prometheusrule does not parse as monitoring.coreos.com/v1 PrometheusRule: %v\n%s", err, b)
+	}
+	if pr.APIVersion != "monitoring.coreos.com/v1" || pr.Kind != "PrometheusRule" || pr.Name != "headroom-"+cfg.Service {
+		t.Errorf("prometheusrule: %+v %s", pr.TypeMeta, pr.Name)
+	}
+	bundle, err := alerts.Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, bundle[alerts.FilePrometheusRule]) {
+		t.Errorf("the k8s directory's %s differs from the bundle's", alerts.FilePrometheusRule)
+	}
+	var groups []string
+	for _, rgs := range []string{alerts.FileRules, alerts.FileAlerts} {
+		var rg rulefmt.RuleGroups
+		if err := yaml.Unmarshal(bundle[rgs], &rg); err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range rg.Groups {
+			groups = append(groups, fmt.Sprintf("%s:%d", g.Name, len(g.Rules)))
+		}
+	}
+	var got []string
+	for _, g := range pr.Spec.Groups {
+		got = append(got, fmt.Sprintf("%s:%d", g.Name, len(g.Rules)))
+	}
+	if strings.Join(got, " ") != strings.Join(groups, " ") {
+		t.Errorf("prometheusrule groups %v, want the rule files' %v", got, groups)
+	}
+	return &pr
+}
+
 func trigger(t *testing.T, so *kedav1alpha1.ScaledObject, name string) kedav1alpha1.ScaleTriggers {
 	t.Helper()
 	for _, tr := range so.Spec.Triggers {
@@ -95,9 +138,10 @@ func i32(p *int32) int32 {
 func TestScaledObjectAMAS(t *testing.T) {
 	cfg := preset(t, "amas")
 	files := generate(t, cfg)
-	if got := strings.Join(files.Names(), " "); got != "no-keda/hpa.yaml scaledobject.yaml" {
+	if got := strings.Join(files.Names(), " "); got != "no-keda/hpa.yaml prometheusrule.yaml scaledobject.yaml" {
 		t.Fatalf("files: %s", got)
 	}
+	readPrometheusRule(t, cfg, files[alerts.FilePrometheusRule])
 	so := readScaledObject(t, files[FileScaledObject])
 	want, err := ScaledObject(cfg)
 	if err != nil {
@@ -208,9 +252,10 @@ func checkBehavior(t *testing.T, b *autoscalingv2.HorizontalPodAutoscalerBehavio
 func TestHPAs(t *testing.T) {
 	cfg := preset(t, "health-agent")
 	files := generate(t, cfg)
-	if got := strings.Join(files.Names(), " "); got != "hpa.yaml" {
+	if got := strings.Join(files.Names(), " "); got != "hpa.yaml prometheusrule.yaml" {
 		t.Fatalf("files: %s", got)
 	}
+	readPrometheusRule(t, cfg, files[alerts.FilePrometheusRule])
 	hpa := readHPA(t, files[FileHPA])
 	if !equality.Semantic.DeepEqual(hpa.Spec, HPA(cfg).Spec) {
 		t.Errorf("the YAML does not round-trip to the built HPA:\n%s", files[FileHPA])
@@ -253,11 +298,84 @@ func checkHPA(t *testing.T, hpa *autoscalingv2.HorizontalPodAutoscaler, name, ta
 	}
 }
 
+// A config's server_address and scale_target reach every manifest that
+// names them, and the preset's values are left in none: the ScaledObject's
+// triggers and target, the no-KEDA HPA, a plain HPA, and the DB guard's
+// selector of the HPAs that KEDA and the plain HPA are named after.
+func TestServerAddressAndScaleTargetFromTheConfig(t *testing.T) {
+	const (
+		server    = "https://thanos-query.observability.svc:10902"
+		oldServer = "http://prometheus.monitoring.svc.cluster.local:9090"
+	)
+	cfg, err := alerts.LoadOnto("amas", []byte("autoscaling:\n"+
+		"  scale_target: {api_version: argoproj.io/v1alpha1, kind: Rollout, name: orchestrator-canary}\n"+
+		"  prometheus: {server_address: '"+server+"'}\n"+
+		"  db: {pool_size_per_pod: 10}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := generate(t, cfg)
+	so := readScaledObject(t, files[FileScaledObject])
+	if r := so.Spec.ScaleTargetRef; r == nil || r.APIVersion != "argoproj.io/v1alpha1" || r.Kind != "Rollout" || r.Name != "orchestrator-canary" {
+		t.Errorf("ScaledObject scaleTargetRef %+v, want the config's Rollout orchestrator-canary", r)
+	}
+	if so.Name != "orchestrator-canary-scaler" {
+		t.Errorf("ScaledObject name %q", so.Name)
+	}
+	n := 0
+	for _, tr := range so.Spec.Triggers {
+		if tr.Type != "prometheus" {
+			continue
+		}
+		n++
+		if got := tr.Metadata["serverAddress"]; got != server {
+			t.Errorf("%s: serverAddress %q, want %q", tr.Name, got, server)
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d prometheus triggers, want 3", n)
+	}
+	for name, b := range files {
+		if strings.Contains(string(b), oldServer) {
+			t.Errorf("%s still has the preset's server address", name)
+		}
+	}
+	hpa := readHPA(t, files[FileFallbackHPA])
+	if r := hpa.Spec.ScaleTargetRef; r.APIVersion != "argoproj.io/v1alpha1" || r.Kind != "Rollout" || r.Name != "orchestrator-canary" || hpa.Name != "orchestrator-canary-hpa" {
+		t.Errorf("no-KEDA HPA %s scaleTargetRef %+v, want the config's Rollout orchestrator-canary", hpa.Name, r)
+	}
+	for name, b := range files {
+		if strings.Contains(string(b), "kind: Deployment") {
+			t.Errorf("%s still targets the preset's Deployment", name)
+		}
+	}
+	// The DB guard reads kube-state-metrics' series of the HPAs named
+	// after the target.
+	bundle, err := alerts.Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(bundle[alerts.FileAlerts]), `horizontalpodautoscaler=~"keda-hpa-orchestrator-canary-scaler|orchestrator-canary-hpa"`) {
+		t.Error("ScaleOutExceedsDBConnections does not select the HPAs of the config's scale target")
+	}
+
+	// A plain HPA takes the config's target too.
+	cfg, err = alerts.LoadOnto("health-agent", []byte("autoscaling:\n  scale_target: {kind: StatefulSet, name: ha-api}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hpa = readHPA(t, generate(t, cfg)[FileHPA])
+	if r := hpa.Spec.ScaleTargetRef; r.APIVersion != "apps/v1" || r.Kind != "StatefulSet" || r.Name != "ha-api" || hpa.Name != "ha-api-hpa" {
+		t.Errorf("health-agent HPA %s scaleTargetRef %+v, want apps/v1 StatefulSet ha-api", hpa.Name, r)
+	}
+}
+
 // One threshold, one place: an override in the config moves the alert rule,
-// the dashboard panels and the scalers together, and the old value is left
-// in none of them.
+// the trigger's own dashboard panels and the scalers together, and the old
+// value is left in none of them.
 func TestThresholdsComeFromTheCatalogue(t *testing.T) {
-	cfg, err := alerts.LoadOnto("amas", []byte("triggers:\n  QueueDepthHigh: {threshold: 37}\n  RequestRateHigh: {threshold: 12.5}\n  ResourcePressureCPU: {threshold: 0.65}\n"))
+	cfg, err := alerts.LoadOnto("amas", []byte("triggers:\n  QueueDepthHigh: {threshold: 37}\n  RequestRateHigh: {threshold: 12.5}\n"+
+		"  LatencyP95High: {threshold: 1.2}\n  ResourcePressureCPU: {threshold: 0.65}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,28 +397,29 @@ func TestThresholdsComeFromTheCatalogue(t *testing.T) {
 			}
 		}
 	}
+	signalTitle := map[string]string{}
+	for _, tr := range alerts.Catalogue(cfg) {
+		signalTitle[tr.ID] = tr.Signal.Title
+	}
 	files := generate(t, cfg)
 	so := readScaledObject(t, files[FileScaledObject])
 	hpa := readHPA(t, files[FileFallbackHPA])
-	boards, err := dashboards.Generate(cfg)
+	boards, err := dashboards.Build(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var panels strings.Builder
-	for _, name := range []string{"headroom-overview.json", "headroom-api.json"} {
-		if boards[name] == nil {
-			t.Fatalf("no dashboard %s", name)
-		}
-		panels.Write(boards[name])
-	}
 	for _, c := range []struct {
 		id, trig, newV, oldV string
+		// red is where the trigger's panels turn red: the threshold, or
+		// the next whole number for a count compared with >.
+		red float64
 	}{
-		{"QueueDepthHigh", "queue-depth", "37", "25"},
-		{"RequestRateHigh", "requests-per-pod", "12.5", "15"},
+		{"QueueDepthHigh", "queue-depth", "37", "25", 38},
+		{"RequestRateHigh", "requests-per-pod", "12.5", "15", 12.5},
+		{"LatencyP95High", "latency-p95", "1.2", "1", 1.2},
 	} {
 		e := exprs[c.id]
-		if !strings.HasSuffix(e, " > "+c.newV) || strings.Contains(e, "> "+c.oldV) {
+		if !strings.HasSuffix(e, " > "+c.newV) || strings.Contains(e, "> "+c.oldV+"\n") || strings.HasSuffix(e, "> "+c.oldV) {
 			t.Errorf("%s: alert expression %q, want > %s and no > %s", c.id, e, c.newV, c.oldV)
 		}
 		md := trigger(t, so, c.trig).Metadata
@@ -312,10 +431,15 @@ func TestThresholdsComeFromTheCatalogue(t *testing.T) {
 				t.Errorf("%s: the old value %s is still in the ScaledObject (%s)", c.trig, c.oldV, k)
 			}
 		}
-		// The panels' threshold steps.
-		if !strings.Contains(panels.String(), `"value": `+c.newV+",") || strings.Contains(panels.String(), `"value": `+c.oldV+",") {
-			t.Errorf("%s: the dashboards do not show the new threshold %s, or still show the old %s", c.id, c.newV, c.oldV)
-		}
+		// The trigger's own panels: its stat and time series on the
+		// overview, and its signal's panel on the API dashboard.
+		old, _ := strconv.ParseFloat(c.oldV, 64)
+		checkPanels(t, c.id+" on the overview", boards[dashboards.Overview], func(title string) bool {
+			return strings.HasPrefix(title, c.id+" ") || strings.HasPrefix(title, c.id+": ")
+		}, 2, c.red, old)
+		checkPanels(t, c.id+" on the API dashboard", boards[dashboards.API], func(title string) bool {
+			return title == signalTitle[c.id]
+		}, 1, c.red, old)
 	}
 	// The alert holds down to 0.6 (its hysteresis margin); it fires above the scaler's 0.65.
 	if e := exprs["ResourcePressureCPU"]; !strings.HasPrefix(e, `service:api_cpu_utilisation:ratio{service="amas-orchestrator"} > 0.65`+"\n") || strings.Contains(e, "0.7") {
@@ -325,6 +449,54 @@ func TestThresholdsComeFromTheCatalogue(t *testing.T) {
 		t.Errorf("ScaledObject cpu value %q, want 65", v)
 	}
 	checkHPA(t, hpa, "amas-orchestrator-hpa", "amas-orchestrator", 2, 50, 65, 80)
+}
+
+// checkPanels finds the panels of a dashboard whose titles match (at least
+// want of them coloured by thresholds) and checks that each turns red at
+// red and has no threshold step at the old value.
+func checkPanels(t *testing.T, what string, d dashboard.Dashboard, match func(string) bool, want int, red, old float64) {
+	t.Helper()
+	var panels []dashboard.Panel
+	for _, p := range d.Panels {
+		if p.Panel != nil {
+			panels = append(panels, *p.Panel)
+		}
+		if p.RowPanel != nil {
+			panels = append(panels, p.RowPanel.Panels...)
+		}
+	}
+	found := 0
+	for _, p := range panels {
+		if p.Title == nil || !match(*p.Title) || p.FieldConfig == nil || p.FieldConfig.Defaults.Thresholds == nil {
+			continue
+		}
+		var steps []string
+		turnsRed := math.NaN()
+		for _, s := range p.FieldConfig.Defaults.Thresholds.Steps {
+			if s.Value == nil {
+				steps = append(steps, s.Color)
+				continue
+			}
+			steps = append(steps, fmt.Sprintf("%s %g", s.Color, *s.Value))
+			if s.Color == "red" && math.IsNaN(turnsRed) {
+				turnsRed = *s.Value
+			}
+			if *s.Value == old {
+				t.Errorf("%s: panel %q still has a step at the old threshold %g: %v", what, *p.Title, old, steps)
+			}
+		}
+		if math.IsNaN(turnsRed) {
+			// A neutral panel on the same signal (no thresholds drawn).
+			continue
+		}
+		found++
+		if turnsRed != red {
+			t.Errorf("%s: panel %q turns red at %g, want %g: %v", what, *p.Title, turnsRed, red, steps)
+		}
+	}
+	if found < want {
+		t.Errorf("%s: %d panels with a threshold, want %d", what, found, want)
+	}
 }
 
 // What KEDA's Prometheus triggers read, against a real PromQL engine: the
@@ -420,8 +592,9 @@ func TestAutoscalingValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if files := generate(t, cfg); len(files) != 0 {
-		t.Errorf("autoscaler none wrote %v", files.Names())
+	// No autoscaler: the alerting rules still go to the cluster.
+	if files := generate(t, cfg); strings.Join(files.Names(), " ") != alerts.FilePrometheusRule {
+		t.Errorf("autoscaler none wrote %v, want the PrometheusRule alone", files.Names())
 	}
 }
 

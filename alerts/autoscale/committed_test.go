@@ -14,17 +14,22 @@ const committedDir = "../../mixin/k8s"
 
 // TestCommittedManifests fails when mixin/k8s/ is not what the generator
 // makes (a file differs, is missing, or is left over): run make generate.
+// Each preset's directory holds every manifest, its PrometheusRule too.
 func TestCommittedManifests(t *testing.T) {
 	for _, name := range alerts.Presets() {
-		files := generate(t, preset(t, name))
+		cfg := preset(t, name)
+		files := generate(t, cfg)
 		dir := filepath.Join(committedDir, name)
 		drift.Check(t, dir, files)
 		// What is committed parses as the upstream types.
 		for _, f := range files.Names() {
 			b, _ := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
-			if f == FileScaledObject {
+			switch f {
+			case FileScaledObject:
 				readScaledObject(t, b)
-			} else {
+			case alerts.FilePrometheusRule:
+				readPrometheusRule(t, cfg, b)
+			default:
 				readHPA(t, b)
 			}
 		}

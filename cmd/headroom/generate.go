@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,7 @@ type generateCommand struct {
 	dashOut    string
 	k8sOut     string
 	check      bool
+	errOut     io.Writer
 }
 
 func init() {
@@ -34,14 +36,14 @@ func init() {
 func (g *generateCommand) clause() *kingpin.CmdClause { return g.cmd }
 
 func newGenerateCommand(app *kingpin.Application) *generateCommand {
-	g := &generateCommand{}
+	g := &generateCommand{errOut: os.Stderr}
 	g.cmd = app.Command("generate", "Write the alerting bundle (Prometheus rules, PrometheusRule, Alertmanager config, runbook, promtool tests) for a config.")
 	g.cmd.Flag("config", "Alerts config file (YAML), read on top of its preset. Without it, the preset as it is.").StringVar(&g.configFile)
 	g.cmd.Flag("preset", "Preset the config overrides: "+strings.Join(alerts.Presets(), ", ")+". Default: the config's preset key, else health-agent.").
 		StringVar(&g.preset)
 	g.cmd.Flag("out", "Directory to write the bundle to.").Required().StringVar(&g.out)
 	g.cmd.Flag("dashboards-out", "Directory to write the Grafana dashboards (JSON and ConfigMaps) to; none when empty.").StringVar(&g.dashOut)
-	g.cmd.Flag("k8s-out", "Directory to write the autoscaler manifests (KEDA ScaledObject and/or HPA, per the config's autoscaling section) to; none when empty.").StringVar(&g.k8sOut)
+	g.cmd.Flag("k8s-out", "Directory to write the Kubernetes manifests to: the PrometheusRule, and the autoscaler (KEDA ScaledObject and/or HPA) of the config's autoscaling section; none when empty.").StringVar(&g.k8sOut)
 	g.cmd.Flag("check", "Write nothing; fail when the directory differs from what would be written.").BoolVar(&g.check)
 	return g
 }
@@ -54,6 +56,11 @@ func (g *generateCommand) run() error {
 	files, err := alerts.Generate(cfg)
 	if err != nil {
 		return err
+	}
+	// A warning, not an error: the pool size cannot be guessed, and the
+	// rest of the bundle is still right without the guard.
+	if w := cfg.DBGuardWarning(); w != "" {
+		fmt.Fprintf(g.errOut, "headroom generate: warning: %s\n", w)
 	}
 	var boards alerts.Files
 	if g.dashOut != "" {
@@ -94,9 +101,10 @@ func (g *generateCommand) run() error {
 	return nil
 }
 
-// autoscaleFiles are every file autoscale.Generate can write: those a
-// config does not make (a keda preset switched to hpa) are removed, so that
-// a stale ScaledObject is never left next to an HPA.
+// autoscaleFiles are every autoscaler file autoscale.Generate can write
+// (its PrometheusRule is always written): those a config does not make (a
+// keda preset switched to hpa) are removed, so that a stale ScaledObject is
+// never left next to an HPA.
 var autoscaleFiles = []string{autoscale.FileScaledObject, autoscale.FileHPA, autoscale.FileFallbackHPA}
 
 func writeManifests(dir string, files alerts.Files) error {

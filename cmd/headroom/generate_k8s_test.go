@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +11,8 @@ import (
 	"testing"
 )
 
-// headroom generate --k8s-out: the manifests of the config's autoscaler,
+// headroom generate --k8s-out: the manifests of the config's autoscaler and
+// its PrometheusRule,
 // --check catching edits and left-over files, and a switch from keda to hpa
 // removing the ScaledObject rather than leaving it next to the HPA.
 func TestGenerateK8sOut(t *testing.T) {
@@ -24,10 +26,16 @@ func TestGenerateK8sOut(t *testing.T) {
 	if msg, err := run("--preset", "amas", "--k8s-out", k8s); err != nil {
 		t.Fatalf("generate: %v\n%s", err, msg)
 	}
-	for _, f := range []string{"scaledobject.yaml", "no-keda/hpa.yaml"} {
+	for _, f := range []string{"scaledobject.yaml", "no-keda/hpa.yaml", "prometheusrule.yaml"} {
 		if _, err := os.Stat(filepath.Join(k8s, f)); err != nil {
 			t.Errorf("%s not written: %v", f, err)
 		}
+	}
+	// The k8s directory's PrometheusRule is the bundle's.
+	inK8s, _ := os.ReadFile(filepath.Join(k8s, "prometheusrule.yaml"))
+	inBundle, _ := os.ReadFile(filepath.Join(dir, "bundle", "prometheusrule.yaml"))
+	if len(inK8s) == 0 || !bytes.Equal(inK8s, inBundle) {
+		t.Errorf("k8s/prometheusrule.yaml (%d bytes) differs from the bundle's (%d bytes)", len(inK8s), len(inBundle))
 	}
 	if msg, err := run("--preset", "amas", "--k8s-out", k8s, "--check"); err != nil {
 		t.Errorf("--check on fresh manifests: %v\n%s", err, msg)
@@ -85,5 +93,51 @@ func TestGenerateDBConnectionGuard(t *testing.T) {
 	}
 	if out, err := exec.Command(bin, "generate", "--config", cfg, "--out", filepath.Join(dir, "b"), "--k8s-out", filepath.Join(dir, "k")).CombinedOutput(); err != nil {
 		t.Errorf("allowed: %v\n%s", err, out)
+	}
+}
+
+// headroom generate warns on stderr, and still writes the bundle, when a
+// config scales out with no pool size per pod to guard the database with
+// (the amas preset: the AMAS guide gives none), naming the field to set;
+// setting it silences the warning and brings the alert.
+func TestGenerateWarnsWithoutDBGuard(t *testing.T) {
+	bin := headroomBinary(t)
+	dir := t.TempDir()
+	run := func(args ...string) (string, string, error) {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(bin, append([]string{"generate", "--out", filepath.Join(dir, "b"), "--k8s-out", filepath.Join(dir, "k")}, args...)...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return stdout.String(), stderr.String(), err
+	}
+	out, errOut, err := run("--preset", "amas")
+	if err != nil {
+		t.Fatalf("amas: %v\n%s", err, errOut)
+	}
+	for _, want := range []string{"warning:", "amas-orchestrator to 50 replicas", "ScaleOutExceedsDBConnections", "autoscaling.db.pool_size_per_pod"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("amas: stderr %q does not say %q", errOut, want)
+		}
+	}
+	if out != "" {
+		t.Errorf("amas: the warning went to stdout: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "k", "scaledobject.yaml")); err != nil {
+		t.Errorf("amas: the manifests were not written: %v", err)
+	}
+
+	cfg := filepath.Join(dir, "pool.yaml")
+	if err := os.WriteFile(cfg, []byte("preset: amas\nautoscaling:\n  db: {pool_size_per_pod: 10}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := run("--config", cfg); err != nil || errOut != "" {
+		t.Errorf("amas with a pool size: %v, stderr %q, want no warning", err, errOut)
+	}
+	rules, _ := os.ReadFile(filepath.Join(dir, "b", "prometheus_alerts.yaml"))
+	if !strings.Contains(string(rules), "alert: ScaleOutExceedsDBConnections") {
+		t.Error("amas with a pool size: no ScaleOutExceedsDBConnections alert")
+	}
+	if _, errOut, err := run("--preset", "health-agent"); err != nil || errOut != "" {
+		t.Errorf("health-agent (13 per pod from 4 cores): %v, stderr %q, want no warning", err, errOut)
 	}
 }

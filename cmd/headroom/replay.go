@@ -56,7 +56,7 @@ func newReplayCommand(app *kingpin.Application) *replayCommand {
 	r.cmd.Flag("input", "File of series in promtool's input_series notation (interval: and input_series:), instead of Prometheus.").StringVar(&r.input)
 	r.cmd.Flag("initial", "Replicas at the start; default the autoscaler's minimum.").Int32Var(&r.initial)
 	r.cmd.Flag("format", "Output format: text or json.").Default("text").EnumVar(&r.format, "text", "json")
-	r.cmd.Flag("progress", "Report progress on stderr even when it is not a terminal.").BoolVar(&r.progress)
+	r.cmd.Flag("progress", "Report progress on stderr (each chunk loaded from Prometheus, then every 10 % of the steps) even when it is not a terminal.").BoolVar(&r.progress)
 	return r
 }
 
@@ -91,13 +91,19 @@ func (r *replayCommand) run() error {
 		if res == 0 {
 			res = time.Duration(cfg.ScrapeInterval)
 		}
-		if src, err = replay.NewPrometheusSource(r.promURL, res); err != nil {
+		prom, err := replay.NewPrometheusSource(r.promURL, res)
+		if err != nil {
 			return err
 		}
+		if r.showProgress() {
+			// Loading is the slow part of a long range: one line per query.
+			prom.Progress = loadProgress(r.errOut)
+		}
+		src = prom
 	default:
 		return errors.New("give --input FILE or --prometheus.url with --start")
 	}
-	if r.progress || isTerminal(r.errOut) {
+	if r.showProgress() {
 		opts.Progress = progressEvery(r.errOut, 10)
 	}
 	rep, err := replay.Replay(ctx, cfg, src, opts)
@@ -124,6 +130,16 @@ func parseTime(s string, now time.Time) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not RFC3339 (2006-01-02T15:04:05Z), now, or relative to now (-1h)", s)
+}
+
+func (r *replayCommand) showProgress() bool { return r.progress || isTerminal(r.errOut) }
+
+// loadProgress reports on w each chunk of samples read from Prometheus.
+func loadProgress(w io.Writer) func(done, total int, selector string, from, to time.Time) {
+	return func(done, total int, selector string, from, to time.Time) {
+		fmt.Fprintf(w, "replay: loaded chunk %d of %d from Prometheus (%s, %s to %s)\n", done, total, selector,
+			from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+	}
 }
 
 // progressEvery reports on w each time another pct % of the steps is done.

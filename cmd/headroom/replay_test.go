@@ -5,11 +5,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/headroom-dev/headroom/internal/testenv"
 )
 
 // headroom replay as users run it: a config on a preset and a series file,
@@ -97,6 +100,61 @@ func TestReplayBinary(t *testing.T) {
 				t.Errorf("%s: stderr %q does not say %q", c.name, errOut, w)
 			}
 		}
+	}
+}
+
+// headroom replay --prometheus.url --progress: a line on stderr for every
+// chunk loaded (the slow part of a long range) before the evaluation's
+// percentages, and the series that stopped counted in the report.
+func TestReplayBinaryFromPrometheus(t *testing.T) {
+	bin := headroomBinary(t)
+	const every = 15 * time.Second
+	base := time.Now().Add(-50 * time.Minute).Truncate(time.Minute)
+	var om strings.Builder
+	for k, at := 0, base; at.Before(base.Add(40 * time.Minute)); k, at = k+1, at.Add(every) {
+		fmt.Fprintf(&om, "amas_agent_requests_total{job=\"amas-orchestrator\",status=\"ok\"} %d %d\n", 150*k, at.Unix())
+	}
+	// The queue's only series stops at +20m.
+	for at := base; !at.After(base.Add(20 * time.Minute)); at = at.Add(every) {
+		fmt.Fprintf(&om, "amas_queue_depth_current{job=\"amas-orchestrator\"} 20 %d\n", at.Unix())
+	}
+	om.WriteString("# EOF\n")
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{Backfill: om.String()})
+
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "replay", "--preset", "amas", "--config", "internal/replay/testdata/amas-queue.yaml",
+		"--prometheus.url", "http://"+prom.Addr(), "--resolution", "15s", "--progress",
+		"--start", base.Add(5*time.Minute).Format(time.RFC3339), "--end", base.Add(39*time.Minute).Format(time.RFC3339))
+	cmd.Dir = "../.."
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("replay: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	var chunks, total int
+	for i, l := range lines {
+		var sel string
+		if _, err := fmt.Sscanf(l, "replay: loaded chunk %d of %d from Prometheus (%s", &chunks, &total, &sel); err != nil {
+			if chunks == 0 || !strings.HasPrefix(l, "replay: 10%") {
+				t.Fatalf("stderr line %d %q: want the chunks loaded, then the steps' progress\n%s", i, l, stderr.String())
+			}
+			break
+		}
+		if chunks != i+1 {
+			t.Errorf("stderr line %d: chunk %d", i, chunks)
+		}
+	}
+	if chunks == 0 || chunks != total {
+		t.Errorf("loaded %d chunks of %d\n%s", chunks, total, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "replay: 100%") {
+		t.Errorf("no evaluation progress:\n%s", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "series stopped, read as stale from one scrape interval after their last sample: 1\n") {
+		t.Errorf("the report does not count the queue series that stopped:\n%s", stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "queue-depth        +15m15s to +34m0s") {
+		t.Errorf("the queue trigger is not missing from one scrape after its series stopped:\n%s", stdout.String())
 	}
 }
 

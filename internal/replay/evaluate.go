@@ -33,6 +33,12 @@ type Source interface {
 	Load(ctx context.Context, selectors []string, from, to time.Time, app storage.AppenderV2) error
 }
 
+// staleMarker is a source that writes staleness markers where its series
+// stopped (a Prometheus server, whose range queries drop its own).
+type staleMarker interface {
+	StaleMarked() int
+}
+
 // spanned is a source with a time range of its own (a file).
 type spanned interface {
 	Span() (time.Time, time.Time)
@@ -245,6 +251,10 @@ func Replay(ctx context.Context, cfg *alerts.Config, src Source, opts Options) (
 	}
 	rep := newReport(cfg, sc, src.Describe(), start, end, step, initial, values, measured, res, tracker.result())
 	rep.QueryProblems = queryErrs
+	if s, ok := src.(staleMarker); ok {
+		n := s.StaleMarked()
+		rep.StaleGaps = &n
+	}
 	// A file holds nothing before its first value, however far back the
 	// rules would read.
 	histFrom := from

@@ -1,7 +1,9 @@
 package replay
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -326,21 +328,50 @@ func TestMissingTriggerNeverScalesToZero(t *testing.T) {
 	}
 }
 
-// Direction changes within the cooldown of the previous change are thrash.
+// Direction changes within the cooldown of the previous change are thrash;
+// a reversal at or after the cooldown, or a second change the same way, is
+// not. An AverageValue trigger (target 10) proposes value / 10 replicas
+// whatever the current count, inside the default rate policies, so each
+// change below is one step and the count is known exactly.
 func TestThrashCounted(t *testing.T) {
-	spec := Spec{Triggers: []Trigger{{Name: "q", Type: Value, Target: 10}}, MinReplicas: 1, MaxReplicas: 20,
+	spec := Spec{Triggers: []Trigger{{Name: "q", Type: AverageValue, Target: 10}}, MinReplicas: 1, MaxReplicas: 20,
 		ScaleUp: &Rules{}, ScaleDown: &Rules{StabilizationWindow: 0}, CooldownPeriod: 120 * time.Second}
+	// value per step (15 s) from step k on.
+	load := []struct {
+		from int
+		v    float64
+	}{
+		{0, 80},  // +0s     4 -> 8
+		{2, 40},  // +30s    8 -> 4  reversal 30s after: thrash 1
+		{11, 80}, // +2m45s  4 -> 8  reversal 2m15s after: not thrash
+		{12, 40}, // +3m0s   8 -> 4  thrash 2
+		{14, 80}, // +3m30s  4 -> 8  thrash 3
+		{23, 40}, // +5m45s  8 -> 4  2m15s after: not thrash
+		{24, 20}, // +6m0s   4 -> 2  same direction: not thrash
+		{32, 40}, // +8m0s   2 -> 4  exactly the cooldown after: not thrash
+		{33, 20}, // +8m15s  4 -> 2  thrash 4
+	}
 	var values [][]float64
-	for k := range 20 {
-		v := 5.0
-		if k%2 == 0 {
-			v = 40
+	for k := range 36 {
+		v := 0.0
+		for _, l := range load {
+			if k >= l.from {
+				v = l.v
+			}
 		}
 		values = append(values, []float64{v})
 	}
 	res := run(t, spec, 4, values)
-	if res.Thrash == 0 || len(res.Events) < 10 {
-		t.Errorf("flapping load, thrash %d, events %d", res.Thrash, len(res.Events))
+	var got []string
+	for _, e := range res.Events {
+		got = append(got, fmt.Sprintf("+%s %d->%d", e.At.Sub(t0), e.From, e.To))
+	}
+	want := []string{"+0s 4->8", "+30s 8->4", "+2m45s 4->8", "+3m0s 8->4", "+3m30s 4->8", "+5m45s 8->4", "+6m0s 4->2", "+8m0s 2->4", "+8m15s 4->2"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	if res.Thrash != 4 {
+		t.Errorf("thrash %d, want 4 (the reversals 30s, 15s, 30s and 15s after the previous change)", res.Thrash)
 	}
 }
 

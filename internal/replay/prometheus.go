@@ -3,12 +3,15 @@ package replay
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
 )
 
@@ -23,12 +26,23 @@ const maxSamplesPerQuery = 10000
 // gaps of up to the 5-minute lookback, these are the samples as scraped,
 // at their own timestamps: a gap in the server's data is a gap in the
 // replay, and rate() sees what Prometheus's rules saw.
+//
+// A range selector never returns staleness markers, though, so a gauge
+// whose series stopped would read its last value for the lookback in the
+// replay while Prometheus (and so KEDA) read nothing. Load puts them back:
+// see staleAfter.
 type PrometheusSource struct {
 	URL string
 	// Resolution is the scrape interval: it sizes the chunks so that one
-	// answer holds at most maxSamplesPerQuery samples per series.
+	// answer holds at most maxSamplesPerQuery samples per series, and is a
+	// series' interval until its own samples tell (seriesInterval).
 	Resolution time.Duration
-	api        v1.API
+	// Progress, when set, is called after each query answered: done of
+	// total chunks, the selector and the chunk's time range.
+	Progress func(done, total int, selector string, from, to time.Time)
+	// StaleGaps counts the staleness markers the last Load wrote.
+	StaleGaps int
+	api       v1.API
 }
 
 // NewPrometheusSource is a source on the server at url.
@@ -46,12 +60,39 @@ func NewPrometheusSource(url string, resolution time.Duration) (*PrometheusSourc
 // Describe names the source in a report.
 func (p *PrometheusSource) Describe() string { return p.URL }
 
-// Load appends the raw samples of every selector in [from, to].
+// StaleMarked is the number of gaps Load read as stale.
+func (p *PrometheusSource) StaleMarked() int { return p.StaleGaps }
+
+// loadedSeries is what Load knows of one series.
+type loadedSeries struct {
+	labels labels.Labels
+	// owner is the selector that loads it: another selector matching the
+	// same series reads the same samples, already appended.
+	owner string
+	// last is the newest sample appended (ms); seen once there is one.
+	last int64
+	seen bool
+	// interval is the series' scrape interval (ms): the median spacing of
+	// its samples, the resolution until there are enough.
+	interval int64
+}
+
+// Load appends the raw samples of every selector in [from, to], and a
+// staleness marker where a series stopped (staleAfter).
 func (p *PrometheusSource) Load(ctx context.Context, selectors []string, from, to time.Time, app storage.AppenderV2) error {
 	chunk := (p.Resolution * maxSamplesPerQuery).Truncate(time.Millisecond)
-	// last is the newest sample appended per series: chunks share their
-	// boundary, and two selectors can select the same series.
-	last := map[string]int64{}
+	perSelector := int((to.Sub(from) + chunk - 1) / chunk)
+	total, done := perSelector*len(selectors), 0
+	p.StaleGaps = 0
+	series := map[string]*loadedSeries{}
+	var order []string
+	stale := math.Float64frombits(value.StaleNaN)
+	appendOne := func(s *loadedSeries, ts int64, v float64) error {
+		if _, err := app.Append(0, s.labels, 0, ts, v, nil, nil, storage.AOptions{}); err != nil {
+			return fmt.Errorf("prometheus %s: series %s: %w", p.URL, s.labels, err)
+		}
+		return nil
+	}
 	for _, sel := range selectors {
 		for begin := from; begin.Before(to); begin = begin.Add(chunk) {
 			end := begin.Add(chunk)
@@ -76,24 +117,95 @@ func (p *PrometheusSource) Load(ctx context.Context, selectors []string, from, t
 					return fmt.Errorf("prometheus %s: series %s has native histogram samples, which replay does not read", p.URL, lbls)
 				}
 				key := lbls.String()
-				newest, seen := last[key]
+				s := series[key]
+				if s == nil {
+					s = &loadedSeries{labels: lbls, owner: sel, interval: p.Resolution.Milliseconds()}
+					series[key] = s
+					order = append(order, key)
+				}
+				if s.owner != sel {
+					continue
+				}
+				// Chunks share their boundary: keep what is newer than
+				// what the previous chunk appended.
+				var ts []int64
+				var vs []float64
 				for _, v := range ss.Values {
-					ts := int64(v.Timestamp)
-					if seen && ts <= newest {
-						continue
+					if t := int64(v.Timestamp); !s.seen || t > s.last {
+						ts, vs = append(ts, t), append(vs, float64(v.Value))
 					}
-					if _, err := app.Append(0, lbls, 0, ts, float64(v.Value), nil, nil, storage.AOptions{}); err != nil {
-						return fmt.Errorf("prometheus %s: series %s: %w", p.URL, lbls, err)
+				}
+				s.interval = seriesInterval(s, ts)
+				for i, t := range ts {
+					if at, ok := staleAfter(s, t); ok {
+						if err := appendOne(s, at, stale); err != nil {
+							return err
+						}
+						p.StaleGaps++
 					}
-					newest, seen = ts, true
+					if err := appendOne(s, t, vs[i]); err != nil {
+						return err
+					}
+					s.last, s.seen = t, true
 				}
-				if seen {
-					last[key] = newest
-				}
+			}
+			done++
+			if p.Progress != nil {
+				p.Progress(done, total, sel, begin, end)
 			}
 		}
 	}
+	// A series that stopped before the end: stale after its last sample.
+	for _, key := range order {
+		s := series[key]
+		if at, ok := staleAfter(s, to.UnixMilli()); ok {
+			if err := appendOne(s, at, stale); err != nil {
+				return err
+			}
+			p.StaleGaps++
+		}
+	}
 	return nil
+}
+
+// staleAfter says whether a series whose next sample (or the end of the
+// range) is at next stopped after its last one, and where to put the
+// staleness marker. A series whose samples stop for more than 1.5 scrape
+// intervals missed a scrape, and Prometheus writes a staleness marker at
+// the first scrape that misses it (the target down, or the series gone from
+// its answer), after which an instant query, KEDA's among them, returns
+// nothing for it until it comes back. Where Prometheus itself was down
+// there is no marker, but KEDA then got no answer at all, which is missing
+// too. So the marker goes one interval after the last sample, where the
+// first missed scrape was. Only data written without markers (backfilled
+// blocks) reads differently on the server, which carries the value over
+// its lookback; no scaler read those.
+func staleAfter(s *loadedSeries, next int64) (int64, bool) {
+	if !s.seen || next-s.last <= s.interval*3/2 {
+		return 0, false
+	}
+	return s.last + s.interval, true
+}
+
+// seriesInterval is the scrape interval of a series: the median spacing of
+// its samples (those of this chunk, from the last one appended), which a
+// missed scrape here and there does not move, so that a job with a
+// scrape_interval of its own is judged by it; a chunk with fewer than
+// three spacings keeps what was known (at first the resolution).
+func seriesInterval(s *loadedSeries, ts []int64) int64 {
+	var spacing []int64
+	prev, ok := s.last, s.seen
+	for _, t := range ts {
+		if ok {
+			spacing = append(spacing, t-prev)
+		}
+		prev, ok = t, true
+	}
+	if len(spacing) < 3 {
+		return s.interval
+	}
+	slices.Sort(spacing)
+	return spacing[len(spacing)/2]
 }
 
 func labelsOf(m model.Metric) labels.Labels {

@@ -37,6 +37,9 @@ type Report struct {
 	ThrashWindow Duration      `json:"thrash_window"`
 	Events       []Event       `json:"events"`
 	Missing      []MissingSpan `json:"missing"`
+	// StaleGaps counts the places where a series read from Prometheus
+	// stopped and was taken as stale (PrometheusSource); nil for a file.
+	StaleGaps *int `json:"stale_gaps,omitempty"`
 	// QueryProblems are trigger results KEDA would reject besides empty ones.
 	QueryProblems []string `json:"query_problems,omitempty"`
 	DBGuard       DBGuard  `json:"db_guard"`
@@ -284,6 +287,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	default:
 		fmt.Fprintf(&b, "DB-connection guard: never crossed (peak %d connections of %d usable, %s; %d per pod)\n",
 			g.PeakConnections, g.UsableConnections, g.UsableFrom, g.PoolSizePerPod)
+	}
+	if r.StaleGaps != nil {
+		fmt.Fprintf(&b, "series stopped, read as stale from one scrape interval after their last sample: %d\n", *r.StaleGaps)
 	}
 	if len(r.Missing) == 0 {
 		fmt.Fprintln(&b, "missing data: none")
