@@ -97,6 +97,24 @@ triggers:
         threshold: 0.9
 `
 
+const namespacesYAML = `
+resources:
+  source: cadvisor
+selectors:
+  cadvisor: container="api"
+  kube_state_metrics: container="api"
+triggers:
+  CPUHigh:
+    where:
+      - match: 'namespace="batch"'
+        threshold: 0.95
+        for: 15m
+  MemoryHigh:
+    where:
+      - match: 'namespace="batch"'
+        threshold: 0.95
+`
+
 var variants = []variant{
 	{name: "health-agent", cfg: preset("health-agent")},
 	{name: "amas", cfg: preset("amas")},
@@ -108,6 +126,11 @@ selectors:
   cadvisor: namespace="prod", container="api"
   kube_state_metrics: namespace="prod"
 `+shortFor)},
+	// Per-namespace thresholds: cAdvisor's CPU and memory keep the
+	// namespace, so pods of one service in two namespaces alert at their
+	// own thresholds (the scope's generated group feeds both namespaces at
+	// one value between them).
+	{name: "health-agent-cadvisor-namespaces", tests: []string{"api-test.yaml", "capacity-test.yaml"}, cfg: fromYAML("health-agent", namespacesYAML)},
 	{name: "health-agent-node", tests: []string{"api-test.yaml", "capacity-test.yaml", FileInputsAbsentTests}, cfg: fromYAML("health-agent", `
 resources:
   source: node
