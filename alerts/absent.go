@@ -56,6 +56,7 @@ func inputsAbsentTests(cfg *Config, cat []Trigger, rec, alerting rulefmt.RuleGro
 	var out []testGroup
 	for _, name := range names {
 		in := map[string]bool{}
+		var buckets []bucketInput
 		for _, e := range exprs[name] {
 			raw, err := RawInputs(e, records)
 			if err != nil {
@@ -64,17 +65,49 @@ func inputsAbsentTests(cfg *Config, cat []Trigger, rec, alerting rulefmt.RuleGro
 			for _, m := range raw {
 				in[m] = true
 			}
+			bs, err := rawBuckets(e, records)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			for _, b := range bs {
+				if !containsBucket(buckets, b) {
+					buckets = append(buckets, b)
+				}
+			}
 		}
-		g, err := inputsAbsentGroup(cfg, cat, byAlert, name, in)
+		g, err := inputsAbsentGroup(cfg, cat, byAlert, name, in, nil)
 		if err != nil {
 			return nil, fmt.Errorf("inputs-absent test of %s: %w", name, err)
 		}
 		out = append(out, g)
+		// A bucket read by its le is absent while the rest of its
+		// histogram is scraped when the histogram's client has other
+		// buckets: a case of its own.
+		for _, b := range buckets {
+			b := b
+			g, err := inputsAbsentGroup(cfg, cat, byAlert, name, map[string]bool{}, &b)
+			if err != nil {
+				return nil, fmt.Errorf("inputs-absent test of %s without %s: %w", name, b, err)
+			}
+			out = append(out, g)
+		}
 	}
 	return out, nil
 }
 
-func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger, name string, in map[string]bool) (testGroup, error) {
+func containsBucket(list []bucketInput, b bucketInput) bool {
+	for _, x := range list {
+		if x.String() == b.String() {
+			return true
+		}
+	}
+	return false
+}
+
+// inputsAbsentGroup is the inputs-absent case of an alert: the metrics in
+// `in` are missing; or, with bucket set, every metric is scraped and only
+// that bucket of its histogram is missing.
+func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger, name string, in map[string]bool, bucket *bucketInput) (testGroup, error) {
 	exporterGone := false
 	for _, m := range exporterAlways {
 		exporterGone = exporterGone || in[m]
@@ -145,6 +178,7 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 	// inputs is missing here; those that are missing fire.
 	var absentAlerts []expAlert
 	var absentFor time.Duration
+	var bucketRules []Trigger
 	for _, t := range byAlert["SignalAbsent"] {
 		probe := &fx{cfg: cfg, step: testStep}
 		t.Signal.fixture(probe, constant(n, 0.5))
@@ -156,8 +190,15 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 			present = present && scrapable(metricOf(s.Series))
 		}
 		absentFor = t.For
+		if t.test == testAbsentBucket {
+			// It reads the series as scraped: judged once they are all in.
+			bucketRules = append(bucketRules, t)
+		}
 		if present {
 			t.Signal.fixture(f, constant(n, 0.5))
+			continue
+		}
+		if t.test == testAbsentBucket {
 			continue
 		}
 		a, err := alertFor(t, map[string]string{"service": cfg.Service}, 1)
@@ -165,6 +206,27 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 			return testGroup{}, err
 		}
 		absentAlerts = append(absentAlerts, a)
+	}
+	f.series = dedupeSeries(f.series)
+	if bucket != nil {
+		var err error
+		if f.series, err = withoutBucket(f.series, *bucket); err != nil {
+			return testGroup{}, err
+		}
+		gaps, err := bucketGaps(f.series, *bucket, "")
+		if err != nil {
+			return testGroup{}, err
+		}
+		if gaps[""] == 0 {
+			return testGroup{}, fmt.Errorf(`no fixture scrapes %s{le="+Inf"}: the case would not show the bucket missing from a scraped histogram`, bucket.metric)
+		}
+	}
+	for _, t := range bucketRules {
+		as, err := bucketAbsentAlerts(cfg, t, f.series)
+		if err != nil {
+			return testGroup{}, err
+		}
+		absentAlerts = append(absentAlerts, as...)
 	}
 	if len(byAlert["SignalAbsent"]) > 0 {
 		sort.Slice(absentAlerts, func(i, j int) bool { return absentAlerts[i].ExpLabels["signal"] < absentAlerts[j].ExpLabels["signal"] })
@@ -176,29 +238,27 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 	if f.err != nil {
 		return testGroup{}, f.err
 	}
-	if len(fired) == 0 {
-		var missing []string
-		for m := range in {
-			missing = append(missing, m)
-		}
-		sort.Strings(missing)
-		return testGroup{}, fmt.Errorf("nothing fires when %v are absent: give them an absent() companion (a MustExist signal)", missing)
-	}
-	if !contains(fired, name) {
-		checks = append(checks, alertTest{EvalTime: at(n - 1), Alertname: name, ExpAlerts: []expAlert{}})
-	}
 	var missing []string
 	for m := range in {
 		missing = append(missing, m)
 	}
 	sort.Strings(missing)
+	if bucket != nil {
+		missing = []string{fmt.Sprintf(`%s while le="+Inf" is scraped`, bucket)}
+	}
+	if len(fired) == 0 {
+		return testGroup{}, fmt.Errorf("nothing fires when %v are absent: give them an absent() companion (a MustExist signal)", missing)
+	}
+	if !contains(fired, name) {
+		checks = append(checks, alertTest{EvalTime: at(n - 1), Alertname: name, ExpAlerts: []expAlert{}})
+	}
 	verb := "fires"
 	if fired = dedupe(fired); len(fired) > 1 {
 		verb = "fire"
 	}
 	return testGroup{
 		Name:     fmt.Sprintf("%s (%s): %s %s, never silence", inputsAbsentName(name), strings.Join(missing, ", "), strings.Join(fired, " and "), verb),
-		Interval: model.Duration(testStep), InputSeries: dedupeSeries(f.series), AlertRuleTests: checks,
+		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: checks,
 	}, nil
 }
 

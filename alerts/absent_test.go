@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"gopkg.in/yaml.v3"
 )
@@ -34,6 +35,7 @@ func TestEveryAlertHasAnInputsAbsentCase(t *testing.T) {
 			}
 			records, alerting := recordsOf(read(FileRules)), read(FileAlerts)
 			inputs := map[string]map[string]bool{}
+			buckets := map[string][]bucketInput{}
 			var names []string
 			for _, g := range alerting.Groups {
 				for _, r := range g.Rules {
@@ -44,7 +46,21 @@ func TestEveryAlertHasAnInputsAbsentCase(t *testing.T) {
 					for _, m := range rawInputs(t, r.Expr, records) {
 						inputs[r.Alert][m] = true
 					}
+					bs, err := rawBuckets(r.Expr, records)
+					if err != nil {
+						t.Fatalf("%s: %v", r.Alert, err)
+					}
+					for _, b := range bs {
+						if !containsBucket(buckets[r.Alert], b) {
+							buckets[r.Alert] = append(buckets[r.Alert], b)
+						}
+					}
 				}
+			}
+			// The latency SLO reads its target bucket by le: the walk
+			// must see it, or the bucket cases below check nothing.
+			if len(buckets[alertErrorBudgetBurn]) == 0 {
+				t.Fatalf("%s reads no bucket by its le: the walk is broken", alertErrorBudgetBurn)
 			}
 			if len(names) < 10 {
 				t.Fatalf("only %d alertnames in %s: the walk is broken", len(names), FileAlerts)
@@ -84,6 +100,25 @@ func TestEveryAlertHasAnInputsAbsentCase(t *testing.T) {
 				if !found {
 					t.Errorf("%s: no promtool test shows what fires when its inputs %v are absent %v", name, keys(inputs[name]), why)
 				}
+				// A histogram scraped without a bucket the alert reads
+				// by its le is a world of its own: the metric is there.
+				for _, b := range buckets[name] {
+					var why []string
+					found := false
+					for _, g := range groups {
+						if !strings.HasPrefix(g.Name, inputsAbsentName(name)) {
+							continue
+						}
+						if problem := bucketCaseProblem(t, g, b); problem != "" {
+							why = append(why, g.Name+": "+problem)
+							continue
+						}
+						found = true
+					}
+					if !found {
+						t.Errorf(`%s: no promtool test shows what fires when %s{le="+Inf"} is scraped without %s %v`, name, b.metric, b, why)
+					}
+				}
 			}
 		})
 	}
@@ -99,6 +134,33 @@ func absentCaseProblem(g testGroup, in map[string]bool) string {
 		if in[metricOf(s.Series)] {
 			return "feeds " + s.Series
 		}
+	}
+	for _, a := range g.AlertRuleTests {
+		if len(a.ExpAlerts) > 0 {
+			return ""
+		}
+	}
+	return "expects no alert firing"
+}
+
+// bucketCaseProblem says why a test group is not the case of a histogram
+// scraped without bucket b (its le="+Inf" series fed, no b bucket beside
+// any of them, some alert expected firing), or "" when it is one.
+func bucketCaseProblem(t *testing.T, g testGroup, b bucketInput) string {
+	t.Helper()
+	gaps, err := bucketGaps(g.InputSeries, b, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := withoutBucket(g.InputSeries, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case len(kept) != len(g.InputSeries):
+		return "feeds the " + b.le.String() + " bucket"
+	case gaps[""] == 0:
+		return `feeds no le="+Inf" series of ` + b.metric
 	}
 	for _, a := range g.AlertRuleTests {
 		if len(a.ExpAlerts) > 0 {
@@ -135,6 +197,30 @@ func TestAbsentCaseProblem(t *testing.T) {
 		{"empty world", testGroup{AlertRuleTests: fires}, "no input series at all"},
 	} {
 		if got := absentCaseProblem(c.g, in); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// TestBucketCaseProblem: the meta-test's judgement of a bucket case, on
+// cases it must reject.
+func TestBucketCaseProblem(t *testing.T) {
+	b := bucketInput{metric: "h_bucket", le: labels.MustNewMatcher(labels.MatchRegexp, "le", `3(\.0)?`)}
+	fires := []alertTest{{Alertname: "SignalAbsent", ExpAlerts: []expAlert{{}}}}
+	inf := inputSeries{Series: `h_bucket{instance="a", le="+Inf"}`}
+	for _, c := range []struct {
+		name string
+		g    testGroup
+		want string
+	}{
+		{"a real case", testGroup{InputSeries: []inputSeries{inf, {Series: `h_bucket{instance="a", le="1"}`}}, AlertRuleTests: fires}, ""},
+		{"feeds the bucket", testGroup{InputSeries: []inputSeries{inf, {Series: `h_bucket{instance="a", le="3.0"}`}}, AlertRuleTests: fires},
+			`feeds the le=~"3(\\.0)?" bucket`},
+		{"no histogram", testGroup{InputSeries: []inputSeries{{Series: `up{job="api"}`}}, AlertRuleTests: fires}, `feeds no le="+Inf" series of h_bucket`},
+		{"silence", testGroup{InputSeries: []inputSeries{inf}, AlertRuleTests: []alertTest{{Alertname: "ErrorBudgetBurn", ExpAlerts: []expAlert{}}}},
+			"expects no alert firing"},
+	} {
+		if got := bucketCaseProblem(t, c.g, b); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
 	}

@@ -186,6 +186,10 @@ func TestInhibitionRules(t *testing.T) {
 		{"SignalAbsent(db pool) while ExporterAbsent", []model.LabelSet{a("ExporterAbsent", "job", "headroom")}, a("SignalAbsent:db_pool"), true},
 		{"SignalAbsent(redis memory) while RedisDown", []model.LabelSet{a("RedisDown", "target", "redis", "kind", "redis")}, a("SignalAbsent:redis_memory"), true},
 		{"SignalAbsent(API CPU) is not muted by ExporterAbsent", []model.LabelSet{a("ExporterAbsent", "job", "headroom")}, a("SignalAbsent:api_cpu"), false},
+		// The latency SLO's missing bucket is the API's histogram
+		// configuration: no outage explains it, nothing mutes it.
+		{"SignalAbsent(latency SLO bucket) is not muted by ExporterAbsent", []model.LabelSet{a("ExporterAbsent", "job", "headroom")}, a("SignalAbsent:slo_latency_bucket"), false},
+		{"SignalAbsent(latency SLO bucket) is not muted by APIDown", []model.LabelSet{a("APIDown", "target", "api")}, a("SignalAbsent:slo_latency_bucket"), false},
 	} {
 		if got := muted(t, am, tc.firing, tc.target); got != tc.want {
 			t.Errorf("%s: muted %v, want %v", tc.name, got, tc.want)

@@ -3,10 +3,13 @@ package alerts
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,6 +97,24 @@ triggers:
         threshold: 0.9
 `
 
+const namespacesYAML = `
+resources:
+  source: cadvisor
+selectors:
+  cadvisor: container="api"
+  kube_state_metrics: container="api"
+triggers:
+  CPUHigh:
+    where:
+      - match: 'namespace="batch"'
+        threshold: 0.95
+        for: 15m
+  MemoryHigh:
+    where:
+      - match: 'namespace="batch"'
+        threshold: 0.95
+`
+
 var variants = []variant{
 	{name: "health-agent", cfg: preset("health-agent")},
 	{name: "amas", cfg: preset("amas")},
@@ -105,6 +126,11 @@ selectors:
   cadvisor: namespace="prod", container="api"
   kube_state_metrics: namespace="prod"
 `+shortFor)},
+	// Per-namespace thresholds: cAdvisor's CPU and memory keep the
+	// namespace, so pods of one service in two namespaces alert at their
+	// own thresholds (the scope's generated group feeds both namespaces at
+	// one value between them).
+	{name: "health-agent-cadvisor-namespaces", tests: []string{"api-test.yaml", "capacity-test.yaml"}, cfg: fromYAML("health-agent", namespacesYAML)},
 	{name: "health-agent-node", tests: []string{"api-test.yaml", "capacity-test.yaml", FileInputsAbsentTests}, cfg: fromYAML("health-agent", `
 resources:
   source: node
@@ -180,6 +206,41 @@ func tool(t *testing.T, dir, name string, args ...string) string {
 	return string(out)
 }
 
+// pint builds pint as the Makefile does, from the separate tools module
+// (internal/tools/go.mod), once for every test that lints with it.
+func pint(t *testing.T) string {
+	t.Helper()
+	pintOnce.Do(func() {
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		dir, err := os.MkdirTemp("", "headroom-pint-")
+		if err != nil {
+			pintErr = err
+			return
+		}
+		pintPath = filepath.Join(dir, "pint")
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, goBin, "build", "-modfile=internal/tools/go.mod", "-o", pintPath, "github.com/cloudflare/pint/cmd/pint")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			pintErr = fmt.Errorf("building pint (%s): %v\n%s", strings.Join(cmd.Args, " "), err, out)
+		}
+	})
+	if pintErr != nil {
+		t.Fatal(pintErr)
+	}
+	return pintPath
+}
+
+var (
+	pintOnce sync.Once
+	pintPath string
+	pintErr  error
+)
+
 func TestBundles(t *testing.T) {
 	for _, v := range variants {
 		v := v
@@ -203,6 +264,19 @@ func TestBundles(t *testing.T) {
 					t.Fatal(err)
 				}
 				tool(t, dir, "promtool", "check", "rules", "spec.yaml")
+			})
+
+			// make lint runs pint over the committed presets only; a rule
+			// that only a source, a cluster label, scopes or the DB guard
+			// produces is linted here, offline, with the same config and
+			// failing on any warning.
+			t.Run("pint", func(t *testing.T) {
+				cfgFile, err := filepath.Abs(filepath.Join(mixinDir, ".pint.hcl"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				tool(t, dir, pint(t), "--no-color", "--offline", "--config", cfgFile, "--log-level", "WARN",
+					"lint", "--min-severity", "info", "--fail-on", "warning", FileRules, FileAlerts)
 			})
 
 			t.Run("amtool check-config", func(t *testing.T) {

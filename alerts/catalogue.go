@@ -205,6 +205,7 @@ const (
 	testProbe
 	testAbsentJob
 	testAbsentSignal
+	testAbsentBucket
 	testDBGuard
 )
 
@@ -622,8 +623,10 @@ func definitions(cfg *Config) []Trigger {
 			Summary: s.Title + " of {{ service }} is missing",
 			Description: "No " + what + " for {{ service }} for 10m (absent = {{ $value }}): the alerts on it cannot fire. " +
 				"Check that its inputs are scraped and match the bundle's selectors." + actionSentence("restore_signal"),
-			Runbook: Runbook{Meaning: "A signal that scaling alerts rely on has no data, so those alerts cannot fire: a silent gap.",
-				Steps: []string{"Run the recording rule's expression in Prometheus and find the missing input: the API's or exporter's scrape, a renamed metric, a selector that no longer matches, or a DB pool that is not in headroom's `pools` config."}}})
+			Runbook: Runbook{Meaning: signalAbsentMeaning, Steps: signalAbsentSteps(cfg)}})
+	}
+	if b, ok := cfg.sloBucket(); ok {
+		add(sloBucketAbsent(cfg, p, b, min))
 	}
 	lag := sig("standby_lag")
 	add(Trigger{ID: "ReplicationLagHigh", Set: SetHealth, Source: "headroom", Direction: None, Signal: lag, Comparison: Above, Threshold: 10,
@@ -723,6 +726,20 @@ func definitions(cfg *Config) []Trigger {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return groupOrder(out[i].Group) < groupOrder(out[j].Group) })
 	return out
+}
+
+// signalAbsentMeaning and signalAbsentSteps are the runbook of every
+// SignalAbsent rule; RUNBOOK.md has one section per alertname.
+const signalAbsentMeaning = "A signal that scaling alerts rely on has no data, so those alerts cannot fire: a silent gap."
+
+func signalAbsentSteps(cfg *Config) []string {
+	steps := []string{"Run the recording rule's expression in Prometheus and find the missing input: the API's or exporter's scrape, a renamed metric, a selector that no longer matches, or a DB pool that is not in headroom's `pools` config."}
+	if cfg.SLOs.Latency.Enabled {
+		steps = append(steps, fmt.Sprintf("Signal slo:sli_error:ratio_rate5m with slo latency: some series of the API's %s_bucket have no le=\"%s\" bucket (slos.latency.target). "+
+			"Add it to the histogram's buckets in the API, or set slos.latency.target (and slos.latency.buckets) to a boundary the histogram has.",
+			cfg.API.DurationHistogram, num(cfg.SLOs.Latency.Target)))
+	}
+	return steps
 }
 
 var amasScaleOut = []string{

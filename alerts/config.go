@@ -532,8 +532,14 @@ func (c *Config) validateScopes(t Trigger, scopes []ScopeOverride, field string,
 				continue
 			}
 			hint := ""
-			if m.Name == "service" {
+			switch m.Name {
+			case "service":
 				hint = "; a service gets its own config (service, selectors, triggers)"
+			case "namespace":
+				// Only the cAdvisor resource signals are per namespace;
+				// the others sum the service's pods, wherever they run.
+				hint = "; this signal is service-wide, so a namespace gets its own config (service, selectors, triggers). " +
+					"The CPU, memory and network signals keep namespace with resources.source cadvisor"
 			}
 			kept := "no label but service"
 			if len(keeps) > 0 {

@@ -302,7 +302,6 @@ func (f *fx) histogram(name string, l map[string]string, vals []float64) {
 		bounds[i] = round(lower + (v-lower)/0.95)
 		lower = bounds[i]
 	}
-	const perSecond = 10
 	counts := make([][]float64, len(bounds)+1) // the last is +Inf
 	for b := range counts {
 		counts[b] = make([]float64, len(vals))
@@ -316,7 +315,7 @@ func (f *fx) histogram(name string, l map[string]string, vals []float64) {
 		if k == 0 || math.IsNaN(v) {
 			continue
 		}
-		add := perSecond * f.step.Seconds()
+		add := histogramRate * f.step.Seconds()
 		for b := range counts {
 			if b == len(bounds) || bounds[b] >= v {
 				counts[b][k] += add
@@ -335,6 +334,9 @@ func (f *fx) histogram(name string, l map[string]string, vals []float64) {
 		f.add(name, with(l, "le", le), out)
 	}
 }
+
+// histogramRate is the requests per second a histogram fixture observes.
+const histogramRate = 10
 
 func (f *fx) add(name string, l map[string]string, values []string) {
 	l = relabeled(l, f.relabel)

@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -173,4 +174,127 @@ func recordsOf(groups rulefmt.RuleGroups) map[string][]string {
 		}
 	}
 	return out
+}
+
+// bucketInput is a histogram bucket an expression reads by its le label.
+// Whether a histogram has that bucket is up to its client's configuration:
+// the series can be scraped, le="+Inf" and all, without it.
+type bucketInput struct {
+	metric string
+	le     *labels.Matcher
+}
+
+func (b bucketInput) String() string { return b.metric + "{" + b.le.String() + "}" }
+
+// rawBuckets returns the buckets an expression reads (through recording
+// rules, as RawInputs) by an le matcher other than le="+Inf", which every
+// histogram has.
+func rawBuckets(expr string, records map[string][]string) ([]bucketInput, error) {
+	seen := map[string]bool{}
+	var out []bucketInput
+	var walk func(expr string) error
+	walk = func(expr string) error {
+		e, err := ParseExpr(expr)
+		if err != nil {
+			return err
+		}
+		var next []string
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			vs, ok := n.(*parser.VectorSelector)
+			if !ok {
+				return nil
+			}
+			if defs, recorded := records[vs.Name]; recorded {
+				if !seen[vs.Name] {
+					seen[vs.Name] = true
+					next = append(next, defs...)
+				}
+				return nil
+			}
+			if !strings.HasSuffix(vs.Name, "_bucket") {
+				return nil
+			}
+			for _, m := range vs.LabelMatchers {
+				if m.Name != "le" || (m.Type == labels.MatchEqual && m.Value == "+Inf") {
+					continue
+				}
+				b := bucketInput{metric: vs.Name, le: m}
+				if !seen[b.String()] {
+					seen[b.String()] = true
+					out = append(out, b)
+				}
+			}
+			return nil
+		})
+		for _, d := range next {
+			if err := walk(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(expr); err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out, nil
+}
+
+// bucketGaps counts, by the value of the cluster label ("" without one),
+// the series of b's histogram among input series that have le="+Inf" and
+// no b bucket beside them: what the SignalAbsent rule of a bucket reads.
+func bucketGaps(series []inputSeries, b bucketInput, clusterLabel string) (map[string]int, error) {
+	type hist struct {
+		inf, bucket bool
+		cluster     string
+	}
+	byKey := map[string]*hist{}
+	var keys []string
+	for _, s := range series {
+		if metricOf(s.Series) != b.metric {
+			continue
+		}
+		ls, err := promqlParser.ParseMetric(s.Series)
+		if err != nil {
+			return nil, fmt.Errorf("input series %s: %w", s.Series, err)
+		}
+		le := ls.Get("le")
+		key := labels.NewBuilder(ls).Del("le").Labels().String()
+		h, ok := byKey[key]
+		if !ok {
+			h = &hist{}
+			if clusterLabel != "" {
+				h.cluster = ls.Get(clusterLabel)
+			}
+			byKey[key] = h
+			keys = append(keys, key)
+		}
+		h.inf = h.inf || le == "+Inf"
+		h.bucket = h.bucket || b.le.Matches(le)
+	}
+	out := map[string]int{}
+	for _, k := range keys {
+		if h := byKey[k]; h.inf && !h.bucket {
+			out[h.cluster]++
+		}
+	}
+	return out, nil
+}
+
+// withoutBucket drops b's bucket from input series.
+func withoutBucket(series []inputSeries, b bucketInput) ([]inputSeries, error) {
+	var out []inputSeries
+	for _, s := range series {
+		if metricOf(s.Series) == b.metric {
+			ls, err := promqlParser.ParseMetric(s.Series)
+			if err != nil {
+				return nil, fmt.Errorf("input series %s: %w", s.Series, err)
+			}
+			if b.le.Matches(ls.Get("le")) {
+				continue
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package alerts
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -119,7 +120,13 @@ func sel(metric string, matchers ...string) string {
 func (p pq) headroom(metric, kind string, extra ...string) string {
 	m := append([]string{p.cfg.Selectors.Headroom}, extra...)
 	if re := p.cfg.targetRegex(kind); re != "" {
-		m = append(m, fmt.Sprintf("target=~%q", re))
+		// A target list that is one name is matched by equality: pint's
+		// promql/regexp rejects a regular expression without metacharacters.
+		op := "=~"
+		if regexp.QuoteMeta(re) == re {
+			op = "="
+		}
+		m = append(m, fmt.Sprintf("target%s%q", op, re))
 	}
 	return sel(metric, m...)
 }

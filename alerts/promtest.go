@@ -92,6 +92,8 @@ func promtoolTests(cfg *Config, cat []Trigger, ruleFiles []string, groupOrder []
 			groups, err = gen.absentJob()
 		case testAbsentSignal:
 			groups, err = gen.absentSignal()
+		case testAbsentBucket:
+			groups, err = gen.absentBucket()
 		case testDBGuard:
 			groups, err = gen.dbGuard()
 		}
@@ -957,32 +959,139 @@ func (g testGen) absentSignal() ([]testGroup, error) {
 	// Promtool needs at least one series in a group; an unrelated one.
 	other := &fx{cfg: g.cfg, step: testStep}
 	other.gauge("unrelated_metric", map[string]string{"job": "other"}, constant(n, 1), 1)
+	present, err := g.siblingsAbsent(lbls, t.Signal.ID, f.series, n-1)
+	if err != nil {
+		return nil, err
+	}
+	absent, err := g.siblingsAbsent(lbls, "", other.series, F, a)
+	if err != nil {
+		return nil, err
+	}
 	return []testGroup{
 		{Name: t.ID + ": inputs scraped, signal present, no alert", Interval: model.Duration(testStep), InputSeries: f.series,
-			AlertRuleTests: []alertTest{{EvalTime: at(n - 1), Alertname: t.Alert, ExpAlerts: g.siblingsAbsent(lbls, t.Signal.ID, n-1)}}},
+			AlertRuleTests: []alertTest{{EvalTime: at(n - 1), Alertname: t.Alert, ExpAlerts: present}}},
 		{Name: t.ID + ": no inputs, signal absent, fires after " + dur(t.For), Interval: model.Duration(testStep), InputSeries: other.series,
-			AlertRuleTests: beforeAndAt(t.Alert, F, g.siblingsAbsent(lbls, "", F, a))},
+			AlertRuleTests: beforeAndAt(t.Alert, F, absent)},
 	}, nil
 }
 
+// absentBucket tests the SignalAbsent rule of the latency SLO's bucket: the
+// histogram with the bucket, the histogram scraped without it (the SLI is
+// gone, this fires), and no histogram at all (this stays silent: the p95
+// signal's SignalAbsent reports it, once).
+func (g testGen) absentBucket() ([]testGroup, error) {
+	t := g.t
+	b, ok := g.cfg.sloBucket()
+	if !ok {
+		return nil, fmt.Errorf("%s without a latency SLO", t.ID)
+	}
+	F := steps(t.For, testStep)
+	n := F + 2
+	full := &fx{cfg: g.cfg, step: testStep}
+	t.Signal.fixture(full, constant(n, 0.5))
+	if full.err != nil {
+		return nil, full.err
+	}
+	without, err := withoutBucket(full.series, b)
+	if err != nil {
+		return nil, err
+	}
+	other := &fx{cfg: g.cfg, step: testStep}
+	other.gauge("unrelated_metric", map[string]string{"job": "other"}, constant(n, 1), 1)
+	lbls := map[string]string{"service": g.cfg.Service}
+	var groups []testGroup
+	for _, c := range []struct {
+		name    string
+		series  []inputSeries
+		present string // the signal whose inputs are scraped, if any
+		step    int
+		fires   bool
+	}{
+		{fmt.Sprintf("histogram with its %s bucket, no alert", b.le), full.series, t.Signal.ID, n - 1, false},
+		{fmt.Sprintf(`le="+Inf" scraped without the %s bucket, fires after %s`, b.le, dur(t.For)), without, t.Signal.ID, F, true},
+		{"no histogram at all, silent: the p95 signal's SignalAbsent fires instead", other.series, "", F, false},
+	} {
+		own, err := bucketAbsentAlerts(g.cfg, t, c.series)
+		if err != nil {
+			return nil, err
+		}
+		if (len(own) > 0) != c.fires {
+			return nil, fmt.Errorf("%s: %d alerts of its own over its fixture", c.name, len(own))
+		}
+		exp, err := g.siblingsAbsent(lbls, c.present, c.series, c.step, own...)
+		if err != nil {
+			return nil, err
+		}
+		tests := []alertTest{{EvalTime: at(c.step), Alertname: t.Alert, ExpAlerts: exp}}
+		if c.step == F {
+			tests = beforeAndAt(t.Alert, F, exp)
+		}
+		groups = append(groups, testGroup{Name: t.ID + ": " + c.name, Interval: model.Duration(testStep), InputSeries: c.series, AlertRuleTests: tests})
+	}
+	return groups, nil
+}
+
+// bucketAbsentAlerts are the alerts of a bucket's SignalAbsent rule over
+// input series: one per cluster, its value the number of histogram series
+// without the bucket.
+func bucketAbsentAlerts(cfg *Config, t Trigger, series []inputSeries) ([]expAlert, error) {
+	b, ok := cfg.sloBucket()
+	if !ok {
+		return nil, fmt.Errorf("%s without a latency SLO", t.ID)
+	}
+	gaps, err := bucketGaps(series, b, cfg.ClusterLabel)
+	if err != nil {
+		return nil, err
+	}
+	clusters := make([]string, 0, len(gaps))
+	for c := range gaps {
+		clusters = append(clusters, c)
+	}
+	sort.Strings(clusters)
+	var out []expAlert
+	for _, c := range clusters {
+		l := map[string]string{}
+		if cfg.ClusterLabel != "" {
+			l[cfg.ClusterLabel] = c
+		}
+		a, err := alertFor(t, l, float64(gaps[c]))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
 // siblingsAbsent lists the other SignalAbsent alerts firing at a step when
-// only `present` (a signal id, or none) has inputs; extra are added.
-func (g testGen) siblingsAbsent(lbls map[string]string, present string, step int, extra ...expAlert) []expAlert {
+// only `present` (a signal id, or none) has inputs, the input series; extra
+// are added. A bucket's rule is evaluated over the series themselves: it
+// fires only where the histogram is scraped without the bucket.
+func (g testGen) siblingsAbsent(lbls map[string]string, present string, series []inputSeries, step int, extra ...expAlert) ([]expAlert, error) {
 	out := append([]expAlert{}, extra...)
 	for _, m := range g.cat {
 		if m.Alert != g.t.Alert || m.ID == g.t.ID || step < steps(m.For, testStep) {
+			continue
+		}
+		if m.test == testAbsentBucket {
+			as, err := bucketAbsentAlerts(g.cfg, m, series)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, as...)
 			continue
 		}
 		if present != "" && sharesInputs(m.Signal.ID, present) {
 			continue
 		}
 		a, err := alertFor(m, lbls, 1)
-		if err == nil {
-			out = append(out, a)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, a)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ExpLabels["signal"] < out[j].ExpLabels["signal"] })
-	return out
+	return out, nil
 }
 
 // sharesInputs says whether feeding one signal's fixture makes the other
@@ -991,7 +1100,7 @@ func sharesInputs(a, b string) bool {
 	if a == b {
 		return true
 	}
-	same := [][]string{{"api_requests", "api_requests_per_instance"}}
+	same := [][]string{{"api_requests", "api_requests_per_instance"}, {"api_latency_p95", "slo_latency_bucket"}}
 	for _, s := range same {
 		if contains(s, a) && contains(s, b) {
 			return true

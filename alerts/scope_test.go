@@ -10,7 +10,12 @@ import (
 func TestScopeErrorsNameTheField(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
 		{"triggers:\n  CPUHigh:\n    where: [{match: 'namespace=\"batch\"', threshold: 0.9}]\n",
-			`triggers.CPUHigh.where[0].match: label "namespace" is not kept by CPUHigh's signal`},
+			`triggers.CPUHigh.where[0].match: label "namespace" is not kept by CPUHigh's signal service:api_cpu_utilisation:ratio{service="health-agent-api"} (it keeps no label but service); this signal is service-wide, so a namespace gets its own config`},
+		// With cAdvisor, CPU keeps namespace; the error ratio, from the
+		// API's own counter summed over its pods, still does not.
+		{"resources: {source: cadvisor}\ntriggers:\n  CPUHigh:\n    where: [{match: 'namespace=\"batch\"', threshold: 0.9}]\n" +
+			"  APIErrorRateHigh:\n    where: [{match: 'namespace=\"batch\"', threshold: 0.1}]\n",
+			`triggers.APIErrorRateHigh.where[0].match: label "namespace" is not kept by APIErrorRateHigh's signal`},
 		{"triggers:\n  DBPoolHigh:\n    where: [{match: 'target=\"a\"', threshold: 0.9}, {match: 'service=\"other\"', threshold: 0.9}]\n",
 			"triggers.DBPoolHigh.where[1].match: label \"service\" is not kept by DBPoolHigh's signal pool:headroom_db_pool_utilisation:ratio{service=\"health-agent-api\"} (it keeps target, pool, database, user); a service gets its own config"},
 		{"cluster_label: cluster\ntriggers:\n  CPUHigh:\n    where: [{match: 'cluster=\"a\", instance=\"x\"', threshold: 0.9}]\n",
@@ -27,6 +32,56 @@ func TestScopeErrorsNameTheField(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q:\nerror %v,\nwant it to contain %q", tc.text, err, tc.want)
 		}
+		if err != nil && strings.Contains(tc.text, "cadvisor") && strings.Contains(err.Error(), "CPUHigh") {
+			t.Errorf("with cAdvisor a namespace scope of CPUHigh is refused: %v", err)
+		}
+	}
+}
+
+// Per-namespace thresholds with cAdvisor: the CPU, memory and saturation
+// signals keep namespace, the scope and the default rule split on it, and
+// a namespace's firing alert holds only its own series (the hysteresis
+// join is on namespace too). TestBundles runs the generated group that
+// feeds two namespaces at a value only the default threshold fires at.
+func TestNamespaceScopes(t *testing.T) {
+	cfg, err := LoadOnto("health-agent", []byte(namespacesYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"api_cpu", "api_memory", "saturation"} {
+		s, _ := signalByID(Signals(cfg), id)
+		// saturation's cpu and memory rows are those records as they are.
+		if !contains(s.Labels, "namespace") || (id != "saturation" && !strings.Contains(s.Expr, "namespace")) {
+			t.Errorf("%s does not keep namespace: labels %v, expr %s", id, s.Labels, s.Expr)
+		}
+	}
+	rules := map[string][]string{}
+	for _, g := range AlertingRules(cfg).Groups {
+		for _, r := range g.Rules {
+			rules[r.Alert] = append(rules[r.Alert], r.Expr)
+		}
+	}
+	const cpu = `service:api_cpu_utilisation:ratio{service="health-agent-api", `
+	for i, want := range []string{
+		cpu + `namespace!="batch"} > 0.8`,
+		cpu + `namespace="batch"} > 0.95`,
+	} {
+		if got := rules["CPUHigh"]; len(got) != 2 || !strings.Contains(got[i], want) || !strings.Contains(got[i], "on (service, namespace) ALERTS") {
+			t.Errorf("CPUHigh rule %d lacks %s or the join on namespace:\n%s", i, want, strings.Join(got, "\n---\n"))
+		}
+	}
+	files, err := Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `CPUHigh: where namespace="batch" (> 95% for 15m) beside the default (> 80% for 10m)`
+	if !strings.Contains(string(files[TestsDir+"/api-test.yaml"]), want) {
+		t.Errorf("no generated test group %q", want)
+	}
+	// The process source has no namespace: the signals stay service-wide.
+	def, _ := Preset("health-agent")
+	if s, _ := signalByID(Signals(def), "api_cpu"); len(s.Labels) != 0 {
+		t.Errorf("api_cpu keeps %v with resources.source process", s.Labels)
 	}
 }
 

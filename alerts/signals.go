@@ -219,27 +219,43 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 		}
 	}
 	whereInst := "{{ $labels.service }}"
+	// cAdvisor and kube-state-metrics are per pod, so every series has a
+	// namespace: the service-wide signals keep it, one series per
+	// namespace, so that a `where` scope can give a namespace its own
+	// threshold (and a namespace's alert holds only its own). The process
+	// and node sources have no namespace to keep.
+	svcL := resourceServiceLabels(cfg)
+	whereSvc := whereInst
+	if len(svcL) > 0 {
+		whereSvc = whereInst + " in namespace {{ $labels.namespace }}"
+	}
+	svcFx := func(inst fixture) fixture {
+		return func(f *fx, vals []float64) map[string]string { return f.pick(inst(f, vals), svcL) }
+	}
 	add(Signal{ID: "api_cpu_instance", Record: "instance:api_cpu_utilisation:ratio", Expr: cpuExpr, Unit: UnitRatio, Group: GroupAPI,
 		Title: "API CPU utilisation", Where: "an instance of " + whereInst, Labels: resLabels, Window: resW, sim: cpuSim, fixture: cpuFx,
 		Help: "CPU used by one API instance over the CPU it may use (" + cfg.Resources.Source + " source)."})
-	add(Signal{ID: "api_cpu", Record: "service:api_cpu_utilisation:ratio", Expr: p.agg("avg", p.service("instance:api_cpu_utilisation:ratio"), "service"),
-		Unit: UnitRatio, Group: GroupAPI, Title: "API CPU utilisation", Where: whereInst, Window: resW, sim: cpuSim, MustExist: true,
-		fixture: func(f *fx, vals []float64) map[string]string { cpuFx(f, vals); return map[string]string{} },
+	add(Signal{ID: "api_cpu", Record: "service:api_cpu_utilisation:ratio",
+		Expr: p.agg("avg", p.service("instance:api_cpu_utilisation:ratio"), append([]string{"service"}, svcL...)...),
+		Unit: UnitRatio, Group: GroupAPI, Title: "API CPU utilisation", Where: whereSvc, Labels: svcL, Window: resW, sim: cpuSim, MustExist: true,
+		fixture: svcFx(cpuFx),
 		Help:    "Average CPU utilisation over the API's instances: what horizontal scaling changes."})
 	add(Signal{ID: "api_memory_instance", Record: "instance:api_memory_utilisation:ratio", Expr: memExpr, Unit: UnitRatio, Group: GroupAPI,
 		Title: "API memory utilisation", Where: "an instance of " + whereInst, Labels: resLabels, fixture: memFx,
 		Help: "Memory used by one API instance over the memory it may use (" + cfg.Resources.Source + " source)."})
-	add(Signal{ID: "api_memory", Record: "service:api_memory_utilisation:ratio", Expr: p.agg("max", p.service("instance:api_memory_utilisation:ratio"), "service"),
-		Unit: UnitRatio, Group: GroupAPI, Title: "API memory utilisation", Where: "the busiest instance of " + whereInst, MustExist: true,
-		fixture: func(f *fx, vals []float64) map[string]string { memFx(f, vals); return map[string]string{} },
+	add(Signal{ID: "api_memory", Record: "service:api_memory_utilisation:ratio",
+		Expr: p.agg("max", p.service("instance:api_memory_utilisation:ratio"), append([]string{"service"}, svcL...)...),
+		Unit: UnitRatio, Group: GroupAPI, Title: "API memory utilisation", Where: "the busiest instance of " + whereSvc, Labels: svcL, MustExist: true,
+		fixture: svcFx(memFx),
 		Help:    "Memory utilisation of the API's fullest instance: the one that is OOM-killed first, and what vertical scaling changes."})
 	if netExpr != "" {
 		add(Signal{ID: "api_network_instance", Record: "instance:api_network_utilisation:ratio", Expr: netExpr, Unit: UnitRatio, Group: GroupAPI,
 			Title: "API network utilisation", Where: "an instance of " + whereInst, Labels: resLabels, Window: resW, sim: simRate, fixture: netFx,
 			Help: "The busier direction of an instance's network traffic over its capacity (resources.network_bytes_per_second)."})
-		add(Signal{ID: "api_network", Record: "service:api_network_utilisation:ratio", Expr: p.agg("max", p.service("instance:api_network_utilisation:ratio"), "service"),
-			Unit: UnitRatio, Group: GroupAPI, Title: "API network utilisation", Where: "the busiest instance of " + whereInst, Window: resW, sim: simRate,
-			fixture: func(f *fx, vals []float64) map[string]string { netFx(f, vals); return map[string]string{} },
+		add(Signal{ID: "api_network", Record: "service:api_network_utilisation:ratio",
+			Expr: p.agg("max", p.service("instance:api_network_utilisation:ratio"), append([]string{"service"}, svcL...)...),
+			Unit: UnitRatio, Group: GroupAPI, Title: "API network utilisation", Where: "the busiest instance of " + whereSvc, Labels: svcL, Window: resW, sim: simRate,
+			fixture: svcFx(netFx),
 			Help:    "Network utilisation of the API's busiest instance."})
 	}
 
@@ -425,14 +441,30 @@ func saturation(cfg *Config, p pq, add func(Signal), have []Signal) {
 		}
 		terms = append(terms, fmt.Sprintf(`label_replace(%s, "resource", %q, "", "")`, q, pt.resource))
 	}
+	// The CPU and memory rows keep their namespace (cAdvisor source): a
+	// namespace's alert must not hold another's through the hysteresis
+	// join. The DB pool and Redis rows have none; it matches as empty.
+	where := "{{ $labels.resource }} of {{ $labels.service }}"
+	if len(resourceServiceLabels(cfg)) > 0 {
+		where += "{{ with $labels.namespace }} in namespace {{ . }}{{ end }}"
+	}
 	add(Signal{ID: "saturation", Record: "service_resource:saturation:ratio", Expr: strings.Join(terms, "\n  or "), Unit: UnitRatio,
-		Group: GroupCapacity, Title: "Resource utilisation", Where: "{{ $labels.resource }} of {{ $labels.service }}", Labels: []string{"resource"},
+		Group: GroupCapacity, Title: "Resource utilisation", Where: where, Labels: append([]string{"resource"}, resourceServiceLabels(cfg)...),
 		Window: first.Window, sim: first.sim,
 		fixture: func(f *fx, vals []float64) map[string]string {
-			first.fixture(f, vals)
-			return map[string]string{"resource": "cpu"}
+			return with(first.fixture(f, vals), "resource", "cpu")
 		},
 		Help: "The utilisation of each resource the HA guide names (CPU, memory, DB pool, Redis memory, network), the busiest instance, pool or server of each."})
+}
+
+// resourceServiceLabels are the labels the service-wide CPU, memory and
+// network signals keep besides service and the cluster label: namespace
+// from the per-pod cAdvisor source, none from the others.
+func resourceServiceLabels(cfg *Config) []string {
+	if cfg.Resources.Source == SourceCadvisor {
+		return []string{"namespace"}
+	}
+	return nil
 }
 
 // rawSignals are the exporter's gauges that alerts use as they are.

@@ -119,6 +119,61 @@ func leMatcher(v float64) string {
 	return fmt.Sprintf("le=%q", num(v))
 }
 
+// sloBucket is the bucket of api.duration_histogram the latency SLO counts
+// fast requests in; ok is false without a latency SLO.
+func (c *Config) sloBucket() (b bucketInput, ok bool) {
+	if !c.SLOs.Latency.Enabled {
+		return bucketInput{}, false
+	}
+	ms, err := promqlParser.ParseMetricSelector("{" + leMatcher(c.SLOs.Latency.Target) + "}")
+	if err != nil || len(ms) != 1 {
+		return bucketInput{}, false // leMatcher writes one valid matcher
+	}
+	return bucketInput{metric: c.API.DurationHistogram + "_bucket", le: ms[0]}, true
+}
+
+// sloBucketAbsent is the latency SLO's companion of SignalAbsent. The
+// target bucket is checked at generation against slos.latency.buckets
+// only; a histogram scraped without it leaves the SLI absent (no series
+// has it) or counts the requests of the series that lack it as slow, so
+// the burn-rate alerts stay silent or page falsely. It fires per histogram
+// series that has le="+Inf" and no target bucket: not when the whole
+// histogram is absent, which SignalAbsent of the p95 signal reports.
+func sloBucketAbsent(cfg *Config, p pq, b bucketInput, min time.Duration) Trigger {
+	api := cfg.Selectors.API
+	target := num(cfg.SLOs.Latency.Target)
+	missing := p.agg("count", fmt.Sprintf("%s\n  unless ignoring (le)\n  %s", sel(b.metric, api, `le="+Inf"`), sel(b.metric, api, b.le.String())))
+	what := fmt.Sprintf(`%s series with le="+Inf" and no le="%s" bucket`, b.metric, target)
+	return Trigger{ID: "SignalAbsent:slo_latency_bucket", Alert: "SignalAbsent", Set: SetHealth, Source: "headroom", Group: GroupHeadroom,
+		Direction: None, Comparison: customSignal, For: 10 * min, Action: "restore_signal", Urgency: UrgencyMedium, test: testAbsentBucket,
+		Signal: Signal{ID: "slo_latency_bucket", Expr: missing, Query: missing, Unit: UnitCount, Group: GroupHeadroom,
+			Title: fmt.Sprintf("Duration histogram series without the latency SLO's %ss bucket", target),
+			Help:  fmt.Sprintf("Series of %s that have le=\"+Inf\" but no le=\"%s\" bucket (slos.latency.target); no series when every one has it.", b.metric, target),
+			fixture: func(f *fx, vals []float64) map[string]string {
+				// The p95 signal's histogram, and the target bucket: the
+				// requests at or below the target.
+				l := f.apiInstance()
+				f.histogram(b.metric, l, vals)
+				fast := make([]float64, len(vals))
+				for i, v := range vals {
+					if v <= cfg.SLOs.Latency.Target {
+						fast[i] = 1
+					}
+				}
+				f.counter(b.metric, with(l, "le", target), fast, histogramRate)
+				return map[string]string{}
+			}},
+		Labels:  map[string]string{"signal": "slo:sli_error:ratio_rate5m", "slo": "latency"},
+		When:    "some " + what,
+		expr:    func(Trigger) string { return missing },
+		Summary: "The latency SLO of {{ service }} cannot count its fast requests",
+		Description: fmt.Sprintf("{{ $value }} %s for 10m: the latency SLO's error ratio (slo:sli_error:ratio_rate*{slo=\"latency\"}) counts their requests as slow, "+
+			"or is absent when no series has the bucket, so ErrorBudgetBurn slo=\"latency\" pages falsely or never. "+
+			"The histogram's buckets must include slos.latency.target.", what) + actionSentence("restore_signal"),
+		Runbook: Runbook{Meaning: signalAbsentMeaning, Steps: signalAbsentSteps(cfg)},
+	}
+}
+
 // sloLabels are the labels of an SLO's recorded series.
 func (c *Config) sloLabels(s slo) map[string]string {
 	return map[string]string{"service": c.Service, "slo": s.name,

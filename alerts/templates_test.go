@@ -82,6 +82,15 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 			"ExporterAbsent(no target)": {1, map[string]string{"instance": ""}, "No target of job headroom exists", "for 2m"},
 			"SignalAbsent":              {1, nil, "absent = 1", "for 10m"},
 		}
+		if b, ok := cfg.sloBucket(); ok {
+			// Keyed by trigger id: the latency SLO's bucket is a SignalAbsent
+			// rule that counts series rather than reporting absence.
+			custom["SignalAbsent:slo_latency_bucket"] = struct {
+				value                float64
+				labels               map[string]string
+				valueText, threshold string
+			}{2, nil, fmt.Sprintf(`2 %s series with le="+Inf" and no le="%s" bucket`, b.metric, num(cfg.SLOs.Latency.Target)), "for 10m"}
+		}
 		if h, ok := DBConnectionHeadroom(cfg); ok {
 			custom["ScaleOutExceedsDBConnections"] = struct {
 				value                float64
@@ -100,7 +109,11 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 		for _, tr := range cat {
 			c := tc{name: tr.ID, summary: tr.Summary, description: tr.Description, action: tr.Action, labels: lbls}
 			if tr.Comparison == customSignal {
-				for _, key := range []string{tr.Alert, tr.Alert + "(every probe)", tr.Alert + "(no target)"} {
+				base := tr.Alert
+				if _, ok := custom[tr.ID]; ok {
+					base = tr.ID
+				}
+				for _, key := range []string{base, base + "(every probe)", base + "(no target)"} {
 					cu, ok := custom[key]
 					if !ok {
 						continue
@@ -117,7 +130,7 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 					}
 					cases = append(cases, c)
 				}
-				if _, ok := custom[tr.Alert]; !ok {
+				if _, ok := custom[base]; !ok {
 					t.Errorf("%s %s: no expectation for this custom-expression alert; add one", p, tr.ID)
 				}
 				continue

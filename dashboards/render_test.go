@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/collectors"
@@ -31,6 +32,21 @@ import (
 // data.
 var renderExempt = map[string]string{
 	Overview + "/Firing scaling alerts": "ALERTS has series only while an alert fires; the counts beside it are never empty",
+}
+
+// selectorExempt lists, by metric, the selectors that may match no series
+// in the render test, and why. A panel query's result alone does not show
+// its selectors match: "count(x) or vector(0)", a stat's "or vector(1)"
+// for absence, or a fallback after "or" answer with data whatever x
+// selects. So every selector of every query must select series itself.
+var selectorExempt = map[string]string{
+	"ALERTS": "has series only while an alert fires; the render test induces none",
+	"headroom_target_series_dropped_total": "appears at a target's first label value dropped over its limits, and the render test's " +
+		"targets stay within theirs; the panels read 0 until then (headroom_target_up * 0, whose selector is checked)",
+	"kube_horizontalpodautoscaler_spec_max_replicas": "kube-state-metrics (alerts.ExternalInputs), which the render test has no source for; " +
+		"the panels fall back to autoscaling.max_replicas",
+	"kube_horizontalpodautoscaler_status_current_replicas": "kube-state-metrics (alerts.ExternalInputs), which the render test has no source for; " +
+		"the panel falls back to the API instances Prometheus sees, else autoscaling.min_replicas",
 }
 
 // renderRateInterval stands for $__rate_interval: long enough for two
@@ -149,12 +165,28 @@ api:
 	t.Logf("servers up after %s", time.Since(start).Round(time.Millisecond))
 
 	// Every query, retried until it has data or the deadline passes: rates
-	// need two scrapes, recording rules an evaluation after that.
+	// need two scrapes, recording rules an evaluation after that. And every
+	// selector of every query (exempt panels' too), on its own.
 	type pending struct{ where, expr string }
 	var todo []pending
+	selectors := map[string][]string{} // selector: the panels that read it
+	var selectorOrder []string
+	usedExempt := map[string]bool{}
 	for _, name := range Names {
 		for _, p := range allPanels(ds[name]) {
 			key := name + "/" + str(p.Title)
+			for _, q := range exprsOf(t, p) {
+				for _, sel := range selectorsOf(t, renderable(q.expr)) {
+					if _, ok := selectorExempt[sel.metric]; ok {
+						usedExempt[sel.metric] = true
+						continue
+					}
+					if _, ok := selectors[sel.text]; !ok {
+						selectorOrder = append(selectorOrder, sel.text)
+					}
+					selectors[sel.text] = append(selectors[sel.text], key)
+				}
+			}
 			if _, ok := renderExempt[key]; ok {
 				continue
 			}
@@ -168,6 +200,18 @@ api:
 			}
 			m := labelValues.FindStringSubmatch(str(v.Query.String))
 			todo = append(todo, pending{name + "/variable " + v.Name, fmt.Sprintf("count by (%s) (%s)", m[2], renderable(m[1]))})
+		}
+	}
+	for _, sel := range selectorOrder {
+		panels := dedupe(selectors[sel])
+		if len(panels) > 3 {
+			panels = append(panels[:3], fmt.Sprintf("and %d more", len(panels)-3))
+		}
+		todo = append(todo, pending{fmt.Sprintf("selector %s (in %s)", sel, strings.Join(panels, ", ")), "count(" + sel + ")"})
+	}
+	for metric := range selectorExempt {
+		if !usedExempt[metric] {
+			t.Errorf("selectorExempt lists %s, which no panel selects", metric)
 		}
 	}
 	for key := range renderExempt {
@@ -267,6 +311,38 @@ func checkDBHeadroom(t *testing.T, prom *testenv.Prometheus, cfg *alerts.Config,
 		}
 	}
 	t.Logf("%s: %v (%v usable, %v pods x %v)", dbHeadroomTitle, want, usable, pods, pool)
+}
+
+// selector is one vector selector of a query, as Prometheus prints it.
+type selector struct{ metric, text string }
+
+// selectorsOf returns the vector selectors of a query.
+func selectorsOf(t *testing.T, expr string) []selector {
+	t.Helper()
+	e, err := alerts.ParseExpr(expr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, expr)
+	}
+	var out []selector
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			out = append(out, selector{vs.Name, vs.String()})
+		}
+		return nil
+	})
+	return out
+}
+
+func dedupe(list []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // renderable substitutes the dashboard variables as Grafana would with
