@@ -77,13 +77,17 @@ type partialFamilies struct {
 }
 
 // runnerFamilies turns one target's metrics into families, each series
-// labelled with the target.
+// labelled with the target and each family sorted, so that the merge only
+// has to interleave sorted runs.
 func runnerFamilies(target *dto.LabelPair, metrics []prometheus.Metric) partialFamilies {
 	p := partialFamilies{byName: make(map[string]*dto.MetricFamily, 64)}
 	for _, m := range metrics {
 		if err := add(p.byName, m, target); err != nil {
 			p.errs = append(p.errs, err)
 		}
+	}
+	for _, f := range p.byName {
+		slices.SortStableFunc(f.Metric, compareLabels)
 	}
 	return p
 }
@@ -99,11 +103,14 @@ func families(static []*dto.MetricFamily, runners []*Runner, results [][]prometh
 }
 
 // merge joins the static families and the targets' into one sorted list:
-// families by name, series within a family by label values.
+// families by name, series within a family by label values. A family that
+// more than one target reports (two PostgreSQL servers, every target's
+// headroom_target_up) is the merge of their sorted series.
 func merge(static []*dto.MetricFamily, parts []partialFamilies) ([]*dto.MetricFamily, error) {
 	var errs []error
 	byName := make(map[string]*dto.MetricFamily, len(static)+64)
 	for _, f := range static {
+		slices.SortStableFunc(f.Metric, compareLabels)
 		byName[f.GetName()] = f
 	}
 	for _, p := range parts {
@@ -116,19 +123,34 @@ func merge(static []*dto.MetricFamily, parts []partialFamilies) ([]*dto.MetricFa
 			case have.GetType() != f.GetType():
 				errs = append(errs, fmt.Errorf("metric %s is a %s here and a %s elsewhere", name, f.GetType(), have.GetType()))
 			default:
-				have.Metric = append(have.Metric, f.Metric...)
+				have.Metric = mergeSorted(have.Metric, f.Metric)
 			}
 		}
 	}
 	out := make([]*dto.MetricFamily, 0, len(byName))
 	for _, f := range byName {
-		if err := sortAndDedupe(f); err != nil {
+		if err := dedupe(f); err != nil {
 			errs = append(errs, err)
 		}
 		out = append(out, f)
 	}
 	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
 	return out, errors.Join(errs...)
+}
+
+// mergeSorted interleaves two series lists sorted by label values; on equal
+// labels a's series comes first, as a stable sort of a then b would order
+// them.
+func mergeSorted(a, b []*dto.Metric) []*dto.Metric {
+	out := make([]*dto.Metric, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if compareLabels(b[0], a[0]) < 0 {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // add writes one metric into its family, with the target label unless its
@@ -176,11 +198,10 @@ func withLabel(pairs []*dto.LabelPair, lp *dto.LabelPair) []*dto.LabelPair {
 	return slices.Insert(pairs, i, lp)
 }
 
-// sortAndDedupe orders a family's series by label values, as the text
-// format's readers expect, and drops a series whose labels repeat one
-// before it: Prometheus would reject the whole scrape for it.
-func sortAndDedupe(f *dto.MetricFamily) error {
-	slices.SortStableFunc(f.Metric, compareLabels)
+// dedupe drops, from a family sorted by label values, a series whose
+// labels repeat the one before it: Prometheus would reject the whole scrape
+// for it.
+func dedupe(f *dto.MetricFamily) error {
 	var dups int
 	kept := f.Metric[:0]
 	for i, m := range f.Metric {
