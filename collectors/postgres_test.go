@@ -383,4 +383,11 @@ func TestPostgresLabelCaps(t *testing.T) {
 	if n := s.must(t, "headroom_target_series_dropped_total", "kind", "postgres", "limit", "databases"); n != 4 {
 		t.Errorf("dropped = %v, want 4", n)
 	}
+	// The limits nothing exceeded are counted from 0, not absent until
+	// their first drop.
+	for _, limit := range []string{"roles", "slots", "replicas"} {
+		if n := s.must(t, "headroom_target_series_dropped_total", "kind", "postgres", "limit", limit); n != 0 {
+			t.Errorf("dropped over %s = %v, want 0", limit, n)
+		}
+	}
 }

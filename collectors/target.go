@@ -299,8 +299,17 @@ type LabelCap struct {
 	s    *Scrape
 }
 
-// Cap starts a cap named after its config field (e.g. "databases").
+// Cap starts a cap named after its config field (e.g. "databases"). Its
+// dropped counter is exported from the first scrape that uses the cap, at 0
+// until something is dropped, so that rate() and increase() see it start
+// rather than appear.
 func (s *Scrape) Cap(name string, max int) *LabelCap {
+	if s.dropped == nil {
+		s.dropped = map[string]int{}
+	}
+	if _, ok := s.dropped[name]; !ok {
+		s.dropped[name] = 0
+	}
 	return &LabelCap{name: name, max: max, seen: map[string]struct{}{}, s: s}
 }
 
@@ -312,9 +321,6 @@ func (c *LabelCap) Allow(value string) bool {
 		return true
 	}
 	if len(c.seen) >= c.max {
-		if c.s.dropped == nil {
-			c.s.dropped = map[string]int{}
-		}
 		c.s.dropped[c.name]++
 		return false
 	}

@@ -41,8 +41,6 @@ var renderExempt = map[string]string{
 // selects. So every selector of every query must select series itself.
 var selectorExempt = map[string]string{
 	"ALERTS": "has series only while an alert fires; the render test induces none",
-	"headroom_target_series_dropped_total": "appears at a target's first label value dropped over its limits, and the render test's " +
-		"targets stay within theirs; the panels read 0 until then (headroom_target_up * 0, whose selector is checked)",
 	"kube_horizontalpodautoscaler_spec_max_replicas": "kube-state-metrics (alerts.ExternalInputs), which the render test has no source for; " +
 		"the panels fall back to autoscaling.max_replicas",
 	"kube_horizontalpodautoscaler_status_current_replicas": "kube-state-metrics (alerts.ExternalInputs), which the render test has no source for; " +

@@ -61,7 +61,8 @@ func main() {
 	mux.Handle("/", landing)
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("Healthy\n")) })
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	if err := web.ListenAndServe(server, webFlags, slog.Default()); err != nil {
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := web.ListenAndServe(server, webFlags, quiet); err != nil {
 		slog.Error("serve", "err", err)
 		os.Exit(1)
 	}
