@@ -415,15 +415,7 @@ func TestReplayMarksWindowsLongerThanHistory(t *testing.T) {
 // with them, as the alert and the dashboard do, and says so; the
 // configured number stands in only where there is no measurement.
 func TestReplayDBGuardPrefersMeasured(t *testing.T) {
-	data, err := os.ReadFile("testdata/amas-queue.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data = append(data, "autoscaling:\n  db: {pool_size_per_pod: 10, usable_connections: 200, allow_exceeding_connections: true}\n"...)
-	cfg, err := alerts.LoadOnto("amas", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := dbGuardConfig(t)
 	series, err := os.ReadFile("testdata/step-up.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -474,15 +466,7 @@ func TestReplayDBGuardPrefersMeasured(t *testing.T) {
 // The database-connection guard is crossed at the first step whose
 // replicas x pool size per pod exceed the usable connections.
 func TestReplayDBGuard(t *testing.T) {
-	data, err := os.ReadFile("testdata/amas-queue.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data = append(data, "autoscaling:\n  db: {pool_size_per_pod: 10, usable_connections: 200, allow_exceeding_connections: true}\n"...)
-	cfg, err := alerts.LoadOnto("amas", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := dbGuardConfig(t)
 	rep := replayFile(t, cfg, "step-up.yaml", 2)
 	g := rep.DBGuard
 	var want *Event
@@ -500,4 +484,20 @@ func TestReplayDBGuard(t *testing.T) {
 	if rep.DBGuard.Enabled || rep.DBGuard.CrossedAt != nil {
 		t.Errorf("no pool size configured, guard %+v", rep.DBGuard)
 	}
+}
+
+// dbGuardConfig is the queue-driven amas config with 10 connections a pod
+// against 200 usable: the guard is crossed past 20 pods.
+func dbGuardConfig(t *testing.T) *alerts.Config {
+	t.Helper()
+	data, err := os.ReadFile("testdata/amas-queue.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, "autoscaling:\n  db: {pool_size_per_pod: 10, usable_connections: 200, allow_exceeding_connections: true}\n"...)
+	cfg, err := alerts.LoadOnto("amas", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
