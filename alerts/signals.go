@@ -297,16 +297,19 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 		Help: "Failed requests (api.error_matcher) over all requests; 0 when nothing failed, absent when there was no traffic, never NaN."})
 	hist := cfg.API.DurationHistogram + "_bucket"
 	add(Signal{ID: "api_latency_p95", Record: "service:api_request_duration_seconds:p95_rate" + w,
-		Expr: fmt.Sprintf("histogram_quantile(0.95, %s)\n  and %s (%s > 0)",
+		// ">= 0" drops the NaN histogram_quantile returns for a histogram
+		// with no finite bucket; SignalAbsent then watches for finite
+		// buckets, so such a histogram is reported, not silently ignored.
+		Expr: fmt.Sprintf("histogram_quantile(0.95, %s) >= 0\n  and %s (%s > 0)",
 			p.agg("sum", fmt.Sprintf("rate(%s[%s])", sel(hist, api), w), "le"), p.on(),
 			p.agg("sum", fmt.Sprintf("rate(%s[%s])", sel(hist, api, `le="+Inf"`), w))),
 		Unit: UnitSeconds, Group: GroupAPI, Title: "API p95 latency", Where: whereInst, Window: rw, sim: simQuantile,
-		MustExist: true, Scraped: p.agg("sum", sel(hist, api, `le="+Inf"`)),
+		MustExist: true, Scraped: p.agg("sum", sel(hist, api, `le!="+Inf"`)),
 		fixture: func(f *fx, vals []float64) map[string]string {
 			f.histogram(hist, f.apiInstance(), vals)
 			return map[string]string{}
 		},
-		Help: "95th percentile of request duration over the rate window; absent when there was no traffic."})
+		Help: "95th percentile of request duration over the rate window; absent when there was no traffic or the histogram has no finite bucket."})
 	if q := cfg.API.QueueDepthMetric; q != "" {
 		add(Signal{ID: "api_queue_depth", Record: "service:api_queue_depth:sum", Expr: p.agg("sum", sel(q, api)), Unit: UnitCount, Group: GroupAPI,
 			Title: "Queue depth", Where: whereInst, MustExist: true,

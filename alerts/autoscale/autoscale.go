@@ -211,7 +211,9 @@ func ScaledObject(cfg *alerts.Config) (*kedav1alpha1.ScaledObject, error) {
 
 // latencyQuery is the p95 signal, or 0 when there were no requests in the
 // window (the signal alone is then empty, which KEDA would take for an
-// outage); it stays empty when the histogram is not scraped at all.
+// outage); it stays empty when the histogram is not scraped at all, and
+// when requests came but the histogram has no finite bucket to take a
+// quantile from: KEDA then holds its fallback instead of reading 0.
 func latencyQuery(cfg *alerts.Config, p95 string) string {
 	sel := cfg.API.DurationHistogram + "_bucket{"
 	if s := strings.TrimSpace(cfg.Selectors.API); s != "" {
@@ -222,7 +224,7 @@ func latencyQuery(cfg *alerts.Config, p95 string) string {
 	if cfg.ClusterLabel != "" {
 		by, on = "by ("+cfg.ClusterLabel+") ", "on ("+cfg.ClusterLabel+")"
 	}
-	return fmt.Sprintf("(\n  %s\n)\nor %s\n  sum %s(rate(%s[%s])) * 0", strings.ReplaceAll(p95, "\n", "\n  "), on, by, sel, cfg.API.RateWindow)
+	return fmt.Sprintf("(\n  %s\n)\nor %s\n  sum %s(rate(%s[%s])) == 0", strings.ReplaceAll(p95, "\n", "\n  "), on, by, sel, cfg.API.RateWindow)
 }
 
 // HPA is the autoscaling/v2 HorizontalPodAutoscaler of a config: CPU and

@@ -551,6 +551,16 @@ load 30s
 	}
 	near("latency-p95 idle", eval(queries["latency-p95"], idle), 0)
 
+	// Requests counted but no finite bucket to take a quantile from: no
+	// result (KEDA's fallback holds), never the idle 0.
+	infOnly := loadedEngine(t, `
+load 30s
+  amas_agent_duration_seconds_bucket{`+pod+`, le="+Inf"} 0+900x20
+`)
+	if got := infOnly(queries["latency-p95"], busy); len(got) != 0 {
+		t.Errorf("latency-p95 with only the +Inf bucket: %v, want an empty result", got)
+	}
+
 	// Scrapes lost (a Prometheus or target outage): no result at all.
 	empty := loadedEngine(t, "load 30s\n  up{job=\"other\"} 1x20\n")
 	for name, q := range queries {
