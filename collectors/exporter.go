@@ -147,7 +147,11 @@ func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, g prometheus.Ga
 		return
 	}
 	gz := gzipWriters.Get().(*gzip.Writer)
-	defer gzipWriters.Put(gz)
+	defer func() {
+		// The pooled writer must not keep this response alive.
+		gz.Reset(io.Discard)
+		gzipWriters.Put(gz)
+	}()
 	gz.Reset(w)
 	w.Header().Set("Content-Encoding", "gzip")
 	w.Header().Add("Vary", "Accept-Encoding")
@@ -163,11 +167,22 @@ var gzipWriters = sync.Pool{New: func() any {
 func acceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
 		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(params, " ", "") != "q=0" {
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && !refused(params) {
 			return true
 		}
 	}
 	return false
+}
+
+// refused says whether Accept-Encoding parameters give a weight of zero
+// (q=0, q=0.0, q=0.000).
+func refused(params string) bool {
+	q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+	if !ok {
+		return false
+	}
+	v, err := strconv.ParseFloat(q, 64)
+	return err == nil && v == 0
 }
 
 type gzipResponse struct {

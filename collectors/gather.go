@@ -195,7 +195,10 @@ func withLabel(pairs []*dto.LabelPair, lp *dto.LabelPair) []*dto.LabelPair {
 	i, _ := slices.BinarySearchFunc(pairs, lp.GetName(), func(p *dto.LabelPair, name string) int {
 		return strings.Compare(p.GetName(), name)
 	})
-	return slices.Insert(pairs, i, lp)
+	// Clipped: the pairs belong to a const metric that concurrent scrapes
+	// share (singleflight), so the insert must copy, never write into
+	// spare capacity.
+	return slices.Insert(slices.Clip(pairs), i, lp)
 }
 
 // dedupe drops, from a family sorted by label values, a series whose

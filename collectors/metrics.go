@@ -19,7 +19,7 @@ type MetricInfo struct {
 }
 
 var (
-	metricsMu sync.Mutex
+	metricsMu sync.RWMutex
 	metrics   = map[string]MetricInfo{}
 	// described maps each descriptor headroom emits to what it describes,
 	// so that a scrape builds metric families without a registry.
@@ -64,9 +64,11 @@ func forget(d *prometheus.Desc) {
 	delete(described, d)
 }
 
+// describe is on every series' path, from every target's goroutine at
+// once: readers share the lock.
 func describe(d *prometheus.Desc) (info MetricInfo, labelled, ok bool) {
-	metricsMu.Lock()
-	defer metricsMu.Unlock()
+	metricsMu.RLock()
+	defer metricsMu.RUnlock()
 	dd, ok := described[d]
 	return dd.info, dd.labelled, ok
 }
