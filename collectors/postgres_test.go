@@ -368,8 +368,14 @@ func TestPostgresLabelCaps(t *testing.T) {
 	}
 	limits := config.DefaultLimits
 	limits.Databases = 2
-	r, _ := newPostgresRunner(t, config.Postgres{DSN: pg.DSN("postgres", "postgres"), Limits: limits}, nil)
+	// With sizes on, two collectors label by database: they keep the same
+	// two, and each database left out is counted once.
+	r, _ := newPostgresRunner(t, config.Postgres{DSN: pg.DSN("postgres", "postgres"), Limits: limits, DatabaseSizes: true}, nil)
 	s := gather(t, r, 10*time.Second)
+	sized := map[string]bool{}
+	for _, c := range s.family("headroom_postgres_database_size_bytes") {
+		sized[c.labels["database"]] = true
+	}
 	dbs := map[string]bool{}
 	for _, c := range s.family("headroom_postgres_database_commits_total") {
 		if db, ok := c.labels["database"]; ok {
@@ -378,6 +384,9 @@ func TestPostgresLabelCaps(t *testing.T) {
 	}
 	if len(dbs) != 2 {
 		t.Errorf("databases exported = %v, want 2 under the cap", dbs)
+	}
+	if fmt.Sprint(sized) != fmt.Sprint(dbs) {
+		t.Errorf("databases with a size = %v, want the same as with statistics, %v", sized, dbs)
 	}
 	// 6 databases (postgres + db0..db4), 2 kept: 4 dropped.
 	if n := s.must(t, "headroom_target_series_dropped_total", "kind", "postgres", "limit", "databases"); n != 4 {

@@ -48,6 +48,7 @@ type Scrape struct {
 	metrics   []prometheus.Metric
 	collector []collectorResult
 	dropped   map[string]int
+	caps      map[string]*LabelCap
 }
 
 type collectorResult struct {
@@ -293,24 +294,33 @@ func (r *Runner) logOutcome(failure error, cs []collectorResult) {
 
 // LabelCap bounds the distinct values of one label within a scrape.
 type LabelCap struct {
-	name string
-	max  int
-	seen map[string]struct{}
-	s    *Scrape
+	name    string
+	max     int
+	seen    map[string]struct{}
+	refused map[string]struct{}
+	s       *Scrape
 }
 
 // Cap starts a cap named after its config field (e.g. "databases"). Its
 // dropped counter is exported from the first scrape that uses the cap, at 0
 // until something is dropped, so that rate() and increase() see it start
 // rather than appear.
+//
+// Collectors of one scrape that label by the same thing (the databases of
+// pg_stat_database and of pg_database_size) share the cap: they keep the
+// same values, and a value left out is counted once.
 func (s *Scrape) Cap(name string, max int) *LabelCap {
+	if c, ok := s.caps[name]; ok {
+		return c
+	}
 	if s.dropped == nil {
 		s.dropped = map[string]int{}
+		s.caps = map[string]*LabelCap{}
 	}
-	if _, ok := s.dropped[name]; !ok {
-		s.dropped[name] = 0
-	}
-	return &LabelCap{name: name, max: max, seen: map[string]struct{}{}, s: s}
+	s.dropped[name] += 0
+	c := &LabelCap{name: name, max: max, seen: map[string]struct{}{}, refused: map[string]struct{}{}, s: s}
+	s.caps[name] = c
+	return c
 }
 
 // Allow reports whether a series with this label value may be emitted, and
@@ -321,7 +331,10 @@ func (c *LabelCap) Allow(value string) bool {
 		return true
 	}
 	if len(c.seen) >= c.max {
-		c.s.dropped[c.name]++
+		if _, ok := c.refused[value]; !ok {
+			c.refused[value] = struct{}{}
+			c.s.dropped[c.name]++
+		}
 		return false
 	}
 	c.seen[value] = struct{}{}
