@@ -3,6 +3,7 @@ package collectors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -125,4 +126,47 @@ func TestLabelValuesNotUTF8(t *testing.T) {
 	}
 	s := flatten(t, fams)
 	s.want(t, "headroom_postgres_backends", 4, "database", "caf\uFFFD", "state", "idle")
+}
+
+// The merge interleaves the targets' sorted series (and keeps the static
+// families): a family two targets report comes out sorted by label
+// values, and a series two parts both carry is kept once, the first
+// part's, with an error, as a registry would refuse it.
+func TestMergeInterleavesTargets(t *testing.T) {
+	target := func(v string) *dto.LabelPair {
+		return &dto.LabelPair{Name: proto.String("target"), Value: proto.String(v)}
+	}
+	up := func(kind string, v float64) prometheus.Metric {
+		return constMetric(targetUpDesc, prometheus.GaugeValue, v, []string{kind})
+	}
+	static := []*dto.MetricFamily{{Name: proto.String("go_goroutines"), Help: proto.String("Goroutines."),
+		Type: dto.MetricType_GAUGE.Enum(), Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: proto.Float64(3)}}}}}
+	parts := []partialFamilies{
+		runnerFamilies(target("zeta"), []prometheus.Metric{up("redis", 1), up("postgres", 1)}),
+		runnerFamilies(target("alpha"), []prometheus.Metric{up("postgres", 0)}),
+		runnerFamilies(target("zeta"), []prometheus.Metric{up("redis", 0)}),
+	}
+	fams, err := merge(static, parts)
+	if err == nil || !strings.Contains(err.Error(), "headroom_target_up: 1 duplicate series dropped") {
+		t.Errorf("err = %v, want the duplicate named", err)
+	}
+	var got []string
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			var pairs []string
+			for _, lp := range m.GetLabel() {
+				pairs = append(pairs, lp.GetName()+"="+lp.GetValue())
+			}
+			got = append(got, fmt.Sprintf("%s{%s} %g", f.GetName(), strings.Join(pairs, ","), m.GetGauge().GetValue()))
+		}
+	}
+	want := []string{
+		"go_goroutines{} 3",
+		"headroom_target_up{kind=postgres,target=alpha} 0",
+		"headroom_target_up{kind=postgres,target=zeta} 1",
+		"headroom_target_up{kind=redis,target=zeta} 1",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("merged:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
