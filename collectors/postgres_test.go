@@ -400,3 +400,37 @@ func TestPostgresLabelCaps(t *testing.T) {
 		}
 	}
 }
+
+// A monitoring role that is not a superuser (pg_monitor, as the README
+// asks for) reads other roles' backends with their database, role,
+// application and state: the connections query names them from the oids
+// through pg_database and pg_roles, which every role may read.
+func TestPostgresMonitorRoleSeesOtherRoles(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
+	pg.Exec(t, "postgres", "CREATE ROLE monitor LOGIN", "GRANT pg_monitor TO monitor", "CREATE ROLE app LOGIN", "CREATE DATABASE shop OWNER app")
+	for i := 0; i < 3; i++ {
+		pg.ConnectAs(t, "shop", "app", "api")
+	}
+	busy := pg.ConnectAs(t, "shop", "app", "api")
+	if _, err := busy.Exec(context.Background(), "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := newPostgresRunner(t, config.Postgres{DSN: pg.DSN("postgres", "monitor"), Pools: map[string]int{"api": 13}}, nil)
+	s := gather(t, r, 10*time.Second)
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"headroom_postgres_backends", []string{"database", "shop", "state", "idle"}, 3},
+		{"headroom_postgres_backends", []string{"database", "shop", "state", "idle_in_transaction"}, 1},
+		{"headroom_postgres_pool_backends", []string{"pool", "api", "state", "idle"}, 3},
+		{"headroom_postgres_pool_backends", []string{"pool", "api", "state", "idle_in_transaction"}, 1},
+		{"headroom_postgres_role_backends", []string{"role", "app"}, 4},
+	} {
+		if got := s.must(t, c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v = %v as monitor, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+}
