@@ -614,6 +614,11 @@ func definitions(cfg *Config) []Trigger {
 			if names, err := SelectedMetrics(s.Scraped); err == nil && len(names) > 0 {
 				what = "input " + names[0] + " of " + s.Record
 			}
+			// Watching some buckets of a histogram (the p95's finite
+			// ones): say which, since the metric itself may be there.
+			if bs, err := rawBuckets(s.Scraped, nil); err == nil && len(bs) == 1 {
+				what = "input " + bs[0].String() + " of " + s.Record
+			}
 		}
 		add(Trigger{ID: "SignalAbsent:" + s.ID, Alert: "SignalAbsent", Set: SetHealth, Source: "headroom", Group: GroupHeadroom, Direction: None,
 			Signal: s, Comparison: customSignal, For: 10 * min, Action: "restore_signal", Urgency: UrgencyMedium,
