@@ -1,6 +1,7 @@
 // Command rssfloor is the smallest exporter that links what headroom must
 // link: client_golang (with the Go and process collectors), pgx, go-redis,
-// exporter-toolkit and kingpin. It holds one PostgreSQL and one Redis
+// exporter-toolkit, kingpin, and klauspost/compress's gzip, which headroom
+// compresses with. It holds one PostgreSQL and one Redis
 // connection and answers each scrape with one query to each. The benchmark
 // runs it beside headroom, so that headroom's resident memory is read
 // against what these libraries cost before headroom adds anything.
@@ -11,10 +12,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -52,7 +55,17 @@ func main() {
 			}
 		}))
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true})
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			metrics.ServeHTTP(w, r)
+			return
+		}
+		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		defer gz.Close()
+		w.Header().Set("Content-Encoding", "gzip")
+		metrics.ServeHTTP(gzipWriter{ResponseWriter: w, gz: gz}, r)
+	})
 	landing, err := web.NewLandingPage(web.LandingConfig{Name: "rssfloor"})
 	if err != nil {
 		slog.Error("landing page", "err", err)
@@ -72,3 +85,10 @@ type collectorFunc func(chan<- prometheus.Metric)
 
 func (f collectorFunc) Describe(chan<- *prometheus.Desc)    {}
 func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
+
+type gzipWriter struct {
+	http.ResponseWriter
+	gz *gzip.Writer
+}
+
+func (g gzipWriter) Write(b []byte) (int, error) { return g.gz.Write(b) }
