@@ -2,8 +2,10 @@ package alerts
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -1043,13 +1045,8 @@ func bucketAbsentAlerts(cfg *Config, t Trigger, series []inputSeries) ([]expAler
 	if err != nil {
 		return nil, err
 	}
-	clusters := make([]string, 0, len(gaps))
-	for c := range gaps {
-		clusters = append(clusters, c)
-	}
-	sort.Strings(clusters)
 	var out []expAlert
-	for _, c := range clusters {
+	for _, c := range slices.Sorted(maps.Keys(gaps)) {
 		l := map[string]string{}
 		if cfg.ClusterLabel != "" {
 			l[cfg.ClusterLabel] = c
