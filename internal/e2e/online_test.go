@@ -132,12 +132,15 @@ func (b *bundle) steadyState(t *testing.T, cfg *alerts.Config) {
 	}
 	time.Sleep(steadyWindow)
 	// On a loaded machine (CI runs every package at once) a target can miss
-	// its scrape deadline and drop its series for a scrape; the window pint
-	// looks back over must be one in which the exporter and every target
+	// its scrape deadline and drop its series for a scrape, or answer its
+	// first commands and run out of time in a later one (up 1, that
+	// collector's series dropped); the window pint looks back over must be
+	// one in which the exporter and every collector of every target
 	// answered each time, or pint reports a gap as a missing metric.
 	window := model.Duration(steadyWindow).String()
 	b.prom.WaitFor(t, fmt.Sprintf(`count(min_over_time(headroom_target_up[%s]) == 1) == count(headroom_target_up)
-and on() min_over_time(up{job="headroom"}[%s]) == 1`, window, window), 3*time.Minute)
+and on() count(min_over_time(headroom_scrape_collector_success[%s]) == 1) == count(headroom_scrape_collector_success)
+and on() min_over_time(up{job="headroom"}[%s]) == 1`, window, window, window), 3*time.Minute)
 }
 
 // pintConfig is pint's configuration for the end-to-end Prometheus: the
@@ -248,7 +251,25 @@ func (b *bundle) lintOnline(t *testing.T, pint string, cfg *alerts.Config) {
 	if err := os.WriteFile(config, []byte(pintConfig("http://"+b.prom.Addr(), absent)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	problems := runPint(t, pint, config, b.ruleFiles)
+	// A problem must survive a second look: on a loaded machine pint has
+	// once found no series in a window where Prometheus, asked the same
+	// thing right after, had every sample (seen in CI, not reproduced on
+	// a quiet machine). A real gap, a metric nothing exports, stays.
+	var problems []pintProblem
+	for attempt := 1; ; attempt++ {
+		problems = runPint(t, pint, config, b.ruleFiles)
+		serious := 0
+		for _, p := range problems {
+			if !p.excused() && p.Severity != "Information" {
+				serious++
+			}
+		}
+		if serious == 0 || attempt == 3 {
+			break
+		}
+		t.Logf("pint attempt %d: %d problems; looking again in 5s", attempt, serious)
+		time.Sleep(5 * time.Second)
+	}
 	counts := map[string]int{}
 	for _, p := range problems {
 		counts[p.Severity]++
