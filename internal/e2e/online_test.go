@@ -268,6 +268,7 @@ func (b *bundle) lintOnline(t *testing.T, pint string, cfg *alerts.Config) {
 			break
 		}
 		t.Logf("pint attempt %d: %d problems; looking again in 5s", attempt, serious)
+		b.explainAbsent(t, problems)
 		time.Sleep(5 * time.Second)
 	}
 	counts := map[string]int{}
@@ -410,4 +411,25 @@ var labelValues = regexp.MustCompile(`^label_values\((.+), *(\w+)\)$`)
 func withoutVariables(expr string) string {
 	return strings.NewReplacer("$__rate_interval", "1m", "$__interval", "1m", "$__range", "1h",
 		`"$cluster"`, `".*"`, `"$job"`, `".*"`, `"$target"`, `".*"`).Replace(expr)
+}
+
+// explainAbsent logs, for each metric pint found no series of, what
+// Prometheus holds of it over the whole run and what the collectors of
+// its kind reported: the evidence for a gap that a second look clears.
+func (b *bundle) explainAbsent(t *testing.T, problems []pintProblem) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, p := range problems {
+		if p.excused() || p.Severity == "Information" {
+			continue
+		}
+		for _, m := range regexp.MustCompile("`(headroom_[a-z_]+)`").FindAllStringSubmatch(p.text, -1) {
+			if seen[m[1]] {
+				continue
+			}
+			seen[m[1]] = true
+			t.Logf("%s over the run: %v", m[1], b.prom.Query(t, fmt.Sprintf("count_over_time(%s[1h])", m[1])))
+			t.Logf("collectors over the last minute: %v", b.prom.Query(t, "min_over_time(headroom_scrape_collector_success[1m])"))
+		}
+	}
 }

@@ -21,6 +21,11 @@ type PgBouncerOptions struct {
 	ReservePoolSize int
 	MaxClientConn   int      // default 200
 	Settings        []string // extra [pgbouncer] lines
+	// Databases are given entries of their own, as production configs
+	// list theirs: SHOW DATABASES has them from the start and for good,
+	// where a database reached through the `*` fallback appears at its
+	// first client and may go again.
+	Databases []string
 }
 
 // PgBouncer is a throwaway PgBouncer in front of a Postgres. Every database
@@ -44,8 +49,11 @@ func StartPgBouncer(t TB, backend *Postgres, opts PgBouncerOptions) *PgBouncer {
 		opts.MaxClientConn = 200
 	}
 	port := FreePort(t)
-	ini := []string{
-		"[databases]",
+	ini := []string{"[databases]"}
+	for _, db := range opts.Databases {
+		ini = append(ini, fmt.Sprintf("%s = host=%s port=%d dbname=%s", db, backend.Host, backend.Port, db))
+	}
+	ini = append(ini,
 		fmt.Sprintf("* = host=%s port=%d", backend.Host, backend.Port),
 		"[pgbouncer]",
 		"listen_addr = 127.0.0.1",
@@ -63,7 +71,7 @@ func StartPgBouncer(t TB, backend *Postgres, opts PgBouncerOptions) *PgBouncer {
 		"server_check_delay = 1",
 		"log_connections = 0",
 		"log_disconnections = 0",
-	}
+	)
 	ini = append(ini, opts.Settings...)
 	writeFile(t, dir+"/pgbouncer.ini", strings.Join(ini, "\n")+"\n")
 	writeFile(t, dir+"/userlist.txt", "\"pgbouncer\" \"\"\n\"postgres\" \"\"\n\"stats\" \"\"\n\"app\" \"\"\n")
