@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/headroom-dev/headroom/internal/config"
 )
@@ -126,11 +126,16 @@ func (e *Exporter) ProbeHandler() http.Handler {
 		}
 		ctx, cancel := e.scrapeContext(r)
 		defer cancel()
-		e.serve(w, r, Gatherer(ctx, runner))
+		e.serve(w, r, scrapeGatherer{ctx: ctx, runners: []*Runner{runner}})
 	})
 }
 
-func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer) {
+func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, g scrapeGatherer) {
+	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
+	if format.FormatType() == expfmt.TypeTextPlain {
+		e.serveText(w, r, g, format)
+		return
+	}
 	h := promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(e.logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
@@ -146,12 +151,8 @@ func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, g prometheus.Ga
 		h.ServeHTTP(w, r)
 		return
 	}
-	gz := gzipWriters.Get().(*gzip.Writer)
-	defer func() {
-		// The pooled writer must not keep this response alive.
-		gz.Reset(io.Discard)
-		gzipWriters.Put(gz)
-	}()
+	gz := gzipWriters.get()
+	defer gzipWriters.put(gz)
 	gz.Reset(w)
 	w.Header().Set("Content-Encoding", "gzip")
 	w.Header().Add("Vary", "Accept-Encoding")
@@ -159,10 +160,60 @@ func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, g prometheus.Ga
 	gz.Close()
 }
 
-var gzipWriters = sync.Pool{New: func() any {
-	gz, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-	return gz
-}}
+// gzipWriters keeps a few writers between scrapes. Not a sync.Pool: the
+// garbage collector empties those, and at headroom's heap size it runs
+// about every other scrape, so each scrape built a new writer (its tables
+// and window are a fifth of what a scrape allocates) and made the next
+// collection come sooner.
+// serveText writes the text format itself (encode.go says why), with the
+// headers promhttp would send.
+func (e *Exporter) serveText(w http.ResponseWriter, r *http.Request, g scrapeGatherer, format expfmt.Format) {
+	parts := g.gatherText()
+	w.Header().Add("Vary", "Accept")
+	w.Header().Set("Content-Type", string(format))
+	out := io.Writer(w)
+	var gz *gzip.Writer
+	if acceptsGzip(r) {
+		gz = gzipWriters.get()
+		defer gzipWriters.put(gz)
+		gz.Reset(w)
+		w.Header().Add("Vary", "Accept-Encoding")
+		w.Header().Set("Content-Encoding", "gzip")
+		out = gz
+	}
+	err := writeText(out, parts)
+	if gz != nil {
+		if cerr := gz.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		e.logger.Error("error gathering metrics", "err", err)
+	}
+}
+
+var gzipWriters = writerList{free: make(chan *gzip.Writer, 4)}
+
+type writerList struct{ free chan *gzip.Writer }
+
+func (l writerList) get() *gzip.Writer {
+	select {
+	case gz := <-l.free:
+		return gz
+	default:
+		gz, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+		return gz
+	}
+}
+
+func (l writerList) put(gz *gzip.Writer) {
+	// The kept writer must not keep this response alive.
+	gz.Reset(io.Discard)
+	select {
+	case l.free <- gz:
+	default:
+	}
+}
 
 func acceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {

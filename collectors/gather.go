@@ -37,7 +37,7 @@ func Gatherer(ctx context.Context, runners ...*Runner) prometheus.Gatherer {
 
 // gatherWithStatic is Gatherer plus the static registry (build info, Go and
 // process metrics, gathered while the targets answer).
-func gatherWithStatic(ctx context.Context, static prometheus.Gatherer, runners ...*Runner) prometheus.Gatherer {
+func gatherWithStatic(ctx context.Context, static prometheus.Gatherer, runners ...*Runner) scrapeGatherer {
 	return scrapeGatherer{ctx: ctx, static: static, runners: runners}
 }
 
@@ -67,6 +67,31 @@ func (g scrapeGatherer) Gather() ([]*dto.MetricFamily, error) {
 
 	fams, err := merge(static, parts)
 	return fams, errors.Join(append(errs, err)...)
+}
+
+// gatherText is Gather for the text format: each target's series become
+// text in the target's goroutine, the static registry's while they are
+// out.
+func (g scrapeGatherer) gatherText() []textPart {
+	parts := make([]textPart, len(g.runners), len(g.runners)+1)
+	var wg sync.WaitGroup
+	for i, r := range g.runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[i] = runnerText(r.label, r.Collect(g.ctx))
+		}()
+	}
+	if g.static != nil {
+		fams, err := g.static.Gather()
+		static := staticText(fams)
+		if err != nil {
+			static.errs = append(static.errs, err)
+		}
+		parts = append(parts, static)
+	}
+	wg.Wait()
+	return parts
 }
 
 // partialFamilies are one target's families, by name, and what could not
@@ -156,16 +181,23 @@ func mergeSorted(a, b []*dto.Metric) []*dto.Metric {
 // add writes one metric into its family, with the target label unless its
 // descriptor already carries it (a target's own histogram).
 func add(byName map[string]*dto.MetricFamily, m prometheus.Metric, target *dto.LabelPair) error {
-	info, labelled, ok := describe(m.Desc())
-	if !ok {
-		return fmt.Errorf("metric %s was not made by newDesc or registerLabelled", m.Desc())
-	}
+	var info MetricInfo
 	pb := &dto.Metric{}
-	if err := m.Write(pb); err != nil {
-		return fmt.Errorf("metric %s: %w", info.Name, err)
-	}
-	if !labelled {
-		pb.Label = withLabel(pb.Label, target)
+	if s, ok := m.(*constSample); ok {
+		info = s.meta.info
+		s.write(pb, target)
+	} else {
+		meta := describe(m.Desc())
+		if meta == nil {
+			return fmt.Errorf("metric %s was not made by newDesc or registerLabelled", m.Desc())
+		}
+		info = meta.info
+		if err := m.Write(pb); err != nil {
+			return fmt.Errorf("metric %s: %w", info.Name, err)
+		}
+		if !meta.labelled {
+			pb.Label = withLabel(pb.Label, target)
+		}
 	}
 	var typ dto.MetricType
 	switch {

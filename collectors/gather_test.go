@@ -137,7 +137,7 @@ func TestMergeInterleavesTargets(t *testing.T) {
 		return &dto.LabelPair{Name: proto.String("target"), Value: proto.String(v)}
 	}
 	up := func(kind string, v float64) prometheus.Metric {
-		return constMetric(targetUpDesc, prometheus.GaugeValue, v, []string{kind})
+		return newConstSample(targetUpDesc, prometheus.GaugeValue, v, []string{kind})
 	}
 	static := []*dto.MetricFamily{{Name: proto.String("go_goroutines"), Help: proto.String("Goroutines."),
 		Type: dto.MetricType_GAUGE.Enum(), Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: proto.Float64(3)}}}}}

@@ -1,6 +1,7 @@
 package collectors
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -23,7 +24,7 @@ var (
 	metrics   = map[string]MetricInfo{}
 	// described maps each descriptor headroom emits to what it describes,
 	// so that a scrape builds metric families without a registry.
-	described = map[*prometheus.Desc]describedDesc{}
+	described = map[*prometheus.Desc]*describedDesc{}
 )
 
 type describedDesc struct {
@@ -31,6 +32,27 @@ type describedDesc struct {
 	// labelled: the descriptor already carries the target label (a
 	// target's own stateful metric); the others get it at gather time.
 	labelled bool
+	// slots are the variable labels and the target label, sorted by name
+	// as the exposition wants them: each says where its value comes from.
+	slots []labelSlot
+}
+
+// labelSlot is one label of a series: its name, and the index of its value
+// among the label values, or targetSlot for the target label.
+type labelSlot struct {
+	name  string
+	value int
+}
+
+const targetSlot = -1
+
+func newDescribed(info MetricInfo) *describedDesc {
+	slots := []labelSlot{{name: "target", value: targetSlot}}
+	for i, l := range info.Labels {
+		slots = append(slots, labelSlot{name: l, value: i})
+	}
+	slices.SortFunc(slots, func(a, b labelSlot) int { return strings.Compare(a.name, b.name) })
+	return &describedDesc{info: info, slots: slots}
 }
 
 // newDesc builds a descriptor and records it in the list Metrics returns.
@@ -45,7 +67,7 @@ func newDesc(subsystem, name, help string, labels ...string) *prometheus.Desc {
 	register(info)
 	d := prometheus.NewDesc(fq, help, labels, nil)
 	metricsMu.Lock()
-	described[d] = describedDesc{info: info}
+	described[d] = newDescribed(info)
 	metricsMu.Unlock()
 	return d
 }
@@ -55,7 +77,7 @@ func newDesc(subsystem, name, help string, labels ...string) *prometheus.Desc {
 func registerLabelled(d *prometheus.Desc, info MetricInfo) {
 	metricsMu.Lock()
 	defer metricsMu.Unlock()
-	described[d] = describedDesc{info: info, labelled: true}
+	described[d] = &describedDesc{info: info, labelled: true}
 }
 
 func forget(d *prometheus.Desc) {
@@ -66,11 +88,10 @@ func forget(d *prometheus.Desc) {
 
 // describe is on every series' path, from every target's goroutine at
 // once: readers share the lock.
-func describe(d *prometheus.Desc) (info MetricInfo, labelled, ok bool) {
+func describe(d *prometheus.Desc) *describedDesc {
 	metricsMu.RLock()
 	defer metricsMu.RUnlock()
-	dd, ok := described[d]
-	return dd.info, dd.labelled, ok
+	return described[d]
 }
 
 func register(m MetricInfo) {

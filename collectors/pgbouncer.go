@@ -275,7 +275,7 @@ func pgbEmitRow(emit func(prometheus.Metric), row []string, cols []pgbColumn, id
 		if c.state != "" {
 			ls = append(append(make([]string, 0, len(labels)+1), labels...), c.state)
 		}
-		emit(prometheus.MustNewConstMetric(c.desc, kind, v, ls...))
+		emit(newConstSample(c.desc, kind, v, ls))
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,30 +76,11 @@ func (s *Scrape) Run(name string, collect func(emit func(prometheus.Metric)) err
 // gauge emits a gauge with the given labels; the helper keeps collector code
 // about what is measured rather than how it is wrapped.
 func gauge(emit func(prometheus.Metric), d *prometheus.Desc, v float64, labels ...string) {
-	emit(constMetric(d, prometheus.GaugeValue, v, labels))
+	emit(newConstSample(d, prometheus.GaugeValue, v, labels))
 }
 
 func counter(emit func(prometheus.Metric), d *prometheus.Desc, v float64, labels ...string) {
-	emit(constMetric(d, prometheus.CounterValue, v, labels))
-}
-
-// constMetric never panics on what a server returns: a database name in a
-// SQL_ASCII cluster may not be UTF-8, which client_golang refuses (and
-// MustNewConstMetric panics on). The series keeps its place with the bad
-// bytes replaced; anything else wrong is the gatherer's to report.
-func constMetric(d *prometheus.Desc, typ prometheus.ValueType, v float64, labels []string) prometheus.Metric {
-	m, err := prometheus.NewConstMetric(d, typ, v, labels...)
-	if err == nil {
-		return m
-	}
-	valid := make([]string, len(labels))
-	for i, l := range labels {
-		valid[i] = strings.ToValidUTF8(l, "\uFFFD")
-	}
-	if m, err = prometheus.NewConstMetric(d, typ, v, valid...); err != nil {
-		return prometheus.NewInvalidMetric(d, err)
-	}
-	return m
+	emit(newConstSample(d, prometheus.CounterValue, v, labels))
 }
 
 var (
