@@ -65,9 +65,11 @@ func pgDesc(name, help string, labels ...string) *prometheus.Desc {
 // and a scale-down rule can see it.
 var backendStates = []string{"active", "idle", "idle_in_transaction", "waiting"}
 
+var stateReplacer = strings.NewReplacer(" (", "_", ")", "", " ", "_")
+
 // normaliseState turns pg_stat_activity's state into a label value.
 func normaliseState(s string) string {
-	s = strings.NewReplacer(" (", "_", ")", "", " ", "_").Replace(s)
+	s = stateReplacer.Replace(s)
 	switch s {
 	case "active", "idle", "idle_in_transaction", "idle_in_transaction_aborted", "fastpath_function_call", "disabled", "waiting":
 		return s
@@ -78,6 +80,10 @@ func normaliseState(s string) string {
 type postgresTarget struct {
 	cfg  config.Postgres
 	pool *pgxpool.Pool
+
+	// role is what the last scrape found the server to be.
+	roleMu sync.Mutex
+	role   pgRole
 
 	// standby lag state: what earlier scrapes saw of this server.
 	lagMu sync.Mutex
@@ -133,24 +139,65 @@ func (t *postgresTarget) Scrape(ctx context.Context, s *Scrape) error {
 	}
 	defer conn.Release()
 
-	var inRecovery bool
-	var versionNum int
-	if err := conn.QueryRow(ctx, pgDetectQuery).
-		Scan(&inRecovery, &versionNum); err != nil {
-		return err
+	// The role decides which queries are safe to run, and it changes on
+	// failover, so it is read on every scrape; but in the same round trip
+	// as the queries of the role the last scrape saw. Only when that guess
+	// is wrong (a failover, an upgrade, the first scrape) is the scrape
+	// sent again with the right queries: a round trip saved on every other
+	// scrape, on a busy server most of what the exporter adds to it.
+	t.roleMu.Lock()
+	guess := t.role
+	t.roleMu.Unlock()
+	for attempt := 0; ; attempt++ {
+		results, run, unsupported := t.send(ctx, conn.Conn(), s, guess)
+		var seen pgRole
+		err := results.QueryRow().Scan(&seen.inRecovery, &seen.versionNum)
+		if err == nil && seen != guess && attempt == 0 {
+			results.Close()
+			guess = seen
+			continue
+		}
+		defer results.Close()
+		switch {
+		case err != nil:
+			return err
+		case unsupported != nil:
+			return unsupported
+		}
+		// A role that changed again between the two round trips keeps the
+		// queries sent; the collectors that no longer apply fail, and the
+		// next scrape asks for the right ones.
+		t.roleMu.Lock()
+		t.role = seen
+		t.roleMu.Unlock()
+		gauge(s.Emit, pgInRecoveryDesc, boolFloat(seen.inRecovery))
+		gauge(s.Emit, pgVersionDesc, float64(seen.versionNum))
+		run(results)
+		return nil
 	}
-	q, err := queriesFor(versionNum, inRecovery)
-	if err != nil {
-		return err
-	}
-	s.Emit(prometheus.MustNewConstMetric(pgInRecoveryDesc, prometheus.GaugeValue, boolFloat(inRecovery)))
-	s.Emit(prometheus.MustNewConstMetric(pgVersionDesc, prometheus.GaugeValue, float64(versionNum)))
+}
 
-	// Every collector's query goes out in one pipeline: one round trip
-	// instead of one per query, which is most of a scrape's latency on a
-	// busy server. A failing query fails its own collector; PostgreSQL
-	// skips the rest of the pipeline, and those collectors fail too.
+// pgRole is what decides a scrape's queries: standby or primary, and the
+// server's version.
+type pgRole struct {
+	inRecovery bool
+	versionNum int
+}
+
+// send queues the role query and then every collector's query for the
+// role guessed, in one pipeline: one round trip instead of one per query.
+// A failing query fails its own collector; PostgreSQL skips the rest of
+// the pipeline, and those collectors fail too. run reads the collectors'
+// results after the role's row. When the guess names no version headroom
+// supports (the first scrape, or a server too old), only the role is
+// asked, and the error says why.
+func (t *postgresTarget) send(ctx context.Context, conn *pgx.Conn, s *Scrape, guess pgRole) (pgx.BatchResults, func(pgx.BatchResults), error) {
 	batch := &pgx.Batch{}
+	batch.Queue(pgDetectQuery)
+	q, err := queriesFor(guess.versionNum, guess.inRecovery)
+	if err != nil {
+		return conn.SendBatch(ctx, batch), nil, err
+	}
 	type step struct {
 		name string
 		read func(rows pgx.Rows, emit func(prometheus.Metric)) error
@@ -184,22 +231,21 @@ func (t *postgresTarget) Scrape(ctx context.Context, s *Scrape) error {
 		add("standby", q.standby, t.readStandby)
 	}
 
-	results := conn.SendBatch(ctx, batch)
-	defer results.Close()
-	for _, st := range steps {
-		s.Run(st.name, func(emit func(prometheus.Metric)) error {
-			rows, err := results.Query()
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			if err := st.read(rows, emit); err != nil {
-				return err
-			}
-			return rows.Err()
-		})
-	}
-	return nil
+	return conn.SendBatch(ctx, batch), func(results pgx.BatchResults) {
+		for _, st := range steps {
+			s.Run(st.name, func(emit func(prometheus.Metric)) error {
+				rows, err := results.Query()
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				if err := st.read(rows, emit); err != nil {
+					return err
+				}
+				return rows.Err()
+			})
+		}
+	}, nil
 }
 
 func (t *postgresTarget) readSettings(rows pgx.Rows, emit func(prometheus.Metric)) error {

@@ -434,3 +434,31 @@ func TestPostgresMonitorRoleSeesOtherRoles(t *testing.T) {
 		}
 	}
 }
+
+// A scrape sends the queries of the role the last scrape saw in the same
+// round trip as the role itself. When the server has changed role since
+// (a replica promoted), that scrape must still run the new role's
+// queries, not the old role's: the primary-only replication collector
+// succeeds and the standby collector is gone, in the first scrape after
+// the promotion.
+func TestPostgresScrapeFollowsPromotion(t *testing.T) {
+	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
+	replica := pg.StartReplica(t)
+	r, target := newPostgresRunner(t, config.Postgres{Name: "replica", DSN: replica.DSN("postgres", "postgres")}, nil)
+
+	s := gather(t, r, 10*time.Second)
+	s.want(t, "headroom_postgres_in_recovery", 1)
+	s.want(t, "headroom_scrape_collector_success", 1, "collector", "standby")
+	s.absent(t, "headroom_scrape_collector_success", "collector", "replication")
+	if got := target.role; !got.inRecovery {
+		t.Fatalf("role after a scrape of a standby = %+v", got)
+	}
+
+	replica.Exec(t, "postgres", "SELECT pg_promote(true, 30)")
+	s = gather(t, r, 10*time.Second)
+	s.want(t, "headroom_target_up", 1, "kind", "postgres")
+	s.want(t, "headroom_postgres_in_recovery", 0)
+	s.want(t, "headroom_scrape_collector_success", 1, "collector", "replication")
+	s.want(t, "headroom_scrape_collector_success", 1, "collector", "replication_slots")
+	s.absent(t, "headroom_scrape_collector_success", "collector", "standby")
+}
