@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/headroom-dev/headroom/internal/config"
@@ -520,7 +521,7 @@ func (t *pgbouncerTarget) Scrape(ctx context.Context, s *Scrape) error {
 	// A connection kept from an earlier scrape may have been cut since
 	// (PgBouncer restarted, or closed it for client_idle_timeout); until
 	// it has answered once in this scrape, a broken one is replaced and
-	// the command retried, so that a restart costs no scrape.
+	// the commands sent again, so that a restart costs no scrape.
 	stale := t.conn != nil
 	if t.conn == nil {
 		if err := t.connect(ctx); err != nil {
@@ -531,7 +532,7 @@ func (t *pgbouncerTarget) Scrape(ctx context.Context, s *Scrape) error {
 	pools := s.Cap("pools", t.limits.Pools)
 	databases := s.Cap("databases", t.limits.Databases)
 	allowPool := func(db, user string) bool { return pools.Allow(db + "\x00" + user) }
-	for _, cmd := range []struct {
+	steps := []struct {
 		collector, command string
 		parse              func(pgbTable, func(prometheus.Metric)) error
 	}{
@@ -547,52 +548,62 @@ func (t *pgbouncerTarget) Scrape(ctx context.Context, s *Scrape) error {
 		{"config", "CONFIG", func(tab pgbTable, emit func(prometheus.Metric)) error {
 			return pgbParseConfig(tab, emit, t.missing)
 		}},
-	} {
-		s.Run(cmd.collector, func(emit func(prometheus.Metric)) error {
-			tab, err := t.show(ctx, cmd.command, &stale)
-			if err != nil {
-				return err
+	}
+	commands := make([]string, len(steps))
+	for i, st := range steps {
+		commands[i] = "SHOW " + st.command
+	}
+	// The four commands go out together and come back in one round trip;
+	// the first collector's time includes it, as a pipeline's does for
+	// PostgreSQL.
+	var answers []pgbAnswer
+	for i, st := range steps {
+		s.Run(st.collector, func(emit func(prometheus.Metric)) error {
+			if answers == nil {
+				var err error
+				if answers, err = t.showAll(ctx, commands, stale); err != nil {
+					answers = make([]pgbAnswer, len(steps))
+					for k := range answers {
+						answers[k].err = err
+					}
+				}
 			}
-			return cmd.parse(tab, emit)
+			if err := answers[i].err; err != nil {
+				return fmt.Errorf("%s: %w", commands[i], err)
+			}
+			return st.parse(answers[i].table, emit)
 		})
 	}
 	return nil
 }
 
-// show runs one SHOW command, (re)connecting when there is no connection.
-func (t *pgbouncerTarget) show(ctx context.Context, command string, stale *bool) (pgbTable, error) {
-	if t.conn == nil {
-		if err := t.connect(ctx); err != nil {
-			return pgbTable{}, err
-		}
-	}
-	tab, err := pgbQuery(ctx, t.conn, "SHOW "+command)
-	if err != nil && t.broken(err) {
-		t.dropConn()
-		if *stale && ctx.Err() == nil {
-			*stale = false
-			if cerr := t.connect(ctx); cerr != nil {
-				return pgbTable{}, cerr
-			}
-			tab, err = pgbQuery(ctx, t.conn, "SHOW "+command)
-			if err != nil && t.broken(err) {
-				t.dropConn()
-			}
-		}
-	}
-	if err != nil {
-		return pgbTable{}, fmt.Errorf("SHOW %s: %w", command, err)
-	}
-	*stale = false
-	return tab, nil
+// pgbAnswer is one admin command's answer: a table, or the error
+// PgBouncer gave for it.
+type pgbAnswer struct {
+	table pgbTable
+	err   error
 }
 
-// broken reports whether err leaves the connection unusable. An error
-// PgBouncer answered with (an unknown command) does not; anything else
-// (network error, deadline, protocol) may have left it mid-message.
-func (t *pgbouncerTarget) broken(err error) bool {
-	var pgErr *pgconn.PgError
-	return t.conn == nil || t.conn.IsClosed() || !errors.As(err, &pgErr)
+// showAll runs the commands on the target's connection, (re)connecting when
+// there is none. A connection kept from an earlier scrape that turns out
+// to be broken is replaced and the commands sent again once.
+func (t *pgbouncerTarget) showAll(ctx context.Context, commands []string, stale bool) ([]pgbAnswer, error) {
+	for {
+		if t.conn == nil {
+			if err := t.connect(ctx); err != nil {
+				return nil, err
+			}
+		}
+		answers, err := pgbPipeline(ctx, t.conn.PgConn(), commands)
+		if err == nil {
+			return answers, nil
+		}
+		t.dropConn()
+		if !stale || ctx.Err() != nil {
+			return nil, err
+		}
+		stale = false
+	}
 }
 
 func (t *pgbouncerTarget) connect(ctx context.Context) error {
@@ -645,25 +656,53 @@ func (t *pgbouncerTarget) missing(command, column string, optional bool) {
 		"target", t.name, "kind", config.KindPgBouncer, "command", "SHOW "+command, "column", column)
 }
 
-// pgbQuery runs one admin-console command and returns its answer as text.
-func pgbQuery(ctx context.Context, conn *pgx.Conn, sql string) (pgbTable, error) {
-	rows, err := conn.Query(ctx, sql)
-	if err != nil {
-		return pgbTable{}, err
-	}
-	defer rows.Close()
-	var tab pgbTable
-	for _, fd := range rows.FieldDescriptions() {
-		tab.columns = append(tab.columns, fd.Name)
-	}
-	for rows.Next() {
-		raw := rows.RawValues()
-		row := make([]string, len(raw))
-		for i, v := range raw {
-			row[i] = string(v)
+// pgbPipeline sends every command before reading any answer: the admin
+// console takes one command per query message (its parser refuses two in
+// one string) but reads as many messages as arrive, and answers each in
+// turn. An error PgBouncer answers with (an unknown command on an older
+// version) is that command's; any other error (network, deadline,
+// protocol) leaves the connection unusable and is returned.
+func pgbPipeline(ctx context.Context, conn *pgconn.PgConn, commands []string) ([]pgbAnswer, error) {
+	// Deadlines on the socket itself: pgconn's context watching starts a
+	// goroutine per message read, and a scrape reads hundreds.
+	if deadline, ok := ctx.Deadline(); ok {
+		if err := conn.Conn().SetDeadline(deadline); err != nil {
+			return nil, err
 		}
-		tab.rows = append(tab.rows, row)
+		defer conn.Conn().SetDeadline(time.Time{})
 	}
-	rows.Close()
-	return tab, rows.Err()
+	for _, c := range commands {
+		conn.Frontend().Send(&pgproto3.Query{String: c})
+	}
+	if err := conn.Frontend().Flush(); err != nil {
+		return nil, err
+	}
+	answers := make([]pgbAnswer, len(commands))
+	for i := 0; i < len(commands); {
+		msg, err := conn.ReceiveMessage(context.Background())
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, err
+		}
+		a := &answers[i]
+		switch m := msg.(type) {
+		case *pgproto3.RowDescription:
+			for _, f := range m.Fields {
+				a.table.columns = append(a.table.columns, string(f.Name))
+			}
+		case *pgproto3.DataRow:
+			row := make([]string, len(m.Values))
+			for k, v := range m.Values {
+				row[k] = string(v)
+			}
+			a.table.rows = append(a.table.rows, row)
+		case *pgproto3.ErrorResponse:
+			a.err = pgconn.ErrorResponseToPgError(m)
+		case *pgproto3.ReadyForQuery:
+			i++
+		}
+	}
+	return answers, nil
 }

@@ -3,6 +3,7 @@ package collectors
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -725,13 +727,38 @@ headroom_target_up{kind="pgbouncer",target="pgb"} 1
 		}
 	})
 
-	t.Run("one connection across scrapes", func(t *testing.T) {
+	// The commands go out together; one PgBouncer does not know fails on
+	// its own, and the connection answers on.
+	t.Run("pipeline", func(t *testing.T) {
 		admin := e.bouncer.ConnectAdmin(t)
-		exporterClients := func() []string {
-			tab, err := pgbQuery(ctx, admin, "SHOW CLIENTS")
+		for range 2 {
+			answers, err := pgbPipeline(ctx, admin.PgConn(), []string{"SHOW POOLS", "SHOW NO_SUCH_THING", "SHOW CONFIG"})
 			if err != nil {
 				t.Fatal(err)
 			}
+			var pgErr *pgconn.PgError
+			if !errors.As(answers[1].err, &pgErr) {
+				t.Errorf("unknown command: err = %v, want PgBouncer's error", answers[1].err)
+			}
+			for _, k := range []int{0, 2} {
+				if answers[k].err != nil || len(answers[k].table.rows) == 0 {
+					t.Errorf("answer %d: %+v", k, answers[k])
+				}
+			}
+			if answers[0].table.index("cl_waiting") < 0 || answers[2].table.index("key") < 0 {
+				t.Errorf("answers out of order: columns %v and %v", answers[0].table.columns, answers[2].table.columns)
+			}
+		}
+	})
+
+	t.Run("one connection across scrapes", func(t *testing.T) {
+		admin := e.bouncer.ConnectAdmin(t)
+		exporterClients := func() []string {
+			answers, err := pgbPipeline(ctx, admin.PgConn(), []string{"SHOW CLIENTS"})
+			if err != nil || answers[0].err != nil {
+				t.Fatal(err, answers)
+			}
+			tab := answers[0].table
 			app, port := tab.index("application_name"), tab.index("port")
 			var out []string
 			for _, row := range tab.rows {
