@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -34,6 +33,9 @@ import (
 type textSeries struct {
 	family    *textFamily
 	key, text []byte
+	// seq is the order the series came in: of two with the same labels,
+	// the first is kept.
+	seq int
 }
 
 type textFamily struct {
@@ -49,6 +51,15 @@ type textFamily struct {
 type textPart struct {
 	byName map[string]*textFamily
 	errs   []error
+	// enc holds the part's bytes; release hands them back for the next
+	// scrape once the part is written.
+	enc *textEncoder
+}
+
+func (p textPart) release() {
+	if p.enc != nil {
+		textEncoders.put(p.enc)
+	}
 }
 
 // textEncoder appends one part's series to shared buffers: a handful of
@@ -63,13 +74,25 @@ type textEncoder struct {
 	one    bytes.Buffer
 }
 
+// textEncoders keep their buffers between scrapes: a target's text is
+// written into the same memory every time instead of new memory the
+// garbage collector must come back for (a third of what a scrape
+// allocated).
+var textEncoders = newFreeList(16, func() *textEncoder {
+	return &textEncoder{part: textPart{byName: make(map[string]*textFamily, 32)}}
+})
+
+// newTextEncoder returns an encoder emptied, with room for this many
+// series.
 func newTextEncoder(series int) *textEncoder {
-	return &textEncoder{
-		part:   textPart{byName: make(map[string]*textFamily, 32)},
-		series: make([]textSeries, 0, series),
-		buf:    make([]byte, 0, 100*series),
-		keys:   make([]byte, 0, 40*series),
-	}
+	e := textEncoders.get()
+	clear(e.part.byName)
+	e.part.errs = nil
+	e.part.enc = e
+	e.series = slices.Grow(e.series[:0], series)
+	e.buf = slices.Grow(e.buf[:0], 100*series)
+	e.keys = slices.Grow(e.keys[:0], 40*series)
+	return e
 }
 
 func (e *textEncoder) appendKey(name, value string) {
@@ -102,11 +125,14 @@ func staticText(fams []*dto.MetricFamily) textPart {
 }
 
 func (e *textEncoder) done() textPart {
-	slices.SortStableFunc(e.series, func(a, b textSeries) int {
+	slices.SortFunc(e.series, func(a, b textSeries) int {
 		if a.family != b.family {
 			return a.family.index - b.family.index
 		}
-		return bytes.Compare(a.key, b.key)
+		if c := bytes.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return a.seq - b.seq
 	})
 	for i := 0; i < len(e.series); {
 		f := e.series[i].family
@@ -181,6 +207,7 @@ func (e *textEncoder) add(m prometheus.Metric, target *dto.LabelPair) error {
 	e.buf = appendFloat(e.buf, s.value)
 	e.buf = append(e.buf, '\n')
 	e.series = append(e.series, textSeries{
+		seq:    len(e.series),
 		family: f,
 		key:    e.keys[keyStart:len(e.keys):len(e.keys)],
 		text:   e.buf[start:len(e.buf):len(e.buf)],
@@ -212,6 +239,7 @@ func (e *textEncoder) addMessage(name, help string, typ dto.MetricType, m *dto.M
 	start := len(e.buf)
 	e.buf = append(e.buf, text...)
 	e.series = append(e.series, textSeries{
+		seq:    len(e.series),
 		family: f,
 		key:    e.keys[keyStart:len(e.keys):len(e.keys)],
 		text:   e.buf[start:len(e.buf):len(e.buf)],
@@ -324,7 +352,11 @@ func typeName(t dto.MetricType) string {
 // appendEscaped escapes as the text format wants: backslash and newline
 // always, double quotes in label values.
 func appendEscaped(b []byte, s string, quote bool) []byte {
-	if !strings.ContainsAny(s, "\\\n\"") {
+	clean := true
+	for i := 0; i < len(s) && clean; i++ {
+		clean = s[i] != '\\' && s[i] != '\n' && s[i] != '"'
+	}
+	if clean {
 		return append(b, s...)
 	}
 	for i := 0; i < len(s); i++ {

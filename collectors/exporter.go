@@ -1,6 +1,7 @@
 package collectors
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -151,66 +152,91 @@ func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, g scrapeGathere
 		h.ServeHTTP(w, r)
 		return
 	}
-	gz := gzipWriters.get()
-	defer gzipWriters.put(gz)
-	gz.Reset(w)
-	w.Header().Set("Content-Encoding", "gzip")
-	w.Header().Add("Vary", "Accept-Encoding")
+	gz, done := gzipTo(w)
 	h.ServeHTTP(gzipResponse{ResponseWriter: w, w: gz}, r)
-	gz.Close()
+	done()
 }
 
-// gzipWriters keeps a few writers between scrapes. Not a sync.Pool: the
-// garbage collector empties those, and at headroom's heap size it runs
-// about every other scrape, so each scrape built a new writer (its tables
-// and window are a fifth of what a scrape allocates) and made the next
-// collection come sooner.
 // serveText writes the text format itself (encode.go says why), with the
 // headers promhttp would send.
 func (e *Exporter) serveText(w http.ResponseWriter, r *http.Request, g scrapeGatherer, format expfmt.Format) {
 	parts := g.gatherText()
 	w.Header().Add("Vary", "Accept")
 	w.Header().Set("Content-Type", string(format))
-	out := io.Writer(w)
-	var gz *gzip.Writer
+	out, done := io.Writer(w), func() error { return nil }
 	if acceptsGzip(r) {
-		gz = gzipWriters.get()
-		defer gzipWriters.put(gz)
-		gz.Reset(w)
-		w.Header().Add("Vary", "Accept-Encoding")
-		w.Header().Set("Content-Encoding", "gzip")
-		out = gz
+		out, done = gzipTo(w)
 	}
-	err := writeText(out, parts)
-	if gz != nil {
-		if cerr := gz.Close(); err == nil {
-			err = cerr
-		}
+	// Written whole into memory first, then compressed in one call: a
+	// thousand small writes to the compressor cost more than the copy.
+	text := textBuffers.get()
+	text.Reset()
+	defer textBuffers.put(text)
+	err := writeText(text, parts)
+	for _, p := range parts {
+		p.release()
+	}
+	if _, werr := out.Write(text.Bytes()); err == nil {
+		err = werr
+	}
+	if cerr := done(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		e.logger.Error("error gathering metrics", "err", err)
 	}
 }
 
-var gzipWriters = writerList{free: make(chan *gzip.Writer, 4)}
-
-type writerList struct{ free chan *gzip.Writer }
-
-func (l writerList) get() *gzip.Writer {
-	select {
-	case gz := <-l.free:
-		return gz
-	default:
-		gz, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-		return gz
+// gzipTo starts a gzip response; done ends the stream and keeps the
+// writer for the next scrape.
+func gzipTo(w http.ResponseWriter) (*gzip.Writer, func() error) {
+	w.Header().Set("Content-Encoding", "gzip")
+	w.Header().Add("Vary", "Accept-Encoding")
+	gz := gzipWriters.get()
+	gz.Reset(w)
+	return gz, func() error {
+		err := gz.Close()
+		// The kept writer must not keep this response alive.
+		gz.Reset(io.Discard)
+		gzipWriters.put(gz)
+		return err
 	}
 }
 
-func (l writerList) put(gz *gzip.Writer) {
-	// The kept writer must not keep this response alive.
-	gz.Reset(io.Discard)
+// textBuffers are what scrapes are written into.
+var textBuffers = newFreeList(4, func() *bytes.Buffer { return &bytes.Buffer{} })
+
+var gzipWriters = newFreeList(4, func() *gzip.Writer {
+	gz, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return gz
+})
+
+// freeList keeps a few values between scrapes. Not a sync.Pool: the
+// garbage collector empties those, and at headroom's heap size it ran
+// about every other scrape, so each scrape built a new gzip writer (its
+// tables and window were a fifth of what a scrape allocated) and made the
+// next collection come sooner.
+type freeList[T any] struct {
+	free  chan T
+	build func() T
+}
+
+func newFreeList[T any](size int, build func() T) freeList[T] {
+	return freeList[T]{free: make(chan T, size), build: build}
+}
+
+func (l freeList[T]) get() T {
 	select {
-	case l.free <- gz:
+	case v := <-l.free:
+		return v
+	default:
+		return l.build()
+	}
+}
+
+func (l freeList[T]) put(v T) {
+	select {
+	case l.free <- v:
 	default:
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +155,54 @@ func TestMetricsGzipRoundTrips(t *testing.T) {
 		if !strings.Contains(string(raw), `headroom_target_up{kind="postgres",target="main"} 1`) {
 			t.Errorf("%q: body lacks up:\n%.300s", enc, raw)
 		}
+	}
+}
+
+// Text (what Prometheus gets unless it asks for protobuf, OpenMetrics
+// included since headroom does not offer it) comes from headroom's own
+// writer; protobuf from promhttp's. Both carry the same series, with the
+// content type and Vary headers promhttp sends.
+func TestMetricsFormats(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
+	srv := newTestExporter(t, "postgres:\n  - {name: main, dsn: '"+pg.DSN("postgres", "postgres")+"'}\n")
+	series := map[string]int{}
+	for _, tc := range []struct{ accept, wantType string }{
+		{"", "text/plain; version=0.0.4; charset=utf-8; escaping=underscores"},
+		{"application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+			"text/plain; version=0.0.4; charset=utf-8; escaping=underscores"},
+		{"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
+			"application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited; escaping=underscores"},
+	} {
+		req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
+		req.Header.Set("Accept", tc.accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Header.Get("Content-Type"); got != tc.wantType {
+			t.Errorf("Accept %q: Content-Type %q, want %q", tc.accept, got, tc.wantType)
+		}
+		if vary := resp.Header.Values("Vary"); !slices.Contains(vary, "Accept") {
+			t.Errorf("Accept %q: Vary %q lacks Accept", tc.accept, vary)
+		}
+		dec := expfmt.NewDecoder(resp.Body, expfmt.ResponseFormat(resp.Header))
+		n := 0
+		for {
+			var f dto.MetricFamily
+			if err := dec.Decode(&f); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("Accept %q: %v", tc.accept, err)
+			}
+			n += len(f.GetMetric())
+		}
+		resp.Body.Close()
+		series[tc.wantType] = n
+	}
+	if len(series) != 2 || series["text/plain; version=0.0.4; charset=utf-8; escaping=underscores"] < 20 ||
+		series["text/plain; version=0.0.4; charset=utf-8; escaping=underscores"] !=
+			series["application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited; escaping=underscores"] {
+		t.Errorf("series by format: %v, want the same number in both", series)
 	}
 }
