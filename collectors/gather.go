@@ -82,16 +82,16 @@ func (g scrapeGatherer) gatherText() []textPart {
 			parts[i] = runnerText(r.label, r.Collect(g.ctx))
 		}()
 	}
+	var static textPart
 	if g.static != nil {
 		fams, err := g.static.Gather()
-		static := staticText(fams)
+		static = staticText(fams)
 		if err != nil {
 			static.errs = append(static.errs, err)
 		}
-		parts = append(parts, static)
 	}
 	wg.Wait()
-	return parts
+	return append(parts, static)
 }
 
 // partialFamilies are one target's families, by name, and what could not
