@@ -206,13 +206,19 @@ func (e *textEncoder) add(m prometheus.Metric, target *dto.LabelPair) error {
 	e.buf = append(e.buf, "} "...)
 	e.buf = appendFloat(e.buf, s.value)
 	e.buf = append(e.buf, '\n')
+	e.addSeries(f, keyStart, start)
+	return nil
+}
+
+// addSeries records the series whose key and text were appended from
+// these offsets on.
+func (e *textEncoder) addSeries(f *textFamily, keyStart, textStart int) {
 	e.series = append(e.series, textSeries{
 		seq:    len(e.series),
 		family: f,
 		key:    e.keys[keyStart:len(e.keys):len(e.keys)],
-		text:   e.buf[start:len(e.buf):len(e.buf)],
+		text:   e.buf[textStart:len(e.buf):len(e.buf)],
 	})
-	return nil
 }
 
 // addMessage encodes a series that is a protobuf message (a histogram, a
@@ -238,12 +244,7 @@ func (e *textEncoder) addMessage(name, help string, typ dto.MetricType, m *dto.M
 	}
 	start := len(e.buf)
 	e.buf = append(e.buf, text...)
-	e.series = append(e.series, textSeries{
-		seq:    len(e.series),
-		family: f,
-		key:    e.keys[keyStart:len(e.keys):len(e.keys)],
-		text:   e.buf[start:len(e.buf):len(e.buf)],
-	})
+	e.addSeries(f, keyStart, start)
 	return nil
 }
 

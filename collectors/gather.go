@@ -42,29 +42,16 @@ func gatherWithStatic(ctx context.Context, static prometheus.Gatherer, runners .
 }
 
 func (g scrapeGatherer) Gather() ([]*dto.MetricFamily, error) {
-	// Each target's series become families in its own goroutine, as soon
-	// as it answers: the faster targets' work is done while the slowest
-	// one is still out, and only the merge waits for it.
-	parts := make([]partialFamilies, len(g.runners))
-	var wg sync.WaitGroup
-	for i, r := range g.runners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			parts[i] = runnerFamilies(r.label, r.Collect(g.ctx))
-		}()
-	}
 	var static []*dto.MetricFamily
 	var errs []error
-	if g.static != nil {
-		var err error
-		static, err = g.static.Gather()
+	parts := gatherConcurrently(g, func(r *Runner) partialFamilies {
+		return runnerFamilies(r.label, r.Collect(g.ctx))
+	}, func(fams []*dto.MetricFamily, err error) {
+		static = fams
 		if err != nil {
 			errs = append(errs, err)
 		}
-	}
-	wg.Wait()
-
+	})
 	fams, err := merge(static, parts)
 	return fams, errors.Join(append(errs, err)...)
 }
@@ -73,25 +60,37 @@ func (g scrapeGatherer) Gather() ([]*dto.MetricFamily, error) {
 // text in the target's goroutine, the static registry's while they are
 // out.
 func (g scrapeGatherer) gatherText() []textPart {
-	parts := make([]textPart, len(g.runners), len(g.runners)+1)
+	var static textPart
+	parts := gatherConcurrently(g, func(r *Runner) textPart {
+		return runnerText(r.label, r.Collect(g.ctx))
+	}, func(fams []*dto.MetricFamily, err error) {
+		static = staticText(fams)
+		if err != nil {
+			static.errs = append(static.errs, err)
+		}
+	})
+	return append(parts, static)
+}
+
+// gatherConcurrently turns each runner's series into a part in its own
+// goroutine, as soon as the runner answers: the faster targets' work is
+// done while the slowest one is still out. The static registry is
+// gathered meanwhile and handed to static.
+func gatherConcurrently[P any](g scrapeGatherer, part func(*Runner) P, static func([]*dto.MetricFamily, error)) []P {
+	parts := make([]P, len(g.runners), len(g.runners)+1)
 	var wg sync.WaitGroup
 	for i, r := range g.runners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			parts[i] = runnerText(r.label, r.Collect(g.ctx))
+			parts[i] = part(r)
 		}()
 	}
-	var static textPart
 	if g.static != nil {
-		fams, err := g.static.Gather()
-		static = staticText(fams)
-		if err != nil {
-			static.errs = append(static.errs, err)
-		}
+		static(g.static.Gather())
 	}
 	wg.Wait()
-	return append(parts, static)
+	return parts
 }
 
 // partialFamilies are one target's families, by name, and what could not
