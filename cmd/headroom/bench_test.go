@@ -39,12 +39,26 @@ import (
 //
 //	make bench
 func BenchmarkScrape(b *testing.B) {
-	for _, size := range []struct{ clients, databases int }{{300, 20}, {600, 40}} {
+	var first *scrapeMedians
+	for i, size := range []struct{ clients, databases int }{{300, 20}, {600, 40}} {
 		b.Run(fmt.Sprintf("clients=%d/databases=%d", size.clients, size.databases), func(b *testing.B) {
-			benchmarkScrape(b, size.clients, size.databases)
+			m := benchmarkScrape(b, size.clients, size.databases)
+			// The doubled size says how much it grew, in the same run.
+			// (The testing package runs each size once with b.N = 1
+			// before the real run; the last one of the first size counts.)
+			if i == 0 {
+				first = &m
+				return
+			}
+			b.ReportMetric(100*(float64(m.scrape)/float64(first.scrape)-1), "median-growth-%")
+			b.ReportMetric(100*(float64(m.direct)/float64(first.direct)-1), "direct-growth-%")
+			b.ReportMetric(100*(float64(m.scrape-m.direct)/float64(first.scrape-first.direct)-1), "overhead-growth-%")
 		})
 	}
 }
+
+// scrapeMedians are one size's median scrape and concurrent floor.
+type scrapeMedians struct{ scrape, direct time.Duration }
 
 var (
 	buildMu  sync.Mutex
@@ -95,7 +109,7 @@ func buildBinary(t testing.TB, tags, pkg string) string {
 	return path
 }
 
-func benchmarkScrape(b *testing.B, clients, databases int) {
+func benchmarkScrape(b *testing.B, clients, databases int) scrapeMedians {
 	pg := testenv.StartPostgres(b, testenv.PostgresOptions{MaxConnections: clients + 100})
 	replica := pg.StartReplica(b)
 	bouncer := testenv.StartPgBouncer(b, pg, testenv.PgBouncerOptions{DefaultPoolSize: 5, MaxClientConn: clients})
@@ -203,6 +217,7 @@ func benchmarkScrape(b *testing.B, clients, databases int) {
 			b.ReportMetric(ms(quantile(directEach[j], 0.5)), target+"-direct-median-ms")
 		}
 	}
+	return scrapeMedians{scrape: med, direct: direct}
 }
 
 // rssFloor runs testdata/rssfloor (the libraries headroom links, with one
