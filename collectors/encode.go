@@ -263,7 +263,9 @@ func messageType(name string, m *dto.Metric) (dto.MetricType, error) {
 // writeText writes the parts' families sorted by name, each family's series
 // interleaved from the parts in label order; a series that repeats another
 // one's labels is dropped with an error, as a registry would refuse it.
-func writeText(w io.Writer, parts []textPart) error {
+// Given names (promhttp's name[] parameter), only those families are
+// written.
+func writeText(w io.Writer, parts []textPart, only ...string) error {
 	var errs []error
 	var names []string
 	for _, p := range parts {
@@ -274,6 +276,9 @@ func writeText(w io.Writer, parts []textPart) error {
 	}
 	slices.Sort(names)
 	names = slices.Compact(names)
+	if len(only) > 0 {
+		names = slices.DeleteFunc(names, func(name string) bool { return !slices.Contains(only, name) })
+	}
 
 	var header []byte
 	var next []int
@@ -377,6 +382,8 @@ func appendEscaped(b []byte, s string, quote bool) []byte {
 
 func appendFloat(b []byte, f float64) []byte {
 	switch {
+	case f == 0: // -0 too, as expfmt writes it
+		return append(b, '0')
 	case math.IsNaN(f):
 		return append(b, "NaN"...)
 	case math.IsInf(f, +1):

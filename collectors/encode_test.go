@@ -46,6 +46,7 @@ func TestTextMatchesPromhttp(t *testing.T) {
 			newConstSample(pgBackendsDesc, prometheus.GaugeValue, -1, []string{"caf\xe9", "waiting"}),
 			newConstSample(pgBackendsDesc, prometheus.GaugeValue, 2, []string{"db1", "idle"}), // a duplicate
 			newConstSample(pgMaxConnectionsDesc, prometheus.GaugeValue, math.Inf(-1), nil),
+			newConstSample(pgUsableConnectionsDesc, prometheus.GaugeValue, math.Copysign(0, -1), nil),
 			newConstSample(pgbPoolClientsDesc, prometheus.GaugeValue, 12345.678, []string{"db", "user", "waiting"}),
 			prometheus.MustNewConstMetric(targetUpDesc, prometheus.GaugeValue, 0, "postgres"),
 		},
@@ -55,7 +56,10 @@ func TestTextMatchesPromhttp(t *testing.T) {
 		},
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// A family the registry shares with targets keeps the registry's help.
+	shared := prometheus.NewGauge(prometheus.GaugeOpts{Name: "headroom_postgres_max_connections", Help: "From the registry."})
+	shared.Set(9)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), shared)
 
 	for _, order := range [][]string{{"replica", "primary", "api"}, {"api", "primary", "replica"}} {
 		static, err := reg.Gather()
@@ -68,7 +72,7 @@ func TestTextMatchesPromhttp(t *testing.T) {
 			families = append(families, runnerFamilies(target(name), runners[name]))
 			texts = append(texts, runnerText(target(name), runners[name]))
 		}
-		texts = append(texts, staticText(static))
+		texts = append([]textPart{staticText(static)}, texts...)
 		fams, wantErr := merge(static, families)
 		var want bytes.Buffer
 		enc := expfmt.NewEncoder(&want, expfmt.NewFormat(expfmt.TypeTextPlain))
@@ -87,7 +91,8 @@ func TestTextMatchesPromhttp(t *testing.T) {
 			!strings.Contains(wantErr.Error(), "headroom_postgres_backends: 1 duplicate series dropped") {
 			t.Errorf("errors: text %v, families %v; want the duplicate named by both", gotErr, wantErr)
 		}
-		for _, s := range []string{`database="quote\"back\\slash\nnewline"`, "NaN", "+Inf", "-Inf", "1e+21", `le="0.1"`, "caf\uFFFD"} {
+		for _, s := range []string{`database="quote\"back\\slash\nnewline"`, "NaN", "+Inf", "-Inf", "1e+21", `le="0.1"`, "caf\uFFFD",
+			`headroom_postgres_usable_connections{target="primary"} 0`, "# HELP headroom_postgres_max_connections From the registry."} {
 			if !strings.Contains(got.String(), s) {
 				t.Errorf("order %v: output lacks %s", order, s)
 			}

@@ -172,7 +172,7 @@ func (e *Exporter) serveText(w http.ResponseWriter, r *http.Request, g scrapeGat
 	text := textBuffers.get()
 	text.Reset()
 	defer textBuffers.put(text)
-	err := writeText(text, parts)
+	err := writeText(text, parts, r.URL.Query()["name[]"]...)
 	for _, p := range parts {
 		p.release()
 	}

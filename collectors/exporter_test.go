@@ -200,6 +200,30 @@ func TestMetricsFormats(t *testing.T) {
 		resp.Body.Close()
 		series[tc.wantType] = n
 	}
+	// promhttp's name[] filter, on both paths.
+	for _, accept := range []string{"", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"} {
+		req, _ := http.NewRequest("GET", srv.URL+"/metrics?name[]=headroom_target_up&name[]=headroom_postgres_max_connections", nil)
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := expfmt.NewDecoder(resp.Body, expfmt.ResponseFormat(resp.Header))
+		var names []string
+		for {
+			var f dto.MetricFamily
+			if err := dec.Decode(&f); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, f.GetName())
+		}
+		resp.Body.Close()
+		if !slices.Equal(names, []string{"headroom_postgres_max_connections", "headroom_target_up"}) {
+			t.Errorf("Accept %q, name[] filter: families %v", accept, names)
+		}
+	}
 	if len(series) != 2 || series["text/plain; version=0.0.4; charset=utf-8; escaping=underscores"] < 20 ||
 		series["text/plain; version=0.0.4; charset=utf-8; escaping=underscores"] !=
 			series["application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited; escaping=underscores"] {

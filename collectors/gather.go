@@ -22,7 +22,7 @@ import (
 // still go wrong at run time (a duplicate series, a metric that fails to
 // write) is checked here, and the offending series dropped with an error, as
 // a registry would. (Label values that are not UTF-8 never get this far:
-// constMetric repairs them.)
+// newConstSample repairs them.)
 type scrapeGatherer struct {
 	ctx     context.Context
 	static  prometheus.Gatherer
@@ -69,7 +69,9 @@ func (g scrapeGatherer) gatherText() []textPart {
 			static.errs = append(static.errs, err)
 		}
 	})
-	return append(parts, static)
+	// First, as merge takes it: a family the registry and a target both
+	// report keeps the registry's help and type on both paths.
+	return append([]textPart{static}, parts...)
 }
 
 // gatherConcurrently turns each runner's series into a part in its own
@@ -77,7 +79,7 @@ func (g scrapeGatherer) gatherText() []textPart {
 // done while the slowest one is still out. The static registry is
 // gathered meanwhile and handed to static.
 func gatherConcurrently[P any](g scrapeGatherer, part func(*Runner) P, static func([]*dto.MetricFamily, error)) []P {
-	parts := make([]P, len(g.runners), len(g.runners)+1)
+	parts := make([]P, len(g.runners))
 	var wg sync.WaitGroup
 	for i, r := range g.runners {
 		wg.Add(1)

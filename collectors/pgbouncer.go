@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -599,7 +600,9 @@ func (t *pgbouncerTarget) showAll(ctx context.Context, commands []string, stale 
 			return answers, nil
 		}
 		t.dropConn()
-		if !stale || ctx.Err() != nil {
+		// The socket's deadline can pass a moment before the context's:
+		// a timeout is not a connection to replace.
+		if !stale || ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil, err
 		}
 		stale = false
@@ -661,7 +664,8 @@ func (t *pgbouncerTarget) missing(command, column string, optional bool) {
 // one string) but reads as many messages as arrive, and answers each in
 // turn. An error PgBouncer answers with (an unknown command on an older
 // version) is that command's; any other error (network, deadline,
-// protocol) leaves the connection unusable and is returned.
+// protocol, or a FATAL one, after which PgBouncer closes the connection)
+// leaves the connection unusable and is returned, for every command.
 func pgbPipeline(ctx context.Context, conn *pgconn.PgConn, commands []string) ([]pgbAnswer, error) {
 	// Deadlines on the socket itself: pgconn's context watching starts a
 	// goroutine per message read, and a scrape reads hundreds.

@@ -152,12 +152,28 @@ func (t *postgresTarget) Scrape(ctx context.Context, s *Scrape) error {
 		results, run, unsupported := t.send(ctx, conn.Conn(), s, guess)
 		var seen pgRole
 		err := results.QueryRow().Scan(&seen.inRecovery, &seen.versionNum)
-		if err == nil && seen != guess && attempt == 0 {
+		switch {
+		case attempt == 0 && err == nil && seen != guess:
 			results.Close()
 			guess = seen
 			continue
+		case attempt == 0 && err != nil && guess != (pgRole{}) && ctx.Err() == nil:
+			// pgx prepares a pipeline's new statements before running
+			// any, so one the server does not know (a DSN that now
+			// reaches an older server) fails the role query with it:
+			// ask for the role alone.
+			results.Close()
+			guess = pgRole{}
+			continue
 		}
 		defer results.Close()
+		t.roleMu.Lock()
+		if err == nil {
+			t.role = seen
+		} else {
+			t.role = pgRole{}
+		}
+		t.roleMu.Unlock()
 		switch {
 		case err != nil:
 			return err
@@ -167,9 +183,6 @@ func (t *postgresTarget) Scrape(ctx context.Context, s *Scrape) error {
 		// A role that changed again between the two round trips keeps the
 		// queries sent; the collectors that no longer apply fail, and the
 		// next scrape asks for the right ones.
-		t.roleMu.Lock()
-		t.role = seen
-		t.roleMu.Unlock()
 		gauge(s.Emit, pgInRecoveryDesc, boolFloat(seen.inRecovery))
 		gauge(s.Emit, pgVersionDesc, float64(seen.versionNum))
 		run(results)

@@ -462,3 +462,21 @@ func TestPostgresScrapeFollowsPromotion(t *testing.T) {
 	s.want(t, "headroom_scrape_collector_success", 1, "collector", "replication_slots")
 	s.absent(t, "headroom_scrape_collector_success", "collector", "standby")
 }
+
+// A guess that names a role and version the server is not (a DSN that now
+// reaches another server) costs one more round trip, not a failed scrape.
+func TestPostgresWrongGuessRecovers(t *testing.T) {
+	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
+	r, target := newPostgresRunner(t, config.Postgres{DSN: pg.DSN("postgres", "postgres")}, nil)
+	for _, guess := range []pgRole{{inRecovery: true, versionNum: 140000}, {inRecovery: false, versionNum: 120000}} {
+		target.role = guess
+		s := gather(t, r, 10*time.Second)
+		s.want(t, "headroom_target_up", 1, "kind", "postgres")
+		s.want(t, "headroom_postgres_in_recovery", 0)
+		s.want(t, "headroom_scrape_collector_success", 1, "collector", "replication")
+		s.absent(t, "headroom_scrape_collector_success", "collector", "standby")
+		if target.role.inRecovery || target.role.versionNum/10000 != 15 {
+			t.Errorf("guess %+v: role after the scrape %+v", guess, target.role)
+		}
+	}
+}
