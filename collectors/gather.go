@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -89,6 +90,10 @@ func gatherConcurrently[P any](g scrapeGatherer, part func(*Runner) P, static fu
 		}()
 	}
 	if g.static != nil {
+		// The targets' goroutines first, until their queries are out:
+		// the static registry (process and Go metrics) then takes the
+		// CPU while they wait for answers, not before they ask.
+		runtime.Gosched()
 		static(g.static.Gather())
 	}
 	wg.Wait()
