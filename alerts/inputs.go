@@ -75,25 +75,69 @@ func SelectedMetrics(expr string) ([]string, error) {
 	}
 	var names []string
 	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		vs, ok := n.(*parser.VectorSelector)
-		if !ok {
-			return nil
-		}
-		name := vs.Name
-		if name == "" {
-			for _, m := range vs.LabelMatchers {
-				if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
-					name = m.Value
-				}
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			if name := selectorName(vs); name != "" && !contains(names, name) {
+				names = append(names, name)
 			}
-		}
-		if name != "" && !contains(names, name) {
-			names = append(names, name)
 		}
 		return nil
 	})
 	sort.Strings(names)
 	return names, nil
+}
+
+// selectorName is the metric a selector reads, by name or by an equality
+// matcher on __name__; empty when it matches on neither.
+func selectorName(vs *parser.VectorSelector) string {
+	if vs.Name != "" {
+		return vs.Name
+	}
+	name := ""
+	for _, m := range vs.LabelMatchers {
+		if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+			name = m.Value
+		}
+	}
+	return name
+}
+
+// walkInputs calls visit for every selector an expression reads that no
+// rule of the bundle records: recorded series are followed down to their
+// inputs (records maps a record to every expression recorded under its
+// name), each record once.
+func walkInputs(expr string, records map[string][]string, visit func(name string, vs *parser.VectorSelector)) error {
+	followed := map[string]bool{}
+	var walk func(expr string) error
+	walk = func(expr string) error {
+		e, err := ParseExpr(expr)
+		if err != nil {
+			return err
+		}
+		var next []string
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			vs, ok := n.(*parser.VectorSelector)
+			if !ok {
+				return nil
+			}
+			name := selectorName(vs)
+			if defs, recorded := records[name]; recorded {
+				if !followed[name] {
+					followed[name] = true
+					next = append(next, defs...)
+				}
+				return nil
+			}
+			visit(name, vs)
+			return nil
+		})
+		for _, d := range next {
+			if err := walk(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(expr)
 }
 
 // usedExternals lists the non-headroom, non-recorded metrics the bundle reads.
@@ -130,33 +174,15 @@ func usedExternals(cfg *Config) []string {
 // (records maps a record to every expression recorded under its name), and
 // ALERTS, the rule manager's own series, is left out.
 func RawInputs(expr string, records map[string][]string) ([]string, error) {
-	seen := map[string]bool{}
 	var out []string
-	var walk func(expr string) error
-	walk = func(expr string) error {
-		names, err := SelectedMetrics(expr)
-		if err != nil {
-			return err
+	seen := map[string]bool{}
+	err := walkInputs(expr, records, func(name string, _ *parser.VectorSelector) {
+		if name != "" && name != "ALERTS" && !seen[name] {
+			seen[name] = true
+			out = append(out, name)
 		}
-		for _, n := range names {
-			if seen[n] || n == "ALERTS" {
-				continue
-			}
-			seen[n] = true
-			defs, recorded := records[n]
-			if !recorded {
-				out = append(out, n)
-				continue
-			}
-			for _, d := range defs {
-				if err := walk(d); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if err := walk(expr); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	sort.Strings(out)
@@ -190,50 +216,24 @@ func (b bucketInput) String() string { return b.metric + "{" + b.le.String() + "
 // rules, as RawInputs) by an le matcher other than le="+Inf", which every
 // histogram has.
 func rawBuckets(expr string, records map[string][]string) ([]bucketInput, error) {
-	seen := map[string]bool{}
 	var out []bucketInput
-	var walk func(expr string) error
-	walk = func(expr string) error {
-		e, err := ParseExpr(expr)
-		if err != nil {
-			return err
+	seen := map[string]bool{}
+	err := walkInputs(expr, records, func(name string, vs *parser.VectorSelector) {
+		if !strings.HasSuffix(name, "_bucket") {
+			return
 		}
-		var next []string
-		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-			vs, ok := n.(*parser.VectorSelector)
-			if !ok {
-				return nil
+		for _, m := range vs.LabelMatchers {
+			if m.Name != "le" || (m.Type == labels.MatchEqual && m.Value == "+Inf") {
+				continue
 			}
-			if defs, recorded := records[vs.Name]; recorded {
-				if !seen[vs.Name] {
-					seen[vs.Name] = true
-					next = append(next, defs...)
-				}
-				return nil
-			}
-			if !strings.HasSuffix(vs.Name, "_bucket") {
-				return nil
-			}
-			for _, m := range vs.LabelMatchers {
-				if m.Name != "le" || (m.Type == labels.MatchEqual && m.Value == "+Inf") {
-					continue
-				}
-				b := bucketInput{metric: vs.Name, le: m}
-				if !seen[b.String()] {
-					seen[b.String()] = true
-					out = append(out, b)
-				}
-			}
-			return nil
-		})
-		for _, d := range next {
-			if err := walk(d); err != nil {
-				return err
+			b := bucketInput{metric: name, le: m}
+			if !seen[b.String()] {
+				seen[b.String()] = true
+				out = append(out, b)
 			}
 		}
-		return nil
-	}
-	if err := walk(expr); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
