@@ -160,22 +160,11 @@ func (e *textEncoder) family(name, help string, typ dto.MetricType) (*textFamily
 func (e *textEncoder) add(m prometheus.Metric, target *dto.LabelPair) error {
 	s, ok := m.(*constSample)
 	if !ok {
-		meta := describe(m.Desc())
-		if meta == nil {
-			return fmt.Errorf("metric %s was not made by newDesc or registerLabelled", m.Desc())
-		}
-		pb := &dto.Metric{}
-		if err := m.Write(pb); err != nil {
-			return fmt.Errorf("metric %s: %w", meta.info.Name, err)
-		}
-		if !meta.labelled {
-			pb.Label = withLabel(pb.Label, target)
-		}
-		typ, err := messageType(meta.info.Name, pb)
+		pb, info, typ, err := message(m, target)
 		if err != nil {
 			return err
 		}
-		return e.addMessage(meta.info.Name, meta.info.Help, typ, pb)
+		return e.addMessage(info.Name, info.Help, typ, pb)
 	}
 
 	typ := dto.MetricType_GAUGE
@@ -246,18 +235,6 @@ func (e *textEncoder) addMessage(name, help string, typ dto.MetricType, m *dto.M
 	e.buf = append(e.buf, text...)
 	e.addSeries(f, keyStart, start)
 	return nil
-}
-
-func messageType(name string, m *dto.Metric) (dto.MetricType, error) {
-	switch {
-	case m.Counter != nil:
-		return dto.MetricType_COUNTER, nil
-	case m.Gauge != nil:
-		return dto.MetricType_GAUGE, nil
-	case m.Histogram != nil:
-		return dto.MetricType_HISTOGRAM, nil
-	}
-	return 0, fmt.Errorf("metric %s is neither a counter, a gauge nor a histogram", name)
 }
 
 // writeText writes the parts' families sorted by name, each family's series

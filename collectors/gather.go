@@ -123,16 +123,6 @@ func runnerFamilies(target *dto.LabelPair, metrics []prometheus.Metric) partialF
 	return p
 }
 
-// families merges the static families with each runner's metrics, sorted
-// by name and, within a family, by label values.
-func families(static []*dto.MetricFamily, runners []*Runner, results [][]prometheus.Metric) ([]*dto.MetricFamily, error) {
-	parts := make([]partialFamilies, len(runners))
-	for i, metrics := range results {
-		parts[i] = runnerFamilies(runners[i].label, metrics)
-	}
-	return merge(static, parts)
-}
-
 // merge joins the static families and the targets' into one sorted list:
 // families by name, series within a family by label values. A family that
 // more than one target reports (two PostgreSQL servers, every target's
@@ -184,37 +174,11 @@ func mergeSorted(a, b []*dto.Metric) []*dto.Metric {
 	return append(append(out, a...), b...)
 }
 
-// add writes one metric into its family, with the target label unless its
-// descriptor already carries it (a target's own histogram).
+// add writes one metric into its family.
 func add(byName map[string]*dto.MetricFamily, m prometheus.Metric, target *dto.LabelPair) error {
-	var info MetricInfo
-	pb := &dto.Metric{}
-	if s, ok := m.(*constSample); ok {
-		info = s.meta.info
-		s.write(pb, target)
-	} else {
-		meta := describe(m.Desc())
-		if meta == nil {
-			return fmt.Errorf("metric %s was not made by newDesc or registerLabelled", m.Desc())
-		}
-		info = meta.info
-		if err := m.Write(pb); err != nil {
-			return fmt.Errorf("metric %s: %w", info.Name, err)
-		}
-		if !meta.labelled {
-			pb.Label = withLabel(pb.Label, target)
-		}
-	}
-	var typ dto.MetricType
-	switch {
-	case pb.Counter != nil:
-		typ = dto.MetricType_COUNTER
-	case pb.Gauge != nil:
-		typ = dto.MetricType_GAUGE
-	case pb.Histogram != nil:
-		typ = dto.MetricType_HISTOGRAM
-	default:
-		return fmt.Errorf("metric %s is neither a counter, a gauge nor a histogram", info.Name)
+	pb, info, typ, err := message(m, target)
+	if err != nil {
+		return err
 	}
 	f, ok := byName[info.Name]
 	if !ok {
@@ -225,6 +189,39 @@ func add(byName map[string]*dto.MetricFamily, m prometheus.Metric, target *dto.L
 	}
 	f.Metric = append(f.Metric, pb)
 	return nil
+}
+
+// message writes one metric as a protobuf message, with the target label
+// unless its descriptor already carries it (a target's own histogram), and
+// says what it is.
+func message(m prometheus.Metric, target *dto.LabelPair) (*dto.Metric, MetricInfo, dto.MetricType, error) {
+	pb := &dto.Metric{}
+	var info MetricInfo
+	if s, ok := m.(*constSample); ok {
+		info = s.meta.info
+		s.write(pb, target)
+	} else {
+		meta := describe(m.Desc())
+		if meta == nil {
+			return nil, info, 0, fmt.Errorf("metric %s was not made by newDesc or registerLabelled", m.Desc())
+		}
+		info = meta.info
+		if err := m.Write(pb); err != nil {
+			return nil, info, 0, fmt.Errorf("metric %s: %w", info.Name, err)
+		}
+		if !meta.labelled {
+			pb.Label = withLabel(pb.Label, target)
+		}
+	}
+	switch {
+	case pb.Counter != nil:
+		return pb, info, dto.MetricType_COUNTER, nil
+	case pb.Gauge != nil:
+		return pb, info, dto.MetricType_GAUGE, nil
+	case pb.Histogram != nil:
+		return pb, info, dto.MetricType_HISTOGRAM, nil
+	}
+	return nil, info, 0, fmt.Errorf("metric %s is neither a counter, a gauge nor a histogram", info.Name)
 }
 
 // withLabel inserts lp into label pairs already sorted by name (as const

@@ -170,3 +170,13 @@ func TestMergeInterleavesTargets(t *testing.T) {
 		t.Errorf("merged:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// families merges the static families with each runner's metrics, sorted
+// by name and, within a family, by label values.
+func families(static []*dto.MetricFamily, runners []*Runner, results [][]prometheus.Metric) ([]*dto.MetricFamily, error) {
+	parts := make([]partialFamilies, len(runners))
+	for i, metrics := range results {
+		parts[i] = runnerFamilies(runners[i].label, metrics)
+	}
+	return merge(static, parts)
+}
