@@ -416,9 +416,6 @@ func connectionsOpened(fams map[string]*dto.MetricFamily) float64 {
 	return total
 }
 
-// directRoundTrips times the exporter's own queries run straight on open
-// connections, each target's in sequence and the targets concurrently,
-// as a scrape runs them: the floor a scrape can be compared against.
 // directQueries are the exporter's own queries on open connections, one
 // job per target: the floor a scrape is compared with.
 type directQueries struct {
