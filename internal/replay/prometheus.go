@@ -40,8 +40,9 @@ type PrometheusSource struct {
 	// Progress, when set, is called after each query answered: done of
 	// total chunks, the selector and the chunk's time range.
 	Progress func(done, total int, selector string, from, to time.Time)
-	// StaleGaps counts the staleness markers the last Load wrote.
-	StaleGaps int
+	// staleGaps counts the staleness markers the last Load wrote
+	// (StaleMarked).
+	staleGaps int
 	api       v1.API
 }
 
@@ -61,7 +62,7 @@ func NewPrometheusSource(url string, resolution time.Duration) (*PrometheusSourc
 func (p *PrometheusSource) Describe() string { return p.URL }
 
 // StaleMarked is the number of gaps Load read as stale.
-func (p *PrometheusSource) StaleMarked() int { return p.StaleGaps }
+func (p *PrometheusSource) StaleMarked() int { return p.staleGaps }
 
 // loadedSeries is what Load knows of one series.
 type loadedSeries struct {
@@ -83,7 +84,7 @@ func (p *PrometheusSource) Load(ctx context.Context, selectors []string, from, t
 	chunk := (p.Resolution * maxSamplesPerQuery).Truncate(time.Millisecond)
 	perSelector := int((to.Sub(from) + chunk - 1) / chunk)
 	total, done := perSelector*len(selectors), 0
-	p.StaleGaps = 0
+	p.staleGaps = 0
 	series := map[string]*loadedSeries{}
 	var order []string
 	stale := math.Float64frombits(value.StaleNaN)
@@ -141,7 +142,7 @@ func (p *PrometheusSource) Load(ctx context.Context, selectors []string, from, t
 						if err := appendOne(s, at, stale); err != nil {
 							return err
 						}
-						p.StaleGaps++
+						p.staleGaps++
 					}
 					if err := appendOne(s, t, vs[i]); err != nil {
 						return err
@@ -162,7 +163,7 @@ func (p *PrometheusSource) Load(ctx context.Context, selectors []string, from, t
 			if err := appendOne(s, at, stale); err != nil {
 				return err
 			}
-			p.StaleGaps++
+			p.staleGaps++
 		}
 	}
 	return nil
