@@ -28,6 +28,7 @@ import (
 
 	"github.com/headroom-dev/headroom/collectors"
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/endpoints"
 	"github.com/headroom-dev/headroom/internal/standin"
 	"github.com/headroom-dev/headroom/internal/testenv"
 )
@@ -121,10 +122,11 @@ api:
 		return err
 	}
 	s.Cleanup(exporter.Close)
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", exporter.MetricsHandler())
-	mux.Handle("/probe", exporter.ProbeHandler())
-	exporterAddr, err := serve(s, listen, mux)
+	site, err := endpoints.New(exporter, endpoints.Options{})
+	if err != nil {
+		return err
+	}
+	exporterAddr, err := serve(s, listen, site)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -23,6 +22,7 @@ import (
 
 	headroom "github.com/headroom-dev/headroom/collectors"
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/endpoints"
 )
 
 // defaultListenAddress is headroom's port.
@@ -37,6 +37,7 @@ type serveCommand struct {
 	webFlags        *web.FlagConfig
 	logConfig       *promslog.Config
 	onlyCheckConfig bool
+	profiling       bool
 }
 
 func (s *serveCommand) clause() *kingpin.CmdClause { return s.cmd }
@@ -51,6 +52,7 @@ func newServeCommand(app *kingpin.Application) *serveCommand {
 	s.cmd.Flag("scrape.timeout-offset", "Kept back from Prometheus's scrape timeout so that the answer arrives in time.").
 		Default("500ms").DurationVar(&s.timeoutOffset)
 	s.cmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&s.metricsPath)
+	s.cmd.Flag("web.enable-profiling", "Serve Go's pprof profiles under /debug/pprof/ and link them from the landing page.").BoolVar(&s.profiling)
 	s.webFlags = kingpinflag.AddFlags(s.cmd, defaultListenAddress)
 	// promslog's helper takes an application; its flags apply to every command.
 	promslogflag.AddFlags(app, s.logConfig)
@@ -85,28 +87,13 @@ func (s *serveCommand) run() error {
 	exporter.DefaultTimeout = s.scrapeTimeout
 	exporter.Offset = s.timeoutOffset
 
-	mux := http.NewServeMux()
-	mux.Handle(s.metricsPath, exporter.MetricsHandler())
-	mux.Handle("/probe", exporter.ProbeHandler())
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("Healthy\n")) })
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("Ready\n")) })
-	landing, err := web.NewLandingPage(web.LandingConfig{
-		Name:        "headroom",
-		Description: "Scale-up and scale-down signals from PostgreSQL, PgBouncer, Redis and API health",
-		Version:     version.Info(),
-		Links: []web.LandingLinks{
-			{Address: s.metricsPath, Text: "Metrics", Description: "Every configured target"},
-			{Address: "/probe?target=" + url.QueryEscape(firstTarget(exporter)), Text: "Probe", Description: "One configured target by name"},
-			{Address: "/-/healthy", Text: "Health"},
-		},
-	})
+	site, err := endpoints.New(exporter, endpoints.Options{MetricsPath: s.metricsPath, Profiling: s.profiling})
 	if err != nil {
 		return err
 	}
-	mux.Handle("/", landing)
 
 	logger.Info("starting headroom", "version", version.Info(), "config", s.configFile, "targets", len(exporter.Runners()))
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	server := &http.Server{Handler: site, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- web.ListenAndServe(server, s.webFlags, logger) }()
 
@@ -124,11 +111,4 @@ func (s *serveCommand) run() error {
 		defer cancel()
 		return server.Shutdown(ctx)
 	}
-}
-
-func firstTarget(e *headroom.Exporter) string {
-	if rs := e.Runners(); len(rs) > 0 {
-		return rs[0].Name()
-	}
-	return ""
 }
