@@ -20,19 +20,20 @@ import (
 )
 
 type replayCommand struct {
-	cmd        *kingpin.CmdClause
-	configFile string
-	preset     string
-	promURL    string
-	start, end string
-	step       time.Duration
-	resolution time.Duration
-	input      string
-	initial    int32
-	format     string
-	progress   bool
-	out        io.Writer
-	errOut     *os.File
+	cmd         *kingpin.CmdClause
+	configFile  string
+	preset      string
+	promURL     string
+	promTimeout time.Duration
+	start, end  string
+	step        time.Duration
+	resolution  time.Duration
+	input       string
+	initial     int32
+	format      string
+	progress    bool
+	out         io.Writer
+	errOut      *os.File
 }
 
 func init() {
@@ -49,6 +50,8 @@ func newReplayCommand(app *kingpin.Application) *replayCommand {
 	r.cmd.Flag("preset", "Preset the config overrides: "+strings.Join(alerts.Presets(), ", ")+". Default: the config's preset key, else health-agent.").
 		StringVar(&r.preset)
 	r.cmd.Flag("prometheus.url", "Prometheus to read the series from (the raw samples of every metric the rules and the scaler read).").StringVar(&r.promURL)
+	r.cmd.Flag("prometheus.timeout", "Deadline of each query to --prometheus.url; a server that does not answer within it ends the replay with an error naming the URL.").
+		Default(replay.DefaultQueryTimeout.String()).DurationVar(&r.promTimeout)
 	r.cmd.Flag("start", "Start of the range: RFC3339, or relative to now (--start=-1h).").StringVar(&r.start)
 	r.cmd.Flag("end", "End of the range: RFC3339, relative to now (--end=-10m), or now.").Default("now").StringVar(&r.end)
 	r.cmd.Flag("step", "Evaluation step: the rule evaluation interval and the HPA's sync period.").Default("15s").DurationVar(&r.step)
@@ -95,6 +98,7 @@ func (r *replayCommand) run() error {
 		if err != nil {
 			return err
 		}
+		prom.Timeout = r.promTimeout
 		if r.showProgress() {
 			// Loading is the slow part of a long range: one line per query.
 			prom.Progress = loadProgress(r.errOut)

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -175,6 +176,73 @@ func TestParseTime(t *testing.T) {
 		got, err := parseTime(c.in, now)
 		if c.bad != (err != nil) || (!c.bad && !got.Equal(c.want)) {
 			t.Errorf("parseTime(%q) = %s, %v", c.in, got, err)
+		}
+	}
+}
+
+// A Prometheus that accepts the connection and never answers ends the
+// replay within --prometheus.timeout, with an error that names the query
+// URL (password hidden) and the deadline, --progress or not.
+func TestReplayBinaryPrometheusNeverAnswers(t *testing.T) {
+	t.Parallel()
+	bin := headroomBinary(t)
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	for _, progress := range []bool{false, true} {
+		args := []string{"replay", "--preset", "amas", "--prometheus.url", "http://reader:replay-pw-42@" + silent.Addr().String(),
+			"--prometheus.timeout", "300ms", "--start=-1h"}
+		if progress {
+			args = append(args, "--progress")
+		}
+		var stderr bytes.Buffer
+		cmd := exec.Command(bin, args...)
+		cmd.Stderr = &stderr
+		start := time.Now()
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err = <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("progress=%v: replay still running after 10s against a server that never answers\n%s", progress, stderr.String())
+		}
+		took := time.Since(start)
+		if err == nil {
+			t.Errorf("progress=%v: replay succeeded against a server that never answers", progress)
+		}
+		want := "query http://reader:xxxxx@" + silent.Addr().String() + "/api/v1/query ("
+		for _, w := range []string{want, "no answer within 300ms"} {
+			if !strings.Contains(stderr.String(), w) {
+				t.Errorf("progress=%v: stderr does not say %q:\n%s", progress, w, stderr.String())
+			}
+		}
+		if strings.Contains(stderr.String(), "replay-pw-42") {
+			t.Errorf("progress=%v: stderr shows the URL's password:\n%s", progress, stderr.String())
+		}
+		if took > 5*time.Second {
+			t.Errorf("progress=%v: took %s to give up with a 300ms timeout", progress, took)
 		}
 	}
 }

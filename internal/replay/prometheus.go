@@ -2,9 +2,12 @@ package replay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	neturl "net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -19,6 +22,11 @@ import (
 // per series at Resolution.
 const maxSamplesPerQuery = 10000
 
+// DefaultQueryTimeout bounds one query to Prometheus when the caller sets
+// none: a server that accepts the connection and never answers must end the
+// replay with an error, not hang it.
+const DefaultQueryTimeout = 30 * time.Second
+
 // PrometheusSource reads the raw samples a replay needs from a Prometheus
 // server: instant queries of the range selector sel[chunk] of every metric
 // selector in the rules and the scaler's queries, at the end of each chunk.
@@ -32,7 +40,11 @@ const maxSamplesPerQuery = 10000
 // replay while Prometheus (and so KEDA) read nothing. Load puts them back:
 // see staleAfter.
 type PrometheusSource struct {
+	// URL is the server's address as given; errors and reports show it
+	// without the password (url.URL.Redacted).
 	URL string
+	// Timeout bounds each query; DefaultQueryTimeout when zero.
+	Timeout time.Duration
 	// Resolution is the scrape interval: it sizes the chunks so that one
 	// answer holds at most maxSamplesPerQuery samples per series, and is a
 	// series' interval until its own samples tell (seriesInterval).
@@ -48,18 +60,60 @@ type PrometheusSource struct {
 
 // NewPrometheusSource is a source on the server at url.
 func NewPrometheusSource(url string, resolution time.Duration) (*PrometheusSource, error) {
+	shown := redactedURL(url)
 	c, err := api.NewClient(api.Config{Address: url})
 	if err != nil {
-		return nil, fmt.Errorf("prometheus %s: %w", url, err)
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			// url.Error quotes the address, password included.
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("prometheus %s: %w", shown, err)
 	}
 	if resolution <= 0 {
-		return nil, fmt.Errorf("prometheus %s: resolution must be > 0", url)
+		return nil, fmt.Errorf("prometheus %s: resolution must be > 0", shown)
 	}
-	return &PrometheusSource{URL: url, Resolution: resolution, api: v1.NewAPI(c)}, nil
+	return &PrometheusSource{URL: url, Timeout: DefaultQueryTimeout, Resolution: resolution, api: v1.NewAPI(c)}, nil
+}
+
+// redactedURL is raw with any password replaced, or a placeholder when raw
+// does not parse (its text may hold a password that cannot be found).
+func redactedURL(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(an address that is not a URL)"
+	}
+	return u.Redacted()
 }
 
 // Describe names the source in a report.
-func (p *PrometheusSource) Describe() string { return p.URL }
+func (p *PrometheusSource) Describe() string { return redactedURL(p.URL) }
+
+// query runs one instant query under the source's timeout. A query that
+// outlives it fails naming the endpoint and the deadline, so that a server
+// that never answers is told apart from one that answered with an error.
+func (p *PrometheusSource) query(ctx context.Context, q string, at time.Time) (model.Value, error) {
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = DefaultQueryTimeout
+	}
+	qctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	val, _, _, err := p.api.Query(qctx, q, at)
+	if err == nil {
+		return val, nil
+	}
+	endpoint := strings.TrimSuffix(p.Describe(), "/") + "/api/v1/query"
+	if ctx.Err() == nil && qctx.Err() != nil {
+		return nil, fmt.Errorf("query %s (%s at %s): no answer within %s (--prometheus.timeout)", endpoint, q, at.UTC().Format(time.RFC3339), timeout)
+	}
+	var ue *neturl.Error
+	if errors.As(err, &ue) {
+		// net/http quotes the request URL, password included.
+		err = ue.Err
+	}
+	return nil, fmt.Errorf("query %s (%s at %s): %w", endpoint, q, at.UTC().Format(time.RFC3339), err)
+}
 
 // StaleMarked is the number of gaps Load read as stale.
 func (p *PrometheusSource) StaleMarked() int { return p.staleGaps }
@@ -90,7 +144,7 @@ func (p *PrometheusSource) Load(ctx context.Context, selectors []string, from, t
 	stale := math.Float64frombits(value.StaleNaN)
 	appendOne := func(s *loadedSeries, ts int64, v float64) error {
 		if _, err := app.Append(0, s.labels, 0, ts, v, nil, nil, storage.AOptions{}); err != nil {
-			return fmt.Errorf("prometheus %s: series %s: %w", p.URL, s.labels, err)
+			return fmt.Errorf("prometheus %s: series %s: %w", p.Describe(), s.labels, err)
 		}
 		return nil
 	}
@@ -104,18 +158,18 @@ func (p *PrometheusSource) Load(ctx context.Context, selectors []string, from, t
 			// 3; a millisecond more reads the sample at from either way.
 			window := end.Sub(begin).Truncate(time.Millisecond) + time.Millisecond
 			q := fmt.Sprintf("%s[%s]", sel, model.Duration(window))
-			val, _, _, err := p.api.Query(ctx, q, end)
+			val, err := p.query(ctx, q, end)
 			if err != nil {
-				return fmt.Errorf("prometheus %s: query %s at %s: %w", p.URL, q, end.Format(time.RFC3339), err)
+				return err
 			}
 			matrix, ok := val.(model.Matrix)
 			if !ok {
-				return fmt.Errorf("prometheus %s: query %s: got a %s, want a matrix", p.URL, q, val.Type())
+				return fmt.Errorf("prometheus %s: query %s: got a %s, want a matrix", p.Describe(), q, val.Type())
 			}
 			for _, ss := range matrix {
 				lbls := labelsOf(ss.Metric)
 				if len(ss.Histograms) > 0 {
-					return fmt.Errorf("prometheus %s: series %s has native histogram samples, which replay does not read", p.URL, lbls)
+					return fmt.Errorf("prometheus %s: series %s has native histogram samples, which replay does not read", p.Describe(), lbls)
 				}
 				key := lbls.String()
 				s := series[key]
