@@ -1,0 +1,47 @@
+//go:build !exporteronly
+
+package main
+
+import (
+	"io"
+	"os"
+	"strings"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/headroom-dev/headroom/alerts"
+)
+
+type presetCommand struct {
+	cmd  *kingpin.CmdClause
+	name string
+	out  io.Writer
+}
+
+func init() {
+	optionalCommands = append(optionalCommands, func(app *kingpin.Application) command { return newPresetCommand(app) })
+}
+
+func (p *presetCommand) clause() *kingpin.CmdClause { return p.cmd }
+
+func newPresetCommand(app *kingpin.Application) *presetCommand {
+	p := &presetCommand{out: os.Stdout}
+	p.cmd = app.Command("preset", "Print a preset as a complete, commented alerts config: every field with its value. "+
+		"Saved as a file and passed to generate --config, it generates the preset's bundle byte for byte; edit what differs. "+
+		"Fields are documented in "+alerts.FieldDocs+".")
+	p.cmd.Arg("name", "Preset: "+strings.Join(alerts.Presets(), ", ")+".").Required().EnumVar(&p.name, alerts.Presets()...)
+	return p
+}
+
+func (p *presetCommand) run() error {
+	cfg, err := alerts.Preset(p.name)
+	if err != nil {
+		return err
+	}
+	doc, err := cfg.Document()
+	if err != nil {
+		return err
+	}
+	_, err = p.out.Write(doc)
+	return err
+}
