@@ -37,7 +37,7 @@ func (g *generateCommand) clause() *kingpin.CmdClause { return g.cmd }
 
 func newGenerateCommand(app *kingpin.Application) *generateCommand {
 	g := &generateCommand{errOut: os.Stderr}
-	g.cmd = app.Command("generate", "Write the alerting bundle (Prometheus rules, PrometheusRule, Alertmanager config, runbook, promtool tests) for a config.")
+	g.cmd = app.Command("generate", "Write the alerting bundle (Prometheus rules, PrometheusRule, Alertmanager config, runbook, promtool tests) for a config. "+alertsConfigHelp)
 	g.cmd.Flag("config", "Alerts config file (YAML), read on top of its preset. Without it, the preset as it is.").StringVar(&g.configFile)
 	g.cmd.Flag("preset", "Preset the config overrides: "+strings.Join(alerts.Presets(), ", ")+". Default: the config's preset key, else health-agent.").
 		StringVar(&g.preset)

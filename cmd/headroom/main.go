@@ -23,10 +23,21 @@ type command interface {
 // packages that an exporter-only build (-tags exporteronly) does without.
 var optionalCommands []func(*kingpin.Application) command
 
+// docsURL is where a file of the repository is published: help names the
+// documentation by a path that a user without a checkout can open too.
+const docsURL = "https://github.com/headroom-dev/headroom/blob/main/"
+
+// exporterConfigDocs documents every field of serve's --config.file.
+const exporterConfigDocs = "docs/config.md"
+
 func main() {
 	app := kingpin.New("headroom", "Scale-up and scale-down signals for an LLM-backed API on PostgreSQL, PgBouncer and Redis.")
 	app.Version(version.Print("headroom"))
 	app.HelpFlag.Short('h')
+	// Help asked for is output, so that `headroom --help | less` shows it;
+	// usage errors stay on stderr (and exit 2, below).
+	app.UsageWriter(os.Stdout)
+	app.ErrorWriter(os.Stderr)
 	commands := []command{newServeCommand(app)}
 	for _, add := range optionalCommands {
 		commands = append(commands, add(app))

@@ -18,6 +18,13 @@ type presetCommand struct {
 	out  io.Writer
 }
 
+// alertsConfigHelp ends the help of every command that reads an alerts
+// config: where its fields are documented.
+var alertsConfigHelp = alertsFieldsHelp + " `headroom preset NAME` prints a preset as a complete, commented config."
+
+// alertsFieldsHelp is where an alerts config's fields are documented.
+var alertsFieldsHelp = "Config fields: " + alerts.FieldDocs + " (" + docsURL + alerts.FieldDocs + ")."
+
 func init() {
 	optionalCommands = append(optionalCommands, func(app *kingpin.Application) command { return newPresetCommand(app) })
 }
@@ -28,7 +35,7 @@ func newPresetCommand(app *kingpin.Application) *presetCommand {
 	p := &presetCommand{out: os.Stdout}
 	p.cmd = app.Command("preset", "Print a preset as a complete, commented alerts config: every field with its value. "+
 		"Saved as a file and passed to generate --config, it generates the preset's bundle byte for byte; edit what differs. "+
-		"Fields are documented in "+alerts.FieldDocs+".")
+		alertsFieldsHelp)
 	p.cmd.Arg("name", "Preset: "+strings.Join(alerts.Presets(), ", ")+".").Required().EnumVar(&p.name, alerts.Presets()...)
 	return p
 }

@@ -44,8 +44,9 @@ func (s *serveCommand) clause() *kingpin.CmdClause { return s.cmd }
 
 func newServeCommand(app *kingpin.Application) *serveCommand {
 	s := &serveCommand{logConfig: &promslog.Config{}}
-	s.cmd = app.Command("serve", "Serve /metrics and /probe for the targets in the config file.").Default()
-	s.cmd.Flag("config.file", "Target configuration file (YAML).").Default("headroom.yml").StringVar(&s.configFile)
+	s.cmd = app.Command("serve", "Serve /metrics and /probe for the targets in the config file. "+
+		"Config fields: "+exporterConfigDocs+" ("+docsURL+exporterConfigDocs+").").Default()
+	s.cmd.Flag("config.file", "Target configuration file (YAML); fields in "+exporterConfigDocs+".").Default("headroom.yml").StringVar(&s.configFile)
 	s.cmd.Flag("config.check", "Validate the config file and exit.").BoolVar(&s.onlyCheckConfig)
 	s.cmd.Flag("scrape.timeout", "Deadline of a scrape when Prometheus does not send X-Prometheus-Scrape-Timeout-Seconds.").
 		Default("10s").DurationVar(&s.scrapeTimeout)
