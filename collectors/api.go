@@ -227,12 +227,7 @@ func NewAPI(c config.API) (Target, error) {
 func parseProbeURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		// url.Error quotes the whole URL, password included.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("cannot parse: %w", err)
+		return nil, fmt.Errorf("cannot parse: %w", config.URLCause(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("scheme must be http or https, got %q", u.Scheme)

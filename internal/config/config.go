@@ -261,7 +261,16 @@ func (c *Config) validate(file string) error {
 		if r.Address == "" {
 			return fail("address", errors.New("is required (host:port)"))
 		}
+		if strings.Contains(r.Address, "@") {
+			// A URL's userinfo, user:password@host:port, is not an address;
+			// the value is not quoted, since the password is in it.
+			return fail("address", errors.New("want host:port, without a user or password (set username and password)"))
+		}
 		if _, _, err := net.SplitHostPort(r.Address); err != nil {
+			var addrErr *net.AddrError
+			if errors.As(err, &addrErr) {
+				err = errors.New(addrErr.Err)
+			}
 			return fail("address", fmt.Errorf("want host:port: %w", err))
 		}
 		if field, err := r.Secret.validate(); err != nil {
@@ -425,15 +434,25 @@ func checkDSN(dsn string) error {
 // which pgconn quotes with only best-effort password redaction.
 func RedactDSNError(err error) string {
 	inner := errors.Unwrap(err)
-	// url.Error quotes the whole URL, password included.
-	var ue *url.Error
-	if errors.As(inner, &ue) {
-		inner = ue.Err
-	}
 	if inner != nil {
-		return inner.Error()
+		return URLCause(inner).Error()
 	}
 	return "not a URL or key=value connection string"
+}
+
+// URLCause is what is wrong with a URL that did not parse, without the URL:
+// url.Error quotes it whole, password included, and an invalid escape
+// quotes the bytes after its %, which may be part of the password.
+func URLCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var esc url.EscapeError
+	if errors.As(err, &esc) {
+		return errors.New("invalid URL escape: a % not followed by two hex digits (write a literal % as %25)")
+	}
+	return err
 }
 
 func checkHTTPURL(raw string, required bool) error {
@@ -445,7 +464,7 @@ func checkHTTPURL(raw string, required bool) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("cannot parse: %w", err)
+		return fmt.Errorf("cannot parse: %w", URLCause(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("scheme must be http or https, got %q", u.Scheme)
