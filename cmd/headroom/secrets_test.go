@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,9 @@ func TestNoOutputShowsACredential(t *testing.T) {
 		target      string // yaml of one target holding SECRET
 		env         string // value of HEADROOM_TEST_PW
 		file        string // content of the password file
+		// reason, when set, is the failure /metrics must count: the secret
+		// went where it is used, not only through the config.
+		reason string
 	}{
 		{name: "postgres dsn URL userinfo, malformed escape", field: "dsn",
 			target: "postgres:\n  - name: t\n    dsn: postgres://headroom:SECRET%zz@" + closed + "/postgres\n"},
@@ -64,13 +68,13 @@ func TestNoOutputShowsACredential(t *testing.T) {
 			target: "pgbouncer:\n  - name: t\n    dsn: postgres://stats@" + closed + "/pgbouncer\n    password_file: FILE\n",
 			file:   "SECRET\x00\xff\n"},
 		{name: "redis password, wrong and malformed", field: "",
-			target: "redis:\n  - name: t\n    address: " + redisSrv.Addr() + "\n    password: \"SECRET\\r\\nPING\"\n"},
+			target: "redis:\n  - name: t\n    address: " + redisSrv.Addr() + "\n    password: \"SECRET\\r\\nPING\"\n", reason: "auth"},
 		{name: "redis password_env, wrong", field: "",
 			target: "redis:\n  - name: t\n    address: " + redisSrv.Addr() + "\n    password_env: HEADROOM_TEST_PW\n",
-			env:    "SECRET\r\nAUTH x"},
+			env:    "SECRET\r\nAUTH x", reason: "auth"},
 		{name: "redis password_file, wrong", field: "",
 			target: "redis:\n  - name: t\n    address: " + redisSrv.Addr() + "\n    username: someone\n    password_file: FILE\n",
-			file:   "SECRET\n"},
+			file:   "SECRET\n", reason: "auth"},
 		{name: "redis address as a URL with a password", field: "address",
 			target: "redis:\n  - name: t\n    address: redis://:SECRET@" + redisSrv.Addr() + "\n"},
 		{name: "redis address with userinfo", field: "address",
@@ -146,6 +150,9 @@ func TestNoOutputShowsACredential(t *testing.T) {
 				}
 				if !strings.Contains(outputs["/metrics"], `headroom_target_up{kind=`) {
 					t.Errorf("/metrics has no headroom_target_up:\n%.600s", outputs["/metrics"])
+				}
+				if c.reason != "" && !regexp.MustCompile(`headroom_target_scrape_errors_total\{[^}]*reason="`+c.reason+`"[^}]*\} [1-9]`).MatchString(outputs["/metrics"]) {
+					t.Errorf("/metrics counts no failure with reason %s:\n%s", c.reason, outputs["/metrics"])
 				}
 				cmd.Process.Kill()
 				<-exited
