@@ -245,4 +245,11 @@ func TestReplayBinaryPrometheusNeverAnswers(t *testing.T) {
 			t.Errorf("progress=%v: took %s to give up with a 300ms timeout", progress, took)
 		}
 	}
+
+	// An address that does not parse is refused without being quoted: its
+	// password may be where the parse failed.
+	out, err := exec.Command(bin, "replay", "--preset", "amas", "--prometheus.url", "http://reader:replay-pw-42%zz@"+silent.Addr().String(), "--start=-1h").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "invalid URL escape") || strings.Contains(string(out), "replay-pw-42") {
+		t.Errorf("a --prometheus.url that does not parse: %v, want an invalid escape named and no password:\n%s", err, out)
+	}
 }

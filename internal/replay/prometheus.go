@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/headroom-dev/headroom/internal/config"
 )
 
 // maxSamplesPerQuery bounds one answer: a chunk spans this many samples
@@ -63,12 +65,8 @@ func NewPrometheusSource(url string, resolution time.Duration) (*PrometheusSourc
 	shown := redactedURL(url)
 	c, err := api.NewClient(api.Config{Address: url})
 	if err != nil {
-		var ue *neturl.Error
-		if errors.As(err, &ue) {
-			// url.Error quotes the address, password included.
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("prometheus %s: %w", shown, err)
+		// url.Error quotes the address, password included.
+		return nil, fmt.Errorf("prometheus %s: %w", shown, config.URLCause(err))
 	}
 	if resolution <= 0 {
 		return nil, fmt.Errorf("prometheus %s: resolution must be > 0", shown)
