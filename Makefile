@@ -64,9 +64,11 @@ e2e:
 	$(GO) test -count=1 -timeout 20m -v -run TestEndToEnd ./internal/e2e/
 
 # Scrape cost against a loaded PostgreSQL (300 and 600 clients), replica,
-# PgBouncer and Redis. See the README for what it reports.
+# PgBouncer and Redis. See the README for what it reports. Then the time and
+# size of generating a bundle with 100 and 500 `where` scopes.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200x -timeout 30m ./cmd/headroom/
+	$(GO) test -run '^$$' -bench GenerateScopes -benchtime 3x -timeout 10m ./alerts/
 
 # The exporter against the local defaults: PostgreSQL on 127.0.0.1:5432 and
 # Redis on 127.0.0.1:6379.

@@ -57,15 +57,18 @@ func inputsAbsentTests(cfg *Config, cat []Trigger, rec, alerting rulefmt.RuleGro
 	for _, name := range names {
 		in := map[string]bool{}
 		var buckets []bucketInput
+		// The alert's rules share records (a scoped alert's rules its scope
+		// record): each is followed once, for the union of their inputs.
+		inputs, bucketWalk := newInputWalk(records), newInputWalk(records)
 		for _, e := range exprs[name] {
-			raw, err := RawInputs(e, records)
+			raw, err := rawInputsOf(inputs, e)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			for _, m := range raw {
 				in[m] = true
 			}
-			bs, err := rawBuckets(e, records)
+			bs, err := bucketsOf(bucketWalk, e)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}

@@ -104,12 +104,13 @@ type Trigger struct {
 	// only those in the catalogue are kept.
 	VerifiedBy []string
 	// Expr is the alerting rule's expression. With Scopes, it is the
-	// default rule's: the series of every scope are excluded from it.
+	// default rule's, over the series no scope matches.
 	Expr string
 	// Scopes are the trigger's `where` overrides, in order: copies of the
 	// trigger with their own threshold, for, keep_firing_for and margin,
 	// each an alerting rule of the same alertname over the series its
-	// matchers select (and no earlier scope does). Dashboards and the
+	// matchers select (and no earlier scope does), as the trigger's scope
+	// record labels them (ScopeRecords). Dashboards and the
 	// autoscaler use the trigger's own (default) threshold.
 	Scopes []Trigger
 	// Match is a scope's matchers as written in the config; empty for a
@@ -288,42 +289,80 @@ func comparisonExpr(p pq, t Trigger, query string) string {
 	return fmt.Sprintf("%s %s %s", query, t.Comparison, num(t.Threshold))
 }
 
-// scopedQuery is the signal's query for one rule of a scoped trigger: scope
-// i's matchers injected into its selector and every earlier scope's series
-// excluded (first match wins), or for i < 0 (the default rule) every
-// scope's series excluded, so that exactly one rule covers each series. A
-// one-matcher scope is excluded by its negation in the selector; a scope of
-// several matchers by "unless on(<the signal's labels>)" its own series.
+// scopedQuery is the signal's query for one rule of a scoped trigger:
+// scope i's series, or for i < 0 (the default rule) the series no scope
+// matches, read from the trigger's scope record (scopeRecordExpr), which
+// gives each series the scope that wins it. Reading one labelled record
+// keeps every rule the size of one selector, however many scopes precede
+// it, and exactly one rule covers each series. A trigger without scopes
+// reads its signal.
 func scopedQuery(p pq, t Trigger, i int) string {
-	q := t.Signal.Query
+	if len(t.Scopes) == 0 {
+		return t.Signal.Query
+	}
+	value := ""
 	if i >= 0 {
-		q = withMatchers(q, t.Scopes[i].matchers...)
+		value = scopeValue(t, i)
 	}
-	until := len(t.Scopes)
-	if i >= 0 {
-		until = i
-	}
-	var unless []string
-	for _, s := range t.Scopes[:until] {
-		if len(s.matchers) == 1 {
-			q = withMatchers(q, negate(s.matchers[0]))
-			continue
-		}
-		unless = append(unless, withMatchers(t.Signal.Query, s.matchers...))
-	}
-	if len(unless) == 0 {
-		return q
-	}
-	return "(" + q + " unless " + p.on(append([]string{"service"}, t.Signal.Labels...)...) + " (" + strings.Join(unless, " or ") + "))"
+	return p.service(scopeRecord(t), fmt.Sprintf("scope=%q", value))
 }
 
-// negate is the matcher that selects exactly the series m does not.
-func negate(m *labels.Matcher) *labels.Matcher {
-	typ := map[labels.MatchType]labels.MatchType{
-		labels.MatchEqual: labels.MatchNotEqual, labels.MatchNotEqual: labels.MatchEqual,
-		labels.MatchRegexp: labels.MatchNotRegexp, labels.MatchNotRegexp: labels.MatchRegexp,
-	}[m.Type]
-	return labels.MustNewMatcher(typ, m.Name, m.Value)
+// scopeRecord names the record of a scoped trigger's signal with each
+// series' winning scope: scope:<trigger id in snake_case>.
+func scopeRecord(t Trigger) string { return "scope:" + snakeCase(t.ID) }
+
+// scopeRecordExpr is the trigger's signal with a scope label naming the
+// first `where` scope that matches each series (none for the series no
+// scope matches): the scopes' selections joined by "or on (<the signal's
+// labels>)", which keeps the left side's series, so that the first match
+// wins in an expression that grows by one selector a scope.
+func scopeRecordExpr(p pq, t Trigger) string {
+	var terms []string
+	for i, s := range t.Scopes {
+		// label_replace expands $ in its replacement; $$ is a literal one.
+		v := strings.ReplaceAll(scopeValue(t, i), "$", "$$")
+		terms = append(terms, fmt.Sprintf(`label_replace(%s, "scope", %q, "", "")`, withMatchers(t.Signal.Query, s.matchers...), v))
+	}
+	terms = append(terms, t.Signal.Query)
+	return strings.Join(terms, "\nor "+p.on(append([]string{"service"}, t.Signal.Labels...)...)+" ")
+}
+
+// scopeValue is scope i's value of the scope label in the scope record:
+// its matchers as written, which is also its rules' scope label. A scope
+// written exactly as an earlier one never wins a series; its own value
+// keeps its rule from reading the earlier scope's.
+func scopeValue(t Trigger, i int) string {
+	for _, s := range t.Scopes[:i] {
+		if s.Match == t.Scopes[i].Match {
+			return fmt.Sprintf("%s (where[%d])", t.Scopes[i].Match, i)
+		}
+	}
+	return t.Scopes[i].Match
+}
+
+// snakeCase turns a trigger id into a metric name part: DBPoolHigh
+// becomes db_pool_high, APILatencyP95High api_latency_p95_high.
+func snakeCase(id string) string {
+	var b strings.Builder
+	r := []rune(id)
+	for i, c := range r {
+		upper := c >= 'A' && c <= 'Z'
+		if upper && i > 0 {
+			prevLower := (r[i-1] >= 'a' && r[i-1] <= 'z') || (r[i-1] >= '0' && r[i-1] <= '9')
+			nextLower := i+1 < len(r) && r[i+1] >= 'a' && r[i+1] <= 'z'
+			if prevLower || (r[i-1] >= 'A' && r[i-1] <= 'Z' && nextLower) {
+				b.WriteByte('_')
+			}
+		}
+		if upper {
+			c += 'a' - 'A'
+		}
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			c = '_'
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // describe fills in the summary and description a trigger does not write

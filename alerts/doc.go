@@ -22,7 +22,9 @@
 // same values, so a threshold changed in the config moves the alert, its
 // test, its runbook entry and its panel together. A trigger's `where`
 // scopes (Trigger.Scopes) are extra rules of its alertname with their own
-// thresholds over the series their matchers select; rules, runbook and
+// thresholds over the series their matchers select, each reading its part
+// of the trigger's scope record (ScopeRecords), which gives every series
+// the first scope that matches it; rules, runbook and
 // promtool tests carry them, while dashboards and scalers keep the
 // trigger's own threshold.
 package alerts

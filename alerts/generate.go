@@ -124,7 +124,7 @@ func bundleHeader(cfg *Config) string {
 // ruleGroups are the recording groups and the alerting groups (the SLOs'
 // included) of a config.
 func ruleGroups(cfg *Config, cat []Trigger) (rec, alerts rulefmt.RuleGroups) {
-	rec = RecordingRules(cfg)
+	rec = recordingRules(cfg, cat)
 	alerts = alertingRules(cfg, cat)
 	alerts.Groups = append(alerts.Groups, sloAlertGroups(cfg)...)
 	return rec, alerts

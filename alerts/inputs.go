@@ -106,38 +106,52 @@ func selectorName(vs *parser.VectorSelector) string {
 // inputs (records maps a record to every expression recorded under its
 // name), each record once.
 func walkInputs(expr string, records map[string][]string, visit func(name string, vs *parser.VectorSelector)) error {
-	followed := map[string]bool{}
-	var walk func(expr string) error
-	walk = func(expr string) error {
-		e, err := ParseExpr(expr)
-		if err != nil {
+	return newInputWalk(records).walk(expr, visit)
+}
+
+// inputWalk follows recorded series down to their inputs, each record once
+// over every expression it walks: the rules of one scoped alert all read
+// its scope record, which is as long as its scopes, and following it once
+// for each of them would grow with the square of the scopes.
+type inputWalk struct {
+	records  map[string][]string
+	followed map[string]bool
+}
+
+func newInputWalk(records map[string][]string) *inputWalk {
+	return &inputWalk{records: records, followed: map[string]bool{}}
+}
+
+// walk calls visit for every selector expr reads that no rule records,
+// and for none of the inputs of the records an earlier walk followed.
+func (w *inputWalk) walk(expr string, visit func(name string, vs *parser.VectorSelector)) error {
+	e, err := ParseExpr(expr)
+	if err != nil {
+		return err
+	}
+	var next []string
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		name := selectorName(vs)
+		if defs, recorded := w.records[name]; recorded {
+			if !w.followed[name] {
+				w.followed[name] = true
+				next = append(next, defs...)
+			}
+			return nil
+		}
+		visit(name, vs)
+		return nil
+	})
+	for _, d := range next {
+		if err := w.walk(d, visit); err != nil {
 			return err
 		}
-		var next []string
-		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-			vs, ok := n.(*parser.VectorSelector)
-			if !ok {
-				return nil
-			}
-			name := selectorName(vs)
-			if defs, recorded := records[name]; recorded {
-				if !followed[name] {
-					followed[name] = true
-					next = append(next, defs...)
-				}
-				return nil
-			}
-			visit(name, vs)
-			return nil
-		})
-		for _, d := range next {
-			if err := walk(d); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
-	return walk(expr)
+	return nil
 }
 
 // usedExternals lists the non-headroom, non-recorded metrics the bundle reads.
@@ -150,7 +164,11 @@ func usedExternals(cfg *Config) []string {
 			exprs = append(exprs, s.Expr)
 		}
 	}
-	for _, t := range Catalogue(cfg) {
+	cat := Catalogue(cfg)
+	for _, r := range ScopeRecords(cfg, cat) {
+		recorded[r.Record] = true
+	}
+	for _, t := range cat {
 		exprs = append(exprs, t.Expr)
 	}
 	var out []string
@@ -174,9 +192,15 @@ func usedExternals(cfg *Config) []string {
 // (records maps a record to every expression recorded under its name), and
 // ALERTS, the rule manager's own series, is left out.
 func RawInputs(expr string, records map[string][]string) ([]string, error) {
+	return rawInputsOf(newInputWalk(records), expr)
+}
+
+// rawInputsOf is RawInputs through a walk that may have followed some
+// records already; their inputs are left out.
+func rawInputsOf(w *inputWalk, expr string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
-	err := walkInputs(expr, records, func(name string, _ *parser.VectorSelector) {
+	err := w.walk(expr, func(name string, _ *parser.VectorSelector) {
 		if name != "" && name != "ALERTS" && !seen[name] {
 			seen[name] = true
 			out = append(out, name)
@@ -216,9 +240,15 @@ func (b bucketInput) String() string { return b.metric + "{" + b.le.String() + "
 // rules, as RawInputs) by an le matcher other than le="+Inf", which every
 // histogram has.
 func rawBuckets(expr string, records map[string][]string) ([]bucketInput, error) {
+	return bucketsOf(newInputWalk(records), expr)
+}
+
+// bucketsOf is rawBuckets through a walk that may have followed some
+// records already; their buckets are left out.
+func bucketsOf(w *inputWalk, expr string) ([]bucketInput, error) {
 	var out []bucketInput
 	seen := map[string]bool{}
-	err := walkInputs(expr, records, func(name string, vs *parser.VectorSelector) {
+	err := w.walk(expr, func(name string, vs *parser.VectorSelector) {
 		if !strings.HasSuffix(name, "_bucket") {
 			return
 		}

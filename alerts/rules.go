@@ -14,8 +14,18 @@ import (
 // order and groups independently, so a rule that reads another group's
 // series (saturation reads the API, DB pool and Redis signals) would see
 // them one evaluation late, or not at all on the first (pint's
-// rule/dependency). The SLOs are one group for the same reason.
+// rule/dependency). The SLOs are one group for the same reason. The scope
+// records of scoped triggers end the signals' group, after the signals
+// they label.
 func RecordingRules(cfg *Config) rulefmt.RuleGroups {
+	var cat []Trigger
+	if cfg.scoped() {
+		cat = Catalogue(cfg)
+	}
+	return recordingRules(cfg, cat)
+}
+
+func recordingRules(cfg *Config, cat []Trigger) rulefmt.RuleGroups {
 	g := rulefmt.RuleGroup{Name: fmt.Sprintf("headroom.%s.rules", cfg.Service)}
 	for _, s := range Signals(cfg) {
 		if s.Record == "" {
@@ -27,8 +37,31 @@ func RecordingRules(cfg *Config) rulefmt.RuleGroups {
 			Labels: map[string]string{"service": cfg.Service},
 		})
 	}
+	for _, r := range ScopeRecords(cfg, cat) {
+		g.Rules = append(g.Rules, rulefmt.Rule{Record: r.Record, Expr: r.Expr, Labels: map[string]string{"service": cfg.Service}})
+	}
 	out := rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{g}}
 	out.Groups = append(out.Groups, sloRecordingGroups(cfg)...)
+	return out
+}
+
+// ScopeRecord is the record a scoped trigger's rules read: its signal, each
+// series labelled with the `where` scope that wins it.
+type ScopeRecord struct {
+	Trigger Trigger
+	Record  string
+	Expr    string
+}
+
+// ScopeRecords returns the scope record of every scoped trigger of a
+// catalogue, in its order.
+func ScopeRecords(cfg *Config, cat []Trigger) []ScopeRecord {
+	var out []ScopeRecord
+	for _, t := range cat {
+		if len(t.Scopes) > 0 {
+			out = append(out, ScopeRecord{Trigger: t, Record: scopeRecord(t), Expr: scopeRecordExpr(pq{cfg}, t)})
+		}
+	}
 	return out
 }
 
@@ -88,4 +121,15 @@ func ruleAnnotations(t Trigger) map[string]string {
 		"description": t.Description,
 		"runbook_url": t.RunbookURL,
 	}
+}
+
+// scoped reports whether any trigger override has `where` scopes, so that
+// a config without them is not catalogued twice for its recording rules.
+func (c *Config) scoped() bool {
+	for _, o := range c.Triggers {
+		if len(o.Where) > 0 {
+			return true
+		}
+	}
+	return false
 }

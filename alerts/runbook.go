@@ -133,6 +133,11 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 			w("| `%s` | %s | %s |\n", s.Record, s.Unit, mdEscape(s.Help))
 		}
 	}
+	for _, r := range ScopeRecords(cfg, cat) {
+		w("| `%s` | %s | %s |\n", r.Record, r.Trigger.Signal.Unit, mdEscape(fmt.Sprintf(
+			"%s for %s's rules: label `scope` names the first `where` entry that matches the series; none when no entry does.",
+			r.Trigger.Signal.Title, r.Trigger.ID)))
+	}
 	w("\n## Inputs\n\nBesides headroom's own `headroom_*` series, the bundle reads:\n\n")
 	used := usedExternals(cfg)
 	for _, e := range Inputs(cfg) {

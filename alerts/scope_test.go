@@ -1,8 +1,15 @@
 package alerts
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
 )
 
 // A `where` scope names only labels its trigger's signal keeps, and sets
@@ -61,14 +68,18 @@ func TestNamespaceScopes(t *testing.T) {
 			rules[r.Alert] = append(rules[r.Alert], r.Expr)
 		}
 	}
-	const cpu = `service:api_cpu_utilisation:ratio{service="health-agent-api", `
+	const cpu = `scope:cpu_high{service="health-agent-api", `
 	for i, want := range []string{
-		cpu + `namespace!="batch"} > 0.8`,
-		cpu + `namespace="batch"} > 0.95`,
+		cpu + `scope=""} > 0.8`,
+		cpu + `scope="namespace=\"batch\""} > 0.95`,
 	} {
 		if got := rules["CPUHigh"]; len(got) != 2 || !strings.Contains(got[i], want) || !strings.Contains(got[i], "on (service, namespace) ALERTS") {
 			t.Errorf("CPUHigh rule %d lacks %s or the join on namespace:\n%s", i, want, strings.Join(got, "\n---\n"))
 		}
+	}
+	if rec := recordedExpr(cfg, "scope:cpu_high"); !strings.Contains(rec, `service:api_cpu_utilisation:ratio{service="health-agent-api", namespace="batch"}`) ||
+		!strings.Contains(rec, "or on (service, namespace) ") {
+		t.Errorf("scope:cpu_high does not split on namespace:\n%s", rec)
 	}
 	files, err := Generate(cfg)
 	if err != nil {
@@ -85,9 +96,9 @@ func TestNamespaceScopes(t *testing.T) {
 	}
 }
 
-// Scoped rules: one rule per scope with its matchers in the signal's
-// selector, earlier scopes excluded from later ones, and a default rule
-// that excludes every scope, so that exactly one rule covers each series.
+// Scoped rules: one rule per scope and a default rule, each over its part
+// of the trigger's scope record, which labels every series with the first
+// scope that matches it (the scopes in order, joined by "or on").
 func TestScopedRules(t *testing.T) {
 	cfg, err := LoadOnto("health-agent", []byte(scopedYAML))
 	if err != nil {
@@ -101,29 +112,42 @@ func TestScopedRules(t *testing.T) {
 	}
 	const db = `pool:headroom_db_pool_utilisation:ratio{service="health-agent-api"`
 	const redis = `target:headroom_redis_memory_utilisation:ratio{service="health-agent-api"`
+	const dbOn = "\nor on (cluster, service, target, pool, database, user) "
+	const redisOn = "\nor on (cluster, service, target, source) "
 	for _, tc := range []struct {
-		alert string
-		want  []string // per rule, in order: default, then each scope
+		alert, record string
+		want          []string // per rule, in order: default, then each scope
+		recorded      string   // the scope record's expression
 	}{
-		{"DBPoolHigh", []string{
-			`(` + db + `, target!="pg-batch"} unless on (cluster, service, target, pool, database, user) (` + db + `, target="pg-reports", pool="etl"})) > 0.8`,
-			db + `, target="pg-batch"} > 0.95` + "\nor\n(\n  " + db + `, target="pg-batch"} > 0.9`,
-			db + `, target="pg-reports", pool="etl", target!="pg-batch"} > 0.9`,
-		}},
-		{"RedisMemoryNearMax", []string{
-			redis + `, target!~"session-.*", target!="cache-small"} > 0.85`,
-			redis + `, target=~"session-.*"} > 0.95`,
-			redis + `, target="cache-small", target!~"session-.*"} > 0.7` + "\nor\n(\n  " + redis + `, target="cache-small", target!~"session-.*"} > 0.6`,
-		}},
-		{"CPUHigh", []string{
-			`service:api_cpu_utilisation:ratio{service="health-agent-api", cluster!="staging"} > 0.8`,
-			`service:api_cpu_utilisation:ratio{service="health-agent-api", cluster="staging"} > 0.9`,
-		}},
-		{"PostgresConnectionsNearMax", []string{
-			`target!="pg-batch"} > 0.8`,
-			`target="pg-batch"} > 0.8`,
-		}},
+		{"DBPoolHigh", "scope:db_pool_high", []string{
+			`scope:db_pool_high{service="health-agent-api", scope=""} > 0.8`,
+			`scope:db_pool_high{service="health-agent-api", scope="target=\"pg-batch\""} > 0.95` + "\nor\n(\n  " +
+				`scope:db_pool_high{service="health-agent-api", scope="target=\"pg-batch\""} > 0.9`,
+			`scope:db_pool_high{service="health-agent-api", scope="target=\"pg-reports\", pool=\"etl\""} > 0.9`,
+		}, `label_replace(` + db + `, target="pg-batch"}, "scope", "target=\"pg-batch\"", "", "")` +
+			dbOn + `label_replace(` + db + `, target="pg-reports", pool="etl"}, "scope", "target=\"pg-reports\", pool=\"etl\"", "", "")` +
+			dbOn + db + `}`},
+		{"RedisMemoryNearMax", "scope:redis_memory_near_max", []string{
+			`scope:redis_memory_near_max{service="health-agent-api", scope=""} > 0.85`,
+			`scope:redis_memory_near_max{service="health-agent-api", scope="target=~\"session-.*\""} > 0.95`,
+			`scope:redis_memory_near_max{service="health-agent-api", scope="target=\"cache-small\""} > 0.7` + "\nor\n(\n  " +
+				`scope:redis_memory_near_max{service="health-agent-api", scope="target=\"cache-small\""} > 0.6`,
+		}, `label_replace(` + redis + `, target=~"session-.*"}, "scope", "target=~\"session-.*\"", "", "")` +
+			redisOn + `label_replace(` + redis + `, target="cache-small"}, "scope", "target=\"cache-small\"", "", "")` +
+			redisOn + redis + `}`},
+		{"CPUHigh", "scope:cpu_high", []string{
+			`scope:cpu_high{service="health-agent-api", scope=""} > 0.8`,
+			`scope:cpu_high{service="health-agent-api", scope="cluster=\"staging\""} > 0.9`,
+		}, `label_replace(service:api_cpu_utilisation:ratio{service="health-agent-api", cluster="staging"}, "scope", "cluster=\"staging\"", "", "")` +
+			"\nor on (cluster, service) " + `service:api_cpu_utilisation:ratio{service="health-agent-api"}`},
+		{"PostgresConnectionsNearMax", "scope:postgres_connections_near_max", []string{
+			`scope=""} > 0.8`,
+			`scope="target=\"pg-batch\""} > 0.8`,
+		}, ""},
 	} {
+		if got := recordedExpr(cfg, tc.record); got == "" || !strings.Contains(got, tc.recorded) {
+			t.Errorf("%s: record %s is\n%s\nwant\n%s", tc.alert, tc.record, got, tc.recorded)
+		}
 		got := rules[tc.alert]
 		if len(got) != len(tc.want) {
 			t.Errorf("%s: %d rules, want %d:\n%s", tc.alert, len(got), len(tc.want), strings.Join(got, "\n---\n"))
@@ -133,10 +157,11 @@ func TestScopedRules(t *testing.T) {
 			if !strings.Contains(got[i], w) {
 				t.Errorf("%s rule %d lacks\n%s\nin\n%s", tc.alert, i, w, got[i])
 			}
-			if (i == 0) == strings.Contains(got[i], "scope=") {
+			expr, ruleLabels, _ := strings.Cut(got[i], "\nlabels: ")
+			if (i == 0) == strings.Contains(ruleLabels, "scope=") {
 				t.Errorf("%s rule %d: the scope label belongs on scoped rules only:\n%s", tc.alert, i, got[i])
 			}
-			if _, err := ParseExpr(strings.SplitN(got[i], "\nlabels: ", 2)[0]); err != nil {
+			if _, err := ParseExpr(expr); err != nil {
 				t.Errorf("%s rule %d: %v", tc.alert, i, err)
 			}
 		}
@@ -219,4 +244,149 @@ func TestAMASWhereExampleGenerates(t *testing.T) {
 	if !strings.Contains(string(files[FileAlerts]), `scope: cluster="staging"`) {
 		t.Errorf("the amas.yaml example's scope is not in %s", FileAlerts)
 	}
+}
+
+// recordedExpr is the expression of a config's recording rule, "" when it
+// has none of that name.
+func recordedExpr(cfg *Config, record string) string {
+	for _, g := range RecordingRules(cfg).Groups {
+		for _, r := range g.Rules {
+			if r.Record == record {
+				return r.Expr
+			}
+		}
+	}
+	return ""
+}
+
+// manyScopesYAML gives DBPoolHigh n `where` scopes: by target alone, by
+// target and pool (which the old shape excluded with "unless on"), some
+// with their own for and margin.
+func manyScopesYAML(n int) string {
+	var b strings.Builder
+	b.WriteString("triggers:\n  DBPoolHigh:\n    where:\n")
+	for i := 0; i < n; i++ {
+		switch i % 3 {
+		case 0:
+			fmt.Fprintf(&b, "      - {match: 'target=\"pg-%d\"', threshold: 0.9%d}\n", i, i%10)
+		case 1:
+			fmt.Fprintf(&b, "      - {match: 'target=\"pg-%d\", pool=\"etl\"', threshold: 0.9%d, for: 10m}\n", i, i%10)
+		default:
+			fmt.Fprintf(&b, "      - {match: 'target=~\"pg-%d-.*\"', margin: 0.1, keep_firing_for: 5m}\n", i)
+		}
+	}
+	return b.String()
+}
+
+// Every file of a bundle grows in proportion to the scopes at most: five
+// times the scopes, under six times the bytes. Each rule once excluded
+// every earlier scope, so the rules and the runbook grew with the square
+// of the scopes (and generation with more).
+func TestScopesGrowLinearly(t *testing.T) {
+	t.Parallel()
+	sizes := map[int]Files{}
+	for _, n := range []int{50, 250} {
+		cfg, err := LoadOnto("health-agent", []byte(manyScopesYAML(n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sizes[n], err = Generate(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := map[int]int{}
+	for _, name := range sizes[250].Names() {
+		small, large := len(sizes[50][name]), len(sizes[250][name])
+		total[50] += small
+		total[250] += large
+		if small == 0 || float64(large)/float64(small) >= 6 {
+			t.Errorf("%s: %d bytes with 50 scopes, %d with 250", name, small, large)
+		}
+	}
+	t.Logf("bundle: %d bytes with 50 scopes, %d with 250", total[50], total[250])
+}
+
+// The first scope that matches a series wins it, whatever the later ones
+// say, and the series no scope matches are the default rule's: Prometheus
+// (promtool) evaluates the generated rules over pools that several scopes
+// match. A scope written exactly as an earlier one never applies: its rule
+// does not fire beside the first's with the same labels.
+func TestFirstScopeWins(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadOnto("health-agent", []byte(`
+triggers:
+  DBPoolHigh:
+    where:
+      - {match: 'pool="etl"', threshold: 0.9}
+      - {match: 'target="pg-reports", pool="etl"', threshold: 0.5}
+      - {match: 'target="pg-reports"', threshold: 0.95}
+      - {match: 'target=~"batch-.*"', threshold: 0.85}
+      - {match: 'pool="etl"', threshold: 0.1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := generateTo(t, cfg)
+	var db Trigger
+	for _, tr := range Catalogue(cfg) {
+		if tr.ID == "DBPoolHigh" {
+			db = tr
+		}
+	}
+	pool := func(target, pool string) map[string]string {
+		return map[string]string{"service": cfg.Service, "target": target, "pool": pool}
+	}
+	const v = 0.92 // past every threshold but the third scope's 0.95
+	series := []struct {
+		labels map[string]string
+		scope  string   // the scope label the record gives it
+		fires  *Trigger // the rule that fires for it
+	}{
+		{pool("pg-reports", "etl"), `pool="etl"`, &db.Scopes[0]},
+		{pool("pg-reports", "web"), `target="pg-reports"`, nil},
+		{pool("batch-1", "web"), `target=~"batch-.*"`, &db.Scopes[3]},
+		{pool("other", "web"), "", &db},
+	}
+	var in []inputSeries
+	var recorded []expSample
+	alerts := []expAlert{}
+	for _, s := range series {
+		// The signal's record is fed directly: its own rule, without
+		// headroom's series, records nothing.
+		in = append(in, inputSeries{Series: seriesString(db.Signal.Record, s.labels), Values: "0.92x15"})
+		l := with(s.labels)
+		if s.scope != "" {
+			l["scope"] = s.scope
+		}
+		recorded = append(recorded, expSample{Labels: seriesString(scopeRecord(db), l), Value: v})
+		if s.fires != nil {
+			a, err := alertFor(*s.fires, l, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			alerts = append(alerts, a)
+		}
+	}
+	var order []string
+	for _, rg := range []rulefmt.RuleGroups{RecordingRules(cfg), AlertingRules(cfg)} {
+		for _, g := range rg.Groups {
+			order = append(order, g.Name)
+		}
+	}
+	at := model.Duration(10 * time.Minute)
+	b, err := marshalYAML(testFile{
+		RuleFiles: []string{FileRules, FileAlerts}, EvaluationInterval: model.Duration(time.Minute), GroupEvalOrder: order,
+		Tests: []testGroup{{
+			Name: "first scope wins", Interval: model.Duration(time.Minute), InputSeries: in,
+			PromQLTests:    []exprTest{{Expr: scopeRecord(db), EvalTime: at, ExpSamples: recorded}},
+			AlertRuleTests: []alertTest{{EvalTime: at, Alertname: "DBPoolHigh", ExpAlerts: alerts}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "first-scope-test.yaml"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tool(t, dir, "promtool", "test", "rules", "first-scope-test.yaml")
 }
