@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -103,37 +101,6 @@ func TestScrapeTimeoutHeader(t *testing.T) {
 	}
 }
 
-// hungAPI is an HTTP server that accepts connections and never answers.
-func hungAPI(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String() + "/health"
-}
-
 func healthyAPI(t *testing.T) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -150,7 +117,7 @@ func deadlineExporter(t *testing.T) (*Exporter, *httptest.Server) {
 	t.Helper()
 	yaml := fmt.Sprintf("api:\n"+
 		"  - {name: healthy, health_url: %q, timeout: 60s}\n"+
-		"  - {name: hung, health_url: %q, timeout: 60s}\n", healthyAPI(t), hungAPI(t))
+		"  - {name: hung, health_url: %q, timeout: 60s}\n", healthyAPI(t), "http://"+testenv.StartHung(t)+"/health")
 	cfg, err := config.Parse("test.yml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
