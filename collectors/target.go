@@ -161,7 +161,11 @@ func (r *Runner) Collect(ctx context.Context) []prometheus.Metric {
 	case <-ctx.Done():
 		// The shared scrape outlived this caller's deadline (or headroom
 		// is shutting down); say so rather than hang the HTTP response.
-		r.errors[reasonFor(ctx, ctx.Err())].Add(1)
+		reason := ReasonTimeout
+		if shuttingDown(ctx) {
+			reason = ReasonShutdown
+		}
+		r.errors[reason].Add(1)
 		return r.selfMetrics(0, 0)
 	}
 }
