@@ -309,6 +309,10 @@ func (t *apiTarget) Scrape(ctx context.Context, s *Scrape) error {
 	answered := false
 	s.Run("health", func(emit func(prometheus.Metric)) error {
 		answered = t.probeHealth(ctx, s, emit)
+		if !answered && shuttingDown(ctx) {
+			// Not a probe that failed: headroom stopped waiting.
+			return context.Cause(ctx)
+		}
 		return nil
 	})
 	if answered && t.metricsURL != "" {
@@ -409,6 +413,9 @@ func (t *apiTarget) probeHealth(ctx context.Context, s *Scrape, emit func(promet
 	took := time.Since(start)
 	t.hist.Observe(took.Seconds())
 	if err != nil {
+		if shuttingDown(ctx) {
+			return false
+		}
 		reason := transportReason(err)
 		t.failures[reason].Add(1)
 		t.noteProbe(reason.String(), err)

@@ -3,12 +3,16 @@ package collectors
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -25,11 +29,53 @@ type Exporter struct {
 	byName  map[string]*Runner
 	static  prometheus.Gatherer
 	logger  *slog.Logger
-	// DefaultTimeout applies when Prometheus does not send its scrape
-	// timeout; Offset is kept back from Prometheus's timeout so that the
-	// answer arrives before Prometheus gives up on it.
+	// DefaultTimeout is the scrape budget when Prometheus sends no usable
+	// scrape timeout; Offset caps what ScrapeBudget keeps back from the
+	// timeout Prometheus sends, so that the answer arrives before
+	// Prometheus gives up on it.
 	DefaultTimeout time.Duration
 	Offset         time.Duration
+
+	// stopping is cancelled with ErrShutdown when the grace period after
+	// Shutdown ends; every scrape's context follows it.
+	stopping context.Context
+	stop     context.CancelCauseFunc
+	stopOnce sync.Once
+	inflight scrapeCount
+
+	badHeaders   sync.Map // header values already logged as unusable
+	badHeaderNum atomic.Int32
+}
+
+// ErrShutdown is the cause of a scrape cut short because headroom is
+// shutting down; the targets that had not answered report reason shutdown.
+var ErrShutdown = errors.New("headroom is shutting down")
+
+// The limits of the scrape budget (docs/scrape-deadline.md).
+const (
+	// MinScrapeBudget is the least time a scrape gets, whatever the header
+	// says: below it not even a healthy target on loopback answers.
+	MinScrapeBudget = 50 * time.Millisecond
+	// MaxScrapeTimeout is the largest header value taken as it is; larger
+	// ones are read as this. Prometheus's scrape_timeout is at most its
+	// scrape_interval, and a scrape held open for longer only ties up
+	// connections to servers that are not answering.
+	MaxScrapeTimeout = 5 * time.Minute
+	// maxLoggedHeaders bounds the unusable header values remembered for
+	// logging once each, so that a client cannot grow the set without end.
+	maxLoggedHeaders = 64
+)
+
+// ScrapeBudget is how long a scrape may take when Prometheus gives up after
+// timeout: the timeout less a quarter of it, but less at most maxOffset,
+// and never below MinScrapeBudget. The quarter keeps short timeouts
+// answerable (1s leaves 750ms); the cap keeps long ones from wasting time
+// (10s leaves 9.5s with the default 500ms). It never decreases as the
+// timeout grows: up to 4*maxOffset it is 3/4 of the timeout, above it the
+// timeout less maxOffset, and the two meet at 4*maxOffset.
+func ScrapeBudget(timeout, maxOffset time.Duration) time.Duration {
+	offset := min(max(maxOffset, 0), timeout/4)
+	return max(timeout-offset, MinScrapeBudget)
 }
 
 // New builds one Runner per configured target. Nothing connects yet:
@@ -38,6 +84,7 @@ type Exporter struct {
 func New(cfg *config.Config, static prometheus.Gatherer, logger *slog.Logger) (*Exporter, error) {
 	e := &Exporter{byName: map[string]*Runner{}, static: static, logger: logger,
 		DefaultTimeout: 10 * time.Second, Offset: 500 * time.Millisecond}
+	e.stopping, e.stop = context.WithCancelCause(context.Background())
 	add := func(t Target) {
 		r := NewRunner(t, logger)
 		e.runners = append(e.runners, r)
@@ -88,18 +135,119 @@ func (e *Exporter) Close() {
 // Runners lists the targets in config order.
 func (e *Exporter) Runners() []*Runner { return e.runners }
 
-// scrapeContext derives the deadline for a scrape from Prometheus's header.
-func (e *Exporter) scrapeContext(r *http.Request) (context.Context, context.CancelFunc) {
-	timeout := e.DefaultTimeout
-	if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
-		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
-			timeout = time.Duration(secs * float64(time.Second))
-			if timeout > e.Offset*2 {
-				timeout -= e.Offset
-			}
+// Shutdown makes every scrape in flight, and every one that starts from
+// now on, end at the latest grace from now: the targets that have not
+// answered by then report up 0 with reason shutdown. A scrape whose own
+// deadline comes first keeps it. Shutdown returns at once; WaitScrapes
+// waits for the scrapes to be answered.
+func (e *Exporter) Shutdown(grace time.Duration) {
+	e.stopOnce.Do(func() {
+		if grace <= 0 {
+			e.stop(ErrShutdown)
+			return
 		}
+		time.AfterFunc(grace, func() { e.stop(ErrShutdown) })
+	})
+}
+
+// WaitScrapes returns when no scrape is in flight, or with ctx's error.
+func (e *Exporter) WaitScrapes(ctx context.Context) error { return e.inflight.wait(ctx) }
+
+// scrapeTimeout reads Prometheus's header: the timeout it announced and
+// whether there was a usable one. A value that is not a positive finite
+// number of seconds is not usable (the caller falls back to
+// DefaultTimeout); one above MaxScrapeTimeout is read as that. Either is
+// logged once per distinct value.
+func (e *Exporter) scrapeTimeout(header string) (time.Duration, bool) {
+	if header == "" {
+		return 0, false
 	}
-	return context.WithTimeout(r.Context(), timeout)
+	secs, err := strconv.ParseFloat(strings.TrimSpace(header), 64)
+	switch {
+	case err != nil || math.IsNaN(secs) || math.IsInf(secs, 0) || secs <= 0:
+		e.noteBadHeader(header, "not a positive number of seconds; using --scrape.timeout", e.DefaultTimeout)
+		return 0, false
+	case secs > MaxScrapeTimeout.Seconds():
+		e.noteBadHeader(header, "larger than the cap; using the cap", MaxScrapeTimeout)
+		return MaxScrapeTimeout, true
+	}
+	return time.Duration(secs * float64(time.Second)), true
+}
+
+func (e *Exporter) noteBadHeader(value, why string, used time.Duration) {
+	if _, seen := e.badHeaders.Load(value); seen || e.badHeaderNum.Load() >= maxLoggedHeaders {
+		return
+	}
+	if _, seen := e.badHeaders.LoadOrStore(value, struct{}{}); seen {
+		return
+	}
+	e.badHeaderNum.Add(1)
+	e.logger.Warn("unusable X-Prometheus-Scrape-Timeout-Seconds", "value", value, "why", why, "timeout", used)
+}
+
+// scrapeBudget is the time a scrape announced with this header gets.
+func (e *Exporter) scrapeBudget(header string) time.Duration {
+	timeout, ok := e.scrapeTimeout(header)
+	if !ok {
+		return max(e.DefaultTimeout, MinScrapeBudget)
+	}
+	return ScrapeBudget(timeout, e.Offset)
+}
+
+// scrapeContext derives a scrape's context: done at the scrape budget, or
+// with cause ErrShutdown when the shutdown grace period ends.
+func (e *Exporter) scrapeContext(r *http.Request) (context.Context, context.CancelFunc) {
+	budget := e.scrapeBudget(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"))
+	e.inflight.add(1)
+	ctx, cancelCause := context.WithCancelCause(r.Context())
+	unwatch := context.AfterFunc(e.stopping, func() { cancelCause(context.Cause(e.stopping)) })
+	ctx, cancelTimeout := context.WithTimeout(ctx, budget)
+	return ctx, func() {
+		cancelTimeout()
+		unwatch()
+		cancelCause(context.Canceled)
+		e.inflight.add(-1)
+	}
+}
+
+// scrapeCount counts scrapes in flight, for WaitScrapes.
+type scrapeCount struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed while n is 0
+}
+
+func (c *scrapeCount) add(delta int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idle == nil {
+		c.idle = make(chan struct{})
+		close(c.idle)
+	}
+	was := c.n
+	c.n += delta
+	switch {
+	case was == 0 && c.n > 0:
+		c.idle = make(chan struct{})
+	case was > 0 && c.n == 0:
+		close(c.idle)
+	}
+}
+
+func (c *scrapeCount) wait(ctx context.Context) error {
+	c.mu.Lock()
+	if c.n == 0 {
+		c.mu.Unlock()
+		return nil
+	}
+	idle := c.idle
+	c.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // MetricsHandler serves every target plus the exporter's own metrics.

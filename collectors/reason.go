@@ -26,17 +26,39 @@ const (
 	ReasonTLS
 	ReasonQuery
 	ReasonProtocol
+	// ReasonShutdown: headroom stopped waiting for the target because it
+	// is shutting down, which says nothing about the target.
+	ReasonShutdown
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"timeout", "refused", "auth", "tls", "query", "protocol"}
+var reasonNames = [numReasons]string{"timeout", "refused", "auth", "tls", "query", "protocol", "shutdown"}
 
 func (r Reason) String() string { return reasonNames[r] }
+
+// reasonFor classifies a failure of a scrape run under ctx. The clients do
+// not all keep a context's cause in the error they return, so a scrape
+// that headroom cut short for shutdown is told apart by its context.
+func reasonFor(ctx context.Context, err error) Reason {
+	if shuttingDown(ctx) {
+		return ReasonShutdown
+	}
+	return Classify(err)
+}
+
+// shuttingDown reports whether ctx was cut short because headroom is
+// shutting down.
+func shuttingDown(ctx context.Context) bool {
+	return ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrShutdown)
+}
 
 // Classify maps an error from any of the clients to a Reason.
 func Classify(err error) Reason {
 	if err == nil {
 		return ReasonProtocol
+	}
+	if errors.Is(err, ErrShutdown) {
+		return ReasonShutdown
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

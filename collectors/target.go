@@ -136,9 +136,18 @@ func (r *Runner) Close() { r.target.Close() }
 func (r *Runner) Collect(ctx context.Context) []prometheus.Metric {
 	ch := r.flight.DoChan("", func() (any, error) {
 		// The first caller's deadline bounds the shared work, but its
-		// cancellation must not fail the others who joined it.
+		// cancellation must not fail the others who joined it. Shutdown
+		// is the exception: it cuts every caller at once, and the shared
+		// work with them, so that the cause reaches the target's clients.
 		deadline, ok := ctx.Deadline()
-		shared := context.WithoutCancel(ctx)
+		shared, cut := context.WithCancelCause(context.WithoutCancel(ctx))
+		defer cut(nil)
+		unwatch := context.AfterFunc(ctx, func() {
+			if cause := context.Cause(ctx); errors.Is(cause, ErrShutdown) {
+				cut(cause)
+			}
+		})
+		defer unwatch()
 		cancel := context.CancelFunc(func() {})
 		if ok {
 			shared, cancel = context.WithDeadline(shared, deadline)
@@ -150,9 +159,13 @@ func (r *Runner) Collect(ctx context.Context) []prometheus.Metric {
 	case res := <-ch:
 		return res.Val.([]prometheus.Metric)
 	case <-ctx.Done():
-		// The shared scrape outlived this caller's deadline; say so
-		// rather than hang the HTTP response.
-		r.errors[ReasonTimeout].Add(1)
+		// The shared scrape outlived this caller's deadline (or headroom
+		// is shutting down); say so rather than hang the HTTP response.
+		reason := ReasonTimeout
+		if shuttingDown(ctx) {
+			reason = ReasonShutdown
+		}
+		r.errors[reason].Add(1)
 		return r.selfMetrics(0, 0)
 	}
 }
@@ -162,7 +175,7 @@ func (r *Runner) scrape(ctx context.Context) []prometheus.Metric {
 	s := &Scrape{}
 	err := r.target.Scrape(ctx, s)
 	if err == nil && ctx.Err() != nil && len(s.collector) > 0 && allFailed(s.collector) {
-		err = ctx.Err()
+		err = context.Cause(ctx)
 	}
 
 	up := 1.0
@@ -171,17 +184,17 @@ func (r *Runner) scrape(ctx context.Context) []prometheus.Metric {
 	case err != nil:
 		up = 0
 		failure = err
-		r.errors[Classify(err)].Add(1)
+		r.errors[reasonFor(ctx, err)].Add(1)
 	case allFailed(s.collector):
 		up = 0
 		failure = s.collector[0].err
 	}
 	for _, c := range s.collector {
 		if c.err != nil {
-			r.errors[Classify(c.err)].Add(1)
+			r.errors[reasonFor(ctx, c.err)].Add(1)
 		}
 	}
-	r.logOutcome(failure, s.collector)
+	r.logOutcome(ctx, failure, s.collector)
 	r.droppedMu.Lock()
 	for limit, n := range s.dropped {
 		r.dropped[limit] += uint64(n)
@@ -241,7 +254,7 @@ func (r *Runner) selfMetrics(up float64, took time.Duration) []prometheus.Metric
 
 // logOutcome logs a failure when it starts or changes and a recovery when
 // it ends, so that a target down for a day logs twice, not every scrape.
-func (r *Runner) logOutcome(failure error, cs []collectorResult) {
+func (r *Runner) logOutcome(ctx context.Context, failure error, cs []collectorResult) {
 	msg := ""
 	if failure != nil {
 		msg = "target:" + failure.Error()
@@ -259,13 +272,13 @@ func (r *Runner) logOutcome(failure error, cs []collectorResult) {
 
 	switch {
 	case failure != nil && changed:
-		r.logger.Warn("target scrape failed", "reason", Classify(failure).String(), "err", failure)
+		r.logger.Warn("target scrape failed", "reason", reasonFor(ctx, failure).String(), "err", failure)
 	case failure != nil:
-		r.logger.Debug("target still failing", "reason", Classify(failure).String(), "err", failure)
+		r.logger.Debug("target still failing", "reason", reasonFor(ctx, failure).String(), "err", failure)
 	case msg != "" && changed:
 		for _, c := range cs {
 			if c.err != nil {
-				r.logger.Warn("collector failed", "collector", c.name, "reason", Classify(c.err).String(), "err", c.err)
+				r.logger.Warn("collector failed", "collector", c.name, "reason", reasonFor(ctx, c.err).String(), "err", c.err)
 			}
 		}
 	case msg == "" && wasFailing:

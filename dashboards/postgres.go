@@ -332,7 +332,7 @@ func (bd *board) exporterRow() {
 	})
 	bd.ts(spec{
 		Title: "Scrape errors per second",
-		Desc:  "Failed scrapes by reason: timeout, refused, auth, tls, query, protocol.",
+		Desc:  "Failed scrapes by reason: timeout, refused, auth, tls, query, protocol, shutdown.",
 		Unit:  "ops",
 		Queries: []query{{Expr: g.sum(rate(m("headroom_target_scrape_errors_total", kind)), "target", "reason"),
 			Legend: "{{target}} {{reason}}"}},

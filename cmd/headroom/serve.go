@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -33,6 +34,7 @@ type serveCommand struct {
 	configFile      string
 	scrapeTimeout   time.Duration
 	timeoutOffset   time.Duration
+	shutdownGrace   time.Duration
 	metricsPath     string
 	webFlags        *web.FlagConfig
 	logConfig       *promslog.Config
@@ -50,8 +52,10 @@ func newServeCommand(app *kingpin.Application) *serveCommand {
 	s.cmd.Flag("config.check", "Validate the config file and exit.").BoolVar(&s.onlyCheckConfig)
 	s.cmd.Flag("scrape.timeout", "Deadline of a scrape when Prometheus does not send X-Prometheus-Scrape-Timeout-Seconds.").
 		Default("10s").DurationVar(&s.scrapeTimeout)
-	s.cmd.Flag("scrape.timeout-offset", "Kept back from Prometheus's scrape timeout so that the answer arrives in time.").
+	s.cmd.Flag("scrape.timeout-offset", "The most kept back from Prometheus's scrape timeout so that the answer arrives in time; a quarter of the timeout when that is less (docs/scrape-deadline.md).").
 		Default("500ms").DurationVar(&s.timeoutOffset)
+	s.cmd.Flag("shutdown.grace-period", "On SIGTERM or SIGINT, scrapes in flight keep their own deadline but end at the latest this long after the signal, with up 0 reason shutdown for the targets that had not answered.").
+		Default("10s").DurationVar(&s.shutdownGrace)
 	s.cmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&s.metricsPath)
 	s.cmd.Flag("web.enable-profiling", "Serve Go's pprof profiles under /debug/pprof/ and link them from the landing page.").BoolVar(&s.profiling)
 	s.webFlags = kingpinflag.AddFlags(s.cmd, defaultListenAddress)
@@ -107,9 +111,31 @@ func (s *serveCommand) run() error {
 		}
 		return err
 	case sig := <-stop:
-		logger.Info("shutting down", "signal", sig.String())
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return server.Shutdown(ctx)
+		return s.shutdown(logger, sig, site, exporter, server)
 	}
+}
+
+// shutdown stops serving without dropping a scrape: /-/ready answers 503
+// from now on, the scrapes in flight are answered by the end of the grace
+// period, and only then does the listener close. Kept open until then, it
+// lets a readiness probe see the 503 instead of a refused connection.
+func (s *serveCommand) shutdown(logger *slog.Logger, sig os.Signal, site *endpoints.Server, exporter *headroom.Exporter, server *http.Server) error {
+	logger.Info("shutting down", "signal", sig.String(), "grace_period", s.shutdownGrace)
+	site.Drain()
+	// Every answer from now on closes its connection, so that none is
+	// left idle for the next scrape to find gone.
+	server.SetKeepAlivesEnabled(false)
+	exporter.Shutdown(s.shutdownGrace)
+	// Past the grace period every scrape has its answer; the second is for
+	// writing the answers out.
+	ctx, cancel := context.WithTimeout(context.Background(), max(s.shutdownGrace, 0)+time.Second)
+	defer cancel()
+	if err := exporter.WaitScrapes(ctx); err != nil {
+		logger.Warn("scrapes still in flight at the end of the grace period", "err", err)
+	}
+	if err := server.Shutdown(ctx); err != nil {
+		return fmt.Errorf("closing connections after the grace period: %w", err)
+	}
+	logger.Info("shut down")
+	return nil
 }

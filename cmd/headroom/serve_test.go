@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,6 +83,125 @@ func TestServeBinary(t *testing.T) {
 			t.Errorf("unknown probe target: %d, want 400", code)
 		}
 	})
+}
+
+// SIGTERM while a scrape waits for a hung target: readiness turns 503 at
+// once, the scrape is answered at the end of the grace period with what
+// answered and reason shutdown for the rest, and the process exits 0.
+func TestServeSIGTERMDuringScrape(t *testing.T) {
+	t.Parallel()
+	bin := headroomBinary(t)
+	healthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }))
+	defer healthy.Close()
+	cfg := filepath.Join(t.TempDir(), "headroom.yml")
+	yaml := fmt.Sprintf("api:\n  - {name: healthy, health_url: %q}\n  - {name: hung, health_url: %q, timeout: 60s}\n",
+		healthy.URL, "http://"+testenv.StartHung(t)+"/health")
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const grace = 400 * time.Millisecond
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cmd := exec.Command(bin, "serve", "--config.file="+cfg, "--web.listen-address="+addr, "--shutdown.grace-period="+grace.String())
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
+	defer func() {
+		cmd.Process.Kill()
+		<-exited
+	}()
+	waitListening(t, addr)
+	if code, _ := get(t, "http://"+addr+"/-/ready", ""); code != http.StatusOK {
+		t.Fatalf("/-/ready before SIGTERM: %d", code)
+	}
+
+	type answer struct {
+		code int
+		body string
+		at   time.Time
+		err  error
+	}
+	scraped := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
+		// A 10s scrape timeout: its own deadline is 9.5s away.
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			scraped <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		scraped <- answer{code: resp.StatusCode, body: string(body), at: time.Now(), err: err}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	signalled := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if code, body := get(t, "http://"+addr+"/-/ready", ""); code != http.StatusServiceUnavailable {
+		t.Errorf("/-/ready after SIGTERM: %d %q, want 503", code, body)
+	}
+
+	var got answer
+	select {
+	case got = <-scraped:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("scrape in flight not answered 5s after SIGTERM\n%s", logs.String())
+	}
+	if got.err != nil || got.code != 200 {
+		t.Fatalf("scrape in flight at SIGTERM: %d %v\n%s", got.code, got.err, logs.String())
+	}
+	if took := got.at.Sub(signalled); took < grace || took > grace+50*time.Millisecond {
+		t.Errorf("scrape answered %v after SIGTERM, want within the %v grace period (+50ms)", took, grace)
+	}
+	for _, want := range []string{
+		`headroom_target_up{kind="api",target="healthy"} 1`,
+		`headroom_api_probe_success{target="healthy"} 1`,
+		`headroom_target_up{kind="api",target="hung"} 0`,
+	} {
+		if !strings.Contains(got.body, want) {
+			t.Errorf("scrape in flight at SIGTERM lacks %s\n%s", want, got.body)
+		}
+	}
+	// At least once: the target and the collector that were cut short
+	// each count, as for a timeout.
+	shutdowns := regexp.MustCompile(`(?m)^headroom_target_scrape_errors_total\{kind="api",reason="shutdown",target="hung"\} [1-9]`)
+	if !shutdowns.MatchString(got.body) {
+		t.Errorf("hung target's scrape not counted with reason shutdown\n%s", got.body)
+	}
+	select {
+	case <-exited:
+		if exitErr != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", exitErr, logs.String())
+		}
+	case <-time.After(3 * time.Second):
+		t.Errorf("still running 3s after SIGTERM\n%s", logs.String())
+	}
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func get(t *testing.T, url, password string) (int, string) {

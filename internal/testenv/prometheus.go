@@ -28,6 +28,9 @@ type PrometheusOptions struct {
 	Jobs    map[string][]string
 	// ScrapeInterval and EvaluationInterval default to 1s.
 	ScrapeInterval, EvaluationInterval time.Duration
+	// ScrapeTimeout defaults to ScrapeInterval (Prometheus refuses a
+	// longer one).
+	ScrapeTimeout time.Duration
 	// RuleFiles are copied into the server's directory and loaded.
 	RuleFiles []string
 	// Alertmanager is host:port of an Alertmanager to send alerts to.
@@ -57,12 +60,15 @@ func StartPrometheus(t TB, opts PrometheusOptions) *Prometheus {
 	if opts.ScrapeInterval == 0 {
 		opts.ScrapeInterval = time.Second
 	}
+	if opts.ScrapeTimeout == 0 {
+		opts.ScrapeTimeout = opts.ScrapeInterval
+	}
 	if opts.EvaluationInterval == 0 {
 		opts.EvaluationInterval = time.Second
 	}
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "global:\n  scrape_interval: %s\n  scrape_timeout: %s\n  evaluation_interval: %s\n",
-		model.Duration(opts.ScrapeInterval), model.Duration(opts.ScrapeInterval), model.Duration(opts.EvaluationInterval))
+		model.Duration(opts.ScrapeInterval), model.Duration(opts.ScrapeTimeout), model.Duration(opts.EvaluationInterval))
 	if len(opts.ExternalLabels) > 0 {
 		cfg.WriteString("  external_labels:\n")
 		for k, v := range opts.ExternalLabels {
