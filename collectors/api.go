@@ -338,6 +338,10 @@ type response struct {
 func (t *apiTarget) get(ctx context.Context, u, shown string, limit int64) (*response, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
+	// The wait is the target's timeout or what is left of the scrape's
+	// budget, whichever ends first; a timeout error says which it was.
+	deadline, _ := ctx.Deadline()
+	wait := time.Until(deadline).Round(time.Millisecond)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, &getError{url: shown, err: stripURLError(err)}
@@ -346,7 +350,11 @@ func (t *apiTarget) get(ctx context.Context, u, shown string, limit int64) (*res
 	req.Header.Set("User-Agent", "headroom")
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return nil, &getError{url: shown, err: stripURLError(err)}
+		err = stripURLError(err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %v: %w", wait, err)
+		}
+		return nil, &getError{url: shown, err: err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))

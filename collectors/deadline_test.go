@@ -114,6 +114,12 @@ func healthyAPI(t *testing.T) string {
 // deadlineExporter serves a healthy and a hung API target. The targets'
 // own timeout is long, so that only the scrape budget ends the wait.
 func deadlineExporter(t *testing.T) (*Exporter, *httptest.Server) {
+	e, srv, _ := deadlineExporterLogs(t)
+	return e, srv
+}
+
+// deadlineExporterLogs is deadlineExporter with its log output.
+func deadlineExporterLogs(t *testing.T) (*Exporter, *httptest.Server, *logSink) {
 	t.Helper()
 	yaml := fmt.Sprintf("api:\n"+
 		"  - {name: healthy, health_url: %q, timeout: 60s}\n"+
@@ -122,15 +128,29 @@ func deadlineExporter(t *testing.T) (*Exporter, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger, _ := testLogger()
+	logger, logs := testLogger()
 	e, err := New(cfg, prometheus.NewRegistry(), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
+	for _, r := range e.Runners() {
+		r.target.(*apiTarget).logger = logger.With("target", r.Name())
+	}
 	srv := httptest.NewServer(e.MetricsHandler())
 	t.Cleanup(srv.Close)
-	return e, srv
+	return e, srv, logs
+}
+
+// A target that runs out of the scrape's budget is logged with the URL
+// and the budget, so that the log says how long headroom waited, not only
+// that it gave up.
+func TestTimeoutLogNamesDeadline(t *testing.T) {
+	t.Parallel()
+	_, srv, logs := deadlineExporterLogs(t)
+	timedScrape(t, srv.URL, "0.5")
+	want := regexp.MustCompile(`msg="health probe failed" target=hung reason=timeout err="GET http://127\.0\.0\.1:\d+/health: no answer within 37\dms: context deadline exceeded"`)
+	waitForLog(t, logs, want)
 }
 
 // timedScrape fetches url with Prometheus's header and returns the body
@@ -289,5 +309,41 @@ func TestRealPrometheusOneSecondTimeout(t *testing.T) {
 		case tc.want != "any" && v[0].Value.String() != tc.want:
 			t.Errorf("%s = %s, want %s", tc.expr, v[0].Value, tc.want)
 		}
+	}
+}
+
+// The same for a target whose client gives no URL of its own: the runner's
+// log line carries the budget.
+func TestTimeoutLogNamesDeadlineRedis(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Parse("test.yml", []byte(fmt.Sprintf("redis:\n  - {name: stuck, address: %q}\n", testenv.StartHung(t))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger, logs := testLogger()
+	e, err := New(cfg, prometheus.NewRegistry(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	srv := httptest.NewServer(e.MetricsHandler())
+	t.Cleanup(srv.Close)
+	body, _ := timedScrape(t, srv.URL, "0.5")
+	if v := sampleValue(body, `headroom_target_up{kind="redis",target="stuck"}`); v != 0 {
+		t.Errorf("stuck redis target_up %v, want 0", v)
+	}
+	want := regexp.MustCompile(`msg="target scrape failed" target=stuck kind=redis reason=timeout deadline=37\dms`)
+	waitForLog(t, logs, want)
+}
+
+// waitForLog waits for a line the scrape's goroutine may write after the
+// answer went out.
+func waitForLog(t *testing.T, logs *logSink, want *regexp.Regexp) {
+	t.Helper()
+	for end := time.Now().Add(2 * time.Second); !want.MatchString(logs.String()); {
+		if time.Now().After(end) {
+			t.Fatalf("no log line matching %s:\n%s", want, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -194,7 +194,11 @@ func (r *Runner) scrape(ctx context.Context) []prometheus.Metric {
 			r.errors[reasonFor(ctx, c.err)].Add(1)
 		}
 	}
-	r.logOutcome(ctx, failure, s.collector)
+	budget := time.Duration(0)
+	if deadline, ok := ctx.Deadline(); ok {
+		budget = deadline.Sub(start).Round(time.Millisecond)
+	}
+	r.logOutcome(ctx, failure, s.collector, budget)
 	r.droppedMu.Lock()
 	for limit, n := range s.dropped {
 		r.dropped[limit] += uint64(n)
@@ -254,7 +258,9 @@ func (r *Runner) selfMetrics(up float64, took time.Duration) []prometheus.Metric
 
 // logOutcome logs a failure when it starts or changes and a recovery when
 // it ends, so that a target down for a day logs twice, not every scrape.
-func (r *Runner) logOutcome(ctx context.Context, failure error, cs []collectorResult) {
+// A timeout names the scrape's budget: "context deadline exceeded" alone
+// does not say whether the target or the budget is too slow.
+func (r *Runner) logOutcome(ctx context.Context, failure error, cs []collectorResult, budget time.Duration) {
 	msg := ""
 	if failure != nil {
 		msg = "target:" + failure.Error()
@@ -272,18 +278,29 @@ func (r *Runner) logOutcome(ctx context.Context, failure error, cs []collectorRe
 
 	switch {
 	case failure != nil && changed:
-		r.logger.Warn("target scrape failed", "reason", reasonFor(ctx, failure).String(), "err", failure)
+		r.logger.Warn("target scrape failed", append(failureAttrs(ctx, failure, budget), "err", failure)...)
 	case failure != nil:
-		r.logger.Debug("target still failing", "reason", reasonFor(ctx, failure).String(), "err", failure)
+		r.logger.Debug("target still failing", append(failureAttrs(ctx, failure, budget), "err", failure)...)
 	case msg != "" && changed:
 		for _, c := range cs {
 			if c.err != nil {
-				r.logger.Warn("collector failed", "collector", c.name, "reason", reasonFor(ctx, c.err).String(), "err", c.err)
+				r.logger.Warn("collector failed", append(failureAttrs(ctx, c.err, budget), "collector", c.name, "err", c.err)...)
 			}
 		}
 	case msg == "" && wasFailing:
 		r.logger.Info("target recovered")
 	}
+}
+
+// failureAttrs are a failure's log attributes: its reason and, for a
+// timeout, the budget it ran out of.
+func failureAttrs(ctx context.Context, err error, budget time.Duration) []any {
+	reason := reasonFor(ctx, err)
+	attrs := []any{"reason", reason.String()}
+	if reason == ReasonTimeout && budget > 0 {
+		attrs = append(attrs, "deadline", budget.String())
+	}
+	return attrs
 }
 
 // LabelCap bounds the distinct values of one label within a scrape.
