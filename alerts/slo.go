@@ -268,8 +268,14 @@ func (c *Config) validateSLOs(bad func(field, format string, args ...any)) {
 		}
 	}
 	l := c.SLOs.Latency
+	if l.Enabled {
+		checkValue(UnitSeconds, l.Target, "slos.latency.target", bad)
+		for i, b := range l.Buckets {
+			checkValue(UnitSeconds, b, fmt.Sprintf("slos.latency.buckets[%d]", i), bad)
+		}
+	}
 	if l.Enabled && !containsFloat(l.Buckets, l.Target) {
-		bad("slos.latency.target", "%s is not a bucket boundary of %s (slos.latency.buckets: %v); only a boundary counts requests exactly",
+		bad("slos.latency.target", "%s is not a bucket boundary of %s: in unit seconds it must be one of slos.latency.buckets %v, since only a boundary counts requests exactly",
 			num(l.Target), c.API.DurationHistogram, l.Buckets)
 	}
 }
