@@ -3,6 +3,8 @@ package alerts
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -205,6 +207,28 @@ func TestDurationErrorsNameTheField(t *testing.T) {
 		_, err := LoadOnto("health-agent", []byte(tc.text))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q:\nerror %v\nwant it to contain\n%s", tc.text, err, tc.want)
+		}
+	}
+}
+
+// docs/thresholds.md's range table is the code's.
+func TestThresholdsDocIsTheRangeTable(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "thresholds.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unitRanges) != 6 {
+		t.Errorf("%d units in the range table; docs/thresholds.md shows 6", len(unitRanges))
+	}
+	for _, u := range []Unit{UnitRatio, UnitSeconds, UnitBytes, UnitPerSecond, UnitCount, UnitBool} {
+		row := "| " + string(u) + " | " + unitRanges[u].what
+		for _, c := range []Comparison{Above, Below, Equal} {
+			lo, hi := thresholdRange(u, c)
+			row += " | " + rangeText(u, lo, hi)
+		}
+		row += " |"
+		if !strings.Contains(string(doc), row+"\n") {
+			t.Errorf("docs/thresholds.md lacks the row\n%s", row)
 		}
 	}
 }
