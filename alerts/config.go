@@ -489,6 +489,7 @@ func (c *Config) Validate() error {
 		// Pairs are compared once every trigger and scope is valid on its
 		// own: an error there would only repeat one of those.
 		c.validateScalePairs(bad)
+		c.validateWindows(bad)
 	}
 	return errors.Join(errs...)
 }

@@ -203,10 +203,23 @@ func TestDurationErrorsNameTheField(t *testing.T) {
 		{"triggers:\n  DBPoolHigh:\n    where: [{match: 'target=\"a\"', for: -5m}]\n", `triggers.DBPoolHigh.where[0].for: line 3: not a valid duration string: "-5m"`},
 		{"slos: {window: 30days}\n", `slos.window: line 1: unknown unit "days"`},
 		{"autoscaling:\n  scale_down: {stabilization_window: five}\n", `autoscaling.scale_down.stabilization_window: line 2: not a valid duration string: "five"`},
+		// A `for` that a filling rate window crosses for it.
+		{"triggers:\n  CPULow: {for: 2m}\n", "triggers.CPULow.for: 2m is shorter than the rate window of CPULow's signal API CPU utilisation (resources.rate_window 5m): " +
+			"a new instance's rate reads low until a whole window is scraped, so CPULow (< 0.3) would fire on every new instance; make for at least 5m or the window shorter"},
+		{"resources: {rate_window: 40m}\n", "triggers.CPULow.for: 30m is shorter than the rate window of CPULow's signal API CPU utilisation (resources.rate_window 40m)"},
+		{"cluster_label: cluster\nresources: {source: node}\ntriggers:\n  CPUHigh:\n    where: [{match: 'cluster=\"a\"', for: 1m}]\n",
+			"triggers.CPUHigh.where[0].for: 1m is shorter than the rate window of CPUHigh's signal API CPU utilisation (resources.rate_window 5m): a new instance's rate reads high"},
 	} {
 		_, err := LoadOnto("health-agent", []byte(tc.text))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q:\nerror %v\nwant it to contain\n%s", tc.text, err, tc.want)
+		}
+	}
+	// A `for` as long as the window, or a signal a filling window does
+	// not push across the threshold, is fine.
+	for _, text := range []string{"triggers:\n  CPULow: {for: 5m}\n", "triggers:\n  CacheHitRateLow: {for: 0s}\n", "triggers:\n  CPUHigh: {for: 0s}\n"} {
+		if _, err := LoadOnto("health-agent", []byte(text)); err != nil {
+			t.Errorf("%q refused: %v", text, err)
 		}
 	}
 }
