@@ -490,6 +490,7 @@ func (c *Config) Validate() error {
 		// own: an error there would only repeat one of those.
 		c.validateScalePairs(bad)
 		c.validateWindows(bad)
+		c.validateQuantileMargins(bad)
 	}
 	return errors.Join(errs...)
 }

@@ -245,3 +245,34 @@ func TestThresholdsDocIsTheRangeTable(t *testing.T) {
 		}
 	}
 }
+
+// A margin on the p95 latency too narrow for a histogram bucket per level
+// of its hysteresis test is refused naming the margin and the narrowest
+// that fits; one that fits generates, scoped or not.
+func TestQuantileMargins(t *testing.T) {
+	const cluster = "cluster_label: cluster\nautoscaling: {cluster: eu-1}\n"
+	for _, tc := range []struct{ preset, text, want string }{
+		{"health-agent", "triggers:\n  APILatencyP95High: {threshold: 2, margin: 0.05}\n",
+			"triggers.APILatencyP95High.margin: 0.05 is too narrow for APILatencyP95High's threshold 2 (unit seconds): a p95 is interpolated within histogram buckets, " +
+				"and the generated hysteresis test needs its levels inside the margin (1.9875 and 1.9625), the value it fires at and the value it recovers to a bucket each; here at least 0.098"},
+		{"amas", cluster + "triggers:\n  LatencyP95High: {where: [{match: 'cluster=\"a\"', threshold: 3, margin: 0.2}]}\n",
+			"triggers.LatencyP95High.where[0].margin: 0.2 is too narrow for LatencyP95High where {cluster=\"a\"}'s threshold 3 (unit seconds)"},
+		{"health-agent", "triggers:\n  APILatencyP95High: {threshold: 2, margin: 0.1}\n", ""},
+		{"amas", cluster + "triggers:\n  LatencyP95High: {where: [{match: 'cluster=\"a\"', threshold: 3, margin: 0.26}]}\n", ""},
+	} {
+		cfg, err := LoadOnto(tc.preset, []byte(tc.text))
+		if tc.want != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%q:\nerror %v\nwant it to contain\n%s", tc.text, err, tc.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q refused: %v", tc.text, err)
+			continue
+		}
+		if _, err := Generate(cfg); err != nil {
+			t.Errorf("%q: %v", tc.text, err)
+		}
+	}
+}
