@@ -264,7 +264,7 @@ func (c *Config) validateSLOs(bad func(field, format string, args ...any)) {
 	}
 	for field, o := range map[string]float64{"slos.availability.objective": c.SLOs.Availability.Objective, "slos.latency.objective": c.SLOs.Latency.Objective} {
 		if o <= 0 || o >= 1 {
-			bad(field, "must be between 0 and 1 (exclusive), e.g. 0.99")
+			bad(field, "%s is out of range for unit ratio (%s): it must be between 0 and 1 (exclusive), e.g. 0.99%s", num(o), unitRanges[UnitRatio].what, percentHint(o))
 		}
 	}
 	l := c.SLOs.Latency

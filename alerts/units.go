@@ -83,8 +83,8 @@ func checkThreshold(t Trigger, v float64, field string, bad func(field, format s
 		return
 	}
 	hint := ""
-	if u == UnitRatio && v > 1 && v <= 100 {
-		hint = fmt.Sprintf("; %s%% is written %s", num(v), num(round(v/100)))
+	if u == UnitRatio {
+		hint = percentHint(v)
 	}
 	bad(field, "%s is out of range for %s's unit %s (%s): a %q threshold must be %s%s",
 		num(v), t.ID, u, r.what, string(t.Comparison), rangeText(u, lo, hi), hint)
@@ -97,4 +97,13 @@ func checkValue(u Unit, v float64, field string, bad func(field, format string, 
 	if math.IsNaN(v) || math.IsInf(v, 0) || v < lo || v > hi {
 		bad(field, "%s is out of range for unit %s (%s): it must be %s", num(v), u, r.what, rangeText(u, lo, hi))
 	}
+}
+
+// percentHint is the hint for a ratio written as a percentage (80 for
+// 80%); "" for any other value.
+func percentHint(v float64) string {
+	if v > 1 && v <= 100 {
+		return fmt.Sprintf("; %s%% is written %s", num(v), num(round(v/100)))
+	}
+	return ""
 }

@@ -121,6 +121,11 @@ func TestOutOfRangeThresholdsAreRefused(t *testing.T) {
 			"slos.latency.target: 0 is out of range for unit seconds (a duration in seconds, above 0): it must be at least 0.001"},
 		{"health-agent", "slos:\n  latency: {target: 1, buckets: [-1, 1]}\n",
 			"slos.latency.buckets[0]: -1 is out of range for unit seconds (a duration in seconds, above 0): it must be at least 0.001"},
+		// Ratios that are not thresholds name their unit too.
+		{"health-agent", "autoscaling: {cpu_utilization: 70}\n",
+			"autoscaling.cpu_utilization: 70 is out of range for unit ratio (a share from 0 to 1, where 0.8 is 80%): it must be above 0 and at most 1; 70% is written 0.7"},
+		{"health-agent", "slos: {availability: {objective: 99}}\n",
+			"slos.availability.objective: 99 is out of range for unit ratio (a share from 0 to 1, where 0.8 is 80%): it must be between 0 and 1 (exclusive), e.g. 0.99; 99% is written 0.99"},
 		{"health-agent", "slos:\n  latency: {target: 2.5}\n",
 			"slos.latency.target: 2.5 is not a bucket boundary of http_request_duration_seconds: in unit seconds it must be one of slos.latency.buckets [0.1 0.25 0.5 1 2 3 5 10]"},
 	} {
