@@ -281,3 +281,18 @@ func TestQuantileMargins(t *testing.T) {
 		}
 	}
 }
+
+// Generate validates the config it is given, so a config built in code
+// with a contradiction is refused too, not only one read from a file.
+func TestGenerateRefusesAContradiction(t *testing.T) {
+	cfg, err := Preset("health-agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	high, low := 0.5, 0.7
+	cfg.Triggers["CPUHigh"] = Override{Threshold: &high}
+	cfg.Triggers["CPULow"] = Override{Threshold: &low}
+	if _, err := Generate(cfg); err == nil || !strings.Contains(err.Error(), "scale-down CPULow and scale-up CPUHigh can both fire") {
+		t.Fatalf("generate: %v", err)
+	}
+}
