@@ -447,7 +447,8 @@ func (c *Config) Validate() error {
 	c.validateAutoscaling(bad)
 	c.validateSLOs(bad)
 	known := map[string]Trigger{}
-	for _, t := range definitions(c) {
+	defs := definitions(c)
+	for _, t := range defs {
 		known[t.ID] = t
 	}
 	ids := make([]string, 0, len(c.Triggers))
@@ -488,9 +489,10 @@ func (c *Config) Validate() error {
 	if len(errs) == 0 {
 		// Pairs are compared once every trigger and scope is valid on its
 		// own: an error there would only repeat one of those.
-		c.validateScalePairs(bad)
-		c.validateWindows(bad)
-		c.validateQuantileMargins(bad)
+		resolved := c.resolvedTriggers(defs)
+		validateScalePairs(resolved, bad)
+		validateWindows(resolved, bad)
+		c.validateQuantileMargins(resolved, bad)
 	}
 	return errors.Join(errs...)
 }

@@ -133,8 +133,8 @@ func takenBefore(own []*labels.Matcher, excluded [][]*labels.Matcher) bool {
 // (threshold + margin) must stay below the scale-up rule's (threshold -
 // margin), for the triggers' default rules and for every pair of `where`
 // scopes that can select the same series.
-func (c *Config) validateScalePairs(bad func(field, format string, args ...any)) {
-	for _, p := range ScalePairs(c.resolvedTriggers()) {
+func validateScalePairs(resolved []Trigger, bad func(field, format string, args ...any)) {
+	for _, p := range ScalePairs(resolved) {
 		for _, ru := range scopedRules(p.Up) {
 			for _, rd := range scopedRules(p.Down) {
 				if !mayOverlap(ru, rd) {
@@ -176,12 +176,12 @@ func marginOf(t Trigger) float64 {
 	return 0
 }
 
-// resolvedTriggers are the config's enabled triggers with their overrides
-// and scopes applied, as Catalogue has them before rendering; Validate
-// compares them without rendering any rule.
-func (c *Config) resolvedTriggers() []Trigger {
+// resolvedTriggers are the config's enabled triggers (of its definitions)
+// with their overrides and scopes applied, as Catalogue has them before
+// rendering; Validate compares them without rendering any rule.
+func (c *Config) resolvedTriggers(defs []Trigger) []Trigger {
 	var out []Trigger
-	for _, t := range definitions(c) {
+	for _, t := range defs {
 		o := c.Triggers[t.ID]
 		enabled := c.includes(t.Set)
 		if o.Enabled != nil {

@@ -8,8 +8,7 @@ import "math"
 // margin needs each of its levels, the value it fires at and the value it
 // recovers to in a bucket of its own (histogramBounds). The error names the
 // margin field and the narrowest margin that fits.
-func (c *Config) validateQuantileMargins(bad func(field, format string, args ...any)) {
-	cat := c.resolvedTriggers()
+func (c *Config) validateQuantileMargins(cat []Trigger, bad func(field, format string, args ...any)) {
 	for _, t := range cat {
 		for _, r := range scopedRules(t) {
 			if r.t.Signal.sim != simQuantile || !r.t.Hysteresis() || quantileLevelsFit(c, r.t, cat) {

@@ -18,8 +18,8 @@ func windowField(signalID string) string {
 // been scraped (and node CPU, 1 - the idle rate, reads high): a scale-down
 // "<" alert on a rate, or a ">" alert on node CPU, with a shorter `for`
 // fires on every new instance.
-func (c *Config) validateWindows(bad func(field, format string, args ...any)) {
-	for _, t := range c.resolvedTriggers() {
+func validateWindows(resolved []Trigger, bad func(field, format string, args ...any)) {
+	for _, t := range resolved {
 		for _, r := range scopedRules(t) {
 			s := r.t.Signal
 			low := s.sim == simRate && side(r.t) < 0
