@@ -226,7 +226,7 @@ func TestScaleDownNeverPagesAndHolds(t *testing.T) {
 
 func TestConfigErrorsNameTheField(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
-		{"servce: x\n", "field servce not found"},
+		{"servce: x\n", "servce: line 1: unknown key (known here: api, autoscaling,"},
 		{"selectors:\n  api: 'job=~'\n", "selectors.api"},
 		{"resources:\n  source: docker\n", "resources.source"},
 		{"resources:\n  source: process\n  cpu_cores: 0\n", "resources.cpu_cores"},

@@ -1,11 +1,9 @@
 package alerts
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"sort"
 	"strings"
@@ -13,6 +11,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/headroom-dev/headroom/internal/strictyaml"
 )
 
 // Config is what a generated bundle is made from: which triggers are in it,
@@ -271,9 +271,7 @@ func LoadOnto(preset string, data []byte) (*Config, error) {
 func overlay(cfg *Config, data []byte, what string) error {
 	base := cfg.Triggers
 	cfg.Triggers = nil
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+	if err := strictyaml.Decode(data, cfg); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	merged := map[string]Override{}
@@ -449,7 +447,8 @@ func (c *Config) Validate() error {
 	c.validateAutoscaling(bad)
 	c.validateSLOs(bad)
 	known := map[string]Trigger{}
-	for _, t := range definitions(c) {
+	defs := definitions(c)
+	for _, t := range defs {
 		known[t.ID] = t
 	}
 	ids := make([]string, 0, len(c.Triggers))
@@ -475,10 +474,25 @@ func (c *Config) Validate() error {
 			bad(field+".severity", "%q is not critical, warning or info", o.Severity)
 		}
 		t := o.apply(def)
+		if o.Threshold != nil {
+			if t.Comparison == customSignal {
+				bad(field+".threshold", "%s compares no threshold (it fires on %s)", t.ID, t.When)
+			} else {
+				checkThreshold(t, *o.Threshold, field+".threshold", bad)
+			}
+		}
 		if o.Margin != nil || o.Threshold != nil {
 			checkMargin(t, field+".margin", bad)
 		}
 		c.validateScopes(t, o.Where, field, bad)
+	}
+	if len(errs) == 0 {
+		// Pairs are compared once every trigger and scope is valid on its
+		// own: an error there would only repeat one of those.
+		resolved := c.resolvedTriggers(defs)
+		validateScalePairs(resolved, bad)
+		validateWindows(resolved, bad)
+		c.validateQuantileMargins(resolved, bad)
 	}
 	return errors.Join(errs...)
 }
@@ -555,6 +569,9 @@ func (c *Config) validateScopes(t Trigger, scopes []ScopeOverride, field string,
 		}
 		if sc.KeepFiringFor != nil && *sc.KeepFiringFor < 0 {
 			bad(f+".keep_firing_for", "must be >= 0")
+		}
+		if sc.Threshold != nil {
+			checkThreshold(t, *sc.Threshold, f+".threshold", bad)
 		}
 		if sc.Margin != nil || sc.Threshold != nil {
 			checkMargin(sc.apply(t), f+".margin", bad)

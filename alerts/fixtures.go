@@ -281,26 +281,38 @@ func (f *fx) counter(name string, l map[string]string, vals []float64, scale flo
 	f.add(name, l, out)
 }
 
-// histogram writes the buckets of a duration histogram whose 0.95 quantile
-// reads vals[k]: in each step all observations fall into one bucket, whose
-// bounds are chosen so that linear interpolation lands on the value.
-func (f *fx) histogram(name string, l map[string]string, vals []float64) {
-	var distinct []float64
+// histogramBounds are the bucket bounds of a histogram whose p95 reads each
+// of the values with all observations in one bucket: each distinct value
+// gets a bucket from the bound below it, 1/0.95 as wide as the value's
+// distance from that bound. ok is false when two values lie too close
+// for a bucket each (Validate refuses margins that would need that).
+func histogramBounds(vals []float64) (bounds, distinct []float64, ok bool) {
 	for _, v := range vals {
 		if !math.IsNaN(v) && !containsFloat(distinct, v) {
 			distinct = append(distinct, v)
 		}
 	}
 	sort.Float64s(distinct)
-	bounds := make([]float64, len(distinct))
+	bounds = make([]float64, len(distinct))
 	lower := 0.0
 	for i, v := range distinct {
 		if v <= lower {
-			f.fail(fmt.Errorf("histogram fixture: values %v too close together", distinct))
-			return
+			return nil, distinct, false
 		}
 		bounds[i] = round(lower + (v-lower)/0.95)
 		lower = bounds[i]
+	}
+	return bounds, distinct, true
+}
+
+// histogram writes the buckets of a duration histogram whose 0.95 quantile
+// reads vals[k]: in each step all observations fall into one bucket, whose
+// bounds are chosen so that linear interpolation lands on the value.
+func (f *fx) histogram(name string, l map[string]string, vals []float64) {
+	bounds, distinct, ok := histogramBounds(vals)
+	if !ok {
+		f.fail(fmt.Errorf("histogram fixture: values %v too close together", distinct))
+		return
 	}
 	counts := make([][]float64, len(bounds)+1) // the last is +Inf
 	for b := range counts {

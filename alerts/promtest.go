@@ -574,6 +574,17 @@ func (g testGen) threshold() ([]testGroup, error) {
 	return groups, nil
 }
 
+// marginBands are the two levels the oscillation test holds inside the
+// margin, a quarter and three quarters of it from the threshold.
+func (g testGen) marginBands() []float64 {
+	t := g.t
+	toward := 1.0 // from the threshold toward the clear level
+	if t.Comparison != Below {
+		toward = -1
+	}
+	return []float64{round(t.Threshold + toward*t.Margin/4), round(t.Threshold + toward*3*t.Margin/4)}
+}
+
 // oscillation tests hysteresis: after firing, oscillating inside the
 // margin keeps the one alert firing; leaving it resolves. For a scope
 // (g.rl set) the series is relabeled into it, so that the scope's rule
@@ -590,11 +601,7 @@ func (g testGen) oscillation() (testGroup, error) {
 		exp, err := sc.expect(series, k)
 		return alertTest{EvalTime: at(k), Alertname: t.Alert, ExpAlerts: exp}, err
 	}
-	toward := 1.0 // from the threshold toward the clear level
-	if t.Comparison != Below {
-		toward = -1
-	}
-	bands := []float64{round(t.Threshold + toward*t.Margin/4), round(t.Threshold + toward*3*t.Margin/4)}
+	bands := g.marginBands()
 	B := W + 2
 	vals := phases(fire, n1)
 	for i := 0; i < 4; i++ {
@@ -720,7 +727,9 @@ func (g testGen) scopes() ([]testGroup, error) {
 		if s.Hysteresis() {
 			// The fixture relabeled into the scope, alone: the scope's rule
 			// must hold through its own ALERTS series, scope label and all.
-			_, sl, err := g.runRelabeled(constant(1, 0), testStep, rl)
+			// Only its labels are read; the value is the threshold, which
+			// every fixture can make (a histogram's p95 cannot be 0).
+			_, sl, err := g.runRelabeled(constant(1, s.Threshold), testStep, rl)
 			if err != nil {
 				return nil, err
 			}

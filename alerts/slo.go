@@ -264,12 +264,18 @@ func (c *Config) validateSLOs(bad func(field, format string, args ...any)) {
 	}
 	for field, o := range map[string]float64{"slos.availability.objective": c.SLOs.Availability.Objective, "slos.latency.objective": c.SLOs.Latency.Objective} {
 		if o <= 0 || o >= 1 {
-			bad(field, "must be between 0 and 1 (exclusive), e.g. 0.99")
+			bad(field, "%s is out of range for unit ratio (%s): it must be between 0 and 1 (exclusive), e.g. 0.99%s", num(o), unitRanges[UnitRatio].what, percentHint(o))
 		}
 	}
 	l := c.SLOs.Latency
+	if l.Enabled {
+		checkValue(UnitSeconds, l.Target, "slos.latency.target", bad)
+		for i, b := range l.Buckets {
+			checkValue(UnitSeconds, b, fmt.Sprintf("slos.latency.buckets[%d]", i), bad)
+		}
+	}
 	if l.Enabled && !containsFloat(l.Buckets, l.Target) {
-		bad("slos.latency.target", "%s is not a bucket boundary of %s (slos.latency.buckets: %v); only a boundary counts requests exactly",
+		bad("slos.latency.target", "%s is not a bucket boundary of %s: in unit seconds it must be one of slos.latency.buckets %v, since only a boundary counts requests exactly",
 			num(l.Target), c.API.DurationHistogram, l.Buckets)
 	}
 }

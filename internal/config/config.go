@@ -5,7 +5,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -16,7 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/common/model"
-	"gopkg.in/yaml.v3"
+
+	"github.com/headroom-dev/headroom/internal/strictyaml"
 )
 
 // Config is the whole target file.
@@ -165,24 +165,13 @@ func Load(path string) (*Config, error) {
 // Parse is Load for bytes already read; path is only used in errors.
 func Parse(path string, raw []byte) (*Config, error) {
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, errEOF) {
+	if err := strictyaml.Decode(raw, &c); err != nil {
 		return nil, &Error{File: path, Err: err}
 	}
 	if err := c.validate(path); err != nil {
 		return nil, err
 	}
 	return &c, nil
-}
-
-// errEOF is what yaml.v3 returns for an empty document; an empty file is a
-// config with no targets, which validate rejects with a clearer message.
-var errEOF = yamlEOF()
-
-func yamlEOF() error {
-	var v struct{}
-	return yaml.NewDecoder(bytes.NewReader(nil)).Decode(&v)
 }
 
 func (c *Config) validate(file string) error {

@@ -61,6 +61,8 @@ func TestParseErrorsNameFileTargetAndField(t *testing.T) {
 	}{
 		{"empty", ``, []string{"cfg.yml", "no targets"}},
 		{"unknown field", "redis:\n  - name: c\n    adress: x:1\n", []string{"cfg.yml", "adress", "line 3"}},
+		{"bad duration", "api:\n  - name: a\n    health_url: http://x/h\n    timeout: 5 seconds\n",
+			[]string{"cfg.yml", "api[0].timeout: line 4", `unknown unit " seconds"`}},
 		{"missing dsn", "postgres:\n  - name: pg\n", []string{"cfg.yml", "postgres[0] (pg)", "field dsn", "required"}},
 		{"bad dsn", "postgres:\n  - name: pg\n    dsn: 'postgres://u:hunter2@[::1'\n", []string{"postgres[0] (pg)", "field dsn"}},
 		{"bad pool size", "postgres:\n  - name: pg\n    dsn: postgres://a@b/c\n    pools: {api: 0}\n", []string{"field pools.api", "positive"}},

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 	"gopkg.in/yaml.v3"
+
+	"github.com/headroom-dev/headroom/internal/strictyaml"
 )
 
 // sample is one raw sample; t in milliseconds since the epoch.
@@ -47,7 +49,7 @@ func ReadInputFile(path string) (*FileSource, error) {
 		Interval    model.Duration `yaml:"interval"`
 		InputSeries []yaml.Node    `yaml:"input_series"`
 	}
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := strictyaml.Decode(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if doc.Interval <= 0 {
@@ -65,8 +67,8 @@ func ReadInputFile(path string) (*FileSource, error) {
 			Series string `yaml:"series"`
 			Values string `yaml:"values"`
 		}
-		if err := node.Decode(&in); err != nil {
-			return nil, fmt.Errorf("%s:%d: input_series[%d]: %w", path, node.Line, i, err)
+		if err := strictyaml.DecodeNode(&node, fmt.Sprintf("input_series[%d]", i), &in); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, node.Line, err)
 		}
 		lbls, values, err := p.ParseSeriesDesc(in.Series + " " + in.Values)
 		if err != nil {

@@ -272,8 +272,17 @@ func TestReplayAlertsAsPromtool(t *testing.T) {
 func TestReadInputFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	noInterval := filepath.Join(dir, "no-interval.yaml")
-	if err := os.WriteFile(noInterval, []byte("input_series:\n  - {series: 'm', values: '1'}\n"), 0o644); err != nil {
-		t.Fatal(err)
+	misspelt := filepath.Join(dir, "misspelt.yaml")
+	misspeltSeries := filepath.Join(dir, "misspelt-series.yaml")
+	for path, text := range map[string]string{
+		noInterval: "input_series:\n  - {series: 'm', values: '1'}\n",
+		// A misspelt key is refused, not read as a file without it.
+		misspelt:       "interval: 15s\nintervall: 1m\ninput_series:\n  - {series: 'm', values: '1'}\n",
+		misspeltSeries: "interval: 15s\ninput_series:\n  - {series: 'm', values: '1'}\n  - {series: 'n', value: '1'}\n",
+	} {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, c := range []struct {
 		path string
@@ -281,6 +290,8 @@ func TestReadInputFileErrors(t *testing.T) {
 	}{
 		{"testdata/bad-series.yaml", []string{"testdata/bad-series.yaml:5", "input_series[1]", `amas_queue_depth_current{job="amas-orchestrator"`}},
 		{noInterval, []string{noInterval, "interval"}},
+		{misspelt, []string{misspelt + ": intervall: line 2: unknown key (known here: input_series, interval)"}},
+		{misspeltSeries, []string{misspeltSeries + ":4: input_series[1].value: line 4: unknown key (known here: series, values)"}},
 		{filepath.Join(dir, "absent.yaml"), []string{"absent.yaml", "no such file"}},
 	} {
 		_, err := ReadInputFile(c.path)

@@ -1,0 +1,39 @@
+package alerts
+
+// windowField is the config field that sets a rate signal's window.
+func windowField(signalID string) string {
+	switch signalID {
+	case "api_requests", "api_requests_instance", "api_requests_per_instance", "api_error_ratio", "api_latency_p95":
+		return "api.rate_window"
+	case "redis_hit_ratio", "redis_evictions":
+		return "redis.rate_window"
+	}
+	return "resources.rate_window"
+}
+
+// validateWindows refuses a rule whose `for` is shorter than its signal's
+// rate window when a filling window pushes the signal across the
+// threshold. Prometheus does not extrapolate a series back past its first
+// sample, so a new instance's rate reads low until a whole window of it has
+// been scraped (and node CPU, 1 - the idle rate, reads high): a scale-down
+// "<" alert on a rate, or a ">" alert on node CPU, with a shorter `for`
+// fires on every new instance.
+func validateWindows(resolved []Trigger, bad func(field, format string, args ...any)) {
+	for _, t := range resolved {
+		for _, r := range scopedRules(t) {
+			s := r.t.Signal
+			low := s.sim == simRate && side(r.t) < 0
+			high := s.sim == simIdle && side(r.t) > 0
+			if (!low && !high) || s.Window == 0 || r.t.For >= s.Window {
+				continue
+			}
+			reads := "low"
+			if high {
+				reads = "high"
+			}
+			bad(r.field+".for", "%s is shorter than the rate window of %s's signal %s (%s %s): a new instance's rate reads %s until a whole window is scraped, "+
+				"so %s (%s %s) would fire on every new instance; make for at least %s or the window shorter",
+				dur(r.t.For), t.ID, s.Title, windowField(s.ID), dur(s.Window), reads, ruleName(r), string(r.t.Comparison), num(r.t.Threshold), dur(s.Window))
+		}
+	}
+}
