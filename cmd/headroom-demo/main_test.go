@@ -21,6 +21,21 @@ import (
 	"time"
 )
 
+// demoBin is where the tests build the demo, once for both.
+var demoBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "headroom-demo-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	demoBin = filepath.Join(dir, "headroom-demo")
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // `make demo` as a newcomer runs it: it says it is building, then a line
 // per start-up step; every URL it prints answers 200 with what its label
 // promises, on Debian's Prometheus and Alertmanager; the exporter answers
@@ -33,7 +48,7 @@ func TestMakeDemo(t *testing.T) {
 	}
 	const preset = "health-agent"
 	cmd := exec.Command("make", "demo", "PRESET="+preset,
-		"DEMO_BIN="+filepath.Join(t.TempDir(), "headroom-demo"),
+		"DEMO_BIN="+demoBin,
 		// The default 127.0.0.1:9630 may be taken by a real headroom.
 		"DEMO_ARGS=--listen=127.0.0.1:0")
 	cmd.Dir = root
@@ -266,4 +281,82 @@ func (o *output) waitFor(s string, within time.Duration, exited chan error) bool
 		}
 	}
 	return true
+}
+
+// SIGTERM (or Ctrl-C) in the middle of start-up ends the demo with status
+// 0, once the step under way is done, and leaves no server behind.
+func TestStopDuringStartUp(t *testing.T) {
+	// Up to date when TestMakeDemo built it, so that this costs little.
+	if out, err := exec.Command("go", "build", "-o", demoBin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// Servers that outlive the demo are reparented to the nearest
+	// subreaper: make that this test, so that it can find them.
+	if err := setChildSubreaper(true); err != nil {
+		t.Fatalf("prctl PR_SET_CHILD_SUBREAPER: %v", err)
+	}
+	defer setChildSubreaper(false)
+
+	cmd := exec.Command(demoBin, "--listen=127.0.0.1:0", "--mixin", "../../mixin")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := startCapturing(t, cmd)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// pg_basebackup and the replica are on their way: the worst moment,
+	// as both must be stopped although they are not running yet.
+	if !out.waitFor("starting PostgreSQL streaming replica", time.Minute, exited) {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		t.Fatalf("the demo did not get to start the replica:\n%s", out)
+	}
+	syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("the demo ended with %v on SIGTERM during start-up:\n%s", err, out)
+		}
+	case <-time.After(time.Minute):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("the demo did not stop within a minute of SIGTERM:\n%s", out)
+	}
+	if text := out.String(); !strings.Contains(text, "\nstopped.") || strings.Contains(text, "headroom-demo:") {
+		t.Errorf("want a clean stop, got:\n%s", text)
+	}
+	for _, pid := range orphans() {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		t.Errorf("process %d (%s) outlived the demo", pid, strings.ReplaceAll(string(cmdline), "\x00", " "))
+		syscall.Kill(-pid, syscall.SIGKILL)
+	}
+}
+
+func setChildSubreaper(on bool) error {
+	const prSetChildSubreaper = 36
+	arg := uintptr(0)
+	if on {
+		arg = 1
+	}
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, arg, 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// orphans lists the live processes whose parent is this test process.
+func orphans() []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		raw, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command name may hold spaces; state and ppid follow its ')'.
+		fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+		var pid int
+		if len(fields) < 2 || fields[0] == "Z" || fields[1] != fmt.Sprint(os.Getpid()) {
+			continue
+		}
+		fmt.Sscan(e.Name(), &pid)
+		pids = append(pids, pid)
+	}
+	return pids
 }
