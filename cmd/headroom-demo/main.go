@@ -243,8 +243,11 @@ func waitTargets(prom *testenv.Prometheus, jobs []string, within time.Duration) 
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("prometheus at http://%s/api/v1/targets does not list %s after %s (last error: %v)",
-				prom.Addr(), strings.Join(missing, ", "), within, err)
+			if err != nil {
+				return fmt.Errorf("prometheus at http://%s/api/v1/targets not ready after %s: %w", prom.Addr(), within, err)
+			}
+			return fmt.Errorf("prometheus at http://%s/api/v1/targets does not list job %s after %s",
+				prom.Addr(), strings.Join(missing, ", "), within)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
