@@ -53,26 +53,44 @@ func main() {
 		fmt.Fprintln(os.Stderr, "headroom-demo:", err)
 		os.Exit(1)
 	}
-	s := &stack{}
-	defer s.teardown()
+	// Ctrl-C and SIGTERM end the demo with status 0. They only cancel ctx:
+	// teardown runs here, after the start-up step under way (each has a
+	// deadline), so that nothing that step starts outlives the demo. The
+	// servers run in process groups of their own and do not see Ctrl-C.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stopping := make(chan struct{})
 	go func() {
-		// Ctrl-C stops everything, however far start-up got.
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-		<-sig
+		<-ctx.Done()
 		fmt.Println("\nstopping...")
-		s.teardown()
-		os.Exit(0)
+		close(stopping)
 	}()
-	if err := run(s, *preset, *mixin, *listen, *rps); err != nil {
+	s := &stack{}
+	err := run(ctx, s, *preset, *mixin, *listen, *rps)
+	if err != nil && ctx.Err() == nil {
 		fmt.Fprintln(os.Stderr, "headroom-demo:", err)
 		s.teardown()
 		os.Exit(1)
 	}
-	select {}
+	<-stopping
+	s.teardown()
+	fmt.Println("stopped.")
 }
 
-func run(s *stack, preset, mixin, listen string, rps int) error {
+// errStopped ends start-up when a stop signal came during it.
+var errStopped = errors.New("stopped")
+
+// step announces and runs one start-up step, unless the demo is stopping.
+func step(ctx context.Context, what string, start func() error) error {
+	if ctx.Err() != nil {
+		return errStopped
+	}
+	fmt.Printf("starting %s...\n", what)
+	return start()
+}
+
+func run(ctx context.Context, s *stack, preset, mixin, listen string, rps int) error {
+	began := time.Now()
 	dir := filepath.Join(mixin, preset)
 	ruleFiles := []string{filepath.Join(dir, "prometheus_rules.yaml"), filepath.Join(dir, "prometheus_alerts.yaml")}
 	for _, f := range append(ruleFiles, filepath.Join(dir, "alertmanager.yml")) {
@@ -85,22 +103,39 @@ func run(s *stack, preset, mixin, listen string, rps int) error {
 		return fmt.Errorf("unknown preset %q: want health-agent or amas", preset)
 	}
 
-	fmt.Println("starting PostgreSQL primary and replica, PgBouncer and Redis...")
-	pg := testenv.StartPostgres(s, testenv.PostgresOptions{})
-	replica := pg.StartReplica(s)
-	bouncer := testenv.StartPgBouncer(s, pg, testenv.PgBouncerOptions{DefaultPoolSize: 5})
-	cache := testenv.StartRedis(s, testenv.RedisOptions{MaxMemory: "64mb"})
-
-	api := standin.New()
-	apiAddr, err := serve(s, "127.0.0.1:0", api.Handler())
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.Cleanup(cancel)
-	go standin.Drive(ctx, "http://"+apiAddr, rps)
-
-	cfg, err := config.Parse("demo", []byte(fmt.Sprintf(`postgres:
+	var (
+		pg, replica           *testenv.Postgres
+		bouncer               *testenv.PgBouncer
+		cache                 *testenv.Redis
+		apiAddr, exporterAddr string
+		am                    *testenv.Alertmanager
+		prom                  *testenv.Prometheus
+	)
+	steps := []struct {
+		what  string
+		start func() error
+	}{
+		{"PostgreSQL primary", func() error { pg = testenv.StartPostgres(s, testenv.PostgresOptions{}); return nil }},
+		{"PostgreSQL streaming replica", func() error { replica = pg.StartReplica(s); return nil }},
+		{"PgBouncer", func() error {
+			bouncer = testenv.StartPgBouncer(s, pg, testenv.PgBouncerOptions{DefaultPoolSize: 5})
+			return nil
+		}},
+		{"Redis", func() error { cache = testenv.StartRedis(s, testenv.RedisOptions{MaxMemory: "64mb"}); return nil }},
+		{fmt.Sprintf("the stand-in API (%d requests a second)", rps), func() error {
+			api := standin.New()
+			var err error
+			if apiAddr, err = serve(s, "127.0.0.1:0", api.Handler()); err != nil {
+				return err
+			}
+			load, cancel := context.WithCancel(context.Background())
+			s.Cleanup(cancel)
+			go standin.Drive(load, "http://"+apiAddr, rps)
+			return nil
+		}},
+		{"the exporter", func() error {
+			var err error
+			exporterAddr, err = startExporter(s, listen, fmt.Sprintf(`postgres:
   - {name: primary, dsn: '%s', pools: {api: 13}}
   - {name: replica, dsn: '%s'}
 pgbouncer:
@@ -112,50 +147,129 @@ api:
     health_url: http://%s/api/health
     metrics_url: http://%s/api/v1/metrics
     json_fields: [{name: db_pool_utilization_percent, path: database.pool_utilization_percent}]
-`, pg.DSN("postgres", "postgres"), replica.DSN("postgres", "postgres"), bouncer.AdminDSN(), cache.Addr(), apiJob, apiAddr, apiAddr)))
-	if err != nil {
-		return err
+`, pg.DSN("postgres", "postgres"), replica.DSN("postgres", "postgres"), bouncer.AdminDSN(), cache.Addr(), apiJob, apiAddr, apiAddr))
+			return err
+		}},
+		{"Alertmanager with the " + preset + " routing", func() error {
+			amConfig, err := os.ReadFile(filepath.Join(dir, "alertmanager.yml"))
+			if err != nil {
+				return err
+			}
+			am = testenv.StartAlertmanager(s, string(amConfig))
+			return nil
+		}},
+		{"Prometheus with the " + preset + " rules", func() error {
+			prom = testenv.StartPrometheus(s, testenv.PrometheusOptions{
+				ScrapeInterval: 5 * time.Second, EvaluationInterval: 5 * time.Second,
+				Targets:      []string{exporterAddr},
+				Jobs:         map[string][]string{apiJob: {apiAddr}},
+				RuleFiles:    ruleFiles,
+				Alertmanager: am.Addr(),
+			})
+			return waitTargets(prom, []string{"headroom", apiJob}, 30*time.Second)
+		}},
 	}
-	static := prometheus.NewRegistry()
-	exporter, err := collectors.New(cfg, static, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	for _, st := range steps {
+		if err := step(ctx, st.what, st.start); err != nil {
+			return err
+		}
+	}
+
+	fmt.Printf(`
+headroom demo is running (%s preset, started in %s). Open:
+  exporter             http://%s/  (landing page: metrics, probe, health, readiness)
+  exporter metrics     http://%s/metrics
+  Prometheus alerts    %s
+  Prometheus rules     %s
+  Prometheus targets   %s
+  Alertmanager alerts  http://%s/api/v2/alerts  (JSON)
+  stand-in API health  http://%s/api/health
+Debian's Alertmanager has no web UI; ask it from the command line:
+  amtool --alertmanager.url=http://%s alert query
+PostgreSQL primary %s, replica %s, PgBouncer %s, Redis %s.
+Press Ctrl-C to stop everything.
+`, preset, time.Since(began).Round(time.Second), exporterAddr, exporterAddr,
+		prometheusPage(prom.Addr(), "alerts"), prometheusPage(prom.Addr(), "rules"), prometheusPage(prom.Addr(), "targets"),
+		am.Addr(), apiAddr, am.Addr(), pg.Addr(), replica.Addr(), bouncer.Addr(), cache.Addr())
+	return nil
+}
+
+// startExporter serves the exporter of configYAML on listen with the handler of
+// `headroom serve`, and returns its address.
+func startExporter(s *stack, listen, configYAML string) (string, error) {
+	cfg, err := config.Parse("demo", []byte(configYAML))
 	if err != nil {
-		return err
+		return "", err
+	}
+	exporter, err := collectors.New(cfg, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		return "", err
 	}
 	s.Cleanup(exporter.Close)
 	site, err := endpoints.New(exporter, endpoints.Options{})
 	if err != nil {
-		return err
+		return "", err
 	}
-	exporterAddr, err := serve(s, listen, site)
+	addr, err := serve(s, listen, site)
 	if err != nil {
-		return err
+		return "", fmt.Errorf("exporter: %w (choose another address: make demo DEMO_ARGS=--listen=127.0.0.1:9631)", err)
 	}
+	return addr, nil
+}
 
-	fmt.Println("starting Alertmanager and Prometheus with the", preset, "rules...")
-	amConfig, err := os.ReadFile(filepath.Join(dir, "alertmanager.yml"))
-	if err != nil {
-		return err
+// waitTargets waits until Prometheus lists a target of every job, so that
+// its targets page shows them by the time the demo prints it: Prometheus
+// applies its scrape configuration some seconds after it is ready.
+func waitTargets(prom *testenv.Prometheus, jobs []string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	missing := jobs
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		targets, err := prom.API.Targets(ctx)
+		cancel()
+		if err == nil {
+			listed := map[string]bool{}
+			for _, t := range targets.Active {
+				listed[string(t.Labels["job"])] = true
+			}
+			missing = nil
+			for _, j := range jobs {
+				if !listed[j] {
+					missing = append(missing, j)
+				}
+			}
+			if len(missing) == 0 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("prometheus at http://%s/api/v1/targets not ready after %s: %w", prom.Addr(), within, err)
+			}
+			return fmt.Errorf("prometheus at http://%s/api/v1/targets does not list job %s after %s",
+				prom.Addr(), strings.Join(missing, ", "), within)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
-	am := testenv.StartAlertmanager(s, string(amConfig))
-	prom := testenv.StartPrometheus(s, testenv.PrometheusOptions{
-		ScrapeInterval: 5 * time.Second, EvaluationInterval: 5 * time.Second,
-		Targets:      []string{exporterAddr},
-		Jobs:         map[string][]string{apiJob: {apiAddr}},
-		RuleFiles:    ruleFiles,
-		Alertmanager: am.Addr(),
-	})
+}
 
-	fmt.Printf(`
-headroom demo is running (%s preset). Open:
-  exporter metrics     http://%s/metrics
-  Prometheus alerts    http://%s/alerts
-  Prometheus rules     http://%s/rules
-  Alertmanager         http://%s/
-  stand-in API health  http://%s/api/health
-PostgreSQL primary %s, replica %s, PgBouncer %s, Redis %s.
-Press Ctrl-C to stop everything.
-`, preset, exporterAddr, prom.Addr(), prom.Addr(), am.Addr(), apiAddr, pg.Addr(), replica.Addr(), bouncer.Addr(), cache.Addr())
-	return nil
+// prometheusPage is the URL of a page of Prometheus's web UI. Debian's
+// Prometheus 2 serves only the classic pages, under /classic/; a build with
+// the React UI serves them at the root.
+func prometheusPage(addr, page string) string {
+	client := http.Client{Timeout: 2 * time.Second}
+	for _, path := range []string{"/classic/" + page, "/" + page} {
+		url := "http://" + addr + path
+		resp, err := client.Get(url)
+		if err != nil {
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return url
+		}
+	}
+	return "http://" + addr + "/classic/" + page
 }
 
 // serve listens on addr and serves h until teardown; it returns the address.

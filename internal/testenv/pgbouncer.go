@@ -86,6 +86,9 @@ func StartPgBouncer(t TB, backend *Postgres, opts PgBouncerOptions) *PgBouncer {
 	if err := b.proc.run(); err != nil {
 		t.Fatalf("%v", err)
 	}
+	if err := waitPostgres("pgbouncer admin console", b.Addr(), b.AdminDSN(), readyWithin); err != nil {
+		t.Fatalf("%v\n%s", err, b.Log())
+	}
 	return b
 }
 

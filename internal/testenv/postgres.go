@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -185,32 +186,47 @@ func (p *Postgres) QueryInt(t TB, database, sql string) int64 {
 
 func (p *Postgres) waitReady(t TB) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		conn, err := pgx.Connect(ctx, p.DSN("postgres", "postgres"))
-		if err == nil {
-			conn.Close(ctx)
-			cancel()
-			return
-		}
-		cancel()
-		if time.Now().After(deadline) {
-			t.Fatalf("postgres on %s not ready: %v\n%s", p.Addr(), err, p.Log())
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := waitPostgres(p.proc.name, p.Addr(), p.DSN("postgres", "postgres"), readyWithin); err != nil {
+		t.Fatalf("%v\n%s", err, p.Log())
 	}
+}
+
+// waitPostgres waits until a connection to dsn succeeds; PgBouncer's admin
+// console answers the same way.
+func waitPostgres(what, addr, dsn string, within time.Duration) error {
+	return waitReady(what, addr, within, 2*time.Second, func(ctx context.Context) error {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		return conn.Close(ctx)
+	})
+}
+
+// queryInt runs a query returning one integer under ctx.
+func queryInt(ctx context.Context, dsn, sql string) (int64, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.Background())
+	var v int64
+	err = conn.QueryRow(ctx, sql).Scan(&v)
+	return v, err
 }
 
 // WaitStreaming waits until a replica's WAL receiver is streaming.
 func (p *Postgres) WaitStreaming(t TB) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for p.QueryInt(t, "postgres", "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("replica on %s is not streaming\n%s", p.Addr(), p.Log())
+	err := waitReady("streaming of "+p.proc.name, p.Addr(), readyWithin, 2*time.Second, func(ctx context.Context) error {
+		n, err := queryInt(ctx, p.DSN("postgres", "postgres"), "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")
+		if err == nil && n != 1 {
+			err = errors.New("no WAL receiver is streaming")
 		}
-		time.Sleep(100 * time.Millisecond)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.Log())
 	}
 }
 
@@ -218,12 +234,15 @@ func (p *Postgres) WaitStreaming(t TB) {
 func (p *Postgres) WaitCaughtUp(t TB, primary *Postgres) {
 	t.Helper()
 	target := primary.QueryInt(t, "postgres", "SELECT pg_current_wal_lsn() - '0/0'")
-	deadline := time.Now().Add(30 * time.Second)
-	for p.QueryInt(t, "postgres", "SELECT coalesce(pg_last_wal_replay_lsn() - '0/0', 0)::bigint") < target {
-		if time.Now().After(deadline) {
-			t.Fatalf("replica on %s did not catch up\n%s", p.Addr(), p.Log())
+	err := waitReady(fmt.Sprintf("replay up to the primary's %d on %s", target, p.proc.name), p.Addr(), readyWithin, 2*time.Second, func(ctx context.Context) error {
+		n, err := queryInt(ctx, p.DSN("postgres", "postgres"), "SELECT coalesce(pg_last_wal_replay_lsn() - '0/0', 0)::bigint")
+		if err == nil && n < target {
+			err = fmt.Errorf("replayed up to %d", n)
 		}
-		time.Sleep(50 * time.Millisecond)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.Log())
 	}
 }
 

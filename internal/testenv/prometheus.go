@@ -136,19 +136,10 @@ func StartPrometheus(t TB, opts PrometheusOptions) *Prometheus {
 		t.Fatalf("prometheus client: %v", err)
 	}
 	p.API = promv1.NewAPI(client)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := p.API.Buildinfo(ctx)
-		cancel()
-		if err == nil {
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready: %v\n%s", err, p.Log())
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := waitHTTP("prometheus", "http://"+p.Addr()+"/-/ready", readyWithin); err != nil {
+		t.Fatalf("%v\n%s", err, p.Log())
 	}
+	return p
 }
 
 // Query evaluates an instant query now.
@@ -211,6 +202,9 @@ func StartAlertmanager(t TB, config string) *Alertmanager {
 	a.register(t)
 	if err := a.proc.run(); err != nil {
 		t.Fatalf("%v", err)
+	}
+	if err := waitHTTP("alertmanager", "http://"+a.Addr()+"/-/ready", readyWithin); err != nil {
+		t.Fatalf("%v\n%s", err, a.Log())
 	}
 	return a
 }

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -63,6 +64,9 @@ func StartRedis(t TB, opts RedisOptions) *Redis {
 	if err := r.proc.run(); err != nil {
 		t.Fatalf("%v", err)
 	}
+	if err := waitRedis(r.Addr(), r.Password, readyWithin); err != nil {
+		t.Fatalf("%v\n%s", err, r.Log())
+	}
 	return r
 }
 
@@ -77,17 +81,27 @@ func (r *Redis) Client(t TB) *redis.Client {
 func (r *Redis) WaitReplicaSynced(t TB) {
 	t.Helper()
 	c := r.Client(t)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		info, err := c.Info(context.Background(), "replication").Result()
-		if err == nil && containsLine(info, "master_link_status:up") {
-			return
+	err := waitReady("sync of redis replica", r.Addr(), readyWithin, 2*time.Second, func(ctx context.Context) error {
+		info, err := c.Info(ctx, "replication").Result()
+		if err == nil && !containsLine(info, "master_link_status:up") {
+			err = fmt.Errorf("master link not up: %s", info)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis replica on %s not synced: %v %s", r.Addr(), err, info)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("%v", err)
 	}
+}
+
+// waitRedis waits until the server answers PING.
+func waitRedis(addr, password string, within time.Duration) error {
+	// Without ContextTimeoutEnabled go-redis reads under its own 3s timeouts
+	// and ignores the attempt's deadline.
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: password, MaxRetries: -1, ContextTimeoutEnabled: true})
+	defer c.Close()
+	return waitReady("redis", addr, within, time.Second, func(ctx context.Context) error {
+		return c.Ping(ctx).Err()
+	})
 }
 
 func containsLine(text, line string) bool {

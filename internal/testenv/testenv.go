@@ -10,7 +10,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -18,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -118,7 +121,21 @@ func runAsPostgres(name string, args ...string) error {
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	// pg_basebackup waits on the primary; a hung one must not hang the caller.
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(commandWithin, func() {
+		timedOut.Store(true)
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	})
+	err = cmd.Wait()
+	timer.Stop()
+	if timedOut.Load() {
+		return fmt.Errorf("%s %s: did not finish within %s\n%s", name, strings.Join(args, " "), commandWithin, out.String())
+	}
+	if err != nil {
 		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out.String())
 	}
 	return nil
@@ -135,21 +152,72 @@ func writeFile(t TB, path, content string) {
 	}
 }
 
-// waitTCP waits until something accepts connections on addr.
-func waitTCP(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
+// waitReady polls ready until it succeeds or within has passed. Each
+// attempt gets its own deadline (attempt, or what is left of within) so that
+// a server that accepts and never answers cannot hold the wait past within.
+// The error says what was waited for, where, and for how long.
+func waitReady(what, where string, within, attempt time.Duration, ready func(context.Context) error) error {
+	deadline := time.Now().Add(within)
 	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		ctx, cancel := context.WithDeadline(context.Background(), earliest(time.Now().Add(attempt), deadline))
+		err := ready(ctx)
+		cancel()
 		if err == nil {
-			c.Close()
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nothing listening on %s after %s: %w", addr, timeout, err)
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("%s at %s not ready after %s: %w", what, where, within, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(min(100*time.Millisecond, time.Until(deadline)))
 	}
 }
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// waitTCP waits until something accepts connections on addr.
+func waitTCP(what, addr string, within time.Duration) error {
+	return waitReady(what, addr, within, time.Second, func(ctx context.Context) error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+}
+
+// waitHTTP waits until url answers 200, as /-/ready does once Prometheus
+// or Alertmanager has loaded its configuration.
+func waitHTTP(what, url string, within time.Duration) error {
+	return waitReady(what, url, within, time.Second, func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %s", resp.Status)
+		}
+		return nil
+	})
+}
+
+// readyWithin bounds every readiness wait of a starting server.
+const readyWithin = 30 * time.Second
+
+// commandWithin bounds initdb, pg_basebackup and the other one-shot
+// commands a server needs before it starts.
+const commandWithin = 2 * time.Minute
 
 // process is a server child process that can be stopped, restarted, frozen
 // and thawed.
@@ -190,8 +258,8 @@ func (p *process) run() error {
 		close(done)
 	}()
 	p.cmd, p.done = cmd, done
-	if err := waitTCP(p.addr, 30*time.Second); err != nil {
-		return fmt.Errorf("%s did not start: %w\n%s", p.name, err, p.tailLog())
+	if err := waitTCP(p.name, p.addr, readyWithin); err != nil {
+		return fmt.Errorf("%w\n%s", err, p.tailLog())
 	}
 	return nil
 }
