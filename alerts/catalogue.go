@@ -213,32 +213,7 @@ const (
 // Catalogue returns the config's triggers, overrides applied, in a stable
 // order (by group, then id).
 func Catalogue(cfg *Config) []Trigger {
-	var out []Trigger
-	for _, t := range definitions(cfg) {
-		o := cfg.Triggers[t.ID]
-		enabled := cfg.includes(t.Set)
-		if o.Enabled != nil {
-			enabled = *o.Enabled
-		}
-		if !enabled {
-			continue
-		}
-		t = o.apply(t)
-		for _, sc := range o.Where {
-			s := sc.apply(t)
-			ms, err := promqlParser.ParseMetricSelector("{" + sc.Match + "}")
-			if err != nil {
-				continue // Validate rejects it: Generate never gets here
-			}
-			s.Match, s.matchers = sc.Match, ms
-			// The scope label tells the rules of one alertname apart (for
-			// promtool's duplicate-rule lint, and for routing or silencing
-			// one scope); the default rule's alerts keep their labels.
-			s.Labels = with(t.Labels, "scope", sc.Match)
-			t.Scopes = append(t.Scopes, s)
-		}
-		out = append(out, t)
-	}
+	out := cfg.resolvedTriggers(definitions(cfg))
 	checks := map[string]Trigger{}
 	for _, t := range out {
 		if t.Alert == alertCapacityTargetMissed {

@@ -195,9 +195,13 @@ func (c *Config) resolvedTriggers(defs []Trigger) []Trigger {
 			s := sc.apply(t)
 			ms, err := promqlParser.ParseMetricSelector("{" + sc.Match + "}")
 			if err != nil {
-				continue // validateScopes reports it
+				continue // Validate rejects it: Generate never gets here
 			}
 			s.Match, s.matchers = sc.Match, ms
+			// The scope label tells the rules of one alertname apart (for
+			// promtool's duplicate-rule lint, and for routing or silencing
+			// one scope); the default rule's alerts keep their labels.
+			s.Labels = with(t.Labels, "scope", sc.Match)
 			t.Scopes = append(t.Scopes, s)
 		}
 		out = append(out, t)

@@ -321,7 +321,7 @@ triggers:
       - {match: 'target="pg-reports", pool="etl"', threshold: 0.5}
       - {match: 'target="pg-reports"', threshold: 0.95}
       - {match: 'target=~"batch-.*"', threshold: 0.85}
-      - {match: 'pool="etl"', threshold: 0.1}
+      - {match: 'pool="etl"', threshold: 0.5}
 `))
 	if err != nil {
 		t.Fatal(err)
