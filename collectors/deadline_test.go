@@ -121,9 +121,15 @@ func deadlineExporter(t *testing.T) (*Exporter, *httptest.Server) {
 // deadlineExporterLogs is deadlineExporter with its log output.
 func deadlineExporterLogs(t *testing.T) (*Exporter, *httptest.Server, *logSink) {
 	t.Helper()
-	yaml := fmt.Sprintf("api:\n"+
+	return loggedExporter(t, fmt.Sprintf("api:\n"+
 		"  - {name: healthy, health_url: %q, timeout: 60s}\n"+
-		"  - {name: hung, health_url: %q, timeout: 60s}\n", healthyAPI(t), "http://"+testenv.StartHung(t)+"/health")
+		"  - {name: hung, health_url: %q, timeout: 60s}\n", healthyAPI(t), "http://"+testenv.StartHung(t)+"/health"))
+}
+
+// loggedExporter serves the targets of a config with a logger whose output
+// the test reads back, API targets included.
+func loggedExporter(t *testing.T, yaml string) (*Exporter, *httptest.Server, *logSink) {
+	t.Helper()
 	cfg, err := config.Parse("test.yml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +141,9 @@ func deadlineExporterLogs(t *testing.T) (*Exporter, *httptest.Server, *logSink) 
 	}
 	t.Cleanup(e.Close)
 	for _, r := range e.Runners() {
-		r.target.(*apiTarget).logger = logger.With("target", r.Name())
+		if api, ok := r.target.(*apiTarget); ok {
+			api.logger = logger.With("target", r.Name())
+		}
 	}
 	srv := httptest.NewServer(e.MetricsHandler())
 	t.Cleanup(srv.Close)
@@ -316,18 +324,7 @@ func TestRealPrometheusOneSecondTimeout(t *testing.T) {
 // log line carries the budget.
 func TestTimeoutLogNamesDeadlineRedis(t *testing.T) {
 	t.Parallel()
-	cfg, err := config.Parse("test.yml", []byte(fmt.Sprintf("redis:\n  - {name: stuck, address: %q}\n", testenv.StartHung(t))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger, logs := testLogger()
-	e, err := New(cfg, prometheus.NewRegistry(), logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	srv := httptest.NewServer(e.MetricsHandler())
-	t.Cleanup(srv.Close)
+	_, srv, logs := loggedExporter(t, fmt.Sprintf("redis:\n  - {name: stuck, address: %q}\n", testenv.StartHung(t)))
 	body, _ := timedScrape(t, srv.URL, "0.5")
 	if v := sampleValue(body, `headroom_target_up{kind="redis",target="stuck"}`); v != 0 {
 		t.Errorf("stuck redis target_up %v, want 0", v)
