@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,6 +53,13 @@ func TestMakeDemo(t *testing.T) {
 		// The default 127.0.0.1:9630 may be taken by a real headroom.
 		"DEMO_ARGS=--listen=127.0.0.1:0")
 	cmd.Dir = root
+	// A user types make demo at a shell, not inside another make: under
+	// make test, make's variables would make this one a sub-make, which
+	// prints "Entering directory" first.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return name == "MAKEFLAGS" || name == "MAKELEVEL" || name == "MFLAGS"
+	})
 	// A group of its own stands for the terminal's foreground process
 	// group, which Ctrl-C signals as a whole.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -543,6 +543,11 @@ func e2eConfig(t *testing.T) *alerts.Config {
 		if tr.ID == "RedisMemoryNearMax" {
 			o.KeepFiringFor = &lingering
 		}
+		if tr.ID == "CPULow" {
+			// A scale-down on a rate must outlast a filling window, or a
+			// new instance fires it (validation refuses less).
+			o.For = &window
+		}
 		cfg.Triggers[tr.ID] = o
 	}
 	if err := cfg.Validate(); err != nil {
