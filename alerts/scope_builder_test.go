@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,4 +166,101 @@ func scopedGroups(t *testing.T, cfg *Config, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// Every shape of matcher (=, !=, =~, !~, each taking the test fixture's own
+// series or not) on every label of every scopable trigger, alone or after
+// another scope, either is refused by validation naming a scope's field or
+// makes the trigger's tests: the builder never fails on a config validation
+// let through. The tests are only built, not run (TestScopedConfigsGenerate
+// runs some through promtool), to stay fast.
+func TestScopeShapesNeverFailTheBuilder(t *testing.T) {
+	t.Parallel()
+	base, err := LoadOnto("health-agent", []byte(everyTrigger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	generated, refused := 0, 0
+	for _, tr := range Catalogue(base) {
+		if tr.test != testThreshold || tr.expr != nil || tr.Comparison == customSignal || tr.Comparison == Equal || len(tr.Signal.Labels) == 0 {
+			continue
+		}
+		g := testGen{cfg: base, t: tr, cat: Catalogue(base)}
+		fire, _, _ := g.values()
+		_, series, err := g.runRelabeled(constant(1, fire), testStep, nil)
+		if err != nil {
+			t.Fatalf("%s: fixture: %v", tr.ID, err)
+		}
+		thr := scopeThreshold(tr)
+		var lists [][]string
+		var carried []string
+		for _, l := range tr.Signal.Labels {
+			v := series[l]
+			if v == "" {
+				// A label the fixture does not write: the scope takes
+				// series the test cannot make, or none at all.
+				lists = append(lists, []string{fmt.Sprintf(`%s="x"`, l)}, []string{fmt.Sprintf(`%s=""`, l)})
+				continue
+			}
+			carried = append(carried, l)
+			for _, m := range []string{`%s="%s"`, `%s!="%s"`, `%s=~"%s.*"`, `%s!~"%s.*"`, `%s=~"x|%s"`, `%s=~".+"`, `%s=~".*"`} {
+				one := m
+				if strings.Count(m, "%s") == 2 {
+					one = fmt.Sprintf(m, l, v)
+				} else {
+					one = fmt.Sprintf(m, l)
+				}
+				lists = append(lists, []string{one}, []string{one, fmt.Sprintf(`%s="%s"`, l, v)}, []string{fmt.Sprintf(`%s!="%s"`, l, v), one})
+			}
+		}
+		if len(carried) >= 2 {
+			a, b := carried[0], carried[1]
+			lists = append(lists, []string{fmt.Sprintf(`%s="%s"`, a, series[a]), fmt.Sprintf(`%s!="%s"`, b, series[b])},
+				[]string{fmt.Sprintf(`%s=~"%s.*", %s!="%s"`, a, series[a], b, series[b]), fmt.Sprintf(`%s="%s"`, b, series[b])})
+		}
+		for _, list := range lists {
+			var text strings.Builder
+			fmt.Fprintf(&text, "%striggers:\n  %s:\n    where:\n", everyTrigger, tr.ID)
+			for i, m := range list {
+				fmt.Fprintf(&text, "      - {match: '%s', threshold: %s}\n", m, num(thr[i%2]))
+			}
+			cfg, err := LoadOnto("health-agent", []byte(text.String()))
+			if err != nil {
+				if !strings.Contains(err.Error(), "triggers."+tr.ID+".where[") {
+					t.Errorf("%s where %v: refused without naming a scope: %v", tr.ID, list, err)
+				}
+				refused++
+				continue
+			}
+			var family []Trigger
+			for _, m := range Catalogue(cfg) {
+				if m.Alert == tr.Alert {
+					family = append(family, m)
+				}
+			}
+			if _, err := promtoolTests(cfg, family, nil, nil); err != nil {
+				t.Errorf("%s where %v: validation let it through, the test builder fails: %v", tr.ID, list, err)
+			}
+			generated++
+		}
+	}
+	t.Logf("%d configs generated, %d refused", generated, refused)
+	if generated < 100 || refused == 0 {
+		t.Errorf("%d configs generated, %d refused: the shapes no longer cover both", generated, refused)
+	}
+}
+
+// scopeThreshold are two thresholds a scope of the trigger may set, past
+// its own on the side it fires and apart from each other.
+func scopeThreshold(t Trigger) [2]float64 {
+	thr := t.Threshold
+	switch {
+	case t.Comparison == Below:
+		return [2]float64{round(thr / 2), round(thr / 4)}
+	case t.Signal.Unit == UnitRatio:
+		return [2]float64{round((thr + 1) / 2), round((3*thr + 1) / 4)}
+	case t.Signal.Unit == UnitCount:
+		return [2]float64{thr + 2, thr + 4}
+	}
+	return [2]float64{round(thr*2 + 1), round(thr*3 + 2)}
 }
