@@ -51,13 +51,23 @@ func (sp probeSpace) ruleLabels(scopes [][]*labels.Matcher, want int) (map[strin
 			}
 		}
 	}
-	cands := make([][]string, len(names))
-	for i, n := range names {
-		cands[i] = sp.candidates(n, scopes, want)
-		if len(cands[i]) == 0 {
-			return nil, false
+	// The values scope want names itself, then every scope's: with
+	// hundreds of scopes, the first nearly always do.
+	for _, wide := range []bool{false, true} {
+		cands := make([][]string, len(names))
+		for i, n := range names {
+			cands[i] = sp.candidates(n, scopes, want, wide)
+		}
+		if l, ok := sp.search(names, cands, considered, want); ok {
+			return l, true
 		}
 	}
+	return nil, false
+}
+
+// search tries the combinations of the candidates, in order, for one that
+// rule want covers.
+func (sp probeSpace) search(names []string, cands [][]string, considered [][]*labels.Matcher, want int) (map[string]string, bool) {
 	l := map[string]string{}
 	for k, v := range sp.base {
 		l[k] = v
@@ -91,11 +101,11 @@ func (sp probeSpace) ruleLabels(scopes [][]*labels.Matcher, want int) (map[strin
 }
 
 // candidates are the values label n may take in a search for rule want,
-// the base value first: every value the scopes' matchers of n name or
-// match, each also after the base value (a prefix the config's target
-// regular expression may demand), the fresh value and the empty one. Values
-// scope want's own matchers refuse are left out.
-func (sp probeSpace) candidates(n string, scopes [][]*labels.Matcher, want int) []string {
+// the base value first: every value scope want's matchers of n (wide:
+// every scope's) name or match, each also after the base value (a prefix
+// the config's target regular expression may demand), the fresh value and
+// the empty one. Values scope want's own matchers refuse are left out.
+func (sp probeSpace) candidates(n string, scopes [][]*labels.Matcher, want int, wide bool) []string {
 	var out []string
 	add := func(v string) {
 		if slices.Contains(out, v) || (sp.allowed != nil && !sp.allowed(n, v)) {
@@ -121,7 +131,7 @@ func (sp probeSpace) candidates(n string, scopes [][]*labels.Matcher, want int) 
 		order = append(order, want)
 	}
 	for i := range scopes {
-		if i != want {
+		if i != want && wide {
 			order = append(order, i)
 		}
 	}
