@@ -441,7 +441,7 @@ func (g testGen) ruleRelabel(want int) (map[string]string, bool, error) {
 		if v == orig {
 			return true
 		}
-		if orig == "" || v == "" || !f.names[name] {
+		if orig == "" || v == "" || !f.names[name] || slices.Contains(t.Signal.computed, name) {
 			return false
 		}
 		for _, m := range keep {

@@ -61,6 +61,14 @@ triggers:
       - {match: 'target!~"re.*"', threshold: 0.95}
 `, groups: []string{`DBPoolHigh where target=~".*": DB pool utilisation at 99% fires after 5m, resolves on recovery to 37.5%`,
 			`RedisMemoryNearMax where target!~"re.*": Redis memory utilisation at 93.1% (threshold > 95%) does not fire`}},
+		// resource is the saturation record's own label, not its inputs'
+		// (kube-state-metrics' limits carry another resource label): the
+		// fixture cannot make another resource, so the default rule gets
+		// no series and the scope the crossing tests.
+		{name: "a scope on a label the signal sets itself", text: cadvisorYAML + `
+triggers:
+  ResourceSaturated: {where: [{match: 'resource="cpu"', threshold: 0.95}]}
+`, groups: []string{`ResourceSaturated where resource="cpu": Resource utilisation at 97.5% fires after 10m, resolves on recovery to 37.5%`}},
 		{name: "a scope written as an earlier one", text: `
 triggers:
   DBPoolHigh: {where: [{match: 'pool="etl"', threshold: 0.9}, {match: 'pool="etl"', threshold: 0.95}]}
@@ -176,11 +184,29 @@ func scopedGroups(t *testing.T, cfg *Config, b []byte) []byte {
 // runs some through promtool), to stay fast.
 func TestScopeShapesNeverFailTheBuilder(t *testing.T) {
 	t.Parallel()
-	base, err := LoadOnto("health-agent", []byte(everyTrigger))
+	generated, refused := 0, 0
+	// cAdvisor's resource signals keep namespace, and its limit series
+	// carry a resource label of their own.
+	for _, prefix := range []string{everyTrigger, everyTrigger + cadvisorYAML} {
+		generated, refused = scopeShapes(t, prefix, generated, refused)
+	}
+	t.Logf("%d configs generated, %d refused", generated, refused)
+	if generated < 100 || refused == 0 {
+		t.Errorf("%d configs generated, %d refused: the shapes no longer cover both", generated, refused)
+	}
+}
+
+const cadvisorYAML = `resources: {source: cadvisor}
+selectors: {cadvisor: 'container="api"', kube_state_metrics: 'container="api"'}
+`
+
+// scopeShapes runs TestScopeShapesNeverFailTheBuilder's shapes over a
+// config and counts the configs generated and refused.
+func scopeShapes(t *testing.T, prefix string, generated, refused int) (int, int) {
+	base, err := LoadOnto("health-agent", []byte(prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
-	generated, refused := 0, 0
 	for _, tr := range Catalogue(base) {
 		if tr.test != testThreshold || tr.expr != nil || tr.Comparison == customSignal || tr.Comparison == Equal || len(tr.Signal.Labels) == 0 {
 			continue
@@ -220,7 +246,7 @@ func TestScopeShapesNeverFailTheBuilder(t *testing.T) {
 		}
 		for _, list := range lists {
 			var text strings.Builder
-			fmt.Fprintf(&text, "%striggers:\n  %s:\n    where:\n", everyTrigger, tr.ID)
+			fmt.Fprintf(&text, "%striggers:\n  %s:\n    where:\n", prefix, tr.ID)
 			for i, m := range list {
 				fmt.Fprintf(&text, "      - {match: '%s', threshold: %s}\n", m, num(thr[i%2]))
 			}
@@ -244,10 +270,7 @@ func TestScopeShapesNeverFailTheBuilder(t *testing.T) {
 			generated++
 		}
 	}
-	t.Logf("%d configs generated, %d refused", generated, refused)
-	if generated < 100 || refused == 0 {
-		t.Errorf("%d configs generated, %d refused: the shapes no longer cover both", generated, refused)
-	}
+	return generated, refused
 }
 
 // scopeThreshold are two thresholds a scope of the trigger may set, past
