@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // promtool unit-test files (promtool test rules), derived from the
@@ -470,8 +471,8 @@ func (g testGen) ruleRelabel(want int) (map[string]string, bool, error) {
 	return rl, true, nil
 }
 
-// selectorMatchers are the matchers of the config's selectors and its
-// target regular expressions: a relabeled test series must still satisfy
+// selectorMatchers are the matchers of the config's selectors, its target
+// regular expressions and the signal's own selectors: a relabeled test series must still satisfy
 // those its fixture's series did.
 func (g testGen) selectorMatchers() []*labels.Matcher {
 	s := g.cfg.Selectors
@@ -483,6 +484,19 @@ func (g testGen) selectorMatchers() []*labels.Matcher {
 		if ms, err := promqlParser.ParseMetricSelector("{" + sel + "}"); err == nil {
 			out = append(out, ms...)
 		}
+	}
+	// The signal's own selectors (kind="postgres" of headroom_target_up).
+	if expr, err := promqlParser.ParseExpr(g.t.Signal.Expr); err == nil {
+		parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+			if vs, ok := n.(*parser.VectorSelector); ok {
+				for _, m := range vs.LabelMatchers {
+					if m.Name != labels.MetricName {
+						out = append(out, m)
+					}
+				}
+			}
+			return nil
+		})
 	}
 	for _, kind := range []string{"postgres", "pgbouncer", "redis", "api"} {
 		if re := g.cfg.targetRegex(kind); re != "" {

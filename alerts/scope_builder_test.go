@@ -208,7 +208,7 @@ func scopeShapes(t *testing.T, prefix string, generated, refused int) (int, int)
 		t.Fatal(err)
 	}
 	for _, tr := range Catalogue(base) {
-		if tr.test != testThreshold || tr.expr != nil || tr.Comparison == customSignal || tr.Comparison == Equal || len(tr.Signal.Labels) == 0 {
+		if tr.test != testThreshold || tr.expr != nil || tr.Comparison == customSignal || len(tr.Signal.Labels) == 0 {
 			continue
 		}
 		g := testGen{cfg: base, t: tr, cat: Catalogue(base)}
@@ -248,7 +248,11 @@ func scopeShapes(t *testing.T, prefix string, generated, refused int) (int, int)
 			var text strings.Builder
 			fmt.Fprintf(&text, "%striggers:\n  %s:\n    where:\n", prefix, tr.ID)
 			for i, m := range list {
-				fmt.Fprintf(&text, "      - {match: '%s', threshold: %s}\n", m, num(thr[i%2]))
+				set := "threshold: " + num(thr[i%2])
+				if tr.Comparison == Equal {
+					set = fmt.Sprintf("for: %dm", 3+i) // a state, 0 or 1: only for differs
+				}
+				fmt.Fprintf(&text, "      - {match: '%s', %s}\n", m, set)
 			}
 			cfg, err := LoadOnto("health-agent", []byte(text.String()))
 			if err != nil {
