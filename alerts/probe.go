@@ -107,8 +107,13 @@ func (sp probeSpace) search(names []string, cands [][]string, considered [][]*la
 // the empty one. Values scope want's own matchers refuse are left out.
 func (sp probeSpace) candidates(n string, scopes [][]*labels.Matcher, want int, wide bool) []string {
 	var out []string
+	seen := map[string]bool{}
 	add := func(v string) {
-		if slices.Contains(out, v) || (sp.allowed != nil && !sp.allowed(n, v)) {
+		if seen[v] {
+			return
+		}
+		seen[v] = true
+		if sp.allowed != nil && !sp.allowed(n, v) {
 			return
 		}
 		if want >= 0 {
