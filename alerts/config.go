@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"gopkg.in/yaml.v3"
 
 	"github.com/headroom-dev/headroom/internal/strictyaml"
@@ -530,6 +531,7 @@ func (c *Config) validateScopes(t Trigger, scopes []ScopeOverride, field string,
 	if c.ClusterLabel != "" {
 		keeps = append(keeps, c.ClusterLabel)
 	}
+	parsed := make([][]*labels.Matcher, 0, len(scopes))
 	for i, sc := range scopes {
 		f := fmt.Sprintf("%s.where[%d]", field, i)
 		if strings.TrimSpace(sc.Match) == "" {
@@ -541,6 +543,7 @@ func (c *Config) validateScopes(t Trigger, scopes []ScopeOverride, field string,
 			bad(f+".match", "%q is not a list of label matchers: %v", sc.Match, err)
 			continue
 		}
+		parsed = append(parsed, ms)
 		for _, m := range ms {
 			if contains(keeps, m.Name) {
 				continue
@@ -577,6 +580,48 @@ func (c *Config) validateScopes(t Trigger, scopes []ScopeOverride, field string,
 			checkMargin(sc.apply(t), f+".margin", bad)
 		}
 	}
+	if len(parsed) == len(scopes) {
+		checkShadowed(parsed, field, bad)
+	}
+}
+
+// checkShadowed refuses a scope that can win no series: the first scope
+// that matches a series wins it, so a scope every one of whose series an
+// earlier scope (or several together) matches would be a rule, runbook
+// line and threshold that never apply. A scope that leaves the default
+// rule no series (target=~".*") is allowed: the trigger's own values are
+// often the preset's, which the config did not write.
+func checkShadowed(scopes [][]*labels.Matcher, field string, bad func(field, format string, args ...any)) {
+	for i := range scopes {
+		if _, ok := (probeSpace{}).ruleLabels(scopes[:i+1], i); ok {
+			continue
+		}
+		f := fmt.Sprintf("%s.where[%d].match", field, i)
+		if _, ok := (probeSpace{}).ruleLabels(scopes[i:i+1], 0); !ok {
+			bad(f, "{%s} matches no series: its matchers contradict each other", matcherText(scopes[i]))
+			continue
+		}
+		for j := 0; j < i; j++ {
+			if _, ok := (probeSpace{}).ruleLabels([][]*labels.Matcher{scopes[j], scopes[i]}, 1); !ok {
+				bad(f, "shadowed by where[%d]: every series {%s} matches, where[%d] {%s} matches first, so this scope never applies; "+
+					"put it before where[%d] or remove it", j, matcherText(scopes[i]), j, matcherText(scopes[j]), j)
+				break
+			}
+			if j == i-1 {
+				bad(f, "shadowed by where[0] to where[%d] together: every series {%s} matches, one of them matches first, "+
+					"so this scope never applies; put it earlier or remove it", i-1, matcherText(scopes[i]))
+			}
+		}
+	}
+}
+
+// matcherText writes matchers as a selector's body.
+func matcherText(ms []*labels.Matcher) string {
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		parts[i] = m.String()
+	}
+	return strings.Join(parts, ", ")
 }
 
 // checkMatchers checks a comma-separated list of PromQL label matchers.

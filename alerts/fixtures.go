@@ -22,6 +22,9 @@ type fx struct {
 	// relabel sets labels the series already carry to other values: the
 	// same fixture then feeds another target, pool or cluster.
 	relabel map[string]string
+	// names are the label names the input series carry: a relabeling can
+	// set only those.
+	names map[string]bool
 }
 
 type inputSeries struct {
@@ -352,6 +355,12 @@ const histogramRate = 10
 
 func (f *fx) add(name string, l map[string]string, values []string) {
 	l = relabeled(l, f.relabel)
+	if f.names == nil {
+		f.names = map[string]bool{}
+	}
+	for k := range l {
+		f.names[k] = true
+	}
 	f.series = append(f.series, inputSeries{Series: seriesString(name, l), Values: strings.Join(values, " ")})
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // promtool unit-test files (promtool test rules), derived from the
@@ -414,6 +415,99 @@ func (g testGen) runRelabeled(vals []float64, step time.Duration, rl map[string]
 	return f, relabeled(g.seriesLabels(out), rl), nil
 }
 
+// ruleRelabel returns the relabeling that makes the fixture feed rule want
+// of the trigger (a scope's index, or -1 for its default rule): nil when the
+// fixture's own series is already that rule's. The new values are ones the
+// scopes' matchers name or match (probeSpace), set only on labels the
+// fixture's input series carry, and still admitted by the config's
+// selectors and target regular expressions. ok is false when the fixture
+// can make no series of the rule.
+func (g testGen) ruleRelabel(want int) (map[string]string, bool, error) {
+	t := g.t
+	if len(t.Scopes) == 0 {
+		return nil, true, nil
+	}
+	fire, _, _ := g.values()
+	f, sl, err := g.runRelabeled(constant(1, fire), testStep, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	scopes := make([][]*labels.Matcher, len(t.Scopes))
+	for i, s := range t.Scopes {
+		scopes[i] = s.matchers
+	}
+	keep := g.selectorMatchers()
+	sp := probeSpace{base: sl, allowed: func(name, v string) bool {
+		orig := sl[name]
+		if v == orig {
+			return true
+		}
+		if orig == "" || v == "" || !f.names[name] || slices.Contains(t.Signal.computed, name) {
+			return false
+		}
+		for _, m := range keep {
+			if m.Name == name && m.Matches(orig) && !m.Matches(v) {
+				return false
+			}
+		}
+		return true
+	}}
+	found, ok := sp.ruleLabels(scopes, want)
+	if !ok {
+		return nil, false, nil
+	}
+	var rl map[string]string
+	for k, v := range found {
+		if v != sl[k] {
+			if rl == nil {
+				rl = map[string]string{}
+			}
+			rl[k] = v
+		}
+	}
+	if _, l, err := g.runRelabeled(constant(1, fire), testStep, rl); err != nil || ruleOf(t, l) != want {
+		return nil, false, err
+	}
+	return rl, true, nil
+}
+
+// selectorMatchers are the matchers of the config's selectors, its target
+// regular expressions and the signal's own selectors: a relabeled test series must still satisfy
+// those its fixture's series did.
+func (g testGen) selectorMatchers() []*labels.Matcher {
+	s := g.cfg.Selectors
+	var out []*labels.Matcher
+	for _, sel := range []string{s.Headroom, s.API, s.Cadvisor, s.KubeStateMetrics, s.Node} {
+		if strings.TrimSpace(sel) == "" {
+			continue
+		}
+		if ms, err := promqlParser.ParseMetricSelector("{" + sel + "}"); err == nil {
+			out = append(out, ms...)
+		}
+	}
+	// The signal's own selectors (kind="postgres" of headroom_target_up).
+	if expr, err := promqlParser.ParseExpr(g.t.Signal.Expr); err == nil {
+		parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+			if vs, ok := n.(*parser.VectorSelector); ok {
+				for _, m := range vs.LabelMatchers {
+					if m.Name != labels.MetricName {
+						out = append(out, m)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	for _, kind := range []string{"postgres", "pgbouncer", "redis", "api"} {
+		if re := g.cfg.targetRegex(kind); re != "" {
+			if m, err := labels.NewMatcher(labels.MatchRegexp, "target", re); err == nil {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
 // disjoint reports whether two fixtures' input series are all different
 // series: a relabeling that left some unchanged would feed both signals
 // from one input.
@@ -471,7 +565,42 @@ func phases(parts ...any) []float64 {
 
 func at(step int) model.Duration { return model.Duration(time.Duration(step) * testStep) }
 
+// threshold tests a signal-versus-threshold trigger: its default rule over
+// a series no scope takes (when one can exist), then its scopes.
 func (g testGen) threshold() ([]testGroup, error) {
+	t := g.t
+	rl, fed, err := g.ruleRelabel(-1)
+	if err != nil {
+		return nil, err
+	}
+	var groups []testGroup
+	if fed {
+		d := g
+		d.rl = rl
+		if groups, err = d.crossing(); err != nil {
+			return nil, err
+		}
+		if t.Hysteresis() {
+			osc, err := d.oscillation()
+			if err != nil {
+				return nil, err
+			}
+			groups = append(groups, osc)
+		}
+	}
+	if len(t.Scopes) > 0 {
+		sg, err := g.scopes(rl, fed)
+		if err != nil {
+			return nil, err
+		}
+		groups = append(groups, sg...)
+	}
+	return groups, nil
+}
+
+// crossing tests one rule (the trigger's default rule, or a scope's with
+// g.rl feeding it) crossing its threshold and staying just on its safe side.
+func (g testGen) crossing() ([]testGroup, error) {
 	t := g.t
 	fire, safe, recover := g.values()
 	F := steps(t.For, testStep)
@@ -525,7 +654,7 @@ func (g testGen) threshold() ([]testGroup, error) {
 	}
 	checks = append(checks, c)
 	groups = append(groups, testGroup{
-		Name: fmt.Sprintf("%s: %s at %s fires after %s, resolves on recovery to %s", t.ID, t.Signal.Title, formatValue(u, fire),
+		Name: fmt.Sprintf("%s: %s at %s fires after %s, resolves on recovery to %s", g.ruleID(), t.Signal.Title, formatValue(u, fire),
 			dur(t.For), formatValue(u, recover)),
 		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: checks,
 	})
@@ -552,25 +681,10 @@ func (g testGen) threshold() ([]testGroup, error) {
 		safeChecks = append(safeChecks, c)
 	}
 	groups = append(groups, testGroup{
-		Name: fmt.Sprintf("%s: %s at %s (threshold %s) does not fire", t.ID, t.Signal.Title, formatValue(u, safe),
+		Name: fmt.Sprintf("%s: %s at %s (threshold %s) does not fire", g.ruleID(), t.Signal.Title, formatValue(u, safe),
 			t.Target()),
 		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: safeChecks,
 	})
-
-	if t.Hysteresis() {
-		osc, err := g.oscillation()
-		if err != nil {
-			return nil, err
-		}
-		groups = append(groups, osc)
-	}
-	if len(t.Scopes) > 0 {
-		sg, err := g.scopes()
-		if err != nil {
-			return nil, err
-		}
-		groups = append(groups, sg...)
-	}
 	return groups, nil
 }
 
@@ -617,14 +731,19 @@ func (g testGen) oscillation() (testGroup, error) {
 	// margin throughout without ever crossing the threshold: it must
 	// never fire, so the ALERTS join holds each series by its own labels.
 	neighbour := ""
-	// A scope's series is relabeled into the scope, which the neighbour's
-	// relabeling would undo.
-	if rl, ok := g.sibling(series); ok && g.rl == nil {
-		sf, _, err := g.runRelabeled(constant(len(vals), bands[0]), testStep, rl)
+	// Only the default rule's: a scope's series is relabeled into the
+	// scope, which the neighbour's relabeling could undo. The neighbour
+	// must be the default rule's too, or another threshold would judge it.
+	if rl, ok := g.sibling(series); ok && g.t.Match == "" {
+		both := with(g.rl)
+		for k, v := range rl {
+			both[k] = v
+		}
+		sf, nl, err := g.runRelabeled(constant(len(vals), bands[0]), testStep, both)
 		if err != nil {
 			return testGroup{}, err
 		}
-		if disjoint(f, sf) {
+		if disjoint(f, sf) && ruleOf(g.t, nl) == -1 {
 			f.series = append(f.series, sf.series...)
 			neighbour = fmt.Sprintf("; %s at %s inside the margin all along does not fire", labelText(rl), formatValue(u, bands[0]))
 		}
@@ -665,15 +784,15 @@ func (g testGen) oscillation() (testGroup, error) {
 	}
 	return testGroup{
 		PromQLTests: []exprTest{held},
-		Name: fmt.Sprintf("%s: hysteresis: oscillating between %s and %s (inside the margin, clears %s) keeps one alert firing; %s resolves it%s", g.hysteresisID(),
+		Name: fmt.Sprintf("%s: hysteresis: oscillating between %s and %s (inside the margin, clears %s) keeps one alert firing; %s resolves it%s", g.ruleID(),
 			formatValue(u, bands[0]), formatValue(u, bands[1]), t.ClearText(), formatValue(u, recover), neighbour),
 		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: checks,
 	}, nil
 }
 
-// hysteresisID names a hysteresis group's rule: the trigger's id, with
+// ruleID names the rule a group tests: the trigger's id, with
 // "where MATCH" for a scope.
-func (g testGen) hysteresisID() string {
+func (g testGen) ruleID() string {
 	if g.t.Match == "" {
 		return g.t.ID
 	}
@@ -703,43 +822,47 @@ func ruleFor(t Trigger, l map[string]string) Trigger {
 	return t
 }
 
-// scopes tests a scoped trigger: for each scope whose matchers are plain
-// equalities (so that a fixture can be relabeled into it), its oscillation
-// group when it has hysteresis, and a series of the
-// scope and a series of the default rule side by side at one value between
-// their thresholds (or past both, when only `for` differs): the alert fires
-// for the series whose threshold the value crosses and not for the other.
-func (g testGen) scopes() ([]testGroup, error) {
+// scopes tests a scoped trigger: for each scope the fixture can feed (its
+// series relabeled to values the scope matches and no earlier scope does),
+// its oscillation group when it has hysteresis, and a series of the scope
+// and a series of the default rule (relabeled by dflt) side by side at one
+// value between their thresholds (or past both, when only `for` differs):
+// the alert fires for the series whose threshold the value crosses and not
+// for the other. When no series is the default rule's (fed false: a scope
+// takes every series the fixture can make), each scope gets the crossing
+// groups the default rule would have had.
+func (g testGen) scopes(dflt map[string]string, fed bool) ([]testGroup, error) {
 	t := g.t
 	W := steps(t.Signal.Window, testStep)
 	u := t.Signal.Unit
 	var groups []testGroup
 	for i, s := range t.Scopes {
-		rl := map[string]string{}
-		plain := true
-		for _, m := range s.matchers {
-			plain = plain && m.Type == labels.MatchEqual && m.Value != ""
-			rl[m.Name] = m.Value
+		rl, ok, err := g.ruleRelabel(i)
+		if err != nil {
+			return nil, err
 		}
-		if !plain {
-			continue
+		if !ok {
+			continue // the fixture cannot make a series of this scope
+		}
+		sg := testGen{cfg: g.cfg, t: s, cat: g.cat, rl: rl}
+		if !fed {
+			cg, err := sg.crossing()
+			if err != nil {
+				return nil, fmt.Errorf("scope %d (%s): %w", i, s.Match, err)
+			}
+			groups = append(groups, cg...)
 		}
 		if s.Hysteresis() {
-			// The fixture relabeled into the scope, alone: the scope's rule
-			// must hold through its own ALERTS series, scope label and all.
-			// Only its labels are read; the value is the threshold, which
-			// every fixture can make (a histogram's p95 cannot be 0).
-			_, sl, err := g.runRelabeled(constant(1, s.Threshold), testStep, rl)
+			// The scope's rule must hold through its own ALERTS series,
+			// scope label and all.
+			osc, err := sg.oscillation()
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("scope %d (%s): %w", i, s.Match, err)
 			}
-			if ruleOf(t, sl) == i {
-				osc, err := testGen{cfg: g.cfg, t: s, cat: g.cat, rl: rl}.oscillation()
-				if err != nil {
-					return nil, fmt.Errorf("scope %d (%s): %w", i, s.Match, err)
-				}
-				groups = append(groups, osc)
-			}
+			groups = append(groups, osc)
+		}
+		if !fed {
+			continue
 		}
 		v, _, _ := g.values()
 		if s.Threshold != t.Threshold && t.Comparison != Equal {
@@ -749,7 +872,7 @@ func (g testGen) scopes() ([]testGroup, error) {
 		}
 		n := W + steps(max(t.For, s.For), testStep) + 3
 		vals := constant(n, v)
-		fd, dl, err := g.run(vals, testStep)
+		fd, dl, err := g.runRelabeled(vals, testStep, dflt)
 		if err != nil {
 			return nil, err
 		}

@@ -73,6 +73,10 @@ type Signal struct {
 
 	fixture fixture
 	sim     simKind
+	// computed are labels the signal's expression sets itself rather than
+	// keeping its inputs': a test cannot relabel its input series into
+	// another value of them.
+	computed []string
 }
 
 // fixture writes the input series of promtool tests that make the signal
@@ -453,7 +457,7 @@ func saturation(cfg *Config, p pq, add func(Signal), have []Signal) {
 	}
 	add(Signal{ID: "saturation", Record: "service_resource:saturation:ratio", Expr: strings.Join(terms, "\n  or "), Unit: UnitRatio,
 		Group: GroupCapacity, Title: "Resource utilisation", Where: where, Labels: append([]string{"resource"}, resourceServiceLabels(cfg)...),
-		Window: first.Window, sim: first.sim,
+		Window: first.Window, sim: first.sim, computed: []string{"resource"},
 		fixture: func(f *fx, vals []float64) map[string]string {
 			return with(first.fixture(f, vals), "resource", "cpu")
 		},
