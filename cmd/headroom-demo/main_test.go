@@ -172,7 +172,7 @@ func TestMakeDemo(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatalf("the demo did not stop within a minute of Ctrl-C:\n%s", out)
 	}
-	text := out.String()
+	text := out.final()
 	if regexp.MustCompile(`make(\[\d+\])?: \*\*\*`).MatchString(text) {
 		t.Errorf("make reported an error on Ctrl-C:\n%s", text)
 	}
@@ -238,6 +238,18 @@ type output struct {
 	mu    sync.Mutex
 	text  strings.Builder
 	grown chan struct{}
+	eof   chan struct{} // closed once every writer has closed the pipe
+}
+
+// final is the whole output once the process has exited: its last lines
+// may still be in the pipe when Wait returns. A server that outlived the
+// demo would hold the pipe open, hence the bound.
+func (o *output) final() string {
+	select {
+	case <-o.eof:
+	case <-time.After(5 * time.Second):
+	}
+	return o.String()
 }
 
 func startCapturing(t *testing.T, cmd *exec.Cmd) *output {
@@ -251,7 +263,7 @@ func startCapturing(t *testing.T, cmd *exec.Cmd) *output {
 		t.Fatal(err)
 	}
 	w.Close()
-	o := &output{grown: make(chan struct{}, 1)}
+	o := &output{grown: make(chan struct{}, 1), eof: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(r)
 		for sc.Scan() {
@@ -264,6 +276,7 @@ func startCapturing(t *testing.T, cmd *exec.Cmd) *output {
 			}
 		}
 		r.Close()
+		close(o.eof)
 	}()
 	return o
 }
@@ -326,7 +339,7 @@ func TestStopDuringStartUp(t *testing.T) {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		t.Fatalf("the demo did not stop within a minute of SIGTERM:\n%s", out)
 	}
-	if text := out.String(); !strings.Contains(text, "\nstopped.") || strings.Contains(text, "headroom-demo:") {
+	if text := out.final(); !strings.Contains(text, "\nstopped.") || strings.Contains(text, "headroom-demo:") {
 		t.Errorf("want a clean stop, got:\n%s", text)
 	}
 	for _, pid := range orphans() {
