@@ -100,6 +100,10 @@ func Dir(t TB, prefix string) string {
 
 // asPostgres returns a command that runs as the postgres OS user in its own
 // process group, so that Freeze can stop the server and all its children.
+// It is killed when the process that started it dies, however it dies: a
+// test binary killed by -timeout or SIGKILL runs no cleanup, and a server
+// left running holds its port, its data and its connections. (PostgreSQL's
+// backends follow their postmaster out.)
 func asPostgres(name string, args ...string) (*exec.Cmd, error) {
 	u, err := postgresUser()
 	if err != nil {
@@ -109,6 +113,8 @@ func asPostgres(name string, args ...string) (*exec.Cmd, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: u.uid, Gid: u.gid},
 		Setpgid:    true,
+		// Set after the change of user (Go's order), which would clear it.
+		Pdeathsig: syscall.SIGKILL,
 	}
 	cmd.Env = []string{"HOME=" + u.home, "PATH=/usr/bin:/bin:" + PGBin, "LANG=C.UTF-8"}
 	return cmd, nil
