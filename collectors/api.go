@@ -147,8 +147,7 @@ type apiTarget struct {
 	probeMu          sync.Mutex
 	lastProbeFailure string // reason of the failing streak, "" while healthy
 
-	// logger is nil in production, where slog.Default() is read at log
-	// time so that main's logger applies; tests set it.
+	// logger is the runner's (targetLogger), which names the target.
 	logger *slog.Logger
 	mu     sync.Mutex
 	// fieldProblem is the last problem logged for each JSON field, so that
@@ -294,12 +293,9 @@ func (t *apiTarget) Close() {
 	forget(t.hist.Desc())
 }
 
-func (t *apiTarget) log() *slog.Logger {
-	if t.logger != nil {
-		return t.logger
-	}
-	return slog.Default().With("target", t.name, "kind", config.KindAPI)
-}
+func (t *apiTarget) setLogger(l *slog.Logger) { t.logger = l }
+
+func (t *apiTarget) log() *slog.Logger { return orDiscard(t.logger) }
 
 // Scrape probes the health endpoint and, when it answered and a metrics
 // URL is configured, reads the JSON metrics document. When the health

@@ -42,7 +42,6 @@ func newAPIRunner(t *testing.T, c config.API) (*apiTarget, *Runner, *logSink) {
 	}
 	logger, logs := testLogger()
 	at := target.(*apiTarget)
-	at.logger = logger.With("target", c.Name)
 	r := NewRunner(target, logger)
 	t.Cleanup(r.Close)
 	return at, r, logs

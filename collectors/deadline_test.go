@@ -127,7 +127,7 @@ func deadlineExporterLogs(t *testing.T) (*Exporter, *httptest.Server, *logSink) 
 }
 
 // loggedExporter serves the targets of a config with a logger whose output
-// the test reads back, API targets included.
+// the test reads back.
 func loggedExporter(t *testing.T, yaml string) (*Exporter, *httptest.Server, *logSink) {
 	t.Helper()
 	cfg, err := config.Parse("test.yml", []byte(yaml))
@@ -140,11 +140,6 @@ func loggedExporter(t *testing.T, yaml string) (*Exporter, *httptest.Server, *lo
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
-	for _, r := range e.Runners() {
-		if api, ok := r.target.(*apiTarget); ok {
-			api.logger = logger.With("target", r.Name())
-		}
-	}
 	srv := httptest.NewServer(e.MetricsHandler())
 	t.Cleanup(srv.Close)
 	return e, srv, logs
@@ -157,7 +152,7 @@ func TestTimeoutLogNamesDeadline(t *testing.T) {
 	t.Parallel()
 	_, srv, logs := deadlineExporterLogs(t)
 	timedScrape(t, srv.URL, "0.5")
-	want := regexp.MustCompile(`msg="health probe failed" target=hung reason=timeout err="GET http://127\.0\.0\.1:\d+/health: no answer within 37\dms: context deadline exceeded"`)
+	want := regexp.MustCompile(`msg="health probe failed" target=hung kind=api reason=timeout err="GET http://127\.0\.0\.1:\d+/health: no answer within 37\dms: context deadline exceeded"`)
 	waitForLog(t, logs, want)
 }
 

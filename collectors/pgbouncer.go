@@ -427,6 +427,7 @@ const pgbNoDeadline = 10 * time.Second
 
 type pgbouncerTarget struct {
 	name   string
+	logger *slog.Logger    // the runner's (targetLogger)
 	cfg    *pgx.ConnConfig // password filled in from secret on each connect
 	secret config.Secret
 	limits config.Limits
@@ -655,9 +656,11 @@ func (t *pgbouncerTarget) missing(command, column string, optional bool) {
 	if optional {
 		level = slog.LevelDebug
 	}
-	slog.Default().Log(context.Background(), level, "pgbouncer did not send a column; its series are left out",
-		"target", t.name, "kind", config.KindPgBouncer, "command", "SHOW "+command, "column", column)
+	orDiscard(t.logger).Log(context.Background(), level, "pgbouncer did not send a column; its series are left out",
+		"command", "SHOW "+command, "column", column)
 }
+
+func (t *pgbouncerTarget) setLogger(l *slog.Logger) { t.logger = l }
 
 // pgbPipeline sends every command before reading any answer: the admin
 // console takes one command per query message (its parser refuses two in

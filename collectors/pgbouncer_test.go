@@ -886,3 +886,29 @@ func TestPgBouncerFaults(t *testing.T) {
 	e.bouncer.Thaw()
 	thawed = true
 }
+
+// A column PgBouncer did not send is logged once, through the logger the
+// runner injected (which names the target), at warn for a column every
+// supported version has and at debug for one only some have.
+func TestPgBouncerMissingColumnLog(t *testing.T) {
+	target, err := NewPgBouncer(config.PgBouncer{Name: "bouncer", DSN: "postgres://pgbouncer@127.0.0.1:1/pgbouncer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger, logs := testLogger()
+	r := NewRunner(target, logger)
+	t.Cleanup(r.Close)
+	pgb := target.(*pgbouncerTarget)
+	for range 2 {
+		pgb.missing("POOLS", "maxwait", false)
+		pgb.missing("STATS", "total_server_assignment_count", true)
+	}
+	for _, want := range []string{
+		`level=WARN msg="pgbouncer did not send a column; its series are left out" target=bouncer kind=pgbouncer command="SHOW POOLS" column=maxwait`,
+		`level=DEBUG msg="pgbouncer did not send a column; its series are left out" target=bouncer kind=pgbouncer command="SHOW STATS" column=total_server_assignment_count`,
+	} {
+		if n := strings.Count(logs.String(), want); n != 1 {
+			t.Errorf("logged %d times, want once: %s\nlog:\n%s", n, want, logs.String())
+		}
+	}
+}

@@ -112,12 +112,30 @@ type Runner struct {
 
 // NewRunner wraps a target.
 func NewRunner(t Target, logger *slog.Logger) *Runner {
-	return &Runner{
+	r := &Runner{
 		target:  t,
 		logger:  logger.With("target", t.Name(), "kind", t.Kind()),
 		label:   &dto.LabelPair{Name: proto.String("target"), Value: proto.String(t.Name())},
 		dropped: map[string]uint64{},
 	}
+	if l, ok := t.(targetLogger); ok {
+		l.setLogger(r.logger)
+	}
+	return r
+}
+
+// targetLogger is implemented by targets that log on their own, outside
+// the runner's outcome of a scrape (a probe failing, a column PgBouncer did
+// not send): they log through the runner's logger, which names them.
+type targetLogger interface{ setLogger(*slog.Logger) }
+
+// orDiscard is l, or a logger that drops everything for a target used
+// without a runner.
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
 }
 
 // Name is the target's configured name.

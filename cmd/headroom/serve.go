@@ -66,7 +66,9 @@ func newServeCommand(app *kingpin.Application) *serveCommand {
 
 func (s *serveCommand) run() error {
 	logger := promslog.New(s.logConfig)
-	// Targets that log outside a scrape (one-time notes) use the default.
+	// Targets log through the logger injected here; only go-redis's own
+	// lines (kept for debug) go through the default, as the library's
+	// logger is one for the whole process.
 	slog.SetDefault(logger)
 	cfg, err := config.Load(s.configFile)
 	if err != nil {
