@@ -90,15 +90,8 @@ triggers:
   DBPoolHigh: {where: [{match: 'target="a", target=~"b.*"', threshold: 0.9}]}
 `, refused: `triggers.DBPoolHigh.where[0].match: {target="a", target=~"b.*"} matches no series`},
 	} {
-		cfg, err := LoadOnto("health-agent", []byte(tc.text))
-		if tc.refused != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.refused) {
-				t.Errorf("%s: error %v, want %q", tc.name, err, tc.refused)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%s: refused: %v", tc.name, err)
+		cfg := loadOrRefuse(t, tc.name, "health-agent", tc.text, tc.refused)
+		if cfg == nil {
 			continue
 		}
 		files, err := Generate(cfg)

@@ -265,15 +265,8 @@ func TestQuantileMargins(t *testing.T) {
 		{"health-agent", "triggers:\n  APILatencyP95High: {threshold: 2, margin: 0.1}\n", ""},
 		{"amas", cluster + "triggers:\n  LatencyP95High: {where: [{match: 'cluster=\"a\"', threshold: 3, margin: 0.26}]}\n", ""},
 	} {
-		cfg, err := LoadOnto(tc.preset, []byte(tc.text))
-		if tc.want != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("%q:\nerror %v\nwant it to contain\n%s", tc.text, err, tc.want)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%q refused: %v", tc.text, err)
+		cfg := loadOrRefuse(t, fmt.Sprintf("%q", tc.text), tc.preset, tc.text, tc.want)
+		if cfg == nil {
 			continue
 		}
 		if _, err := Generate(cfg); err != nil {
@@ -295,4 +288,23 @@ func TestGenerateRefusesAContradiction(t *testing.T) {
 	if _, err := Generate(cfg); err == nil || !strings.Contains(err.Error(), "scale-down CPULow and scale-up CPUHigh can both fire") {
 		t.Fatalf("generate: %v", err)
 	}
+}
+
+// loadOrRefuse reads text onto a preset. With refused set, the load must
+// fail naming it, and nil is returned; otherwise it must load. Either
+// failure is reported under name.
+func loadOrRefuse(t *testing.T, name, preset, text, refused string) *Config {
+	t.Helper()
+	cfg, err := LoadOnto(preset, []byte(text))
+	switch {
+	case refused != "":
+		if err == nil || !strings.Contains(err.Error(), refused) {
+			t.Errorf("%s:\nerror %v\nwant it to contain\n%s", name, err, refused)
+		}
+		return nil
+	case err != nil:
+		t.Errorf("%s: refused: %v", name, err)
+		return nil
+	}
+	return cfg
 }

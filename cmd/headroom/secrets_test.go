@@ -166,26 +166,3 @@ func TestNoOutputShowsACredential(t *testing.T) {
 		})
 	}
 }
-
-// waitServing waits until serve answers on addr, failing at once when it
-// exits instead.
-func waitServing(t *testing.T, addr string, exited <-chan error, stderr *bytes.Buffer) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("serve exited: %v\n%s", err, stderr.String())
-		default:
-		}
-		resp, err := http.Get("http://" + addr + "/-/healthy")
-		if err == nil {
-			resp.Body.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not listening on %s: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -219,18 +220,27 @@ func get(t *testing.T, url, password string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-func waitListening(t testing.TB, addr string) {
+func waitListening(t testing.TB, addr string) { waitServing(t, addr, nil, nil) }
+
+// waitServing waits until serve answers on addr, failing at once when it
+// exits instead (exited may be nil when the caller does not watch that).
+func waitServing(t testing.TB, addr string, exited <-chan error, stderr *bytes.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		select {
+		case err := <-exited:
+			t.Fatalf("serve exited: %v\n%s", err, stderr.String())
+		default:
+		}
 		resp, err := http.Get("http://" + addr + "/-/healthy")
 		if err == nil {
 			resp.Body.Close()
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("headroom not listening on %s: %v", addr, err)
+			t.Fatalf("serve not listening on %s: %v", addr, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
