@@ -255,13 +255,7 @@ func scopeShapes(t *testing.T, prefix string, generated, refused int) (int, int)
 				refused++
 				continue
 			}
-			var family []Trigger
-			for _, m := range Catalogue(cfg) {
-				if m.Alert == tr.Alert {
-					family = append(family, m)
-				}
-			}
-			if _, err := promtoolTests(cfg, family, nil, nil); err != nil {
+			if err := buildAlertTests(cfg, tr.Alert); err != nil {
 				t.Errorf("%s where %v: validation let it through, the test builder fails: %v", tr.ID, list, err)
 			}
 			generated++
