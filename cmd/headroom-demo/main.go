@@ -221,36 +221,27 @@ func startExporter(s *stack, listen, configYAML string) (string, error) {
 // its targets page shows them by the time the demo prints it: Prometheus
 // applies its scrape configuration some seconds after it is ready.
 func waitTargets(prom *testenv.Prometheus, jobs []string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	missing := jobs
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	where := "http://" + prom.Addr() + "/api/v1/targets"
+	return testenv.WaitReady("the targets of jobs "+strings.Join(jobs, ", "), where, within, 2*time.Second, func(ctx context.Context) error {
 		targets, err := prom.API.Targets(ctx)
-		cancel()
-		if err == nil {
-			listed := map[string]bool{}
-			for _, t := range targets.Active {
-				listed[string(t.Labels["job"])] = true
-			}
-			missing = nil
-			for _, j := range jobs {
-				if !listed[j] {
-					missing = append(missing, j)
-				}
-			}
-			if len(missing) == 0 {
-				return nil
+		if err != nil {
+			return err
+		}
+		listed := map[string]bool{}
+		for _, t := range targets.Active {
+			listed[string(t.Labels["job"])] = true
+		}
+		var missing []string
+		for _, j := range jobs {
+			if !listed[j] {
+				missing = append(missing, j)
 			}
 		}
-		if time.Now().After(deadline) {
-			if err != nil {
-				return fmt.Errorf("prometheus at http://%s/api/v1/targets not ready after %s: %w", prom.Addr(), within, err)
-			}
-			return fmt.Errorf("prometheus at http://%s/api/v1/targets does not list job %s after %s",
-				prom.Addr(), strings.Join(missing, ", "), within)
+		if len(missing) > 0 {
+			return fmt.Errorf("job %s not listed", strings.Join(missing, ", "))
 		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // prometheusPage is the URL of a page of Prometheus's web UI. Debian's

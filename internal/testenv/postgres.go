@@ -194,7 +194,7 @@ func (p *Postgres) waitReady(t TB) {
 // waitPostgres waits until a connection to dsn succeeds; PgBouncer's admin
 // console answers the same way.
 func waitPostgres(what, addr, dsn string, within time.Duration) error {
-	return waitReady(what, addr, within, 2*time.Second, func(ctx context.Context) error {
+	return WaitReady(what, addr, within, 2*time.Second, func(ctx context.Context) error {
 		conn, err := pgx.Connect(ctx, dsn)
 		if err != nil {
 			return err
@@ -218,7 +218,7 @@ func queryInt(ctx context.Context, dsn, sql string) (int64, error) {
 // WaitStreaming waits until a replica's WAL receiver is streaming.
 func (p *Postgres) WaitStreaming(t TB) {
 	t.Helper()
-	err := waitReady("streaming of "+p.proc.name, p.Addr(), readyWithin, 2*time.Second, func(ctx context.Context) error {
+	err := WaitReady("streaming of "+p.proc.name, p.Addr(), readyWithin, 2*time.Second, func(ctx context.Context) error {
 		n, err := queryInt(ctx, p.DSN("postgres", "postgres"), "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")
 		if err == nil && n != 1 {
 			err = errors.New("no WAL receiver is streaming")
@@ -234,7 +234,7 @@ func (p *Postgres) WaitStreaming(t TB) {
 func (p *Postgres) WaitCaughtUp(t TB, primary *Postgres) {
 	t.Helper()
 	target := primary.QueryInt(t, "postgres", "SELECT pg_current_wal_lsn() - '0/0'")
-	err := waitReady(fmt.Sprintf("replay up to the primary's %d on %s", target, p.proc.name), p.Addr(), readyWithin, 2*time.Second, func(ctx context.Context) error {
+	err := WaitReady(fmt.Sprintf("replay up to the primary's %d on %s", target, p.proc.name), p.Addr(), readyWithin, 2*time.Second, func(ctx context.Context) error {
 		n, err := queryInt(ctx, p.DSN("postgres", "postgres"), "SELECT coalesce(pg_last_wal_replay_lsn() - '0/0', 0)::bigint")
 		if err == nil && n < target {
 			err = fmt.Errorf("replayed up to %d", n)

@@ -81,7 +81,7 @@ func (r *Redis) Client(t TB) *redis.Client {
 func (r *Redis) WaitReplicaSynced(t TB) {
 	t.Helper()
 	c := r.Client(t)
-	err := waitReady("sync of redis replica", r.Addr(), readyWithin, 2*time.Second, func(ctx context.Context) error {
+	err := WaitReady("sync of redis replica", r.Addr(), readyWithin, 2*time.Second, func(ctx context.Context) error {
 		info, err := c.Info(ctx, "replication").Result()
 		if err == nil && !containsLine(info, "master_link_status:up") {
 			err = fmt.Errorf("master link not up: %s", info)
@@ -99,7 +99,7 @@ func waitRedis(addr, password string, within time.Duration) error {
 	// and ignores the attempt's deadline.
 	c := redis.NewClient(&redis.Options{Addr: addr, Password: password, MaxRetries: -1, ContextTimeoutEnabled: true})
 	defer c.Close()
-	return waitReady("redis", addr, within, time.Second, func(ctx context.Context) error {
+	return WaitReady("redis", addr, within, time.Second, func(ctx context.Context) error {
 		return c.Ping(ctx).Err()
 	})
 }

@@ -158,11 +158,11 @@ func writeFile(t TB, path, content string) {
 	}
 }
 
-// waitReady polls ready until it succeeds or within has passed. Each
+// WaitReady polls ready until it succeeds or within has passed. Each
 // attempt gets its own deadline (attempt, or what is left of within) so that
 // a server that accepts and never answers cannot hold the wait past within.
 // The error says what was waited for, where, and for how long.
-func waitReady(what, where string, within, attempt time.Duration, ready func(context.Context) error) error {
+func WaitReady(what, where string, within, attempt time.Duration, ready func(context.Context) error) error {
 	deadline := time.Now().Add(within)
 	for {
 		ctx, cancel := context.WithDeadline(context.Background(), earliest(time.Now().Add(attempt), deadline))
@@ -187,7 +187,7 @@ func earliest(a, b time.Time) time.Time {
 
 // waitTCP waits until something accepts connections on addr.
 func waitTCP(what, addr string, within time.Duration) error {
-	return waitReady(what, addr, within, time.Second, func(ctx context.Context) error {
+	return WaitReady(what, addr, within, time.Second, func(ctx context.Context) error {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
@@ -200,7 +200,7 @@ func waitTCP(what, addr string, within time.Duration) error {
 // waitHTTP waits until url answers 200, as /-/ready does once Prometheus
 // or Alertmanager has loaded its configuration.
 func waitHTTP(what, url string, within time.Duration) error {
-	return waitReady(what, url, within, time.Second, func(ctx context.Context) error {
+	return WaitReady(what, url, within, time.Second, func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return err
