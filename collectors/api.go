@@ -338,13 +338,13 @@ func (t *apiTarget) get(ctx context.Context, u, shown string, limit int64) (*res
 	wait := time.Until(deadline).Round(time.Millisecond)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, &getError{url: shown, err: stripURLError(err)}
+		return nil, &getError{url: shown, err: config.URLCause(err)}
 	}
 	req.Header.Set("Accept", "application/json, */*;q=0.5")
 	req.Header.Set("User-Agent", "headroom")
 	resp, err := t.client.Do(req)
 	if err != nil {
-		err = stripURLError(err)
+		err = config.URLCause(err)
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("no answer within %v: %w", wait, err)
 		}
@@ -378,16 +378,6 @@ type getError struct {
 
 func (e *getError) Error() string { return "GET " + e.url + ": " + e.err.Error() }
 func (e *getError) Unwrap() error { return e.err }
-
-// stripURLError drops net/http's url.Error, whose text carries the request
-// URL with the user name and query string.
-func stripURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
 
 // transportReason maps a failed GET to a probe reason.
 func transportReason(err error) probeReason {

@@ -2,7 +2,6 @@ package replay
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	neturl "net/url"
@@ -105,12 +104,8 @@ func (p *PrometheusSource) query(ctx context.Context, q string, at time.Time) (m
 	if ctx.Err() == nil && qctx.Err() != nil {
 		return nil, fmt.Errorf("query %s (%s at %s): no answer within %s (--prometheus.timeout)", endpoint, q, at.UTC().Format(time.RFC3339), timeout)
 	}
-	var ue *neturl.Error
-	if errors.As(err, &ue) {
-		// net/http quotes the request URL, password included.
-		err = ue.Err
-	}
-	return nil, fmt.Errorf("query %s (%s at %s): %w", endpoint, q, at.UTC().Format(time.RFC3339), err)
+	// net/http quotes the request URL, password included.
+	return nil, fmt.Errorf("query %s (%s at %s): %w", endpoint, q, at.UTC().Format(time.RFC3339), config.URLCause(err))
 }
 
 // StaleMarked is the number of gaps Load read as stale.
