@@ -32,8 +32,8 @@ func StartPostgres(t TB, opts PostgresOptions) *Postgres {
 	t.Helper()
 	dir := Dir(t, "pg")
 	data := dataPath(dir, "data")
-	if err := runAsPostgres(PGBin+"/initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"); err != nil {
-		t.Fatalf("initdb: %v", err)
+	if err := initCluster(data); err != nil {
+		t.Fatalf("%v", err)
 	}
 	if opts.MaxConnections == 0 {
 		opts.MaxConnections = 100
