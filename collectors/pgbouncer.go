@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 // PgBouncer metrics come from four admin-console commands, each read by
@@ -427,7 +428,7 @@ const pgbNoDeadline = 10 * time.Second
 
 type pgbouncerTarget struct {
 	name   string
-	logger *slog.Logger    // the runner's (targetLogger)
+	logger *slog.Logger    // the injected one, naming the target (targetLogger)
 	cfg    *pgx.ConnConfig // password filled in from secret on each connect
 	secret config.Secret
 	limits config.Limits
@@ -452,7 +453,7 @@ type pgbouncerTarget struct {
 // target scraped once at a time needs. The comment on the metric
 // descriptions at the top of this file says which series pair up into
 // which utilisation.
-func NewPgBouncer(c config.PgBouncer) (Target, error) {
+func NewPgBouncer(c config.PgBouncer, logger *slog.Logger) (Target, error) {
 	cfg, err := pgx.ParseConfig(c.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("dsn: cannot parse: %s", config.RedactDSNError(err))
@@ -478,6 +479,7 @@ func NewPgBouncer(c config.PgBouncer) (Target, error) {
 	}
 	return &pgbouncerTarget{
 		name:   c.Name,
+		logger: targetLogger(logger, kind.PgBouncer, c.Name),
 		cfg:    cfg,
 		secret: c.Secret,
 		limits: limits,
@@ -486,8 +488,8 @@ func NewPgBouncer(c config.PgBouncer) (Target, error) {
 	}, nil
 }
 
-func (t *pgbouncerTarget) Name() string { return t.name }
-func (t *pgbouncerTarget) Kind() string { return config.KindPgBouncer }
+func (t *pgbouncerTarget) Name() string    { return t.name }
+func (t *pgbouncerTarget) Kind() kind.Kind { return kind.PgBouncer }
 
 // ConnectionsOpened counts admin-console connections opened so far: one,
 // plus one per break (PgBouncer restarted, a scrape hit its deadline).
@@ -656,11 +658,9 @@ func (t *pgbouncerTarget) missing(command, column string, optional bool) {
 	if optional {
 		level = slog.LevelDebug
 	}
-	orDiscard(t.logger).Log(context.Background(), level, "pgbouncer did not send a column; its series are left out",
+	t.logger.Log(context.Background(), level, "pgbouncer did not send a column; its series are left out",
 		"command", "SHOW "+command, "column", column)
 }
-
-func (t *pgbouncerTarget) setLogger(l *slog.Logger) { t.logger = l }
 
 // pgbPipeline sends every command before reading any answer: the admin
 // console takes one command per query message (its parser refuses two in

@@ -521,11 +521,12 @@ func pgbStart(t *testing.T, opts testenv.PgBouncerOptions) *pgbEnv {
 	t.Helper()
 	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
 	bouncer := testenv.StartPgBouncer(t, pg, opts)
-	target, err := NewPgBouncer(config.PgBouncer{Name: "pgb", DSN: bouncer.AdminDSN(), Limits: config.DefaultLimits})
+	logger := slog.New(slog.DiscardHandler)
+	target, err := NewPgBouncer(config.PgBouncer{Name: "pgb", DSN: bouncer.AdminDSN(), Limits: config.DefaultLimits}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runner := NewRunner(target, slog.New(slog.DiscardHandler))
+	runner := NewRunner(target, logger)
 	t.Cleanup(runner.Close)
 	return &pgbEnv{pg: pg, bouncer: bouncer, target: target.(*pgbouncerTarget), runner: runner}
 }
@@ -887,17 +888,17 @@ func TestPgBouncerFaults(t *testing.T) {
 	thawed = true
 }
 
-// A column PgBouncer did not send is logged once, through the logger the
-// runner injected (which names the target), at warn for a column every
-// supported version has and at debug for one only some have.
+// A column PgBouncer did not send is logged once, through the injected
+// logger (naming the target as its runner's lines do), at warn for a
+// column every supported version has and at debug for one only some have.
+// No runner is involved: the target logs on its own.
 func TestPgBouncerMissingColumnLog(t *testing.T) {
-	target, err := NewPgBouncer(config.PgBouncer{Name: "bouncer", DSN: "postgres://pgbouncer@127.0.0.1:1/pgbouncer"})
+	logger, logs := testLogger()
+	target, err := NewPgBouncer(config.PgBouncer{Name: "bouncer", DSN: "postgres://pgbouncer@127.0.0.1:1/pgbouncer"}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger, logs := testLogger()
-	r := NewRunner(target, logger)
-	t.Cleanup(r.Close)
+	t.Cleanup(target.Close)
 	pgb := target.(*pgbouncerTarget)
 	for range 2 {
 		pgb.missing("POOLS", "maxwait", false)
