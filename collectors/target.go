@@ -112,7 +112,8 @@ type Runner struct {
 	droppedMu sync.Mutex
 }
 
-// NewRunner wraps a target.
+// NewRunner wraps a target. logger is the one the target was built with;
+// the runner's lines name the target in it, as the target's own do.
 func NewRunner(t Target, logger *slog.Logger) *Runner {
 	r := &Runner{
 		target:  t,
