@@ -34,6 +34,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 const (
@@ -145,7 +146,7 @@ type apiTarget struct {
 	probeMu          sync.Mutex
 	lastProbeFailure string // reason of the failing streak, "" while healthy
 
-	// logger is the runner's (targetLogger), which names the target.
+	// logger is the injected one, naming the target (targetLogger).
 	logger *slog.Logger
 	mu     sync.Mutex
 	// fieldProblem is the last problem logged for each JSON field, so that
@@ -155,13 +156,14 @@ type apiTarget struct {
 
 // NewAPI builds an HTTP API target. Nothing is connected until the first
 // scrape; the client and its keep-alive connections are then reused.
-func NewAPI(c config.API) (Target, error) {
+func NewAPI(c config.API, logger *slog.Logger) (Target, error) {
 	health, err := parseProbeURL(c.HealthURL)
 	if err != nil {
 		return nil, fmt.Errorf("health_url: %w", err)
 	}
 	t := &apiTarget{
 		name:         c.Name,
+		logger:       targetLogger(logger, kind.API, c.Name),
 		healthURL:    c.HealthURL,
 		metricsURL:   c.MetricsURL,
 		shownHealth:  shownURL(health),
@@ -282,18 +284,14 @@ func (t *apiTarget) countDials(dial func(ctx context.Context, network, addr stri
 // ConnectionsOpened counts connections dialled to the API.
 func (t *apiTarget) ConnectionsOpened() uint64 { return t.dials.Load() }
 
-func (t *apiTarget) Name() string { return t.name }
-func (t *apiTarget) Kind() string { return config.KindAPI }
+func (t *apiTarget) Name() string    { return t.name }
+func (t *apiTarget) Kind() kind.Kind { return kind.API }
 
 // Close drops the idle keep-alive connections.
 func (t *apiTarget) Close() {
 	t.transport.CloseIdleConnections()
 	forget(t.hist.Desc())
 }
-
-func (t *apiTarget) setLogger(l *slog.Logger) { t.logger = l }
-
-func (t *apiTarget) log() *slog.Logger { return orDiscard(t.logger) }
 
 // Scrape probes the health endpoint and, when it answered and a metrics
 // URL is configured, reads the JSON metrics document. When the health
@@ -496,9 +494,9 @@ func (t *apiTarget) noteProbe(reason string, err error) {
 	t.probeMu.Unlock()
 	switch {
 	case reason != "" && changed:
-		t.log().Warn("health probe failed", "reason", reason, "err", err)
+		t.logger.Warn("health probe failed", "reason", reason, "err", err)
 	case reason == "" && was != "":
-		t.log().Info("health probe recovered")
+		t.logger.Info("health probe recovered")
 	}
 }
 

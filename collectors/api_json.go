@@ -74,9 +74,9 @@ func (t *apiTarget) noteField(f config.JSONField, problem string) {
 	t.mu.Unlock()
 	switch {
 	case problem != "" && problem != prev:
-		t.log().Warn("json field left out", "field", f.Name, "path", f.Path, "problem", problem)
+		t.logger.Warn("json field left out", "field", f.Name, "path", f.Path, "problem", problem)
 	case problem == "" && prev != "":
-		t.log().Info("json field reported again", "field", f.Name, "path", f.Path)
+		t.logger.Info("json field reported again", "field", f.Name, "path", f.Path)
 	}
 }
 

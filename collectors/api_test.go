@@ -3,6 +3,7 @@ package collectors
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 // The API collector's real component is an HTTP server, so these tests run
@@ -35,18 +37,18 @@ func apiConfig(healthURL string) config.API {
 // into the returned sink.
 func newAPIRunner(t *testing.T, c config.API) (*apiTarget, *Runner, *logSink) {
 	t.Helper()
-	target, err := NewAPI(c)
+	logger, logs := testLogger()
+	target, err := NewAPI(c, logger)
 	if err != nil {
 		t.Fatalf("NewAPI: %v", err)
 	}
-	logger, logs := testLogger()
 	at := target.(*apiTarget)
 	r := NewRunner(target, logger)
 	t.Cleanup(r.Close)
 	return at, r, logs
 }
 
-var apiKind = []string{"kind", config.KindAPI}
+var apiKind = []string{"kind", string(kind.API)}
 
 // apiWantOneFailure checks that the probe counters saw one probe: a success
 // when reason is "", else one failure with that reason.
@@ -556,7 +558,7 @@ func TestAPIRedirects(t *testing.T) {
 
 func TestNewAPIRejectsBadURL(t *testing.T) {
 	for _, raw := range []string{"ftp://x/health", "http://", "http://user:pw@[::1/health"} {
-		_, err := NewAPI(apiConfig(raw))
+		_, err := NewAPI(apiConfig(raw), slog.New(slog.DiscardHandler))
 		if err == nil {
 			t.Errorf("NewAPI(%q): no error", raw)
 			continue

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 // Exporter serves the configured targets over HTTP.
@@ -78,9 +79,12 @@ func ScrapeBudget(timeout, maxOffset time.Duration) time.Duration {
 	return max(timeout-offset, MinScrapeBudget)
 }
 
-// New builds one Runner per configured target. Nothing connects yet:
-// connections are made on the first scrape, so an unreachable server at
-// start-up is a target that is down, not an exporter that will not start.
+// New builds one Runner per configured target, kind by kind in
+// kind.All()'s order and in the file's order within a kind, each with the
+// injected logger (kinds.go's table says how each kind is built). Nothing
+// connects yet: connections are made on the first scrape, so an
+// unreachable server at start-up is a target that is down, not an
+// exporter that will not start.
 func New(cfg *config.Config, static prometheus.Gatherer, logger *slog.Logger) (*Exporter, error) {
 	e := &Exporter{byName: map[string]*Runner{}, static: static, logger: logger,
 		DefaultTimeout: 10 * time.Second, Offset: 500 * time.Millisecond}
@@ -90,37 +94,15 @@ func New(cfg *config.Config, static prometheus.Gatherer, logger *slog.Logger) (*
 		e.runners = append(e.runners, r)
 		e.byName[t.Name()] = r
 	}
-	for _, p := range cfg.Postgres {
-		t, err := NewPostgres(p)
-		if err != nil {
-			e.Close()
-			return nil, fmt.Errorf("postgres target %q: %w", p.Name, err)
+	for _, k := range kind.All() {
+		for _, c := range constructors[k](cfg) {
+			t, err := c.build(logger)
+			if err != nil {
+				e.Close()
+				return nil, fmt.Errorf("%s target %q: %w", k, c.name, err)
+			}
+			add(t)
 		}
-		add(t)
-	}
-	for _, b := range cfg.PgBouncer {
-		t, err := NewPgBouncer(b)
-		if err != nil {
-			e.Close()
-			return nil, fmt.Errorf("pgbouncer target %q: %w", b.Name, err)
-		}
-		add(t)
-	}
-	for _, r := range cfg.Redis {
-		t, err := NewRedis(r)
-		if err != nil {
-			e.Close()
-			return nil, fmt.Errorf("redis target %q: %w", r.Name, err)
-		}
-		add(t)
-	}
-	for _, a := range cfg.API {
-		t, err := NewAPI(a)
-		if err != nil {
-			e.Close()
-			return nil, fmt.Errorf("api target %q: %w", a.Name, err)
-		}
-		add(t)
 	}
 	return e, nil
 }

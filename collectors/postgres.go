@@ -3,6 +3,7 @@ package collectors
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 // Connection utilisation, the denominators that matter:
@@ -91,8 +93,11 @@ type postgresTarget struct {
 }
 
 // NewPostgres builds a PostgreSQL target. The pool is created lazily by
-// pgxpool: nothing connects until the first scrape.
-func NewPostgres(c config.Postgres) (Target, error) {
+// pgxpool: nothing connects until the first scrape. The target logs
+// nothing of its own (every failure is an error its runner logs), so it
+// keeps no logger; it takes one as every kind's constructor does
+// (exporter.go's table).
+func NewPostgres(c config.Postgres, _ *slog.Logger) (Target, error) {
 	pc, err := pgxpool.ParseConfig(c.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("dsn: %s", config.RedactDSNError(err))
@@ -122,9 +127,9 @@ func NewPostgres(c config.Postgres) (Target, error) {
 	return &postgresTarget{cfg: c, pool: pool}, nil
 }
 
-func (t *postgresTarget) Name() string { return t.cfg.Name }
-func (t *postgresTarget) Kind() string { return config.KindPostgres }
-func (t *postgresTarget) Close()       { t.pool.Close() }
+func (t *postgresTarget) Name() string    { return t.cfg.Name }
+func (t *postgresTarget) Kind() kind.Kind { return kind.Postgres }
+func (t *postgresTarget) Close()          { t.pool.Close() }
 
 // PoolStats exposes the connection pool's counters to tests.
 func (t *postgresTarget) PoolStats() *pgxpool.Stat { return t.pool.Stat() }

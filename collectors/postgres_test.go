@@ -33,12 +33,12 @@ func newPostgresRunner(t testing.TB, c config.Postgres, logger *slog.Logger) (*R
 	if c.Limits == (config.Limits{}) {
 		c.Limits = config.DefaultLimits
 	}
-	target, err := NewPostgres(c)
-	if err != nil {
-		t.Fatalf("NewPostgres: %v", err)
-	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	target, err := NewPostgres(c, logger)
+	if err != nil {
+		t.Fatalf("NewPostgres: %v", err)
 	}
 	r := NewRunner(target, logger)
 	t.Cleanup(r.Close)

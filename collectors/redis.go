@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 // Redis (and Valkey) from one INFO round trip per scrape.
@@ -110,8 +111,8 @@ func (t *redisTarget) ConnectionsOpened() uint64 { return uint64(t.client.PoolSt
 // following scrapes. TLS is used when tls.enabled or any other tls field is
 // set. The password is read when a connection is opened, so a rotated
 // password_file is picked up on the next connection.
-func NewRedis(c config.Redis) (Target, error) {
-	redisLoggerOnce.Do(func() { redis.SetLogger(redisDebugLogger{}) })
+func NewRedis(c config.Redis, logger *slog.Logger) (Target, error) {
+	redisLoggerOnce.Do(func() { redis.SetLogger(redisLibraryLogger{}) })
 	if c.Address == "" {
 		return nil, errors.New("address is required")
 	}
@@ -164,18 +165,57 @@ func NewRedis(c config.Redis) (Target, error) {
 		MinIdleConns:   0,
 		PoolTimeout:    30 * time.Second,
 	}
-	return &redisTarget{cfg: c, client: redis.NewClient(opts)}, nil
+	client := redis.NewClient(opts)
+	client.AddHook(redisLogHook{logger: targetLogger(logger, kind.Redis, c.Name)})
+	return &redisTarget{cfg: c, client: client}, nil
 }
 
 // go-redis logs every failed dial to stderr by itself. Its failures reach
 // the Runner as errors, which logs a failure once when it starts; the
 // library's own lines are kept for --log.level=debug.
+//
+// go-redis has one logger for the whole process (redis.SetLogger), not one
+// per client, so it cannot be handed a target's logger. What it hands its
+// logger is the context of the line: redisLogHook puts the target's
+// injected logger into the context of each of the client's commands, and
+// redisLibraryLogger logs through the logger it finds there. The lines
+// go-redis logs from its own goroutines come with a context of their own
+// (context.Background(): its dials, among them the "failed to dial" line,
+// run in one, apart from the command that wanted the connection), which
+// names no target; those go to slog.Default(), which headroom's serve sets
+// to the injected logger.
 var redisLoggerOnce sync.Once
 
-type redisDebugLogger struct{}
+type redisLibraryLogger struct{}
 
-func (redisDebugLogger) Printf(ctx context.Context, format string, v ...any) {
-	slog.Default().DebugContext(ctx, fmt.Sprintf(format, v...), "library", "go-redis")
+func (redisLibraryLogger) Printf(ctx context.Context, format string, v ...any) {
+	logger, ok := ctx.Value(redisLoggerKey{}).(*slog.Logger)
+	if !ok {
+		logger = slog.Default()
+	}
+	logger.DebugContext(ctx, fmt.Sprintf(format, v...), "library", "go-redis")
+}
+
+// redisLoggerKey is the context key of the logger go-redis's lines about a
+// command go to.
+type redisLoggerKey struct{}
+
+// redisLogHook gives go-redis, in the context of each command of one
+// client, the logger of that client's target.
+type redisLogHook struct{ logger *slog.Logger }
+
+func (h redisLogHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h redisLogHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		return next(context.WithValue(ctx, redisLoggerKey{}, h.logger), cmd)
+	}
+}
+
+func (h redisLogHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		return next(context.WithValue(ctx, redisLoggerKey{}, h.logger), cmds)
+	}
 }
 
 // redisTLSConfig builds the client TLS configuration, or nil for plain TCP.
@@ -215,9 +255,9 @@ func redisTLSConfig(c config.TLS, address string) (*tls.Config, error) {
 	return tc, nil
 }
 
-func (t *redisTarget) Name() string { return t.cfg.Name }
-func (t *redisTarget) Kind() string { return config.KindRedis }
-func (t *redisTarget) Close()       { t.client.Close() }
+func (t *redisTarget) Name() string    { return t.cfg.Name }
+func (t *redisTarget) Kind() kind.Kind { return kind.Redis }
+func (t *redisTarget) Close()          { t.client.Close() }
 
 // PoolStats exposes the connection pool's counters to tests and benchmarks.
 func (t *redisTarget) PoolStats() *redis.PoolStats { return t.client.PoolStats() }

@@ -36,12 +36,12 @@ func newRedisRunner(t testing.TB, c config.Redis) (*Runner, *redisTarget, *logSi
 	if c.Name == "" {
 		c.Name = "cache"
 	}
-	target, err := NewRedis(c)
+	logger, logs := testLogger()
+	target, err := NewRedis(c, logger)
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
 	}
 	t.Cleanup(target.Close)
-	logger, logs := testLogger()
 	return NewRunner(target, logger), target.(*redisTarget), logs
 }
 
@@ -63,7 +63,7 @@ func redisFixtureScrape(t testing.TB, c config.Redis, raw string) series {
 	if c.Address == "" {
 		c.Address = "127.0.0.1:1" // never dialled
 	}
-	target, err := NewRedis(c)
+	target, err := NewRedis(c, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
 	}
@@ -894,7 +894,7 @@ func TestNewRedisRejectsBadTLSFiles(t *testing.T) {
 		{"bad key pair", config.TLS{CertFile: notPEM, KeyFile: notPEM}, "tls.cert_file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewRedis(config.Redis{Name: "x", Address: "127.0.0.1:6379", TLS: tc.tls})
+			_, err := NewRedis(config.Redis{Name: "x", Address: "127.0.0.1:6379", TLS: tc.tls}, slog.New(slog.DiscardHandler))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want one naming %s", err, tc.want)
 			}
@@ -1032,4 +1032,45 @@ func TestRedisTLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// go-redis's logger is one for the process; what it logs about a command
+// of a target's client goes to that target's injected logger, found in
+// the command's context, naming the target.
+func TestRedisLibraryLinesGoToTheTargetLogger(t *testing.T) {
+	logger, logs := testLogger()
+	target, err := NewRedis(config.Redis{Name: "cache", Address: "127.0.0.1:1"}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(target.Close)
+	client := target.(*redisTarget).client
+	// Added after NewRedis's hook, so inside it: it sees the context
+	// go-redis's own code would, and logs as go-redis would, instead of
+	// dialling.
+	client.AddHook(redisLibraryLine{})
+	if err := client.Ping(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := `level=DEBUG msg="connection pool: 7 attempts" target=cache kind=redis library=go-redis`
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %s\nlog:\n%s", want, logs.String())
+	}
+}
+
+// redisLibraryLine stands in for go-redis's pool: it logs one line through
+// the library's logger in the command's context and answers nothing.
+type redisLibraryLine struct{}
+
+func (redisLibraryLine) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (redisLibraryLine) ProcessHook(redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, _ redis.Cmder) error {
+		redisLibraryLogger{}.Printf(ctx, "connection pool: %d attempts", 7)
+		return nil
+	}
+}
+
+func (redisLibraryLine) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }

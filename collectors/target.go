@@ -20,6 +20,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/sync/singleflight"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 const namespace = "headroom"
@@ -27,7 +29,7 @@ const namespace = "headroom"
 // Target is one configured server.
 type Target interface {
 	Name() string
-	Kind() string
+	Kind() kind.Kind
 	// Scrape connects (reusing pooled connections) and runs the target's
 	// collectors through s. An error means the target gave nothing usable.
 	Scrape(ctx context.Context, s *Scrape) error
@@ -110,39 +112,34 @@ type Runner struct {
 	droppedMu sync.Mutex
 }
 
-// NewRunner wraps a target.
+// NewRunner wraps a target. logger is the one the target was built with;
+// the runner's lines name the target in it, as the target's own do.
 func NewRunner(t Target, logger *slog.Logger) *Runner {
 	r := &Runner{
 		target:  t,
-		logger:  logger.With("target", t.Name(), "kind", t.Kind()),
+		logger:  targetLogger(logger, t.Kind(), t.Name()),
 		label:   &dto.LabelPair{Name: proto.String("target"), Value: proto.String(t.Name())},
 		dropped: map[string]uint64{},
-	}
-	if l, ok := t.(targetLogger); ok {
-		l.setLogger(r.logger)
 	}
 	return r
 }
 
-// targetLogger is implemented by targets that log on their own, outside
-// the runner's outcome of a scrape (a probe failing, a column PgBouncer did
-// not send): they log through the runner's logger, which names them.
-type targetLogger interface{ setLogger(*slog.Logger) }
-
-// orDiscard is l, or a logger that drops everything for a target used
-// without a runner.
-func orDiscard(l *slog.Logger) *slog.Logger {
-	if l == nil {
+// targetLogger is the logger a target and its runner log through: the one
+// injected, naming the target, so that a line a target logs on its own (a
+// probe failing, a column PgBouncer did not send) reads like the runner's
+// lines about it. A nil logger drops everything.
+func targetLogger(logger *slog.Logger, k kind.Kind, name string) *slog.Logger {
+	if logger == nil {
 		return slog.New(slog.DiscardHandler)
 	}
-	return l
+	return logger.With("target", name, "kind", string(k))
 }
 
 // Name is the target's configured name.
 func (r *Runner) Name() string { return r.target.Name() }
 
 // Kind is the target's kind.
-func (r *Runner) Kind() string { return r.target.Kind() }
+func (r *Runner) Kind() kind.Kind { return r.target.Kind() }
 
 // Close releases the target's connections.
 func (r *Runner) Close() { r.target.Close() }
@@ -254,7 +251,7 @@ func allFailed(cs []collectorResult) bool {
 }
 
 func (r *Runner) selfMetrics(up float64, took time.Duration) []prometheus.Metric {
-	kind := r.target.Kind()
+	kind := string(r.target.Kind())
 	out := []prometheus.Metric{
 		prometheus.MustNewConstMetric(targetUpDesc, prometheus.GaugeValue, up, kind),
 		prometheus.MustNewConstMetric(targetDurationDesc, prometheus.GaugeValue, took.Seconds(), kind),

@@ -66,9 +66,10 @@ func newServeCommand(app *kingpin.Application) *serveCommand {
 
 func (s *serveCommand) run() error {
 	logger := promslog.New(s.logConfig)
-	// Targets log through the logger injected here; only go-redis's own
-	// lines (kept for debug) go through the default, as the library's
-	// logger is one for the whole process.
+	// Targets log through the logger injected here; only the lines go-redis
+	// logs from its own goroutines (kept for debug; they name no target)
+	// go through the default, as the library's logger is one for the whole
+	// process (collectors/redis.go).
 	slog.SetDefault(logger)
 	cfg, err := config.Load(s.configFile)
 	if err != nil {

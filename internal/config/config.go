@@ -16,10 +16,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/common/model"
 
+	"github.com/headroom-dev/headroom/internal/kind"
 	"github.com/headroom-dev/headroom/internal/strictyaml"
 )
 
-// Config is the whole target file.
+// Config is the whole target file: one section per kind of target, keyed
+// by the kind's name (TestSectionsAreKinds holds the two lists together).
 type Config struct {
 	Postgres  []Postgres  `yaml:"postgres"`
 	PgBouncer []PgBouncer `yaml:"pgbouncer"`
@@ -119,13 +121,19 @@ type API struct {
 	Limits         Limits         `yaml:"limits"`
 }
 
-// Kinds of target, as they appear in the `kind` label.
-const (
-	KindPostgres  = "postgres"
-	KindPgBouncer = "pgbouncer"
-	KindRedis     = "redis"
-	KindAPI       = "api"
-)
+// TargetName is the target's configured name: what every kind's section
+// has in common, for code that handles each kind alike (the exporter's
+// table of constructors).
+func (p Postgres) TargetName() string { return p.Name }
+
+// TargetName is the target's configured name.
+func (b PgBouncer) TargetName() string { return b.Name }
+
+// TargetName is the target's configured name.
+func (r Redis) TargetName() string { return r.Name }
+
+// TargetName is the target's configured name.
+func (a API) TargetName() string { return a.Name }
 
 // Error is a validation error that names where in which file it is.
 type Error struct {
@@ -187,11 +195,11 @@ func (c *Config) validate(file string) error {
 		return nil
 	}
 	if len(c.Postgres)+len(c.PgBouncer)+len(c.Redis)+len(c.API) == 0 {
-		return &Error{File: file, Err: errors.New("no targets: list at least one under postgres, pgbouncer, redis or api")}
+		return &Error{File: file, Err: fmt.Errorf("no targets: list at least one under %s", orList(kind.All()))}
 	}
 	for i := range c.Postgres {
 		p := &c.Postgres[i]
-		where := fmt.Sprintf("postgres[%d] (%s)", i, p.Name)
+		where := targetWhere(kind.Postgres, i, p.Name)
 		fail := func(field string, err error) error { return &Error{File: file, Target: where, Field: field, Err: err} }
 		if err := checkName(where, p.Name); err != nil {
 			return err
@@ -225,7 +233,7 @@ func (c *Config) validate(file string) error {
 	}
 	for i := range c.PgBouncer {
 		b := &c.PgBouncer[i]
-		where := fmt.Sprintf("pgbouncer[%d] (%s)", i, b.Name)
+		where := targetWhere(kind.PgBouncer, i, b.Name)
 		fail := func(field string, err error) error { return &Error{File: file, Target: where, Field: field, Err: err} }
 		if err := checkName(where, b.Name); err != nil {
 			return err
@@ -242,7 +250,7 @@ func (c *Config) validate(file string) error {
 	}
 	for i := range c.Redis {
 		r := &c.Redis[i]
-		where := fmt.Sprintf("redis[%d] (%s)", i, r.Name)
+		where := targetWhere(kind.Redis, i, r.Name)
 		fail := func(field string, err error) error { return &Error{File: file, Target: where, Field: field, Err: err} }
 		if err := checkName(where, r.Name); err != nil {
 			return err
@@ -294,7 +302,7 @@ func (c *Config) validate(file string) error {
 	}
 	for i := range c.API {
 		a := &c.API[i]
-		where := fmt.Sprintf("api[%d] (%s)", i, a.Name)
+		where := targetWhere(kind.API, i, a.Name)
 		fail := func(field string, err error) error { return &Error{File: file, Target: where, Field: field, Err: err} }
 		if err := checkName(where, a.Name); err != nil {
 			return err
@@ -339,6 +347,24 @@ func (c *Config) validate(file string) error {
 		}
 	}
 	return nil
+}
+
+// targetWhere names a target in errors as the file has it: its kind's
+// section, its index there and its name, e.g. "postgres[0] (primary)".
+func targetWhere(k kind.Kind, i int, name string) string {
+	return fmt.Sprintf("%s[%d] (%s)", k, i, name)
+}
+
+// orList is "a, b, c or d".
+func orList(kinds []kind.Kind) string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = string(k)
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func (l *Limits) defaults() error {

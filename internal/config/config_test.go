@@ -3,9 +3,13 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 func TestParseValid(t *testing.T) {
@@ -59,7 +63,7 @@ func TestParseErrorsNameFileTargetAndField(t *testing.T) {
 		name, yaml string
 		want       []string
 	}{
-		{"empty", ``, []string{"cfg.yml", "no targets"}},
+		{"empty", ``, []string{"cfg.yml", "no targets: list at least one under postgres, pgbouncer, redis or api"}},
 		{"unknown field", "redis:\n  - name: c\n    adress: x:1\n", []string{"cfg.yml", "adress", "line 3"}},
 		{"bad duration", "api:\n  - name: a\n    health_url: http://x/h\n    timeout: 5 seconds\n",
 			[]string{"cfg.yml", "api[0].timeout: line 4", `unknown unit " seconds"`}},
@@ -102,5 +106,20 @@ func TestLoadNamesMissingFile(t *testing.T) {
 	_, err := Load("/nonexistent/headroom.yml")
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/headroom.yml") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// The file has one section per kind, named as the kind and in kind.All()'s
+// order, and no section that is not a kind: a kind added to the kind
+// package without its section here (or the reverse) fails this.
+func TestSectionsAreKinds(t *testing.T) {
+	var sections []kind.Kind
+	typ := reflect.TypeFor[Config]()
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ",")
+		sections = append(sections, kind.Kind(name))
+	}
+	if !slices.Equal(sections, kind.All()) {
+		t.Errorf("Config's sections are %v, want kind.All() = %v", sections, kind.All())
 	}
 }
