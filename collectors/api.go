@@ -34,6 +34,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/exposition"
 )
 
 const (
@@ -115,7 +116,7 @@ var (
 	apiComponentUpDesc     = newDesc("api", "component_up", "1 when the health endpoint reports the component healthy, 0 otherwise.", "component")
 	apiComponentStatusDesc = newDesc("api", "component_status", "Status the health endpoint reports for the component, normalised to healthy, degraded, unhealthy or unknown: 1 for the reported one, 0 for the others.", "component", "status")
 	apiJSONValueDesc       = newDesc("api", "json_value", "Value of a configured field of the API's JSON metrics document (booleans as 0 or 1).", "field")
-	apiProbeDurationHelp   = "Duration of health probes, request sent to body read, failed probes included."
+	apiProbeDurationDesc   = listed(exposition.NewDesc(namespace+"_api_probe_duration_seconds", "Duration of health probes, request sent to body read, failed probes included.", exposition.Histogram))
 )
 
 type apiTarget struct {
@@ -136,7 +137,7 @@ type apiTarget struct {
 
 	// Cumulative state across scrapes. The runner scrapes a target at most
 	// once at a time; the atomics and the histogram are safe regardless.
-	hist      prometheus.Histogram
+	hist      *exposition.HistogramMetric
 	successes atomic.Uint64
 	failures  [numProbeReasons]atomic.Uint64
 
@@ -203,21 +204,20 @@ func NewAPI(c config.API) (Target, error) {
 		IdleConnTimeout:     5 * time.Minute,
 	}
 	t.client = &http.Client{Transport: t.transport, CheckRedirect: sameOriginRedirects}
-	t.hist = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Namespace: namespace,
-		Subsystem: "api",
-		Name:      "probe_duration_seconds",
-		Help:      apiProbeDurationHelp,
-		Buckets:   prometheus.DefBuckets,
-		// Stateful, so built per target with its label already on.
-		ConstLabels: prometheus.Labels{"target": c.Name},
+	// Stateful, so each target keeps its own; the gatherer labels it with
+	// the target as any other series.
+	hist, err := exposition.NewHistogram(apiProbeDurationDesc, exposition.HistogramOpts{
+		Buckets: prometheus.DefBuckets,
 		// Native buckets as well, for percentiles without bucket guessing
 		// on servers that ingest them; classic buckets stay for the rest.
 		NativeHistogramBucketFactor:     1.1,
 		NativeHistogramMaxBucketNumber:  100,
 		NativeHistogramMinResetDuration: time.Hour,
 	})
-	registerLabelled(t.hist.Desc(), MetricInfo{Name: namespace + "_api_probe_duration_seconds", Help: apiProbeDurationHelp, Type: "histogram"})
+	if err != nil {
+		return nil, err
+	}
+	t.hist = hist
 	return t, nil
 }
 
@@ -288,7 +288,6 @@ func (t *apiTarget) Kind() string { return config.KindAPI }
 // Close drops the idle keep-alive connections.
 func (t *apiTarget) Close() {
 	t.transport.CloseIdleConnections()
-	forget(t.hist.Desc())
 }
 
 func (t *apiTarget) setLogger(l *slog.Logger) { t.logger = l }
@@ -512,7 +511,7 @@ func (t *apiTarget) emitProbeStats(emit func(prometheus.Metric), took time.Durat
 }
 
 // stateSet emits one series per normalised state, 1 for the current one.
-func stateSet(emit func(prometheus.Metric), d *prometheus.Desc, state string, labels ...string) {
+func stateSet(emit func(prometheus.Metric), d *exposition.Desc, state string, labels ...string) {
 	for _, st := range healthStates {
 		v := 0.0
 		if st == state {

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/exposition"
 )
 
 // PgBouncer metrics come from four admin-console commands, each read by
@@ -121,7 +122,7 @@ var (
 		"The reserve_pool_size setting: extra server connections a pool may open when clients wait.")
 )
 
-func pgbDesc(name, help string, labels ...string) *prometheus.Desc {
+func pgbDesc(name, help string, labels ...string) *exposition.Desc {
 	return newDesc("pgbouncer", name, help, labels...)
 }
 
@@ -133,7 +134,7 @@ type pgbColumn struct {
 	// names are the column's names, newest first: the first one the server
 	// sent is read (reserve_pool became reserve_pool_size in 1.24).
 	names []string
-	desc  *prometheus.Desc
+	desc  *exposition.Desc
 	kind  prometheus.ValueType
 	// scale multiplies the value; 0 means 1. 1e-6 turns µs into seconds.
 	scale float64
@@ -191,7 +192,7 @@ var pgbStatsColumns = []pgbColumn{
 // has all of them.
 var pgbConfigKeys = []struct {
 	key  string
-	desc *prometheus.Desc
+	desc *exposition.Desc
 }{
 	{"max_client_conn", pgbConfigMaxClientConnDesc},
 	{"max_db_connections", pgbConfigMaxDBConnsDesc},
@@ -269,15 +270,11 @@ func pgbEmitRow(emit func(prometheus.Metric), row []string, cols []pgbColumn, id
 		if c.scale != 0 {
 			v *= c.scale
 		}
-		kind := c.kind
-		if kind == 0 {
-			kind = prometheus.GaugeValue
-		}
 		ls := labels
 		if c.state != "" {
 			ls = append(append(make([]string, 0, len(labels)+1), labels...), c.state)
 		}
-		emit(newConstSample(c.desc, kind, v, ls))
+		emit(exposition.NewSample(c.desc, v, ls...))
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/exposition"
 )
 
 // Connection utilisation, the denominators that matter:
@@ -56,7 +57,7 @@ var (
 	pgSizeDesc       = pgDesc("database_size_bytes", "Size of the database on disk (optional: database_sizes in the config).", "database")
 )
 
-func pgDesc(name, help string, labels ...string) *prometheus.Desc {
+func pgDesc(name, help string, labels ...string) *exposition.Desc {
 	return newDesc(pgSubsystem, name, help, labels...)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/exposition"
 )
 
 // Redis (and Valkey) from one INFO round trip per scrape.
@@ -87,7 +88,7 @@ var (
 	redisDBExpiringDesc = redisDesc("db_keys_expiring", "Keys with a TTL in the database.", "db")
 )
 
-func redisDesc(name, help string, labels ...string) *prometheus.Desc {
+func redisDesc(name, help string, labels ...string) *exposition.Desc {
 	return newDesc(redisSubsystem, name, help, labels...)
 }
 
@@ -254,12 +255,12 @@ func (t *redisTarget) emitInfo(s *Scrape, i *redisInfo, emit func(prometheus.Met
 	if i.Version == "" && i.Role == "" {
 		return errNotInfo
 	}
-	g := func(d *prometheus.Desc, n num, labels ...string) {
+	g := func(d *exposition.Desc, n num, labels ...string) {
 		if n.ok {
 			gauge(emit, d, n.v, labels...)
 		}
 	}
-	c := func(d *prometheus.Desc, n num) {
+	c := func(d *exposition.Desc, n num) {
 		if n.ok {
 			counter(emit, d, n.v)
 		}

@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/sync/singleflight"
-	"google.golang.org/protobuf/proto"
+
+	"github.com/headroom-dev/headroom/internal/exposition"
 )
 
 const namespace = "headroom"
@@ -76,12 +76,12 @@ func (s *Scrape) Run(name string, collect func(emit func(prometheus.Metric)) err
 // gauge emits a gauge with the given labels; the helper keeps collector code
 // about what is measured rather than how it is wrapped. The label values
 // are kept, not copied: a caller must not change them afterwards.
-func gauge(emit func(prometheus.Metric), d *prometheus.Desc, v float64, labels ...string) {
-	emit(newConstSample(d, prometheus.GaugeValue, v, labels))
+func gauge(emit func(prometheus.Metric), d *exposition.Desc, v float64, labels ...string) {
+	emit(exposition.NewSample(d, v, labels...))
 }
 
-func counter(emit func(prometheus.Metric), d *prometheus.Desc, v float64, labels ...string) {
-	emit(newConstSample(d, prometheus.CounterValue, v, labels))
+func counter(emit func(prometheus.Metric), d *exposition.Desc, v float64, labels ...string) {
+	emit(exposition.NewSample(d, v, labels...))
 }
 
 var (
@@ -98,8 +98,6 @@ var (
 type Runner struct {
 	target Target
 	logger *slog.Logger
-	// label is the target label every series of this target carries.
-	label *dto.LabelPair
 
 	flight singleflight.Group
 	errors [numReasons]atomic.Uint64
@@ -115,7 +113,6 @@ func NewRunner(t Target, logger *slog.Logger) *Runner {
 	r := &Runner{
 		target:  t,
 		logger:  logger.With("target", t.Name(), "kind", t.Kind()),
-		label:   &dto.LabelPair{Name: proto.String("target"), Value: proto.String(t.Name())},
 		dropped: map[string]uint64{},
 	}
 	if l, ok := t.(targetLogger); ok {
@@ -235,8 +232,8 @@ func (r *Runner) scrape(ctx context.Context) []prometheus.Metric {
 			success = 0
 		}
 		out = append(out,
-			prometheus.MustNewConstMetric(collectorDurationDesc, prometheus.GaugeValue, c.duration.Seconds(), c.name),
-			prometheus.MustNewConstMetric(collectorSuccessDesc, prometheus.GaugeValue, success, c.name))
+			exposition.NewSample(collectorDurationDesc, c.duration.Seconds(), c.name),
+			exposition.NewSample(collectorSuccessDesc, success, c.name))
 	}
 	return append(out, r.selfMetrics(up, time.Since(start))...)
 }
@@ -256,19 +253,18 @@ func allFailed(cs []collectorResult) bool {
 func (r *Runner) selfMetrics(up float64, took time.Duration) []prometheus.Metric {
 	kind := r.target.Kind()
 	out := []prometheus.Metric{
-		prometheus.MustNewConstMetric(targetUpDesc, prometheus.GaugeValue, up, kind),
-		prometheus.MustNewConstMetric(targetDurationDesc, prometheus.GaugeValue, took.Seconds(), kind),
+		exposition.NewSample(targetUpDesc, up, kind),
+		exposition.NewSample(targetDurationDesc, took.Seconds(), kind),
 	}
 	for reason := Reason(0); reason < numReasons; reason++ {
-		out = append(out, prometheus.MustNewConstMetric(targetErrorsDesc, prometheus.CounterValue,
-			float64(r.errors[reason].Load()), kind, reason.String()))
+		out = append(out, exposition.NewSample(targetErrorsDesc, float64(r.errors[reason].Load()), kind, reason.String()))
 	}
 	if cc, ok := r.target.(ConnectionCounter); ok {
-		out = append(out, prometheus.MustNewConstMetric(connectionsOpenedDesc, prometheus.CounterValue, float64(cc.ConnectionsOpened()), kind))
+		out = append(out, exposition.NewSample(connectionsOpenedDesc, float64(cc.ConnectionsOpened()), kind))
 	}
 	r.droppedMu.Lock()
 	for limit, n := range r.dropped {
-		out = append(out, prometheus.MustNewConstMetric(labelsDroppedDesc, prometheus.CounterValue, float64(n), kind, limit))
+		out = append(out, exposition.NewSample(labelsDroppedDesc, float64(n), kind, limit))
 	}
 	r.droppedMu.Unlock()
 	return out

@@ -1,4 +1,4 @@
-package collectors
+package exposition
 
 import (
 	"context"
@@ -14,39 +14,46 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// scrapeGatherer turns the runners' metrics into families itself instead of
-// through a prometheus.Registry (plus prometheus.Gatherers to add the static
-// registry). Those hash and re-check every series, the second time after all
-// targets are in, on the scrape's critical path: a third of the exporter's
-// CPU per scrape. Every descriptor headroom emits is known (newDesc), so the
-// name, help and type come from that table; what a registry checks that can
-// still go wrong at run time (a duplicate series, a metric that fails to
-// write) is checked here, and the offending series dropped with an error, as
-// a registry would. (Label values that are not UTF-8 never get this far:
-// newConstSample repairs them.)
-type scrapeGatherer struct {
+// Gatherer scrapes its sources concurrently and turns their series into
+// families itself instead of through a prometheus.Registry (plus
+// prometheus.Gatherers to add the static registry). Those hash and re-check
+// every series, the second time after all targets are in, on the scrape's
+// critical path: a third of the exporter's CPU per scrape. Every series
+// is a sample or a histogram that knows its descriptor, so the name, help
+// and type come from there; what a registry checks that can still go
+// wrong at run time (a duplicate series, a metric that fails to write) is
+// checked here, and the offending series dropped with an error, as a
+// registry would. (Label values that are not UTF-8 never get this far:
+// NewSample repairs them.)
+type Gatherer struct {
 	ctx     context.Context
 	static  prometheus.Gatherer
-	runners []*Runner
+	sources []Source
 }
 
-// Gatherer returns a gatherer that scrapes the given runners concurrently
-// under ctx, each series labelled with its target name.
-func Gatherer(ctx context.Context, runners ...*Runner) prometheus.Gatherer {
-	return scrapeGatherer{ctx: ctx, runners: runners}
+// Source is one target of a scrape: every series it collects is labelled
+// with its name.
+type Source interface {
+	Name() string
+	// Collect returns the source's samples and histograms, by ctx's
+	// deadline.
+	Collect(ctx context.Context) []prometheus.Metric
 }
 
-// gatherWithStatic is Gatherer plus the static registry (build info, Go and
-// process metrics, gathered while the targets answer).
-func gatherWithStatic(ctx context.Context, static prometheus.Gatherer, runners ...*Runner) scrapeGatherer {
-	return scrapeGatherer{ctx: ctx, static: static, runners: runners}
+// NewGatherer returns a gatherer that scrapes the sources concurrently
+// under ctx and, while they answer, the static registry (build info, Go
+// and process metrics) when there is one.
+func NewGatherer(ctx context.Context, static prometheus.Gatherer, sources ...Source) *Gatherer {
+	return &Gatherer{ctx: ctx, static: static, sources: sources}
 }
 
-func (g scrapeGatherer) Gather() ([]*dto.MetricFamily, error) {
+// Gather is what promhttp serves for the formats other than text, and what
+// tests and linters read.
+func (g *Gatherer) Gather() ([]*dto.MetricFamily, error) {
 	var static []*dto.MetricFamily
 	var errs []error
-	parts := gatherConcurrently(g, func(r *Runner) partialFamilies {
-		return runnerFamilies(r.label, r.Collect(g.ctx))
+	parts := gatherConcurrently(g, func(src Source) partialFamilies {
+		return sourceFamilies(targetLabel(src), src.Collect(g.ctx))
 	}, func(fams []*dto.MetricFamily, err error) {
 		static = fams
 		if err != nil {
@@ -57,13 +64,13 @@ func (g scrapeGatherer) Gather() ([]*dto.MetricFamily, error) {
 	return fams, errors.Join(append(errs, err)...)
 }
 
-// gatherText is Gather for the text format: each target's series become
-// text in the target's goroutine, the static registry's while they are
+// gatherText is Gather for the text format: each source's series become
+// text in the source's goroutine, the static registry's while they are
 // out.
-func (g scrapeGatherer) gatherText() []textPart {
+func (g *Gatherer) gatherText() []textPart {
 	var static textPart
-	parts := gatherConcurrently(g, func(r *Runner) textPart {
-		return runnerText(r.label, r.Collect(g.ctx))
+	parts := gatherConcurrently(g, func(src Source) textPart {
+		return sourceText(targetLabel(src), src.Collect(g.ctx))
 	}, func(fams []*dto.MetricFamily, err error) {
 		static = staticText(fams)
 		if err != nil {
@@ -75,14 +82,19 @@ func (g scrapeGatherer) gatherText() []textPart {
 	return append([]textPart{static}, parts...)
 }
 
-// gatherConcurrently turns each runner's series into a part in its own
-// goroutine, as soon as the runner answers: the faster targets' work is
+// targetLabel is the label pair every series of src carries.
+func targetLabel(src Source) *dto.LabelPair {
+	return &dto.LabelPair{Name: proto.String(TargetLabel), Value: proto.String(src.Name())}
+}
+
+// gatherConcurrently turns each source's series into a part in its own
+// goroutine, as soon as the source answers: the faster targets' work is
 // done while the slowest one is still out. The static registry is
 // gathered meanwhile and handed to static.
-func gatherConcurrently[P any](g scrapeGatherer, part func(*Runner) P, static func([]*dto.MetricFamily, error)) []P {
-	parts := make([]P, len(g.runners))
+func gatherConcurrently[P any](g *Gatherer, part func(Source) P, static func([]*dto.MetricFamily, error)) []P {
+	parts := make([]P, len(g.sources))
 	var wg sync.WaitGroup
-	for i, r := range g.runners {
+	for i, r := range g.sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -107,10 +119,10 @@ type partialFamilies struct {
 	errs   []error
 }
 
-// runnerFamilies turns one target's metrics into families, each series
+// sourceFamilies turns one target's metrics into families, each series
 // labelled with the target and each family sorted, so that the merge only
 // has to interleave sorted runs.
-func runnerFamilies(target *dto.LabelPair, metrics []prometheus.Metric) partialFamilies {
+func sourceFamilies(target *dto.LabelPair, metrics []prometheus.Metric) partialFamilies {
 	p := partialFamilies{byName: make(map[string]*dto.MetricFamily, 64)}
 	for _, m := range metrics {
 		if err := add(p.byName, m, target); err != nil {
@@ -176,52 +188,43 @@ func mergeSorted(a, b []*dto.Metric) []*dto.Metric {
 
 // add writes one metric into its family.
 func add(byName map[string]*dto.MetricFamily, m prometheus.Metric, target *dto.LabelPair) error {
-	pb, info, typ, err := message(m, target)
+	pb, d, err := message(m, target)
 	if err != nil {
 		return err
 	}
-	f, ok := byName[info.Name]
+	typ := d.typ.dto()
+	f, ok := byName[d.name]
 	if !ok {
-		f = &dto.MetricFamily{Name: proto.String(info.Name), Help: proto.String(info.Help), Type: typ.Enum()}
-		byName[info.Name] = f
+		f = &dto.MetricFamily{Name: proto.String(d.name), Help: proto.String(d.help), Type: typ.Enum()}
+		byName[d.name] = f
 	} else if f.GetType() != typ {
-		return fmt.Errorf("metric %s is a %s here and a %s elsewhere", info.Name, typ, f.GetType())
+		return fmt.Errorf("metric %s is a %s here and a %s elsewhere", d.name, typ, f.GetType())
 	}
 	f.Metric = append(f.Metric, pb)
 	return nil
 }
 
-// message writes one metric as a protobuf message, with the target label
-// unless its descriptor already carries it (a target's own histogram), and
-// says what it is.
-func message(m prometheus.Metric, target *dto.LabelPair) (*dto.Metric, MetricInfo, dto.MetricType, error) {
+// message writes one metric as a protobuf message, with the target label,
+// and says what it is.
+func message(m prometheus.Metric, target *dto.LabelPair) (*dto.Metric, *Desc, error) {
+	em, ok := m.(metric)
+	if !ok {
+		return nil, nil, fmt.Errorf("metric %s was not made by exposition.NewSample or NewHistogram", m.Desc())
+	}
+	d := em.described()
 	pb := &dto.Metric{}
-	var info MetricInfo
-	if s, ok := m.(*constSample); ok {
-		info = s.meta.info
+	if s, ok := em.(*sample); ok {
+		if s.err != nil {
+			return nil, d, s.err
+		}
 		s.write(pb, target)
-	} else {
-		meta := describe(m.Desc())
-		if meta == nil {
-			return nil, info, 0, fmt.Errorf("metric %s was not made by newDesc or registerLabelled", m.Desc())
-		}
-		info = meta.info
-		if err := m.Write(pb); err != nil {
-			return nil, info, 0, fmt.Errorf("metric %s: %w", info.Name, err)
-		}
-		if !meta.labelled {
-			pb.Label = withLabel(pb.Label, target)
-		}
+		return pb, d, nil
 	}
-	switch {
-	case pb.Counter != nil:
-		return pb, info, dto.MetricType_COUNTER, nil
-	case pb.Gauge != nil:
-		return pb, info, dto.MetricType_GAUGE, nil
-	case pb.Histogram != nil:
-		return pb, info, dto.MetricType_HISTOGRAM, nil
+	if err := m.Write(pb); err != nil {
+		return nil, d, fmt.Errorf("metric %s: %w", d.name, err)
 	}
-	return nil, info, 0, fmt.Errorf("metric %s is neither a counter, a gauge nor a histogram", info.Name)
+	pb.Label = withLabel(pb.Label, target)
+	return pb, d, nil
 }
 
 // withLabel inserts lp into label pairs already sorted by name (as const

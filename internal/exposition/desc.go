@@ -1,0 +1,119 @@
+// Package exposition turns headroom's series into what a scrape answers:
+// the Prometheus text format written by its own encoder, other formats
+// through promhttp, gzip at the fastest level. It exists for speed alone:
+// promhttp's registry path (every series a protobuf message, hashed and
+// checked, then text after the slowest target answered) cost most of
+// what a scrape added to its queries' time and most of what it
+// allocated. The measure is `make bench`'s BenchmarkScrape, the ratio of
+// "scrape" to "direct" (the same queries run directly); the output stays
+// byte for byte promhttp's (TestTextMatchesPromhttp).
+//
+// Collectors see a small API: a descriptor declares its family's name,
+// help, type and labels (NewDesc); a gauge or counter value is a sample of
+// it (NewSample); a histogram is built from its descriptor (NewHistogram).
+// A Gatherer scrapes its sources concurrently, each source's series
+// labelled with its target name, and Serve answers an HTTP scrape from it.
+//
+// Each source's series are encoded into one part in the source's own
+// goroutine as soon as it answers, and the parts are merged family by
+// family when the response is written. A part is the unit to keep for a
+// cache: re-serving a target's last part with its age would be that part
+// plus a one-series part for the age, which the merge already handles.
+package exposition
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// Type is a family's metric type, declared with its descriptor.
+type Type int
+
+// The types headroom exports.
+const (
+	Gauge Type = iota
+	Counter
+	Histogram
+)
+
+// String is the type as the text format's TYPE line spells it.
+func (t Type) String() string {
+	switch t {
+	case Counter:
+		return "counter"
+	case Histogram:
+		return "histogram"
+	}
+	return "gauge"
+}
+
+func (t Type) dto() dto.MetricType {
+	switch t {
+	case Counter:
+		return dto.MetricType_COUNTER
+	case Histogram:
+		return dto.MetricType_HISTOGRAM
+	}
+	return dto.MetricType_GAUGE
+}
+
+// TargetLabel is the label every series of a source carries, its value
+// the source's name.
+const TargetLabel = "target"
+
+// Desc describes one metric family: everything the encoder needs to write
+// its series without looking anything up, and a prometheus.Desc for the
+// registries that tests and linters put samples through.
+type Desc struct {
+	name, help string
+	typ        Type
+	labels     []string
+	prom       *prometheus.Desc
+	// slots are the variable labels and the target label, sorted by name
+	// as the exposition wants them: each says where its value comes from.
+	slots []labelSlot
+}
+
+// labelSlot is one label of a series: its name, and the index of its value
+// among the label values, or targetSlot for the target label.
+type labelSlot struct {
+	name  string
+	value int
+}
+
+const targetSlot = -1
+
+// NewDesc describes a family of the declared type with these variable
+// labels (the target label comes on top of them). Descriptors are built
+// once, when their package is initialised, and shared by every scrape.
+func NewDesc(name, help string, typ Type, labels ...string) *Desc {
+	slots := []labelSlot{{name: TargetLabel, value: targetSlot}}
+	for i, l := range labels {
+		slots = append(slots, labelSlot{name: l, value: i})
+	}
+	slices.SortFunc(slots, func(a, b labelSlot) int { return strings.Compare(a.name, b.name) })
+	return &Desc{
+		name: name, help: help, typ: typ, labels: slices.Clip(labels),
+		prom:  prometheus.NewDesc(name, help, labels, nil),
+		slots: slots,
+	}
+}
+
+// Name is the family's full name.
+func (d *Desc) Name() string { return d.name }
+
+// Help is the family's help text.
+func (d *Desc) Help() string { return d.help }
+
+// Type is the family's declared type.
+func (d *Desc) Type() Type { return d.typ }
+
+// Labels are the family's variable labels, in the order samples give
+// their values (the target label is not among them).
+func (d *Desc) Labels() []string { return slices.Clone(d.labels) }
+
+// String names the family, for errors.
+func (d *Desc) String() string { return d.name }
