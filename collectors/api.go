@@ -107,16 +107,16 @@ var stateWords = map[string]string{
 }
 
 var (
-	apiProbeSuccessDesc    = newDesc("api", "probe_success", "1 when the health endpoint answered with the expected status code and, if its JSON body has a top-level status, that status is healthy; 0 otherwise.")
-	apiStatusCodeDesc      = newDesc("api", "probe_http_status_code", "HTTP status code of the health endpoint's last response.")
-	apiLastDurationDesc    = newDesc("api", "probe_last_duration_seconds", "Time the last health probe took, request sent to body read.")
-	apiSuccessesDesc       = newDesc("api", "probe_successes_total", "Health probes that succeeded.")
-	apiFailuresDesc        = newDesc("api", "probe_failures_total", "Health probes that failed, by reason (timeout, refused, dns, tls, redirect, http_status, invalid_body, body_status, protocol).", "reason")
-	apiHealthStatusDesc    = newDesc("api", "health_status", "Top-level status the health endpoint reported, normalised to healthy, degraded, unhealthy or unknown: 1 for the reported one, 0 for the others.", "status")
-	apiComponentUpDesc     = newDesc("api", "component_up", "1 when the health endpoint reports the component healthy, 0 otherwise.", "component")
-	apiComponentStatusDesc = newDesc("api", "component_status", "Status the health endpoint reports for the component, normalised to healthy, degraded, unhealthy or unknown: 1 for the reported one, 0 for the others.", "component", "status")
-	apiJSONValueDesc       = newDesc("api", "json_value", "Value of a configured field of the API's JSON metrics document (booleans as 0 or 1).", "field")
-	apiProbeDurationDesc   = listed(exposition.NewDesc(namespace+"_api_probe_duration_seconds", "Duration of health probes, request sent to body read, failed probes included.", exposition.Histogram))
+	apiProbeSuccessDesc    = newDesc("api", "probe_success", exposition.Gauge, "1 when the health endpoint answered with the expected status code and, if its JSON body has a top-level status, that status is healthy; 0 otherwise.")
+	apiStatusCodeDesc      = newDesc("api", "probe_http_status_code", exposition.Gauge, "HTTP status code of the health endpoint's last response.")
+	apiLastDurationDesc    = newDesc("api", "probe_last_duration_seconds", exposition.Gauge, "Time the last health probe took, request sent to body read.")
+	apiSuccessesDesc       = newDesc("api", "probe_successes_total", exposition.Counter, "Health probes that succeeded.")
+	apiFailuresDesc        = newDesc("api", "probe_failures_total", exposition.Counter, "Health probes that failed, by reason (timeout, refused, dns, tls, redirect, http_status, invalid_body, body_status, protocol).", "reason")
+	apiHealthStatusDesc    = newDesc("api", "health_status", exposition.Gauge, "Top-level status the health endpoint reported, normalised to healthy, degraded, unhealthy or unknown: 1 for the reported one, 0 for the others.", "status")
+	apiComponentUpDesc     = newDesc("api", "component_up", exposition.Gauge, "1 when the health endpoint reports the component healthy, 0 otherwise.", "component")
+	apiComponentStatusDesc = newDesc("api", "component_status", exposition.Gauge, "Status the health endpoint reports for the component, normalised to healthy, degraded, unhealthy or unknown: 1 for the reported one, 0 for the others.", "component", "status")
+	apiJSONValueDesc       = newDesc("api", "json_value", exposition.Gauge, "Value of a configured field of the API's JSON metrics document (booleans as 0 or 1).", "field")
+	apiProbeDurationDesc   = newDesc("api", "probe_duration_seconds", exposition.Histogram, "Duration of health probes, request sent to body read, failed probes included.")
 )
 
 type apiTarget struct {
@@ -410,7 +410,7 @@ func (t *apiTarget) probeHealth(ctx context.Context, s *Scrape, emit func(promet
 		reason := transportReason(err)
 		t.failures[reason].Add(1)
 		t.noteProbe(reason.String(), err)
-		gauge(emit, apiProbeSuccessDesc, 0)
+		emitSample(emit, apiProbeSuccessDesc, 0)
 		t.emitProbeStats(emit, took)
 		return false
 	}
@@ -456,8 +456,8 @@ func (t *apiTarget) probeHealth(ctx context.Context, s *Scrape, emit func(promet
 		t.successes.Add(1)
 		t.noteProbe("", nil)
 	}
-	gauge(emit, apiProbeSuccessDesc, success)
-	gauge(emit, apiStatusCodeDesc, float64(resp.status))
+	emitSample(emit, apiProbeSuccessDesc, success)
+	emitSample(emit, apiStatusCodeDesc, float64(resp.status))
 	t.emitProbeStats(emit, took)
 	if hasOverall {
 		stateSet(emit, apiHealthStatusDesc, overall)
@@ -479,7 +479,7 @@ func (t *apiTarget) probeHealth(ctx context.Context, s *Scrape, emit func(promet
 		if state == stateHealthy {
 			up = 1
 		}
-		gauge(emit, apiComponentUpDesc, up, name)
+		emitSample(emit, apiComponentUpDesc, up, name)
 		stateSet(emit, apiComponentStatusDesc, state, name)
 	}
 	return true
@@ -502,11 +502,11 @@ func (t *apiTarget) noteProbe(reason string, err error) {
 }
 
 func (t *apiTarget) emitProbeStats(emit func(prometheus.Metric), took time.Duration) {
-	gauge(emit, apiLastDurationDesc, took.Seconds())
+	emitSample(emit, apiLastDurationDesc, took.Seconds())
 	emit(t.hist)
-	counter(emit, apiSuccessesDesc, float64(t.successes.Load()))
+	emitSample(emit, apiSuccessesDesc, float64(t.successes.Load()))
 	for r := probeReason(0); r < numProbeReasons; r++ {
-		counter(emit, apiFailuresDesc, float64(t.failures[r].Load()), r.String())
+		emitSample(emit, apiFailuresDesc, float64(t.failures[r].Load()), r.String())
 	}
 }
 
@@ -517,7 +517,7 @@ func stateSet(emit func(prometheus.Metric), d *exposition.Desc, state string, la
 		if st == state {
 			v = 1
 		}
-		gauge(emit, d, v, append(labels[:len(labels):len(labels)], st)...)
+		emitSample(emit, d, v, append(labels[:len(labels):len(labels)], st)...)
 	}
 }
 

@@ -71,7 +71,7 @@ func TestGathererMatchesRegistry(t *testing.T) {
 // SQL_ASCII cluster) keeps its series, bytes replaced, and no panic.
 func TestLabelValuesNotUTF8(t *testing.T) {
 	var got []prometheus.Metric
-	gauge(func(m prometheus.Metric) { got = append(got, m) }, pgBackendsDesc, 4, "caf\xe9", "idle")
+	emitSample(func(m prometheus.Metric) { got = append(got, m) }, pgBackendsDesc, 4, "caf\xe9", "idle")
 	fams, err := exposition.NewGatherer(context.Background(), nil, fixedSource{name: "pg", metrics: got}).Gather()
 	if err != nil {
 		t.Fatal(err)

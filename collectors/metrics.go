@@ -2,7 +2,6 @@ package collectors
 
 import (
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,23 +24,14 @@ var (
 	metrics   = map[string]MetricInfo{}
 )
 
-// newDesc builds a descriptor and records it in the list Metrics returns.
-// Every collector's descriptors are made through it.
-func newDesc(subsystem, name, help string, labels ...string) *exposition.Desc {
+// newDesc builds a descriptor of the declared type and records it in the
+// list Metrics returns. Every collector's descriptors are made through it.
+func newDesc(subsystem, name string, typ exposition.Type, help string, labels ...string) *exposition.Desc {
 	fq := prometheus.BuildFQName(namespace, subsystem, name)
-	typ := exposition.Gauge
-	if strings.HasSuffix(fq, "_total") {
-		typ = exposition.Counter
-	}
-	return listed(exposition.NewDesc(fq, help, typ, labels...))
-}
-
-// listed records d in the list Metrics returns.
-func listed(d *exposition.Desc) *exposition.Desc {
 	metricsMu.Lock()
 	defer metricsMu.Unlock()
-	metrics[d.Name()] = MetricInfo{Name: d.Name(), Help: d.Help(), Type: d.Type().String(), Labels: d.Labels()}
-	return d
+	metrics[fq] = MetricInfo{Name: fq, Help: help, Type: typ.String(), Labels: labels}
+	return exposition.NewDesc(fq, help, typ, labels...)
 }
 
 // Metrics lists every metric family the exporter can export (besides the

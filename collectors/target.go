@@ -73,25 +73,22 @@ func (s *Scrape) Run(name string, collect func(emit func(prometheus.Metric)) err
 	s.collector = append(s.collector, collectorResult{name: name, duration: time.Since(start), err: err})
 }
 
-// gauge emits a gauge with the given labels; the helper keeps collector code
-// about what is measured rather than how it is wrapped. The label values
-// are kept, not copied: a caller must not change them afterwards.
-func gauge(emit func(prometheus.Metric), d *exposition.Desc, v float64, labels ...string) {
-	emit(exposition.NewSample(d, v, labels...))
-}
-
-func counter(emit func(prometheus.Metric), d *exposition.Desc, v float64, labels ...string) {
+// emitSample emits a gauge's or a counter's value, as d declares, with the
+// given labels; the helper keeps collector code about what is measured
+// rather than how it is wrapped. The label values are kept, not copied: a
+// caller must not change them afterwards.
+func emitSample(emit func(prometheus.Metric), d *exposition.Desc, v float64, labels ...string) {
 	emit(exposition.NewSample(d, v, labels...))
 }
 
 var (
-	targetUpDesc          = newDesc("", "target_up", "1 when the target answered with usable data in this scrape, 0 otherwise.", "kind")
-	targetDurationDesc    = newDesc("", "target_scrape_duration_seconds", "Time the scrape of this target took.", "kind")
-	targetErrorsDesc      = newDesc("", "target_scrape_errors_total", "Failed scrapes of this target (or of one of its collectors), by reason.", "kind", "reason")
-	collectorDurationDesc = newDesc("", "scrape_collector_duration_seconds", "Time one collector of this target took; where the target's queries share one round trip (PostgreSQL, PgBouncer), the first collector's time includes it.", "collector")
-	collectorSuccessDesc  = newDesc("", "scrape_collector_success", "1 when the collector succeeded in this scrape, 0 otherwise.", "collector")
-	connectionsOpenedDesc = newDesc("", "target_connections_opened_total", "Connections headroom opened to this target; flat in steady state, since connections are reused across scrapes.", "kind")
-	labelsDroppedDesc     = newDesc("", "target_series_dropped_total", "Label values left out because they exceeded the target's configured limit, by limit.", "kind", "limit")
+	targetUpDesc          = newDesc("", "target_up", exposition.Gauge, "1 when the target answered with usable data in this scrape, 0 otherwise.", "kind")
+	targetDurationDesc    = newDesc("", "target_scrape_duration_seconds", exposition.Gauge, "Time the scrape of this target took.", "kind")
+	targetErrorsDesc      = newDesc("", "target_scrape_errors_total", exposition.Counter, "Failed scrapes of this target (or of one of its collectors), by reason.", "kind", "reason")
+	collectorDurationDesc = newDesc("", "scrape_collector_duration_seconds", exposition.Gauge, "Time one collector of this target took; where the target's queries share one round trip (PostgreSQL, PgBouncer), the first collector's time includes it.", "collector")
+	collectorSuccessDesc  = newDesc("", "scrape_collector_success", exposition.Gauge, "1 when the collector succeeded in this scrape, 0 otherwise.", "collector")
+	connectionsOpenedDesc = newDesc("", "target_connections_opened_total", exposition.Counter, "Connections headroom opened to this target; flat in steady state, since connections are reused across scrapes.", "kind")
+	labelsDroppedDesc     = newDesc("", "target_series_dropped_total", exposition.Counter, "Label values left out because they exceeded the target's configured limit, by limit.", "kind", "limit")
 )
 
 // Runner scrapes one Target, at most once at a time.
