@@ -274,17 +274,3 @@ func (e *Exporter) ProbeHandler() http.Handler {
 		exposition.Serve(w, r, exposition.NewGatherer(ctx, nil, runner), e.logger)
 	})
 }
-
-// Gatherer returns a gatherer that scrapes the given runners concurrently
-// under ctx, each series labelled with its target name.
-func Gatherer(ctx context.Context, runners ...*Runner) prometheus.Gatherer {
-	return exposition.NewGatherer(ctx, nil, sources(runners)...)
-}
-
-func sources(runners []*Runner) []exposition.Source {
-	out := make([]exposition.Source, len(runners))
-	for i, r := range runners {
-		out[i] = r
-	}
-	return out
-}

@@ -1,5 +1,6 @@
 // Package collectors scrapes PostgreSQL, PgBouncer, Redis and HTTP APIs at
-// scrape time and turns what they report into const metrics.
+// scrape time and turns what they report into samples of descriptors
+// declared with internal/exposition, which encodes and serves them.
 //
 // One Target per configured server owns its small connection pool. A Runner
 // wraps a Target and is the one place that times collectors, turns errors

@@ -1,27 +1,7 @@
-// Package exposition turns headroom's series into what a scrape answers:
-// the Prometheus text format written by its own encoder, other formats
-// through promhttp, gzip at the fastest level. It exists for speed alone:
-// promhttp's registry path (every series a protobuf message, hashed and
-// checked, then text after the slowest target answered) cost most of
-// what a scrape added to its queries' time and most of what it
-// allocated. The measure is `make bench`'s BenchmarkScrape, the ratio of
-// "scrape" to "direct" (the same queries run directly); the output stays
-// byte for byte promhttp's (TestTextMatchesPromhttp).
-//
-// Collectors see a small API: a descriptor declares its family's name,
-// help, type and labels (NewDesc); a gauge or counter value is a sample of
-// it (NewSample); a histogram is built from its descriptor (NewHistogram).
-// A Gatherer scrapes its sources concurrently, each source's series
-// labelled with its target name, and Serve answers an HTTP scrape from it.
-//
-// Each source's series are encoded into one part in the source's own
-// goroutine as soon as it answers, and the parts are merged family by
-// family when the response is written. A part is the unit to keep for a
-// cache: re-serving a target's last part with its age would be that part
-// plus a one-series part for the age, which the merge already handles.
 package exposition
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -75,6 +55,9 @@ type Desc struct {
 	// slots are the variable labels and the target label, sorted by name
 	// as the exposition wants them: each says where its value comes from.
 	slots []labelSlot
+	// err is what is wrong with the descriptor (a bad name, a label
+	// twice): its samples carry it to the gatherer, which drops them.
+	err error
 }
 
 // labelSlot is one label of a series: its name, and the index of its value
@@ -95,11 +78,18 @@ func NewDesc(name, help string, typ Type, labels ...string) *Desc {
 		slots = append(slots, labelSlot{name: l, value: i})
 	}
 	slices.SortFunc(slots, func(a, b labelSlot) int { return strings.Compare(a.name, b.name) })
-	return &Desc{
+	d := &Desc{
 		name: name, help: help, typ: typ, labels: slices.Clip(labels),
 		prom:  prometheus.NewDesc(name, help, labels, nil),
 		slots: slots,
 	}
+	switch {
+	case d.prom.Err() != nil:
+		d.err = fmt.Errorf("metric %s: %w", name, d.prom.Err())
+	case slices.Contains(labels, TargetLabel):
+		d.err = fmt.Errorf("metric %s: label %q is the gatherer's to add", name, TargetLabel)
+	}
+	return d
 }
 
 // Name is the family's full name.

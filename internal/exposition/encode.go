@@ -15,16 +15,11 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// The text exposition of a scrape is written here rather than by promhttp,
-// for the text format (what Prometheus asks for unless it wants
-// protobuf): every target's series become text in that target's own
-// goroutine as soon as it answers, while the slower targets are still
-// out, and samples go straight to text without the protobuf messages in
-// between. promhttp's path turned every series into messages
-// and then text after the slowest target had answered: that was most of
-// what a scrape added to its queries' time, and most of what it allocated.
-// The output is byte for byte what promhttp writes for the same series
-// (TestTextMatchesPromhttp).
+// How the text is written (doc.go says why): each part's series are
+// appended, as text, to one buffer per part with a sort key beside each,
+// and sorted in the part's goroutine; writeText then only interleaves the
+// parts' sorted runs. The output is byte for byte what promhttp writes for
+// the same series (TestTextMatchesPromhttp).
 
 // textSeries is one series of a family as exposition text, with the key
 // that orders it as promhttp orders series: its label names and values,
@@ -47,7 +42,9 @@ type textFamily struct {
 }
 
 // textPart is one target's families (or the static registry's), each
-// sorted, and what could not be added to them.
+// sorted, and what could not be added to them. A part is read-only once
+// done, so it can be written into any number of responses until it is
+// released; a cache that kept one would release it when it drops it.
 type textPart struct {
 	byName map[string]*textFamily
 	errs   []error
@@ -56,6 +53,8 @@ type textPart struct {
 	enc *textEncoder
 }
 
+// release hands the part's buffers back; the part must not be read
+// afterwards.
 func (p textPart) release() {
 	if p.enc != nil {
 		textEncoders.put(p.enc)

@@ -47,6 +47,8 @@ type sample struct {
 func NewSample(d *Desc, v float64, labels ...string) prometheus.Metric {
 	s := &sample{desc: d, value: v, labels: labels}
 	switch {
+	case d.err != nil:
+		s.err = d.err
 	case d.typ != Gauge && d.typ != Counter:
 		s.err = fmt.Errorf("metric %s is a %s: a sample is a gauge's or a counter's", d.name, d.typ)
 	case len(labels) != len(d.labels):
@@ -145,6 +147,9 @@ func NewHistogram(d *Desc, opts HistogramOpts) (*HistogramMetric, error) {
 	}
 	if len(d.labels) > 0 {
 		return nil, fmt.Errorf("metric %s: a histogram has no labels but the target's, not %v", d.name, d.labels)
+	}
+	if d.err != nil {
+		return nil, d.err
 	}
 	h := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:                            d.name,

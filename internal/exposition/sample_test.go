@@ -68,8 +68,35 @@ func TestSampleRepairsOrRefuses(t *testing.T) {
 		t.Errorf("one value for two labels: err = %v", err)
 	}
 	// A descriptor is typed, so one not made by NewDesc cannot be given;
-	// what can is one that declares a histogram.
+	// what can is one that declares a histogram, or one that is invalid.
 	if err := NewSample(probeDurationDesc, 1).Write(&dto.Metric{}); err == nil {
 		t.Error("a sample of a histogram's descriptor was accepted")
+	}
+	for _, tc := range []struct {
+		desc   *Desc
+		labels []string
+	}{
+		{NewDesc("headroom_twice", "h", Gauge, "db", "db"), []string{"a", "b"}},
+		{NewDesc("headroom_own_target", "h", Gauge, "target"), []string{"a"}},
+	} {
+		if err := NewSample(tc.desc, 1, tc.labels...).Write(&dto.Metric{}); err == nil {
+			t.Errorf("a sample of %s (labels %v) was accepted", tc.desc, tc.desc.Labels())
+		}
+	}
+}
+
+// A histogram is built only from a descriptor that declares one, with no
+// labels but the target's (which the gatherer adds).
+func TestNewHistogramRefuses(t *testing.T) {
+	for _, d := range []*Desc{
+		backendsDesc,
+		NewDesc("headroom_labelled_seconds", "h", Histogram, "database"),
+	} {
+		if _, err := NewHistogram(d, HistogramOpts{Buckets: []float64{1}}); err == nil {
+			t.Errorf("a histogram of %s (%s, labels %v) was built", d, d.Type(), d.Labels())
+		}
+	}
+	if _, err := NewHistogram(probeDurationDesc, HistogramOpts{Buckets: []float64{1}}); err != nil {
+		t.Error(err)
 	}
 }
