@@ -34,6 +34,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/exposition"
 	"github.com/headroom-dev/headroom/internal/kind"
 )
 
@@ -107,16 +108,16 @@ var stateWords = map[string]string{
 }
 
 var (
-	apiProbeSuccessDesc    = newDesc("api", "probe_success", "1 when the health endpoint answered with the expected status code and, if its JSON body has a top-level status, that status is healthy; 0 otherwise.")
-	apiStatusCodeDesc      = newDesc("api", "probe_http_status_code", "HTTP status code of the health endpoint's last response.")
-	apiLastDurationDesc    = newDesc("api", "probe_last_duration_seconds", "Time the last health probe took, request sent to body read.")
-	apiSuccessesDesc       = newDesc("api", "probe_successes_total", "Health probes that succeeded.")
-	apiFailuresDesc        = newDesc("api", "probe_failures_total", "Health probes that failed, by reason (timeout, refused, dns, tls, redirect, http_status, invalid_body, body_status, protocol).", "reason")
-	apiHealthStatusDesc    = newDesc("api", "health_status", "Top-level status the health endpoint reported, normalised to healthy, degraded, unhealthy or unknown: 1 for the reported one, 0 for the others.", "status")
-	apiComponentUpDesc     = newDesc("api", "component_up", "1 when the health endpoint reports the component healthy, 0 otherwise.", "component")
-	apiComponentStatusDesc = newDesc("api", "component_status", "Status the health endpoint reports for the component, normalised to healthy, degraded, unhealthy or unknown: 1 for the reported one, 0 for the others.", "component", "status")
-	apiJSONValueDesc       = newDesc("api", "json_value", "Value of a configured field of the API's JSON metrics document (booleans as 0 or 1).", "field")
-	apiProbeDurationHelp   = "Duration of health probes, request sent to body read, failed probes included."
+	apiProbeSuccessDesc    = newDesc("api", "probe_success", exposition.Gauge, "1 when the health endpoint answered with the expected status code and, if its JSON body has a top-level status, that status is healthy; 0 otherwise.")
+	apiStatusCodeDesc      = newDesc("api", "probe_http_status_code", exposition.Gauge, "HTTP status code of the health endpoint's last response.")
+	apiLastDurationDesc    = newDesc("api", "probe_last_duration_seconds", exposition.Gauge, "Time the last health probe took, request sent to body read.")
+	apiSuccessesDesc       = newDesc("api", "probe_successes_total", exposition.Counter, "Health probes that succeeded.")
+	apiFailuresDesc        = newDesc("api", "probe_failures_total", exposition.Counter, "Health probes that failed, by reason (timeout, refused, dns, tls, redirect, http_status, invalid_body, body_status, protocol).", "reason")
+	apiHealthStatusDesc    = newDesc("api", "health_status", exposition.Gauge, "Top-level status the health endpoint reported, normalised to healthy, degraded, unhealthy or unknown: 1 for the reported one, 0 for the others.", "status")
+	apiComponentUpDesc     = newDesc("api", "component_up", exposition.Gauge, "1 when the health endpoint reports the component healthy, 0 otherwise.", "component")
+	apiComponentStatusDesc = newDesc("api", "component_status", exposition.Gauge, "Status the health endpoint reports for the component, normalised to healthy, degraded, unhealthy or unknown: 1 for the reported one, 0 for the others.", "component", "status")
+	apiJSONValueDesc       = newDesc("api", "json_value", exposition.Gauge, "Value of a configured field of the API's JSON metrics document (booleans as 0 or 1).", "field")
+	apiProbeDurationDesc   = newDesc("api", "probe_duration_seconds", exposition.Histogram, "Duration of health probes, request sent to body read, failed probes included.")
 )
 
 type apiTarget struct {
@@ -137,7 +138,7 @@ type apiTarget struct {
 
 	// Cumulative state across scrapes. The runner scrapes a target at most
 	// once at a time; the atomics and the histogram are safe regardless.
-	hist      prometheus.Histogram
+	hist      *exposition.HistogramMetric
 	successes atomic.Uint64
 	failures  [numProbeReasons]atomic.Uint64
 
@@ -205,21 +206,20 @@ func NewAPI(c config.API, logger *slog.Logger) (Target, error) {
 		IdleConnTimeout:     5 * time.Minute,
 	}
 	t.client = &http.Client{Transport: t.transport, CheckRedirect: sameOriginRedirects}
-	t.hist = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Namespace: namespace,
-		Subsystem: "api",
-		Name:      "probe_duration_seconds",
-		Help:      apiProbeDurationHelp,
-		Buckets:   prometheus.DefBuckets,
-		// Stateful, so built per target with its label already on.
-		ConstLabels: prometheus.Labels{"target": c.Name},
+	// Stateful, so each target keeps its own; the gatherer labels it with
+	// the target as any other series.
+	hist, err := exposition.NewHistogram(apiProbeDurationDesc, exposition.HistogramOpts{
+		Buckets: prometheus.DefBuckets,
 		// Native buckets as well, for percentiles without bucket guessing
 		// on servers that ingest them; classic buckets stay for the rest.
 		NativeHistogramBucketFactor:     1.1,
 		NativeHistogramMaxBucketNumber:  100,
 		NativeHistogramMinResetDuration: time.Hour,
 	})
-	registerLabelled(t.hist.Desc(), MetricInfo{Name: namespace + "_api_probe_duration_seconds", Help: apiProbeDurationHelp, Type: "histogram"})
+	if err != nil {
+		return nil, err
+	}
+	t.hist = hist
 	return t, nil
 }
 
@@ -290,7 +290,6 @@ func (t *apiTarget) Kind() kind.Kind { return kind.API }
 // Close drops the idle keep-alive connections.
 func (t *apiTarget) Close() {
 	t.transport.CloseIdleConnections()
-	forget(t.hist.Desc())
 }
 
 // Scrape probes the health endpoint and, when it answered and a metrics
@@ -409,7 +408,7 @@ func (t *apiTarget) probeHealth(ctx context.Context, s *Scrape, emit func(promet
 		reason := transportReason(err)
 		t.failures[reason].Add(1)
 		t.noteProbe(reason.String(), err)
-		gauge(emit, apiProbeSuccessDesc, 0)
+		emitSample(emit, apiProbeSuccessDesc, 0)
 		t.emitProbeStats(emit, took)
 		return false
 	}
@@ -455,8 +454,8 @@ func (t *apiTarget) probeHealth(ctx context.Context, s *Scrape, emit func(promet
 		t.successes.Add(1)
 		t.noteProbe("", nil)
 	}
-	gauge(emit, apiProbeSuccessDesc, success)
-	gauge(emit, apiStatusCodeDesc, float64(resp.status))
+	emitSample(emit, apiProbeSuccessDesc, success)
+	emitSample(emit, apiStatusCodeDesc, float64(resp.status))
 	t.emitProbeStats(emit, took)
 	if hasOverall {
 		stateSet(emit, apiHealthStatusDesc, overall)
@@ -478,7 +477,7 @@ func (t *apiTarget) probeHealth(ctx context.Context, s *Scrape, emit func(promet
 		if state == stateHealthy {
 			up = 1
 		}
-		gauge(emit, apiComponentUpDesc, up, name)
+		emitSample(emit, apiComponentUpDesc, up, name)
 		stateSet(emit, apiComponentStatusDesc, state, name)
 	}
 	return true
@@ -501,22 +500,22 @@ func (t *apiTarget) noteProbe(reason string, err error) {
 }
 
 func (t *apiTarget) emitProbeStats(emit func(prometheus.Metric), took time.Duration) {
-	gauge(emit, apiLastDurationDesc, took.Seconds())
+	emitSample(emit, apiLastDurationDesc, took.Seconds())
 	emit(t.hist)
-	counter(emit, apiSuccessesDesc, float64(t.successes.Load()))
+	emitSample(emit, apiSuccessesDesc, float64(t.successes.Load()))
 	for r := probeReason(0); r < numProbeReasons; r++ {
-		counter(emit, apiFailuresDesc, float64(t.failures[r].Load()), r.String())
+		emitSample(emit, apiFailuresDesc, float64(t.failures[r].Load()), r.String())
 	}
 }
 
 // stateSet emits one series per normalised state, 1 for the current one.
-func stateSet(emit func(prometheus.Metric), d *prometheus.Desc, state string, labels ...string) {
+func stateSet(emit func(prometheus.Metric), d *exposition.Desc, state string, labels ...string) {
 	for _, st := range healthStates {
 		v := 0.0
 		if st == state {
 			v = 1
 		}
-		gauge(emit, d, v, append(labels[:len(labels):len(labels)], st)...)
+		emitSample(emit, d, v, append(labels[:len(labels):len(labels)], st)...)
 	}
 }
 

@@ -55,7 +55,7 @@ func (t *apiTarget) collectJSON(ctx context.Context, emit func(prometheus.Metric
 		}
 		t.noteField(f, problem)
 		if problem == "" {
-			gauge(emit, apiJSONValueDesc, x, f.Name)
+			emitSample(emit, apiJSONValueDesc, x, f.Name)
 		}
 	}
 	return nil

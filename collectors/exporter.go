@@ -1,11 +1,9 @@
 package collectors
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -15,12 +13,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/exposition"
 	"github.com/headroom-dev/headroom/internal/kind"
 )
 
@@ -237,7 +233,7 @@ func (e *Exporter) MetricsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := e.scrapeContext(r)
 		defer cancel()
-		e.serve(w, r, gatherWithStatic(ctx, e.static, e.runners...))
+		exposition.Serve(w, r, exposition.NewGatherer(ctx, e.static, sources(e.runners)...), e.logger)
 	})
 }
 
@@ -257,144 +253,6 @@ func (e *Exporter) ProbeHandler() http.Handler {
 		}
 		ctx, cancel := e.scrapeContext(r)
 		defer cancel()
-		e.serve(w, r, scrapeGatherer{ctx: ctx, runners: []*Runner{runner}})
+		exposition.Serve(w, r, exposition.NewGatherer(ctx, nil, runner), e.logger)
 	})
 }
-
-func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, g scrapeGatherer) {
-	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
-	if format.FormatType() == expfmt.TypeTextPlain {
-		e.serveText(w, r, g, format)
-		return
-	}
-	h := promhttp.HandlerFor(g, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(e.logger.Handler(), slog.LevelError),
-		ErrorHandling: promhttp.ContinueOnError,
-		// Compressed below, faster: promhttp's gzip runs at the default
-		// level, which cost more CPU per scrape than all of a target's
-		// queries, for a few kilobytes saved. klauspost/compress (already
-		// in client_golang's module graph) compresses a scrape at
-		// BestSpeed in about half the time of the standard library's,
-		// and smaller.
-		DisableCompression: true,
-	})
-	if !acceptsGzip(r) {
-		h.ServeHTTP(w, r)
-		return
-	}
-	gz, done := gzipTo(w)
-	h.ServeHTTP(gzipResponse{ResponseWriter: w, w: gz}, r)
-	done()
-}
-
-// serveText writes the text format itself (encode.go says why), with the
-// headers promhttp would send.
-func (e *Exporter) serveText(w http.ResponseWriter, r *http.Request, g scrapeGatherer, format expfmt.Format) {
-	parts := g.gatherText()
-	w.Header().Add("Vary", "Accept")
-	w.Header().Set("Content-Type", string(format))
-	out, done := io.Writer(w), func() error { return nil }
-	if acceptsGzip(r) {
-		out, done = gzipTo(w)
-	}
-	// Written whole into memory first, then compressed in one call: a
-	// thousand small writes to the compressor cost more than the copy.
-	text := textBuffers.get()
-	text.Reset()
-	defer textBuffers.put(text)
-	err := writeText(text, parts, r.URL.Query()["name[]"]...)
-	for _, p := range parts {
-		p.release()
-	}
-	if _, werr := out.Write(text.Bytes()); err == nil {
-		err = werr
-	}
-	if cerr := done(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		e.logger.Error("error gathering metrics", "err", err)
-	}
-}
-
-// gzipTo starts a gzip response; done ends the stream and keeps the
-// writer for the next scrape.
-func gzipTo(w http.ResponseWriter) (*gzip.Writer, func() error) {
-	w.Header().Set("Content-Encoding", "gzip")
-	w.Header().Add("Vary", "Accept-Encoding")
-	gz := gzipWriters.get()
-	gz.Reset(w)
-	return gz, func() error {
-		err := gz.Close()
-		// The kept writer must not keep this response alive.
-		gz.Reset(io.Discard)
-		gzipWriters.put(gz)
-		return err
-	}
-}
-
-// textBuffers are what scrapes are written into.
-var textBuffers = newFreeList(4, func() *bytes.Buffer { return &bytes.Buffer{} })
-
-var gzipWriters = newFreeList(4, func() *gzip.Writer {
-	gz, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-	return gz
-})
-
-// freeList keeps a few values between scrapes. Not a sync.Pool: the
-// garbage collector empties those, and at headroom's heap size it ran
-// about every other scrape, so each scrape built a new gzip writer (its
-// tables and window were a fifth of what a scrape allocated) and made the
-// next collection come sooner.
-type freeList[T any] struct {
-	free  chan T
-	build func() T
-}
-
-func newFreeList[T any](size int, build func() T) freeList[T] {
-	return freeList[T]{free: make(chan T, size), build: build}
-}
-
-func (l freeList[T]) get() T {
-	select {
-	case v := <-l.free:
-		return v
-	default:
-		return l.build()
-	}
-}
-
-func (l freeList[T]) put(v T) {
-	select {
-	case l.free <- v:
-	default:
-	}
-}
-
-func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && !refused(params) {
-			return true
-		}
-	}
-	return false
-}
-
-// refused says whether Accept-Encoding parameters give a weight of zero
-// (q=0, q=0.0, q=0.000).
-func refused(params string) bool {
-	q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
-	if !ok {
-		return false
-	}
-	v, err := strconv.ParseFloat(q, 64)
-	return err == nil && v == 0
-}
-
-type gzipResponse struct {
-	http.ResponseWriter
-	w io.Writer
-}
-
-func (g gzipResponse) Write(b []byte) (int, error) { return g.w.Write(b) }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/headroom-dev/headroom/internal/exposition"
 )
 
 // PgBouncer metrics come from four admin-console commands, each read by
@@ -34,83 +36,83 @@ import (
 // headroom_pgbouncer_client_connections, because they count against
 // max_client_conn.
 var (
-	pgbPoolClientsDesc = pgbDesc("pool_client_connections",
+	pgbPoolClientsDesc = pgbDesc("pool_client_connections", exposition.Gauge,
 		"Client connections of the pool by state: active (linked to a server or idle), waiting (for a server), and cancel requests (cancel_req before 1.18; active_cancel_req, waiting_cancel_req from 1.18).",
 		"database", "user", "state")
-	pgbPoolServersDesc = pgbDesc("pool_server_connections",
+	pgbPoolServersDesc = pgbDesc("pool_server_connections", exposition.Gauge,
 		"Server connections of the pool by state: active (linked to a client), idle, used (needs the check query), tested, login, and active_cancel/being_canceled (1.18+).",
 		"database", "user", "state")
-	pgbPoolMaxWaitDesc = pgbDesc("pool_max_wait_seconds",
+	pgbPoolMaxWaitDesc = pgbDesc("pool_max_wait_seconds", exposition.Gauge,
 		"How long the oldest waiting client of the pool has waited (maxwait + maxwait_us).",
 		"database", "user")
-	pgbPoolInfoDesc = pgbDesc("pool_info",
+	pgbPoolInfoDesc = pgbDesc("pool_info", exposition.Gauge,
 		"Always 1; the pool's resolved pool_mode as a label.",
 		"database", "user", "pool_mode")
-	pgbClientsDesc = pgbDesc("client_connections",
+	pgbClientsDesc = pgbDesc("client_connections", exposition.Gauge,
 		"Client connections in every pool, the admin console's included: what counts against max_client_conn (clients still logging in are not in any pool and are not counted).")
 
-	pgbDBPoolSizeDesc = pgbDesc("database_pool_size",
+	pgbDBPoolSizeDesc = pgbDesc("database_pool_size", exposition.Gauge,
 		"Maximum server connections of each pool (database, user) of this database: pool_size, or default_pool_size when the database does not set it.",
 		"database")
-	pgbDBReservePoolDesc = pgbDesc("database_reserve_pool_size",
+	pgbDBReservePoolDesc = pgbDesc("database_reserve_pool_size", exposition.Gauge,
 		"Additional server connections a pool of this database may open when clients wait (reserve_pool; reserve_pool_size from 1.24).",
 		"database")
-	pgbDBServerConnsDesc = pgbDesc("database_server_connections",
+	pgbDBServerConnsDesc = pgbDesc("database_server_connections", exposition.Gauge,
 		"Server connections PgBouncer holds to this database (current_connections).",
 		"database")
-	pgbDBMaxServerConnsDesc = pgbDesc("database_max_server_connections",
+	pgbDBMaxServerConnsDesc = pgbDesc("database_max_server_connections", exposition.Gauge,
 		"Limit on server connections to this database across its pools (max_connections, i.e. max_db_connections); 0 means unlimited.",
 		"database")
-	pgbDBClientConnsDesc = pgbDesc("database_client_connections",
+	pgbDBClientConnsDesc = pgbDesc("database_client_connections", exposition.Gauge,
 		"Client connections to this database (current_client_connections, 1.24+).",
 		"database")
-	pgbDBMaxClientConnsDesc = pgbDesc("database_max_client_connections",
+	pgbDBMaxClientConnsDesc = pgbDesc("database_max_client_connections", exposition.Gauge,
 		"Limit on client connections to this database (max_client_connections, 1.24+); 0 means unlimited.",
 		"database")
-	pgbDBPausedDesc = pgbDesc("database_paused",
+	pgbDBPausedDesc = pgbDesc("database_paused", exposition.Gauge,
 		"1 when the database is paused (PAUSE), 0 otherwise.",
 		"database")
-	pgbDBDisabledDesc = pgbDesc("database_disabled",
+	pgbDBDisabledDesc = pgbDesc("database_disabled", exposition.Gauge,
 		"1 when the database is disabled (DISABLE), 0 otherwise.",
 		"database")
 
-	pgbStatsXactsDesc = pgbDesc("stats_transactions_total",
+	pgbStatsXactsDesc = pgbDesc("stats_transactions_total", exposition.Counter,
 		"SQL transactions pooled (total_xact_count).", "database")
-	pgbStatsQueriesDesc = pgbDesc("stats_queries_total",
+	pgbStatsQueriesDesc = pgbDesc("stats_queries_total", exposition.Counter,
 		"SQL queries pooled (total_query_count).", "database")
-	pgbStatsReceivedDesc = pgbDesc("stats_received_bytes_total",
+	pgbStatsReceivedDesc = pgbDesc("stats_received_bytes_total", exposition.Counter,
 		"Network traffic received from clients (total_received).", "database")
-	pgbStatsSentDesc = pgbDesc("stats_sent_bytes_total",
+	pgbStatsSentDesc = pgbDesc("stats_sent_bytes_total", exposition.Counter,
 		"Network traffic sent to clients (total_sent).", "database")
-	pgbStatsXactTimeDesc = pgbDesc("stats_transaction_duration_seconds_total",
+	pgbStatsXactTimeDesc = pgbDesc("stats_transaction_duration_seconds_total", exposition.Counter,
 		"Time spent in transactions, idle in transaction included (total_xact_time).", "database")
-	pgbStatsQueryTimeDesc = pgbDesc("stats_query_duration_seconds_total",
+	pgbStatsQueryTimeDesc = pgbDesc("stats_query_duration_seconds_total", exposition.Counter,
 		"Time spent actively running queries (total_query_time).", "database")
-	pgbStatsWaitTimeDesc = pgbDesc("stats_client_wait_seconds_total",
+	pgbStatsWaitTimeDesc = pgbDesc("stats_client_wait_seconds_total", exposition.Counter,
 		"Time clients spent waiting for a server connection (total_wait_time).", "database")
-	pgbStatsAssignmentsDesc = pgbDesc("stats_server_assignments_total",
+	pgbStatsAssignmentsDesc = pgbDesc("stats_server_assignments_total", exposition.Counter,
 		"Times a server connection was assigned to a client (total_server_assignment_count, 1.23+).", "database")
-	pgbStatsClientParsesDesc = pgbDesc("stats_client_parses_total",
+	pgbStatsClientParsesDesc = pgbDesc("stats_client_parses_total", exposition.Counter,
 		"Prepared statements created by clients (total_client_parse_count, 1.24+).", "database")
-	pgbStatsServerParsesDesc = pgbDesc("stats_server_parses_total",
+	pgbStatsServerParsesDesc = pgbDesc("stats_server_parses_total", exposition.Counter,
 		"Prepared statements created by PgBouncer on servers (total_server_parse_count, 1.24+).", "database")
-	pgbStatsBindsDesc = pgbDesc("stats_binds_total",
+	pgbStatsBindsDesc = pgbDesc("stats_binds_total", exposition.Counter,
 		"Prepared statements bound by clients (total_bind_count, 1.24+).", "database")
 
-	pgbConfigMaxClientConnDesc = pgbDesc("config_max_client_connections",
+	pgbConfigMaxClientConnDesc = pgbDesc("config_max_client_connections", exposition.Gauge,
 		"The max_client_conn setting: client connections PgBouncer accepts in total.")
-	pgbConfigMaxDBConnsDesc = pgbDesc("config_max_db_connections",
+	pgbConfigMaxDBConnsDesc = pgbDesc("config_max_db_connections", exposition.Gauge,
 		"The max_db_connections setting: default limit on server connections per database; 0 means unlimited.")
-	pgbConfigMaxUserConnsDesc = pgbDesc("config_max_user_connections",
+	pgbConfigMaxUserConnsDesc = pgbDesc("config_max_user_connections", exposition.Gauge,
 		"The max_user_connections setting: default limit on server connections per user; 0 means unlimited.")
-	pgbConfigDefaultPoolSizeDesc = pgbDesc("config_default_pool_size",
+	pgbConfigDefaultPoolSizeDesc = pgbDesc("config_default_pool_size", exposition.Gauge,
 		"The default_pool_size setting: server connections per pool unless the database sets pool_size.")
-	pgbConfigReservePoolSizeDesc = pgbDesc("config_reserve_pool_size",
+	pgbConfigReservePoolSizeDesc = pgbDesc("config_reserve_pool_size", exposition.Gauge,
 		"The reserve_pool_size setting: extra server connections a pool may open when clients wait.")
 )
 
-func pgbDesc(name, help string, labels ...string) *prometheus.Desc {
-	return newDesc("pgbouncer", name, help, labels...)
+func pgbDesc(name string, typ exposition.Type, help string, labels ...string) *exposition.Desc {
+	return newDesc("pgbouncer", name, typ, help, labels...)
 }
 
 // pgbAdminDatabase is the admin console's pseudo-database.
@@ -121,8 +123,7 @@ type pgbColumn struct {
 	// names are the column's names, newest first: the first one the server
 	// sent is read (reserve_pool became reserve_pool_size in 1.24).
 	names []string
-	desc  *prometheus.Desc
-	kind  prometheus.ValueType
+	desc  *exposition.Desc
 	// scale multiplies the value; 0 means 1. 1e-6 turns µs into seconds.
 	scale float64
 	// state is the value of the desc's last label, when it has a state label.
@@ -162,24 +163,24 @@ var pgbDatabaseColumns = []pgbColumn{
 }
 
 var pgbStatsColumns = []pgbColumn{
-	{names: []string{"total_xact_count"}, desc: pgbStatsXactsDesc, kind: prometheus.CounterValue},
-	{names: []string{"total_query_count"}, desc: pgbStatsQueriesDesc, kind: prometheus.CounterValue},
-	{names: []string{"total_received"}, desc: pgbStatsReceivedDesc, kind: prometheus.CounterValue},
-	{names: []string{"total_sent"}, desc: pgbStatsSentDesc, kind: prometheus.CounterValue},
-	{names: []string{"total_xact_time"}, desc: pgbStatsXactTimeDesc, kind: prometheus.CounterValue, scale: 1e-6},
-	{names: []string{"total_query_time"}, desc: pgbStatsQueryTimeDesc, kind: prometheus.CounterValue, scale: 1e-6},
-	{names: []string{"total_wait_time"}, desc: pgbStatsWaitTimeDesc, kind: prometheus.CounterValue, scale: 1e-6},
-	{names: []string{"total_server_assignment_count"}, desc: pgbStatsAssignmentsDesc, kind: prometheus.CounterValue, optional: true},
-	{names: []string{"total_client_parse_count"}, desc: pgbStatsClientParsesDesc, kind: prometheus.CounterValue, optional: true},
-	{names: []string{"total_server_parse_count"}, desc: pgbStatsServerParsesDesc, kind: prometheus.CounterValue, optional: true},
-	{names: []string{"total_bind_count"}, desc: pgbStatsBindsDesc, kind: prometheus.CounterValue, optional: true},
+	{names: []string{"total_xact_count"}, desc: pgbStatsXactsDesc},
+	{names: []string{"total_query_count"}, desc: pgbStatsQueriesDesc},
+	{names: []string{"total_received"}, desc: pgbStatsReceivedDesc},
+	{names: []string{"total_sent"}, desc: pgbStatsSentDesc},
+	{names: []string{"total_xact_time"}, desc: pgbStatsXactTimeDesc, scale: 1e-6},
+	{names: []string{"total_query_time"}, desc: pgbStatsQueryTimeDesc, scale: 1e-6},
+	{names: []string{"total_wait_time"}, desc: pgbStatsWaitTimeDesc, scale: 1e-6},
+	{names: []string{"total_server_assignment_count"}, desc: pgbStatsAssignmentsDesc, optional: true},
+	{names: []string{"total_client_parse_count"}, desc: pgbStatsClientParsesDesc, optional: true},
+	{names: []string{"total_server_parse_count"}, desc: pgbStatsServerParsesDesc, optional: true},
+	{names: []string{"total_bind_count"}, desc: pgbStatsBindsDesc, optional: true},
 }
 
 // pgbConfigKeys maps SHOW CONFIG keys to gauges. Every supported version
 // has all of them.
 var pgbConfigKeys = []struct {
 	key  string
-	desc *prometheus.Desc
+	desc *exposition.Desc
 }{
 	{"max_client_conn", pgbConfigMaxClientConnDesc},
 	{"max_db_connections", pgbConfigMaxDBConnsDesc},
@@ -257,15 +258,11 @@ func pgbEmitRow(emit func(prometheus.Metric), row []string, cols []pgbColumn, id
 		if c.scale != 0 {
 			v *= c.scale
 		}
-		kind := c.kind
-		if kind == 0 {
-			kind = prometheus.GaugeValue
-		}
 		ls := labels
 		if c.state != "" {
 			ls = append(append(make([]string, 0, len(labels)+1), labels...), c.state)
 		}
-		emit(newConstSample(c.desc, kind, v, ls))
+		emit(exposition.NewSample(c.desc, v, ls...))
 	}
 }
 
@@ -321,14 +318,14 @@ func pgbParsePools(t pgbTable, allow func(database, user string) bool, emit func
 			if us, ok := pgbValue(row, maxWaitUs); ok {
 				secs += us / 1e6
 			}
-			gauge(emit, pgbPoolMaxWaitDesc, secs, db, user)
+			emitSample(emit, pgbPoolMaxWaitDesc, secs, db, user)
 		}
 		if m := pgbCell(row, mode); m != "" {
-			gauge(emit, pgbPoolInfoDesc, 1, db, user, m)
+			emitSample(emit, pgbPoolInfoDesc, 1, db, user, m)
 		}
 	}
 	if haveClients {
-		gauge(emit, pgbClientsDesc, clients)
+		emitSample(emit, pgbClientsDesc, clients)
 	}
 	return nil
 }
@@ -390,7 +387,7 @@ func pgbParseConfig(t pgbTable, emit func(prometheus.Metric), missing pgbMissing
 			continue
 		}
 		if v, ok := pgbValue([]string{raw}, 0); ok {
-			gauge(emit, k.desc, v)
+			emitSample(emit, k.desc, v)
 		}
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/exposition"
 	"github.com/headroom-dev/headroom/internal/kind"
 )
 
@@ -29,37 +30,37 @@ import (
 var (
 	pgSubsystem = "postgres"
 
-	pgInRecoveryDesc = pgDesc("in_recovery", "1 when the server is a standby (in recovery), 0 on a primary.")
-	pgVersionDesc    = pgDesc("server_version_num", "The server's version as server_version_num (e.g. 150019).")
+	pgInRecoveryDesc = pgDesc("in_recovery", exposition.Gauge, "1 when the server is a standby (in recovery), 0 on a primary.")
+	pgVersionDesc    = pgDesc("server_version_num", exposition.Gauge, "The server's version as server_version_num (e.g. 150019).")
 
-	pgMaxConnectionsDesc    = pgDesc("max_connections", "The max_connections setting.")
-	pgSuperuserReservedDesc = pgDesc("superuser_reserved_connections", "The superuser_reserved_connections setting.")
-	pgReservedDesc          = pgDesc("reserved_connections", "The reserved_connections setting (16+; 0 before, where it does not exist).")
-	pgUsableConnectionsDesc = pgDesc("usable_connections", "Connections ordinary clients can hold: max_connections - superuser_reserved_connections - reserved_connections.")
+	pgMaxConnectionsDesc    = pgDesc("max_connections", exposition.Gauge, "The max_connections setting.")
+	pgSuperuserReservedDesc = pgDesc("superuser_reserved_connections", exposition.Gauge, "The superuser_reserved_connections setting.")
+	pgReservedDesc          = pgDesc("reserved_connections", exposition.Gauge, "The reserved_connections setting (16+; 0 before, where it does not exist).")
+	pgUsableConnectionsDesc = pgDesc("usable_connections", exposition.Gauge, "Connections ordinary clients can hold: max_connections - superuser_reserved_connections - reserved_connections.")
 
-	pgBackendsDesc = pgDesc("backends",
+	pgBackendsDesc = pgDesc("backends", exposition.Gauge,
 		"Client backends by database and state (active, idle, idle_in_transaction, idle_in_transaction_aborted, waiting on a lock, ...).",
 		"database", "state")
-	pgOldestXactDesc = pgDesc("oldest_transaction_age_seconds",
+	pgOldestXactDesc = pgDesc("oldest_transaction_age_seconds", exposition.Gauge,
 		"Age of the longest-running open transaction in the database, 0 when none is open.", "database")
-	pgDatabaseLimitDesc = pgDesc("database_connection_limit",
+	pgDatabaseLimitDesc = pgDesc("database_connection_limit", exposition.Gauge,
 		"The database's datconnlimit; absent when unlimited.", "database")
-	pgRoleBackendsDesc = pgDesc("role_backends", "Client backends by role (user).", "role")
-	pgRoleLimitDesc    = pgDesc("role_connection_limit", "The role's rolconnlimit; absent when unlimited.", "role")
-	pgPoolBackendsDesc = pgDesc("pool_backends",
+	pgRoleBackendsDesc = pgDesc("role_backends", exposition.Gauge, "Client backends by role (user).", "role")
+	pgRoleLimitDesc    = pgDesc("role_connection_limit", exposition.Gauge, "The role's rolconnlimit; absent when unlimited.", "role")
+	pgPoolBackendsDesc = pgDesc("pool_backends", exposition.Gauge,
 		"Client backends of a configured pool (matched by application_name, else by user), by state.", "pool", "state")
-	pgPoolSizeDesc = pgDesc("pool_size", "The configured size of the application's connection pool.", "pool")
+	pgPoolSizeDesc = pgDesc("pool_size", exposition.Gauge, "The configured size of the application's connection pool.", "pool")
 
-	pgCommitsDesc    = pgDesc("database_commits_total", "Transactions committed in the database.", "database")
-	pgRollbacksDesc  = pgDesc("database_rollbacks_total", "Transactions rolled back in the database.", "database")
-	pgDeadlocksDesc  = pgDesc("database_deadlocks_total", "Deadlocks detected in the database.", "database")
-	pgBlocksHitDesc  = pgDesc("database_blocks_hit_total", "Disk blocks found in shared buffers.", "database")
-	pgBlocksReadDesc = pgDesc("database_blocks_read_total", "Disk blocks read from disk (or the OS cache).", "database")
-	pgSizeDesc       = pgDesc("database_size_bytes", "Size of the database on disk (optional: database_sizes in the config).", "database")
+	pgCommitsDesc    = pgDesc("database_commits_total", exposition.Counter, "Transactions committed in the database.", "database")
+	pgRollbacksDesc  = pgDesc("database_rollbacks_total", exposition.Counter, "Transactions rolled back in the database.", "database")
+	pgDeadlocksDesc  = pgDesc("database_deadlocks_total", exposition.Counter, "Deadlocks detected in the database.", "database")
+	pgBlocksHitDesc  = pgDesc("database_blocks_hit_total", exposition.Counter, "Disk blocks found in shared buffers.", "database")
+	pgBlocksReadDesc = pgDesc("database_blocks_read_total", exposition.Counter, "Disk blocks read from disk (or the OS cache).", "database")
+	pgSizeDesc       = pgDesc("database_size_bytes", exposition.Gauge, "Size of the database on disk (optional: database_sizes in the config).", "database")
 )
 
-func pgDesc(name, help string, labels ...string) *prometheus.Desc {
-	return newDesc(pgSubsystem, name, help, labels...)
+func pgDesc(name string, typ exposition.Type, help string, labels ...string) *exposition.Desc {
+	return newDesc(pgSubsystem, name, typ, help, labels...)
 }
 
 // backendStates are always emitted for every database and pool, zero when
@@ -188,8 +189,8 @@ func (t *postgresTarget) Scrape(ctx context.Context, s *Scrape) error {
 		// A role that changed again between the two round trips keeps the
 		// queries sent; the collectors that no longer apply fail, and the
 		// next scrape asks for the right ones.
-		gauge(s.Emit, pgInRecoveryDesc, boolFloat(seen.inRecovery))
-		gauge(s.Emit, pgVersionDesc, float64(seen.versionNum))
+		emitSample(s.Emit, pgInRecoveryDesc, boolFloat(seen.inRecovery))
+		emitSample(s.Emit, pgVersionDesc, float64(seen.versionNum))
 		run(results)
 		return nil
 	}
@@ -277,10 +278,10 @@ func (t *postgresTarget) readSettings(rows pgx.Rows, emit func(prometheus.Metric
 	if err := rows.Scan(&max, &su, &res); err != nil {
 		return err
 	}
-	gauge(emit, pgMaxConnectionsDesc, max)
-	gauge(emit, pgSuperuserReservedDesc, su)
-	gauge(emit, pgReservedDesc, res)
-	gauge(emit, pgUsableConnectionsDesc, max-su-res)
+	emitSample(emit, pgMaxConnectionsDesc, max)
+	emitSample(emit, pgSuperuserReservedDesc, su)
+	emitSample(emit, pgReservedDesc, res)
+	emitSample(emit, pgUsableConnectionsDesc, max-su-res)
 	return nil
 }
 
@@ -299,13 +300,13 @@ func (t *postgresTarget) readDatabases(rows pgx.Rows, s *Scrape, emit func(prome
 			continue
 		}
 		seen[name] = limit
-		counter(emit, pgCommitsDesc, commits, name)
-		counter(emit, pgRollbacksDesc, rollbacks, name)
-		counter(emit, pgDeadlocksDesc, deadlocks, name)
-		counter(emit, pgBlocksHitDesc, hit, name)
-		counter(emit, pgBlocksReadDesc, read, name)
+		emitSample(emit, pgCommitsDesc, commits, name)
+		emitSample(emit, pgRollbacksDesc, rollbacks, name)
+		emitSample(emit, pgDeadlocksDesc, deadlocks, name)
+		emitSample(emit, pgBlocksHitDesc, hit, name)
+		emitSample(emit, pgBlocksReadDesc, read, name)
 		if limit >= 0 {
-			gauge(emit, pgDatabaseLimitDesc, limit, name)
+			emitSample(emit, pgDatabaseLimitDesc, limit, name)
 		}
 	}
 	return seen, rows.Err()
@@ -350,15 +351,15 @@ func (t *postgresTarget) readConnections(rows pgx.Rows, databases, roleLimits ma
 				byDB[backendKey{db, st}] = 0
 			}
 		}
-		gauge(emit, pgOldestXactDesc, oldest[db], db)
+		emitSample(emit, pgOldestXactDesc, oldest[db], db)
 	}
 	for k, n := range byDB {
 		if _, ok := databases[k.a]; ok {
-			gauge(emit, pgBackendsDesc, n, k.a, k.b)
+			emitSample(emit, pgBackendsDesc, n, k.a, k.b)
 		}
 	}
 	for pool, size := range t.cfg.Pools {
-		gauge(emit, pgPoolSizeDesc, float64(size), pool)
+		emitSample(emit, pgPoolSizeDesc, float64(size), pool)
 		for _, st := range backendStates {
 			if _, ok := byPool[backendKey{pool, st}]; !ok {
 				byPool[backendKey{pool, st}] = 0
@@ -366,7 +367,7 @@ func (t *postgresTarget) readConnections(rows pgx.Rows, databases, roleLimits ma
 		}
 	}
 	for k, n := range byPool {
-		gauge(emit, pgPoolBackendsDesc, n, k.a, k.b)
+		emitSample(emit, pgPoolBackendsDesc, n, k.a, k.b)
 	}
 	t.emitRoles(byRole, roleLimits, s, emit)
 	return nil
@@ -394,9 +395,9 @@ func (t *postgresTarget) emitRoles(byRole, limits map[string]float64, s *Scrape,
 		if !roleCap.Allow(role) {
 			continue
 		}
-		gauge(emit, pgRoleBackendsDesc, byRole[role], role)
+		emitSample(emit, pgRoleBackendsDesc, byRole[role], role)
 		if limit, ok := limits[role]; ok {
-			gauge(emit, pgRoleLimitDesc, limit, role)
+			emitSample(emit, pgRoleLimitDesc, limit, role)
 		}
 	}
 }
@@ -410,7 +411,7 @@ func (t *postgresTarget) readSizes(rows pgx.Rows, s *Scrape, emit func(prometheu
 			return err
 		}
 		if dbCap.Allow(name) {
-			gauge(emit, pgSizeDesc, size, name)
+			emitSample(emit, pgSizeDesc, size, name)
 		}
 	}
 	return rows.Err()

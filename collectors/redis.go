@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/exposition"
 	"github.com/headroom-dev/headroom/internal/kind"
 )
 
@@ -40,56 +41,56 @@ import (
 var (
 	redisSubsystem = "redis"
 
-	redisInfoDesc = redisDesc("info",
+	redisInfoDesc = redisDesc("info", exposition.Gauge,
 		"Always 1; the labels say what the server is: server (redis or valkey), version, mode, role (master or replica) and maxmemory_policy.",
 		"server", "version", "mode", "role", "maxmemory_policy")
-	redisUptimeDesc   = redisDesc("uptime_seconds", "Time since the server started.")
-	redisIsMasterDesc = redisDesc("is_master", "1 when the server's role is master, 0 when it is a replica.")
+	redisUptimeDesc   = redisDesc("uptime_seconds", exposition.Gauge, "Time since the server started.")
+	redisIsMasterDesc = redisDesc("is_master", exposition.Gauge, "1 when the server's role is master, 0 when it is a replica.")
 
-	redisConnectedClientsDesc = redisDesc("connected_clients", "Client connections, replicas excluded.")
-	redisBlockedClientsDesc   = redisDesc("blocked_clients", "Clients blocked in a blocking call (BLPOP, WAIT, ...).")
-	redisMaxClientsDesc       = redisDesc("max_clients",
+	redisConnectedClientsDesc = redisDesc("connected_clients", exposition.Gauge, "Client connections, replicas excluded.")
+	redisBlockedClientsDesc   = redisDesc("blocked_clients", exposition.Gauge, "Clients blocked in a blocking call (BLPOP, WAIT, ...).")
+	redisMaxClientsDesc       = redisDesc("max_clients", exposition.Gauge,
 		"The maxclients limit (INFO clients on Redis 6.2+, CONFIG GET maxclients before; absent when the server refuses CONFIG). Replica and cluster-bus connections count against it too.")
-	redisRejectedConnsDesc = redisDesc("rejected_connections_total", "Connections refused because maxclients was reached.")
-	redisConnsReceivedDesc = redisDesc("connections_received_total", "Connections accepted by the server.")
-	redisCommandsDesc      = redisDesc("commands_processed_total", "Commands processed by the server.")
+	redisRejectedConnsDesc = redisDesc("rejected_connections_total", exposition.Counter, "Connections refused because maxclients was reached.")
+	redisConnsReceivedDesc = redisDesc("connections_received_total", exposition.Counter, "Connections accepted by the server.")
+	redisCommandsDesc      = redisDesc("commands_processed_total", exposition.Counter, "Commands processed by the server.")
 
-	redisKeyspaceHitsDesc   = redisDesc("keyspace_hits_total", "Successful lookups of keys.")
-	redisKeyspaceMissesDesc = redisDesc("keyspace_misses_total", "Failed lookups of keys (the key did not exist).")
-	redisEvictedKeysDesc    = redisDesc("evicted_keys_total", "Keys evicted because of the maxmemory limit.")
-	redisExpiredKeysDesc    = redisDesc("expired_keys_total", "Keys removed because their TTL expired.")
+	redisKeyspaceHitsDesc   = redisDesc("keyspace_hits_total", exposition.Counter, "Successful lookups of keys.")
+	redisKeyspaceMissesDesc = redisDesc("keyspace_misses_total", exposition.Counter, "Failed lookups of keys (the key did not exist).")
+	redisEvictedKeysDesc    = redisDesc("evicted_keys_total", exposition.Counter, "Keys evicted because of the maxmemory limit.")
+	redisExpiredKeysDesc    = redisDesc("expired_keys_total", exposition.Counter, "Keys removed because their TTL expired.")
 
-	redisMemoryUsedDesc = redisDesc("memory_used_bytes", "Memory allocated by Redis (used_memory).")
-	redisMemoryMaxDesc  = redisDesc("memory_max_bytes",
+	redisMemoryUsedDesc = redisDesc("memory_used_bytes", exposition.Gauge, "Memory allocated by Redis (used_memory).")
+	redisMemoryMaxDesc  = redisDesc("memory_max_bytes", exposition.Gauge,
 		"The maxmemory setting; absent when it is 0 (no limit). For utilisation divide by headroom_redis_memory_limit_bytes, which always has a denominator when one is known.")
-	redisMemoryLimitDesc = redisDesc("memory_limit_bytes",
+	redisMemoryLimitDesc = redisDesc("memory_limit_bytes", exposition.Gauge,
 		"The memory the server may use, from source maxmemory (when set), config (memory_limit_bytes of the target) or system (total_system_memory); absent when none is known.",
 		"source")
-	redisFragmentationDesc = redisDesc("memory_fragmentation_ratio", "Resident memory over used memory (mem_fragmentation_ratio).")
+	redisFragmentationDesc = redisDesc("memory_fragmentation_ratio", exposition.Gauge, "Resident memory over used memory (mem_fragmentation_ratio).")
 
-	redisConnectedReplicasDesc = redisDesc("connected_replicas", "Replicas connected to this server.")
-	redisMasterLinkUpDesc      = redisDesc("master_link_up", "On a replica: 1 when the link to its master is up, 0 otherwise.")
-	redisMasterLastIODesc      = redisDesc("master_last_io_age_seconds",
+	redisConnectedReplicasDesc = redisDesc("connected_replicas", exposition.Gauge, "Replicas connected to this server.")
+	redisMasterLinkUpDesc      = redisDesc("master_link_up", exposition.Gauge, "On a replica: 1 when the link to its master is up, 0 otherwise.")
+	redisMasterLastIODesc      = redisDesc("master_last_io_age_seconds", exposition.Gauge,
 		"On a replica: seconds since it last heard from its master; absent while the link is down.")
-	redisMasterReplOffsetDesc = redisDesc("master_repl_offset_bytes",
+	redisMasterReplOffsetDesc = redisDesc("master_repl_offset_bytes", exposition.Gauge,
 		"The server's replication offset (master_repl_offset).")
-	redisReplicaReplOffsetDesc = redisDesc("replica_repl_offset_bytes",
+	redisReplicaReplOffsetDesc = redisDesc("replica_repl_offset_bytes", exposition.Gauge,
 		"On a replica: the offset of the replication stream it has processed (slave_repl_offset).")
-	redisReplicationOffsetLagDesc = redisDesc("replication_offset_lag_bytes",
+	redisReplicationOffsetLagDesc = redisDesc("replication_offset_lag_bytes", exposition.Gauge,
 		"On a replica: master_repl_offset minus slave_repl_offset as the replica reports them. It cannot see writes the master has not sent; for those use headroom_redis_connected_replica_lag_bytes on the master.")
-	redisConnectedReplicaLagDesc = redisDesc("connected_replica_lag_bytes",
+	redisConnectedReplicaLagDesc = redisDesc("connected_replica_lag_bytes", exposition.Gauge,
 		"Replication stream this server has that the replica (ip:port) has not acknowledged: master_repl_offset minus the replica's offset.",
 		"replica")
-	redisConnectedReplicaAckDesc = redisDesc("connected_replica_ack_age_seconds",
+	redisConnectedReplicaAckDesc = redisDesc("connected_replica_ack_age_seconds", exposition.Gauge,
 		"Seconds since the replica (ip:port) last acknowledged the stream; replicas acknowledge every second.",
 		"replica")
 
-	redisDBKeysDesc     = redisDesc("db_keys", "Keys in the database.", "db")
-	redisDBExpiringDesc = redisDesc("db_keys_expiring", "Keys with a TTL in the database.", "db")
+	redisDBKeysDesc     = redisDesc("db_keys", exposition.Gauge, "Keys in the database.", "db")
+	redisDBExpiringDesc = redisDesc("db_keys_expiring", exposition.Gauge, "Keys with a TTL in the database.", "db")
 )
 
-func redisDesc(name, help string, labels ...string) *prometheus.Desc {
-	return newDesc(redisSubsystem, name, help, labels...)
+func redisDesc(name string, typ exposition.Type, help string, labels ...string) *exposition.Desc {
+	return newDesc(redisSubsystem, name, typ, help, labels...)
 }
 
 type redisTarget struct {
@@ -279,7 +280,7 @@ func (t *redisTarget) Scrape(ctx context.Context, s *Scrape) error {
 		s.Run("config", func(emit func(prometheus.Metric)) error {
 			n, err := t.configMaxClients(ctx)
 			if n.ok {
-				gauge(emit, redisMaxClientsDesc, n.v)
+				emitSample(emit, redisMaxClientsDesc, n.v)
 			}
 			return err
 		})
@@ -294,58 +295,54 @@ func (t *redisTarget) emitInfo(s *Scrape, i *redisInfo, emit func(prometheus.Met
 	if i.Version == "" && i.Role == "" {
 		return errNotInfo
 	}
-	g := func(d *prometheus.Desc, n num, labels ...string) {
+	// known emits a field INFO had; one it lacked is left out.
+	known := func(d *exposition.Desc, n num, labels ...string) {
 		if n.ok {
-			gauge(emit, d, n.v, labels...)
-		}
-	}
-	c := func(d *prometheus.Desc, n num) {
-		if n.ok {
-			counter(emit, d, n.v)
+			emitSample(emit, d, n.v, labels...)
 		}
 	}
 
-	gauge(emit, redisInfoDesc, 1, i.Server, i.Version, i.Mode, i.Role, i.MaxMemoryPolicy)
-	g(redisUptimeDesc, i.UptimeSeconds)
+	emitSample(emit, redisInfoDesc, 1, i.Server, i.Version, i.Mode, i.Role, i.MaxMemoryPolicy)
+	known(redisUptimeDesc, i.UptimeSeconds)
 	if i.Role != "" {
-		gauge(emit, redisIsMasterDesc, redisBool(i.Role == "master"))
+		emitSample(emit, redisIsMasterDesc, redisBool(i.Role == "master"))
 	}
 
-	g(redisConnectedClientsDesc, i.ConnectedClients)
-	g(redisBlockedClientsDesc, i.BlockedClients)
-	g(redisMaxClientsDesc, i.MaxClients)
-	c(redisRejectedConnsDesc, i.RejectedConnections)
-	c(redisConnsReceivedDesc, i.ConnectionsReceived)
-	c(redisCommandsDesc, i.CommandsProcessed)
+	known(redisConnectedClientsDesc, i.ConnectedClients)
+	known(redisBlockedClientsDesc, i.BlockedClients)
+	known(redisMaxClientsDesc, i.MaxClients)
+	known(redisRejectedConnsDesc, i.RejectedConnections)
+	known(redisConnsReceivedDesc, i.ConnectionsReceived)
+	known(redisCommandsDesc, i.CommandsProcessed)
 
-	c(redisKeyspaceHitsDesc, i.KeyspaceHits)
-	c(redisKeyspaceMissesDesc, i.KeyspaceMisses)
-	c(redisEvictedKeysDesc, i.EvictedKeys)
-	c(redisExpiredKeysDesc, i.ExpiredKeys)
+	known(redisKeyspaceHitsDesc, i.KeyspaceHits)
+	known(redisKeyspaceMissesDesc, i.KeyspaceMisses)
+	known(redisEvictedKeysDesc, i.EvictedKeys)
+	known(redisExpiredKeysDesc, i.ExpiredKeys)
 
-	g(redisMemoryUsedDesc, i.UsedMemory)
+	known(redisMemoryUsedDesc, i.UsedMemory)
 	if i.MaxMemory.ok && i.MaxMemory.v > 0 {
-		gauge(emit, redisMemoryMaxDesc, i.MaxMemory.v)
+		emitSample(emit, redisMemoryMaxDesc, i.MaxMemory.v)
 	}
 	if limit, source, ok := redisMemoryLimit(i, t.cfg.MemoryLimitBytes); ok {
-		gauge(emit, redisMemoryLimitDesc, limit, source)
+		emitSample(emit, redisMemoryLimitDesc, limit, source)
 	}
-	g(redisFragmentationDesc, i.MemFragmentationRatio)
+	known(redisFragmentationDesc, i.MemFragmentationRatio)
 
-	g(redisConnectedReplicasDesc, i.ConnectedReplicas)
-	g(redisMasterReplOffsetDesc, i.MasterReplOffset)
+	known(redisConnectedReplicasDesc, i.ConnectedReplicas)
+	known(redisMasterReplOffsetDesc, i.MasterReplOffset)
 	if i.Role == "replica" {
 		if i.MasterLinkStatus != "" {
 			up := i.MasterLinkStatus == "up"
-			gauge(emit, redisMasterLinkUpDesc, redisBool(up))
+			emitSample(emit, redisMasterLinkUpDesc, redisBool(up))
 			// Redis reports -1 (or a stale value) while the link is down.
 			if up && i.MasterLastIOSecondsAgo.ok && i.MasterLastIOSecondsAgo.v >= 0 {
-				gauge(emit, redisMasterLastIODesc, i.MasterLastIOSecondsAgo.v)
+				emitSample(emit, redisMasterLastIODesc, i.MasterLastIOSecondsAgo.v)
 			}
 		}
-		g(redisReplicaReplOffsetDesc, i.SlaveReplOffset)
+		known(redisReplicaReplOffsetDesc, i.SlaveReplOffset)
 		if i.MasterReplOffset.ok && i.SlaveReplOffset.ok {
-			gauge(emit, redisReplicationOffsetLagDesc, max(0, i.MasterReplOffset.v-i.SlaveReplOffset.v))
+			emitSample(emit, redisReplicationOffsetLagDesc, max(0, i.MasterReplOffset.v-i.SlaveReplOffset.v))
 		}
 	}
 	// A master lists its replicas; so does a replica that has replicas of
@@ -358,9 +355,9 @@ func (t *redisTarget) emitInfo(s *Scrape, i *redisInfo, emit func(prometheus.Met
 		}
 		seen[r.Addr] = true
 		if r.Offset.ok && i.MasterReplOffset.ok {
-			gauge(emit, redisConnectedReplicaLagDesc, max(0, i.MasterReplOffset.v-r.Offset.v), r.Addr)
+			emitSample(emit, redisConnectedReplicaLagDesc, max(0, i.MasterReplOffset.v-r.Offset.v), r.Addr)
 		}
-		g(redisConnectedReplicaAckDesc, r.Lag, r.Addr)
+		known(redisConnectedReplicaAckDesc, r.Lag, r.Addr)
 	}
 
 	dbs := s.Cap("databases", t.cfg.Limits.Databases)
@@ -370,8 +367,8 @@ func (t *redisTarget) emitInfo(s *Scrape, i *redisInfo, emit func(prometheus.Met
 			continue
 		}
 		seen[db.Name] = true
-		g(redisDBKeysDesc, db.Keys, db.Name)
-		g(redisDBExpiringDesc, db.Expires, db.Name)
+		known(redisDBKeysDesc, db.Keys, db.Name)
+		known(redisDBExpiringDesc, db.Expires, db.Name)
 	}
 	return nil
 }

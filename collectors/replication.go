@@ -7,35 +7,37 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/headroom-dev/headroom/internal/exposition"
 )
 
 var (
 	// Primary side: one series per connected standby.
-	pgReplWriteLagDesc  = pgDesc("replication_write_lag_seconds", "pg_stat_replication write_lag of a standby (0 when caught up and idle).", "replica", "client_addr")
-	pgReplFlushLagDesc  = pgDesc("replication_flush_lag_seconds", "pg_stat_replication flush_lag of a standby (0 when caught up and idle).", "replica", "client_addr")
-	pgReplReplayLagDesc = pgDesc("replication_replay_lag_seconds", "pg_stat_replication replay_lag of a standby (0 when caught up and idle).", "replica", "client_addr")
-	pgReplSentBytesDesc = pgDesc("replication_sent_lag_bytes", "WAL the primary has written but not yet sent to the standby.", "replica", "client_addr")
-	pgReplReplayBytes   = pgDesc("replication_replay_lag_bytes", "WAL the primary has written that the standby has not replayed.", "replica", "client_addr")
-	pgReplStreamingDesc = pgDesc("replication_streaming", "1 when the standby's WAL sender is in state streaming.", "replica", "client_addr")
-	pgWALPositionDesc   = pgDesc("wal_position_bytes", "The primary's current WAL write position (pg_current_wal_lsn) in bytes.")
+	pgReplWriteLagDesc  = pgDesc("replication_write_lag_seconds", exposition.Gauge, "pg_stat_replication write_lag of a standby (0 when caught up and idle).", "replica", "client_addr")
+	pgReplFlushLagDesc  = pgDesc("replication_flush_lag_seconds", exposition.Gauge, "pg_stat_replication flush_lag of a standby (0 when caught up and idle).", "replica", "client_addr")
+	pgReplReplayLagDesc = pgDesc("replication_replay_lag_seconds", exposition.Gauge, "pg_stat_replication replay_lag of a standby (0 when caught up and idle).", "replica", "client_addr")
+	pgReplSentBytesDesc = pgDesc("replication_sent_lag_bytes", exposition.Gauge, "WAL the primary has written but not yet sent to the standby.", "replica", "client_addr")
+	pgReplReplayBytes   = pgDesc("replication_replay_lag_bytes", exposition.Gauge, "WAL the primary has written that the standby has not replayed.", "replica", "client_addr")
+	pgReplStreamingDesc = pgDesc("replication_streaming", exposition.Gauge, "1 when the standby's WAL sender is in state streaming.", "replica", "client_addr")
+	pgWALPositionDesc   = pgDesc("wal_position_bytes", exposition.Gauge, "The primary's current WAL write position (pg_current_wal_lsn) in bytes.")
 
-	pgSlotActiveDesc   = pgDesc("replication_slot_active", "1 when a consumer is connected to the slot.", "slot", "slot_type")
-	pgSlotRetainedDesc = pgDesc("replication_slot_retained_wal_bytes", "WAL the slot holds back from removal (from its restart_lsn).", "slot", "slot_type")
-	pgSlotLostDesc     = pgDesc("replication_slot_wal_lost", "1 when the slot's wal_status is lost: its consumer can no longer catch up.", "slot", "slot_type")
+	pgSlotActiveDesc   = pgDesc("replication_slot_active", exposition.Gauge, "1 when a consumer is connected to the slot.", "slot", "slot_type")
+	pgSlotRetainedDesc = pgDesc("replication_slot_retained_wal_bytes", exposition.Gauge, "WAL the slot holds back from removal (from its restart_lsn).", "slot", "slot_type")
+	pgSlotLostDesc     = pgDesc("replication_slot_wal_lost", exposition.Gauge, "1 when the slot's wal_status is lost: its consumer can no longer catch up.", "slot", "slot_type")
 
 	// Standby side: the raw inputs and the lag computed from them.
-	pgStandbyLagDesc = pgDesc("standby_lag_seconds",
+	pgStandbyLagDesc = pgDesc("standby_lag_seconds", exposition.Gauge,
 		"How far the standby's data is behind the primary: 0 when it has replayed all it received while streaming; else the time since it was last seen streaming and caught up (or since the last replayed commit, whichever is later).")
-	pgStandbyReceivedDesc  = pgDesc("standby_received_wal_position_bytes", "Last WAL position received and flushed by the standby (pg_last_wal_receive_lsn).")
-	pgStandbyReplayedDesc  = pgDesc("standby_replayed_wal_position_bytes", "Last WAL position replayed by the standby (pg_last_wal_replay_lsn).")
-	pgStandbyReplayBytes   = pgDesc("standby_replay_lag_bytes", "WAL received but not yet replayed by the standby.")
-	pgStandbyReplayTSDesc  = pgDesc("standby_last_replay_timestamp_seconds", "Commit time (primary clock) of the last transaction replayed (pg_last_xact_replay_timestamp).")
-	pgStandbyPausedDesc    = pgDesc("standby_replay_paused", "1 when WAL replay is paused or a pause was requested.")
-	pgReceiverStreamDesc   = pgDesc("wal_receiver_streaming", "1 when the standby's WAL receiver is streaming from its upstream.")
-	pgReceiverStatusDesc   = pgDesc("wal_receiver_status", "The WAL receiver's status as a state set; status=\"none\" when no receiver runs.", "status")
-	pgReceiverSendTSDesc   = pgDesc("wal_receiver_last_message_send_timestamp_seconds", "Send time of the last message received from the upstream WAL sender.")
-	pgReceiverRecvTSDesc   = pgDesc("wal_receiver_last_message_receipt_timestamp_seconds", "Receipt time of the last message received from the upstream WAL sender.")
-	pgReceiverFlushedDesc  = pgDesc("wal_receiver_flushed_wal_position_bytes", "Last WAL position the WAL receiver flushed to disk.")
+	pgStandbyReceivedDesc  = pgDesc("standby_received_wal_position_bytes", exposition.Gauge, "Last WAL position received and flushed by the standby (pg_last_wal_receive_lsn).")
+	pgStandbyReplayedDesc  = pgDesc("standby_replayed_wal_position_bytes", exposition.Gauge, "Last WAL position replayed by the standby (pg_last_wal_replay_lsn).")
+	pgStandbyReplayBytes   = pgDesc("standby_replay_lag_bytes", exposition.Gauge, "WAL received but not yet replayed by the standby.")
+	pgStandbyReplayTSDesc  = pgDesc("standby_last_replay_timestamp_seconds", exposition.Gauge, "Commit time (primary clock) of the last transaction replayed (pg_last_xact_replay_timestamp).")
+	pgStandbyPausedDesc    = pgDesc("standby_replay_paused", exposition.Gauge, "1 when WAL replay is paused or a pause was requested.")
+	pgReceiverStreamDesc   = pgDesc("wal_receiver_streaming", exposition.Gauge, "1 when the standby's WAL receiver is streaming from its upstream.")
+	pgReceiverStatusDesc   = pgDesc("wal_receiver_status", exposition.Gauge, "The WAL receiver's status as a state set; status=\"none\" when no receiver runs.", "status")
+	pgReceiverSendTSDesc   = pgDesc("wal_receiver_last_message_send_timestamp_seconds", exposition.Gauge, "Send time of the last message received from the upstream WAL sender.")
+	pgReceiverRecvTSDesc   = pgDesc("wal_receiver_last_message_receipt_timestamp_seconds", exposition.Gauge, "Receipt time of the last message received from the upstream WAL sender.")
+	pgReceiverFlushedDesc  = pgDesc("wal_receiver_flushed_wal_position_bytes", exposition.Gauge, "Last WAL position the WAL receiver flushed to disk.")
 	walReceiverStatuses    = []string{"streaming", "starting", "waiting", "restarting", "stopping", "stopped", "none"}
 	pgReceiverStatusUnseen = "none"
 )
@@ -53,7 +55,7 @@ func (t *postgresTarget) readReplication(rows pgx.Rows, s *Scrape, emit func(pro
 		// The position comes with every row, and alone (with NULLs) when
 		// no standby is connected: it matters for slots and for telling
 		// an idle primary from a busy one.
-		gauge(emit, pgWALPositionDesc, position)
+		emitSample(emit, pgWALPositionDesc, position)
 		if app == nil {
 			continue
 		}
@@ -64,12 +66,12 @@ func (t *postgresTarget) readReplication(rows pgx.Rows, s *Scrape, emit func(pro
 			continue
 		}
 		seen[key] = true
-		gauge(emit, pgReplWriteLagDesc, *write, *app, *addr)
-		gauge(emit, pgReplFlushLagDesc, *flush, *app, *addr)
-		gauge(emit, pgReplReplayLagDesc, *replay, *app, *addr)
-		gauge(emit, pgReplSentBytesDesc, *sentBytes, *app, *addr)
-		gauge(emit, pgReplReplayBytes, *replayBytes, *app, *addr)
-		gauge(emit, pgReplStreamingDesc, boolFloat(*state == "streaming"), *app, *addr)
+		emitSample(emit, pgReplWriteLagDesc, *write, *app, *addr)
+		emitSample(emit, pgReplFlushLagDesc, *flush, *app, *addr)
+		emitSample(emit, pgReplReplayLagDesc, *replay, *app, *addr)
+		emitSample(emit, pgReplSentBytesDesc, *sentBytes, *app, *addr)
+		emitSample(emit, pgReplReplayBytes, *replayBytes, *app, *addr)
+		emitSample(emit, pgReplStreamingDesc, boolFloat(*state == "streaming"), *app, *addr)
 	}
 	return nil
 }
@@ -86,13 +88,13 @@ func (t *postgresTarget) readSlots(rows pgx.Rows, s *Scrape, emit func(prometheu
 		if !slotCap.Allow(name) {
 			continue
 		}
-		gauge(emit, pgSlotActiveDesc, active, name, slotType)
-		gauge(emit, pgSlotLostDesc, boolFloat(walStatus == "lost"), name, slotType)
+		emitSample(emit, pgSlotActiveDesc, active, name, slotType)
+		emitSample(emit, pgSlotLostDesc, boolFloat(walStatus == "lost"), name, slotType)
 		// A slot that was never used has no restart_lsn and retains nothing.
 		if retained != nil && *retained >= 0 {
-			gauge(emit, pgSlotRetainedDesc, *retained, name, slotType)
+			emitSample(emit, pgSlotRetainedDesc, *retained, name, slotType)
 		} else {
-			gauge(emit, pgSlotRetainedDesc, 0, name, slotType)
+			emitSample(emit, pgSlotRetainedDesc, 0, name, slotType)
 		}
 	}
 	return nil
@@ -184,28 +186,28 @@ func (t *postgresTarget) readStandby(rows pgx.Rows, emit func(prometheus.Metric)
 	if status == "" {
 		status = pgReceiverStatusUnseen
 	}
-	gauge(emit, pgStandbyPausedDesc, boolFloat(paused))
-	gauge(emit, pgReceiverStreamDesc, boolFloat(streaming))
+	emitSample(emit, pgStandbyPausedDesc, boolFloat(paused))
+	emitSample(emit, pgReceiverStreamDesc, boolFloat(streaming))
 	for _, st := range walReceiverStatuses {
-		gauge(emit, pgReceiverStatusDesc, boolFloat(st == status), st)
+		emitSample(emit, pgReceiverStatusDesc, boolFloat(st == status), st)
 	}
 	if sendTS != nil {
-		gauge(emit, pgReceiverSendTSDesc, unixSeconds(*sendTS))
+		emitSample(emit, pgReceiverSendTSDesc, unixSeconds(*sendTS))
 	}
 	if recvTS != nil {
-		gauge(emit, pgReceiverRecvTSDesc, unixSeconds(*recvTS))
+		emitSample(emit, pgReceiverRecvTSDesc, unixSeconds(*recvTS))
 	}
 	if flushed != nil {
-		gauge(emit, pgReceiverFlushedDesc, *flushed)
+		emitSample(emit, pgReceiverFlushedDesc, *flushed)
 	}
 	if replayTS != nil {
-		gauge(emit, pgStandbyReplayTSDesc, unixSeconds(*replayTS))
+		emitSample(emit, pgStandbyReplayTSDesc, unixSeconds(*replayTS))
 	}
 	if replayed != nil {
-		gauge(emit, pgStandbyReplayedDesc, *replayed)
+		emitSample(emit, pgStandbyReplayedDesc, *replayed)
 	}
 	if received != nil {
-		gauge(emit, pgStandbyReceivedDesc, *received)
+		emitSample(emit, pgStandbyReceivedDesc, *received)
 	}
 	if received == nil || replayed == nil {
 		// Recovering from archive only, never streamed: there is no
@@ -216,13 +218,13 @@ func (t *postgresTarget) readStandby(rows pgx.Rows, emit func(prometheus.Metric)
 	if behind < 0 {
 		behind = 0
 	}
-	gauge(emit, pgStandbyReplayBytes, behind)
+	emitSample(emit, pgStandbyReplayBytes, behind)
 
 	t.lagMu.Lock()
 	lag, ok := t.lag.observe(now, streaming, *received, *replayed, replayTS)
 	t.lagMu.Unlock()
 	if ok {
-		gauge(emit, pgStandbyLagDesc, lag.Seconds())
+		emitSample(emit, pgStandbyLagDesc, lag.Seconds())
 	}
 	return nil
 }

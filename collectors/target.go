@@ -1,5 +1,6 @@
 // Package collectors scrapes PostgreSQL, PgBouncer, Redis and HTTP APIs at
-// scrape time and turns what they report into const metrics.
+// scrape time and turns what they report into samples of descriptors
+// declared with internal/exposition, which encodes and serves them.
 //
 // One Target per configured server owns its small connection pool. A Runner
 // wraps a Target and is the one place that times collectors, turns errors
@@ -17,10 +18,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/sync/singleflight"
-	"google.golang.org/protobuf/proto"
 
+	"github.com/headroom-dev/headroom/internal/exposition"
 	"github.com/headroom-dev/headroom/internal/kind"
 )
 
@@ -75,33 +75,28 @@ func (s *Scrape) Run(name string, collect func(emit func(prometheus.Metric)) err
 	s.collector = append(s.collector, collectorResult{name: name, duration: time.Since(start), err: err})
 }
 
-// gauge emits a gauge with the given labels; the helper keeps collector code
-// about what is measured rather than how it is wrapped. The label values
-// are kept, not copied: a caller must not change them afterwards.
-func gauge(emit func(prometheus.Metric), d *prometheus.Desc, v float64, labels ...string) {
-	emit(newConstSample(d, prometheus.GaugeValue, v, labels))
-}
-
-func counter(emit func(prometheus.Metric), d *prometheus.Desc, v float64, labels ...string) {
-	emit(newConstSample(d, prometheus.CounterValue, v, labels))
+// emitSample emits a gauge's or a counter's value, as d declares, with the
+// given labels; the helper keeps collector code about what is measured
+// rather than how it is wrapped. The label values are kept, not copied: a
+// caller must not change them afterwards.
+func emitSample(emit func(prometheus.Metric), d *exposition.Desc, v float64, labels ...string) {
+	emit(exposition.NewSample(d, v, labels...))
 }
 
 var (
-	targetUpDesc          = newDesc("", "target_up", "1 when the target answered with usable data in this scrape, 0 otherwise.", "kind")
-	targetDurationDesc    = newDesc("", "target_scrape_duration_seconds", "Time the scrape of this target took.", "kind")
-	targetErrorsDesc      = newDesc("", "target_scrape_errors_total", "Failed scrapes of this target (or of one of its collectors), by reason.", "kind", "reason")
-	collectorDurationDesc = newDesc("", "scrape_collector_duration_seconds", "Time one collector of this target took; where the target's queries share one round trip (PostgreSQL, PgBouncer), the first collector's time includes it.", "collector")
-	collectorSuccessDesc  = newDesc("", "scrape_collector_success", "1 when the collector succeeded in this scrape, 0 otherwise.", "collector")
-	connectionsOpenedDesc = newDesc("", "target_connections_opened_total", "Connections headroom opened to this target; flat in steady state, since connections are reused across scrapes.", "kind")
-	labelsDroppedDesc     = newDesc("", "target_series_dropped_total", "Label values left out because they exceeded the target's configured limit, by limit.", "kind", "limit")
+	targetUpDesc          = newDesc("", "target_up", exposition.Gauge, "1 when the target answered with usable data in this scrape, 0 otherwise.", "kind")
+	targetDurationDesc    = newDesc("", "target_scrape_duration_seconds", exposition.Gauge, "Time the scrape of this target took.", "kind")
+	targetErrorsDesc      = newDesc("", "target_scrape_errors_total", exposition.Counter, "Failed scrapes of this target (or of one of its collectors), by reason.", "kind", "reason")
+	collectorDurationDesc = newDesc("", "scrape_collector_duration_seconds", exposition.Gauge, "Time one collector of this target took; where the target's queries share one round trip (PostgreSQL, PgBouncer), the first collector's time includes it.", "collector")
+	collectorSuccessDesc  = newDesc("", "scrape_collector_success", exposition.Gauge, "1 when the collector succeeded in this scrape, 0 otherwise.", "collector")
+	connectionsOpenedDesc = newDesc("", "target_connections_opened_total", exposition.Counter, "Connections headroom opened to this target; flat in steady state, since connections are reused across scrapes.", "kind")
+	labelsDroppedDesc     = newDesc("", "target_series_dropped_total", exposition.Counter, "Label values left out because they exceeded the target's configured limit, by limit.", "kind", "limit")
 )
 
 // Runner scrapes one Target, at most once at a time.
 type Runner struct {
 	target Target
 	logger *slog.Logger
-	// label is the target label every series of this target carries.
-	label *dto.LabelPair
 
 	flight singleflight.Group
 	errors [numReasons]atomic.Uint64
@@ -118,7 +113,6 @@ func NewRunner(t Target, logger *slog.Logger) *Runner {
 	r := &Runner{
 		target:  t,
 		logger:  targetLogger(logger, t.Kind(), t.Name()),
-		label:   &dto.LabelPair{Name: proto.String("target"), Value: proto.String(t.Name())},
 		dropped: map[string]uint64{},
 	}
 	return r
@@ -232,8 +226,8 @@ func (r *Runner) scrape(ctx context.Context) []prometheus.Metric {
 			success = 0
 		}
 		out = append(out,
-			prometheus.MustNewConstMetric(collectorDurationDesc, prometheus.GaugeValue, c.duration.Seconds(), c.name),
-			prometheus.MustNewConstMetric(collectorSuccessDesc, prometheus.GaugeValue, success, c.name))
+			exposition.NewSample(collectorDurationDesc, c.duration.Seconds(), c.name),
+			exposition.NewSample(collectorSuccessDesc, success, c.name))
 	}
 	return append(out, r.selfMetrics(up, time.Since(start))...)
 }
@@ -253,19 +247,18 @@ func allFailed(cs []collectorResult) bool {
 func (r *Runner) selfMetrics(up float64, took time.Duration) []prometheus.Metric {
 	kind := string(r.target.Kind())
 	out := []prometheus.Metric{
-		prometheus.MustNewConstMetric(targetUpDesc, prometheus.GaugeValue, up, kind),
-		prometheus.MustNewConstMetric(targetDurationDesc, prometheus.GaugeValue, took.Seconds(), kind),
+		exposition.NewSample(targetUpDesc, up, kind),
+		exposition.NewSample(targetDurationDesc, took.Seconds(), kind),
 	}
 	for reason := Reason(0); reason < numReasons; reason++ {
-		out = append(out, prometheus.MustNewConstMetric(targetErrorsDesc, prometheus.CounterValue,
-			float64(r.errors[reason].Load()), kind, reason.String()))
+		out = append(out, exposition.NewSample(targetErrorsDesc, float64(r.errors[reason].Load()), kind, reason.String()))
 	}
 	if cc, ok := r.target.(ConnectionCounter); ok {
-		out = append(out, prometheus.MustNewConstMetric(connectionsOpenedDesc, prometheus.CounterValue, float64(cc.ConnectionsOpened()), kind))
+		out = append(out, exposition.NewSample(connectionsOpenedDesc, float64(cc.ConnectionsOpened()), kind))
 	}
 	r.droppedMu.Lock()
 	for limit, n := range r.dropped {
-		out = append(out, prometheus.MustNewConstMetric(labelsDroppedDesc, prometheus.CounterValue, float64(n), kind, limit))
+		out = append(out, exposition.NewSample(labelsDroppedDesc, float64(n), kind, limit))
 	}
 	r.droppedMu.Unlock()
 	return out

@@ -1,4 +1,4 @@
-package collectors
+package exposition
 
 import (
 	"bytes"
@@ -23,36 +23,33 @@ func TestTextMatchesPromhttp(t *testing.T) {
 	target := func(v string) *dto.LabelPair {
 		return &dto.LabelPair{Name: proto.String("target"), Value: proto.String(v)}
 	}
-	hist := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "headroom_api_probe_duration_seconds", Help: apiProbeDurationHelp,
-		Buckets: []float64{0.1, 1}, ConstLabels: prometheus.Labels{"target": "api"},
-		NativeHistogramBucketFactor: 1.1,
-	})
-	registerLabelled(hist.Desc(), MetricInfo{Name: "headroom_api_probe_duration_seconds", Help: apiProbeDurationHelp, Type: "histogram"})
-	defer forget(hist.Desc())
+	hist, err := NewHistogram(probeDurationDesc, HistogramOpts{Buckets: []float64{0.1, 1}, NativeHistogramBucketFactor: 1.1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	hist.Observe(0.05)
 	hist.Observe(3)
 
 	runners := map[string][]prometheus.Metric{
 		"replica": {
-			newConstSample(pgBackendsDesc, prometheus.GaugeValue, 3, []string{"db1", "idle"}),
-			newConstSample(pgBackendsDesc, prometheus.GaugeValue, math.NaN(), []string{"quote\"back\\slash\nnewline", "active"}),
-			newConstSample(pgCommitsDesc, prometheus.CounterValue, 1e21, []string{"db1"}),
-			newConstSample(pgMaxConnectionsDesc, prometheus.GaugeValue, math.Inf(1), nil),
-			prometheus.MustNewConstMetric(targetUpDesc, prometheus.GaugeValue, 1, "postgres"),
+			NewSample(backendsDesc, 3, "db1", "idle"),
+			NewSample(backendsDesc, math.NaN(), "quote\"back\\slash\nnewline", "active"),
+			NewSample(commitsDesc, 1e21, "db1"),
+			NewSample(maxConnectionsDesc, math.Inf(1)),
+			NewSample(targetUpDesc, 1, "postgres"),
 		},
 		"primary": {
-			newConstSample(pgBackendsDesc, prometheus.GaugeValue, 0.25, []string{"db1", "idle"}),
-			newConstSample(pgBackendsDesc, prometheus.GaugeValue, -1, []string{"caf\xe9", "waiting"}),
-			newConstSample(pgBackendsDesc, prometheus.GaugeValue, 2, []string{"db1", "idle"}), // a duplicate
-			newConstSample(pgMaxConnectionsDesc, prometheus.GaugeValue, math.Inf(-1), nil),
-			newConstSample(pgUsableConnectionsDesc, prometheus.GaugeValue, math.Copysign(0, -1), nil),
-			newConstSample(pgbPoolClientsDesc, prometheus.GaugeValue, 12345.678, []string{"db", "user", "waiting"}),
-			prometheus.MustNewConstMetric(targetUpDesc, prometheus.GaugeValue, 0, "postgres"),
+			NewSample(backendsDesc, 0.25, "db1", "idle"),
+			NewSample(backendsDesc, -1, "caf\xe9", "waiting"),
+			NewSample(backendsDesc, 2, "db1", "idle"), // a duplicate
+			NewSample(maxConnectionsDesc, math.Inf(-1)),
+			NewSample(usableConnectionsDesc, math.Copysign(0, -1)),
+			NewSample(poolClientsDesc, 12345.678, "db", "user", "waiting"),
+			NewSample(targetUpDesc, 0, "postgres"),
 		},
 		"api": {
 			hist,
-			prometheus.MustNewConstMetric(targetUpDesc, prometheus.GaugeValue, 1, "api"),
+			NewSample(targetUpDesc, 1, "api"),
 		},
 	}
 	reg := prometheus.NewRegistry()
@@ -69,8 +66,8 @@ func TestTextMatchesPromhttp(t *testing.T) {
 		var families []partialFamilies
 		var texts []textPart
 		for _, name := range order {
-			families = append(families, runnerFamilies(target(name), runners[name]))
-			texts = append(texts, runnerText(target(name), runners[name]))
+			families = append(families, sourceFamilies(target(name), runners[name]))
+			texts = append(texts, sourceText(target(name), runners[name]))
 		}
 		texts = append([]textPart{staticText(static)}, texts...)
 		fams, wantErr := merge(static, families)
@@ -110,3 +107,18 @@ func lineDiff(got, want string) string {
 	}
 	return "lengths " + strconv.Itoa(len(g)) + " and " + strconv.Itoa(len(w)) + " lines"
 }
+
+// The descriptors the tests share: headroom's own families, declared here
+// as the collectors declare them, so that the tests cover real names,
+// label orders and types.
+var (
+	backendsDesc          = NewDesc("headroom_postgres_backends", "Client backends by database and state.", Gauge, "database", "state")
+	commitsDesc           = NewDesc("headroom_postgres_database_commits_total", "Transactions committed in the database.", Counter, "database")
+	maxConnectionsDesc    = NewDesc("headroom_postgres_max_connections", "The max_connections setting.", Gauge)
+	usableConnectionsDesc = NewDesc("headroom_postgres_usable_connections", "Connections ordinary clients can hold.", Gauge)
+	poolBackendsDesc      = NewDesc("headroom_postgres_pool_backends", "Client backends of a configured pool, by state.", Gauge, "pool", "state")
+	// Declared unsorted, user after target.
+	poolClientsDesc   = NewDesc("headroom_pgbouncer_pool_client_connections", "Client connections of the pool by state.", Gauge, "database", "user", "state")
+	targetUpDesc      = NewDesc("headroom_target_up", "1 when the target answered with usable data in this scrape, 0 otherwise.", Gauge, "kind")
+	probeDurationDesc = NewDesc("headroom_api_probe_duration_seconds", "Duration of health probes.", Histogram)
+)

@@ -1,4 +1,4 @@
-package collectors
+package exposition
 
 import (
 	"bytes"
@@ -15,16 +15,11 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// The text exposition of a scrape is written here rather than by promhttp,
-// for the text format (what Prometheus asks for unless it wants
-// protobuf): every target's series become text in that target's own
-// goroutine as soon as it answers, while the slower targets are still
-// out, and const samples go straight to text without the protobuf
-// messages in between. promhttp's path turned every series into messages
-// and then text after the slowest target had answered: that was most of
-// what a scrape added to its queries' time, and most of what it allocated.
-// The output is byte for byte what promhttp writes for the same series
-// (TestTextMatchesPromhttp).
+// How the text is written (doc.go says why): each part's series are
+// appended, as text, to one buffer per part with a sort key beside each,
+// and sorted in the part's goroutine; writeText then only interleaves the
+// parts' sorted runs. The output is byte for byte what promhttp writes for
+// the same series (TestTextMatchesPromhttp).
 
 // textSeries is one series of a family as exposition text, with the key
 // that orders it as promhttp orders series: its label names and values,
@@ -47,7 +42,9 @@ type textFamily struct {
 }
 
 // textPart is one target's families (or the static registry's), each
-// sorted, and what could not be added to them.
+// sorted, and what could not be added to them. A part is read-only once
+// done, so it can be written into any number of responses until it is
+// released; a cache that kept one would release it when it drops it.
 type textPart struct {
 	byName map[string]*textFamily
 	errs   []error
@@ -56,6 +53,8 @@ type textPart struct {
 	enc *textEncoder
 }
 
+// release hands the part's buffers back; the part must not be read
+// afterwards.
 func (p textPart) release() {
 	if p.enc != nil {
 		textEncoders.put(p.enc)
@@ -99,9 +98,9 @@ func (e *textEncoder) appendKey(name, value string) {
 	e.keys = append(append(append(append(e.keys, name...), 0), value...), 0)
 }
 
-// runnerText encodes one target's metrics, each series labelled with the
+// sourceText encodes one target's metrics, each series labelled with the
 // target.
-func runnerText(target *dto.LabelPair, metrics []prometheus.Metric) textPart {
+func sourceText(target *dto.LabelPair, metrics []prometheus.Metric) textPart {
 	e := newTextEncoder(len(metrics))
 	for _, m := range metrics {
 		if err := e.add(m, target); err != nil {
@@ -158,28 +157,25 @@ func (e *textEncoder) family(name, help string, typ dto.MetricType) (*textFamily
 }
 
 func (e *textEncoder) add(m prometheus.Metric, target *dto.LabelPair) error {
-	s, ok := m.(*constSample)
-	if !ok {
-		pb, info, typ, err := message(m, target)
+	s, ok := m.(*sample)
+	if !ok || s.err != nil {
+		pb, d, err := message(m, target)
 		if err != nil {
 			return err
 		}
-		return e.addMessage(info.Name, info.Help, typ, pb)
+		return e.addMessage(d.name, d.help, d.typ.dto(), pb)
 	}
 
-	typ := dto.MetricType_GAUGE
-	if s.typ == prometheus.CounterValue {
-		typ = dto.MetricType_COUNTER
-	}
-	f, err := e.family(s.meta.info.Name, s.meta.info.Help, typ)
+	d := s.desc
+	f, err := e.family(d.name, d.help, d.typ.dto())
 	if err != nil {
 		return err
 	}
 	start, keyStart := len(e.buf), len(e.keys)
 	e.buf = append(e.buf, f.name...)
 	sep := byte('{')
-	for i := range s.meta.slots {
-		slot := &s.meta.slots[i]
+	for i := range d.slots {
+		slot := &d.slots[i]
 		value := target.GetValue()
 		if slot.value != targetSlot {
 			value = s.labels[slot.value]
