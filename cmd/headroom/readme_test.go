@@ -13,15 +13,15 @@ import (
 	"github.com/headroom-dev/headroom/collectors"
 )
 
-var update = flag.Bool("update", false, "rewrite generated parts of the README")
+var update = flag.Bool("update", false, "rewrite generated parts of the docs (the metric list of docs/metrics.md)")
 
 const (
 	metricsBegin = "<!-- metrics:begin -->\n"
 	metricsEnd   = "<!-- metrics:end -->"
 )
 
-// metricsTable renders the README's metric list from the descriptors the
-// collectors really build.
+// metricsTable renders docs/metrics.md's metric list from the descriptors
+// the collectors really build.
 func metricsTable() string {
 	var b strings.Builder
 	b.WriteString("| metric | type | labels | help |\n|---|---|---|---|\n")
@@ -32,20 +32,20 @@ func metricsTable() string {
 	return b.String()
 }
 
-func TestREADMEListsEveryMetric(t *testing.T) {
-	const path = "../../README.md"
+func TestMetricsDocListsEveryMetric(t *testing.T) {
+	const path = "../../docs/metrics.md"
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(raw)
-	begin := strings.Index(readme, metricsBegin)
-	end := strings.Index(readme, metricsEnd)
+	doc := string(raw)
+	begin := strings.Index(doc, metricsBegin)
+	end := strings.Index(doc, metricsEnd)
 	if begin < 0 || end < begin {
-		t.Fatalf("README has no %q ... %q block", metricsBegin, metricsEnd)
+		t.Fatalf("docs/metrics.md has no %q ... %q block", metricsBegin, metricsEnd)
 	}
-	want := readme[:begin+len(metricsBegin)] + metricsTable() + readme[end:]
-	if want == readme {
+	want := doc[:begin+len(metricsBegin)] + metricsTable() + doc[end:]
+	if want == doc {
 		return
 	}
 	if *update {
@@ -54,7 +54,7 @@ func TestREADMEListsEveryMetric(t *testing.T) {
 		}
 		return
 	}
-	t.Errorf("README's metric list differs from the collectors; run: go test ./cmd/headroom -run README -update")
+	t.Errorf("docs/metrics.md's metric list differs from the collectors; run: go test ./cmd/headroom -run MetricsDoc -update")
 }
 
 // Every relative link in the README and docs/ (and the READMEs under
