@@ -64,7 +64,7 @@ e2e:
 	$(GO) test -count=1 -timeout 20m -v -run TestEndToEnd ./internal/e2e/
 
 # Scrape cost against a loaded PostgreSQL (300 and 600 clients), replica,
-# PgBouncer and Redis. See the README for what it reports. Then the time and
+# PgBouncer and Redis. See docs/benchmark.md for what it reports. Then the time and
 # size of generating a bundle with 100 and 500 `where` scopes.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200x -timeout 30m ./cmd/headroom/

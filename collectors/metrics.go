@@ -10,7 +10,7 @@ import (
 )
 
 // MetricInfo describes one metric family headroom can export, so that
-// rules, dashboards and the README can be checked against what really
+// rules, dashboards and docs/metrics.md can be checked against what really
 // exists rather than against memory.
 type MetricInfo struct {
 	Name   string

@@ -420,7 +420,7 @@ func TestPostgresLabelCaps(t *testing.T) {
 	}
 }
 
-// A monitoring role that is not a superuser (pg_monitor, as the README
+// A monitoring role that is not a superuser (pg_monitor, as docs/config.md
 // asks for) reads other roles' backends with their database, role,
 // application and state: the connections query names them from the oids
 // through pg_database and pg_roles, which every role may read.

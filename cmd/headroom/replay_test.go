@@ -20,7 +20,7 @@ import (
 // text and JSON, progress on request, and errors that name what is wrong.
 func TestReplayBinary(t *testing.T) {
 	bin := headroomBinary(t)
-	// From the repository root, as the README runs it.
+	// From the repository root, as docs/autoscaling.md runs it.
 	const data = "internal/replay/testdata/"
 	base := []string{"replay", "--preset", "amas", "--config", data + "amas-queue.yaml"}
 	run := func(args ...string) (string, string, error) {
@@ -44,14 +44,14 @@ func TestReplayBinary(t *testing.T) {
 	if strings.Contains(errOut, "replay: 100%") {
 		t.Errorf("progress without --progress and without a terminal: %s", errOut)
 	}
-	// The README shows this run's output as it is.
-	readme, err := os.ReadFile("../../README.md")
+	// docs/autoscaling.md shows this run's output as it is.
+	doc, err := os.ReadFile("../../docs/autoscaling.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	const shown = "$ headroom replay --preset amas --config internal/replay/testdata/amas-queue.yaml --input internal/replay/testdata/step-up.yaml\n"
-	if i := strings.Index(string(readme), shown); i < 0 || !strings.HasPrefix(string(readme)[i+len(shown):], out+"```") {
-		t.Errorf("README's replay example differs from the output; paste:\n%s", out)
+	if i := strings.Index(string(doc), shown); i < 0 || !strings.HasPrefix(string(doc)[i+len(shown):], out+"```") {
+		t.Errorf("docs/autoscaling.md's replay example differs from the output; paste:\n%s", out)
 	}
 
 	out, errOut, err = run("--input", data+"step-up.yaml", "--format", "json", "--progress")

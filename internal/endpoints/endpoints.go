@@ -1,6 +1,6 @@
 // Package endpoints builds the HTTP surface of headroom serve: /metrics,
 // /probe, /-/healthy, /-/ready, the landing page and, when asked for,
-// /debug/pprof. The demo serves the same handler, so what the README lists
+// /debug/pprof. The demo serves the same handler, so what docs/cli.md lists
 // answers in both.
 package endpoints
 
