@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -81,7 +82,8 @@ func TestHelpOnStdoutNamesAlertsDocs(t *testing.T) {
 	}
 	help, err := exec.Command(bin, "--help").Output()
 	for _, command := range []string{"generate", "replay", "preset"} {
-		if err != nil || !strings.Contains(string(help), "\n  "+command) {
+		// kingpin lists each command at the start of a line.
+		if err != nil || !regexp.MustCompile(`(?m)^`+command+`\b`).Match(help) {
 			t.Errorf("--help does not list %s: %v\n%s", command, err, help)
 		}
 	}
