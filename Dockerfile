@@ -4,9 +4,9 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# The image serves; the generator (and its Kubernetes, Prometheus and Grafana
-# packages) stays out of it: half the size and memory.
-RUN CGO_ENABLED=0 go build -trimpath -tags exporteronly -ldflags "-s -w" -o /headroom ./cmd/headroom
+# The image serves: headroom only. headroomtool (the generators, with their
+# Kubernetes, Prometheus and Grafana packages) stays out of it.
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /headroom ./cmd/headroom
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /headroom /usr/local/bin/headroom

@@ -60,6 +60,58 @@ func BenchmarkScrape(b *testing.B) {
 // scrapeMedians are one size's median scrape and concurrent floor.
 type scrapeMedians struct{ scrape, direct time.Duration }
 
+// BenchmarkServeRSS compares the exporter a user builds (`make build`)
+// with the one the Docker image ships: RSS after 20 scrapes of
+// headroom.yml (the local defaults, `make run`'s config), the median of 3
+// runs of each, taken in turns. The default build once linked the
+// generators and held twice the image's RSS, their pages loaded and their
+// init functions run; now both are the same exporter, and they must stay
+// within 2 MiB of each other.
+func BenchmarkServeRSS(b *testing.B) {
+	const scrapes, runs, allowed = 20, 3, 2 << 20
+	builds := []struct{ name, bin string }{
+		{"make-build", makeBuildBinary(b)},
+		{"dockerfile", exporterBinary(b)},
+	}
+	b.ResetTimer() // the builds are not the measure
+	rss := make([][]int64, len(builds))
+	for range runs {
+		for i, build := range builds {
+			rss[i] = append(rss[i], serveRSS(b, build.bin, "headroom.yml", scrapes))
+		}
+	}
+	medians := make([]int64, len(builds))
+	for i, build := range builds {
+		slices.Sort(rss[i])
+		medians[i] = rss[i][len(rss[i])/2]
+		b.ReportMetric(float64(medians[i])/(1<<20), build.name+"-rss-MiB")
+	}
+	b.ReportMetric(float64(medians[0]-medians[1])/(1<<20), "difference-MiB")
+	if medians[0]-medians[1] > allowed {
+		b.Errorf("make build's exporter holds %.1f MiB, %.1f MiB more than the image's (%.1f MiB); runs %v and %v bytes",
+			float64(medians[0])/(1<<20), float64(medians[0]-medians[1])/(1<<20), float64(medians[1])/(1<<20), rss[0], rss[1])
+	}
+}
+
+// serveRSS starts bin serve on config, scrapes it the given number of
+// times, and returns its RSS.
+func serveRSS(b *testing.B, bin, config string, scrapes int) int64 {
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b))
+	// Its log is left out: with the local defaults absent, every scrape
+	// logs each target down, and up or down is the same for both builds.
+	exporter := exec.Command(bin, "serve", "--config.file="+config, "--web.listen-address="+addr)
+	if err := exporter.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { exporter.Process.Kill(); exporter.Wait() }()
+	waitListening(b, addr)
+	for range scrapes {
+		scrapeOnce(b, "http://"+addr+"/metrics")
+	}
+	rss, _, _ := processMemory(b, exporter.Process.Pid)
+	return rss
+}
+
 var (
 	buildMu  sync.Mutex
 	binDir   string
@@ -74,24 +126,65 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// headroomBinary builds the whole binary (serve and generate) once per
-// test process.
-func headroomBinary(t testing.TB) string { return buildBinary(t, "", ".") }
+// headroomBinary builds headroom and, beside it, headroomtool (which
+// `headroom generate|replay|preset` re-executes), static and stripped, once
+// per test process.
+func headroomBinary(t testing.TB) string {
+	buildBinary(t, "tests", "headroomtool", "../headroomtool", "-ldflags", "-s -w")
+	return buildBinary(t, "tests", "headroom", ".", "-ldflags", "-s -w")
+}
 
-// exporterBinary builds what the Docker image ships: static, stripped, and
-// without the generator's dependencies (-tags exporteronly).
-func exporterBinary(t testing.TB) string { return buildBinary(t, "exporteronly", ".") }
+// exporterBinary builds headroom as the Dockerfile does: static, stripped,
+// -trimpath; the image has no headroomtool.
+func exporterBinary(t testing.TB) string {
+	return buildBinary(t, "image", "headroom", ".", "-trimpath", "-ldflags", "-s -w")
+}
 
 // rssFloorBinary builds testdata/rssfloor as the image builds headroom.
-func rssFloorBinary(t testing.TB) string { return buildBinary(t, "", "./testdata/rssfloor") }
+func rssFloorBinary(t testing.TB) string {
+	return buildBinary(t, "image", "rssfloor", "./testdata/rssfloor", "-trimpath", "-ldflags", "-s -w")
+}
 
-func buildBinary(t testing.TB, tags, pkg string) string {
+// makeBuildBinary is the headroom a user gets from `make build` (run here
+// with its outputs in a temporary directory): version stamped, and
+// headroomtool built beside it.
+func makeBuildBinary(t testing.TB) string {
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	key := tags + " " + pkg
-	if path, ok := binPaths[key]; ok {
+	dir := filepath.Join(tempBinDir(t), "make")
+	bin := filepath.Join(dir, "headroom")
+	if binPaths["make"] == "" {
+		cmd := exec.Command("make", "-s", "-C", "../..", "build", "BIN="+bin, "TOOL="+filepath.Join(dir, "headroomtool"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("make build: %v\n%s", err, out)
+		}
+		binPaths["make"] = bin
+	}
+	return bin
+}
+
+// buildBinary builds pkg as dir/name under the test's temporary directory
+// with CGO off (as `make build` and the Dockerfile do) and the given flags,
+// once per test process; binaries that run each other share a dir.
+func buildBinary(t testing.TB, dir, name, pkg string, flags ...string) string {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	path := filepath.Join(tempBinDir(t), dir, name)
+	if binPaths[path] != "" {
 		return path
 	}
+	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", path, pkg)...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", strings.Join(cmd.Args[2:], " "), err, out)
+	}
+	binPaths[path] = path
+	return path
+}
+
+// tempBinDir is the directory of every binary the tests build, removed by
+// TestMain; the caller holds buildMu.
+func tempBinDir(t testing.TB) string {
 	if binDir == "" {
 		dir, err := os.MkdirTemp("", "headroom-bin-")
 		if err != nil {
@@ -99,14 +192,7 @@ func buildBinary(t testing.TB, tags, pkg string) string {
 		}
 		binDir = dir
 	}
-	path := filepath.Join(binDir, fmt.Sprintf("bin-%d", len(binPaths)))
-	cmd := exec.Command("go", "build", "-tags", tags, "-ldflags", "-s -w", "-o", path, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build -tags %q %s: %v\n%s", tags, pkg, err, out)
-	}
-	binPaths[key] = path
-	return path
+	return binDir
 }
 
 func benchmarkScrape(b *testing.B, clients, databases int) scrapeMedians {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -14,22 +15,25 @@ import (
 
 // Help asked for is output (stdout, exit 0), so that `headroom --help |
 // less` shows it; each command's help names the file, in the repository
-// and published, that documents its config fields. A usage error stays on
-// stderr with exit 2.
+// and published, that documents its config fields (headroomtool's for its
+// commands, which headroom re-executes). A usage error stays on stderr with
+// exit 2.
 func TestHelpOnStdoutNamesConfigDocs(t *testing.T) {
 	t.Parallel()
 	bin := headroomBinary(t)
 	const alertsDocs = "alerts/presets/health-agent.yaml"
 	for _, c := range []struct {
-		args []string
-		docs []string
+		args  []string
+		usage string
+		docs  []string
 	}{
-		{[]string{"--help"}, []string{exporterConfigDocs, alertsDocs}},
-		{[]string{"serve", "--help"}, []string{exporterConfigDocs}},
-		{[]string{"help", "serve"}, []string{exporterConfigDocs}},
-		{[]string{"generate", "--help"}, []string{alertsDocs}},
-		{[]string{"replay", "-h"}, []string{alertsDocs}},
-		{[]string{"preset", "--help"}, []string{alertsDocs}},
+		{[]string{"--help"}, "usage: headroom ", []string{exporterConfigDocs, alertsDocs}},
+		{[]string{"serve", "--help"}, "usage: headroom ", []string{exporterConfigDocs}},
+		{[]string{"help", "serve"}, "usage: headroom ", []string{exporterConfigDocs}},
+		{[]string{"generate", "--help"}, "usage: headroomtool ", []string{alertsDocs}},
+		{[]string{"help", "generate"}, "usage: headroomtool ", []string{alertsDocs}},
+		{[]string{"replay", "-h"}, "usage: headroomtool ", []string{alertsDocs}},
+		{[]string{"preset", "--help"}, "usage: headroomtool ", []string{alertsDocs}},
 	} {
 		var stdout, stderr bytes.Buffer
 		cmd := exec.Command(bin, c.args...)
@@ -37,7 +41,7 @@ func TestHelpOnStdoutNamesConfigDocs(t *testing.T) {
 		if err := cmd.Run(); err != nil {
 			t.Errorf("%v: %v\n%s", c.args, err, stderr.String())
 		}
-		if !strings.HasPrefix(stdout.String(), "usage: headroom") || stderr.Len() > 0 {
+		if !strings.HasPrefix(stdout.String(), c.usage) || stderr.Len() > 0 {
 			t.Errorf("%v: want the usage on stdout and nothing on stderr; stdout %.80q, stderr %q", c.args, stdout.String(), stderr.String())
 		}
 		for _, path := range c.docs {
@@ -49,6 +53,18 @@ func TestHelpOnStdoutNamesConfigDocs(t *testing.T) {
 				t.Errorf("%v: help names %s, which is not in the repository: %v", c.args, path, err)
 			}
 		}
+	}
+
+	help, err := exec.Command(bin, "--help").Output()
+	for _, command := range []string{"generate", "replay", "preset"} {
+		// kingpin lists each command at the start of a line.
+		if err != nil || !regexp.MustCompile(`(?m)^`+command+`\b`).Match(help) {
+			t.Errorf("--help does not list %s: %v\n%s", command, err, help)
+		}
+	}
+	// kingpin wraps the line anywhere between words.
+	if !strings.Contains(strings.Join(strings.Fields(string(help)), " "), "Runs headroomtool generate") {
+		t.Errorf("--help does not say that generate runs headroomtool:\n%s", help)
 	}
 
 	var stdout, stderr bytes.Buffer

@@ -1,6 +1,7 @@
 // Command headroom exports PostgreSQL, PgBouncer, Redis and API health
-// signals for scaling decisions, and generates the alerting bundle,
-// dashboards and autoscaler manifests from its trigger catalogue.
+// signals for scaling decisions (`headroom serve`). Its generate, replay and
+// preset commands run headroomtool, the binary that holds the generators,
+// so that the exporter links and loads only what serving needs.
 package main
 
 import (
@@ -11,18 +12,6 @@ import (
 	"github.com/prometheus/common/version"
 )
 
-// command is a subcommand: it declares its flags on the application and
-// runs when chosen.
-type command interface {
-	clause() *kingpin.CmdClause
-	run() error
-}
-
-// optionalCommands are the subcommands a build may leave out: the
-// generator links Prometheus, Alertmanager, Kubernetes and Grafana
-// packages that an exporter-only build (-tags exporteronly) does without.
-var optionalCommands []func(*kingpin.Application) command
-
 // docsURL is where a file of the repository is published: help names the
 // documentation by a path that a user without a checkout can open too.
 const docsURL = "https://github.com/headroom-dev/headroom/blob/main/"
@@ -31,6 +20,12 @@ const docsURL = "https://github.com/headroom-dev/headroom/blob/main/"
 const exporterConfigDocs = "docs/config.md"
 
 func main() {
+	// headroomtool's commands go to it whole, before kingpin parses them:
+	// their flags are headroomtool's, which this binary does not declare.
+	if isToolCommand(os.Args[1:]) {
+		os.Exit(runTool(os.Args[1:]))
+	}
+
 	app := kingpin.New("headroom", "Scale-up and scale-down signals for an LLM-backed API on PostgreSQL, PgBouncer and Redis.")
 	app.Version(version.Print("headroom"))
 	app.HelpFlag.Short('h')
@@ -38,22 +33,21 @@ func main() {
 	// usage errors stay on stderr (and exit 2, below).
 	app.UsageWriter(os.Stdout)
 	app.ErrorWriter(os.Stderr)
-	commands := []command{newServeCommand(app)}
-	for _, add := range optionalCommands {
-		commands = append(commands, add(app))
-	}
+	serve := newServeCommand(app)
+	addToolCommands(app)
 
 	chosen, err := app.Parse(os.Args[1:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "headroom: %v\n", err)
 		os.Exit(2)
 	}
-	for _, c := range commands {
-		if c.clause().FullCommand() == chosen {
-			if err := c.run(); err != nil {
-				fmt.Fprintf(os.Stderr, "headroom %s: %v\n", chosen, err)
-				os.Exit(1)
-			}
-		}
+	if chosen != serve.cmd.FullCommand() {
+		// A tool's command after a global flag (`headroom --log.level=debug
+		// generate`): headroomtool answers for its own arguments.
+		os.Exit(runTool(os.Args[1:]))
+	}
+	if err := serve.run(); err != nil {
+		fmt.Fprintf(os.Stderr, "headroom %s: %v\n", chosen, err)
+		os.Exit(1)
 	}
 }

@@ -42,8 +42,6 @@ type serveCommand struct {
 	profiling       bool
 }
 
-func (s *serveCommand) clause() *kingpin.CmdClause { return s.cmd }
-
 func newServeCommand(app *kingpin.Application) *serveCommand {
 	s := &serveCommand{logConfig: &promslog.Config{}}
 	s.cmd = app.Command("serve", "Serve /metrics and /probe for the targets in the config file. "+

@@ -1,5 +1,3 @@
-//go:build !exporteronly
-
 package main
 
 import (
@@ -14,12 +12,12 @@ import (
 	"github.com/headroom-dev/headroom/alerts"
 )
 
-// headroom preset NAME prints the preset as a complete config, and that
+// headroomtool preset NAME prints the preset as a complete config, and that
 // output, used as the config, generates the preset's bundle, dashboards
 // and manifests byte for byte.
 func TestPresetPrintsConfigThatGeneratesTheSameBundle(t *testing.T) {
 	t.Parallel()
-	bin := headroomBinary(t)
+	bin := toolBinary(t)
 	for _, name := range alerts.Presets() {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -1,5 +1,3 @@
-//go:build !exporteronly
-
 package main
 
 import (
@@ -29,10 +27,6 @@ type generateCommand struct {
 	errOut     io.Writer
 }
 
-func init() {
-	optionalCommands = append(optionalCommands, func(app *kingpin.Application) command { return newGenerateCommand(app) })
-}
-
 func (g *generateCommand) clause() *kingpin.CmdClause { return g.cmd }
 
 func newGenerateCommand(app *kingpin.Application) *generateCommand {
@@ -60,7 +54,7 @@ func (g *generateCommand) run() error {
 	// A warning, not an error: the pool size cannot be guessed, and the
 	// rest of the bundle is still right without the guard.
 	if w := cfg.DBGuardWarning(); w != "" {
-		fmt.Fprintf(g.errOut, "headroom generate: warning: %s\n", w)
+		fmt.Fprintf(g.errOut, "headroomtool generate: warning: %s\n", w)
 	}
 	var boards alerts.Files
 	if g.dashOut != "" {

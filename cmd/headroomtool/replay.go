@@ -1,5 +1,3 @@
-//go:build !exporteronly
-
 package main
 
 import (
@@ -34,10 +32,6 @@ type replayCommand struct {
 	progress    bool
 	out         io.Writer
 	errOut      *os.File
-}
-
-func init() {
-	optionalCommands = append(optionalCommands, func(app *kingpin.Application) command { return newReplayCommand(app) })
 }
 
 func (r *replayCommand) clause() *kingpin.CmdClause { return r.cmd }

@@ -1,5 +1,3 @@
-//go:build !exporteronly
-
 package main
 
 import (
@@ -16,10 +14,10 @@ import (
 	"github.com/headroom-dev/headroom/internal/testenv"
 )
 
-// headroom replay as users run it: a config on a preset and a series file,
+// headroomtool replay as users run it: a config on a preset and a series file,
 // text and JSON, progress on request, and errors that name what is wrong.
 func TestReplayBinary(t *testing.T) {
-	bin := headroomBinary(t)
+	bin := toolBinary(t)
 	// From the repository root, as docs/autoscaling.md runs it.
 	const data = "internal/replay/testdata/"
 	base := []string{"replay", "--preset", "amas", "--config", data + "amas-queue.yaml"}
@@ -104,11 +102,11 @@ func TestReplayBinary(t *testing.T) {
 	}
 }
 
-// headroom replay --prometheus.url --progress: a line on stderr for every
+// headroomtool replay --prometheus.url --progress: a line on stderr for every
 // chunk loaded (the slow part of a long range) before the evaluation's
 // percentages, and the series that stopped counted in the report.
 func TestReplayBinaryFromPrometheus(t *testing.T) {
-	bin := headroomBinary(t)
+	bin := toolBinary(t)
 	const every = 15 * time.Second
 	base := time.Now().Add(-50 * time.Minute).Truncate(time.Minute)
 	var om strings.Builder
@@ -185,7 +183,7 @@ func TestParseTime(t *testing.T) {
 // URL (password hidden) and the deadline, --progress or not.
 func TestReplayBinaryPrometheusNeverAnswers(t *testing.T) {
 	t.Parallel()
-	bin := headroomBinary(t)
+	bin := toolBinary(t)
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,3 @@
-//go:build !exporteronly
-
 package main
 
 import (
@@ -10,10 +8,10 @@ import (
 	"testing"
 )
 
-// headroom generate as users run it: a preset, a config on top of it,
+// headroomtool generate as users run it: a preset, a config on top of it,
 // --check for CI, and errors that name the file and field.
 func TestGenerateBinary(t *testing.T) {
-	bin := headroomBinary(t)
+	bin := toolBinary(t)
 	dir := t.TempDir()
 	run := func(args ...string) (string, error) {
 		out, err := exec.Command(bin, append([]string{"generate"}, args...)...).CombinedOutput()

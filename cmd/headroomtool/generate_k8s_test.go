@@ -1,5 +1,3 @@
-//go:build !exporteronly
-
 package main
 
 import (
@@ -11,12 +9,12 @@ import (
 	"testing"
 )
 
-// headroom generate --k8s-out: the manifests of the config's autoscaler and
+// headroomtool generate --k8s-out: the manifests of the config's autoscaler and
 // its PrometheusRule,
 // --check catching edits and left-over files, and a switch from keda to hpa
 // removing the ScaledObject rather than leaving it next to the HPA.
 func TestGenerateK8sOut(t *testing.T) {
-	bin := headroomBinary(t)
+	bin := toolBinary(t)
 	dir := t.TempDir()
 	run := func(args ...string) (string, error) {
 		out, err := exec.Command(bin, append([]string{"generate", "--out", filepath.Join(dir, "bundle")}, args...)...).CombinedOutput()
@@ -75,10 +73,10 @@ func TestGenerateK8sOut(t *testing.T) {
 	}
 }
 
-// headroom generate refuses a max replica count whose database pools exceed
+// headroomtool generate refuses a max replica count whose database pools exceed
 // the usable connections, naming both numbers, unless told to allow it.
 func TestGenerateDBConnectionGuard(t *testing.T) {
-	bin := headroomBinary(t)
+	bin := toolBinary(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "direct.yaml")
 	if err := os.WriteFile(cfg, []byte("autoscaling:\n  db: {usable_connections: 97}\n"), 0o644); err != nil {
@@ -96,12 +94,12 @@ func TestGenerateDBConnectionGuard(t *testing.T) {
 	}
 }
 
-// headroom generate warns on stderr, and still writes the bundle, when a
+// headroomtool generate warns on stderr, and still writes the bundle, when a
 // config scales out with no pool size per pod to guard the database with
 // (the amas preset: the AMAS guide gives none), naming the field to set;
 // setting it silences the warning and brings the alert.
 func TestGenerateWarnsWithoutDBGuard(t *testing.T) {
-	bin := headroomBinary(t)
+	bin := toolBinary(t)
 	dir := t.TempDir()
 	run := func(args ...string) (string, string, error) {
 		var stdout, stderr bytes.Buffer

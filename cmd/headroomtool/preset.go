@@ -1,5 +1,3 @@
-//go:build !exporteronly
-
 package main
 
 import (
@@ -20,14 +18,10 @@ type presetCommand struct {
 
 // alertsConfigHelp ends the help of every command that reads an alerts
 // config: where its fields are documented.
-var alertsConfigHelp = alertsFieldsHelp + " `headroom preset NAME` prints a preset as a complete, commented config."
+var alertsConfigHelp = alertsFieldsHelp + " `headroomtool preset NAME` (or `headroom preset NAME`) prints a preset as a complete, commented config."
 
 // alertsFieldsHelp is where an alerts config's fields are documented.
 var alertsFieldsHelp = "Config fields: " + alerts.FieldDocs + " (" + docsURL + alerts.FieldDocs + ")."
-
-func init() {
-	optionalCommands = append(optionalCommands, func(app *kingpin.Application) command { return newPresetCommand(app) })
-}
 
 func (p *presetCommand) clause() *kingpin.CmdClause { return p.cmd }
 

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// `headroom generate|replay|preset` re-executes headroomtool with the same
+// arguments: the same stdout, stderr, exit status and files as headroomtool
+// run directly, stdin passed through (a config read from /dev/stdin).
+func TestToolCommandsRunHeadroomtool(t *testing.T) {
+	t.Parallel()
+	headroom := headroomBinary(t)
+	tool := filepath.Join(filepath.Dir(headroom), toolName)
+	preset, err := exec.Command(tool, "preset", "amas").Output()
+	if err != nil {
+		t.Fatalf("headroomtool preset amas: %v", err)
+	}
+	for _, c := range []struct {
+		name  string
+		args  []string // OUT is replaced by a directory of each run's own
+		stdin []byte
+		exit  int
+	}{
+		{"help", []string{"generate", "--help"}, nil, 0},
+		{"help command", []string{"help", "replay"}, nil, 0},
+		{"preset", []string{"preset", "health-agent"}, nil, 0},
+		{"generate", []string{"generate", "--preset", "amas", "--out", "OUT", "--k8s-out", "OUT/k8s"}, nil, 0},
+		{"config on stdin", []string{"generate", "--config", "/dev/stdin", "--out", "OUT", "--dashboards-out", "OUT/dashboards"}, preset, 0},
+		{"usage error", []string{"generate", "--no-such-flag"}, nil, 2},
+		{"failure", []string{"generate", "--config", "no-such.yaml", "--out", "OUT"}, nil, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			type result struct {
+				stdout, stderr string
+				exit           int
+				files          map[string]string
+			}
+			run := func(bin string) result {
+				out := t.TempDir()
+				var args []string
+				for _, a := range c.args {
+					args = append(args, strings.ReplaceAll(a, "OUT", out))
+				}
+				var stdout, stderr bytes.Buffer
+				cmd := exec.Command(bin, args...)
+				cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(c.stdin), &stdout, &stderr
+				r := result{files: map[string]string{}}
+				var exit *exec.ExitError
+				if err := cmd.Run(); errors.As(err, &exit) {
+					r.exit = exit.ExitCode()
+				} else if err != nil {
+					t.Fatalf("%s %v: %v", bin, args, err)
+				}
+				r.stdout, r.stderr = stdout.String(), strings.ReplaceAll(stderr.String(), out, "OUT")
+				err := filepath.WalkDir(out, func(path string, d fs.DirEntry, err error) error {
+					if err != nil || d.IsDir() {
+						return err
+					}
+					raw, err := os.ReadFile(path)
+					rel, _ := filepath.Rel(out, path)
+					r.files[rel] = string(raw)
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			direct, via := run(tool), run(headroom)
+			if direct.exit != c.exit {
+				t.Errorf("headroomtool %v: exit %d, want %d\n%s", c.args, direct.exit, c.exit, direct.stderr)
+			}
+			if via.exit != direct.exit || via.stdout != direct.stdout || via.stderr != direct.stderr {
+				t.Errorf("headroom %v differs from headroomtool: exit %d vs %d\nstdout %.200q\nvs     %.200q\nstderr %q\nvs     %q",
+					c.args, via.exit, direct.exit, via.stdout, direct.stdout, via.stderr, direct.stderr)
+			}
+			if len(via.files) != len(direct.files) {
+				t.Errorf("headroom %v wrote %d files, headroomtool %d", c.args, len(via.files), len(direct.files))
+			}
+			for name, body := range direct.files {
+				if via.files[name] != body {
+					t.Errorf("headroom %v: %s differs from headroomtool's", c.args, name)
+				}
+			}
+			if c.name == "generate" && len(direct.files) < 10 {
+				t.Errorf("generate wrote %d files", len(direct.files))
+			}
+		})
+	}
+}
+
+// headroom finds headroomtool beside itself, else on PATH; without either
+// it fails saying where it looked and how to get headroomtool, and still
+// serves and helps.
+func TestToolCommandsFindHeadroomtool(t *testing.T) {
+	t.Parallel()
+	built := headroomBinary(t)
+	alone := filepath.Join(t.TempDir(), "headroom")
+	raw, err := os.ReadFile(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(alone, raw, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := func(path string, args ...string) (string, string, error) {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(alone, args...)
+		cmd.Env = append(os.Environ(), "PATH="+path)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return stdout.String(), stderr.String(), err
+	}
+
+	empty := t.TempDir()
+	for _, c := range []struct {
+		args    []string
+		command string
+	}{
+		{[]string{"generate", "--help"}, "generate"},
+		{[]string{"help", "preset"}, "preset"},
+		{[]string{"replay"}, "replay"},
+	} {
+		stdout, stderr, err := run(empty, c.args...)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Errorf("%v without headroomtool: %v, want exit 1", c.args, err)
+		}
+		for _, w := range []string{"headroom " + c.command + ": headroomtool not found", filepath.Join(filepath.Dir(alone), toolName),
+			"PATH", "make build", "go install github.com/headroom-dev/headroom/cmd/headroomtool"} {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%v without headroomtool: stderr %q does not say %q", c.args, stderr, w)
+			}
+		}
+		if stdout != "" {
+			t.Errorf("%v without headroomtool: stdout %q", c.args, stdout)
+		}
+	}
+	if stdout, stderr, err := run(empty, "--help"); err != nil || !strings.Contains(stdout, "generate") {
+		t.Errorf("--help without headroomtool: %v\n%s%s", err, stdout, stderr)
+	}
+
+	onPath := filepath.Dir(built)
+	if stdout, stderr, err := run(onPath, "generate", "--help"); err != nil || !strings.HasPrefix(stdout, "usage: headroomtool generate") {
+		t.Errorf("generate --help with headroomtool on PATH only: %v\nstdout %.80q\nstderr %q", err, stdout, stderr)
+	}
+}
