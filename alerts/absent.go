@@ -166,7 +166,7 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 				continue
 			}
 			for _, t := range byAlert[k.alert] {
-				l := t.Signal.fixture(f, constant(n, 0))
+				l := f.feed(t.Signal, constant(n, 0))
 				a, err := alertFor(t, l, 0)
 				if err != nil {
 					return testGroup{}, err
@@ -184,7 +184,7 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 	var bucketRules []Trigger
 	for _, t := range byAlert["SignalAbsent"] {
 		probe := &fx{cfg: cfg, step: testStep}
-		t.Signal.fixture(probe, constant(n, 0.5))
+		probe.feed(t.Signal, constant(n, 0.5))
 		if probe.err != nil {
 			return testGroup{}, probe.err
 		}
@@ -193,13 +193,13 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 			present = present && scrapable(metricOf(s.Series))
 		}
 		absentFor = t.For
-		if t.test == testAbsentBucket {
+		if testKindOf(t) == testAbsentBucket {
 			// It reads the series as scraped: judged once they are all in.
 			bucketRules = append(bucketRules, t)
 		}
-		if t.test == testAbsentBucket {
+		if testKindOf(t) == testAbsentBucket {
 			if present {
-				t.Signal.fixture(f, constant(n, 0.5))
+				f.feed(t.Signal, constant(n, 0.5))
 			}
 			continue
 		}
@@ -207,7 +207,7 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 			// Its series are fed; it still fires when what it watches is
 			// the very bucket this case leaves out (the p95's finite
 			// buckets).
-			t.Signal.fixture(f, constant(n, 0.5))
+			f.feed(t.Signal, constant(n, 0.5))
 			if bucket == nil || t.Signal.Scraped == "" {
 				continue
 			}

@@ -118,7 +118,6 @@ type Trigger struct {
 	Match    string
 	matchers []*labels.Matcher
 
-	test testKind // how promtool tests are derived
 	expr func(t Trigger) string
 }
 
@@ -198,17 +197,6 @@ func (t Trigger) Target() string {
 	}
 	return string(t.Comparison) + " " + formatValue(t.Signal.Unit, t.Threshold)
 }
-
-type testKind int
-
-const (
-	testThreshold testKind = iota
-	testProbe
-	testAbsentJob
-	testAbsentSignal
-	testAbsentBucket
-	testDBGuard
-)
 
 // Catalogue returns the config's triggers, overrides applied, in a stable
 // order (by group, then id).
@@ -582,7 +570,7 @@ func definitions(cfg *Config) []Trigger {
 	// Health and data-path alerts.
 	probe := sig("api_probe")
 	add(Trigger{ID: "APIDown", Set: SetHealth, Source: "headroom", Direction: None, Signal: probe, Comparison: customSignal, Threshold: 3,
-		Action: "restore_api", Urgency: UrgencyCritical, test: testProbe,
+		Action: "restore_api", Urgency: UrgencyCritical,
 		When: "3 failed health probes within 30s, or every probe failing for 1m",
 		expr: func(t Trigger) string {
 			return fmt.Sprintf("count_over_time(%s[30s]) - sum_over_time(%s[30s]) >= 3\nor\nmax_over_time(%s[1m]) == 0", probe.Query, probe.Query, probe.Query)
@@ -606,7 +594,7 @@ func definitions(cfg *Config) []Trigger {
 					"Check the server itself; restart or fail over."}}})
 	}
 	add(Trigger{ID: "ExporterAbsent", Set: SetHealth, Source: "headroom", Group: GroupHeadroom, Direction: None, Signal: Signal{ID: "up", Unit: UnitBool, Group: GroupHeadroom, Title: "headroom exporter"},
-		Comparison: customSignal, For: 2 * min, Action: "restore_exporter", Urgency: UrgencyCritical, test: testAbsentJob,
+		Comparison: customSignal, For: 2 * min, Action: "restore_exporter", Urgency: UrgencyCritical,
 		When: fmt.Sprintf(`up{job=%q} == 0, or no target of the job at all`, cfg.ExporterJob),
 		expr: func(t Trigger) string {
 			up := sel("up", fmt.Sprintf("job=%q", cfg.ExporterJob))
@@ -636,8 +624,8 @@ func definitions(cfg *Config) []Trigger {
 		}
 		add(Trigger{ID: "SignalAbsent:" + s.ID, Alert: "SignalAbsent", Set: SetHealth, Source: "headroom", Group: GroupHeadroom, Direction: None,
 			Signal: s, Comparison: customSignal, For: 10 * min, Action: "restore_signal", Urgency: UrgencyMedium,
-			When:   "no " + what,
-			Labels: map[string]string{"signal": s.Record}, test: testAbsentSignal,
+			When:    "no " + what,
+			Labels:  map[string]string{"signal": s.Record},
 			expr:    func(Trigger) string { return fmt.Sprintf("absent(%s)", watched) },
 			Summary: s.Title + " of {{ service }} is missing",
 			Description: "No " + what + " for {{ service }} for 10m (absent = {{ $value }}): the alerts on it cannot fire. " +
@@ -694,10 +682,10 @@ func definitions(cfg *Config) []Trigger {
 			Signal: Signal{ID: "db_connection_guard", Unit: UnitCount, Group: GroupCapacity,
 				Title: "Connections the pools would open at max replicas beyond the database's usable ones"},
 			Comparison: customSignal, For: 15 * min, Action: "lower_max_replicas_or_raise_db_connections", Urgency: UrgencyMedium,
-			Severity: SeverityWarning, test: testDBGuard,
-			When:    fmt.Sprintf("HPA max replicas (kube-state-metrics, else %d) x %d connections per pod > %s", g.maxReplicas, g.pool, g.usableName),
-			expr:    func(Trigger) string { return g.expr(p) },
-			Summary: "Scaling {{ service }} out to its max replicas would exceed the database's connections",
+			Severity: SeverityWarning,
+			When:     fmt.Sprintf("HPA max replicas (kube-state-metrics, else %d) x %d connections per pod > %s", g.maxReplicas, g.pool, g.usableName),
+			expr:     func(Trigger) string { return g.expr(p) },
+			Summary:  "Scaling {{ service }} out to its max replicas would exceed the database's connections",
 			Description: fmt.Sprintf("At the HPA's max replicas (from kube-state-metrics, else the configured %d) x %d connections per pod, "+
 				"the pools of {{ service }} would open {{ $value }} more connections than %s accepts (%s) for 15m."+actionSentence("lower_max_replicas_or_raise_db_connections"), g.maxReplicas, g.pool, g.what, g.usableName),
 			Runbook: Runbook{Meaning: "Every pod opens its own connection pool, so a scale-out to the HPA's max replicas would open more connections than " +

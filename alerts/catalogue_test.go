@@ -387,7 +387,7 @@ func TestPresetsDocumentEveryField(t *testing.T) {
 }
 
 func TestSimulatorMatchesTheRateRamp(t *testing.T) {
-	s := Signal{Window: 5 * time.Minute, sim: simRate}
+	s := Signal{Window: 5 * time.Minute, Shape: ShapeRate}
 	got := simulate(s, constant(8, 1))
 	want := []float64{0, 0.2, 0.4, 0.6, 0.8, 1, 1, 1}
 	for k, w := range want[1:] {

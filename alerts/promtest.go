@@ -69,6 +69,39 @@ const testStep = time.Minute
 // 10s scrape interval.
 const probeStep = 10 * time.Second
 
+// testKind is how a trigger's promtool tests are derived.
+type testKind int
+
+const (
+	testThreshold    testKind = iota // from its threshold: crossing, clearing, scopes
+	testProbe                        // APIDown's failed probes at a 10s interval
+	testAbsentJob                    // the exporter's job down or gone
+	testAbsentSignal                 // a signal's inputs missing
+	testAbsentBucket                 // the latency SLO's bucket missing
+	testDBGuard                      // the HPA's max replicas against the DB's connections
+)
+
+// testKinds are the triggers whose tests are not derived from their
+// threshold, by trigger id; every SignalAbsent rule but the SLO bucket's
+// is testAbsentSignal, every other trigger testThreshold.
+var testKinds = map[string]testKind{
+	"APIDown":                         testProbe,
+	"ExporterAbsent":                  testAbsentJob,
+	"SignalAbsent:slo_latency_bucket": testAbsentBucket,
+	"ScaleOutExceedsDBConnections":    testDBGuard,
+}
+
+// testKindOf says how a trigger's tests are derived.
+func testKindOf(t Trigger) testKind {
+	if k, ok := testKinds[t.ID]; ok {
+		return k
+	}
+	if t.Alert == "SignalAbsent" {
+		return testAbsentSignal
+	}
+	return testThreshold
+}
+
 // promtoolTests returns the test files of a bundle, by file name under tests/.
 func promtoolTests(cfg *Config, cat []Trigger, ruleFiles []string, groupOrder []string) (map[string]testFile, error) {
 	files := map[string]testFile{}
@@ -85,7 +118,7 @@ func promtoolTests(cfg *Config, cat []Trigger, ruleFiles []string, groupOrder []
 		var groups []testGroup
 		var err error
 		step := testStep
-		switch t.test {
+		switch testKindOf(t) {
 		case testThreshold:
 			groups, err = gen.threshold()
 		case testProbe:
@@ -200,18 +233,6 @@ func (g testGen) family() []Trigger {
 	return out
 }
 
-// simKind says how a signal's value follows its fixture's per-step values,
-// so that tests know what Prometheus will compute at each step.
-type simKind int
-
-const (
-	simGauge    simKind = iota // the value itself
-	simRate                    // rate(): the mean over the window, zeros before the counter started
-	simRatio                   // a ratio of rates: the mean over the samples in the window
-	simIdle                    // 1 - rate(idle): node_exporter CPU
-	simQuantile                // histogram_quantile: known only while the window holds one value
-)
-
 // simValue is a signal's value at one step: present, and exact when the
 // window holds one value only (where every Prometheus version agrees).
 type simValue struct {
@@ -224,7 +245,7 @@ func simulate(s Signal, vals []float64) []simValue {
 	W := steps(s.Window, testStep)
 	out := make([]simValue, len(vals))
 	for k := range vals {
-		if s.sim == simGauge {
+		if s.Shape == ShapeGauge {
 			out[k] = simValue{v: vals[k], present: !math.IsNaN(vals[k]), exact: true}
 			continue
 		}
@@ -242,12 +263,12 @@ func simulate(s Signal, vals []float64) []simValue {
 		}
 		n := float64(k - from + 1)
 		v := 0.0
-		switch s.sim {
-		case simRate:
+		switch s.Shape {
+		case ShapeRate:
 			v = sum / float64(W)
-		case simRatio, simQuantile:
+		case ShapeRatio, ShapeQuantile:
 			v = sum / n
-		case simIdle:
+		case ShapeIdle:
 			v = 1 - (n-sum)/float64(W)
 		}
 		out[k] = simValue{v: round(v), present: true, exact: pure}
@@ -405,10 +426,7 @@ func (g testGen) run(vals []float64, step time.Duration) (*fx, map[string]string
 // the fixture's, with the labels of rl set to its values.
 func (g testGen) runRelabeled(vals []float64, step time.Duration, rl map[string]string) (*fx, map[string]string, error) {
 	f := &fx{cfg: g.cfg, step: step, relabel: rl}
-	if g.t.Signal.fixture == nil {
-		return nil, nil, fmt.Errorf("signal %s has no test fixture", g.t.Signal.ID)
-	}
-	out := g.t.Signal.fixture(f, vals)
+	out := f.feed(g.t.Signal, vals)
 	if f.err != nil {
 		return nil, nil, f.err
 	}
@@ -966,7 +984,7 @@ func (g testGen) probe() ([]testGroup, error) {
 	t := g.t
 	run := func(vals []float64) (*fx, map[string]string, error) {
 		f := &fx{cfg: g.cfg, step: probeStep}
-		out := t.Signal.fixture(f, vals)
+		out := f.feed(t.Signal, vals)
 		return f, out, f.err
 	}
 	at10 := func(step int) model.Duration { return model.Duration(time.Duration(step) * probeStep) }
@@ -1081,7 +1099,7 @@ func (g testGen) absentSignal() ([]testGroup, error) {
 	F := steps(t.For, testStep)
 	n := F + steps(t.Signal.Window, testStep) + 2
 	f := &fx{cfg: g.cfg, step: testStep}
-	t.Signal.fixture(f, constant(n, 0.5))
+	f.feed(t.Signal, constant(n, 0.5))
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -1122,7 +1140,7 @@ func (g testGen) absentBucket() ([]testGroup, error) {
 	F := steps(t.For, testStep)
 	n := F + 2
 	full := &fx{cfg: g.cfg, step: testStep}
-	t.Signal.fixture(full, constant(n, 0.5))
+	full.feed(t.Signal, constant(n, 0.5))
 	if full.err != nil {
 		return nil, full.err
 	}
@@ -1202,7 +1220,7 @@ func (g testGen) siblingsAbsent(lbls map[string]string, present string, series [
 		if m.Alert != g.t.Alert || m.ID == g.t.ID || step < steps(m.For, testStep) {
 			continue
 		}
-		if m.test == testAbsentBucket {
+		if testKindOf(m) == testAbsentBucket {
 			as, err := bucketAbsentAlerts(g.cfg, m, series)
 			if err != nil {
 				return nil, err

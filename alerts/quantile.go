@@ -11,7 +11,7 @@ import "math"
 func (c *Config) validateQuantileMargins(cat []Trigger, bad func(field, format string, args ...any)) {
 	for _, t := range cat {
 		for _, r := range scopedRules(t) {
-			if r.t.Signal.sim != simQuantile || !r.t.Hysteresis() || quantileLevelsFit(c, r.t, cat) {
+			if r.t.Signal.Shape != ShapeQuantile || !r.t.Hysteresis() || quantileLevelsFit(c, r.t, cat) {
 				continue
 			}
 			bands := testGen{cfg: c, t: r.t, cat: cat}.marginBands()

@@ -201,7 +201,7 @@ func scopeShapes(t *testing.T, prefix string, generated, refused int) (int, int)
 		t.Fatal(err)
 	}
 	for _, tr := range Catalogue(base) {
-		if tr.test != testThreshold || tr.expr != nil || tr.Comparison == customSignal || len(tr.Signal.Labels) == 0 {
+		if testKindOf(tr) != testThreshold || tr.expr != nil || tr.Comparison == customSignal || len(tr.Signal.Labels) == 0 {
 			continue
 		}
 		g := testGen{cfg: base, t: tr, cat: Catalogue(base)}

@@ -145,24 +145,10 @@ func sloBucketAbsent(cfg *Config, p pq, b bucketInput, min time.Duration) Trigge
 	missing := p.agg("count", fmt.Sprintf("%s\n  unless ignoring (le)\n  %s", sel(b.metric, api, `le="+Inf"`), sel(b.metric, api, b.le.String())))
 	what := fmt.Sprintf(`%s series with le="+Inf" and no le="%s" bucket`, b.metric, target)
 	return Trigger{ID: "SignalAbsent:slo_latency_bucket", Alert: "SignalAbsent", Set: SetHealth, Source: "headroom", Group: GroupHeadroom,
-		Direction: None, Comparison: customSignal, For: 10 * min, Action: "restore_signal", Urgency: UrgencyMedium, test: testAbsentBucket,
+		Direction: None, Comparison: customSignal, For: 10 * min, Action: "restore_signal", Urgency: UrgencyMedium,
 		Signal: Signal{ID: "slo_latency_bucket", Expr: missing, Query: missing, Unit: UnitCount, Group: GroupHeadroom,
 			Title: fmt.Sprintf("Duration histogram series without the latency SLO's %ss bucket", target),
-			Help:  fmt.Sprintf("Series of %s that have le=\"+Inf\" but no le=\"%s\" bucket (slos.latency.target); no series when every one has it.", b.metric, target),
-			fixture: func(f *fx, vals []float64) map[string]string {
-				// The p95 signal's histogram, and the target bucket: the
-				// requests at or below the target.
-				l := f.apiInstance()
-				f.histogram(b.metric, l, vals)
-				fast := make([]float64, len(vals))
-				for i, v := range vals {
-					if v <= cfg.SLOs.Latency.Target {
-						fast[i] = 1
-					}
-				}
-				f.counter(b.metric, with(l, "le", target), fast, histogramRate)
-				return map[string]string{}
-			}},
+			Help:  fmt.Sprintf("Series of %s that have le=\"+Inf\" but no le=\"%s\" bucket (slos.latency.target); no series when every one has it.", b.metric, target)},
 		Labels:  map[string]string{"signal": "slo:sli_error:ratio_rate5m", "slo": "latency"},
 		When:    "some " + what,
 		expr:    func(Trigger) string { return missing },

@@ -22,8 +22,8 @@ func validateWindows(resolved []Trigger, bad func(field, format string, args ...
 	for _, t := range resolved {
 		for _, r := range scopedRules(t) {
 			s := r.t.Signal
-			low := s.sim == simRate && side(r.t) < 0
-			high := s.sim == simIdle && side(r.t) > 0
+			low := s.Shape == ShapeRate && side(r.t) < 0
+			high := s.Shape == ShapeIdle && side(r.t) > 0
 			if (!low && !high) || s.Window == 0 || r.t.For >= s.Window {
 				continue
 			}
