@@ -2,9 +2,12 @@ package alerts
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/headroom-dev/headroom/catalogue"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
@@ -37,7 +40,7 @@ var headroomKinds = []struct{ kind, prefix, alert string }{
 // of the bundle is scraped, and the test states what fires instead: the
 // exporter's absence, the down alert of the target whose data is missing,
 // or SignalAbsent for the missing signals. The alert itself stays silent.
-func inputsAbsentTests(cfg *Config, cat []Trigger, rec, alerting rulefmt.RuleGroups) ([]testGroup, error) {
+func inputsAbsentTests(cfg *catalogue.Config, cat []catalogue.Trigger, rec, alerting rulefmt.RuleGroups) ([]testGroup, error) {
 	records := recordsOf(rec)
 	var names []string
 	exprs := map[string][]string{}
@@ -49,26 +52,26 @@ func inputsAbsentTests(cfg *Config, cat []Trigger, rec, alerting rulefmt.RuleGro
 			exprs[r.Alert] = append(exprs[r.Alert], r.Expr)
 		}
 	}
-	byAlert := map[string][]Trigger{}
+	byAlert := map[string][]catalogue.Trigger{}
 	for _, t := range cat {
 		byAlert[t.Alert] = append(byAlert[t.Alert], t)
 	}
 	var out []testGroup
 	for _, name := range names {
 		in := map[string]bool{}
-		var buckets []bucketInput
+		var buckets []catalogue.BucketInput
 		// The alert's rules share records (a scoped alert's rules its scope
 		// record): each is followed once, for the union of their inputs.
-		inputs, bucketWalk := newInputWalk(records), newInputWalk(records)
+		inputs, bucketWalk := catalogue.NewInputWalk(records), catalogue.NewInputWalk(records)
 		for _, e := range exprs[name] {
-			raw, err := rawInputsOf(inputs, e)
+			raw, err := catalogue.RawInputsOf(inputs, e)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			for _, m := range raw {
 				in[m] = true
 			}
-			bs, err := bucketsOf(bucketWalk, e)
+			bs, err := catalogue.BucketsOf(bucketWalk, e)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
@@ -98,7 +101,7 @@ func inputsAbsentTests(cfg *Config, cat []Trigger, rec, alerting rulefmt.RuleGro
 	return out, nil
 }
 
-func containsBucket(list []bucketInput, b bucketInput) bool {
+func containsBucket(list []catalogue.BucketInput, b catalogue.BucketInput) bool {
 	for _, x := range list {
 		if x.String() == b.String() {
 			return true
@@ -110,7 +113,7 @@ func containsBucket(list []bucketInput, b bucketInput) bool {
 // inputsAbsentGroup is the inputs-absent case of an alert: the metrics in
 // `in` are missing; or, with bucket set, every metric is scraped and only
 // that bucket of its histogram is missing.
-func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger, name string, in map[string]bool, bucket *bucketInput) (testGroup, error) {
+func inputsAbsentGroup(cfg *catalogue.Config, cat []catalogue.Trigger, byAlert map[string][]catalogue.Trigger, name string, in map[string]bool, bucket *catalogue.BucketInput) (testGroup, error) {
 	exporterGone := false
 	for _, m := range exporterAlways {
 		exporterGone = exporterGone || in[m]
@@ -181,7 +184,7 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 	// inputs is missing here; those that are missing fire.
 	var absentAlerts []expAlert
 	var absentFor time.Duration
-	var bucketRules []Trigger
+	var bucketRules []catalogue.Trigger
 	for _, t := range byAlert["SignalAbsent"] {
 		probe := &fx{cfg: cfg, step: testStep}
 		probe.feed(t.Signal, constant(n, 0.5))
@@ -211,7 +214,7 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 			if bucket == nil || t.Signal.Scraped == "" {
 				continue
 			}
-			watched, err := rawBuckets(t.Signal.Scraped, nil)
+			watched, err := catalogue.RawBuckets(t.Signal.Scraped, nil)
 			if err != nil {
 				return testGroup{}, err
 			}
@@ -236,7 +239,7 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 			return testGroup{}, err
 		}
 		if gaps[""] == 0 {
-			return testGroup{}, fmt.Errorf(`no fixture scrapes %s{le="+Inf"}: the case would not show the bucket missing from a scraped histogram`, bucket.metric)
+			return testGroup{}, fmt.Errorf(`no fixture scrapes %s{le="+Inf"}: the case would not show the bucket missing from a scraped histogram`, bucket.Metric)
 		}
 	}
 	for _, t := range bucketRules {
@@ -267,7 +270,7 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 	if len(fired) == 0 {
 		return testGroup{}, fmt.Errorf("nothing fires when %v are absent: give them an absent() companion (a MustExist signal)", missing)
 	}
-	if !contains(fired, name) {
+	if !slices.Contains(fired, name) {
 		checks = append(checks, alertTest{EvalTime: at(n - 1), Alertname: name, ExpAlerts: []expAlert{}})
 	}
 	verb := "fires"
@@ -291,7 +294,7 @@ func metricOf(series string) string {
 func dedupe(list []string) []string {
 	var out []string
 	for _, s := range list {
-		if !contains(out, s) {
+		if !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/headroom-dev/headroom/catalogue"
+
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -92,7 +94,7 @@ var testKinds = map[string]testKind{
 }
 
 // testKindOf says how a trigger's tests are derived.
-func testKindOf(t Trigger) testKind {
+func testKindOf(t catalogue.Trigger) testKind {
 	if k, ok := testKinds[t.ID]; ok {
 		return k
 	}
@@ -103,7 +105,7 @@ func testKindOf(t Trigger) testKind {
 }
 
 // promtoolTests returns the test files of a bundle, by file name under tests/.
-func promtoolTests(cfg *Config, cat []Trigger, ruleFiles []string, groupOrder []string) (map[string]testFile, error) {
+func promtoolTests(cfg *catalogue.Config, cat []catalogue.Trigger, ruleFiles []string, groupOrder []string) (map[string]testFile, error) {
 	files := map[string]testFile{}
 	addGroup := func(name string, step time.Duration, g testGroup) {
 		f, ok := files[name]
@@ -152,66 +154,23 @@ func slug(s string) string {
 }
 
 type testGen struct {
-	cfg *Config
-	t   Trigger
-	cat []Trigger
+	cfg *catalogue.Config
+	t   catalogue.Trigger
+	cat []catalogue.Trigger
 	// rl relabels the fixture's series into a scope of t (which is then
 	// the scope's rule); nil for a trigger's default rule.
 	rl map[string]string
 }
 
-// values returns a value that fires, one just on the safe side of the
-// threshold, and one well clear of it (past any hysteresis margin) for
-// every trigger of the family.
-func (g testGen) values() (fire, safe, recover float64) {
-	t := g.t
-	thr := t.Threshold
-	switch t.Comparison {
-	case Above, AtLeast:
-		fire = thr * 1.1
-		if t.Signal.Unit == UnitCount {
-			fire = math.Max(thr*1.2, thr+1)
-		}
-		if fire <= thr {
-			fire = thr + 1
-		}
-		if t.Signal.Unit == UnitRatio && fire > 1 {
-			fire = (thr + 1) / 2
-		}
-		safe = thr * 0.98
-		if t.Signal.Unit == UnitCount {
-			safe = thr
-		}
-		recover = thr * 0.5
-		for _, m := range g.family() {
-			recover = math.Min(recover, m.Threshold*0.5)
-			if m.Hysteresis() {
-				recover = math.Min(recover, m.ClearLevel()*0.5)
-			}
-		}
-	case Below:
-		fire = thr * 0.5
-		safe = thr * 1.02
-		hi := thr + t.Margin
-		recover = hi * 2
-		if t.Signal.Unit == UnitRatio {
-			recover = hi + (1-hi)/2
-		}
-	case Equal:
-		fire, safe, recover = thr, 1-thr, 1-thr
-	}
-	return round(fire), round(safe), round(recover)
-}
-
-func holds(c Comparison, v, thr float64) bool {
+func holds(c catalogue.Comparison, v, thr float64) bool {
 	switch c {
-	case Above:
+	case catalogue.Above:
 		return v > thr
-	case AtLeast:
+	case catalogue.AtLeast:
 		return v >= thr
-	case Below:
+	case catalogue.Below:
 		return v < thr
-	case Equal:
+	case catalogue.Equal:
 		return v == thr
 	}
 	return false
@@ -219,18 +178,6 @@ func holds(c Comparison, v, thr float64) bool {
 
 func steps(d time.Duration, step time.Duration) int {
 	return int((d + step - 1) / step)
-}
-
-// family is the triggers that share the alertname and the signal; promtool
-// checks every alert of a name at once.
-func (g testGen) family() []Trigger {
-	var out []Trigger
-	for _, m := range g.cat {
-		if m.Alert == g.t.Alert && m.Signal.ID == g.t.Signal.ID {
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 // simValue is a signal's value at one step: present, and exact when the
@@ -241,11 +188,11 @@ type simValue struct {
 	exact   bool
 }
 
-func simulate(s Signal, vals []float64) []simValue {
+func simulate(s catalogue.Signal, vals []float64) []simValue {
 	W := steps(s.Window, testStep)
 	out := make([]simValue, len(vals))
 	for k := range vals {
-		if s.Shape == ShapeGauge {
+		if s.Shape == catalogue.ShapeGauge {
 			out[k] = simValue{v: vals[k], present: !math.IsNaN(vals[k]), exact: true}
 			continue
 		}
@@ -264,14 +211,14 @@ func simulate(s Signal, vals []float64) []simValue {
 		n := float64(k - from + 1)
 		v := 0.0
 		switch s.Shape {
-		case ShapeRate:
+		case catalogue.ShapeRate:
 			v = sum / float64(W)
-		case ShapeRatio, ShapeQuantile:
+		case catalogue.ShapeRatio, catalogue.ShapeQuantile:
 			v = sum / n
-		case ShapeIdle:
+		case catalogue.ShapeIdle:
 			v = 1 - (n-sum)/float64(W)
 		}
-		out[k] = simValue{v: round(v), present: true, exact: pure}
+		out[k] = simValue{v: catalogue.Round(v), present: true, exact: pure}
 	}
 	return out
 }
@@ -285,7 +232,7 @@ type alertState struct {
 // simulateAlert runs a trigger's alerting rule over the signal's values the
 // way the rule manager does: pending, firing after `for`, hysteresis
 // through its own ALERTS series, keep_firing_for.
-func simulateAlert(t Trigger, sim []simValue) []alertState {
+func simulateAlert(t catalogue.Trigger, sim []simValue) []alertState {
 	F := steps(t.For, testStep)
 	K := steps(t.KeepFiringFor, testStep)
 	out := make([]alertState, len(sim))
@@ -388,7 +335,7 @@ func (sc scenario) resolvedFrom(after int) int {
 
 // alertFor is the alert promtool reports: the expression's labels plus the
 // rule's, and the rendered annotations.
-func alertFor(t Trigger, series map[string]string, v float64) (expAlert, error) {
+func alertFor(t catalogue.Trigger, series map[string]string, v float64) (expAlert, error) {
 	lbls := with(series)
 	for k, val := range ruleLabels(t) {
 		lbls[k] = val
@@ -436,7 +383,7 @@ func (g testGen) runRelabeled(vals []float64, step time.Duration, rl map[string]
 // ruleRelabel returns the relabeling that makes the fixture feed rule want
 // of the trigger (a scope's index, or -1 for its default rule): nil when the
 // fixture's own series is already that rule's. The new values are ones the
-// scopes' matchers name or match (probeSpace), set only on labels the
+// scopes' matchers name or match (ProbeSpace), set only on labels the
 // fixture's input series carry, and still admitted by the config's
 // selectors and target regular expressions. ok is false when the fixture
 // can make no series of the rule.
@@ -452,15 +399,15 @@ func (g testGen) ruleRelabel(want int) (map[string]string, bool, error) {
 	}
 	scopes := make([][]*labels.Matcher, len(t.Scopes))
 	for i, s := range t.Scopes {
-		scopes[i] = s.matchers
+		scopes[i] = s.Matchers
 	}
 	keep := g.selectorMatchers()
-	sp := probeSpace{base: sl, allowed: func(name, v string) bool {
+	sp := catalogue.ProbeSpace{Base: sl, Allowed: func(name, v string) bool {
 		orig := sl[name]
 		if v == orig {
 			return true
 		}
-		if orig == "" || v == "" || !f.names[name] || slices.Contains(t.Signal.computed, name) {
+		if orig == "" || v == "" || !f.names[name] || slices.Contains(t.Signal.Computed, name) {
 			return false
 		}
 		for _, m := range keep {
@@ -470,7 +417,7 @@ func (g testGen) ruleRelabel(want int) (map[string]string, bool, error) {
 		}
 		return true
 	}}
-	found, ok := sp.ruleLabels(scopes, want)
+	found, ok := sp.RuleLabels(scopes, want)
 	if !ok {
 		return nil, false, nil
 	}
@@ -499,12 +446,12 @@ func (g testGen) selectorMatchers() []*labels.Matcher {
 		if strings.TrimSpace(sel) == "" {
 			continue
 		}
-		if ms, err := promqlParser.ParseMetricSelector("{" + sel + "}"); err == nil {
+		if ms, err := catalogue.ParseMetricSelector("{" + sel + "}"); err == nil {
 			out = append(out, ms...)
 		}
 	}
 	// The signal's own selectors (kind="postgres" of headroom_target_up).
-	if expr, err := promqlParser.ParseExpr(g.t.Signal.Expr); err == nil {
+	if expr, err := catalogue.ParseExpr(g.t.Signal.Expr); err == nil {
 		parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
 			if vs, ok := n.(*parser.VectorSelector); ok {
 				for _, m := range vs.LabelMatchers {
@@ -517,7 +464,7 @@ func (g testGen) selectorMatchers() []*labels.Matcher {
 		})
 	}
 	for _, kind := range []string{"postgres", "pgbouncer", "redis", "api"} {
-		if re := g.cfg.targetRegex(kind); re != "" {
+		if re := g.cfg.TargetRegex(kind); re != "" {
 			if m, err := labels.NewMatcher(labels.MatchRegexp, "target", re); err == nil {
 				out = append(out, m)
 			}
@@ -555,7 +502,7 @@ func (g testGen) sibling(series map[string]string) (map[string]string, bool) {
 		other := v + "-b"
 		if l == "target" {
 			for _, kind := range []string{"postgres", "pgbouncer", "redis", "api"} {
-				re := g.cfg.targetRegex(kind)
+				re := g.cfg.TargetRegex(kind)
 				if re == "" {
 					continue
 				}
@@ -672,8 +619,8 @@ func (g testGen) crossing() ([]testGroup, error) {
 	}
 	checks = append(checks, c)
 	groups = append(groups, testGroup{
-		Name: fmt.Sprintf("%s: %s at %s fires after %s, resolves on recovery to %s", g.ruleID(), t.Signal.Title, formatValue(u, fire),
-			dur(t.For), formatValue(u, recover)),
+		Name: fmt.Sprintf("%s: %s at %s fires after %s, resolves on recovery to %s", g.ruleID(), t.Signal.Title, catalogue.FormatValue(u, fire),
+			catalogue.Dur(t.For), catalogue.FormatValue(u, recover)),
 		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: checks,
 	})
 
@@ -699,22 +646,11 @@ func (g testGen) crossing() ([]testGroup, error) {
 		safeChecks = append(safeChecks, c)
 	}
 	groups = append(groups, testGroup{
-		Name: fmt.Sprintf("%s: %s at %s (threshold %s) does not fire", g.ruleID(), t.Signal.Title, formatValue(u, safe),
+		Name: fmt.Sprintf("%s: %s at %s (threshold %s) does not fire", g.ruleID(), t.Signal.Title, catalogue.FormatValue(u, safe),
 			t.Target()),
 		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: safeChecks,
 	})
 	return groups, nil
-}
-
-// marginBands are the two levels the oscillation test holds inside the
-// margin, a quarter and three quarters of it from the threshold.
-func (g testGen) marginBands() []float64 {
-	t := g.t
-	toward := 1.0 // from the threshold toward the clear level
-	if t.Comparison != Below {
-		toward = -1
-	}
-	return []float64{round(t.Threshold + toward*t.Margin/4), round(t.Threshold + toward*3*t.Margin/4)}
 }
 
 // oscillation tests hysteresis: after firing, oscillating inside the
@@ -763,7 +699,7 @@ func (g testGen) oscillation() (testGroup, error) {
 		}
 		if disjoint(f, sf) && ruleOf(g.t, nl) == -1 {
 			f.series = append(f.series, sf.series...)
-			neighbour = fmt.Sprintf("; %s at %s inside the margin all along does not fire", labelText(rl), formatValue(u, bands[0]))
+			neighbour = fmt.Sprintf("; %s at %s inside the margin all along does not fire", labelText(rl), catalogue.FormatValue(u, bands[0]))
 		}
 	}
 	sc := g.scenario(vals, series)
@@ -803,7 +739,7 @@ func (g testGen) oscillation() (testGroup, error) {
 	return testGroup{
 		PromQLTests: []exprTest{held},
 		Name: fmt.Sprintf("%s: hysteresis: oscillating between %s and %s (inside the margin, clears %s) keeps one alert firing; %s resolves it%s", g.ruleID(),
-			formatValue(u, bands[0]), formatValue(u, bands[1]), t.ClearText(), formatValue(u, recover), neighbour),
+			catalogue.FormatValue(u, bands[0]), catalogue.FormatValue(u, bands[1]), t.ClearText(), catalogue.FormatValue(u, recover), neighbour),
 		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: checks,
 	}, nil
 }
@@ -819,10 +755,10 @@ func (g testGen) ruleID() string {
 
 // ruleOf is the index of the scope whose rule covers a series (the first
 // whose matchers all match its labels), or -1 for the default rule.
-func ruleOf(t Trigger, l map[string]string) int {
+func ruleOf(t catalogue.Trigger, l map[string]string) int {
 	for i, s := range t.Scopes {
 		all := true
-		for _, m := range s.matchers {
+		for _, m := range s.Matchers {
 			all = all && m.Matches(l[m.Name])
 		}
 		if all {
@@ -833,7 +769,7 @@ func ruleOf(t Trigger, l map[string]string) int {
 }
 
 // ruleFor is the rule of a trigger that covers a series.
-func ruleFor(t Trigger, l map[string]string) Trigger {
+func ruleFor(t catalogue.Trigger, l map[string]string) catalogue.Trigger {
 	if i := ruleOf(t, l); i >= 0 {
 		return t.Scopes[i]
 	}
@@ -883,8 +819,8 @@ func (g testGen) scopes(dflt map[string]string, fed bool) ([]testGroup, error) {
 			continue
 		}
 		v, _, _ := g.values()
-		if s.Threshold != t.Threshold && t.Comparison != Equal {
-			v = round((s.Threshold + t.Threshold) / 2)
+		if s.Threshold != t.Threshold && t.Comparison != catalogue.Equal {
+			v = catalogue.Round((s.Threshold + t.Threshold) / 2)
 		} else if s.For == t.For {
 			continue // only margin or keep_firing_for differ: one value cannot tell them apart
 		}
@@ -903,7 +839,7 @@ func (g testGen) scopes(dflt map[string]string, fed bool) ([]testGroup, error) {
 		}
 		sim := simulate(t.Signal, vals)
 		type run struct {
-			rule   Trigger
+			rule   catalogue.Trigger
 			labels map[string]string
 			states []alertState
 		}
@@ -951,7 +887,7 @@ func (g testGen) scopes(dflt map[string]string, fed bool) ([]testGroup, error) {
 		}
 		groups = append(groups, testGroup{
 			Name: fmt.Sprintf("%s: where %s (%s for %s) beside the default (%s for %s): %s at %s fires for one only", t.ID, s.Match,
-				s.Target(), dur(s.For), t.Target(), dur(t.For), t.Signal.Title, formatValue(u, v)),
+				s.Target(), catalogue.Dur(s.For), t.Target(), catalogue.Dur(t.For), t.Signal.Title, catalogue.FormatValue(u, v)),
 			Interval: model.Duration(testStep), InputSeries: append(fd.series, fs.series...), AlertRuleTests: checks,
 		})
 	}
@@ -973,7 +909,7 @@ func (g testGen) firingThroughout(series map[string]string, from, to int) (exprT
 	l := with(a.ExpLabels, "alertname", t.Alert, "alertstate", "firing")
 	n := to - from
 	return exprTest{
-		Expr:       fmt.Sprintf("count_over_time(%s[%s])", sel("ALERTS", fmt.Sprintf("alertname=%q", t.Alert), `alertstate="firing"`), dur(time.Duration(n)*testStep)),
+		Expr:       fmt.Sprintf("count_over_time(%s[%s])", catalogue.Sel("ALERTS", fmt.Sprintf("alertname=%q", t.Alert), `alertstate="firing"`), catalogue.Dur(time.Duration(n)*testStep)),
 		EvalTime:   model.Duration(time.Duration(to-1)*testStep + testStep/2),
 		ExpSamples: []expSample{{Labels: seriesString("", l), Value: float64(n)}},
 	}, nil
@@ -1122,7 +1058,7 @@ func (g testGen) absentSignal() ([]testGroup, error) {
 	return []testGroup{
 		{Name: t.ID + ": inputs scraped, signal present, no alert", Interval: model.Duration(testStep), InputSeries: f.series,
 			AlertRuleTests: []alertTest{{EvalTime: at(n - 1), Alertname: t.Alert, ExpAlerts: present}}},
-		{Name: t.ID + ": no inputs, signal absent, fires after " + dur(t.For), Interval: model.Duration(testStep), InputSeries: other.series,
+		{Name: t.ID + ": no inputs, signal absent, fires after " + catalogue.Dur(t.For), Interval: model.Duration(testStep), InputSeries: other.series,
 			AlertRuleTests: beforeAndAt(t.Alert, F, absent)},
 	}, nil
 }
@@ -1133,7 +1069,7 @@ func (g testGen) absentSignal() ([]testGroup, error) {
 // signal's SignalAbsent reports it, once).
 func (g testGen) absentBucket() ([]testGroup, error) {
 	t := g.t
-	b, ok := g.cfg.sloBucket()
+	b, ok := g.cfg.SLOBucket()
 	if !ok {
 		return nil, fmt.Errorf("%s without a latency SLO", t.ID)
 	}
@@ -1159,8 +1095,8 @@ func (g testGen) absentBucket() ([]testGroup, error) {
 		step    int
 		fires   bool
 	}{
-		{fmt.Sprintf("histogram with its %s bucket, no alert", b.le), full.series, t.Signal.ID, n - 1, false},
-		{fmt.Sprintf(`le="+Inf" scraped without the %s bucket, fires after %s`, b.le, dur(t.For)), without, t.Signal.ID, F, true},
+		{fmt.Sprintf("histogram with its %s bucket, no alert", b.LE), full.series, t.Signal.ID, n - 1, false},
+		{fmt.Sprintf(`le="+Inf" scraped without the %s bucket, fires after %s`, b.LE, catalogue.Dur(t.For)), without, t.Signal.ID, F, true},
 		{"no histogram at all, silent: the p95 signal's SignalAbsent fires instead", other.series, "", F, false},
 	} {
 		own, err := bucketAbsentAlerts(g.cfg, t, c.series)
@@ -1186,8 +1122,8 @@ func (g testGen) absentBucket() ([]testGroup, error) {
 // bucketAbsentAlerts are the alerts of a bucket's SignalAbsent rule over
 // input series: one per cluster, its value the number of histogram series
 // without the bucket.
-func bucketAbsentAlerts(cfg *Config, t Trigger, series []inputSeries) ([]expAlert, error) {
-	b, ok := cfg.sloBucket()
+func bucketAbsentAlerts(cfg *catalogue.Config, t catalogue.Trigger, series []inputSeries) ([]expAlert, error) {
+	b, ok := cfg.SLOBucket()
 	if !ok {
 		return nil, fmt.Errorf("%s without a latency SLO", t.ID)
 	}
@@ -1249,9 +1185,20 @@ func sharesInputs(a, b string) bool {
 	}
 	same := [][]string{{"api_requests", "api_requests_per_instance"}, {"api_latency_p95", "slo_latency_bucket"}}
 	for _, s := range same {
-		if contains(s, a) && contains(s, b) {
+		if slices.Contains(s, a) && slices.Contains(s, b) {
 			return true
 		}
 	}
 	return false
 }
+
+// values returns a value that fires, one just on the safe side of the
+// threshold, and one well clear of it for every trigger of the family.
+func (g testGen) values() (fire, safe, recover float64) { return catalogue.TestLevels(g.t, g.cat) }
+
+// family is the triggers that share the alertname and the signal.
+func (g testGen) family() []catalogue.Trigger { return catalogue.Family(g.t, g.cat) }
+
+// marginBands are the two levels the oscillation test holds inside the
+// margin.
+func (g testGen) marginBands() []float64 { return catalogue.MarginBands(g.t) }

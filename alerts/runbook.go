@@ -5,17 +5,19 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // renderRunbook writes RUNBOOK.md: one section per alert (its anchor is the
 // lower-case alert name), with what it means, the seed's action and the
 // post-scaling targets that show the action worked.
-func renderRunbook(cfg *Config, cat []Trigger) []byte {
+func renderRunbook(cfg *catalogue.Config, cat []catalogue.Trigger) []byte {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	checks := map[string]Trigger{}
+	checks := map[string]catalogue.Trigger{}
 	for _, t := range cat {
-		if t.Alert == alertCapacityTargetMissed {
+		if t.Alert == catalogue.AlertCapacityTargetMissed {
 			checks[t.ID] = t
 		}
 	}
@@ -26,7 +28,7 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 
 	w("| alert | direction | severity | urgency | fires when | action |\n|---|---|---|---|---|---|\n")
 	var names []string
-	byAlert := map[string][]Trigger{}
+	byAlert := map[string][]catalogue.Trigger{}
 	for _, t := range cat {
 		if _, ok := byAlert[t.Alert]; !ok {
 			names = append(names, t.Alert)
@@ -35,7 +37,7 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 	}
 	for _, n := range names {
 		for _, t := range withScopes(byAlert[n]) {
-			w("| [%s](#%s)%s | %s | %s | %s | %s | %s |\n", t.Alert, anchor(t.Alert), variantNote(t), t.Direction, t.Severity, t.Urgency,
+			w("| [%s](#%s)%s | %s | %s | %s | %s | %s |\n", t.Alert, catalogue.Anchor(t.Alert), variantNote(t), t.Direction, t.Severity, t.Urgency,
 				mdEscape(condition(t)), t.Action)
 		}
 	}
@@ -59,10 +61,10 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 				extra = "; clears " + clear
 			}
 			if t.KeepFiringFor > 0 {
-				extra += "; keeps firing " + dur(t.KeepFiringFor) + " after"
+				extra += "; keeps firing " + catalogue.Dur(t.KeepFiringFor) + " after"
 			}
 			if t.Activation > 0 {
-				extra += fmt.Sprintf("; KEDA activation %s", formatValue(t.Signal.Unit, t.Activation))
+				extra += fmt.Sprintf("; KEDA activation %s", catalogue.FormatValue(t.Signal.Unit, t.Activation))
 			}
 			w("| %s%s | %s | %s | %s | %s | `%s` | %s |\n", mdEscape(condition(t)), mdEscape(extra), forText(t), t.Severity, t.Urgency,
 				t.Direction, t.Action, labelText(t.Labels))
@@ -89,7 +91,7 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 		var verify []string
 		for _, t := range variants {
 			for _, id := range t.VerifiedBy {
-				if !contains(verify, id) {
+				if !slices.Contains(verify, id) {
 					verify = append(verify, id)
 				}
 			}
@@ -98,14 +100,14 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 			w("The post-scaling targets this action should reach (each query returns a series while the target holds):\n\n")
 			for _, id := range verify {
 				c := checks[id]
-				w("- %s %s: `%s %s %s`\n", c.Signal.Title, inverse(c.Comparison)+" "+formatValue(c.Signal.Unit, c.Threshold),
-					c.Signal.Query, inverse(c.Comparison), num(c.Threshold))
+				w("- %s %s: `%s %s %s`\n", c.Signal.Title, inverse(c.Comparison)+" "+catalogue.FormatValue(c.Signal.Unit, c.Threshold),
+					c.Signal.Query, inverse(c.Comparison), catalogue.Num(c.Threshold))
 			}
 			w("- the alert resolves, and no other scale-up alert fires for %s.\n\n", cfg.Service)
 		} else {
 			w("- the alert resolves")
-			if first.Signal.Query != "" && first.Comparison != customSignal {
-				w(" (`%s %s %s` returns a series again)", first.Signal.Query, inverse(first.Comparison), num(first.Threshold))
+			if first.Signal.Query != "" && first.Comparison != catalogue.Custom {
+				w(" (`%s %s %s` returns a series again)", first.Signal.Query, inverse(first.Comparison), catalogue.Num(first.Threshold))
 			}
 			w(".\n\n")
 		}
@@ -128,27 +130,27 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 	w("another's alert. Margins are `triggers.<id>.margin` in the config; the tables above say where each alert clears.\n\n")
 
 	w("## Recording rules\n\n| rule | unit | what |\n|---|---|---|\n")
-	for _, s := range Signals(cfg) {
+	for _, s := range catalogue.Signals(cfg) {
 		if s.Record != "" {
 			w("| `%s` | %s | %s |\n", s.Record, s.Unit, mdEscape(s.Help))
 		}
 	}
-	for _, r := range ScopeRecords(cfg, cat) {
+	for _, r := range catalogue.ScopeRecords(cfg, cat) {
 		w("| `%s` | %s | %s |\n", r.Record, r.Trigger.Signal.Unit, mdEscape(fmt.Sprintf(
 			"%s for %s's rules: label `scope` names the first `where` entry that matches the series; none when no entry does.",
 			r.Trigger.Signal.Title, r.Trigger.ID)))
 	}
 	w("\n## Inputs\n\nBesides headroom's own `headroom_*` series, the bundle reads:\n\n")
-	used := usedExternals(cfg)
-	for _, e := range Inputs(cfg) {
-		if contains(used, e.Name) {
+	used := catalogue.UsedExternals(cfg)
+	for _, e := range catalogue.Inputs(cfg) {
+		if slices.Contains(used, e.Name) {
 			w("- `%s` (%s): %s\n", e.Name, e.From, e.Why)
 		}
 	}
 	return []byte(b.String())
 }
 
-func condition(t Trigger) string {
+func condition(t catalogue.Trigger) string {
 	if t.When != "" {
 		return t.When
 	}
@@ -160,8 +162,8 @@ func condition(t Trigger) string {
 
 // withScopes lists each trigger followed by its `where` scopes: the rules
 // of an alert as the rule files hold them.
-func withScopes(ts []Trigger) []Trigger {
-	var out []Trigger
+func withScopes(ts []catalogue.Trigger) []catalogue.Trigger {
+	var out []catalogue.Trigger
 	for _, t := range ts {
 		out = append(out, t)
 		out = append(out, t.Scopes...)
@@ -169,14 +171,14 @@ func withScopes(ts []Trigger) []Trigger {
 	return out
 }
 
-func forText(t Trigger) string {
+func forText(t catalogue.Trigger) string {
 	if t.For == 0 {
 		return "-"
 	}
-	return dur(t.For)
+	return catalogue.Dur(t.For)
 }
 
-func variantNote(t Trigger) string {
+func variantNote(t catalogue.Trigger) string {
 	if len(t.Labels) == 0 {
 		return ""
 	}
@@ -191,15 +193,15 @@ func labelText(l map[string]string) string {
 	return strings.Join(parts, ", ")
 }
 
-func inverse(c Comparison) string {
+func inverse(c catalogue.Comparison) string {
 	switch c {
-	case Above:
+	case catalogue.Above:
 		return "<="
-	case AtLeast:
+	case catalogue.AtLeast:
 		return "<"
-	case Below:
+	case catalogue.Below:
 		return ">="
-	case Equal:
+	case catalogue.Equal:
 		return "!="
 	}
 	return ""

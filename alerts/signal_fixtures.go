@@ -1,6 +1,10 @@
 package alerts
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/headroom-dev/headroom/catalogue"
+)
 
 // fixture writes the input series of promtool tests that make a signal
 // read vals[k] at step k, and returns the labels of the signal's series.
@@ -96,23 +100,23 @@ var signalFixtures = map[string]fixture{
 	// The latency SLO's bucket check: the p95 signal's histogram, and the
 	// target bucket counting the requests at or below the target.
 	"slo_latency_bucket": func(f *fx, vals []float64) map[string]string {
-		b, _ := f.cfg.sloBucket()
+		b, _ := f.cfg.SLOBucket()
 		l := f.apiInstance()
-		f.histogram(b.metric, l, vals)
+		f.histogram(b.Metric, l, vals)
 		fast := make([]float64, len(vals))
 		for i, v := range vals {
 			if v <= f.cfg.SLOs.Latency.Target {
 				fast[i] = 1
 			}
 		}
-		f.counter(b.metric, with(l, "le", num(f.cfg.SLOs.Latency.Target)), fast, histogramRate)
+		f.counter(b.Metric, with(l, "le", catalogue.Num(f.cfg.SLOs.Latency.Target)), fast, histogramRate)
 		return map[string]string{}
 	},
 }
 
 // fixtureOf returns the fixture of a signal; ok is false for a signal
 // without one (a trigger whose tests write their own series).
-func fixtureOf(s Signal) (fixture, bool) {
+func fixtureOf(s catalogue.Signal) (fixture, bool) {
 	fix, ok := signalFixtures[s.ID]
 	return fix, ok
 }
@@ -120,7 +124,7 @@ func fixtureOf(s Signal) (fixture, bool) {
 // feed writes the input series of a signal that make it read vals[k] at
 // step k, and returns the labels of the signal's series; a signal without a
 // fixture fails f.
-func (f *fx) feed(s Signal, vals []float64) map[string]string {
+func (f *fx) feed(s catalogue.Signal, vals []float64) map[string]string {
 	fix, ok := fixtureOf(s)
 	if !ok {
 		f.fail(fmt.Errorf("signal %s has no test fixture", s.ID))
@@ -133,16 +137,16 @@ func (f *fx) feed(s Signal, vals []float64) map[string]string {
 func cpuFixture(f *fx, vals []float64) map[string]string {
 	cfg := f.cfg
 	switch cfg.Resources.Source {
-	case SourceProcess:
+	case catalogue.SourceProcess:
 		l := f.apiInstance()
 		f.counter("process_cpu_seconds_total", l, vals, cfg.Resources.CPUCores)
-		return f.pick(l, resourceInstanceLabels(cfg))
-	case SourceCadvisor:
+		return f.pick(l, catalogue.ResourceInstanceLabels(cfg))
+	case catalogue.SourceCadvisor:
 		l := f.container()
 		f.counter("container_cpu_usage_seconds_total", l, vals, cadvisorCores)
 		f.gauge("kube_pod_container_resource_limits", f.limit("cpu", "core"), constant(len(vals), cadvisorCores), 1)
-		return f.pick(l, resourceInstanceLabels(cfg))
-	case SourceNode:
+		return f.pick(l, catalogue.ResourceInstanceLabels(cfg))
+	case catalogue.SourceNode:
 		l := f.node()
 		idle := make([]float64, len(vals))
 		for i, v := range vals {
@@ -150,7 +154,7 @@ func cpuFixture(f *fx, vals []float64) map[string]string {
 		}
 		f.counter("node_cpu_seconds_total", with(l, "mode", "idle", "cpu", "0"), idle, 1)
 		f.counter("node_cpu_seconds_total", with(l, "mode", "idle", "cpu", "1"), idle, 1)
-		return f.pick(l, resourceInstanceLabels(cfg))
+		return f.pick(l, catalogue.ResourceInstanceLabels(cfg))
 	}
 	f.fail(fmt.Errorf("no CPU fixture for resources.source %q", cfg.Resources.Source))
 	return map[string]string{}
@@ -160,16 +164,16 @@ func cpuFixture(f *fx, vals []float64) map[string]string {
 func memoryFixture(f *fx, vals []float64) map[string]string {
 	cfg := f.cfg
 	switch cfg.Resources.Source {
-	case SourceProcess:
+	case catalogue.SourceProcess:
 		l := f.apiInstance()
 		f.gauge("process_resident_memory_bytes", l, vals, cfg.Resources.MemoryBytes)
-		return f.pick(l, resourceInstanceLabels(cfg))
-	case SourceCadvisor:
+		return f.pick(l, catalogue.ResourceInstanceLabels(cfg))
+	case catalogue.SourceCadvisor:
 		l := f.container()
 		f.gauge("container_memory_working_set_bytes", l, vals, cadvisorMemory)
 		f.gauge("kube_pod_container_resource_limits", f.limit("memory", "byte"), constant(len(vals), cadvisorMemory), 1)
-		return f.pick(l, resourceInstanceLabels(cfg))
-	case SourceNode:
+		return f.pick(l, catalogue.ResourceInstanceLabels(cfg))
+	case catalogue.SourceNode:
 		l := f.node()
 		avail := make([]float64, len(vals))
 		for i, v := range vals {
@@ -177,7 +181,7 @@ func memoryFixture(f *fx, vals []float64) map[string]string {
 		}
 		f.gauge("node_memory_MemAvailable_bytes", l, avail, nodeMemory)
 		f.gauge("node_memory_MemTotal_bytes", l, constant(len(vals), nodeMemory), 1)
-		return f.pick(l, resourceInstanceLabels(cfg))
+		return f.pick(l, catalogue.ResourceInstanceLabels(cfg))
 	}
 	f.fail(fmt.Errorf("no memory fixture for resources.source %q", cfg.Resources.Source))
 	return map[string]string{}
@@ -189,16 +193,16 @@ func networkFixture(f *fx, vals []float64) map[string]string {
 	cfg := f.cfg
 	capacity := cfg.Resources.NetworkBytesPerSecond
 	switch cfg.Resources.Source {
-	case SourceCadvisor:
+	case catalogue.SourceCadvisor:
 		l := f.pod()
 		f.counter("container_network_receive_bytes_total", l, vals, capacity)
 		f.counter("container_network_transmit_bytes_total", l, vals, capacity/2)
-		return f.pick(l, resourceInstanceLabels(cfg))
-	case SourceNode:
+		return f.pick(l, catalogue.ResourceInstanceLabels(cfg))
+	case catalogue.SourceNode:
 		l := with(f.node(), "device", "eth0")
 		f.counter("node_network_receive_bytes_total", l, vals, capacity/2)
 		f.counter("node_network_transmit_bytes_total", l, vals, capacity)
-		return f.pick(l, resourceInstanceLabels(cfg))
+		return f.pick(l, catalogue.ResourceInstanceLabels(cfg))
 	}
 	f.fail(fmt.Errorf("no network fixture for resources.source %q", cfg.Resources.Source))
 	return map[string]string{}
@@ -216,7 +220,7 @@ const (
 // per-instance one, keeping the labels the service-wide signal keeps.
 func serviceFixture(instance fixture) fixture {
 	return func(f *fx, vals []float64) map[string]string {
-		return f.pick(instance(f, vals), resourceServiceLabels(f.cfg))
+		return f.pick(instance(f, vals), catalogue.ResourceServiceLabels(f.cfg))
 	}
 }
 

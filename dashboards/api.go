@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 func (g *gen) api() *board {
@@ -120,7 +120,7 @@ func (g *gen) api() *board {
 
 	bd.row("Service: the API's own metrics (recording rules of "+g.cfg.Service+")", false)
 	for _, s := range g.signals {
-		if s.Record == "" || (s.Group != alerts.GroupAPI && s.Group != alerts.GroupCapacity) {
+		if s.Record == "" || (s.Group != catalogue.GroupAPI && s.Group != catalogue.GroupCapacity) {
 			continue
 		}
 		ts := g.onSignal(s.ID)

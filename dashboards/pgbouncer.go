@@ -3,7 +3,7 @@ package dashboards
 import (
 	"fmt"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 func (g *gen) pgbouncer() *board {
@@ -31,7 +31,7 @@ func (g *gen) pgbouncer() *board {
 		Title:   "Clients waiting",
 		Desc:    describeAll("Clients waiting for a server connection, over all pools.", waiting),
 		Queries: []query{{Expr: g.sum(m("headroom_pgbouncer_pool_client_connections", `state="waiting"`), "target"), Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitCount, waiting...),
+		Steps:   ladder(catalogue.UnitCount, waiting...),
 		W:       4, H: 4, Decimals: ptr(0.0),
 	})
 	bd.stat(spec{
@@ -39,7 +39,7 @@ func (g *gen) pgbouncer() *board {
 		Desc:    describeAll("How long the oldest waiting client has waited, over all pools.", maxWait),
 		Unit:    "s",
 		Queries: []query{{Expr: g.max(m("headroom_pgbouncer_pool_max_wait_seconds"), "target"), Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitSeconds, maxWait...),
+		Steps:   ladder(catalogue.UnitSeconds, maxWait...),
 		W:       4, H: 4,
 	})
 	bd.stat(spec{
@@ -76,14 +76,14 @@ func (g *gen) pgbouncer() *board {
 		Title:   "Clients waiting per pool",
 		Desc:    describeAll("Clients of each pool waiting for a server connection.", waiting),
 		Queries: []query{{Expr: g.max(m("headroom_pgbouncer_pool_client_connections", `state="waiting"`), pl...), Legend: "{{target}} {{database}}/{{user}}"}},
-		Steps:   ladder(alerts.UnitCount, waiting...), Lines: true, Decimals: ptr(0.0),
+		Steps:   ladder(catalogue.UnitCount, waiting...), Lines: true, Decimals: ptr(0.0),
 	})
 	bd.ts(spec{
 		Title:   "Longest wait per pool",
 		Desc:    describeAll("How long the oldest waiting client of each pool has waited.", maxWait),
 		Unit:    "s",
 		Queries: []query{{Expr: g.max(m("headroom_pgbouncer_pool_max_wait_seconds"), pl...), Legend: "{{target}} {{database}}/{{user}}"}},
-		Steps:   ladder(alerts.UnitSeconds, maxWait...), Lines: true,
+		Steps:   ladder(catalogue.UnitSeconds, maxWait...), Lines: true,
 	})
 
 	bd.row("Servers", false)
@@ -95,7 +95,7 @@ func (g *gen) pgbouncer() *board {
 		Queries: []query{{Expr: fmt.Sprintf("%s\n  / %s group_left () (%s > 0)",
 			g.sum(m("headroom_pgbouncer_pool_server_connections", `state="active"`), pl...), g.on("target", "database"),
 			g.max(m("headroom_pgbouncer_database_pool_size"), "target", "database")), Legend: "{{target}} {{database}}/{{user}}"}},
-		Steps: ladder(alerts.UnitRatio, poolTriggers...), Lines: true,
+		Steps: ladder(catalogue.UnitRatio, poolTriggers...), Lines: true,
 	})
 	bd.ts(spec{
 		Title:   "Server connections by state",

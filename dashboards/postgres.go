@@ -7,7 +7,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // rate is rate(selector[$__rate_interval]).
@@ -75,7 +75,7 @@ func (g *gen) postgres() *board {
 		Desc:    describeAll("Client backends over usable connections (max_connections less superuser_reserved_connections and reserved_connections).", pgConn),
 		Unit:    "percentunit",
 		Queries: []query{{Expr: connUtil, Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitRatio, pgConn...),
+		Steps:   ladder(catalogue.UnitRatio, pgConn...),
 		W:       4, H: 4,
 	})
 	bd.stat(spec{
@@ -91,7 +91,7 @@ func (g *gen) postgres() *board {
 		Desc:    describeAll("How far each standby's data is behind its primary (0 on a primary).", lag),
 		Unit:    "s",
 		Queries: []query{{Expr: g.max(m("headroom_postgres_standby_lag_seconds"), "target"), Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitSeconds, lag...),
+		Steps:   ladder(catalogue.UnitSeconds, lag...),
 		W:       4, H: 4,
 	})
 	bd.stat(spec{
@@ -108,7 +108,7 @@ func (g *gen) postgres() *board {
 		Desc:    describeAll("Client backends over usable connections, per server.", pgConn),
 		Unit:    "percentunit",
 		Queries: []query{{Expr: connUtil, Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitRatio, pgConn...), Lines: true,
+		Steps:   ladder(catalogue.UnitRatio, pgConn...), Lines: true,
 	})
 	bd.ts(spec{
 		Title:   "Backends by state",
@@ -125,7 +125,7 @@ func (g *gen) postgres() *board {
 			"(pools in headroom's config); 0 when the pool holds none.", poolTriggers),
 		Unit:    "percentunit",
 		Queries: []query{{Expr: g.ratio(fmt.Sprintf("(%s or %s * 0)", poolBackends, poolSize), []string{"target", "pool"}, poolSize), Legend: "{{target}} {{pool}}"}},
-		Steps:   ladder(alerts.UnitRatio, poolTriggers...), Lines: true,
+		Steps:   ladder(catalogue.UnitRatio, poolTriggers...), Lines: true,
 	})
 	bd.ts(spec{
 		Title: "Connection settings",
@@ -256,7 +256,7 @@ func (g *gen) postgres() *board {
 		Desc:    describeAll("WAL each replication slot holds back from removal; an inactive slot retaining WAL fills the primary's disk.", slot),
 		Unit:    "bytes",
 		Queries: []query{{Expr: g.max(m("headroom_postgres_replication_slot_retained_wal_bytes"), sl...), Legend: "{{target}} {{slot}}"}},
-		Steps:   ladder(alerts.UnitBytes, slot...), Lines: true, W: 8,
+		Steps:   ladder(catalogue.UnitBytes, slot...), Lines: true, W: 8,
 	})
 	bd.ts(spec{
 		Title: "Replication slots: active and WAL lost",
@@ -274,7 +274,7 @@ func (g *gen) postgres() *board {
 		Desc:    describeAll("How far each standby's data is behind its primary: 0 while it has replayed all it received and streams; right on an idle primary, while replay is paused and when the stream is blocked.", lag),
 		Unit:    "s",
 		Queries: []query{{Expr: g.max(m("headroom_postgres_standby_lag_seconds"), "target"), Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitSeconds, lag...), Lines: true,
+		Steps:   ladder(catalogue.UnitSeconds, lag...), Lines: true,
 	})
 	bd.ts(spec{
 		Title:   "Standby replay backlog",

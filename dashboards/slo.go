@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // Names of the bundle's SLO series and alert (Sloth's names, alerts/slo.go).
@@ -73,7 +74,7 @@ func (g *gen) slos() []sloView {
 			if r.Alert != alertBudgetBurn || !ok {
 				continue
 			}
-			e, err := alerts.ParseExpr(r.Expr)
+			e, err := catalogue.ParseExpr(r.Expr)
 			if err != nil {
 				panic(fmt.Sprintf("%s %s: %v", r.Alert, r.Labels["slo"], err))
 			}
@@ -94,7 +95,7 @@ func (g *gen) slos() []sloView {
 
 // vectorValue is the number of a "vector(0.99)" rule.
 func vectorValue(expr string) float64 {
-	e, err := alerts.ParseExpr(expr)
+	e, err := catalogue.ParseExpr(expr)
 	if err == nil {
 		if c, ok := e.(*parser.Call); ok && c.Func.Name == "vector" && len(c.Args) == 1 {
 			if n, ok := c.Args[0].(*parser.NumberLiteral); ok {
@@ -160,7 +161,7 @@ func (s sloView) burnSteps() []dashboard.Threshold {
 }
 
 func severityColor(s string) string {
-	if s == alerts.SeverityCritical {
+	if s == catalogue.SeverityCritical {
 		return colorCritical
 	}
 	return colorWarning
@@ -190,7 +191,7 @@ func (g *gen) sloDescribe(s sloView, what string) string {
 	var page, ticket []string
 	for _, p := range s.burns {
 		part := fmt.Sprintf("%s× over %s and %s", num(p.factor), p.long, p.short)
-		if p.severity == alerts.SeverityCritical {
+		if p.severity == catalogue.SeverityCritical {
 			page = append(page, part)
 		} else {
 			ticket = append(ticket, part)

@@ -8,14 +8,14 @@ import (
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 
-	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/alerts/autoscale"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // The amas preset's generated ScaledObject replays as the AMAS guide's
 // autoscaler, and a threshold override in the config reaches the replay.
 func TestFromScaledObject(t *testing.T) {
-	cfg, err := alerts.Preset("amas")
+	cfg, err := catalogue.Preset("amas")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestFromScaledObject(t *testing.T) {
 		t.Errorf("spec\n%+v\nwant\n%+v", spec, want)
 	}
 
-	cfg, err = alerts.LoadOnto("amas", []byte("triggers:\n  QueueDepthHigh: {threshold: 40}\n"))
+	cfg, err = catalogue.LoadOnto("amas", []byte("triggers:\n  QueueDepthHigh: {threshold: 40}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestFromScaledObject(t *testing.T) {
 // FromHPA models what headroom generates (resource Utilization targets)
 // and refuses, naming the metric, what it would replay wrongly.
 func TestFromHPA(t *testing.T) {
-	cfg, err := alerts.Preset("health-agent")
+	cfg, err := catalogue.Preset("health-agent")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,24 +16,25 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // queueConfig is the amas preset with the two Prometheus triggers the
 // series files feed (testdata/amas-queue.yaml).
-func queueConfig(t *testing.T) *alerts.Config {
+func queueConfig(t *testing.T) *catalogue.Config {
 	t.Helper()
 	data, err := os.ReadFile("testdata/amas-queue.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := alerts.LoadOnto("amas", data)
+	cfg, err := catalogue.LoadOnto("amas", data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg
 }
 
-func replayFile(t *testing.T, cfg *alerts.Config, name string, initial int32) *Report {
+func replayFile(t *testing.T, cfg *catalogue.Config, name string, initial int32) *Report {
 	t.Helper()
 	src, err := ReadInputFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -324,7 +325,7 @@ func TestReplayUnreachablePrometheus(t *testing.T) {
 // The health-agent preset replays its HPA, whose CPU and memory targets
 // are read from the catalogue's utilisation signals (and say so).
 func TestScalerOfHPA(t *testing.T) {
-	cfg, err := alerts.Preset("health-agent")
+	cfg, err := catalogue.Preset("health-agent")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +352,7 @@ func TestScalerOfHPA(t *testing.T) {
 // the autoscaled cluster, as the KEDA triggers are: another cluster's
 // instances must not move this workload.
 func TestScalerOfHPAInCluster(t *testing.T) {
-	cfg, err := alerts.LoadOnto("health-agent", []byte("cluster_label: cluster\nautoscaling: {cluster: eu-1}\n"))
+	cfg, err := catalogue.LoadOnto("health-agent", []byte("cluster_label: cluster\nautoscaling: {cluster: eu-1}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +361,7 @@ func TestScalerOfHPAInCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, q := range sc.Queries {
-		e, err := alerts.ParseExpr(q)
+		e, err := catalogue.ParseExpr(q)
 		if err != nil {
 			t.Fatalf("trigger %s: %v", sc.Spec.Triggers[i].Name, err)
 		}
@@ -499,14 +500,14 @@ func TestReplayDBGuard(t *testing.T) {
 
 // dbGuardConfig is the queue-driven amas config with 10 connections a pod
 // against 200 usable: the guard is crossed past 20 pods.
-func dbGuardConfig(t *testing.T) *alerts.Config {
+func dbGuardConfig(t *testing.T) *catalogue.Config {
 	t.Helper()
 	data, err := os.ReadFile("testdata/amas-queue.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	data = append(data, "autoscaling:\n  db: {pool_size_per_pod: 10, usable_connections: 200, allow_exceeding_connections: true}\n"...)
-	cfg, err := alerts.LoadOnto("amas", data)
+	cfg, err := catalogue.LoadOnto("amas", data)
 	if err != nil {
 		t.Fatal(err)
 	}

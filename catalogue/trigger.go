@@ -1,4 +1,4 @@
-package alerts
+package catalogue
 
 import (
 	"fmt"
@@ -26,11 +26,11 @@ type Comparison string
 
 // Comparisons.
 const (
-	Above        Comparison = ">"
-	AtLeast      Comparison = ">="
-	Below        Comparison = "<"
-	Equal        Comparison = "=="
-	customSignal Comparison = "" // the expression is not signal-versus-threshold
+	Above   Comparison = ">"
+	AtLeast Comparison = ">="
+	Below   Comparison = "<"
+	Equal   Comparison = "=="
+	Custom  Comparison = "" // the expression is not signal-versus-threshold
 )
 
 // Severities: critical pages, warning tickets, info goes to capacity review.
@@ -116,7 +116,7 @@ type Trigger struct {
 	// Match is a scope's matchers as written in the config; empty for a
 	// trigger's own (default) rule.
 	Match    string
-	matchers []*labels.Matcher
+	Matchers []*labels.Matcher
 
 	expr func(t Trigger) string
 }
@@ -168,13 +168,17 @@ func (t Trigger) Hysteresis() bool {
 	return t.Margin > 0 && t.expr == nil && (t.Comparison == Above || t.Comparison == AtLeast || t.Comparison == Below)
 }
 
+// HasOwnExpr reports whether the trigger writes its own expression rather
+// than comparing its signal with its threshold (APIDown, SignalAbsent, ...).
+func (t Trigger) HasOwnExpr() bool { return t.expr != nil }
+
 // ClearLevel is where a firing alert with hysteresis resolves: below it
 // for ">" and ">=", above it for "<".
 func (t Trigger) ClearLevel() float64 {
 	if t.Comparison == Below {
-		return round(t.Threshold + t.Margin)
+		return Round(t.Threshold + t.Margin)
 	}
-	return round(t.Threshold - t.Margin)
+	return Round(t.Threshold - t.Margin)
 }
 
 // ClearText says in words when a firing alert with hysteresis resolves:
@@ -187,15 +191,15 @@ func (t Trigger) ClearText() string {
 	if t.Comparison == Below {
 		word = "above"
 	}
-	return "back " + word + " " + formatValue(t.Signal.Unit, t.ClearLevel())
+	return "back " + word + " " + FormatValue(t.Signal.Unit, t.ClearLevel())
 }
 
 // Target is the threshold as text, e.g. "> 80%".
 func (t Trigger) Target() string {
-	if t.Comparison == customSignal {
+	if t.Comparison == Custom {
 		return ""
 	}
-	return string(t.Comparison) + " " + formatValue(t.Signal.Unit, t.Threshold)
+	return string(t.Comparison) + " " + FormatValue(t.Signal.Unit, t.Threshold)
 }
 
 // Catalogue returns the config's triggers, overrides applied, in a stable
@@ -204,7 +208,7 @@ func Catalogue(cfg *Config) []Trigger {
 	out := cfg.resolvedTriggers(definitions(cfg))
 	checks := map[string]Trigger{}
 	for _, t := range out {
-		if t.Alert == alertCapacityTargetMissed {
+		if t.Alert == AlertCapacityTargetMissed {
 			checks[t.ID] = t
 		}
 	}
@@ -216,12 +220,12 @@ func Catalogue(cfg *Config) []Trigger {
 
 // render fills in what is derived: expression, annotations, runbook URL.
 func render(cfg *Config, t *Trigger, checks map[string]Trigger) {
-	p := pq{cfg}
+	p := PromQL{cfg}
 	if t.Alert == "" {
 		t.Alert = t.ID
 	}
 	t.Service = cfg.Service
-	t.RunbookURL = cfg.RunbookURL + "#" + anchor(t.Alert)
+	t.RunbookURL = cfg.RunbookURL + "#" + Anchor(t.Alert)
 	var verify []string
 	for _, id := range t.VerifiedBy {
 		if _, ok := checks[id]; ok {
@@ -245,11 +249,11 @@ func render(cfg *Config, t *Trigger, checks map[string]Trigger) {
 
 // comparisonExpr compares a query of the trigger's signal with its
 // threshold, with hysteresis when it has a margin.
-func comparisonExpr(p pq, t Trigger, query string) string {
+func comparisonExpr(p PromQL, t Trigger, query string) string {
 	if t.Hysteresis() {
 		return hysteresisExpr(p, t, query)
 	}
-	return fmt.Sprintf("%s %s %s", query, t.Comparison, num(t.Threshold))
+	return fmt.Sprintf("%s %s %s", query, t.Comparison, Num(t.Threshold))
 }
 
 // scopedQuery is the signal's query for one rule of a scoped trigger:
@@ -259,7 +263,7 @@ func comparisonExpr(p pq, t Trigger, query string) string {
 // keeps every rule the size of one selector, however many scopes precede
 // it, and exactly one rule covers each series. A trigger without scopes
 // reads its signal.
-func scopedQuery(p pq, t Trigger, i int) string {
+func scopedQuery(p PromQL, t Trigger, i int) string {
 	if len(t.Scopes) == 0 {
 		return t.Signal.Query
 	}
@@ -267,27 +271,27 @@ func scopedQuery(p pq, t Trigger, i int) string {
 	if i >= 0 {
 		value = scopeValue(t, i)
 	}
-	return p.service(scopeRecord(t), fmt.Sprintf("scope=%q", value))
+	return p.Service(ScopeRecordName(t), fmt.Sprintf("scope=%q", value))
 }
 
-// scopeRecord names the record of a scoped trigger's signal with each
+// ScopeRecordName names the record of a scoped trigger's signal with each
 // series' winning scope: scope:<trigger id in snake_case>.
-func scopeRecord(t Trigger) string { return "scope:" + snakeCase(t.ID) }
+func ScopeRecordName(t Trigger) string { return "scope:" + snakeCase(t.ID) }
 
 // scopeRecordExpr is the trigger's signal with a scope label naming the
 // first `where` scope that matches each series (none for the series no
 // scope matches): the scopes' selections joined by "or on (<the signal's
 // labels>)", which keeps the left side's series, so that the first match
 // wins in an expression that grows by one selector a scope.
-func scopeRecordExpr(p pq, t Trigger) string {
+func scopeRecordExpr(p PromQL, t Trigger) string {
 	var terms []string
 	for i, s := range t.Scopes {
 		// label_replace expands $ in its replacement; $$ is a literal one.
 		v := strings.ReplaceAll(scopeValue(t, i), "$", "$$")
-		terms = append(terms, fmt.Sprintf(`label_replace(%s, "scope", %q, "", "")`, withMatchers(t.Signal.Query, s.matchers...), v))
+		terms = append(terms, fmt.Sprintf(`label_replace(%s, "scope", %q, "", "")`, withMatchers(t.Signal.Query, s.Matchers...), v))
 	}
 	terms = append(terms, t.Signal.Query)
-	return strings.Join(terms, "\nor "+p.on(append([]string{"service"}, t.Signal.Labels...)...)+" ")
+	return strings.Join(terms, "\nor "+p.On(append([]string{"service"}, t.Signal.Labels...)...)+" ")
 }
 
 // scopeValue is scope i's value of the scope label in the scope record:
@@ -331,9 +335,9 @@ func snakeCase(id string) string {
 // describe fills in the summary and description a trigger does not write
 // itself.
 func describe(cfg *Config, t *Trigger) {
-	thr := formatValue(t.Signal.Unit, t.Threshold)
+	thr := FormatValue(t.Signal.Unit, t.Threshold)
 	if t.Summary == "" {
-		t.Summary = fmt.Sprintf("%s %s %s for %s", t.Signal.Title, compWord(t.Comparison), thr, dur(t.For))
+		t.Summary = fmt.Sprintf("%s %s %s for %s", t.Signal.Title, compWord(t.Comparison), thr, Dur(t.For))
 		if t.For == 0 {
 			t.Summary = fmt.Sprintf("%s %s %s", t.Signal.Title, compWord(t.Comparison), thr)
 		}
@@ -346,13 +350,13 @@ func describe(cfg *Config, t *Trigger) {
 		d := fmt.Sprintf("%s of %s is %s, %s the %s threshold%s", t.Signal.Title, t.Signal.Where, valueTemplate(t.Signal.Unit),
 			compWord(t.Comparison), thr, scope)
 		if t.For > 0 {
-			d += " for " + dur(t.For)
+			d += " for " + Dur(t.For)
 		}
 		d += "."
 		if clear := t.ClearText(); clear != "" {
 			d += " It clears once " + clear + "."
 		}
-		d += actionSentence(t.Action)
+		d += ActionSentence(t.Action)
 		t.Description = d
 	}
 	t.Description = strings.ReplaceAll(strings.ReplaceAll(t.Description, "{{ service }}", cfg.Service), "{{ threshold }}", thr)
@@ -366,7 +370,7 @@ func describe(cfg *Config, t *Trigger) {
 // severity and the variant labels, so that one series, pool, target,
 // service or variant (ResourcePressure cpu and memory) never holds
 // another's alert.
-func hysteresisExpr(p pq, t Trigger, query string) string {
+func hysteresisExpr(p PromQL, t Trigger, query string) string {
 	matchers := []string{fmt.Sprintf("alertname=%q", t.Alert), `alertstate="firing"`, fmt.Sprintf("service=%q", p.cfg.Service),
 		fmt.Sprintf("severity=%q", t.Severity)}
 	keys := make([]string, 0, len(t.Labels))
@@ -377,12 +381,12 @@ func hysteresisExpr(p pq, t Trigger, query string) string {
 	for _, k := range keys {
 		matchers = append(matchers, fmt.Sprintf("%s=%q", k, t.Labels[k]))
 	}
-	return fmt.Sprintf("%s %s %s\nor\n(\n  %s %s %s\n  and %s %s\n)", query, t.Comparison, num(t.Threshold),
-		query, t.Comparison, num(t.ClearLevel()), p.on(append([]string{"service"}, t.Signal.Labels...)...), sel("ALERTS", matchers...))
+	return fmt.Sprintf("%s %s %s\nor\n(\n  %s %s %s\n  and %s %s\n)", query, t.Comparison, Num(t.Threshold),
+		query, t.Comparison, Num(t.ClearLevel()), p.On(append([]string{"service"}, t.Signal.Labels...)...), Sel("ALERTS", matchers...))
 }
 
-// anchor is the GitHub anchor of a "## Name" heading.
-func anchor(alert string) string { return strings.ToLower(alert) }
+// Anchor is the GitHub anchor of a "## Name" heading.
+func Anchor(alert string) string { return strings.ToLower(alert) }
 
 func compWord(c Comparison) string {
 	switch c {
@@ -413,40 +417,40 @@ func valueTemplate(u Unit) string {
 	return "{{ $value | humanize }}"
 }
 
-// actionSentence ends a description with the action label in words.
-func actionSentence(action string) string {
+// ActionSentence ends a description with the action label in words.
+func ActionSentence(action string) string {
 	return " Action: " + strings.ReplaceAll(action, "_", " ") + "."
 }
 
-// formatValue writes a threshold for people: 80%, 5s, 1GiB, 1/s.
-func formatValue(u Unit, v float64) string {
+// FormatValue writes a threshold for people: 80%, 5s, 1GiB, 1/s.
+func FormatValue(u Unit, v float64) string {
 	switch u {
 	case UnitRatio:
-		return num(math.Round(v*100*1000)/1000) + "%"
+		return Num(math.Round(v*100*1000)/1000) + "%"
 	case UnitSeconds:
 		if v >= 60 && v == math.Trunc(v) {
-			return dur(time.Duration(v) * time.Second)
+			return Dur(time.Duration(v) * time.Second)
 		}
-		return num(v) + "s"
+		return Num(v) + "s"
 	case UnitBytes:
 		for _, s := range []struct {
 			n    float64
 			unit string
 		}{{1 << 40, "TiB"}, {1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
 			if v >= s.n && v/s.n == math.Trunc(v/s.n) {
-				return num(v/s.n) + s.unit
+				return Num(v/s.n) + s.unit
 			}
 		}
-		return num(v) + "B"
+		return Num(v) + "B"
 	case UnitPerSecond:
-		return num(v) + "/s"
+		return Num(v) + "/s"
 	}
-	return num(v)
+	return Num(v)
 }
 
 const (
-	alertCapacityTargetMissed         = "CapacityTargetMissed"
-	alertScaleOutExceedsDBConnections = "ScaleOutExceedsDBConnections"
+	AlertCapacityTargetMissed         = "CapacityTargetMissed"
+	AlertScaleOutExceedsDBConnections = "ScaleOutExceedsDBConnections"
 )
 
 // definitions is the catalogue before the config's overrides: every row of
@@ -454,14 +458,14 @@ const (
 func definitions(cfg *Config) []Trigger {
 	signals := Signals(cfg)
 	sig := func(id string) Signal {
-		s, ok := signalByID(signals, id)
+		s, ok := SignalByID(signals, id)
 		if !ok {
 			return Signal{ID: id}
 		}
 		return s
 	}
-	has := func(id string) bool { _, ok := signalByID(signals, id); return ok }
-	p := pq{cfg}
+	has := func(id string) bool { _, ok := SignalByID(signals, id); return ok }
+	p := PromQL{cfg}
 	var out []Trigger
 	add := func(t Trigger) {
 		if t.Alert == "" {
@@ -569,7 +573,7 @@ func definitions(cfg *Config) []Trigger {
 
 	// Health and data-path alerts.
 	probe := sig("api_probe")
-	add(Trigger{ID: "APIDown", Set: SetHealth, Source: "headroom", Direction: None, Signal: probe, Comparison: customSignal, Threshold: 3,
+	add(Trigger{ID: "APIDown", Set: SetHealth, Source: "headroom", Direction: None, Signal: probe, Comparison: Custom, Threshold: 3,
 		Action: "restore_api", Urgency: UrgencyCritical,
 		When: "3 failed health probes within 30s, or every probe failing for 1m",
 		expr: func(t Trigger) string {
@@ -579,7 +583,7 @@ func definitions(cfg *Config) []Trigger {
 		// number of failures.
 		Summary: "API health probe of {{ $labels.target }} failing",
 		Description: "The health endpoint of {{ $labels.target }} ({{ service }}) {{ if eq $value 0.0 }}failed every probe for 1m{{ else }}failed {{ $value }} probes within 30s{{ end }}; " +
-			"the threshold is 3 failed probes within 30s (nginx max_fails=3 fail_timeout=30s) or every probe failing for 1m." + actionSentence("restore_api"),
+			"the threshold is 3 failed probes within 30s (nginx max_fails=3 fail_timeout=30s) or every probe failing for 1m." + ActionSentence("restore_api"),
 		Runbook: Runbook{Meaning: "The API's health endpoint (/api/health) failed 3 probes within 30s: nginx would take the instance out of rotation. Needs a scrape interval of 10s or less to see 3 probes in 30s; at longer intervals it fires after a minute of failures.",
 			Steps: []string{"Check headroom_api_probe_failures_total{target=...} by reason: refused/timeout (process down or hung), http_status/body_status (the API reports itself unhealthy: see headroom_api_component_up).",
 				"Restart or replace the instance; check PostgreSQL and Redis alerts (the health check depends on them)."}}})
@@ -588,21 +592,21 @@ func definitions(cfg *Config) []Trigger {
 			For: min, Action: "restore_" + k.kind, Urgency: UrgencyCritical, When: fmt.Sprintf(`headroom_target_up{kind=%q} == 0`, k.kind),
 			Summary: k.what + " target {{ $labels.target }} is down",
 			Description: "headroom cannot get data from " + k.what + " target {{ $labels.target }} (headroom_target_up = {{ $value }}, 1 when up) for 1m; its other alerts are inhibited meanwhile." +
-				actionSentence("restore_"+k.kind),
+				ActionSentence("restore_"+k.kind),
 			Runbook: Runbook{Meaning: "The exporter cannot reach " + k.what + " or gets no usable data from it.",
 				Steps: []string{"See headroom_target_scrape_errors_total{target=...} for the reason (refused, timeout, auth, ...) and the exporter's log line for the target.",
 					"Check the server itself; restart or fail over."}}})
 	}
 	add(Trigger{ID: "ExporterAbsent", Set: SetHealth, Source: "headroom", Group: GroupHeadroom, Direction: None, Signal: Signal{ID: "up", Unit: UnitBool, Group: GroupHeadroom, Title: "headroom exporter"},
-		Comparison: customSignal, For: 2 * min, Action: "restore_exporter", Urgency: UrgencyCritical,
+		Comparison: Custom, For: 2 * min, Action: "restore_exporter", Urgency: UrgencyCritical,
 		When: fmt.Sprintf(`up{job=%q} == 0, or no target of the job at all`, cfg.ExporterJob),
 		expr: func(t Trigger) string {
-			up := sel("up", fmt.Sprintf("job=%q", cfg.ExporterJob))
+			up := Sel("up", fmt.Sprintf("job=%q", cfg.ExporterJob))
 			return fmt.Sprintf("%s == 0\nor\nabsent(%s)", up, up)
 		},
 		Summary: "headroom exporter (job " + cfg.ExporterJob + ") is down or absent",
 		Description: "{{ if $labels.instance }}Prometheus cannot scrape {{ $labels.instance }} (up = {{ $value }}){{ else }}No target of job " + cfg.ExporterJob +
-			" exists (no up series){{ end }} for 2m: the database and cache alerts of {{ service }} cannot fire." + actionSentence("restore_exporter"),
+			" exists (no up series){{ end }} for 2m: the database and cache alerts of {{ service }} cannot fire." + ActionSentence("restore_exporter"),
 		Runbook: Runbook{Meaning: "The exporter's own scrape failed or its target vanished from service discovery, so every alert on headroom_* series is silently blind.",
 			Steps: []string{"Check the headroom pod or process and its /metrics; check the Prometheus scrape config and service discovery."}}})
 	for _, s := range signals {
@@ -618,21 +622,21 @@ func definitions(cfg *Config) []Trigger {
 			}
 			// Watching some buckets of a histogram (the p95's finite
 			// ones): say which, since the metric itself may be there.
-			if bs, err := rawBuckets(s.Scraped, nil); err == nil && len(bs) == 1 {
+			if bs, err := RawBuckets(s.Scraped, nil); err == nil && len(bs) == 1 {
 				what = "input " + bs[0].String() + " of " + s.Record
 			}
 		}
 		add(Trigger{ID: "SignalAbsent:" + s.ID, Alert: "SignalAbsent", Set: SetHealth, Source: "headroom", Group: GroupHeadroom, Direction: None,
-			Signal: s, Comparison: customSignal, For: 10 * min, Action: "restore_signal", Urgency: UrgencyMedium,
+			Signal: s, Comparison: Custom, For: 10 * min, Action: "restore_signal", Urgency: UrgencyMedium,
 			When:    "no " + what,
 			Labels:  map[string]string{"signal": s.Record},
 			expr:    func(Trigger) string { return fmt.Sprintf("absent(%s)", watched) },
 			Summary: s.Title + " of {{ service }} is missing",
 			Description: "No " + what + " for {{ service }} for 10m (absent = {{ $value }}): the alerts on it cannot fire. " +
-				"Check that its inputs are scraped and match the bundle's selectors." + actionSentence("restore_signal"),
+				"Check that its inputs are scraped and match the bundle's selectors." + ActionSentence("restore_signal"),
 			Runbook: Runbook{Meaning: signalAbsentMeaning, Steps: signalAbsentSteps(cfg)}})
 	}
-	if b, ok := cfg.sloBucket(); ok {
+	if b, ok := cfg.SLOBucket(); ok {
 		add(sloBucketAbsent(cfg, p, b, min))
 	}
 	lag := sig("standby_lag")
@@ -648,7 +652,7 @@ func definitions(cfg *Config) []Trigger {
 		Threshold: 0, For: 2 * min, Action: "restore_replication", Urgency: UrgencyCritical, Kind: "postgres",
 		Summary: "Standby {{ $labels.target }} is not streaming WAL",
 		Description: "The WAL receiver of standby {{ $labels.target }} is not streaming (headroom_postgres_wal_receiver_streaming = {{ $value }}, 1 while streaming) for 2m: " +
-			"it falls further behind every second." + actionSentence("restore_replication"),
+			"it falls further behind every second." + ActionSentence("restore_replication"),
 		Runbook: Runbook{Meaning: "A standby's WAL receiver is not streaming from its upstream.",
 			Steps: []string{"Check headroom_postgres_wal_receiver_status and the standby's log (authentication, primary_conninfo, a removed WAL segment).",
 				"If the primary removed WAL the standby needs, re-seed it (pg_basebackup)."}}})
@@ -656,12 +660,12 @@ func definitions(cfg *Config) []Trigger {
 	add(Trigger{ID: "ReplicationSlotInactive", Set: SetHealth, Source: "headroom", Direction: None, Signal: slot, Comparison: Above, Threshold: 1 << 30,
 		For: 5 * min, Action: "drop_or_reconnect_slot", Urgency: UrgencyHigh, Kind: "postgres",
 		expr: func(t Trigger) string {
-			return fmt.Sprintf("%s > %s\nand %s\n%s == 0", slot.Query, num(t.Threshold),
-				p.on(slot.Labels...), p.headroom("headroom_postgres_replication_slot_active", "postgres"))
+			return fmt.Sprintf("%s > %s\nand %s\n%s == 0", slot.Query, Num(t.Threshold),
+				p.On(slot.Labels...), p.Headroom("headroom_postgres_replication_slot_active", "postgres"))
 		},
 		Summary: "Inactive replication slot {{ $labels.slot }} retains WAL",
 		Description: "Replication slot {{ $labels.slot }} on {{ $labels.target }} has no consumer and retains " + valueTemplate(UnitBytes) +
-			" of WAL (threshold {{ threshold }} for 5m); the primary's disk fills until it is consumed or dropped." + actionSentence("drop_or_reconnect_slot"),
+			" of WAL (threshold {{ threshold }} for 5m); the primary's disk fills until it is consumed or dropped." + ActionSentence("drop_or_reconnect_slot"),
 		Runbook: Runbook{Meaning: "An inactive replication slot keeps WAL from being removed; left alone it fills the primary's disk.",
 			Steps: []string{"Reconnect the slot's consumer (standby or logical subscriber), or drop the slot if it is gone for good: SELECT pg_drop_replication_slot('<slot>').",
 				"Consider max_slot_wal_keep_size to bound what a slot may retain."}}})
@@ -677,17 +681,17 @@ func definitions(cfg *Config) []Trigger {
 		Runbook: Runbook{Meaning: "Client backends use more than 80% of the connections ordinary clients may hold; new connections will fail with \"too many clients\".",
 			Steps: []string{"Put PgBouncer in front of PostgreSQL, or lower pool sizes: max replicas x pool size must fit max_connections.",
 				"Raise max_connections only with memory to spare (each backend costs work_mem and more)."}}})
-	if g, ok := dbGuardOf(cfg); ok {
-		add(Trigger{ID: alertScaleOutExceedsDBConnections, Set: SetHealth, Source: "headroom", Group: GroupCapacity, Direction: None,
+	if g, ok := ConnectionGuardOf(cfg); ok {
+		add(Trigger{ID: AlertScaleOutExceedsDBConnections, Set: SetHealth, Source: "headroom", Group: GroupCapacity, Direction: None,
 			Signal: Signal{ID: "db_connection_guard", Unit: UnitCount, Group: GroupCapacity,
 				Title: "Connections the pools would open at max replicas beyond the database's usable ones"},
-			Comparison: customSignal, For: 15 * min, Action: "lower_max_replicas_or_raise_db_connections", Urgency: UrgencyMedium,
+			Comparison: Custom, For: 15 * min, Action: "lower_max_replicas_or_raise_db_connections", Urgency: UrgencyMedium,
 			Severity: SeverityWarning,
-			When:     fmt.Sprintf("HPA max replicas (kube-state-metrics, else %d) x %d connections per pod > %s", g.maxReplicas, g.pool, g.usableName),
+			When:     fmt.Sprintf("HPA max replicas (kube-state-metrics, else %d) x %d connections per pod > %s", g.MaxReplicas, g.Pool, g.UsableName),
 			expr:     func(Trigger) string { return g.expr(p) },
 			Summary:  "Scaling {{ service }} out to its max replicas would exceed the database's connections",
 			Description: fmt.Sprintf("At the HPA's max replicas (from kube-state-metrics, else the configured %d) x %d connections per pod, "+
-				"the pools of {{ service }} would open {{ $value }} more connections than %s accepts (%s) for 15m."+actionSentence("lower_max_replicas_or_raise_db_connections"), g.maxReplicas, g.pool, g.what, g.usableName),
+				"the pools of {{ service }} would open {{ $value }} more connections than %s accepts (%s) for 15m."+ActionSentence("lower_max_replicas_or_raise_db_connections"), g.MaxReplicas, g.Pool, g.What, g.UsableName),
 			Runbook: Runbook{Meaning: "Every pod opens its own connection pool, so a scale-out to the HPA's max replicas would open more connections than " +
 				"the database (or PgBouncer) accepts: the scale-out meant to help would exhaust the connections and take the database down (KEDA issue #476). " +
 				"Compared at run time: the HPA's max replicas as kube-state-metrics reports them (the configured max_replicas without kube-state-metrics) " +
@@ -724,7 +728,7 @@ func definitions(cfg *Config) []Trigger {
 		case GroupRedis:
 			kind = "redis"
 		}
-		add(Trigger{ID: c.id, Alert: alertCapacityTargetMissed, Set: SetValidation, Source: "HA", Direction: None, Signal: s, Comparison: c.cmp,
+		add(Trigger{ID: c.id, Alert: AlertCapacityTargetMissed, Set: SetValidation, Source: "HA", Direction: None, Signal: s, Comparison: c.cmp,
 			Threshold: c.thr, For: 60 * min, Action: "review_capacity", Urgency: UrgencyLow, Severity: SeverityInfo, Kind: kind,
 			Labels: map[string]string{"check": strings.TrimPrefix(c.id, "CapacityTargetMissed")},
 			Runbook: Runbook{Meaning: "The service has been outside one of its post-scaling validation targets for an hour (label check says which). These are the targets a scaling step must reach; missing one for long is a capacity-review item, not a page.",
@@ -744,7 +748,7 @@ func signalAbsentSteps(cfg *Config) []string {
 	if cfg.SLOs.Latency.Enabled {
 		steps = append(steps, fmt.Sprintf("Signal slo:sli_error:ratio_rate5m with slo latency: some series of the API's %s_bucket have no le=\"%s\" bucket (slos.latency.target). "+
 			"Add it to the histogram's buckets in the API, or set slos.latency.target (and slos.latency.buckets) to a boundary the histogram has.",
-			cfg.API.DurationHistogram, num(cfg.SLOs.Latency.Target)))
+			cfg.API.DurationHistogram, Num(cfg.SLOs.Latency.Target)))
 	}
 	return steps
 }
@@ -770,13 +774,13 @@ func severityFor(d Direction, urgency string) string {
 	return SeverityInfo
 }
 
-var groups = []Group{GroupAPI, GroupCapacity, GroupDBPool, GroupPostgres, GroupReplication, GroupPgBouncer, GroupRedis, GroupHeadroom}
+var Groups = []Group{GroupAPI, GroupCapacity, GroupDBPool, GroupPostgres, GroupReplication, GroupPgBouncer, GroupRedis, GroupHeadroom}
 
 func groupOrder(g Group) int {
-	for i, x := range groups {
+	for i, x := range Groups {
 		if x == g {
 			return i
 		}
 	}
-	return len(groups)
+	return len(Groups)
 }

@@ -1,4 +1,4 @@
-package alerts
+package catalogue
 
 import (
 	"fmt"
@@ -48,7 +48,7 @@ func withMatchers(query string, ms ...*labels.Matcher) string {
 		}
 		parts = append(parts, m.String())
 	}
-	return sel(vs.Name, parts...)
+	return Sel(vs.Name, parts...)
 }
 
 // InCluster restricts every selector of a query to the cluster the
@@ -63,26 +63,26 @@ func InCluster(cfg *Config, query string) string {
 	return withMatchers(query, labels.MustNewMatcher(labels.MatchEqual, cfg.ClusterLabel, cfg.Autoscaling.Cluster))
 }
 
-// pq builds the PromQL text of one config: it knows the selectors and the
+// PromQL builds the PromQL text of one config: it knows the selectors and the
 // cluster label, so that every aggregation and join carries it.
-type pq struct{ cfg *Config }
+type PromQL struct{ cfg *Config }
 
-// by renders "by (cluster, a, b)" with the cluster label first; "" when there
+// By renders "by (cluster, a, b)" with the cluster label first; "" when there
 // are no labels at all (a plain sum over everything).
-func (p pq) by(labels ...string) string {
-	l := p.labels(labels...)
+func (p PromQL) By(labels ...string) string {
+	l := p.Labels(labels...)
 	if len(l) == 0 {
 		return ""
 	}
 	return "by (" + strings.Join(l, ", ") + ") "
 }
 
-// on renders "on (cluster, a, b)", or "on ()".
-func (p pq) on(labels ...string) string {
-	return "on (" + strings.Join(p.labels(labels...), ", ") + ")"
+// On renders "on (cluster, a, b)", or "on ()".
+func (p PromQL) On(labels ...string) string {
+	return "on (" + strings.Join(p.Labels(labels...), ", ") + ")"
 }
 
-func (p pq) labels(labels ...string) []string {
+func (p PromQL) Labels(labels ...string) []string {
 	var out []string
 	if p.cfg.ClusterLabel != "" {
 		out = append(out, p.cfg.ClusterLabel)
@@ -95,14 +95,14 @@ func (p pq) labels(labels ...string) []string {
 	return out
 }
 
-// agg renders op by (labels) (expr).
-func (p pq) agg(op string, expr string, labels ...string) string {
-	return op + " " + p.by(labels...) + "(" + expr + ")"
+// Agg renders op by (labels) (expr).
+func (p PromQL) Agg(op string, expr string, labels ...string) string {
+	return op + " " + p.By(labels...) + "(" + expr + ")"
 }
 
-// sel renders metric{matchers}, joining the source's configured matchers
+// Sel renders metric{matchers}, joining the source's configured matchers
 // with the extra ones; empty parts are left out.
-func sel(metric string, matchers ...string) string {
+func Sel(metric string, matchers ...string) string {
 	var parts []string
 	for _, m := range matchers {
 		if strings.TrimSpace(m) != "" {
@@ -115,11 +115,11 @@ func sel(metric string, matchers ...string) string {
 	return metric + "{" + strings.Join(parts, ", ") + "}"
 }
 
-// headroom selects one of the exporter's metrics, restricted to the
+// Headroom selects one of the exporter's metrics, restricted to the
 // configured targets of a kind ("" for none).
-func (p pq) headroom(metric, kind string, extra ...string) string {
+func (p PromQL) Headroom(metric, kind string, extra ...string) string {
 	m := append([]string{p.cfg.Selectors.Headroom}, extra...)
-	if re := p.cfg.targetRegex(kind); re != "" {
+	if re := p.cfg.TargetRegex(kind); re != "" {
 		// A target list that is one name is matched by equality: pint's
 		// promql/regexp rejects a regular expression without metacharacters.
 		op := "=~"
@@ -128,15 +128,15 @@ func (p pq) headroom(metric, kind string, extra ...string) string {
 		}
 		m = append(m, fmt.Sprintf("target%s%q", op, re))
 	}
-	return sel(metric, m...)
+	return Sel(metric, m...)
 }
 
-// service selects a series this bundle recorded.
-func (p pq) service(record string, extra ...string) string {
-	return sel(record, append([]string{fmt.Sprintf("service=%q", p.cfg.Service)}, extra...)...)
+// Service selects a series this bundle recorded.
+func (p PromQL) Service(record string, extra ...string) string {
+	return Sel(record, append([]string{fmt.Sprintf("service=%q", p.cfg.Service)}, extra...)...)
 }
 
-func (c *Config) targetRegex(kind string) string {
+func (c *Config) TargetRegex(kind string) string {
 	switch kind {
 	case "postgres":
 		return c.Targets.Postgres
@@ -150,14 +150,27 @@ func (c *Config) targetRegex(kind string) string {
 	return ""
 }
 
-// dur renders a duration the way Prometheus writes it (5m, 1h30m).
-func dur(d time.Duration) string { return model.Duration(d).String() }
+// Dur renders a duration the way Prometheus writes it (5m, 1h30m).
+func Dur(d time.Duration) string { return model.Duration(d).String() }
 
-// num renders a threshold as PromQL accepts it, without exponents for the
+// Num renders a threshold as PromQL accepts it, without exponents for the
 // sizes that occur here (1073741824, not 1.073741824e+09).
-func num(v float64) string {
+func Num(v float64) string {
 	if math.Abs(v) < 1e15 {
 		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
+
+// ParseMetricSelector parses a selector such as {a="b", c=~"d"} with the
+// parser the generator validates with.
+func ParseMetricSelector(s string) ([]*labels.Matcher, error) {
+	return promqlParser.ParseMetricSelector(s)
+}
+
+// PromQL returns the PromQL builder of the config.
+func (c *Config) PromQL() PromQL { return PromQL{c} }
+
+// ParseMetric parses a series as promtool's input_series writes it
+// (name{a="b"}) with the same parser.
+func ParseMetric(s string) (labels.Labels, error) { return promqlParser.ParseMetric(s) }

@@ -1,4 +1,4 @@
-package alerts
+package catalogue
 
 import (
 	"fmt"
@@ -86,20 +86,20 @@ type Signal struct {
 	// scraped: SignalAbsent watches it instead of the signal.
 	Scraped string
 
-	// computed are labels the signal's expression sets itself rather than
+	// Computed are labels the signal's expression sets itself rather than
 	// keeping its inputs': a test cannot relabel its input series into
 	// another value of them.
-	computed []string
+	Computed []string
 }
 
 // Signals returns every signal of the config, recording rules in the order
 // they must be evaluated (a rule comes after the rules it reads).
 func Signals(cfg *Config) []Signal {
-	p := pq{cfg}
+	p := PromQL{cfg}
 	var out []Signal
 	add := func(s Signal) {
 		if s.Record != "" {
-			s.Query = p.service(s.Record)
+			s.Query = p.Service(s.Record)
 		} else {
 			s.Query = s.Expr
 		}
@@ -113,8 +113,8 @@ func Signals(cfg *Config) []Signal {
 	return out
 }
 
-// signalByID finds a signal; the catalogue only names signals that exist.
-func signalByID(signals []Signal, id string) (Signal, bool) {
+// SignalByID finds a signal; the catalogue only names signals that exist.
+func SignalByID(signals []Signal, id string) (Signal, bool) {
 	for _, s := range signals {
 		if s.ID == id {
 			return s, true
@@ -123,7 +123,7 @@ func signalByID(signals []Signal, id string) (Signal, bool) {
 	return Signal{}, false
 }
 
-func apiSignals(cfg *Config, p pq, add func(Signal)) {
+func apiSignals(cfg *Config, p PromQL, add func(Signal)) {
 	api := cfg.Selectors.API
 	rw := time.Duration(cfg.API.RateWindow)
 	resW := time.Duration(cfg.Resources.RateWindow)
@@ -131,44 +131,44 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 
 	// CPU and memory per instance, from the selected source.
 	var cpuExpr, memExpr, netExpr string
-	resLabels := resourceInstanceLabels(cfg)
+	resLabels := ResourceInstanceLabels(cfg)
 	cpuShape := ShapeRate
 	switch cfg.Resources.Source {
 	case SourceProcess:
 		cpuExpr = fmt.Sprintf("%s / %s",
-			p.agg("sum", fmt.Sprintf("rate(%s[%s])", sel("process_cpu_seconds_total", api), dur(resW)), inst...), num(cfg.Resources.CPUCores))
+			p.Agg("sum", fmt.Sprintf("rate(%s[%s])", Sel("process_cpu_seconds_total", api), Dur(resW)), inst...), Num(cfg.Resources.CPUCores))
 		memExpr = fmt.Sprintf("%s / %s",
-			p.agg("sum", sel("process_resident_memory_bytes", api), inst...), num(cfg.Resources.MemoryBytes))
+			p.Agg("sum", Sel("process_resident_memory_bytes", api), inst...), Num(cfg.Resources.MemoryBytes))
 	case SourceCadvisor:
 		cad, ksm := cfg.Selectors.Cadvisor, cfg.Selectors.KubeStateMetrics
 		limit := func(resource string) string {
-			return p.agg("sum", sel("kube_pod_container_resource_limits", ksm, fmt.Sprintf("resource=%q", resource)), resLabels...)
+			return p.Agg("sum", Sel("kube_pod_container_resource_limits", ksm, fmt.Sprintf("resource=%q", resource)), resLabels...)
 		}
 		cpuExpr = fmt.Sprintf("%s\n  / %s (%s > 0)",
-			p.agg("sum", fmt.Sprintf("rate(%s[%s])", sel("container_cpu_usage_seconds_total", cad), dur(resW)), resLabels...),
-			p.on(resLabels...), limit("cpu"))
+			p.Agg("sum", fmt.Sprintf("rate(%s[%s])", Sel("container_cpu_usage_seconds_total", cad), Dur(resW)), resLabels...),
+			p.On(resLabels...), limit("cpu"))
 		memExpr = fmt.Sprintf("%s\n  / %s (%s > 0)",
-			p.agg("sum", sel("container_memory_working_set_bytes", cad), resLabels...),
-			p.on(resLabels...), limit("memory"))
+			p.Agg("sum", Sel("container_memory_working_set_bytes", cad), resLabels...),
+			p.On(resLabels...), limit("memory"))
 		if cfg.Resources.NetworkBytesPerSecond > 0 {
 			// cAdvisor reports network per pod (on the pause container), so
 			// the container matchers are not applied here.
-			podSel := p.podSelector()
-			rx := p.agg("sum", fmt.Sprintf("rate(%s[%s])", sel("container_network_receive_bytes_total", podSel), dur(resW)), resLabels...)
-			tx := p.agg("sum", fmt.Sprintf("rate(%s[%s])", sel("container_network_transmit_bytes_total", podSel), dur(resW)), resLabels...)
-			netExpr = fmt.Sprintf("(%s > %s %s or %s) / %s", rx, p.on(resLabels...), tx, tx, num(cfg.Resources.NetworkBytesPerSecond))
+			podSel := p.PodSelector()
+			rx := p.Agg("sum", fmt.Sprintf("rate(%s[%s])", Sel("container_network_receive_bytes_total", podSel), Dur(resW)), resLabels...)
+			tx := p.Agg("sum", fmt.Sprintf("rate(%s[%s])", Sel("container_network_transmit_bytes_total", podSel), Dur(resW)), resLabels...)
+			netExpr = fmt.Sprintf("(%s > %s %s or %s) / %s", rx, p.On(resLabels...), tx, tx, Num(cfg.Resources.NetworkBytesPerSecond))
 		}
 	case SourceNode:
 		cpuShape = ShapeIdle
 		node := cfg.Selectors.Node
-		cpuExpr = "1 - " + p.agg("avg", fmt.Sprintf("rate(%s[%s])", sel("node_cpu_seconds_total", node, `mode="idle"`), dur(resW)), resLabels...)
-		memExpr = fmt.Sprintf("1 - %s\n  / %s (%s > 0)", p.agg("sum", sel("node_memory_MemAvailable_bytes", node), resLabels...),
-			p.on(resLabels...), p.agg("sum", sel("node_memory_MemTotal_bytes", node), resLabels...))
+		cpuExpr = "1 - " + p.Agg("avg", fmt.Sprintf("rate(%s[%s])", Sel("node_cpu_seconds_total", node, `mode="idle"`), Dur(resW)), resLabels...)
+		memExpr = fmt.Sprintf("1 - %s\n  / %s (%s > 0)", p.Agg("sum", Sel("node_memory_MemAvailable_bytes", node), resLabels...),
+			p.On(resLabels...), p.Agg("sum", Sel("node_memory_MemTotal_bytes", node), resLabels...))
 		if cfg.Resources.NetworkBytesPerSecond > 0 {
 			dev := `device!~"lo|veth.*|docker.*|br-.*|cali.*|flannel.*|cni.*"`
-			rx := p.agg("sum", fmt.Sprintf("rate(%s[%s])", sel("node_network_receive_bytes_total", node, dev), dur(resW)), resLabels...)
-			tx := p.agg("sum", fmt.Sprintf("rate(%s[%s])", sel("node_network_transmit_bytes_total", node, dev), dur(resW)), resLabels...)
-			netExpr = fmt.Sprintf("(%s > %s %s or %s) / %s", rx, p.on(resLabels...), tx, tx, num(cfg.Resources.NetworkBytesPerSecond))
+			rx := p.Agg("sum", fmt.Sprintf("rate(%s[%s])", Sel("node_network_receive_bytes_total", node, dev), Dur(resW)), resLabels...)
+			tx := p.Agg("sum", fmt.Sprintf("rate(%s[%s])", Sel("node_network_transmit_bytes_total", node, dev), Dur(resW)), resLabels...)
+			netExpr = fmt.Sprintf("(%s > %s %s or %s) / %s", rx, p.On(resLabels...), tx, tx, Num(cfg.Resources.NetworkBytesPerSecond))
 		}
 	}
 	whereInst := "{{ $labels.service }}"
@@ -177,7 +177,7 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 	// namespace, so that a `where` scope can give a namespace its own
 	// threshold (and a namespace's alert holds only its own). The process
 	// and node sources have no namespace to keep.
-	svcL := resourceServiceLabels(cfg)
+	svcL := ResourceServiceLabels(cfg)
 	whereSvc := whereInst
 	if len(svcL) > 0 {
 		whereSvc = whereInst + " in namespace {{ $labels.namespace }}"
@@ -186,14 +186,14 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 		Title: "API CPU utilisation", Where: "an instance of " + whereInst, Labels: resLabels, Window: resW, Shape: cpuShape,
 		Help: "CPU used by one API instance over the CPU it may use (" + cfg.Resources.Source + " source)."})
 	add(Signal{ID: "api_cpu", Record: "service:api_cpu_utilisation:ratio",
-		Expr: p.agg("avg", p.service("instance:api_cpu_utilisation:ratio"), append([]string{"service"}, svcL...)...),
+		Expr: p.Agg("avg", p.Service("instance:api_cpu_utilisation:ratio"), append([]string{"service"}, svcL...)...),
 		Unit: UnitRatio, Group: GroupAPI, Title: "API CPU utilisation", Where: whereSvc, Labels: svcL, Window: resW, Shape: cpuShape, MustExist: true,
 		Help: "Average CPU utilisation over the API's instances: what horizontal scaling changes."})
 	add(Signal{ID: "api_memory_instance", Record: "instance:api_memory_utilisation:ratio", Expr: memExpr, Unit: UnitRatio, Group: GroupAPI,
 		Title: "API memory utilisation", Where: "an instance of " + whereInst, Labels: resLabels,
 		Help: "Memory used by one API instance over the memory it may use (" + cfg.Resources.Source + " source)."})
 	add(Signal{ID: "api_memory", Record: "service:api_memory_utilisation:ratio",
-		Expr: p.agg("max", p.service("instance:api_memory_utilisation:ratio"), append([]string{"service"}, svcL...)...),
+		Expr: p.Agg("max", p.Service("instance:api_memory_utilisation:ratio"), append([]string{"service"}, svcL...)...),
 		Unit: UnitRatio, Group: GroupAPI, Title: "API memory utilisation", Where: "the busiest instance of " + whereSvc, Labels: svcL, MustExist: true,
 		Help: "Memory utilisation of the API's fullest instance: the one that is OOM-killed first, and what vertical scaling changes."})
 	if netExpr != "" {
@@ -201,28 +201,28 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 			Title: "API network utilisation", Where: "an instance of " + whereInst, Labels: resLabels, Window: resW, Shape: ShapeRate,
 			Help: "The busier direction of an instance's network traffic over its capacity (resources.network_bytes_per_second)."})
 		add(Signal{ID: "api_network", Record: "service:api_network_utilisation:ratio",
-			Expr: p.agg("max", p.service("instance:api_network_utilisation:ratio"), append([]string{"service"}, svcL...)...),
+			Expr: p.Agg("max", p.Service("instance:api_network_utilisation:ratio"), append([]string{"service"}, svcL...)...),
 			Unit: UnitRatio, Group: GroupAPI, Title: "API network utilisation", Where: "the busiest instance of " + whereSvc, Labels: svcL, Window: resW, Shape: ShapeRate,
 			Help: "Network utilisation of the API's busiest instance."})
 	}
 
 	// Requests, errors, latency.
 	req := cfg.API.RequestsMetric
-	reqRate := fmt.Sprintf("rate(%s[%s])", sel(req, api), dur(rw))
-	w := dur(rw)
-	add(Signal{ID: "api_requests_instance", Record: "instance:api_requests:rate" + w, Expr: p.agg("sum", reqRate, inst...), Unit: UnitPerSecond,
+	reqRate := fmt.Sprintf("rate(%s[%s])", Sel(req, api), Dur(rw))
+	w := Dur(rw)
+	add(Signal{ID: "api_requests_instance", Record: "instance:api_requests:rate" + w, Expr: p.Agg("sum", reqRate, inst...), Unit: UnitPerSecond,
 		Group: GroupAPI, Title: "API requests per second", Where: "an instance of " + whereInst, Labels: inst, Window: rw, Shape: ShapeRate,
 		Help: "Requests per second one API instance serves."})
-	add(Signal{ID: "api_requests", Record: "service:api_requests:rate" + w, Expr: p.agg("sum", reqRate), Unit: UnitPerSecond, Group: GroupAPI,
+	add(Signal{ID: "api_requests", Record: "service:api_requests:rate" + w, Expr: p.Agg("sum", reqRate), Unit: UnitPerSecond, Group: GroupAPI,
 		Title: "API requests per second", Where: whereInst, Window: rw, Shape: ShapeRate, MustExist: true,
 		Help: "Requests per second the whole API serves."})
 	add(Signal{ID: "api_requests_per_instance", Record: "service:api_requests_per_instance:rate" + w,
-		Expr: p.agg("avg", p.service("instance:api_requests:rate"+w), "service"), Unit: UnitPerSecond, Group: GroupAPI,
+		Expr: p.Agg("avg", p.Service("instance:api_requests:rate"+w), "service"), Unit: UnitPerSecond, Group: GroupAPI,
 		Title: "API requests per second per instance", Where: whereInst, Window: rw, Shape: ShapeRate,
 		Help: "Average requests per second per API instance: what KEDA's per-pod RPS target compares against."})
-	errRate := fmt.Sprintf("rate(%s[%s])", sel(req, api, cfg.API.ErrorMatcher), dur(rw))
+	errRate := fmt.Sprintf("rate(%s[%s])", Sel(req, api, cfg.API.ErrorMatcher), Dur(rw))
 	add(Signal{ID: "api_error_ratio", Record: "service:api_errors:ratio_rate" + w,
-		Expr: fmt.Sprintf("(%s or %s * 0)\n  / (%s > 0)", p.agg("sum", errRate), p.agg("sum", reqRate), p.agg("sum", reqRate)),
+		Expr: fmt.Sprintf("(%s or %s * 0)\n  / (%s > 0)", p.Agg("sum", errRate), p.Agg("sum", reqRate), p.Agg("sum", reqRate)),
 		Unit: UnitRatio, Group: GroupAPI, Title: "API error ratio", Where: whereInst, Window: rw, Shape: ShapeRatio,
 		Help: "Failed requests (api.error_matcher) over all requests; 0 when nothing failed, absent when there was no traffic, never NaN."})
 	hist := cfg.API.DurationHistogram + "_bucket"
@@ -231,74 +231,74 @@ func apiSignals(cfg *Config, p pq, add func(Signal)) {
 		// with no finite bucket; SignalAbsent then watches for finite
 		// buckets, so such a histogram is reported, not silently ignored.
 		Expr: fmt.Sprintf("histogram_quantile(0.95, %s) >= 0\n  and %s (%s > 0)",
-			p.agg("sum", fmt.Sprintf("rate(%s[%s])", sel(hist, api), w), "le"), p.on(),
-			p.agg("sum", fmt.Sprintf("rate(%s[%s])", sel(hist, api, `le="+Inf"`), w))),
+			p.Agg("sum", fmt.Sprintf("rate(%s[%s])", Sel(hist, api), w), "le"), p.On(),
+			p.Agg("sum", fmt.Sprintf("rate(%s[%s])", Sel(hist, api, `le="+Inf"`), w))),
 		Unit: UnitSeconds, Group: GroupAPI, Title: "API p95 latency", Where: whereInst, Window: rw, Shape: ShapeQuantile,
-		MustExist: true, Scraped: p.agg("sum", sel(hist, api, `le!="+Inf"`)),
+		MustExist: true, Scraped: p.Agg("sum", Sel(hist, api, `le!="+Inf"`)),
 		Help: "95th percentile of request duration over the rate window; absent when there was no traffic or the histogram has no finite bucket."})
 	if q := cfg.API.QueueDepthMetric; q != "" {
-		add(Signal{ID: "api_queue_depth", Record: "service:api_queue_depth:sum", Expr: p.agg("sum", sel(q, api)), Unit: UnitCount, Group: GroupAPI,
+		add(Signal{ID: "api_queue_depth", Record: "service:api_queue_depth:sum", Expr: p.Agg("sum", Sel(q, api)), Unit: UnitCount, Group: GroupAPI,
 			Title: "Queue depth", Where: whereInst, MustExist: true,
 			Help: "Work items queued across the API's instances."})
 	}
 }
 
-func dbSignals(cfg *Config, p pq, add func(Signal)) {
+func dbSignals(cfg *Config, p PromQL, add func(Signal)) {
 	states := ""
 	if cfg.Postgres.PoolStates != "" {
 		states = fmt.Sprintf("state=~%q", cfg.Postgres.PoolStates)
 	}
 	poolL := []string{"target", "pool"}
-	backends := p.agg("sum", p.headroom("headroom_postgres_pool_backends", "postgres", states), poolL...)
-	size := p.agg("max", p.headroom("headroom_postgres_pool_size", "postgres"), poolL...)
+	backends := p.Agg("sum", p.Headroom("headroom_postgres_pool_backends", "postgres", states), poolL...)
+	size := p.Agg("max", p.Headroom("headroom_postgres_pool_size", "postgres"), poolL...)
 	add(Signal{ID: "postgres_pool", Record: "pool:headroom_postgres_pool_utilisation:ratio",
-		Expr: fmt.Sprintf("(%s or %s * 0)\n  / %s (%s > 0)", backends, size, p.on(poolL...), size), Unit: UnitRatio, Group: GroupDBPool,
+		Expr: fmt.Sprintf("(%s or %s * 0)\n  / %s (%s > 0)", backends, size, p.On(poolL...), size), Unit: UnitRatio, Group: GroupDBPool,
 		Title: "DB pool utilisation", Where: "pool {{ $labels.pool }} on {{ $labels.target }}", Labels: poolL,
 		Help: "Backends of an application's connection pool (headroom_postgres_pool_backends) over its configured size; 0 when it holds none."})
 	add(Signal{ID: "postgres_pool_overall", Record: "service:headroom_postgres_pool_utilisation:ratio",
-		Expr: fmt.Sprintf("%s\n  / %s (%s > 0)", p.agg("sum", p.headroom("headroom_postgres_pool_backends", "postgres", states)), p.on(),
-			p.agg("sum", size)),
+		Expr: fmt.Sprintf("%s\n  / %s (%s > 0)", p.Agg("sum", p.Headroom("headroom_postgres_pool_backends", "postgres", states)), p.On(),
+			p.Agg("sum", size)),
 		Unit: UnitRatio, Group: GroupDBPool, Title: "DB pool utilisation (all pools)", Where: "{{ $labels.service }}",
 		Help: "Backends of every configured pool over the sum of their sizes."})
 	bL := []string{"target", "database", "user"}
 	add(Signal{ID: "pgbouncer_pool", Record: "pool:headroom_pgbouncer_pool_utilisation:ratio",
 		Expr: fmt.Sprintf("%s\n  / %s group_left %s",
-			p.agg("sum", p.headroom("headroom_pgbouncer_pool_server_connections", "pgbouncer", `state="active"`), bL...),
-			p.on("target", "database"),
-			p.agg("max", p.headroom("headroom_pgbouncer_database_pool_size", "pgbouncer")+" > 0", "target", "database")),
+			p.Agg("sum", p.Headroom("headroom_pgbouncer_pool_server_connections", "pgbouncer", `state="active"`), bL...),
+			p.On("target", "database"),
+			p.Agg("max", p.Headroom("headroom_pgbouncer_database_pool_size", "pgbouncer")+" > 0", "target", "database")),
 		Unit: UnitRatio, Group: GroupDBPool, Title: "PgBouncer pool utilisation", Where: "pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.target }}",
 		Labels: bL,
 		Help:   "Server connections of a PgBouncer pool linked to a client over the database's pool_size."})
 	add(Signal{ID: "db_pool", Record: "pool:headroom_db_pool_utilisation:ratio",
-		Expr: p.service("pool:headroom_postgres_pool_utilisation:ratio") + "\n  or " + p.service("pool:headroom_pgbouncer_pool_utilisation:ratio"),
+		Expr: p.Service("pool:headroom_postgres_pool_utilisation:ratio") + "\n  or " + p.Service("pool:headroom_pgbouncer_pool_utilisation:ratio"),
 		Unit: UnitRatio, Group: GroupDBPool, Title: "DB pool utilisation",
 		Where:  "pool {{ $labels.pool }}{{ $labels.database }}{{ with $labels.user }}/{{ . }}{{ end }} on {{ $labels.target }}",
 		Labels: []string{"target", "pool", "database", "user"}, MustExist: true,
 		Help: "Every DB pool's utilisation: application pools seen from PostgreSQL (label pool) and PgBouncer pools (labels database, user)."})
 	connL := []string{"target"}
 	add(Signal{ID: "postgres_connections", Record: "target:headroom_postgres_connections_utilisation:ratio",
-		Expr: fmt.Sprintf("%s\n  / %s (%s > 0)", p.agg("sum", p.headroom("headroom_postgres_backends", "postgres"), connL...), p.on(connL...),
-			p.agg("max", p.headroom("headroom_postgres_usable_connections", "postgres"), connL...)),
+		Expr: fmt.Sprintf("%s\n  / %s (%s > 0)", p.Agg("sum", p.Headroom("headroom_postgres_backends", "postgres"), connL...), p.On(connL...),
+			p.Agg("max", p.Headroom("headroom_postgres_usable_connections", "postgres"), connL...)),
 		Unit: UnitRatio, Group: GroupPostgres, Title: "PostgreSQL connection utilisation", Where: "{{ $labels.target }}", Labels: connL,
 		Help: "Client backends over the connections ordinary clients can hold (max_connections less the reserved ones)."})
 }
 
-func redisSignals(cfg *Config, p pq, add func(Signal)) {
-	w := dur(time.Duration(cfg.Redis.RateWindow))
+func redisSignals(cfg *Config, p PromQL, add func(Signal)) {
+	w := Dur(time.Duration(cfg.Redis.RateWindow))
 	tl := []string{"target"}
-	hits := p.agg("sum", fmt.Sprintf("rate(%s[%s])", p.headroom("headroom_redis_keyspace_hits_total", "redis"), w), tl...)
-	misses := p.agg("sum", fmt.Sprintf("rate(%s[%s])", p.headroom("headroom_redis_keyspace_misses_total", "redis"), w), tl...)
+	hits := p.Agg("sum", fmt.Sprintf("rate(%s[%s])", p.Headroom("headroom_redis_keyspace_hits_total", "redis"), w), tl...)
+	misses := p.Agg("sum", fmt.Sprintf("rate(%s[%s])", p.Headroom("headroom_redis_keyspace_misses_total", "redis"), w), tl...)
 	add(Signal{ID: "redis_hit_ratio", Record: "target:headroom_redis_keyspace_hits:ratio_rate" + w,
-		Expr: fmt.Sprintf("%s\n  / %s ((%s + %s %s) > 0)", hits, p.on(tl...), hits, p.on(tl...), misses), Unit: UnitRatio, Group: GroupRedis,
+		Expr: fmt.Sprintf("%s\n  / %s ((%s + %s %s) > 0)", hits, p.On(tl...), hits, p.On(tl...), misses), Unit: UnitRatio, Group: GroupRedis,
 		Title: "Redis keyspace hit rate", Where: "{{ $labels.target }}", Labels: tl, Window: time.Duration(cfg.Redis.RateWindow), Shape: ShapeRatio,
 		Help: "Keyspace hits over lookups; absent while there are no lookups, so 0/0 never reaches an alert."})
 	add(Signal{ID: "redis_evictions", Record: "target:headroom_redis_evicted_keys:rate" + w,
-		Expr: p.agg("sum", fmt.Sprintf("rate(%s[%s])", p.headroom("headroom_redis_evicted_keys_total", "redis"), w), tl...), Unit: UnitPerSecond,
+		Expr: p.Agg("sum", fmt.Sprintf("rate(%s[%s])", p.Headroom("headroom_redis_evicted_keys_total", "redis"), w), tl...), Unit: UnitPerSecond,
 		Group: GroupRedis, Title: "Redis evictions", Where: "{{ $labels.target }}", Labels: tl, Window: time.Duration(cfg.Redis.RateWindow), Shape: ShapeRate,
 		Help: "Keys evicted per second because of the memory limit."})
 	add(Signal{ID: "redis_memory", Record: "target:headroom_redis_memory_utilisation:ratio",
-		Expr: fmt.Sprintf("%s\n  / %s group_right %s", p.agg("max", p.headroom("headroom_redis_memory_used_bytes", "redis"), tl...), p.on(tl...),
-			p.agg("max", p.headroom("headroom_redis_memory_limit_bytes", "redis")+" > 0", "target", "source")),
+		Expr: fmt.Sprintf("%s\n  / %s group_right %s", p.Agg("max", p.Headroom("headroom_redis_memory_used_bytes", "redis"), tl...), p.On(tl...),
+			p.Agg("max", p.Headroom("headroom_redis_memory_limit_bytes", "redis")+" > 0", "target", "source")),
 		Unit: UnitRatio, Group: GroupRedis, Title: "Redis memory utilisation", Where: "{{ $labels.target }} (limit from {{ $labels.source }})",
 		Labels: []string{"target", "source"}, MustExist: true,
 		Help: "used_memory over the memory limit the exporter names (maxmemory, the configured limit or system memory; label source)."})
@@ -306,23 +306,23 @@ func redisSignals(cfg *Config, p pq, add func(Signal)) {
 
 // saturation is the HA "scale trigger": the highest utilisation of each
 // resource, with the resource as a label.
-func saturation(cfg *Config, p pq, add func(Signal), have []Signal) {
+func saturation(cfg *Config, p PromQL, add func(Signal), have []Signal) {
 	type part struct{ resource, signal, agg string }
 	parts := []part{{"cpu", "api_cpu", ""}, {"memory", "api_memory", ""}, {"network", "api_network", ""},
 		{"db_pool", "db_pool", "max"}, {"redis_memory", "redis_memory", "max"}}
 	var terms []string
 	var first Signal
 	for _, pt := range parts {
-		s, ok := signalByID(have, pt.signal)
+		s, ok := SignalByID(have, pt.signal)
 		if !ok {
 			continue
 		}
 		if first.ID == "" {
 			first = s
 		}
-		q := p.service(s.Record)
+		q := p.Service(s.Record)
 		if pt.agg != "" {
-			q = p.agg(pt.agg, q, "service")
+			q = p.Agg(pt.agg, q, "service")
 		}
 		terms = append(terms, fmt.Sprintf(`label_replace(%s, "resource", %q, "", "")`, q, pt.resource))
 	}
@@ -330,19 +330,19 @@ func saturation(cfg *Config, p pq, add func(Signal), have []Signal) {
 	// namespace's alert must not hold another's through the hysteresis
 	// join. The DB pool and Redis rows have none; it matches as empty.
 	where := "{{ $labels.resource }} of {{ $labels.service }}"
-	if len(resourceServiceLabels(cfg)) > 0 {
+	if len(ResourceServiceLabels(cfg)) > 0 {
 		where += "{{ with $labels.namespace }} in namespace {{ . }}{{ end }}"
 	}
 	add(Signal{ID: "saturation", Record: "service_resource:saturation:ratio", Expr: strings.Join(terms, "\n  or "), Unit: UnitRatio,
-		Group: GroupCapacity, Title: "Resource utilisation", Where: where, Labels: append([]string{"resource"}, resourceServiceLabels(cfg)...),
-		Window: first.Window, Shape: first.Shape, computed: []string{"resource"},
+		Group: GroupCapacity, Title: "Resource utilisation", Where: where, Labels: append([]string{"resource"}, ResourceServiceLabels(cfg)...),
+		Window: first.Window, Shape: first.Shape, Computed: []string{"resource"},
 		Help: "The utilisation of each resource the HA guide names (CPU, memory, DB pool, Redis memory, network), the busiest instance, pool or server of each."})
 }
 
-// resourceInstanceLabels are the labels of one API instance's CPU, memory
+// ResourceInstanceLabels are the labels of one API instance's CPU, memory
 // and network series besides the cluster label: the API's instance labels
 // for the process source, the pod for cAdvisor, the node for node_exporter.
-func resourceInstanceLabels(cfg *Config) []string {
+func ResourceInstanceLabels(cfg *Config) []string {
 	switch cfg.Resources.Source {
 	case SourceCadvisor:
 		return []string{"namespace", "pod"}
@@ -352,10 +352,10 @@ func resourceInstanceLabels(cfg *Config) []string {
 	return cfg.API.InstanceLabels
 }
 
-// resourceServiceLabels are the labels the service-wide CPU, memory and
+// ResourceServiceLabels are the labels the service-wide CPU, memory and
 // network signals keep besides service and the cluster label: namespace
 // from the per-pod cAdvisor source, none from the others.
-func resourceServiceLabels(cfg *Config) []string {
+func ResourceServiceLabels(cfg *Config) []string {
 	if cfg.Resources.Source == SourceCadvisor {
 		return []string{"namespace"}
 	}
@@ -363,30 +363,30 @@ func resourceServiceLabels(cfg *Config) []string {
 }
 
 // rawSignals are the exporter's gauges that alerts use as they are.
-func rawSignals(cfg *Config, p pq, add func(Signal)) {
-	add(Signal{ID: "standby_lag", Expr: p.headroom("headroom_postgres_standby_lag_seconds", "postgres"), Unit: UnitSeconds, Group: GroupReplication,
+func rawSignals(cfg *Config, p PromQL, add func(Signal)) {
+	add(Signal{ID: "standby_lag", Expr: p.Headroom("headroom_postgres_standby_lag_seconds", "postgres"), Unit: UnitSeconds, Group: GroupReplication,
 		Title: "Replication lag", Where: "standby {{ $labels.target }}", Labels: []string{"target"},
 		Help: "How far a standby's data is behind its primary; right on an idle primary, while replay is paused and when the stream is blocked."})
-	add(Signal{ID: "wal_receiver", Expr: p.headroom("headroom_postgres_wal_receiver_streaming", "postgres"), Unit: UnitBool, Group: GroupReplication,
+	add(Signal{ID: "wal_receiver", Expr: p.Headroom("headroom_postgres_wal_receiver_streaming", "postgres"), Unit: UnitBool, Group: GroupReplication,
 		Title: "WAL receiver streaming", Where: "standby {{ $labels.target }}", Labels: []string{"target"},
 		Help: "1 while a standby's WAL receiver streams from its upstream."})
 	slotL := []string{"target", "slot", "slot_type"}
-	add(Signal{ID: "slot_retained", Expr: p.headroom("headroom_postgres_replication_slot_retained_wal_bytes", "postgres"), Unit: UnitBytes,
+	add(Signal{ID: "slot_retained", Expr: p.Headroom("headroom_postgres_replication_slot_retained_wal_bytes", "postgres"), Unit: UnitBytes,
 		Group: GroupReplication, Title: "WAL retained by a replication slot", Where: "slot {{ $labels.slot }} on {{ $labels.target }}", Labels: slotL,
 		Help: "WAL a replication slot holds back from removal."})
 	pl := []string{"target", "database", "user"}
-	add(Signal{ID: "pgbouncer_waiting", Expr: p.headroom("headroom_pgbouncer_pool_client_connections", "pgbouncer", `state="waiting"`), Unit: UnitCount,
+	add(Signal{ID: "pgbouncer_waiting", Expr: p.Headroom("headroom_pgbouncer_pool_client_connections", "pgbouncer", `state="waiting"`), Unit: UnitCount,
 		Group: GroupPgBouncer, Title: "PgBouncer clients waiting", Where: "pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.target }}", Labels: pl,
 		Help: "Clients of a pool waiting for a server connection."})
-	add(Signal{ID: "pgbouncer_max_wait", Expr: p.headroom("headroom_pgbouncer_pool_max_wait_seconds", "pgbouncer"), Unit: UnitSeconds,
+	add(Signal{ID: "pgbouncer_max_wait", Expr: p.Headroom("headroom_pgbouncer_pool_max_wait_seconds", "pgbouncer"), Unit: UnitSeconds,
 		Group: GroupPgBouncer, Title: "PgBouncer max wait", Where: "pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.target }}", Labels: pl,
 		Help: "How long the oldest waiting client of a pool has waited."})
 	for _, k := range []struct{ kind, name string }{{"postgres", "pg-primary"}, {"pgbouncer", "pgbouncer"}, {"redis", "redis"}} {
-		add(Signal{ID: k.kind + "_up", Expr: p.headroom("headroom_target_up", k.kind, fmt.Sprintf("kind=%q", k.kind)), Unit: UnitBool, Group: groupOfKind(k.kind),
+		add(Signal{ID: k.kind + "_up", Expr: p.Headroom("headroom_target_up", k.kind, fmt.Sprintf("kind=%q", k.kind)), Unit: UnitBool, Group: groupOfKind(k.kind),
 			Title: "headroom's " + k.kind + " target", Where: "{{ $labels.target }}", Labels: []string{"target", "kind"},
 			Help: "1 when the exporter got usable data from the target in its last scrape."})
 	}
-	add(Signal{ID: "api_probe", Expr: p.headroom("headroom_api_probe_success", "api"), Unit: UnitBool, Group: GroupAPI,
+	add(Signal{ID: "api_probe", Expr: p.Headroom("headroom_api_probe_success", "api"), Unit: UnitBool, Group: GroupAPI,
 		Title: "API health probe", Where: "{{ $labels.target }}", Labels: []string{"target"},
 		Help: "1 when the API's health endpoint answered healthy; 0, not absent, when it could not be reached."})
 }
@@ -403,9 +403,9 @@ func groupOfKind(kind string) Group {
 	return GroupAPI
 }
 
-// podSelector is the cadvisor selector without its container matchers, for
+// PodSelector is the cadvisor selector without its container matchers, for
 // the per-pod network series.
-func (p pq) podSelector() string {
+func (p PromQL) PodSelector() string {
 	ms, err := promqlParser.ParseMetricSelector("{" + p.cfg.Selectors.Cadvisor + "}")
 	if err != nil {
 		return ""
