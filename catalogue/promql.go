@@ -78,8 +78,12 @@ func (p PromQL) By(labels ...string) string {
 }
 
 // On renders "on (cluster, a, b)", or "on ()".
-func (p PromQL) On(labels ...string) string {
-	return "on (" + strings.Join(p.Labels(labels...), ", ") + ")"
+func (p PromQL) On(labels ...string) string { return "on " + p.Grouping(labels...) }
+
+// Grouping renders "(cluster, a, b)", or "()": the label list of a by or
+// on clause that is written even when empty (dashboards write "by ()").
+func (p PromQL) Grouping(labels ...string) string {
+	return "(" + strings.Join(p.Labels(labels...), ", ") + ")"
 }
 
 func (p PromQL) Labels(labels ...string) []string {

@@ -457,14 +457,20 @@ const (
 // TRIGGERS.md with the seeds' numbers as defaults.
 func definitions(cfg *Config) []Trigger {
 	signals := Signals(cfg)
-	sig := func(id string) Signal {
-		s, ok := SignalByID(signals, id)
+	// sig is a signal of the config; a config without it (no queue metric)
+	// gets an empty one, which its triggers are left out for. An id the
+	// catalogue does not know is a definition's typo: it panics.
+	sig := func(id SignalID) Signal {
+		if !id.known() {
+			panic(fmt.Sprintf("catalogue: definitions name unknown signal %q", id))
+		}
+		s, ok := SignalByID(signals, string(id))
 		if !ok {
-			return Signal{ID: id}
+			return Signal{ID: string(id)}
 		}
 		return s
 	}
-	has := func(id string) bool { _, ok := SignalByID(signals, id); return ok }
+	has := func(id SignalID) bool { _, ok := SignalByID(signals, string(id)); return ok }
 	p := PromQL{cfg}
 	var out []Trigger
 	add := func(t Trigger) {
@@ -493,86 +499,86 @@ func definitions(cfg *Config) []Trigger {
 	const utilisationMargin = 0.05
 
 	// Scale-up, Health Agent guide.
-	add(Trigger{ID: "CPUHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("api_cpu"), Comparison: Above, Threshold: 0.8, Margin: utilisationMargin,
+	add(Trigger{ID: "CPUHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig(SignalAPICPU), Comparison: Above, Threshold: 0.8, Margin: utilisationMargin,
 		For: 10 * min, Action: "scale_horizontally", Urgency: UrgencyHigh, VerifiedBy: []string{"CapacityTargetMissedCPU", "CapacityTargetMissedLatency"},
 		Runbook: Runbook{Meaning: "The API's instances are busy on average; requests queue and latency follows.",
 			Steps: []string{"Add instances: `kubectl scale deployment <api> --replicas=N` or `docker-compose up -d --scale api=N`; the HPA does it at 70% average CPU.",
 				"Size by concurrent users: 100-300 users 2-3 instances, 300-500 3-5, 500-1000 5-10, 1000+ 10+ with DB replicas.",
 				"Check that max replicas x DB pool size still fits PostgreSQL's usable connections before scaling out."}}})
-	add(Trigger{ID: "MemoryHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("api_memory"), Comparison: Above, Threshold: 0.85, Margin: utilisationMargin,
+	add(Trigger{ID: "MemoryHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig(SignalAPIMemory), Comparison: Above, Threshold: 0.85, Margin: utilisationMargin,
 		For: 5 * min, Action: "scale_vertically", Urgency: UrgencyCritical, VerifiedBy: []string{"CapacityTargetMissedMemory"},
 		Runbook: Runbook{Meaning: "An API instance is close to its memory limit; OOM kills and swap thrashing come next (HA capacity limit 1.5 GB).",
 			Steps: []string{"Give instances more memory (raise the container's memory limit or move to a larger instance type).",
 				"If memory grows steadily after restarts, look for a leak before adding memory."}}})
-	add(Trigger{ID: "DBPoolHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("db_pool"), Comparison: Above, Threshold: 0.8, Margin: utilisationMargin,
+	add(Trigger{ID: "DBPoolHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig(SignalDBPool), Comparison: Above, Threshold: 0.8, Margin: utilisationMargin,
 		For: 5 * min, Action: "increase_pool_or_scale_db", Urgency: UrgencyHigh, Kind: "postgres", VerifiedBy: []string{"CapacityTargetMissedDBPool"},
 		Runbook: Runbook{Meaning: "A connection pool is nearly exhausted; \"pool exhausted\" errors follow.",
 			Steps: []string{"Increase the pool: max = 2 x cores + 5 (4 cores: 13, 8 cores: 21, 16 cores: 37).",
 				"If PostgreSQL itself is the limit, scale it vertically or add read replicas for read traffic.",
 				"Put PgBouncer in front (transaction pooling: 1000 clients on 25 server connections)."}}})
-	add(Trigger{ID: "CacheHitRateLow", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("redis_hit_ratio"), Comparison: Below,
+	add(Trigger{ID: "CacheHitRateLow", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig(SignalRedisHitRatio), Comparison: Below,
 		Threshold: 0.3, For: 20 * min, Action: "increase_redis_memory", Urgency: UrgencyMedium, Kind: "redis", VerifiedBy: []string{"CapacityTargetMissedCacheHit"},
 		Runbook: Runbook{Meaning: "Most cache lookups miss: the cache is too small for the working set, or keys expire too early.",
 			Steps: []string{"Check evictions (`redis-cli INFO stats | grep evicted_keys`); if they grow, increase maxmemory: 256MB (100-300 users), 512MB, 1GB, 2GB+.",
 				"If there are no evictions, review TTLs and what is cached."}}})
-	add(Trigger{ID: "APIErrorRateHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("api_error_ratio"), Comparison: Above,
+	add(Trigger{ID: "APIErrorRateHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig(SignalAPIErrorRatio), Comparison: Above,
 		Threshold: 0.05, For: 5 * min, Action: "investigate_then_scale", Urgency: UrgencyCritical, Kind: "api", VerifiedBy: []string{"CapacityTargetMissedErrors"},
 		Runbook: Runbook{Meaning: "More than 5% of requests fail.",
 			Steps: []string{"Investigate first: logs, the LLM provider's status, PostgreSQL and Redis alerts firing at the same time.",
 				"Scale only when the errors come from overload (timeouts, pool exhaustion, 503s under high CPU)."}}})
-	add(Trigger{ID: "APILatencyP95High", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("api_latency_p95"), Comparison: Above,
+	add(Trigger{ID: "APILatencyP95High", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig(SignalAPILatencyP95), Comparison: Above,
 		Threshold: 5, For: 10 * min, Action: "scale_horizontally", Urgency: UrgencyHigh, Kind: "api", VerifiedBy: []string{"CapacityTargetMissedLatency"},
 		Runbook: Runbook{Meaning: "The slowest 5% of requests take longer than 5s (post-optimisation p95 is 2-3s).",
 			Steps: []string{"Add instances as for CPUHigh.", "If CPU is low, the time is spent waiting: check the DB pool, PgBouncer waits and the LLM API's latency."}}})
-	add(Trigger{ID: "ResourceSaturated", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("saturation"), Comparison: AtLeast,
+	add(Trigger{ID: "ResourceSaturated", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig(SignalSaturation), Comparison: AtLeast,
 		Threshold: 0.8, Margin: utilisationMargin, For: 10 * min, Action: "scale_saturated_resource", Urgency: UrgencyHigh,
 		Runbook: Runbook{Meaning: "One resource (label resource: cpu, memory, db_pool, redis_memory, network) is at 80% or more: the HA guide's scale trigger.",
 			Steps: []string{"Scale the resource the alert names: cpu -> more instances, memory -> bigger instances, db_pool -> bigger pool or database, redis_memory -> more Redis memory, network -> more instances or a bigger link."}}})
-	add(Trigger{ID: "RedisEvictionsHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig("redis_evictions"), Comparison: Above,
+	add(Trigger{ID: "RedisEvictionsHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig(SignalRedisEvictions), Comparison: Above,
 		Threshold: 1, For: 10 * min, Action: "increase_redis_memory", Urgency: UrgencyMedium, Kind: "redis", VerifiedBy: []string{"CapacityTargetMissedCacheHit"},
 		Runbook: Runbook{Meaning: "Redis evicts keys quickly to stay under its memory limit.",
 			Steps: []string{"Increase maxmemory (256MB -> 512MB -> 1GB -> 2GB+), or move to Redis Cluster past 1GB of cache data."}}})
 
 	// Scale-down, Health Agent guide.
-	add(Trigger{ID: "CPULow", Set: SetHealthAgent, Source: "HA", Direction: Down, Signal: sig("api_cpu"), Comparison: Below, Threshold: 0.3,
+	add(Trigger{ID: "CPULow", Set: SetHealthAgent, Source: "HA", Direction: Down, Signal: sig(SignalAPICPU), Comparison: Below, Threshold: 0.3,
 		Margin: 0.05, For: 30 * min, KeepFiringFor: 10 * min, Action: "scale_down_instances", Urgency: UrgencyLow, Saving: "50% cost",
 		VerifiedBy: []string{"CapacityTargetMissedCPU", "CapacityTargetMissedLatency"},
 		Runbook: Runbook{Meaning: "The API's instances have been mostly idle for half an hour.",
 			Steps: []string{"Remove instances, one step at a time (docker-compose up -d --scale api=N, or lower the HPA's minReplicas).",
 				"Keep at least 2 instances for availability."}}})
-	add(Trigger{ID: "MemoryLow", Set: SetHealthAgent, Source: "HA", Direction: Down, Signal: sig("api_memory"), Comparison: Below, Threshold: 0.5,
+	add(Trigger{ID: "MemoryLow", Set: SetHealthAgent, Source: "HA", Direction: Down, Signal: sig(SignalAPIMemory), Comparison: Below, Threshold: 0.5,
 		Margin: 0.05, For: 60 * min, KeepFiringFor: 10 * min, Action: "reduce_instance_size", Urgency: UrgencyLow, Saving: "30% cost",
 		VerifiedBy: []string{"CapacityTargetMissedMemory"},
 		Runbook: Runbook{Meaning: "Even the fullest API instance has used less than half its memory for an hour.",
 			Steps: []string{"Move to a smaller instance size or lower the memory limit, leaving room for the 85% MemoryHigh threshold."}}})
-	add(Trigger{ID: "DBPoolLow", Set: SetHealthAgent, Source: "HA", Direction: Down, Signal: sig("db_pool"), Comparison: Below, Threshold: 0.3,
+	add(Trigger{ID: "DBPoolLow", Set: SetHealthAgent, Source: "HA", Direction: Down, Signal: sig(SignalDBPool), Comparison: Below, Threshold: 0.3,
 		Margin: 0.05, For: 60 * min, KeepFiringFor: 10 * min, Action: "reduce_pool_size", Urgency: UrgencyLow, Saving: "20% DB cost", Kind: "postgres",
 		VerifiedBy: []string{"CapacityTargetMissedDBPool"},
 		Runbook: Runbook{Meaning: "A connection pool has used less than 30% of its connections for an hour.",
 			Steps: []string{"Reduce the pool's maximum size (or PgBouncer's default_pool_size), and the database instance if all pools are low."}}})
 
 	// Scale-up, AMAS guide (KEDA triggers).
-	add(Trigger{ID: "RequestRateHigh", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig("api_requests_per_instance"), Comparison: Above,
+	add(Trigger{ID: "RequestRateHigh", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig(SignalAPIRequestsPerInstance), Comparison: Above,
 		Threshold: 15, Activation: 5, For: min, Action: "scale_out", Urgency: UrgencyHigh, Kind: "api", VerifiedBy: []string{"CapacityTargetMissedLatency"},
 		Runbook: Runbook{Meaning: "Each pod serves more than 15 requests per second.", Steps: amasScaleOut}})
-	if has("api_queue_depth") {
-		add(Trigger{ID: "QueueDepthHigh", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig("api_queue_depth"), Comparison: Above,
+	if has(SignalAPIQueueDepth) {
+		add(Trigger{ID: "QueueDepthHigh", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig(SignalAPIQueueDepth), Comparison: Above,
 			Threshold: 25, Activation: 10, For: min, Action: "scale_out", Urgency: UrgencyHigh, VerifiedBy: []string{"CapacityTargetMissedLatency"},
 			Runbook: Runbook{Meaning: "More than 25 agent tasks are queued (at 2s each, about 50s of work).", Steps: amasScaleOut}})
 	}
-	add(Trigger{ID: "LatencyP95High", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig("api_latency_p95"), Comparison: Above,
+	add(Trigger{ID: "LatencyP95High", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig(SignalAPILatencyP95), Comparison: Above,
 		Threshold: 1, Activation: 0.5, For: min, Action: "scale_out", Urgency: UrgencyHigh, Kind: "api", VerifiedBy: []string{"CapacityTargetMissedLatency"},
 		Runbook: Runbook{Meaning: "The p95 agent duration is above 1s (SLO: p95 <= 1.5s).", Steps: amasScaleOut}})
-	add(Trigger{ID: "ResourcePressureCPU", Alert: "ResourcePressure", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig("api_cpu"),
+	add(Trigger{ID: "ResourcePressureCPU", Alert: "ResourcePressure", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig(SignalAPICPU),
 		Comparison: Above, Threshold: 0.7, Margin: utilisationMargin, Activation: 0.1, For: min, Action: "scale_out", Urgency: UrgencyHigh, Labels: map[string]string{"resource": "cpu"},
 		VerifiedBy: []string{"CapacityTargetMissedCPU"},
 		Runbook:    Runbook{Meaning: "CPU above 70% or memory above 80% (label resource).", Steps: amasScaleOut}})
-	add(Trigger{ID: "ResourcePressureMemory", Alert: "ResourcePressure", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig("api_memory"),
+	add(Trigger{ID: "ResourcePressureMemory", Alert: "ResourcePressure", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig(SignalAPIMemory),
 		Comparison: Above, Threshold: 0.8, Margin: utilisationMargin, Activation: 0.1, For: min, Action: "scale_out", Urgency: UrgencyHigh, Labels: map[string]string{"resource": "memory"},
 		VerifiedBy: []string{"CapacityTargetMissedMemory"}, Runbook: Runbook{Meaning: "CPU above 70% or memory above 80% (label resource).", Steps: amasScaleOut}})
 
 	// Health and data-path alerts.
-	probe := sig("api_probe")
+	probe := sig(SignalAPIProbe)
 	add(Trigger{ID: "APIDown", Set: SetHealth, Source: "headroom", Direction: None, Signal: probe, Comparison: Custom, Threshold: 3,
 		Action: "restore_api", Urgency: UrgencyCritical,
 		When: "3 failed health probes within 30s, or every probe failing for 1m",
@@ -588,7 +594,7 @@ func definitions(cfg *Config) []Trigger {
 			Steps: []string{"Check headroom_api_probe_failures_total{target=...} by reason: refused/timeout (process down or hung), http_status/body_status (the API reports itself unhealthy: see headroom_api_component_up).",
 				"Restart or replace the instance; check PostgreSQL and Redis alerts (the health check depends on them)."}}})
 	for _, k := range []struct{ id, kind, what string }{{"PostgresDown", "postgres", "PostgreSQL"}, {"PgBouncerDown", "pgbouncer", "PgBouncer"}, {"RedisDown", "redis", "Redis"}} {
-		add(Trigger{ID: k.id, Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(k.kind + "_up"), Comparison: Equal, Threshold: 0,
+		add(Trigger{ID: k.id, Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalID(k.kind + "_up")), Comparison: Equal, Threshold: 0,
 			For: min, Action: "restore_" + k.kind, Urgency: UrgencyCritical, When: fmt.Sprintf(`headroom_target_up{kind=%q} == 0`, k.kind),
 			Summary: k.what + " target {{ $labels.target }} is down",
 			Description: "headroom cannot get data from " + k.what + " target {{ $labels.target }} (headroom_target_up = {{ $value }}, 1 when up) for 1m; its other alerts are inhibited meanwhile." +
@@ -639,7 +645,7 @@ func definitions(cfg *Config) []Trigger {
 	if b, ok := cfg.SLOBucket(); ok {
 		add(sloBucketAbsent(cfg, p, b, min))
 	}
-	lag := sig("standby_lag")
+	lag := sig(SignalStandbyLag)
 	add(Trigger{ID: "ReplicationLagHigh", Set: SetHealth, Source: "headroom", Direction: None, Signal: lag, Comparison: Above, Threshold: 10,
 		For: 2 * min, Action: "investigate_replication", Urgency: UrgencyHigh, Severity: SeverityWarning, Kind: "postgres",
 		Runbook: Runbook{Meaning: "A standby's data is behind its primary (expected 10-100ms). Reads from it return stale data; warning at 10s, critical at 60s.",
@@ -648,7 +654,7 @@ func definitions(cfg *Config) []Trigger {
 				"Route time-sensitive reads to the primary until the lag is back down."}}})
 	add(Trigger{ID: "ReplicationLagCritical", Alert: "ReplicationLagHigh", Set: SetHealth, Source: "headroom", Direction: None, Signal: lag, Comparison: Above,
 		Threshold: 60, For: 2 * min, Action: "investigate_replication", Urgency: UrgencyHigh, Severity: SeverityCritical, Kind: "postgres"})
-	add(Trigger{ID: "ReplicaNotStreaming", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig("wal_receiver"), Comparison: Equal,
+	add(Trigger{ID: "ReplicaNotStreaming", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalWALReceiver), Comparison: Equal,
 		Threshold: 0, For: 2 * min, Action: "restore_replication", Urgency: UrgencyCritical, Kind: "postgres",
 		Summary: "Standby {{ $labels.target }} is not streaming WAL",
 		Description: "The WAL receiver of standby {{ $labels.target }} is not streaming (headroom_postgres_wal_receiver_streaming = {{ $value }}, 1 while streaming) for 2m: " +
@@ -656,7 +662,7 @@ func definitions(cfg *Config) []Trigger {
 		Runbook: Runbook{Meaning: "A standby's WAL receiver is not streaming from its upstream.",
 			Steps: []string{"Check headroom_postgres_wal_receiver_status and the standby's log (authentication, primary_conninfo, a removed WAL segment).",
 				"If the primary removed WAL the standby needs, re-seed it (pg_basebackup)."}}})
-	slot := sig("slot_retained")
+	slot := sig(SignalSlotRetained)
 	add(Trigger{ID: "ReplicationSlotInactive", Set: SetHealth, Source: "headroom", Direction: None, Signal: slot, Comparison: Above, Threshold: 1 << 30,
 		For: 5 * min, Action: "drop_or_reconnect_slot", Urgency: UrgencyHigh, Kind: "postgres",
 		expr: func(t Trigger) string {
@@ -669,14 +675,14 @@ func definitions(cfg *Config) []Trigger {
 		Runbook: Runbook{Meaning: "An inactive replication slot keeps WAL from being removed; left alone it fills the primary's disk.",
 			Steps: []string{"Reconnect the slot's consumer (standby or logical subscriber), or drop the slot if it is gone for good: SELECT pg_drop_replication_slot('<slot>').",
 				"Consider max_slot_wal_keep_size to bound what a slot may retain."}}})
-	add(Trigger{ID: "PgBouncerClientsWaiting", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig("pgbouncer_waiting"), Comparison: Above,
+	add(Trigger{ID: "PgBouncerClientsWaiting", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalPgbouncerWaiting), Comparison: Above,
 		Threshold: 0, For: 2 * min, Action: "increase_pgbouncer_pool", Urgency: UrgencyHigh, Kind: "pgbouncer", Labels: map[string]string{"condition": "waiting"},
 		Runbook: Runbook{Meaning: "Clients wait for a server connection in a PgBouncer pool (label condition: waiting clients for 2m, or the oldest waiting over 1s).",
 			Steps: []string{"Raise the pool's pool_size / default_pool_size (and reserve_pool_size) if PostgreSQL has connections to spare (PostgresConnectionsNearMax).",
 				"Otherwise find what holds server connections: long transactions (headroom_postgres_oldest_transaction_age_seconds), idle in transaction."}}})
-	add(Trigger{ID: "PgBouncerMaxWait", Alert: "PgBouncerClientsWaiting", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig("pgbouncer_max_wait"),
+	add(Trigger{ID: "PgBouncerMaxWait", Alert: "PgBouncerClientsWaiting", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalPgbouncerMaxWait),
 		Comparison: Above, Threshold: 1, For: min, Action: "increase_pgbouncer_pool", Urgency: UrgencyHigh, Kind: "pgbouncer", Labels: map[string]string{"condition": "max_wait"}})
-	add(Trigger{ID: "PostgresConnectionsNearMax", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig("postgres_connections"), Comparison: Above,
+	add(Trigger{ID: "PostgresConnectionsNearMax", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalPostgresConnections), Comparison: Above,
 		Threshold: 0.8, Margin: utilisationMargin, For: 5 * min, Action: "pool_connections_or_raise_max_connections", Urgency: UrgencyHigh, Kind: "postgres",
 		Runbook: Runbook{Meaning: "Client backends use more than 80% of the connections ordinary clients may hold; new connections will fail with \"too many clients\".",
 			Steps: []string{"Put PgBouncer in front of PostgreSQL, or lower pool sizes: max replicas x pool size must fit max_connections.",
@@ -700,7 +706,7 @@ func definitions(cfg *Config) []Trigger {
 					"Or shrink the pool per pod, put PgBouncer in front (transaction pooling), or raise max_connections (PostgreSQL) or max_client_conn (PgBouncer) if memory allows.",
 					"Check that autoscaling.db.pool_size_per_pod (or cores) and connects_through in the config match what the pods really open."}}})
 	}
-	add(Trigger{ID: "RedisMemoryNearMax", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig("redis_memory"), Comparison: Above,
+	add(Trigger{ID: "RedisMemoryNearMax", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalRedisMemory), Comparison: Above,
 		Threshold: 0.8, Margin: utilisationMargin, For: 5 * min, Action: "increase_redis_memory", Urgency: UrgencyHigh, Kind: "redis",
 		Runbook: Runbook{Meaning: "Redis uses more than 80% of its memory limit (HA sizes it at 256MB). With allkeys-lru this is where evictions start; with noeviction, writes fail at 100%.",
 			Steps: []string{"Increase maxmemory (256MB -> 512MB -> 1GB -> 2GB+) and the container's memory with it.",
@@ -708,17 +714,18 @@ func definitions(cfg *Config) []Trigger {
 
 	// Post-scaling validation targets: info alerts for capacity review.
 	type check struct {
-		id, signal string
-		cmp        Comparison
-		thr        float64
+		id     string
+		signal SignalID
+		cmp    Comparison
+		thr    float64
 	}
 	for _, c := range []check{
-		{"CapacityTargetMissedLatency", "api_latency_p95", Above, 3},
-		{"CapacityTargetMissedErrors", "api_error_ratio", Above, 0.01},
-		{"CapacityTargetMissedDBPool", "db_pool", Above, 0.8},
-		{"CapacityTargetMissedCacheHit", "redis_hit_ratio", Below, 0.6},
-		{"CapacityTargetMissedCPU", "api_cpu", Above, 0.7},
-		{"CapacityTargetMissedMemory", "api_memory", Above, 0.8},
+		{"CapacityTargetMissedLatency", SignalAPILatencyP95, Above, 3},
+		{"CapacityTargetMissedErrors", SignalAPIErrorRatio, Above, 0.01},
+		{"CapacityTargetMissedDBPool", SignalDBPool, Above, 0.8},
+		{"CapacityTargetMissedCacheHit", SignalRedisHitRatio, Below, 0.6},
+		{"CapacityTargetMissedCPU", SignalAPICPU, Above, 0.7},
+		{"CapacityTargetMissedMemory", SignalAPIMemory, Above, 0.8},
 	} {
 		s := sig(c.signal)
 		kind := ""

@@ -558,7 +558,7 @@ func TestOverviewShowsEveryTrigger(t *testing.T) {
 			for _, p := range st {
 				inExpr := false
 				for _, q := range exprsOf(t, p) {
-					inExpr = inExpr || strings.Contains(q.expr, " "+num(tr.Threshold))
+					inExpr = inExpr || strings.Contains(q.expr, " "+catalogue.Num(tr.Threshold))
 				}
 				if !hasStep(p, tr.Threshold) && !inExpr {
 					t.Errorf("%s: stat %q shows neither a step at %g nor the threshold in its query", where, str(p.Title), tr.Threshold)
@@ -720,7 +720,7 @@ func TestLadder(t *testing.T) {
 		for _, x := range s {
 			v := "base"
 			if x.Value != nil {
-				v = num(*x.Value)
+				v = catalogue.Num(*x.Value)
 			}
 			parts = append(parts, v+":"+x.Color)
 		}
@@ -874,7 +874,7 @@ func TestOverviewErrorBudget(t *testing.T) {
 			for _, s := range steps(r) {
 				v := "base"
 				if s.Value != nil {
-					v = num(*s.Value)
+					v = catalogue.Num(*s.Value)
 				}
 				got = append(got, v+":"+s.Color)
 			}
@@ -931,7 +931,7 @@ triggers:
 	var steps []string
 	for _, s := range ladder(catalogue.UnitRatio, tr) {
 		if s.Value != nil {
-			steps = append(steps, num(*s.Value))
+			steps = append(steps, catalogue.Num(*s.Value))
 		}
 	}
 	if strings.Join(steps, " ") != "0.75 0.8" {

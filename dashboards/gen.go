@@ -5,7 +5,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
@@ -16,7 +15,6 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/text"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
-	"github.com/prometheus/common/model"
 
 	"github.com/headroom-dev/headroom/catalogue"
 )
@@ -93,23 +91,10 @@ func (g *gen) onSignal(id string) []catalogue.Trigger {
 	return out
 }
 
-// aggLabels are labels of an aggregation or join with the cluster label
-// first when the config keeps one.
-func (g *gen) aggLabels(labels ...string) string {
-	var l []string
-	if g.cfg.ClusterLabel != "" {
-		l = append(l, g.cfg.ClusterLabel)
-	}
-	for _, x := range labels {
-		if x != g.cfg.ClusterLabel {
-			l = append(l, x)
-		}
-	}
-	return "(" + strings.Join(l, ", ") + ")"
-}
-
-func (g *gen) by(labels ...string) string { return "by " + g.aggLabels(labels...) }
-func (g *gen) on(labels ...string) string { return "on " + g.aggLabels(labels...) }
+// by and on write the dashboards' grouping clauses with the cluster label
+// first, as the rules do (catalogue.PromQL).
+func (g *gen) by(labels ...string) string { return "by " + g.cfg.PromQL().Grouping(labels...) }
+func (g *gen) on(labels ...string) string { return g.cfg.PromQL().On(labels...) }
 
 // board is a dashboard being built.
 type board struct {
@@ -704,8 +689,6 @@ func toFloat(v any) float64 {
 // words turns snake_case into words.
 func words(s string) string { return strings.ReplaceAll(s, "_", " ") }
 
-func dur(d time.Duration) string { return model.Duration(d).String() }
-
 func directionWord(d catalogue.Direction) string {
 	switch d {
 	case catalogue.Up:
@@ -731,7 +714,7 @@ func describe(t catalogue.Trigger) string {
 		fmt.Fprintf(&b, " Fires when `%s` returns a series", strings.Join(strings.Fields(t.Expr), " "))
 	}
 	if t.For > 0 {
-		fmt.Fprintf(&b, " for %s", dur(t.For))
+		fmt.Fprintf(&b, " for %s", catalogue.Dur(t.For))
 	}
 	b.WriteString(".")
 	if t.Activation > 0 {
@@ -744,7 +727,7 @@ func describe(t catalogue.Trigger) string {
 		// A panel has one set of threshold colours: the default's.
 		var scopes []string
 		for _, s := range t.Scopes {
-			scopes = append(scopes, fmt.Sprintf("%s: %s for %s", s.Match, s.Target(), dur(s.For)))
+			scopes = append(scopes, fmt.Sprintf("%s: %s for %s", s.Match, s.Target(), catalogue.Dur(s.For)))
 		}
 		fmt.Fprintf(&b, " Own thresholds (config `where`; the colours show the default): %s.", strings.Join(scopes, "; "))
 	}
@@ -769,7 +752,7 @@ func describe(t catalogue.Trigger) string {
 func formatAs(t catalogue.Trigger, v float64) string {
 	t.Threshold = v
 	if t.Comparison == "" {
-		return num(v)
+		return catalogue.Num(v)
 	}
 	return strings.TrimPrefix(t.Target(), string(t.Comparison)+" ")
 }

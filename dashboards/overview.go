@@ -170,7 +170,7 @@ func (g *gen) checklistRow(bd *board) {
 			Title: g.checkTitle(t),
 			Desc: "Passes while " + t.Signal.Title + " is not " + t.Target() + " (1 = missed, 0 = met, now). " +
 				"After a scaling step every check should pass.\n\n" + describe(t),
-			Queries:  []query{{Expr: fmt.Sprintf("%s(%s) %s bool %s", worst(t.Comparison), q, cmpOp(t.Comparison), num(t.Threshold))}},
+			Queries:  []query{{Expr: fmt.Sprintf("%s(%s) %s bool %s", worst(t.Comparison), q, cmpOp(t.Comparison), catalogue.Num(t.Threshold))}},
 			Steps:    stepsAt(colorOK, 1, colorCritical),
 			Mappings: passFail(),
 			W:        w, H: 4,
@@ -410,7 +410,7 @@ func (g *gen) view(t catalogue.Trigger) view {
 		st := fmt.Sprintf("%s(%s)", worst(cmp), q)
 		if hasAbsent(expr) {
 			// Absence fires too: show it as the firing value.
-			st += " or vector(" + num(thr) + ")"
+			st += " or vector(" + catalogue.Num(thr) + ")"
 		}
 		lg := ""
 		if len(t.Signal.Labels) > 0 {
@@ -419,7 +419,7 @@ func (g *gen) view(t catalogue.Trigger) view {
 		return view{
 			series: q, stat: st, legend: lg, unit: grafanaUnit(unit),
 			steps: ladderOf(unit, cmpRule{t, cmp, thr}), title: sideTitle(t, lhs),
-			target: string(cmp) + " " + num(thr), worstWord: worstWord(cmp),
+			target: string(cmp) + " " + catalogue.Num(thr), worstWord: worstWord(cmp),
 		}
 	}
 	if call, ok := expr.(*parser.Call); ok && call.Func.Name == "absent" && len(call.Args) == 1 {
@@ -448,7 +448,7 @@ func sideTitle(t catalogue.Trigger, lhs parser.Expr) string {
 		r, rok := b.RHS.(*parser.Call)
 		if lok && rok && l.Func.Name == "count_over_time" && r.Func.Name == "sum_over_time" && len(l.Args) == 1 {
 			if ms, ok := l.Args[0].(*parser.MatrixSelector); ok {
-				return fmt.Sprintf("failed checks of %s in %s", t.Signal.Title, dur(ms.Range))
+				return fmt.Sprintf("failed checks of %s in %s", t.Signal.Title, catalogue.Dur(ms.Range))
 			}
 		}
 	}

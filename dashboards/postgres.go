@@ -2,7 +2,6 @@ package dashboards
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -26,8 +25,6 @@ func (g *gen) sum(sel string, labels ...string) string {
 func (g *gen) max(sel string, labels ...string) string {
 	return fmt.Sprintf("max %s (%s)", g.by(labels...), sel)
 }
-
-func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // mapValues maps numbers to texts and colours (a state as a word).
 func mapValues(pairs ...string) []dashboard.ValueMapping {

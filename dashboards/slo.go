@@ -168,7 +168,7 @@ func severityColor(s string) string {
 }
 
 // pct writes a ratio as a percentage: 0.99 → 99%.
-func pct(v float64) string { return num(math.Round(v*1e6)/1e4) + "%" }
+func pct(v float64) string { return catalogue.Num(math.Round(v*1e6)/1e4) + "%" }
 
 // sloWhat says what the SLO counts as a good request.
 func (g *gen) sloWhat(s sloView) string {
@@ -176,7 +176,7 @@ func (g *gen) sloWhat(s sloView) string {
 	case "availability":
 		return "of the API's requests must not fail (" + g.cfg.API.ErrorMatcher + " on " + g.cfg.API.RequestsMetric + ")"
 	case "latency":
-		return fmt.Sprintf("of the API's requests must be faster than %ss (%s)", num(g.cfg.SLOs.Latency.Target), g.cfg.API.DurationHistogram)
+		return fmt.Sprintf("of the API's requests must be faster than %ss (%s)", catalogue.Num(g.cfg.SLOs.Latency.Target), g.cfg.API.DurationHistogram)
 	}
 	return "of the API's requests must be good"
 }
@@ -185,12 +185,12 @@ func (g *gen) sloWhat(s sloView) string {
 // on it.
 func (g *gen) sloDescribe(s sloView, what string) string {
 	var b strings.Builder
-	window := dur(time.Duration(g.cfg.SLOs.Window))
+	window := catalogue.Dur(time.Duration(g.cfg.SLOs.Window))
 	fmt.Fprintf(&b, "**%s SLO** of %s: %s %s over %s; the error budget is %s of the requests. %s",
 		s.name, g.cfg.Service, pct(s.objective), g.sloWhat(s), window, pct(s.budget), what)
 	var page, ticket []string
 	for _, p := range s.burns {
-		part := fmt.Sprintf("%s× over %s and %s", num(p.factor), p.long, p.short)
+		part := fmt.Sprintf("%s× over %s and %s", catalogue.Num(p.factor), p.long, p.short)
 		if p.severity == catalogue.SeverityCritical {
 			page = append(page, part)
 		} else {
@@ -234,7 +234,7 @@ func (g *gen) errorBudgetRow(bd *board) {
 	if len(ss) == 0 {
 		return
 	}
-	window := dur(time.Duration(g.cfg.SLOs.Window))
+	window := catalogue.Dur(time.Duration(g.cfg.SLOs.Window))
 	bd.row("Error budget: SLOs over "+window, false)
 	for _, s := range ss {
 		bd.stat(spec{

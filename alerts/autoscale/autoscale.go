@@ -145,11 +145,11 @@ func ScaledObject(cfg *catalogue.Config) (*kedav1alpha1.ScaledObject, error) {
 		md := map[string]string{
 			"serverAddress":    a.Prometheus.ServerAddress,
 			"query":            catalogue.InCluster(cfg, query),
-			"threshold":        num(t.Threshold),
+			"threshold":        catalogue.Num(t.Threshold),
 			"ignoreNullValues": "false",
 		}
 		if t.Activation != 0 {
-			md["activationThreshold"] = num(t.Activation)
+			md["activationThreshold"] = catalogue.Num(t.Activation)
 		}
 		st := kedav1alpha1.ScaleTriggers{Type: "prometheus", Name: name, Metadata: md, MetricType: mt}
 		if a.Prometheus.TriggerAuthentication != "" {
@@ -221,10 +221,7 @@ func latencyQuery(cfg *catalogue.Config, p95 string) string {
 		sel += s + ", "
 	}
 	sel += `le="+Inf"}`
-	by, on := "", "on ()"
-	if cfg.ClusterLabel != "" {
-		by, on = "by ("+cfg.ClusterLabel+") ", "on ("+cfg.ClusterLabel+")"
-	}
+	by, on := cfg.PromQL().By(), cfg.PromQL().On()
 	return fmt.Sprintf("(\n  %s\n)\nor %s\n  sum %s(rate(%s[%s])) == 0", strings.ReplaceAll(p95, "\n", "\n  "), on, by, sel, cfg.API.RateWindow)
 }
 
@@ -332,5 +329,3 @@ func pruneEmpty(m map[string]any) {
 func seconds(d model.Duration) int32 { return int32(time.Duration(d) / time.Second) }
 
 func percent(ratio float64) int32 { return int32(math.Round(ratio * 100)) }
-
-func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
