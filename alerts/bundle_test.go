@@ -174,7 +174,7 @@ autoscaling: {cluster: eu-1}
 // generateTo writes a bundle into a temporary directory.
 func generateTo(t *testing.T, cfg *catalogue.Config) (string, Files) {
 	t.Helper()
-	files, err := Generate(cfg)
+	files, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +328,7 @@ func TestCommittedBundles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		files, err := Generate(cfg)
+		files, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,11 +342,11 @@ func TestGenerateIsPure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Generate(cfg)
+	a, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Generate(cfg)
+	b, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +362,7 @@ func TestGenerateIsPure(t *testing.T) {
 func TestPrometheusRuleMatchesRuleFiles(t *testing.T) {
 	for _, name := range catalogue.Presets() {
 		cfg, _ := catalogue.Preset(name)
-		files, err := Generate(cfg)
+		files, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -373,7 +373,7 @@ func TestPrometheusRuleMatchesRuleFiles(t *testing.T) {
 		if pr.APIVersion != "monitoring.coreos.com/v1" || pr.Kind != "PrometheusRule" || pr.Name == "" {
 			t.Errorf("%s: header %s %s %q", name, pr.APIVersion, pr.Kind, pr.Name)
 		}
-		want := append(RecordingRules(cfg).Groups, AlertingRules(cfg).Groups...)
+		want := append(RecordingRules(catalogue.MustBuild(cfg)).Groups, AlertingRules(catalogue.MustBuild(cfg)).Groups...)
 		if len(pr.Spec.Groups) != len(want) {
 			t.Fatalf("%s: %d groups, want %d", name, len(pr.Spec.Groups), len(want))
 		}

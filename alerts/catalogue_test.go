@@ -152,7 +152,7 @@ var snake = regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
 func TestEveryAlertCarriesTheLabelsAndAnnotations(t *testing.T) {
 	for _, v := range variants {
 		cfg := v.cfg(t)
-		files, err := Generate(cfg)
+		files, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -478,7 +478,7 @@ func TestEveryHysteresisHasAnOscillationTest(t *testing.T) {
 	}
 	for name, load := range configs {
 		cfg := load(t)
-		files, err := Generate(cfg)
+		files, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -41,17 +41,14 @@ func (f Files) Names() []string {
 	return names
 }
 
-// Generate makes every file of a bundle from a config. It is a pure
-// function: the same config gives the same bytes.
-func Generate(cfg *catalogue.Config) (Files, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	cat := catalogue.Catalogue(cfg)
+// Generate makes every file of a bundle from a built catalogue. It is a
+// pure function: the same catalogue gives the same bytes.
+func Generate(bundle *catalogue.Bundle) (Files, error) {
+	cfg, cat := bundle.Config, bundle.Triggers
 	files := Files{}
 	header := bundleHeader(cfg)
 
-	rec, alerts := ruleGroups(cfg, cat)
+	rec, alerts := ruleGroups(bundle)
 	b, err := marshalYAML(rec)
 	if err != nil {
 		return nil, err
@@ -72,7 +69,7 @@ func Generate(cfg *catalogue.Config) (Files, error) {
 		return nil, err
 	}
 	files[FileAlertmanager] = b
-	files[FileRunbook] = append(renderRunbook(cfg, cat), sloRunbook(cfg)...)
+	files[FileRunbook] = append(renderRunbook(bundle), sloRunbook(cfg)...)
 
 	var order []string
 	for _, rg := range []rulefmt.RuleGroups{rec, alerts} {
@@ -124,12 +121,9 @@ func bundleHeader(cfg *catalogue.Config) string {
 }
 
 // ruleGroups are the recording groups and the alerting groups (the SLOs'
-// included) of a config.
-func ruleGroups(cfg *catalogue.Config, cat []catalogue.Trigger) (rec, alerts rulefmt.RuleGroups) {
-	rec = recordingRules(cfg, cat)
-	alerts = alertingRules(cfg, cat)
-	alerts.Groups = append(alerts.Groups, sloAlertGroups(cfg)...)
-	return rec, alerts
+// included) of a catalogue.
+func ruleGroups(bundle *catalogue.Bundle) (rec, alerts rulefmt.RuleGroups) {
+	return RecordingRules(bundle), AlertingRules(bundle)
 }
 
 // PrometheusRule is the bundle's prometheusrule.yaml, byte for byte: the
@@ -137,12 +131,9 @@ func ruleGroups(cfg *catalogue.Config, cat []catalogue.Trigger) (rec, alerts rul
 // PrometheusRule. The autoscaler manifests carry the same file, so that the
 // one directory of Kubernetes manifests holds everything to apply and the
 // two copies cannot differ.
-func PrometheusRule(cfg *catalogue.Config) ([]byte, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	rec, alerts := ruleGroups(cfg, catalogue.Catalogue(cfg))
-	return prometheusRuleFile(cfg, rec, alerts)
+func PrometheusRule(bundle *catalogue.Bundle) ([]byte, error) {
+	rec, alerts := ruleGroups(bundle)
+	return prometheusRuleFile(bundle.Config, rec, alerts)
 }
 
 func prometheusRuleFile(cfg *catalogue.Config, groups ...rulefmt.RuleGroups) ([]byte, error) {

@@ -16,7 +16,7 @@ import (
 // bundleExprs returns every expression of a config's bundle, by rule name.
 func bundleExprs(cfg *catalogue.Config) map[string]string {
 	out := map[string]string{}
-	for _, g := range RecordingRules(cfg).Groups {
+	for _, g := range RecordingRules(catalogue.MustBuild(cfg)).Groups {
 		for _, r := range g.Rules {
 			out[r.Record] = r.Expr
 		}
@@ -49,7 +49,7 @@ func TestEveryMetricIsKnown(t *testing.T) {
 	for _, v := range variants {
 		cfg := v.cfg(t)
 		recorded := map[string]bool{}
-		for _, g := range RecordingRules(cfg).Groups {
+		for _, g := range RecordingRules(catalogue.MustBuild(cfg)).Groups {
 			for _, r := range g.Rules {
 				recorded[r.Record] = true
 			}

@@ -19,17 +19,13 @@ import (
 // rule/dependency). The SLOs are one group for the same reason. The scope
 // records of scoped triggers end the signals' group, after the signals
 // they label.
-func RecordingRules(cfg *catalogue.Config) rulefmt.RuleGroups {
-	var cat []catalogue.Trigger
-	if cfg.Scoped() {
-		cat = catalogue.Catalogue(cfg)
-	}
-	return recordingRules(cfg, cat)
+func RecordingRules(bundle *catalogue.Bundle) rulefmt.RuleGroups {
+	return recordingRules(bundle.Config, bundle.Signals, bundle.Triggers)
 }
 
-func recordingRules(cfg *catalogue.Config, cat []catalogue.Trigger) rulefmt.RuleGroups {
+func recordingRules(cfg *catalogue.Config, signals []catalogue.Signal, cat []catalogue.Trigger) rulefmt.RuleGroups {
 	g := rulefmt.RuleGroup{Name: fmt.Sprintf("headroom.%s.rules", cfg.Service)}
-	for _, s := range catalogue.Signals(cfg) {
+	for _, s := range signals {
 		if s.Record == "" {
 			continue
 		}
@@ -49,9 +45,9 @@ func recordingRules(cfg *catalogue.Config, cat []catalogue.Trigger) rulefmt.Rule
 
 // AlertingRules returns the alerting rule groups of the bundle, one per
 // resource group, then the SLOs' burn-rate alerts.
-func AlertingRules(cfg *catalogue.Config) rulefmt.RuleGroups {
-	out := alertingRules(cfg, catalogue.Catalogue(cfg))
-	out.Groups = append(out.Groups, sloAlertGroups(cfg)...)
+func AlertingRules(bundle *catalogue.Bundle) rulefmt.RuleGroups {
+	out := alertingRules(bundle.Config, bundle.Triggers)
+	out.Groups = append(out.Groups, sloAlertGroups(bundle.Config)...)
 	return out
 }
 

@@ -12,7 +12,8 @@ import (
 // renderRunbook writes RUNBOOK.md: one section per alert (its anchor is the
 // lower-case alert name), with what it means, the seed's action and the
 // post-scaling targets that show the action worked.
-func renderRunbook(cfg *catalogue.Config, cat []catalogue.Trigger) []byte {
+func renderRunbook(bundle *catalogue.Bundle) []byte {
+	cfg, cat := bundle.Config, bundle.Triggers
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	checks := map[string]catalogue.Trigger{}
@@ -130,7 +131,7 @@ func renderRunbook(cfg *catalogue.Config, cat []catalogue.Trigger) []byte {
 	w("another's alert. Margins are `triggers.<id>.margin` in the config; the tables above say where each alert clears.\n\n")
 
 	w("## Recording rules\n\n| rule | unit | what |\n|---|---|---|\n")
-	for _, s := range catalogue.Signals(cfg) {
+	for _, s := range bundle.Signals {
 		if s.Record != "" {
 			w("| `%s` | %s | %s |\n", s.Record, s.Unit, mdEscape(s.Help))
 		}
@@ -141,7 +142,7 @@ func renderRunbook(cfg *catalogue.Config, cat []catalogue.Trigger) []byte {
 			r.Trigger.Signal.Title, r.Trigger.ID)))
 	}
 	w("\n## Inputs\n\nBesides headroom's own `headroom_*` series, the bundle reads:\n\n")
-	used := catalogue.UsedExternals(cfg)
+	used := bundle.UsedExternals()
 	for _, e := range catalogue.Inputs(cfg) {
 		if slices.Contains(used, e.Name) {
 			w("- `%s` (%s): %s\n", e.Name, e.From, e.Why)

@@ -20,7 +20,7 @@ func BenchmarkGenerateScopes(b *testing.B) {
 			var size int
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
-				files, err := Generate(cfg)
+				files, err := Generate(catalogue.MustBuild(cfg))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -96,7 +96,7 @@ triggers:
 		if cfg == nil {
 			continue
 		}
-		files, err := Generate(cfg)
+		files, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Errorf("%s: does not generate: %v", tc.name, err)
 			continue

@@ -66,7 +66,7 @@ func TestNamespaceScopes(t *testing.T) {
 		}
 	}
 	rules := map[string][]string{}
-	for _, g := range AlertingRules(cfg).Groups {
+	for _, g := range AlertingRules(catalogue.MustBuild(cfg)).Groups {
 		for _, r := range g.Rules {
 			rules[r.Alert] = append(rules[r.Alert], r.Expr)
 		}
@@ -84,7 +84,7 @@ func TestNamespaceScopes(t *testing.T) {
 		!strings.Contains(rec, "or on (service, namespace) ") {
 		t.Errorf("scope:cpu_high does not split on namespace:\n%s", rec)
 	}
-	files, err := Generate(cfg)
+	files, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestScopedRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	rules := map[string][]string{}
-	for _, g := range AlertingRules(cfg).Groups {
+	for _, g := range AlertingRules(catalogue.MustBuild(cfg)).Groups {
 		for _, r := range g.Rules {
 			rules[r.Alert] = append(rules[r.Alert], r.Expr+"\nlabels: "+labelText(r.Labels)+"\nfor: "+r.For.String())
 		}
@@ -175,7 +175,7 @@ func TestScopedRules(t *testing.T) {
 
 	// The runbook lists each scope's threshold; the generated tests hold a
 	// group per scope that a fixture can feed (not the regular expression).
-	files, err := Generate(cfg)
+	files, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestAMASWhereExampleGenerates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the amas.yaml example does not load:\n%s\n%v", text, err)
 	}
-	files, err := Generate(cfg)
+	files, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatalf("the amas.yaml example does not generate:\n%s\n%v", text, err)
 	}
@@ -252,7 +252,7 @@ func TestAMASWhereExampleGenerates(t *testing.T) {
 // recordedExpr is the expression of a config's recording rule, "" when it
 // has none of that name.
 func recordedExpr(cfg *catalogue.Config, record string) string {
-	for _, g := range RecordingRules(cfg).Groups {
+	for _, g := range RecordingRules(catalogue.MustBuild(cfg)).Groups {
 		for _, r := range g.Rules {
 			if r.Record == record {
 				return r.Expr
@@ -293,7 +293,7 @@ func TestScopesGrowLinearly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sizes[n], err = Generate(cfg); err != nil {
+		if sizes[n], err = Generate(catalogue.MustBuild(cfg)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -369,7 +369,7 @@ triggers:
 		}
 	}
 	var order []string
-	for _, rg := range []rulefmt.RuleGroups{RecordingRules(cfg), AlertingRules(cfg)} {
+	for _, rg := range []rulefmt.RuleGroups{RecordingRules(catalogue.MustBuild(cfg)), AlertingRules(catalogue.MustBuild(cfg))} {
 		for _, g := range rg.Groups {
 			order = append(order, g.Name)
 		}

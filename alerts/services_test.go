@@ -47,10 +47,10 @@ func TestTwoServicesAlertAtTheirOwnThresholds(t *testing.T) {
 			}
 			ruleFiles = append(ruleFiles, name)
 		}
-		for _, g := range RecordingRules(cfg).Groups {
+		for _, g := range RecordingRules(catalogue.MustBuild(cfg)).Groups {
 			recording = append(recording, g.Name)
 		}
-		for _, g := range AlertingRules(cfg).Groups {
+		for _, g := range AlertingRules(catalogue.MustBuild(cfg)).Groups {
 			alerting = append(alerting, g.Name)
 		}
 		tr, ok := findTrigger(catalogue.Catalogue(cfg), "CPUHigh")

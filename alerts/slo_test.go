@@ -28,7 +28,7 @@ func TestSLORulesAreSlothNamed(t *testing.T) {
 			t.Fatal(err)
 		}
 		recorded := map[string]int{}
-		for _, g := range RecordingRules(cfg).Groups {
+		for _, g := range RecordingRules(catalogue.MustBuild(cfg)).Groups {
 			for _, r := range g.Rules {
 				if strings.HasPrefix(r.Record, "slo:") || strings.HasPrefix(r.Record, "sloth_") {
 					recorded[r.Record]++

@@ -263,14 +263,15 @@ func TestQuantileMargins(t *testing.T) {
 		if cfg == nil {
 			continue
 		}
-		if _, err := Generate(cfg); err != nil {
+		if _, err := Generate(catalogue.MustBuild(cfg)); err != nil {
 			t.Errorf("%q: %v", tc.text, err)
 		}
 	}
 }
 
-// Generate validates the config it is given, so a config built in code
-// with a contradiction is refused too, not only one read from a file.
+// catalogue.Build, which every generator's bundle comes from, validates the
+// config it is given, so a config built in code with a contradiction is
+// refused too, not only one read from a file.
 func TestGenerateRefusesAContradiction(t *testing.T) {
 	cfg, err := catalogue.Preset("health-agent")
 	if err != nil {
@@ -279,7 +280,7 @@ func TestGenerateRefusesAContradiction(t *testing.T) {
 	high, low := 0.5, 0.7
 	cfg.Triggers["CPUHigh"] = catalogue.Override{Threshold: &high}
 	cfg.Triggers["CPULow"] = catalogue.Override{Threshold: &low}
-	if _, err := Generate(cfg); err == nil || !strings.Contains(err.Error(), "scale-down CPULow and scale-up CPUHigh can both fire") {
+	if _, err := catalogue.Build(cfg); err == nil || !strings.Contains(err.Error(), "scale-down CPULow and scale-up CPUHigh can both fire") {
 		t.Fatalf("generate: %v", err)
 	}
 }

@@ -153,16 +153,17 @@ func (w *InputWalk) walk(expr string, visit func(name string, vs *parser.VectorS
 }
 
 // UsedExternals lists the non-headroom, non-recorded metrics the bundle reads.
-func UsedExternals(cfg *Config) []string {
+func (b *Bundle) UsedExternals() []string {
+	cfg := b.Config
 	recorded := map[string]bool{}
 	var exprs []string
-	for _, s := range Signals(cfg) {
+	for _, s := range b.Signals {
 		if s.Record != "" {
 			recorded[s.Record] = true
 			exprs = append(exprs, s.Expr)
 		}
 	}
-	cat := Catalogue(cfg)
+	cat := b.Triggers
 	for _, r := range ScopeRecords(cfg, cat) {
 		recorded[r.Record] = true
 	}

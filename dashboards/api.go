@@ -11,7 +11,7 @@ func (g *gen) api() *board {
 	bd := g.newBoard(API, "api", "The API's health endpoint as headroom probes it (success, status, components, latency, JSON metrics), "+
 		"and the service's own signals from the bundle's recording rules: CPU, memory, requests, errors, latency.")
 	m := bd.m
-	down := g.triggers("APIDown")
+	down := g.triggers(catalogue.TriggerAPIDown)
 	success := g.max(m("headroom_api_probe_success"), "target")
 
 	bd.row("Status", false)

@@ -73,12 +73,10 @@ func slug(s string) string {
 	return strings.Trim(nonSlug.ReplaceAllString(strings.ToLower(s), "-"), "-")
 }
 
-// Build returns the dashboards of a config by name, as the SDK's types.
-func Build(cfg *catalogue.Config) (map[string]dashboard.Dashboard, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	g := newGen(cfg)
+// Build returns the dashboards of a built catalogue by name, as the SDK's
+// types.
+func Build(bundle *catalogue.Bundle) (map[string]dashboard.Dashboard, error) {
+	g := newGen(bundle)
 	out := map[string]dashboard.Dashboard{}
 	for _, name := range Names {
 		var b *board
@@ -106,8 +104,9 @@ func Build(cfg *catalogue.Config) (map[string]dashboard.Dashboard, error) {
 // Generate makes every dashboard file of a config: NAME.json for Grafana's
 // import (UI or HTTP API) and configmaps.yaml for the Grafana sidecar. The
 // names are relative to the directory the dashboards are written to.
-func Generate(cfg *catalogue.Config) (map[string][]byte, error) {
-	ds, err := Build(cfg)
+func Generate(bundle *catalogue.Bundle) (map[string][]byte, error) {
+	cfg := bundle.Config
+	ds, err := Build(bundle)
 	if err != nil {
 		return nil, err
 	}

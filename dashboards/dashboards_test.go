@@ -61,11 +61,11 @@ func generateAll(t *testing.T) []generated {
 	var out []generated
 	for _, cfg := range cfgs {
 		name := cfg.Preset + "/" + cfg.Service
-		files, err := Generate(cfg)
+		files, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Fatalf("preset %s: %v", name, err)
 		}
-		again, err := Generate(cfg)
+		again, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil || !reflect.DeepEqual(files, again) {
 			t.Fatalf("preset %s: Generate is not deterministic (%v)", name, err)
 		}
@@ -389,7 +389,7 @@ func allowedMetrics(cfg *catalogue.Config) map[string]string {
 			}
 		}
 	}
-	for _, g := range alerts.RecordingRules(cfg).Groups {
+	for _, g := range alerts.RecordingRules(catalogue.MustBuild(cfg)).Groups {
 		for _, r := range g.Rules {
 			ok[r.Record] = "recording rule"
 		}
@@ -676,7 +676,7 @@ func TestUnits(t *testing.T) {
 // action.
 func TestDetailDescriptionsNameTriggers(t *testing.T) {
 	cfg, _ := catalogue.Preset(catalogue.SetHealthAgent)
-	files, err := Generate(cfg)
+	files, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -707,8 +707,8 @@ func TestDetailDescriptionsNameTriggers(t *testing.T) {
 // highest step at or below it).
 func TestLadder(t *testing.T) {
 	cfg, _ := catalogue.Preset(catalogue.SetHealthAgent)
-	g := newGen(cfg)
-	get := func(id string) catalogue.Trigger {
+	g := newGen(catalogue.MustBuild(cfg))
+	get := func(id catalogue.TriggerID) catalogue.Trigger {
 		tr, ok := g.trigger(id)
 		if !ok {
 			t.Fatalf("no trigger %s", id)
@@ -744,7 +744,7 @@ func TestLadder(t *testing.T) {
 		}
 	}
 	amas, _ := catalogue.Preset(catalogue.SetAMAS)
-	ga := newGen(amas)
+	ga := newGen(catalogue.MustBuild(amas))
 	rr, ok := ga.trigger("RequestRateHigh")
 	if !ok {
 		t.Fatal("no RequestRateHigh in amas")
@@ -770,7 +770,7 @@ func TestOverviewErrorBudget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		files, err := Generate(cfg)
+		files, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -790,7 +790,7 @@ func TestOverviewErrorBudget(t *testing.T) {
 		sawOne = sawOne || len(want) == 1
 		// The bundle records and alerts on exactly these SLOs.
 		recorded := map[string]bool{}
-		for _, g := range alerts.RecordingRules(cfg).Groups {
+		for _, g := range alerts.RecordingRules(catalogue.MustBuild(cfg)).Groups {
 			for _, r := range g.Rules {
 				if r.Record == "slo:objective:ratio" {
 					recorded[r.Labels["slo"]] = true
@@ -805,7 +805,7 @@ func TestOverviewErrorBudget(t *testing.T) {
 			thr  float64
 		}
 		burns := map[string][]pair{}
-		for _, g := range alerts.AlertingRules(cfg).Groups {
+		for _, g := range alerts.AlertingRules(catalogue.MustBuild(cfg)).Groups {
 			for _, r := range g.Rules {
 				if r.Alert != "ErrorBudgetBurn" {
 					continue
@@ -919,7 +919,7 @@ triggers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := newGen(cfg)
+	g := newGen(catalogue.MustBuild(cfg))
 	tr, ok := g.trigger("DBPoolHigh")
 	if !ok {
 		t.Fatal("no DBPoolHigh")

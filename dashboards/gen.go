@@ -33,6 +33,7 @@ func datasource() common.DataSourceRef {
 
 // gen holds what every dashboard of a config is built from.
 type gen struct {
+	bundle  *catalogue.Bundle
 	cfg     *catalogue.Config
 	cat     []catalogue.Trigger
 	signals []catalogue.Signal
@@ -40,26 +41,21 @@ type gen struct {
 	cluster string
 }
 
-func newGen(cfg *catalogue.Config) *gen {
-	g := &gen{cfg: cfg, cat: catalogue.Catalogue(cfg), signals: catalogue.Signals(cfg), cluster: cfg.ClusterLabel}
+func newGen(bundle *catalogue.Bundle) *gen {
+	cfg := bundle.Config
+	g := &gen{bundle: bundle, cfg: cfg, cat: bundle.Triggers, signals: bundle.Signals, cluster: cfg.ClusterLabel}
 	if g.cluster == "" {
 		g.cluster = "cluster"
 	}
 	return g
 }
 
-// trigger returns a catalogue entry by id, if the config has it.
-func (g *gen) trigger(id string) (catalogue.Trigger, bool) {
-	for _, t := range g.cat {
-		if t.ID == id {
-			return t, true
-		}
-	}
-	return catalogue.Trigger{}, false
-}
+// trigger returns a catalogue entry by id, if the config has it; an id
+// the catalogue does not define panics (catalogue.Bundle.Trigger).
+func (g *gen) trigger(id catalogue.TriggerID) (catalogue.Trigger, bool) { return g.bundle.Trigger(id) }
 
 // triggers returns the config's entries among ids, in the order given.
-func (g *gen) triggers(ids ...string) []catalogue.Trigger {
+func (g *gen) triggers(ids ...catalogue.TriggerID) []catalogue.Trigger {
 	var out []catalogue.Trigger
 	for _, id := range ids {
 		if t, ok := g.trigger(id); ok {
@@ -69,15 +65,9 @@ func (g *gen) triggers(ids ...string) []catalogue.Trigger {
 	return out
 }
 
-// signal returns a signal by id, if the config has it.
-func (g *gen) signal(id string) (catalogue.Signal, bool) {
-	for _, s := range g.signals {
-		if s.ID == id {
-			return s, true
-		}
-	}
-	return catalogue.Signal{}, false
-}
+// signal returns a signal by id, if the config has it; an id the
+// catalogue does not define panics (catalogue.Bundle.Signal).
+func (g *gen) signal(id catalogue.SignalID) (catalogue.Signal, bool) { return g.bundle.Signal(id) }
 
 // onSignal returns the config's triggers that compare a signal with a
 // threshold, validation targets left out.

@@ -28,7 +28,7 @@ func TestCommittedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := Generate(cfg)
+	files, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -222,7 +222,7 @@ func passFail() []dashboard.ValueMapping {
 func (g *gen) sizingRow(bd *board) {
 	bd.row("Sizing: concurrent users to instances", false)
 	bd.text("Concurrent users → recommended instances", sizingText(g.cfg), 12, 9)
-	if s, ok := g.signal("api_cpu_instance"); ok {
+	if s, ok := g.signal(catalogue.SignalAPICPUInstance); ok {
 		bd.stat(spec{
 			Title:   "API instances observed",
 			Desc:    "API instances with a CPU utilisation series now (" + s.Record + "). Compare with the table for the expected number of concurrent users.",
@@ -231,7 +231,7 @@ func (g *gen) sizingRow(bd *board) {
 			W:       4, H: 9, Decimals: ptr(0.0),
 		})
 	}
-	if s, ok := g.signal("api_requests"); ok {
+	if s, ok := g.signal(catalogue.SignalAPIRequests); ok {
 		bd.stat(spec{
 			Title:   "Requests per second",
 			Desc:    "Requests per second the API serves (" + s.Record + ").",
@@ -241,7 +241,7 @@ func (g *gen) sizingRow(bd *board) {
 			W:       4, H: 9,
 		})
 	}
-	if s, ok := g.signal("saturation"); ok {
+	if s, ok := g.signal(catalogue.SignalSaturation); ok {
 		bd.stat(spec{
 			Title:    "Most saturated resource",
 			Desc:     "The highest utilisation among the resources the HA guide names (" + s.Record + "); the HA scale trigger is 80%.",
@@ -289,7 +289,7 @@ func (g *gen) dbHeadroomPanel(bd *board) {
 		steps = stepsAt(colorCritical, 1, colorOK)
 	}
 	var links []link
-	if t, ok := g.trigger("ScaleOutExceedsDBConnections"); ok {
+	if t, ok := g.trigger(catalogue.TriggerScaleOutExceedsDBConnections); ok {
 		links = g.triggerLinks(t)
 	}
 	bd.stat(spec{

@@ -11,14 +11,14 @@ func (g *gen) pgbouncer() *board {
 		"server connections against pool sizes, limits and traffic.")
 	m := bd.m
 	pl := []string{"target", "database", "user"}
-	waiting := g.triggers("PgBouncerClientsWaiting")
-	maxWait := g.triggers("PgBouncerMaxWait")
+	waiting := g.triggers(catalogue.TriggerPgBouncerClientsWaiting)
+	maxWait := g.triggers(catalogue.TriggerPgBouncerMaxWait)
 	clientUtil := g.ratio(g.sum(m("headroom_pgbouncer_client_connections"), "target"), []string{"target"},
 		g.max(m("headroom_pgbouncer_config_max_client_connections"), "target"))
 	queries := g.sum(rate(m("headroom_pgbouncer_stats_queries_total")), "target")
 
 	bd.row("Status", false)
-	bd.upStat("PgBouncerDown")
+	bd.upStat(catalogue.TriggerPgBouncerDown)
 	bd.stat(spec{
 		Title:   "Client connection utilisation",
 		Desc:    "Client connections over max_client_conn; past it PgBouncer refuses new clients.",

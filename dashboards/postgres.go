@@ -36,7 +36,7 @@ func mapValues(pairs ...string) []dashboard.ValueMapping {
 }
 
 // upStat is the target-up stat of a detail dashboard.
-func (bd *board) upStat(downID string) {
+func (bd *board) upStat(downID catalogue.TriggerID) {
 	g := bd.g
 	bd.stat(spec{
 		Title:    "Targets up",
@@ -53,12 +53,12 @@ func (g *gen) postgres() *board {
 		"application pools, transactions, cache, replication from both ends and replication slots.")
 	m := bd.m
 	tl := []string{"target"}
-	pgConn := g.triggers("PostgresConnectionsNearMax")
+	pgConn := g.triggers(catalogue.TriggerPostgresConnectionsNearMax)
 	connUtil := g.ratio(g.sum(m("headroom_postgres_backends"), "target"), tl, g.max(m("headroom_postgres_usable_connections"), "target"))
-	lag := g.triggers("ReplicationLagHigh", "ReplicationLagCritical")
+	lag := g.triggers(catalogue.TriggerReplicationLagHigh, catalogue.TriggerReplicationLagCritical)
 
 	bd.row("Status", false)
-	bd.upStat("PostgresDown")
+	bd.upStat(catalogue.TriggerPostgresDown)
 	bd.stat(spec{
 		Title:    "Role",
 		Desc:     "Primary or standby (headroom_postgres_in_recovery), detected at every scrape.",
@@ -246,7 +246,7 @@ func (g *gen) postgres() *board {
 		Mappings: mapValues("0", "not streaming", colorCritical, "1", "streaming", colorOK),
 		Min:      ptr(0.0), Max: ptr(1.0), W: 8,
 	})
-	slot := g.triggers("ReplicationSlotInactive")
+	slot := g.triggers(catalogue.TriggerReplicationSlotInactive)
 	sl := []string{"target", "slot", "slot_type"}
 	bd.ts(spec{
 		Title:   "WAL retained by replication slots",
@@ -279,7 +279,7 @@ func (g *gen) postgres() *board {
 		Unit:    "bytes",
 		Queries: []query{{Expr: g.max(m("headroom_postgres_standby_replay_lag_bytes"), "target"), Legend: "{{target}}"}},
 	})
-	notStreaming := g.triggers("ReplicaNotStreaming")
+	notStreaming := g.triggers(catalogue.TriggerReplicaNotStreaming)
 	bd.ts(spec{
 		Title: "WAL receiver streaming and replay paused",
 		Desc:  describeAll("1 while the standby's WAL receiver streams from its upstream; replay paused is 1 when WAL replay is paused.", notStreaming),

@@ -11,9 +11,9 @@ func (g *gen) redis() *board {
 		"hit rate, evictions, clients, commands and replication.")
 	m := bd.m
 	tl := []string{"target"}
-	memory := g.triggers("RedisMemoryNearMax")
-	hit := g.triggers("CacheHitRateLow")
-	evictions := g.triggers("RedisEvictionsHigh")
+	memory := g.triggers(catalogue.TriggerRedisMemoryNearMax)
+	hit := g.triggers(catalogue.TriggerCacheHitRateLow)
+	evictions := g.triggers(catalogue.TriggerRedisEvictionsHigh)
 	memUtil := fmt.Sprintf("%s\n  / %s group_right () (%s > 0)", g.max(m("headroom_redis_memory_used_bytes"), "target"), g.on("target"),
 		g.max(m("headroom_redis_memory_limit_bytes"), "target", "source"))
 	hits := g.sum(rate(m("headroom_redis_keyspace_hits_total")), "target")
@@ -22,7 +22,7 @@ func (g *gen) redis() *board {
 	evictRate := g.sum(rate(m("headroom_redis_evicted_keys_total")), "target")
 
 	bd.row("Status", false)
-	bd.upStat("RedisDown")
+	bd.upStat(catalogue.TriggerRedisDown)
 	bd.stat(spec{
 		Title:    "Role",
 		Desc:     "Master or replica.",

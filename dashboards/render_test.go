@@ -63,11 +63,11 @@ func TestRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bundle, err := alerts.Generate(cfg)
+	bundle, err := alerts.Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := Build(cfg)
+	ds, err := Build(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ type burnPair struct {
 func (g *gen) slos() []sloView {
 	var out []sloView
 	index := map[string]int{}
-	for _, grp := range alerts.RecordingRules(g.cfg).Groups {
+	for _, grp := range alerts.RecordingRules(g.bundle).Groups {
 		for _, r := range grp.Rules {
 			name := r.Labels["slo"]
 			if name == "" {
@@ -68,7 +68,7 @@ func (g *gen) slos() []sloView {
 			}
 		}
 	}
-	for _, grp := range alerts.AlertingRules(g.cfg).Groups {
+	for _, grp := range alerts.AlertingRules(g.bundle).Groups {
 		for _, r := range grp.Rules {
 			i, ok := index[r.Labels["slo"]]
 			if r.Alert != alertBudgetBurn || !ok {

@@ -57,29 +57,27 @@ const (
 
 // Catalogue ids of the triggers KEDA scales on, in trigger order.
 const (
-	TriggerRequests = "RequestRateHigh"
-	TriggerQueue    = "QueueDepthHigh"
-	TriggerLatency  = "LatencyP95High"
-	TriggerCPU      = "ResourcePressureCPU"
-	TriggerMemory   = "ResourcePressureMemory"
+	TriggerRequests = catalogue.TriggerRequestRateHigh
+	TriggerQueue    = catalogue.TriggerQueueDepthHigh
+	TriggerLatency  = catalogue.TriggerLatencyP95High
+	TriggerCPU      = catalogue.TriggerResourcePressureCPU
+	TriggerMemory   = catalogue.TriggerResourcePressureMemory
 )
 
 // Generate returns the config's Kubernetes manifests by file name: the
 // PrometheusRule (alerts.FilePrometheusRule, the bundle's file byte for
 // byte) whatever the autoscaler, and for autoscaler keda the ScaledObject
 // and the no-KEDA HPA, for hpa the HPA, for none nothing more.
-func Generate(cfg *catalogue.Config) (alerts.Files, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	pr, err := alerts.PrometheusRule(cfg)
+func Generate(bundle *catalogue.Bundle) (alerts.Files, error) {
+	cfg := bundle.Config
+	pr, err := alerts.PrometheusRule(bundle)
 	if err != nil {
 		return nil, err
 	}
 	files := alerts.Files{alerts.FilePrometheusRule: pr}
 	switch cfg.Autoscaling.Autoscaler {
 	case catalogue.AutoscalerKEDA:
-		so, err := ScaledObject(cfg)
+		so, err := ScaledObject(bundle)
 		if err != nil {
 			return nil, err
 		}
@@ -88,13 +86,13 @@ func Generate(cfg *catalogue.Config) (alerts.Files, error) {
 			return nil, err
 		}
 		files[FileScaledObject] = append([]byte(header(cfg)+scaledObjectComment), b...)
-		b, err = marshal(HPA(cfg))
+		b, err = marshal(HPA(bundle))
 		if err != nil {
 			return nil, err
 		}
 		files[FileFallbackHPA] = append([]byte(header(cfg)+fallbackHPAComment), b...)
 	case catalogue.AutoscalerHPA:
-		b, err := marshal(HPA(cfg))
+		b, err := marshal(HPA(bundle))
 		if err != nil {
 			return nil, err
 		}
@@ -130,18 +128,12 @@ const fallbackHPAComment = `#
 `
 
 // ScaledObject is the KEDA ScaledObject of a config whose autoscaler is keda.
-func ScaledObject(cfg *catalogue.Config) (*kedav1alpha1.ScaledObject, error) {
+func ScaledObject(bundle *catalogue.Bundle) (*kedav1alpha1.ScaledObject, error) {
+	cfg := bundle.Config
 	a := cfg.Autoscaling
-	cat := map[string]catalogue.Trigger{}
-	for _, t := range catalogue.Catalogue(cfg) {
-		cat[t.ID] = t
-	}
-	sigs := map[string]catalogue.Signal{}
-	for _, s := range catalogue.Signals(cfg) {
-		sigs[s.ID] = s
-	}
-	prom := func(name, triggerID string, query string, mt autoscalingv2.MetricTargetType) kedav1alpha1.ScaleTriggers {
-		t := cat[triggerID]
+	query := func(id catalogue.SignalID) string { s, _ := bundle.Signal(id); return s.Expr }
+	prom := func(name string, triggerID catalogue.TriggerID, query string, mt autoscalingv2.MetricTargetType) kedav1alpha1.ScaleTriggers {
+		t, _ := bundle.Trigger(triggerID)
 		md := map[string]string{
 			"serverAddress":    a.Prometheus.ServerAddress,
 			"query":            catalogue.InCluster(cfg, query),
@@ -159,26 +151,26 @@ func ScaledObject(cfg *catalogue.Config) (*kedav1alpha1.ScaledObject, error) {
 		return st
 	}
 	var triggers []kedav1alpha1.ScaleTriggers
-	if _, ok := cat[TriggerRequests]; ok {
+	if _, ok := bundle.Trigger(TriggerRequests); ok {
 		// Summed over the pods with AverageValue: KEDA's HPA divides by
 		// the replica count, which is what "per pod" means.
-		triggers = append(triggers, prom("requests-per-pod", TriggerRequests, sigs["api_requests"].Expr, autoscalingv2.AverageValueMetricType))
+		triggers = append(triggers, prom("requests-per-pod", TriggerRequests, query(catalogue.SignalAPIRequests), autoscalingv2.AverageValueMetricType))
 	}
-	if _, ok := cat[TriggerQueue]; ok {
-		triggers = append(triggers, prom("queue-depth", TriggerQueue, sigs["api_queue_depth"].Expr, autoscalingv2.ValueMetricType))
+	if _, ok := bundle.Trigger(TriggerQueue); ok {
+		triggers = append(triggers, prom("queue-depth", TriggerQueue, query(catalogue.SignalAPIQueueDepth), autoscalingv2.ValueMetricType))
 	}
-	if _, ok := cat[TriggerLatency]; ok {
-		triggers = append(triggers, prom("latency-p95", TriggerLatency, latencyQuery(cfg, sigs["api_latency_p95"].Expr), autoscalingv2.ValueMetricType))
+	if _, ok := bundle.Trigger(TriggerLatency); ok {
+		triggers = append(triggers, prom("latency-p95", TriggerLatency, latencyQuery(cfg, query(catalogue.SignalAPILatencyP95)), autoscalingv2.ValueMetricType))
 	}
 	if len(triggers) == 0 {
 		return nil, fmt.Errorf("autoscaling.autoscaler keda: the catalogue has none of %s, %s, %s enabled (include the amas set)", TriggerRequests, TriggerQueue, TriggerLatency)
 	}
 	// CPU and memory: KEDA's resource scalers have no activation value.
-	if t, ok := cat[TriggerCPU]; ok {
+	if t, ok := bundle.Trigger(TriggerCPU); ok {
 		triggers = append(triggers, kedav1alpha1.ScaleTriggers{Type: "cpu", Name: "cpu", MetricType: autoscalingv2.UtilizationMetricType,
 			Metadata: map[string]string{"value": strconv.Itoa(int(percent(t.Threshold)))}})
 	}
-	if t, ok := cat[TriggerMemory]; ok {
+	if t, ok := bundle.Trigger(TriggerMemory); ok {
 		triggers = append(triggers, kedav1alpha1.ScaleTriggers{Type: "memory", Name: "memory", MetricType: autoscalingv2.UtilizationMetricType,
 			Metadata: map[string]string{"value": strconv.Itoa(int(percent(t.Threshold)))}})
 	}
@@ -228,16 +220,15 @@ func latencyQuery(cfg *catalogue.Config, p95 string) string {
 // HPA is the autoscaling/v2 HorizontalPodAutoscaler of a config: CPU and
 // memory utilisation targets, the replica bounds and the behaviour. With
 // the amas triggers in the catalogue its targets are their thresholds.
-func HPA(cfg *catalogue.Config) *autoscalingv2.HorizontalPodAutoscaler {
+func HPA(bundle *catalogue.Bundle) *autoscalingv2.HorizontalPodAutoscaler {
+	cfg := bundle.Config
 	a := cfg.Autoscaling
 	cpu, mem := a.CPUUtilization, a.MemoryUtilization
-	for _, t := range catalogue.Catalogue(cfg) {
-		switch t.ID {
-		case TriggerCPU:
-			cpu = t.Threshold
-		case TriggerMemory:
-			mem = t.Threshold
-		}
+	if t, ok := bundle.Trigger(TriggerCPU); ok {
+		cpu = t.Threshold
+	}
+	if t, ok := bundle.Trigger(TriggerMemory); ok {
+		mem = t.Threshold
 	}
 	resource := func(name corev1.ResourceName, u float64) autoscalingv2.MetricSpec {
 		return autoscalingv2.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{

@@ -40,7 +40,7 @@ func preset(t *testing.T, name string) *catalogue.Config {
 
 func generate(t *testing.T, cfg *catalogue.Config) alerts.Files {
 	t.Helper()
-	files, err := Generate(cfg)
+	files, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func readPrometheusRule(t *testing.T, cfg *catalogue.Config, b []byte) *monitori
 	if pr.APIVersion != "monitoring.coreos.com/v1" || pr.Kind != "PrometheusRule" || pr.Name != "headroom-"+cfg.Service {
 		t.Errorf("prometheusrule: %+v %s", pr.TypeMeta, pr.Name)
 	}
-	bundle, err := alerts.Generate(cfg)
+	bundle, err := alerts.Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestScaledObjectAMAS(t *testing.T) {
 	}
 	readPrometheusRule(t, cfg, files[alerts.FilePrometheusRule])
 	so := readScaledObject(t, files[FileScaledObject])
-	want, err := ScaledObject(cfg)
+	want, err := ScaledObject(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestHPAs(t *testing.T) {
 	}
 	readPrometheusRule(t, cfg, files[alerts.FilePrometheusRule])
 	hpa := readHPA(t, files[FileHPA])
-	if !equality.Semantic.DeepEqual(hpa.Spec, HPA(cfg).Spec) {
+	if !equality.Semantic.DeepEqual(hpa.Spec, HPA(catalogue.MustBuild(cfg)).Spec) {
 		t.Errorf("the YAML does not round-trip to the built HPA:\n%s", files[FileHPA])
 	}
 	checkHPA(t, hpa, "health-agent-api-hpa", "health-agent-api", 3, 20, 70, 80)
@@ -352,7 +352,7 @@ func TestServerAddressAndScaleTargetFromTheConfig(t *testing.T) {
 	}
 	// The DB guard reads kube-state-metrics' series of the HPAs named
 	// after the target.
-	bundle, err := alerts.Generate(cfg)
+	bundle, err := alerts.Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func TestThresholdsComeFromTheCatalogue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bundle, err := alerts.Generate(cfg)
+	bundle, err := alerts.Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +405,7 @@ func TestThresholdsComeFromTheCatalogue(t *testing.T) {
 	files := generate(t, cfg)
 	so := readScaledObject(t, files[FileScaledObject])
 	hpa := readHPA(t, files[FileFallbackHPA])
-	boards, err := dashboards.Build(cfg)
+	boards, err := dashboards.Build(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +506,7 @@ func checkPanels(t *testing.T, what string, d dashboard.Dashboard, match func(st
 // ignoreNullValues "false" is an error that the fallback turns into
 // holding capacity, never a 0 that scales in at peak.
 func TestQueriesIdleVersusMissing(t *testing.T) {
-	so, err := ScaledObject(preset(t, "amas"))
+	so, err := ScaledObject(catalogue.MustBuild(preset(t, "amas")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -596,7 +596,7 @@ func TestAutoscalingValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Generate(cfg); err == nil || !strings.Contains(err.Error(), "amas") {
+	if _, err := Generate(catalogue.MustBuild(cfg)); err == nil || !strings.Contains(err.Error(), "amas") {
 		t.Errorf("keda without KEDA triggers: %v", err)
 	}
 	cfg, err = catalogue.LoadOnto("health-agent", []byte("autoscaling: {autoscaler: none}\n"))

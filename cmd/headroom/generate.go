@@ -54,7 +54,11 @@ func (g *generateCommand) run() error {
 	if err != nil {
 		return err
 	}
-	files, err := alerts.Generate(cfg)
+	bundle, err := catalogue.Build(cfg)
+	if err != nil {
+		return err
+	}
+	files, err := alerts.Generate(bundle)
 	if err != nil {
 		return err
 	}
@@ -65,7 +69,7 @@ func (g *generateCommand) run() error {
 	}
 	var boards alerts.Files
 	if g.dashOut != "" {
-		if boards, err = dashboards.Generate(cfg); err != nil {
+		if boards, err = dashboards.Generate(bundle); err != nil {
 			return err
 		}
 	}
@@ -90,7 +94,7 @@ func (g *generateCommand) run() error {
 		}
 	}
 	if g.k8sOut != "" {
-		manifests, err := autoscale.Generate(cfg)
+		manifests, err := autoscale.Generate(bundle)
 		if err != nil {
 			return err
 		}

@@ -110,7 +110,11 @@ func (r *replayCommand) run() error {
 	if r.showProgress() {
 		opts.Progress = progressEvery(r.errOut, 10)
 	}
-	rep, err := replay.Replay(ctx, cfg, src, opts)
+	bundle, err := catalogue.Build(cfg)
+	if err != nil {
+		return err
+	}
+	rep, err := replay.Replay(ctx, bundle, src, opts)
 	if err != nil {
 		return err
 	}

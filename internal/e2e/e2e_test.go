@@ -485,7 +485,7 @@ func (b *bundle) replayCPUScaleUp(t *testing.T, from, to time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := replay.Replay(context.Background(), e2eConfig(t), src, replay.Options{Start: from, End: to, Step: time.Second})
+	rep, err := replay.Replay(context.Background(), catalogue.MustBuild(e2eConfig(t)), src, replay.Options{Start: from, End: to, Step: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +510,7 @@ func (b *bundle) replayCPUScaleUp(t *testing.T, from, to time.Time) {
 
 // generate makes the health-agent bundle with every duration shortened.
 func generate(t *testing.T) alerts.Files {
-	files, err := alerts.Generate(e2eConfig(t))
+	files, err := alerts.Generate(catalogue.MustBuild(e2eConfig(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -340,7 +340,7 @@ func runPint(t *testing.T, pint, config string, files []string) []pintProblem {
 // selects has series in the end-to-end Prometheus, or is a documented
 // external input.
 func (b *bundle) dashboardSeries(t *testing.T, cfg *catalogue.Config) {
-	ds, err := dashboards.Build(cfg)
+	ds, err := dashboards.Build(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

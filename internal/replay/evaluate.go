@@ -67,12 +67,13 @@ type Options struct {
 // behave as in Prometheus), then the HPA algorithm on the trigger values.
 // Nothing is read as 0 that was not there: a trigger query with no result
 // is missing, and the autoscaler handles it as KEDA and the HPA would.
-func Replay(ctx context.Context, cfg *catalogue.Config, src Source, opts Options) (*Report, error) {
-	sc, err := ScalerOf(cfg)
+func Replay(ctx context.Context, bundle *catalogue.Bundle, src Source, opts Options) (*Report, error) {
+	cfg := bundle.Config
+	sc, err := ScalerOf(bundle)
 	if err != nil {
 		return nil, err
 	}
-	files, err := alerts.Generate(cfg)
+	files, err := alerts.Generate(bundle)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ func TestFromScaledObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	so, err := autoscale.ScaledObject(cfg)
+	so, err := autoscale.ScaledObject(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestFromScaledObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if so, err = autoscale.ScaledObject(cfg); err != nil {
+	if so, err = autoscale.ScaledObject(catalogue.MustBuild(cfg)); err != nil {
 		t.Fatal(err)
 	}
 	if spec, err = FromScaledObject(so); err != nil {
@@ -93,7 +93,7 @@ func TestFromHPA(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			h := autoscale.HPA(cfg)
+			h := autoscale.HPA(catalogue.MustBuild(cfg))
 			c.edit(h)
 			s, err := FromHPA(h)
 			c.check(t, s, err)

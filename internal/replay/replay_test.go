@@ -40,7 +40,7 @@ func replayFile(t *testing.T, cfg *catalogue.Config, name string, initial int32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Replay(context.Background(), cfg, src, Options{Initial: initial})
+	rep, err := Replay(context.Background(), catalogue.MustBuild(cfg), src, Options{Initial: initial})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,11 +177,11 @@ func TestReplayAlertsAsPromtool(t *testing.T) {
 	// From the file's first value, as promtool evaluates.
 	epoch := time.Unix(0, 0).UTC()
 	_, end := src.Span()
-	rep, err := Replay(context.Background(), cfg, src, Options{Start: epoch, End: end, Initial: 2})
+	rep, err := Replay(context.Background(), catalogue.MustBuild(cfg), src, Options{Start: epoch, End: end, Initial: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := alerts.Generate(cfg)
+	files, err := alerts.Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestReplayUnreachablePrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := time.Now()
-	_, err = Replay(context.Background(), queueConfig(t), src, Options{Start: end.Add(-time.Hour), End: end})
+	_, err = Replay(context.Background(), catalogue.MustBuild(queueConfig(t)), src, Options{Start: end.Add(-time.Hour), End: end})
 	if err == nil || !strings.Contains(err.Error(), url) {
 		t.Fatalf("error %v, want one naming %s", err, url)
 	}
@@ -329,7 +329,7 @@ func TestScalerOfHPA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := ScalerOf(cfg)
+	sc, err := ScalerOf(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func TestScalerOfHPAInCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := ScalerOf(cfg)
+	sc, err := ScalerOf(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +456,7 @@ func TestReplayDBGuardPrefersMeasured(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := Replay(context.Background(), cfg, src, Options{Initial: 2})
+			rep, err := Replay(context.Background(), catalogue.MustBuild(cfg), src, Options{Initial: 2})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -25,12 +25,13 @@ type Scaler struct {
 // PromQL in the manifest (the metrics server reads them), so they are
 // mapped onto the catalogue's per-instance CPU and memory utilisation
 // signals, averaged over the instances as the HPA averages over pods.
-func ScalerOf(cfg *catalogue.Config) (Scaler, error) {
+func ScalerOf(bundle *catalogue.Bundle) (Scaler, error) {
+	cfg := bundle.Config
 	var sc Scaler
 	var err error
 	switch cfg.Autoscaling.Autoscaler {
 	case catalogue.AutoscalerKEDA:
-		so, err2 := autoscale.ScaledObject(cfg)
+		so, err2 := autoscale.ScaledObject(bundle)
 		if err2 != nil {
 			return Scaler{}, err2
 		}
@@ -46,7 +47,7 @@ func ScalerOf(cfg *catalogue.Config) (Scaler, error) {
 			sc.Queries = append(sc.Queries, byName[t.Name])
 		}
 	case catalogue.AutoscalerHPA:
-		h := autoscale.HPA(cfg)
+		h := autoscale.HPA(bundle)
 		sc.Kind, sc.Name = "HorizontalPodAutoscaler", h.Name
 		if sc.Spec, err = FromHPA(h); err != nil {
 			return Scaler{}, fmt.Errorf("HPA %s: %w", h.Name, err)
@@ -55,16 +56,15 @@ func ScalerOf(cfg *catalogue.Config) (Scaler, error) {
 	default:
 		return Scaler{}, fmt.Errorf("autoscaling.autoscaler is %q: there is no autoscaler to replay (want keda or hpa)", cfg.Autoscaling.Autoscaler)
 	}
-	signals := map[string]catalogue.Signal{}
-	for _, s := range catalogue.Signals(cfg) {
-		signals[s.ID] = s
-	}
 	for i, t := range sc.Spec.Triggers {
 		if sc.Queries[i] != "" {
 			continue
 		}
-		id := map[string]string{"cpu": "api_cpu_instance", "memory": "api_memory_instance"}[t.Name]
-		s, ok := signals[id]
+		id, ok := map[string]catalogue.SignalID{"cpu": catalogue.SignalAPICPUInstance, "memory": catalogue.SignalAPIMemoryInstance}[t.Name]
+		var s catalogue.Signal
+		if ok {
+			s, ok = bundle.Signal(id)
+		}
 		if t.Type != Utilization || !ok {
 			return Scaler{}, fmt.Errorf("trigger %s: no catalogue signal to read it from", t.Name)
 		}
