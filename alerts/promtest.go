@@ -619,8 +619,8 @@ func (g testGen) crossing() ([]testGroup, error) {
 	}
 	checks = append(checks, c)
 	groups = append(groups, testGroup{
-		Name: fmt.Sprintf("%s: %s at %s fires after %s, resolves on recovery to %s", g.ruleID(), t.Signal.Title, catalogue.FormatValue(u, fire),
-			catalogue.Dur(t.For), catalogue.FormatValue(u, recover)),
+		Name: fmt.Sprintf("%s: %s at %s fires after %s, resolves on recovery to %s", g.ruleID(), t.Signal.Title, u.Format(fire),
+			catalogue.Dur(t.For), u.Format(recover)),
 		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: checks,
 	})
 
@@ -646,7 +646,7 @@ func (g testGen) crossing() ([]testGroup, error) {
 		safeChecks = append(safeChecks, c)
 	}
 	groups = append(groups, testGroup{
-		Name: fmt.Sprintf("%s: %s at %s (threshold %s) does not fire", g.ruleID(), t.Signal.Title, catalogue.FormatValue(u, safe),
+		Name: fmt.Sprintf("%s: %s at %s (threshold %s) does not fire", g.ruleID(), t.Signal.Title, u.Format(safe),
 			t.Target()),
 		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: safeChecks,
 	})
@@ -699,7 +699,7 @@ func (g testGen) oscillation() (testGroup, error) {
 		}
 		if disjoint(f, sf) && ruleOf(g.t, nl) == -1 {
 			f.series = append(f.series, sf.series...)
-			neighbour = fmt.Sprintf("; %s at %s inside the margin all along does not fire", labelText(rl), catalogue.FormatValue(u, bands[0]))
+			neighbour = fmt.Sprintf("; %s at %s inside the margin all along does not fire", labelText(rl), u.Format(bands[0]))
 		}
 	}
 	sc := g.scenario(vals, series)
@@ -739,7 +739,7 @@ func (g testGen) oscillation() (testGroup, error) {
 	return testGroup{
 		PromQLTests: []exprTest{held},
 		Name: fmt.Sprintf("%s: hysteresis: oscillating between %s and %s (inside the margin, clears %s) keeps one alert firing; %s resolves it%s", g.ruleID(),
-			catalogue.FormatValue(u, bands[0]), catalogue.FormatValue(u, bands[1]), t.ClearText(), catalogue.FormatValue(u, recover), neighbour),
+			u.Format(bands[0]), u.Format(bands[1]), t.ClearText(), u.Format(recover), neighbour),
 		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: checks,
 	}, nil
 }
@@ -887,7 +887,7 @@ func (g testGen) scopes(dflt map[string]string, fed bool) ([]testGroup, error) {
 		}
 		groups = append(groups, testGroup{
 			Name: fmt.Sprintf("%s: where %s (%s for %s) beside the default (%s for %s): %s at %s fires for one only", t.ID, s.Match,
-				s.Target(), catalogue.Dur(s.For), t.Target(), catalogue.Dur(t.For), t.Signal.Title, catalogue.FormatValue(u, v)),
+				s.Target(), catalogue.Dur(s.For), t.Target(), catalogue.Dur(t.For), t.Signal.Title, u.Format(v)),
 			Interval: model.Duration(testStep), InputSeries: append(fd.series, fs.series...), AlertRuleTests: checks,
 		})
 	}

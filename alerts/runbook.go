@@ -65,7 +65,7 @@ func renderRunbook(bundle *catalogue.Bundle) []byte {
 				extra += "; keeps firing " + catalogue.Dur(t.KeepFiringFor) + " after"
 			}
 			if t.Activation > 0 {
-				extra += fmt.Sprintf("; KEDA activation %s", catalogue.FormatValue(t.Signal.Unit, t.Activation))
+				extra += fmt.Sprintf("; KEDA activation %s", t.Signal.Unit.Format(t.Activation))
 			}
 			w("| %s%s | %s | %s | %s | %s | `%s` | %s |\n", mdEscape(condition(t)), mdEscape(extra), forText(t), t.Severity, t.Urgency,
 				t.Direction, t.Action, labelText(t.Labels))
@@ -101,14 +101,14 @@ func renderRunbook(bundle *catalogue.Bundle) []byte {
 			w("The post-scaling targets this action should reach (each query returns a series while the target holds):\n\n")
 			for _, id := range verify {
 				c := checks[id]
-				w("- %s %s: `%s %s %s`\n", c.Signal.Title, inverse(c.Comparison)+" "+catalogue.FormatValue(c.Signal.Unit, c.Threshold),
-					c.Signal.Query, inverse(c.Comparison), catalogue.Num(c.Threshold))
+				w("- %s %s: `%s %s %s`\n", c.Signal.Title, c.Comparison.Inverse()+" "+c.Signal.Unit.Format(c.Threshold),
+					c.Signal.Query, c.Comparison.Inverse(), catalogue.Num(c.Threshold))
 			}
 			w("- the alert resolves, and no other scale-up alert fires for %s.\n\n", cfg.Service)
 		} else {
 			w("- the alert resolves")
 			if first.Signal.Query != "" && first.Comparison != catalogue.Custom {
-				w(" (`%s %s %s` returns a series again)", first.Signal.Query, inverse(first.Comparison), catalogue.Num(first.Threshold))
+				w(" (`%s %s %s` returns a series again)", first.Signal.Query, first.Comparison.Inverse(), catalogue.Num(first.Threshold))
 			}
 			w(".\n\n")
 		}
@@ -192,20 +192,6 @@ func labelText(l map[string]string) string {
 		parts = append(parts, k+"="+l[k])
 	}
 	return strings.Join(parts, ", ")
-}
-
-func inverse(c catalogue.Comparison) string {
-	switch c {
-	case catalogue.Above:
-		return "<="
-	case catalogue.AtLeast:
-		return "<"
-	case catalogue.Below:
-		return ">="
-	case catalogue.Equal:
-		return "!="
-	}
-	return ""
 }
 
 func sourceName(s string) string {

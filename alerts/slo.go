@@ -76,7 +76,7 @@ func burnRule(c *catalogue.Config, s catalogue.SLO, bw catalogue.BurnWindow) rul
 			"summary": fmt.Sprintf("%s burns its %s error budget %s× too fast (%s and %s windows)", c.Service, s.Name, catalogue.Num(bw.Factor), long, short),
 			"description": fmt.Sprintf("{{ $value | humanizePercentage }} of %s's requests %s over the last %s (and over %s), above %s: %s× the error budget "+
 				"of the %s %s objective. At this rate the %s budget is gone in %s. Action: %s.",
-				c.Service, s.What, long, short, catalogue.FormatValue(catalogue.UnitRatio, thr), catalogue.Num(bw.Factor), catalogue.FormatValue(catalogue.UnitRatio, s.Objective), s.Name,
+				c.Service, s.What, long, short, catalogue.UnitRatio.Format(thr), catalogue.Num(bw.Factor), catalogue.UnitRatio.Format(s.Objective), s.Name,
 				catalogue.Dur(period), catalogue.Dur(exhausted), strings.ReplaceAll(action, "_", " ")),
 			"runbook_url": c.RunbookURL + "#" + catalogue.Anchor(catalogue.AlertErrorBudgetBurn),
 		},
@@ -96,7 +96,7 @@ func sloRunbook(cfg *catalogue.Config) string {
 	w("| slo | objective | windows | burn rate | severity |\n|---|---|---|---|---|\n")
 	for _, s := range ss {
 		for _, bw := range catalogue.BurnWindows {
-			w("| %s | %s | %s and %s | %s× | %s |\n", s.Name, catalogue.FormatValue(catalogue.UnitRatio, s.Objective), catalogue.Dur(bw.Long), catalogue.Dur(bw.Short), catalogue.Num(bw.Factor), bw.Severity)
+			w("| %s | %s | %s and %s | %s× | %s |\n", s.Name, catalogue.UnitRatio.Format(s.Objective), catalogue.Dur(bw.Long), catalogue.Dur(bw.Short), catalogue.Num(bw.Factor), bw.Severity)
 		}
 	}
 	w("\n- Both windows must be above the rate: the long one shows the budget is really being spent, the short one that it still is.\n")

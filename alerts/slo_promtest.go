@@ -47,7 +47,7 @@ func sloTests(cfg *catalogue.Config) ([]testGroup, error) {
 				}
 				groups = append(groups, testGroup{
 					Name: fmt.Sprintf("ErrorBudgetBurn %s %s/%s: error ratio %s (%s× budget) %s", s.Name, catalogue.Dur(bw.Long), catalogue.Dur(bw.Short),
-						catalogue.FormatValue(catalogue.UnitRatio, r), catalogue.Num(catalogue.Round(r/s.Budget())), word),
+						catalogue.UnitRatio.Format(r), catalogue.Num(catalogue.Round(r/s.Budget())), word),
 					Interval: model.Duration(testStep), InputSeries: f.series,
 					AlertRuleTests: []alertTest{{EvalTime: at(n - 1), Alertname: catalogue.AlertErrorBudgetBurn, ExpAlerts: exp}},
 				})
@@ -72,7 +72,7 @@ func sloTests(cfg *catalogue.Config) ([]testGroup, error) {
 		// current burn rate is that ratio over the budget.
 		during := with(lbls, "sloth_window", "5m")
 		groups = append(groups, testGroup{
-			Name:     fmt.Sprintf("SLO %s: 12 minutes at 5%% errors in 2 hours leave %s of the error budget", s.Name, catalogue.FormatValue(catalogue.UnitRatio, 1-spent/s.Budget())),
+			Name:     fmt.Sprintf("SLO %s: 12 minutes at 5%% errors in 2 hours leave %s of the error budget", s.Name, catalogue.UnitRatio.Format(1-spent/s.Budget())),
 			Interval: model.Duration(testStep), InputSeries: f.series,
 			PromQLTests: []exprTest{
 				{Expr: "round(" + cfg.SLOSelect("slo:period_error_budget_remaining:ratio", s) + ", 0.0001)", EvalTime: at(120),

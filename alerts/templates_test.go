@@ -144,7 +144,7 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 				}
 				fire, _, _ := testGen{cfg: cfg, t: r, cat: cat}.values()
 				c.value = fire
-				c.want = []string{valueText(t, r.Signal.Unit, fire), catalogue.FormatValue(r.Signal.Unit, r.Threshold)}
+				c.want = []string{valueText(t, r.Signal.Unit, fire), r.Signal.Unit.Format(r.Threshold)}
 				if r.Match != "" {
 					c.want = append(c.want, "set for "+r.Match)
 					scoped++
@@ -168,7 +168,7 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 				v := catalogue.Round(thr * 1.1)
 				cases = append(cases, tc{name: "ErrorBudgetBurn " + r.Labels["slo"] + " " + r.Labels["long_window"], summary: r.Annotations["summary"],
 					description: r.Annotations["description"], action: r.Labels["action"], labels: lbls, value: v,
-					want: []string{valueText(t, catalogue.UnitRatio, v), "above " + catalogue.FormatValue(catalogue.UnitRatio, thr)}})
+					want: []string{valueText(t, catalogue.UnitRatio, v), "above " + catalogue.UnitRatio.Format(thr)}})
 			}
 		}
 		if p == "health-agent-scoped" && scoped == 0 {

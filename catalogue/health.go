@@ -104,7 +104,7 @@ func (d *defs) health() {
 				p.On(slot.Labels...), p.Headroom("headroom_postgres_replication_slot_active", "postgres"))
 		},
 		Summary: "Inactive replication slot {{ $labels.slot }} retains WAL",
-		Description: "Replication slot {{ $labels.slot }} on {{ $labels.target }} has no consumer and retains " + valueTemplate(UnitBytes) +
+		Description: "Replication slot {{ $labels.slot }} on {{ $labels.target }} has no consumer and retains " + UnitBytes.ValueTemplate() +
 			" of WAL (threshold {{ threshold }} for 5m); the primary's disk fills until it is consumed or dropped." + ActionSentence("drop_or_reconnect_slot"),
 		Runbook: Runbook{Meaning: "An inactive replication slot keeps WAL from being removed; left alone it fills the primary's disk.",
 			Steps: []string{"Reconnect the slot's consumer (standby or logical subscriber), or drop the slot if it is gone for good: SELECT pg_drop_replication_slot('<slot>').",

@@ -98,7 +98,7 @@ func (c *Config) Objectives() []SLO {
 	}
 	if c.SLOs.Latency.Enabled {
 		hist := c.API.DurationHistogram + "_bucket"
-		out = append(out, SLO{Name: "latency", Objective: c.SLOs.Latency.Objective, What: "slower than " + FormatValue(UnitSeconds, c.SLOs.Latency.Target),
+		out = append(out, SLO{Name: "latency", Objective: c.SLOs.Latency.Objective, What: "slower than " + UnitSeconds.Format(c.SLOs.Latency.Target),
 			SLI: func(w time.Duration) string {
 				all := p.Agg("sum", fmt.Sprintf("rate(%s[%s])", Sel(hist, api, `le="+Inf"`), Dur(w)))
 				fast := p.Agg("sum", fmt.Sprintf("rate(%s[%s])", Sel(hist, api, leMatcher(c.SLOs.Latency.Target)), Dur(w)))

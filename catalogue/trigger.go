@@ -2,7 +2,6 @@ package catalogue
 
 import (
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 	"time"
@@ -191,7 +190,7 @@ func (t Trigger) ClearText() string {
 	if t.Comparison == Below {
 		word = "above"
 	}
-	return "back " + word + " " + FormatValue(t.Signal.Unit, t.ClearLevel())
+	return "back " + word + " " + t.Signal.Unit.Format(t.ClearLevel())
 }
 
 // Target is the threshold as text, e.g. "> 80%".
@@ -199,7 +198,7 @@ func (t Trigger) Target() string {
 	if t.Comparison == Custom {
 		return ""
 	}
-	return string(t.Comparison) + " " + FormatValue(t.Signal.Unit, t.Threshold)
+	return string(t.Comparison) + " " + t.Signal.Unit.Format(t.Threshold)
 }
 
 // Catalogue returns the config's triggers, overrides applied, in a stable
@@ -335,11 +334,11 @@ func snakeCase(id string) string {
 // describe fills in the summary and description a trigger does not write
 // itself.
 func describe(cfg *Config, t *Trigger) {
-	thr := FormatValue(t.Signal.Unit, t.Threshold)
+	thr := t.Signal.Unit.Format(t.Threshold)
 	if t.Summary == "" {
-		t.Summary = fmt.Sprintf("%s %s %s for %s", t.Signal.Title, compWord(t.Comparison), thr, Dur(t.For))
+		t.Summary = fmt.Sprintf("%s %s %s for %s", t.Signal.Title, t.Comparison.Word(), thr, Dur(t.For))
 		if t.For == 0 {
-			t.Summary = fmt.Sprintf("%s %s %s", t.Signal.Title, compWord(t.Comparison), thr)
+			t.Summary = fmt.Sprintf("%s %s %s", t.Signal.Title, t.Comparison.Word(), thr)
 		}
 	}
 	if t.Description == "" {
@@ -347,8 +346,8 @@ func describe(cfg *Config, t *Trigger) {
 		if t.Match != "" {
 			scope = " set for " + t.Match
 		}
-		d := fmt.Sprintf("%s of %s is %s, %s the %s threshold%s", t.Signal.Title, t.Signal.Where, valueTemplate(t.Signal.Unit),
-			compWord(t.Comparison), thr, scope)
+		d := fmt.Sprintf("%s of %s is %s, %s the %s threshold%s", t.Signal.Title, t.Signal.Where, t.Signal.Unit.ValueTemplate(),
+			t.Comparison.Word(), thr, scope)
 		if t.For > 0 {
 			d += " for " + Dur(t.For)
 		}
@@ -388,64 +387,9 @@ func hysteresisExpr(p PromQL, t Trigger, query string) string {
 // Anchor is the GitHub anchor of a "## Name" heading.
 func Anchor(alert string) string { return strings.ToLower(alert) }
 
-func compWord(c Comparison) string {
-	switch c {
-	case Above:
-		return "above"
-	case AtLeast:
-		return "at or above"
-	case Below:
-		return "below"
-	case Equal:
-		return "at"
-	}
-	return ""
-}
-
-// valueTemplate shows an alert's value with its unit: 87%, 1.5s, 2.1GiB, 3/s.
-func valueTemplate(u Unit) string {
-	switch u {
-	case UnitRatio:
-		return "{{ $value | humanizePercentage }}"
-	case UnitSeconds:
-		return "{{ $value | humanizeDuration }}"
-	case UnitBytes:
-		return "{{ $value | humanize1024 }}B"
-	case UnitPerSecond:
-		return "{{ $value | humanize }}/s"
-	}
-	return "{{ $value | humanize }}"
-}
-
 // ActionSentence ends a description with the action label in words.
 func ActionSentence(action string) string {
 	return " Action: " + strings.ReplaceAll(action, "_", " ") + "."
-}
-
-// FormatValue writes a threshold for people: 80%, 5s, 1GiB, 1/s.
-func FormatValue(u Unit, v float64) string {
-	switch u {
-	case UnitRatio:
-		return Num(math.Round(v*100*1000)/1000) + "%"
-	case UnitSeconds:
-		if v >= 60 && v == math.Trunc(v) {
-			return Dur(time.Duration(v) * time.Second)
-		}
-		return Num(v) + "s"
-	case UnitBytes:
-		for _, s := range []struct {
-			n    float64
-			unit string
-		}{{1 << 40, "TiB"}, {1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
-			if v >= s.n && v/s.n == math.Trunc(v/s.n) {
-				return Num(v/s.n) + s.unit
-			}
-		}
-		return Num(v) + "B"
-	case UnitPerSecond:
-		return Num(v) + "/s"
-	}
-	return Num(v)
 }
 
 const (

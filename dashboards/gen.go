@@ -679,16 +679,6 @@ func toFloat(v any) float64 {
 // words turns snake_case into words.
 func words(s string) string { return strings.ReplaceAll(s, "_", " ") }
 
-func directionWord(d catalogue.Direction) string {
-	switch d {
-	case catalogue.Up:
-		return "scale-up trigger"
-	case catalogue.Down:
-		return "scale-down trigger"
-	}
-	return "health alert"
-}
-
 // describe is the description of a panel that shows a trigger: what it
 // watches, when it fires and what to do.
 func describe(t catalogue.Trigger) string {
@@ -697,7 +687,7 @@ func describe(t catalogue.Trigger) string {
 	if t.ID != t.Alert {
 		fmt.Fprintf(&b, " (%s)", t.ID)
 	}
-	fmt.Fprintf(&b, ": %s, severity %s, urgency %s.", directionWord(t.Direction), t.Severity, t.Urgency)
+	fmt.Fprintf(&b, ": %s, severity %s, urgency %s.", t.Direction.Word(), t.Severity, t.Urgency)
 	if target := t.Target(); target != "" {
 		fmt.Fprintf(&b, " Fires when %s is %s", t.Signal.Title, target)
 	} else {

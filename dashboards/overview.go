@@ -170,7 +170,7 @@ func (g *gen) checklistRow(bd *board) {
 			Title: g.checkTitle(t),
 			Desc: "Passes while " + t.Signal.Title + " is not " + t.Target() + " (1 = missed, 0 = met, now). " +
 				"After a scaling step every check should pass.\n\n" + describe(t),
-			Queries:  []query{{Expr: fmt.Sprintf("%s(%s) %s bool %s", worst(t.Comparison), q, cmpOp(t.Comparison), catalogue.Num(t.Threshold))}},
+			Queries:  []query{{Expr: fmt.Sprintf("%s(%s) %s bool %s", t.Comparison.Worst(), q, cmpOp(t.Comparison), catalogue.Num(t.Threshold))}},
 			Steps:    stepsAt(colorOK, 1, colorCritical),
 			Mappings: passFail(),
 			W:        w, H: 4,
@@ -195,7 +195,7 @@ func (g *gen) checklistRow(bd *board) {
 // checkTitle is a validation target as it reads when met: "Latency ≤ 3s".
 func (g *gen) checkTitle(t catalogue.Trigger) string {
 	value := strings.TrimPrefix(t.Target(), string(t.Comparison)+" ")
-	return fmt.Sprintf("%s %s %s", checkName(t), passOp(t.Comparison), value)
+	return fmt.Sprintf("%s %s %s", checkName(t), t.Comparison.PassSymbol(), value)
 }
 
 func checkName(t catalogue.Trigger) string {
@@ -392,9 +392,9 @@ func (g *gen) view(t catalogue.Trigger) view {
 	if t.Target() != "" {
 		q := g.scope(t.Signal.Query, t.Signal.Labels)
 		return view{
-			series: q, stat: fmt.Sprintf("%s(%s)", worst(t.Comparison), q),
+			series: q, stat: fmt.Sprintf("%s(%s)", t.Comparison.Worst(), q),
 			legend: legend(t.Signal.Labels), unit: signalUnit(t.Signal),
-			steps: ladder(t.Signal.Unit, t), title: t.Signal.Title, target: t.Target(), worstWord: worstWord(t.Comparison),
+			steps: ladder(t.Signal.Unit, t), title: t.Signal.Title, target: t.Target(), worstWord: t.Comparison.WorstWord(),
 		}
 	}
 	expr, err := catalogue.ParseExpr(t.Expr)
@@ -407,7 +407,7 @@ func (g *gen) view(t catalogue.Trigger) view {
 			unit = t.Signal.Unit
 		}
 		q := g.scope(lhs.String(), t.Signal.Labels)
-		st := fmt.Sprintf("%s(%s)", worst(cmp), q)
+		st := fmt.Sprintf("%s(%s)", cmp.Worst(), q)
 		if hasAbsent(expr) {
 			// Absence fires too: show it as the firing value.
 			st += " or vector(" + catalogue.Num(thr) + ")"
@@ -419,7 +419,7 @@ func (g *gen) view(t catalogue.Trigger) view {
 		return view{
 			series: q, stat: st, legend: lg, unit: grafanaUnit(unit),
 			steps: ladderOf(unit, cmpRule{t, cmp, thr}), title: sideTitle(t, lhs),
-			target: string(cmp) + " " + catalogue.Num(thr), worstWord: worstWord(cmp),
+			target: string(cmp) + " " + catalogue.Num(thr), worstWord: cmp.WorstWord(),
 		}
 	}
 	if call, ok := expr.(*parser.Call); ok && call.Func.Name == "absent" && len(call.Args) == 1 {
@@ -501,39 +501,11 @@ func hasAbsent(e parser.Expr) bool {
 	return found
 }
 
-// worst is the aggregation that finds the series closest to firing.
-func worst(c catalogue.Comparison) string {
-	if c == catalogue.Below || c == catalogue.Equal {
-		return "min"
-	}
-	return "max"
-}
-
-func worstWord(c catalogue.Comparison) string {
-	if worst(c) == "min" {
-		return "lowest"
-	}
-	return "highest"
-}
-
 func cmpOp(c catalogue.Comparison) string {
 	if c == catalogue.Equal {
 		return "=="
 	}
 	return string(c)
-}
-
-// passOp is the condition under which a validation target is met.
-func passOp(c catalogue.Comparison) string {
-	switch c {
-	case catalogue.Above:
-		return "≤"
-	case catalogue.AtLeast:
-		return "<"
-	case catalogue.Below:
-		return "≥"
-	}
-	return "≠"
 }
 
 // legend names a series by the labels that identify it.
