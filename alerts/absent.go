@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/kind"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
@@ -27,12 +28,15 @@ func inputsAbsentName(alert string) string { return alert + ": inputs absent" }
 // the exporter itself is, which ExporterAbsent reports.
 var exporterAlways = []string{"up", "headroom_target_up", "headroom_api_probe_success"}
 
-// headroomKinds are the exporter's target kinds with a down alert, by the
-// prefix of their metrics.
-var headroomKinds = []struct{ kind, prefix, alert string }{
-	{"postgres", "headroom_postgres_", "PostgresDown"},
-	{"pgbouncer", "headroom_pgbouncer_", "PgBouncerDown"},
-	{"redis", "headroom_redis_", "RedisDown"},
+// headroomKinds are the exporter's target kinds with a down alert; their
+// metrics carry the kind's prefix (kind.Kind.MetricPrefix).
+var headroomKinds = []struct {
+	kind  kind.Kind
+	alert catalogue.TriggerID
+}{
+	{kind.Postgres, catalogue.TriggerPostgresDown},
+	{kind.PgBouncer, catalogue.TriggerPgBouncerDown},
+	{kind.Redis, catalogue.TriggerRedisDown},
 }
 
 // inputsAbsentTests makes one test group per alertname: every series the
@@ -118,10 +122,10 @@ func inputsAbsentGroup(cfg *catalogue.Config, cat []catalogue.Trigger, byAlert m
 	for _, m := range exporterAlways {
 		exporterGone = exporterGone || in[m]
 	}
-	down := map[string]bool{}
+	down := map[kind.Kind]bool{}
 	for m := range in {
 		for _, k := range headroomKinds {
-			if strings.HasPrefix(m, k.prefix) {
+			if strings.HasPrefix(m, k.kind.MetricPrefix()) {
 				down[k.kind] = true
 			}
 		}
@@ -132,7 +136,7 @@ func inputsAbsentGroup(cfg *catalogue.Config, cat []catalogue.Trigger, byAlert m
 			return false
 		}
 		for _, k := range headroomKinds {
-			if down[k.kind] && strings.HasPrefix(metric, k.prefix) {
+			if down[k.kind] && strings.HasPrefix(metric, k.kind.MetricPrefix()) {
 				return false
 			}
 		}
@@ -168,7 +172,7 @@ func inputsAbsentGroup(cfg *catalogue.Config, cat []catalogue.Trigger, byAlert m
 			if !down[k.kind] {
 				continue
 			}
-			for _, t := range byAlert[k.alert] {
+			for _, t := range byAlert[string(k.alert)] {
 				l := f.feed(t.Signal, constant(n, 0))
 				a, err := alertFor(t, l, 0)
 				if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/kind"
 
 	"gopkg.in/yaml.v3"
 )
@@ -102,7 +103,7 @@ func InhibitRules(cfg *catalogue.Config, cat []catalogue.Trigger) []InhibitRule 
 		SourceMatchers: []string{`severity="critical"`}, TargetMatchers: []string{`severity="warning"`},
 		Equal: []string{"alertname", "service", "target"},
 	})
-	byKind := map[string][]string{}
+	byKind := map[kind.Kind][]string{}
 	present := map[string]bool{}
 	for _, t := range cat {
 		present[t.Alert] = true
@@ -111,9 +112,12 @@ func InhibitRules(cfg *catalogue.Config, cat []catalogue.Trigger) []InhibitRule 
 		}
 	}
 	var downs, datapath []string
-	for _, k := range []struct{ kind, alert string }{{"postgres", "PostgresDown"}, {"pgbouncer", "PgBouncerDown"}, {"redis", "RedisDown"}} {
-		if present[k.alert] {
-			downs = append(downs, k.alert)
+	for _, k := range []struct {
+		kind  kind.Kind
+		alert catalogue.TriggerID
+	}{{kind.Postgres, catalogue.TriggerPostgresDown}, {kind.PgBouncer, catalogue.TriggerPgBouncerDown}, {kind.Redis, catalogue.TriggerRedisDown}} {
+		if present[string(k.alert)] {
+			downs = append(downs, string(k.alert))
 		}
 		for _, a := range byKind[k.kind] {
 			if !slices.Contains(datapath, a) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/kind"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -142,9 +143,9 @@ func generate(b *strings.Builder, re *syntax.Regexp) {
 }
 
 // headroomTarget labels a series of the exporter's target of a kind.
-func (f *fx) headroomTarget(kind, name string) map[string]string {
+func (f *fx) headroomTarget(k kind.Kind, name string) map[string]string {
 	l := f.base(f.cfg.Selectors.Headroom)
-	l["target"] = f.sample(f.cfg.TargetRegex(kind), name)
+	l["target"] = f.sample(f.cfg.TargetRegex(k), name)
 	return l
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/kind"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -463,8 +464,8 @@ func (g testGen) selectorMatchers() []*labels.Matcher {
 			return nil
 		})
 	}
-	for _, kind := range []string{"postgres", "pgbouncer", "redis", "api"} {
-		if re := g.cfg.TargetRegex(kind); re != "" {
+	for _, k := range kind.All() {
+		if re := g.cfg.TargetRegex(k); re != "" {
 			if m, err := labels.NewMatcher(labels.MatchRegexp, "target", re); err == nil {
 				out = append(out, m)
 			}
@@ -501,8 +502,8 @@ func (g testGen) sibling(series map[string]string) (map[string]string, bool) {
 		}
 		other := v + "-b"
 		if l == "target" {
-			for _, kind := range []string{"postgres", "pgbouncer", "redis", "api"} {
-				re := g.cfg.TargetRegex(kind)
+			for _, k := range kind.All() {
+				re := g.cfg.TargetRegex(k)
 				if re == "" {
 					continue
 				}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 // fixture writes the input series of promtool tests that make a signal
@@ -46,20 +47,20 @@ var signalFixtures = map[string]fixture{
 	"postgres_pool":         postgresPoolFixture,
 	"postgres_pool_overall": serviceWide(postgresPoolFixture),
 	"pgbouncer_pool": func(f *fx, vals []float64) map[string]string {
-		l := f.headroomTarget("pgbouncer", "pgbouncer")
+		l := f.headroomTarget(kind.PgBouncer, "pgbouncer")
 		f.gauge("headroom_pgbouncer_pool_server_connections", with(l, "database", "app", "user", "app", "state", "active"), vals, 20)
 		f.gauge("headroom_pgbouncer_database_pool_size", with(l, "database", "app"), constant(len(vals), 20), 1)
 		return map[string]string{"target": l["target"], "database": "app", "user": "app"}
 	},
 	"db_pool": postgresPoolFixture,
 	"postgres_connections": func(f *fx, vals []float64) map[string]string {
-		l := f.headroomTarget("postgres", "pg-primary")
+		l := f.headroomTarget(kind.Postgres, "pg-primary")
 		f.gauge("headroom_postgres_backends", with(l, "database", "app", "state", "active"), vals, 97)
 		f.gauge("headroom_postgres_usable_connections", l, constant(len(vals), 97), 1)
 		return map[string]string{"target": l["target"]}
 	},
 	"redis_hit_ratio": func(f *fx, vals []float64) map[string]string {
-		l := f.headroomTarget("redis", "redis")
+		l := f.headroomTarget(kind.Redis, "redis")
 		miss := make([]float64, len(vals))
 		for i, v := range vals {
 			miss[i] = 1 - v
@@ -69,12 +70,12 @@ var signalFixtures = map[string]fixture{
 		return map[string]string{"target": l["target"]}
 	},
 	"redis_evictions": func(f *fx, vals []float64) map[string]string {
-		l := f.headroomTarget("redis", "redis")
+		l := f.headroomTarget(kind.Redis, "redis")
 		f.counter("headroom_redis_evicted_keys_total", l, vals, 1)
 		return map[string]string{"target": l["target"]}
 	},
 	"redis_memory": func(f *fx, vals []float64) map[string]string {
-		l := f.headroomTarget("redis", "redis")
+		l := f.headroomTarget(kind.Redis, "redis")
 		f.gauge("headroom_redis_memory_used_bytes", l, vals, 256<<20)
 		f.gauge("headroom_redis_memory_limit_bytes", with(l, "source", "maxmemory"), constant(len(vals), 256<<20), 1)
 		return map[string]string{"target": l["target"], "source": "maxmemory"}
@@ -83,20 +84,20 @@ var signalFixtures = map[string]fixture{
 	"saturation": func(f *fx, vals []float64) map[string]string {
 		return with(serviceFixture(cpuFixture)(f, vals), "resource", "cpu")
 	},
-	"standby_lag":  oneGauge("headroom_postgres_standby_lag_seconds", "postgres", "pg-replica"),
-	"wal_receiver": oneGauge("headroom_postgres_wal_receiver_streaming", "postgres", "pg-replica"),
+	"standby_lag":  oneGauge("headroom_postgres_standby_lag_seconds", kind.Postgres, "pg-replica"),
+	"wal_receiver": oneGauge("headroom_postgres_wal_receiver_streaming", kind.Postgres, "pg-replica"),
 	"slot_retained": func(f *fx, vals []float64) map[string]string {
-		l := with(f.headroomTarget("postgres", "pg-primary"), "slot", "replica_1", "slot_type", "physical")
+		l := with(f.headroomTarget(kind.Postgres, "pg-primary"), "slot", "replica_1", "slot_type", "physical")
 		f.gauge("headroom_postgres_replication_slot_retained_wal_bytes", l, vals, 1)
 		f.gauge("headroom_postgres_replication_slot_active", l, constant(len(vals), 0), 1)
 		return l
 	},
-	"pgbouncer_waiting":  oneGauge("headroom_pgbouncer_pool_client_connections", "pgbouncer", "pgbouncer", "database", "app", "user", "app", "state", "waiting"),
-	"pgbouncer_max_wait": oneGauge("headroom_pgbouncer_pool_max_wait_seconds", "pgbouncer", "pgbouncer", "database", "app", "user", "app"),
-	"postgres_up":        oneGauge("headroom_target_up", "postgres", "pg-primary", "kind", "postgres"),
-	"pgbouncer_up":       oneGauge("headroom_target_up", "pgbouncer", "pgbouncer", "kind", "pgbouncer"),
-	"redis_up":           oneGauge("headroom_target_up", "redis", "redis", "kind", "redis"),
-	"api_probe":          oneGauge("headroom_api_probe_success", "api", "api"),
+	"pgbouncer_waiting":  oneGauge("headroom_pgbouncer_pool_client_connections", kind.PgBouncer, "pgbouncer", "database", "app", "user", "app", "state", "waiting"),
+	"pgbouncer_max_wait": oneGauge("headroom_pgbouncer_pool_max_wait_seconds", kind.PgBouncer, "pgbouncer", "database", "app", "user", "app"),
+	"postgres_up":        oneGauge("headroom_target_up", kind.Postgres, "pg-primary", "kind", "postgres"),
+	"pgbouncer_up":       oneGauge("headroom_target_up", kind.PgBouncer, "pgbouncer", "kind", "pgbouncer"),
+	"redis_up":           oneGauge("headroom_target_up", kind.Redis, "redis", "kind", "redis"),
+	"api_probe":          oneGauge("headroom_api_probe_success", kind.API, "api"),
 	// The latency SLO's bucket check: the p95 signal's histogram, and the
 	// target bucket counting the requests at or below the target.
 	"slo_latency_bucket": func(f *fx, vals []float64) map[string]string {
@@ -237,7 +238,7 @@ func requestsFixture(f *fx, vals []float64) map[string]string {
 }
 
 func postgresPoolFixture(f *fx, vals []float64) map[string]string {
-	l := f.headroomTarget("postgres", "pg-primary")
+	l := f.headroomTarget(kind.Postgres, "pg-primary")
 	f.gauge("headroom_postgres_pool_backends", with(l, "pool", "api", "state", f.poolState()), vals, 13)
 	f.gauge("headroom_postgres_pool_size", with(l, "pool", "api"), constant(len(vals), 13), 1)
 	return map[string]string{"target": l["target"], "pool": "api"}
@@ -245,9 +246,9 @@ func postgresPoolFixture(f *fx, vals []float64) map[string]string {
 
 // oneGauge is the fixture of a signal read straight off one headroom gauge
 // of a target, with extra labels as key-value pairs.
-func oneGauge(metric, kind, target string, labels ...string) fixture {
+func oneGauge(metric string, k kind.Kind, target string, labels ...string) fixture {
 	return func(f *fx, vals []float64) map[string]string {
-		l := with(f.headroomTarget(kind, target), labels...)
+		l := with(f.headroomTarget(k, target), labels...)
 		f.gauge(metric, l, vals, 1)
 		return l
 	}

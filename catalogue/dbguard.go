@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 // The run-time side of the database-connection guard: the alert
@@ -76,7 +78,7 @@ func (g ConnectionGuard) usable(p PromQL) string {
 		return p.Agg("sum", p.Headroom(g.UsableName, "pgbouncer"))
 	}
 	return p.Agg("min", fmt.Sprintf("\n    %s\n    and %s %s == 0\n  ", p.Headroom(g.UsableName, "postgres"), p.On("target"),
-		p.Headroom("headroom_postgres_in_recovery", "postgres")))
+		p.Headroom("headroom_postgres_in_recovery", kind.Postgres)))
 }
 
 // replicas is a replica count from kube-state-metrics, else the fallbacks

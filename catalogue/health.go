@@ -3,6 +3,8 @@ package catalogue
 import (
 	"fmt"
 	"time"
+
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 // health defines the health and data-path alerts: targets down, the
@@ -27,13 +29,16 @@ func (d *defs) health() {
 		Runbook: Runbook{Meaning: "The API's health endpoint (/api/health) failed 3 probes within 30s: nginx would take the instance out of rotation. Needs a scrape interval of 10s or less to see 3 probes in 30s; at longer intervals it fires after a minute of failures.",
 			Steps: []string{"Check headroom_api_probe_failures_total{target=...} by reason: refused/timeout (process down or hung), http_status/body_status (the API reports itself unhealthy: see headroom_api_component_up).",
 				"Restart or replace the instance; check PostgreSQL and Redis alerts (the health check depends on them)."}}})
-	for _, k := range []struct{ id, kind, what string }{{"PostgresDown", "postgres", "PostgreSQL"}, {"PgBouncerDown", "pgbouncer", "PgBouncer"}, {"RedisDown", "redis", "Redis"}} {
-		add(Trigger{ID: k.id, Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalID(k.kind + "_up")), Comparison: Equal, Threshold: 0,
-			For: min, Action: "restore_" + k.kind, Urgency: UrgencyCritical, When: fmt.Sprintf(`headroom_target_up{kind=%q} == 0`, k.kind),
-			Summary: k.what + " target {{ $labels.target }} is down",
-			Description: "headroom cannot get data from " + k.what + " target {{ $labels.target }} (headroom_target_up = {{ $value }}, 1 when up) for 1m; its other alerts are inhibited meanwhile." +
-				ActionSentence("restore_"+k.kind),
-			Runbook: Runbook{Meaning: "The exporter cannot reach " + k.what + " or gets no usable data from it.",
+	for _, k := range []struct {
+		id   TriggerID
+		kind kind.Kind
+	}{{TriggerPostgresDown, kind.Postgres}, {TriggerPgBouncerDown, kind.PgBouncer}, {TriggerRedisDown, kind.Redis}} {
+		add(Trigger{ID: string(k.id), Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalID(k.kind + "_up")), Comparison: Equal, Threshold: 0,
+			For: min, Action: "restore_" + string(k.kind), Urgency: UrgencyCritical, When: fmt.Sprintf(`headroom_target_up{kind=%q} == 0`, k.kind),
+			Summary: k.kind.Title() + " target {{ $labels.target }} is down",
+			Description: "headroom cannot get data from " + k.kind.Title() + " target {{ $labels.target }} (headroom_target_up = {{ $value }}, 1 when up) for 1m; its other alerts are inhibited meanwhile." +
+				ActionSentence("restore_"+string(k.kind)),
+			Runbook: Runbook{Meaning: "The exporter cannot reach " + k.kind.Title() + " or gets no usable data from it.",
 				Steps: []string{"See headroom_target_scrape_errors_total{target=...} for the reason (refused, timeout, auth, ...) and the exporter's log line for the target.",
 					"Check the server itself; restart or fail over."}}})
 	}
@@ -81,15 +86,15 @@ func (d *defs) health() {
 	}
 	lag := sig(SignalStandbyLag)
 	add(Trigger{ID: "ReplicationLagHigh", Set: SetHealth, Source: "headroom", Direction: None, Signal: lag, Comparison: Above, Threshold: 10,
-		For: 2 * min, Action: "investigate_replication", Urgency: UrgencyHigh, Severity: SeverityWarning, Kind: "postgres",
+		For: 2 * min, Action: "investigate_replication", Urgency: UrgencyHigh, Severity: SeverityWarning, Kind: kind.Postgres,
 		Runbook: Runbook{Meaning: "A standby's data is behind its primary (expected 10-100ms). Reads from it return stale data; warning at 10s, critical at 60s.",
 			Steps: []string{"Check headroom_postgres_wal_receiver_streaming and headroom_postgres_standby_replay_paused on the standby, and replication_*_lag on the primary.",
 				"Long queries on the standby can hold replay back (max_standby_streaming_delay); heavy writes can outpace a small standby.",
 				"Route time-sensitive reads to the primary until the lag is back down."}}})
 	add(Trigger{ID: "ReplicationLagCritical", Alert: "ReplicationLagHigh", Set: SetHealth, Source: "headroom", Direction: None, Signal: lag, Comparison: Above,
-		Threshold: 60, For: 2 * min, Action: "investigate_replication", Urgency: UrgencyHigh, Severity: SeverityCritical, Kind: "postgres"})
+		Threshold: 60, For: 2 * min, Action: "investigate_replication", Urgency: UrgencyHigh, Severity: SeverityCritical, Kind: kind.Postgres})
 	add(Trigger{ID: "ReplicaNotStreaming", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalWALReceiver), Comparison: Equal,
-		Threshold: 0, For: 2 * min, Action: "restore_replication", Urgency: UrgencyCritical, Kind: "postgres",
+		Threshold: 0, For: 2 * min, Action: "restore_replication", Urgency: UrgencyCritical, Kind: kind.Postgres,
 		Summary: "Standby {{ $labels.target }} is not streaming WAL",
 		Description: "The WAL receiver of standby {{ $labels.target }} is not streaming (headroom_postgres_wal_receiver_streaming = {{ $value }}, 1 while streaming) for 2m: " +
 			"it falls further behind every second." + ActionSentence("restore_replication"),
@@ -98,10 +103,10 @@ func (d *defs) health() {
 				"If the primary removed WAL the standby needs, re-seed it (pg_basebackup)."}}})
 	slot := sig(SignalSlotRetained)
 	add(Trigger{ID: "ReplicationSlotInactive", Set: SetHealth, Source: "headroom", Direction: None, Signal: slot, Comparison: Above, Threshold: 1 << 30,
-		For: 5 * min, Action: "drop_or_reconnect_slot", Urgency: UrgencyHigh, Kind: "postgres",
+		For: 5 * min, Action: "drop_or_reconnect_slot", Urgency: UrgencyHigh, Kind: kind.Postgres,
 		expr: func(t Trigger) string {
 			return fmt.Sprintf("%s > %s\nand %s\n%s == 0", slot.Query, Num(t.Threshold),
-				p.On(slot.Labels...), p.Headroom("headroom_postgres_replication_slot_active", "postgres"))
+				p.On(slot.Labels...), p.Headroom("headroom_postgres_replication_slot_active", kind.Postgres))
 		},
 		Summary: "Inactive replication slot {{ $labels.slot }} retains WAL",
 		Description: "Replication slot {{ $labels.slot }} on {{ $labels.target }} has no consumer and retains " + UnitBytes.ValueTemplate() +
@@ -110,14 +115,14 @@ func (d *defs) health() {
 			Steps: []string{"Reconnect the slot's consumer (standby or logical subscriber), or drop the slot if it is gone for good: SELECT pg_drop_replication_slot('<slot>').",
 				"Consider max_slot_wal_keep_size to bound what a slot may retain."}}})
 	add(Trigger{ID: "PgBouncerClientsWaiting", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalPgbouncerWaiting), Comparison: Above,
-		Threshold: 0, For: 2 * min, Action: "increase_pgbouncer_pool", Urgency: UrgencyHigh, Kind: "pgbouncer", Labels: map[string]string{"condition": "waiting"},
+		Threshold: 0, For: 2 * min, Action: "increase_pgbouncer_pool", Urgency: UrgencyHigh, Kind: kind.PgBouncer, Labels: map[string]string{"condition": "waiting"},
 		Runbook: Runbook{Meaning: "Clients wait for a server connection in a PgBouncer pool (label condition: waiting clients for 2m, or the oldest waiting over 1s).",
 			Steps: []string{"Raise the pool's pool_size / default_pool_size (and reserve_pool_size) if PostgreSQL has connections to spare (PostgresConnectionsNearMax).",
 				"Otherwise find what holds server connections: long transactions (headroom_postgres_oldest_transaction_age_seconds), idle in transaction."}}})
 	add(Trigger{ID: "PgBouncerMaxWait", Alert: "PgBouncerClientsWaiting", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalPgbouncerMaxWait),
-		Comparison: Above, Threshold: 1, For: min, Action: "increase_pgbouncer_pool", Urgency: UrgencyHigh, Kind: "pgbouncer", Labels: map[string]string{"condition": "max_wait"}})
+		Comparison: Above, Threshold: 1, For: min, Action: "increase_pgbouncer_pool", Urgency: UrgencyHigh, Kind: kind.PgBouncer, Labels: map[string]string{"condition": "max_wait"}})
 	add(Trigger{ID: "PostgresConnectionsNearMax", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalPostgresConnections), Comparison: Above,
-		Threshold: 0.8, Margin: utilisationMargin, For: 5 * min, Action: "pool_connections_or_raise_max_connections", Urgency: UrgencyHigh, Kind: "postgres",
+		Threshold: 0.8, Margin: utilisationMargin, For: 5 * min, Action: "pool_connections_or_raise_max_connections", Urgency: UrgencyHigh, Kind: kind.Postgres,
 		Runbook: Runbook{Meaning: "Client backends use more than 80% of the connections ordinary clients may hold; new connections will fail with \"too many clients\".",
 			Steps: []string{"Put PgBouncer in front of PostgreSQL, or lower pool sizes: max replicas x pool size must fit max_connections.",
 				"Raise max_connections only with memory to spare (each backend costs work_mem and more)."}}})
@@ -141,7 +146,7 @@ func (d *defs) health() {
 					"Check that autoscaling.db.pool_size_per_pod (or cores) and connects_through in the config match what the pods really open."}}})
 	}
 	add(Trigger{ID: "RedisMemoryNearMax", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalRedisMemory), Comparison: Above,
-		Threshold: 0.8, Margin: utilisationMargin, For: 5 * min, Action: "increase_redis_memory", Urgency: UrgencyHigh, Kind: "redis",
+		Threshold: 0.8, Margin: utilisationMargin, For: 5 * min, Action: "increase_redis_memory", Urgency: UrgencyHigh, Kind: kind.Redis,
 		Runbook: Runbook{Meaning: "Redis uses more than 80% of its memory limit (HA sizes it at 256MB). With allkeys-lru this is where evictions start; with noeviction, writes fail at 100%.",
 			Steps: []string{"Increase maxmemory (256MB -> 512MB -> 1GB -> 2GB+) and the container's memory with it.",
 				"If the policy is noeviction and the data is a cache, switch to allkeys-lru."}}})

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 // promqlParser is the upstream parser with default options; the generator
@@ -121,9 +123,9 @@ func Sel(metric string, matchers ...string) string {
 
 // Headroom selects one of the exporter's metrics, restricted to the
 // configured targets of a kind ("" for none).
-func (p PromQL) Headroom(metric, kind string, extra ...string) string {
+func (p PromQL) Headroom(metric string, k kind.Kind, extra ...string) string {
 	m := append([]string{p.cfg.Selectors.Headroom}, extra...)
-	if re := p.cfg.TargetRegex(kind); re != "" {
+	if re := p.cfg.TargetRegex(k); re != "" {
 		// A target list that is one name is matched by equality: pint's
 		// promql/regexp rejects a regular expression without metacharacters.
 		op := "=~"
@@ -140,18 +142,8 @@ func (p PromQL) Service(record string, extra ...string) string {
 	return Sel(record, append([]string{fmt.Sprintf("service=%q", p.cfg.Service)}, extra...)...)
 }
 
-func (c *Config) TargetRegex(kind string) string {
-	switch kind {
-	case "postgres":
-		return c.Targets.Postgres
-	case "pgbouncer":
-		return c.Targets.PgBouncer
-	case "redis":
-		return c.Targets.Redis
-	case "api":
-		return c.Targets.API
-	}
-	return ""
+func (c *Config) TargetRegex(k kind.Kind) string {
+	return map[kind.Kind]string{kind.Postgres: c.Targets.Postgres, kind.PgBouncer: c.Targets.PgBouncer, kind.Redis: c.Targets.Redis, kind.API: c.Targets.API}[k]
 }
 
 // Dur renders a duration the way Prometheus writes it (5m, 1h30m).

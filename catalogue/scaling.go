@@ -1,6 +1,10 @@
 package catalogue
 
-import "time"
+import (
+	"time"
+
+	"github.com/headroom-dev/headroom/internal/kind"
+)
 
 // scaling defines the triggers that scale: the Health Agent guide's up and
 // down rows and the AMAS guide's KEDA triggers.
@@ -20,23 +24,23 @@ func (d *defs) scaling() {
 			Steps: []string{"Give instances more memory (raise the container's memory limit or move to a larger instance type).",
 				"If memory grows steadily after restarts, look for a leak before adding memory."}}})
 	add(Trigger{ID: "DBPoolHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig(SignalDBPool), Comparison: Above, Threshold: 0.8, Margin: utilisationMargin,
-		For: 5 * min, Action: "increase_pool_or_scale_db", Urgency: UrgencyHigh, Kind: "postgres", VerifiedBy: []string{"CapacityTargetMissedDBPool"},
+		For: 5 * min, Action: "increase_pool_or_scale_db", Urgency: UrgencyHigh, Kind: kind.Postgres, VerifiedBy: []string{"CapacityTargetMissedDBPool"},
 		Runbook: Runbook{Meaning: "A connection pool is nearly exhausted; \"pool exhausted\" errors follow.",
 			Steps: []string{"Increase the pool: max = 2 x cores + 5 (4 cores: 13, 8 cores: 21, 16 cores: 37).",
 				"If PostgreSQL itself is the limit, scale it vertically or add read replicas for read traffic.",
 				"Put PgBouncer in front (transaction pooling: 1000 clients on 25 server connections)."}}})
 	add(Trigger{ID: "CacheHitRateLow", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig(SignalRedisHitRatio), Comparison: Below,
-		Threshold: 0.3, For: 20 * min, Action: "increase_redis_memory", Urgency: UrgencyMedium, Kind: "redis", VerifiedBy: []string{"CapacityTargetMissedCacheHit"},
+		Threshold: 0.3, For: 20 * min, Action: "increase_redis_memory", Urgency: UrgencyMedium, Kind: kind.Redis, VerifiedBy: []string{"CapacityTargetMissedCacheHit"},
 		Runbook: Runbook{Meaning: "Most cache lookups miss: the cache is too small for the working set, or keys expire too early.",
 			Steps: []string{"Check evictions (`redis-cli INFO stats | grep evicted_keys`); if they grow, increase maxmemory: 256MB (100-300 users), 512MB, 1GB, 2GB+.",
 				"If there are no evictions, review TTLs and what is cached."}}})
 	add(Trigger{ID: "APIErrorRateHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig(SignalAPIErrorRatio), Comparison: Above,
-		Threshold: 0.05, For: 5 * min, Action: "investigate_then_scale", Urgency: UrgencyCritical, Kind: "api", VerifiedBy: []string{"CapacityTargetMissedErrors"},
+		Threshold: 0.05, For: 5 * min, Action: "investigate_then_scale", Urgency: UrgencyCritical, Kind: kind.API, VerifiedBy: []string{"CapacityTargetMissedErrors"},
 		Runbook: Runbook{Meaning: "More than 5% of requests fail.",
 			Steps: []string{"Investigate first: logs, the LLM provider's status, PostgreSQL and Redis alerts firing at the same time.",
 				"Scale only when the errors come from overload (timeouts, pool exhaustion, 503s under high CPU)."}}})
 	add(Trigger{ID: "APILatencyP95High", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig(SignalAPILatencyP95), Comparison: Above,
-		Threshold: 5, For: 10 * min, Action: "scale_horizontally", Urgency: UrgencyHigh, Kind: "api", VerifiedBy: []string{"CapacityTargetMissedLatency"},
+		Threshold: 5, For: 10 * min, Action: "scale_horizontally", Urgency: UrgencyHigh, Kind: kind.API, VerifiedBy: []string{"CapacityTargetMissedLatency"},
 		Runbook: Runbook{Meaning: "The slowest 5% of requests take longer than 5s (post-optimisation p95 is 2-3s).",
 			Steps: []string{"Add instances as for CPUHigh.", "If CPU is low, the time is spent waiting: check the DB pool, PgBouncer waits and the LLM API's latency."}}})
 	add(Trigger{ID: "ResourceSaturated", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig(SignalSaturation), Comparison: AtLeast,
@@ -44,7 +48,7 @@ func (d *defs) scaling() {
 		Runbook: Runbook{Meaning: "One resource (label resource: cpu, memory, db_pool, redis_memory, network) is at 80% or more: the HA guide's scale trigger.",
 			Steps: []string{"Scale the resource the alert names: cpu -> more instances, memory -> bigger instances, db_pool -> bigger pool or database, redis_memory -> more Redis memory, network -> more instances or a bigger link."}}})
 	add(Trigger{ID: "RedisEvictionsHigh", Set: SetHealthAgent, Source: "HA", Direction: Up, Signal: sig(SignalRedisEvictions), Comparison: Above,
-		Threshold: 1, For: 10 * min, Action: "increase_redis_memory", Urgency: UrgencyMedium, Kind: "redis", VerifiedBy: []string{"CapacityTargetMissedCacheHit"},
+		Threshold: 1, For: 10 * min, Action: "increase_redis_memory", Urgency: UrgencyMedium, Kind: kind.Redis, VerifiedBy: []string{"CapacityTargetMissedCacheHit"},
 		Runbook: Runbook{Meaning: "Redis evicts keys quickly to stay under its memory limit.",
 			Steps: []string{"Increase maxmemory (256MB -> 512MB -> 1GB -> 2GB+), or move to Redis Cluster past 1GB of cache data."}}})
 
@@ -61,14 +65,14 @@ func (d *defs) scaling() {
 		Runbook: Runbook{Meaning: "Even the fullest API instance has used less than half its memory for an hour.",
 			Steps: []string{"Move to a smaller instance size or lower the memory limit, leaving room for the 85% MemoryHigh threshold."}}})
 	add(Trigger{ID: "DBPoolLow", Set: SetHealthAgent, Source: "HA", Direction: Down, Signal: sig(SignalDBPool), Comparison: Below, Threshold: 0.3,
-		Margin: 0.05, For: 60 * min, KeepFiringFor: 10 * min, Action: "reduce_pool_size", Urgency: UrgencyLow, Saving: "20% DB cost", Kind: "postgres",
+		Margin: 0.05, For: 60 * min, KeepFiringFor: 10 * min, Action: "reduce_pool_size", Urgency: UrgencyLow, Saving: "20% DB cost", Kind: kind.Postgres,
 		VerifiedBy: []string{"CapacityTargetMissedDBPool"},
 		Runbook: Runbook{Meaning: "A connection pool has used less than 30% of its connections for an hour.",
 			Steps: []string{"Reduce the pool's maximum size (or PgBouncer's default_pool_size), and the database instance if all pools are low."}}})
 
 	// Scale-up, AMAS guide (KEDA triggers).
 	add(Trigger{ID: "RequestRateHigh", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig(SignalAPIRequestsPerInstance), Comparison: Above,
-		Threshold: 15, Activation: 5, For: min, Action: "scale_out", Urgency: UrgencyHigh, Kind: "api", VerifiedBy: []string{"CapacityTargetMissedLatency"},
+		Threshold: 15, Activation: 5, For: min, Action: "scale_out", Urgency: UrgencyHigh, Kind: kind.API, VerifiedBy: []string{"CapacityTargetMissedLatency"},
 		Runbook: Runbook{Meaning: "Each pod serves more than 15 requests per second.", Steps: amasScaleOut}})
 	if has(SignalAPIQueueDepth) {
 		add(Trigger{ID: "QueueDepthHigh", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig(SignalAPIQueueDepth), Comparison: Above,
@@ -76,7 +80,7 @@ func (d *defs) scaling() {
 			Runbook: Runbook{Meaning: "More than 25 agent tasks are queued (at 2s each, about 50s of work).", Steps: amasScaleOut}})
 	}
 	add(Trigger{ID: "LatencyP95High", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig(SignalAPILatencyP95), Comparison: Above,
-		Threshold: 1, Activation: 0.5, For: min, Action: "scale_out", Urgency: UrgencyHigh, Kind: "api", VerifiedBy: []string{"CapacityTargetMissedLatency"},
+		Threshold: 1, Activation: 0.5, For: min, Action: "scale_out", Urgency: UrgencyHigh, Kind: kind.API, VerifiedBy: []string{"CapacityTargetMissedLatency"},
 		Runbook: Runbook{Meaning: "The p95 agent duration is above 1s (SLO: p95 <= 1.5s).", Steps: amasScaleOut}})
 	add(Trigger{ID: "ResourcePressureCPU", Alert: "ResourcePressure", Set: SetAMAS, Source: "AMAS", Direction: Up, Signal: sig(SignalAPICPU),
 		Comparison: Above, Threshold: 0.7, Margin: utilisationMargin, Activation: 0.1, For: min, Action: "scale_out", Urgency: UrgencyHigh, Labels: map[string]string{"resource": "cpu"},

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 // Unit says how a signal's values read; dashboards pick their unit from it
@@ -249,23 +251,23 @@ func dbSignals(cfg *Config, p PromQL, add func(Signal)) {
 		states = fmt.Sprintf("state=~%q", cfg.Postgres.PoolStates)
 	}
 	poolL := []string{"target", "pool"}
-	backends := p.Agg("sum", p.Headroom("headroom_postgres_pool_backends", "postgres", states), poolL...)
-	size := p.Agg("max", p.Headroom("headroom_postgres_pool_size", "postgres"), poolL...)
+	backends := p.Agg("sum", p.Headroom("headroom_postgres_pool_backends", kind.Postgres, states), poolL...)
+	size := p.Agg("max", p.Headroom("headroom_postgres_pool_size", kind.Postgres), poolL...)
 	add(Signal{ID: "postgres_pool", Record: "pool:headroom_postgres_pool_utilisation:ratio",
 		Expr: fmt.Sprintf("(%s or %s * 0)\n  / %s (%s > 0)", backends, size, p.On(poolL...), size), Unit: UnitRatio, Group: GroupDBPool,
 		Title: "DB pool utilisation", Where: "pool {{ $labels.pool }} on {{ $labels.target }}", Labels: poolL,
 		Help: "Backends of an application's connection pool (headroom_postgres_pool_backends) over its configured size; 0 when it holds none."})
 	add(Signal{ID: "postgres_pool_overall", Record: "service:headroom_postgres_pool_utilisation:ratio",
-		Expr: fmt.Sprintf("%s\n  / %s (%s > 0)", p.Agg("sum", p.Headroom("headroom_postgres_pool_backends", "postgres", states)), p.On(),
+		Expr: fmt.Sprintf("%s\n  / %s (%s > 0)", p.Agg("sum", p.Headroom("headroom_postgres_pool_backends", kind.Postgres, states)), p.On(),
 			p.Agg("sum", size)),
 		Unit: UnitRatio, Group: GroupDBPool, Title: "DB pool utilisation (all pools)", Where: "{{ $labels.service }}",
 		Help: "Backends of every configured pool over the sum of their sizes."})
 	bL := []string{"target", "database", "user"}
 	add(Signal{ID: "pgbouncer_pool", Record: "pool:headroom_pgbouncer_pool_utilisation:ratio",
 		Expr: fmt.Sprintf("%s\n  / %s group_left %s",
-			p.Agg("sum", p.Headroom("headroom_pgbouncer_pool_server_connections", "pgbouncer", `state="active"`), bL...),
+			p.Agg("sum", p.Headroom("headroom_pgbouncer_pool_server_connections", kind.PgBouncer, `state="active"`), bL...),
 			p.On("target", "database"),
-			p.Agg("max", p.Headroom("headroom_pgbouncer_database_pool_size", "pgbouncer")+" > 0", "target", "database")),
+			p.Agg("max", p.Headroom("headroom_pgbouncer_database_pool_size", kind.PgBouncer)+" > 0", "target", "database")),
 		Unit: UnitRatio, Group: GroupDBPool, Title: "PgBouncer pool utilisation", Where: "pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.target }}",
 		Labels: bL,
 		Help:   "Server connections of a PgBouncer pool linked to a client over the database's pool_size."})
@@ -277,8 +279,8 @@ func dbSignals(cfg *Config, p PromQL, add func(Signal)) {
 		Help: "Every DB pool's utilisation: application pools seen from PostgreSQL (label pool) and PgBouncer pools (labels database, user)."})
 	connL := []string{"target"}
 	add(Signal{ID: "postgres_connections", Record: "target:headroom_postgres_connections_utilisation:ratio",
-		Expr: fmt.Sprintf("%s\n  / %s (%s > 0)", p.Agg("sum", p.Headroom("headroom_postgres_backends", "postgres"), connL...), p.On(connL...),
-			p.Agg("max", p.Headroom("headroom_postgres_usable_connections", "postgres"), connL...)),
+		Expr: fmt.Sprintf("%s\n  / %s (%s > 0)", p.Agg("sum", p.Headroom("headroom_postgres_backends", kind.Postgres), connL...), p.On(connL...),
+			p.Agg("max", p.Headroom("headroom_postgres_usable_connections", kind.Postgres), connL...)),
 		Unit: UnitRatio, Group: GroupPostgres, Title: "PostgreSQL connection utilisation", Where: "{{ $labels.target }}", Labels: connL,
 		Help: "Client backends over the connections ordinary clients can hold (max_connections less the reserved ones)."})
 }
@@ -286,19 +288,19 @@ func dbSignals(cfg *Config, p PromQL, add func(Signal)) {
 func redisSignals(cfg *Config, p PromQL, add func(Signal)) {
 	w := Dur(time.Duration(cfg.Redis.RateWindow))
 	tl := []string{"target"}
-	hits := p.Agg("sum", fmt.Sprintf("rate(%s[%s])", p.Headroom("headroom_redis_keyspace_hits_total", "redis"), w), tl...)
-	misses := p.Agg("sum", fmt.Sprintf("rate(%s[%s])", p.Headroom("headroom_redis_keyspace_misses_total", "redis"), w), tl...)
+	hits := p.Agg("sum", fmt.Sprintf("rate(%s[%s])", p.Headroom("headroom_redis_keyspace_hits_total", kind.Redis), w), tl...)
+	misses := p.Agg("sum", fmt.Sprintf("rate(%s[%s])", p.Headroom("headroom_redis_keyspace_misses_total", kind.Redis), w), tl...)
 	add(Signal{ID: "redis_hit_ratio", Record: "target:headroom_redis_keyspace_hits:ratio_rate" + w,
 		Expr: fmt.Sprintf("%s\n  / %s ((%s + %s %s) > 0)", hits, p.On(tl...), hits, p.On(tl...), misses), Unit: UnitRatio, Group: GroupRedis,
 		Title: "Redis keyspace hit rate", Where: "{{ $labels.target }}", Labels: tl, Window: time.Duration(cfg.Redis.RateWindow), Shape: ShapeRatio,
 		Help: "Keyspace hits over lookups; absent while there are no lookups, so 0/0 never reaches an alert."})
 	add(Signal{ID: "redis_evictions", Record: "target:headroom_redis_evicted_keys:rate" + w,
-		Expr: p.Agg("sum", fmt.Sprintf("rate(%s[%s])", p.Headroom("headroom_redis_evicted_keys_total", "redis"), w), tl...), Unit: UnitPerSecond,
+		Expr: p.Agg("sum", fmt.Sprintf("rate(%s[%s])", p.Headroom("headroom_redis_evicted_keys_total", kind.Redis), w), tl...), Unit: UnitPerSecond,
 		Group: GroupRedis, Title: "Redis evictions", Where: "{{ $labels.target }}", Labels: tl, Window: time.Duration(cfg.Redis.RateWindow), Shape: ShapeRate,
 		Help: "Keys evicted per second because of the memory limit."})
 	add(Signal{ID: "redis_memory", Record: "target:headroom_redis_memory_utilisation:ratio",
-		Expr: fmt.Sprintf("%s\n  / %s group_right %s", p.Agg("max", p.Headroom("headroom_redis_memory_used_bytes", "redis"), tl...), p.On(tl...),
-			p.Agg("max", p.Headroom("headroom_redis_memory_limit_bytes", "redis")+" > 0", "target", "source")),
+		Expr: fmt.Sprintf("%s\n  / %s group_right %s", p.Agg("max", p.Headroom("headroom_redis_memory_used_bytes", kind.Redis), tl...), p.On(tl...),
+			p.Agg("max", p.Headroom("headroom_redis_memory_limit_bytes", kind.Redis)+" > 0", "target", "source")),
 		Unit: UnitRatio, Group: GroupRedis, Title: "Redis memory utilisation", Where: "{{ $labels.target }} (limit from {{ $labels.source }})",
 		Labels: []string{"target", "source"}, MustExist: true,
 		Help: "used_memory over the memory limit the exporter names (maxmemory, the configured limit or system memory; label source)."})
@@ -364,40 +366,40 @@ func ResourceServiceLabels(cfg *Config) []string {
 
 // rawSignals are the exporter's gauges that alerts use as they are.
 func rawSignals(cfg *Config, p PromQL, add func(Signal)) {
-	add(Signal{ID: "standby_lag", Expr: p.Headroom("headroom_postgres_standby_lag_seconds", "postgres"), Unit: UnitSeconds, Group: GroupReplication,
+	add(Signal{ID: "standby_lag", Expr: p.Headroom("headroom_postgres_standby_lag_seconds", kind.Postgres), Unit: UnitSeconds, Group: GroupReplication,
 		Title: "Replication lag", Where: "standby {{ $labels.target }}", Labels: []string{"target"},
 		Help: "How far a standby's data is behind its primary; right on an idle primary, while replay is paused and when the stream is blocked."})
-	add(Signal{ID: "wal_receiver", Expr: p.Headroom("headroom_postgres_wal_receiver_streaming", "postgres"), Unit: UnitBool, Group: GroupReplication,
+	add(Signal{ID: "wal_receiver", Expr: p.Headroom("headroom_postgres_wal_receiver_streaming", kind.Postgres), Unit: UnitBool, Group: GroupReplication,
 		Title: "WAL receiver streaming", Where: "standby {{ $labels.target }}", Labels: []string{"target"},
 		Help: "1 while a standby's WAL receiver streams from its upstream."})
 	slotL := []string{"target", "slot", "slot_type"}
-	add(Signal{ID: "slot_retained", Expr: p.Headroom("headroom_postgres_replication_slot_retained_wal_bytes", "postgres"), Unit: UnitBytes,
+	add(Signal{ID: "slot_retained", Expr: p.Headroom("headroom_postgres_replication_slot_retained_wal_bytes", kind.Postgres), Unit: UnitBytes,
 		Group: GroupReplication, Title: "WAL retained by a replication slot", Where: "slot {{ $labels.slot }} on {{ $labels.target }}", Labels: slotL,
 		Help: "WAL a replication slot holds back from removal."})
 	pl := []string{"target", "database", "user"}
-	add(Signal{ID: "pgbouncer_waiting", Expr: p.Headroom("headroom_pgbouncer_pool_client_connections", "pgbouncer", `state="waiting"`), Unit: UnitCount,
+	add(Signal{ID: "pgbouncer_waiting", Expr: p.Headroom("headroom_pgbouncer_pool_client_connections", kind.PgBouncer, `state="waiting"`), Unit: UnitCount,
 		Group: GroupPgBouncer, Title: "PgBouncer clients waiting", Where: "pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.target }}", Labels: pl,
 		Help: "Clients of a pool waiting for a server connection."})
-	add(Signal{ID: "pgbouncer_max_wait", Expr: p.Headroom("headroom_pgbouncer_pool_max_wait_seconds", "pgbouncer"), Unit: UnitSeconds,
+	add(Signal{ID: "pgbouncer_max_wait", Expr: p.Headroom("headroom_pgbouncer_pool_max_wait_seconds", kind.PgBouncer), Unit: UnitSeconds,
 		Group: GroupPgBouncer, Title: "PgBouncer max wait", Where: "pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.target }}", Labels: pl,
 		Help: "How long the oldest waiting client of a pool has waited."})
-	for _, k := range []struct{ kind, name string }{{"postgres", "pg-primary"}, {"pgbouncer", "pgbouncer"}, {"redis", "redis"}} {
-		add(Signal{ID: k.kind + "_up", Expr: p.Headroom("headroom_target_up", k.kind, fmt.Sprintf("kind=%q", k.kind)), Unit: UnitBool, Group: groupOfKind(k.kind),
-			Title: "headroom's " + k.kind + " target", Where: "{{ $labels.target }}", Labels: []string{"target", "kind"},
+	for _, k := range []kind.Kind{kind.Postgres, kind.PgBouncer, kind.Redis} {
+		add(Signal{ID: string(k) + "_up", Expr: p.Headroom("headroom_target_up", k, fmt.Sprintf("kind=%q", k)), Unit: UnitBool, Group: groupOfKind(k),
+			Title: "headroom's " + string(k) + " target", Where: "{{ $labels.target }}", Labels: []string{"target", "kind"},
 			Help: "1 when the exporter got usable data from the target in its last scrape."})
 	}
-	add(Signal{ID: "api_probe", Expr: p.Headroom("headroom_api_probe_success", "api"), Unit: UnitBool, Group: GroupAPI,
+	add(Signal{ID: "api_probe", Expr: p.Headroom("headroom_api_probe_success", kind.API), Unit: UnitBool, Group: GroupAPI,
 		Title: "API health probe", Where: "{{ $labels.target }}", Labels: []string{"target"},
 		Help: "1 when the API's health endpoint answered healthy; 0, not absent, when it could not be reached."})
 }
 
-func groupOfKind(kind string) Group {
-	switch kind {
-	case "postgres":
+func groupOfKind(k kind.Kind) Group {
+	switch k {
+	case kind.Postgres:
 		return GroupPostgres
-	case "pgbouncer":
+	case kind.PgBouncer:
 		return GroupPgBouncer
-	case "redis":
+	case kind.Redis:
 		return GroupRedis
 	}
 	return GroupAPI

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 // Direction says which way a trigger scales.
@@ -88,7 +90,7 @@ type Trigger struct {
 	Labels map[string]string
 	// Kind is the headroom target kind whose down alert inhibits this
 	// trigger ("postgres", "pgbouncer", "redis", "api"); empty for none.
-	Kind string
+	Kind kind.Kind
 	// When says in words when a trigger whose expression is not a plain
 	// comparison fires (APIDown, ExporterAbsent, SignalAbsent, ...).
 	When string

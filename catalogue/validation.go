@@ -3,6 +3,8 @@ package catalogue
 import (
 	"strings"
 	"time"
+
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 // validation defines the post-scaling validation targets: info alerts for
@@ -26,15 +28,15 @@ func (d *defs) validation() {
 		{"CapacityTargetMissedMemory", SignalAPIMemory, Above, 0.8},
 	} {
 		s := sig(c.signal)
-		kind := ""
+		var k kind.Kind
 		switch s.Group {
 		case GroupDBPool:
-			kind = "postgres"
+			k = kind.Postgres
 		case GroupRedis:
-			kind = "redis"
+			k = kind.Redis
 		}
 		add(Trigger{ID: c.id, Alert: AlertCapacityTargetMissed, Set: SetValidation, Source: "HA", Direction: None, Signal: s, Comparison: c.cmp,
-			Threshold: c.thr, For: 60 * min, Action: "review_capacity", Urgency: UrgencyLow, Severity: SeverityInfo, Kind: kind,
+			Threshold: c.thr, For: 60 * min, Action: "review_capacity", Urgency: UrgencyLow, Severity: SeverityInfo, Kind: k,
 			Labels: map[string]string{"check": strings.TrimPrefix(c.id, "CapacityTargetMissed")},
 			Runbook: Runbook{Meaning: "The service has been outside one of its post-scaling validation targets for an hour (label check says which). These are the targets a scaling step must reach; missing one for long is a capacity-review item, not a page.",
 				Steps: []string{"Review at the next capacity review: the last scaling step did not reach its target, or load has grown since.",
