@@ -83,6 +83,7 @@ type SLO struct {
 
 func (s SLO) Budget() float64 { return Round(1 - s.Objective) }
 
+// Objectives are the config's enabled SLOs: availability, then latency.
 func (c *Config) Objectives() []SLO {
 	p := PromQL{c}
 	api := c.Selectors.API
