@@ -2,9 +2,13 @@ package alerts
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/kind"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
@@ -24,12 +28,15 @@ func inputsAbsentName(alert string) string { return alert + ": inputs absent" }
 // the exporter itself is, which ExporterAbsent reports.
 var exporterAlways = []string{"up", "headroom_target_up", "headroom_api_probe_success"}
 
-// headroomKinds are the exporter's target kinds with a down alert, by the
-// prefix of their metrics.
-var headroomKinds = []struct{ kind, prefix, alert string }{
-	{"postgres", "headroom_postgres_", "PostgresDown"},
-	{"pgbouncer", "headroom_pgbouncer_", "PgBouncerDown"},
-	{"redis", "headroom_redis_", "RedisDown"},
+// headroomKinds are the exporter's target kinds with a down alert; their
+// metrics carry the kind's prefix (kind.Kind.MetricPrefix).
+var headroomKinds = []struct {
+	kind  kind.Kind
+	alert catalogue.TriggerID
+}{
+	{kind.Postgres, catalogue.TriggerPostgresDown},
+	{kind.PgBouncer, catalogue.TriggerPgBouncerDown},
+	{kind.Redis, catalogue.TriggerRedisDown},
 }
 
 // inputsAbsentTests makes one test group per alertname: every series the
@@ -37,7 +44,7 @@ var headroomKinds = []struct{ kind, prefix, alert string }{
 // of the bundle is scraped, and the test states what fires instead: the
 // exporter's absence, the down alert of the target whose data is missing,
 // or SignalAbsent for the missing signals. The alert itself stays silent.
-func inputsAbsentTests(cfg *Config, cat []Trigger, rec, alerting rulefmt.RuleGroups) ([]testGroup, error) {
+func inputsAbsentTests(cfg *catalogue.Config, cat []catalogue.Trigger, rec, alerting rulefmt.RuleGroups) ([]testGroup, error) {
 	records := recordsOf(rec)
 	var names []string
 	exprs := map[string][]string{}
@@ -49,26 +56,26 @@ func inputsAbsentTests(cfg *Config, cat []Trigger, rec, alerting rulefmt.RuleGro
 			exprs[r.Alert] = append(exprs[r.Alert], r.Expr)
 		}
 	}
-	byAlert := map[string][]Trigger{}
+	byAlert := map[string][]catalogue.Trigger{}
 	for _, t := range cat {
 		byAlert[t.Alert] = append(byAlert[t.Alert], t)
 	}
 	var out []testGroup
 	for _, name := range names {
 		in := map[string]bool{}
-		var buckets []bucketInput
+		var buckets []catalogue.BucketInput
 		// The alert's rules share records (a scoped alert's rules its scope
 		// record): each is followed once, for the union of their inputs.
-		inputs, bucketWalk := newInputWalk(records), newInputWalk(records)
+		inputs, bucketWalk := catalogue.NewInputWalk(records), catalogue.NewInputWalk(records)
 		for _, e := range exprs[name] {
-			raw, err := rawInputsOf(inputs, e)
+			raw, err := catalogue.RawInputsOf(inputs, e)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			for _, m := range raw {
 				in[m] = true
 			}
-			bs, err := bucketsOf(bucketWalk, e)
+			bs, err := catalogue.BucketsOf(bucketWalk, e)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
@@ -98,7 +105,7 @@ func inputsAbsentTests(cfg *Config, cat []Trigger, rec, alerting rulefmt.RuleGro
 	return out, nil
 }
 
-func containsBucket(list []bucketInput, b bucketInput) bool {
+func containsBucket(list []catalogue.BucketInput, b catalogue.BucketInput) bool {
 	for _, x := range list {
 		if x.String() == b.String() {
 			return true
@@ -110,15 +117,15 @@ func containsBucket(list []bucketInput, b bucketInput) bool {
 // inputsAbsentGroup is the inputs-absent case of an alert: the metrics in
 // `in` are missing; or, with bucket set, every metric is scraped and only
 // that bucket of its histogram is missing.
-func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger, name string, in map[string]bool, bucket *bucketInput) (testGroup, error) {
+func inputsAbsentGroup(cfg *catalogue.Config, cat []catalogue.Trigger, byAlert map[string][]catalogue.Trigger, name string, in map[string]bool, bucket *catalogue.BucketInput) (testGroup, error) {
 	exporterGone := false
 	for _, m := range exporterAlways {
 		exporterGone = exporterGone || in[m]
 	}
-	down := map[string]bool{}
+	down := map[kind.Kind]bool{}
 	for m := range in {
 		for _, k := range headroomKinds {
-			if strings.HasPrefix(m, k.prefix) {
+			if strings.HasPrefix(m, k.kind.MetricPrefix()) {
 				down[k.kind] = true
 			}
 		}
@@ -129,7 +136,7 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 			return false
 		}
 		for _, k := range headroomKinds {
-			if down[k.kind] && strings.HasPrefix(metric, k.prefix) {
+			if down[k.kind] && strings.HasPrefix(metric, k.kind.MetricPrefix()) {
 				return false
 			}
 		}
@@ -165,8 +172,8 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 			if !down[k.kind] {
 				continue
 			}
-			for _, t := range byAlert[k.alert] {
-				l := t.Signal.fixture(f, constant(n, 0))
+			for _, t := range byAlert[string(k.alert)] {
+				l := f.feed(t.Signal, constant(n, 0))
 				a, err := alertFor(t, l, 0)
 				if err != nil {
 					return testGroup{}, err
@@ -181,10 +188,10 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 	// inputs is missing here; those that are missing fire.
 	var absentAlerts []expAlert
 	var absentFor time.Duration
-	var bucketRules []Trigger
+	var bucketRules []catalogue.Trigger
 	for _, t := range byAlert["SignalAbsent"] {
 		probe := &fx{cfg: cfg, step: testStep}
-		t.Signal.fixture(probe, constant(n, 0.5))
+		probe.feed(t.Signal, constant(n, 0.5))
 		if probe.err != nil {
 			return testGroup{}, probe.err
 		}
@@ -193,13 +200,13 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 			present = present && scrapable(metricOf(s.Series))
 		}
 		absentFor = t.For
-		if t.test == testAbsentBucket {
+		if testKindOf(t) == testAbsentBucket {
 			// It reads the series as scraped: judged once they are all in.
 			bucketRules = append(bucketRules, t)
 		}
-		if t.test == testAbsentBucket {
+		if testKindOf(t) == testAbsentBucket {
 			if present {
-				t.Signal.fixture(f, constant(n, 0.5))
+				f.feed(t.Signal, constant(n, 0.5))
 			}
 			continue
 		}
@@ -207,11 +214,11 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 			// Its series are fed; it still fires when what it watches is
 			// the very bucket this case leaves out (the p95's finite
 			// buckets).
-			t.Signal.fixture(f, constant(n, 0.5))
+			f.feed(t.Signal, constant(n, 0.5))
 			if bucket == nil || t.Signal.Scraped == "" {
 				continue
 			}
-			watched, err := rawBuckets(t.Signal.Scraped, nil)
+			watched, err := catalogue.RawBuckets(t.Signal.Scraped, nil)
 			if err != nil {
 				return testGroup{}, err
 			}
@@ -236,7 +243,7 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 			return testGroup{}, err
 		}
 		if gaps[""] == 0 {
-			return testGroup{}, fmt.Errorf(`no fixture scrapes %s{le="+Inf"}: the case would not show the bucket missing from a scraped histogram`, bucket.metric)
+			return testGroup{}, fmt.Errorf(`no fixture scrapes %s{le="+Inf"}: the case would not show the bucket missing from a scraped histogram`, bucket.Metric)
 		}
 	}
 	for _, t := range bucketRules {
@@ -267,7 +274,7 @@ func inputsAbsentGroup(cfg *Config, cat []Trigger, byAlert map[string][]Trigger,
 	if len(fired) == 0 {
 		return testGroup{}, fmt.Errorf("nothing fires when %v are absent: give them an absent() companion (a MustExist signal)", missing)
 	}
-	if !contains(fired, name) {
+	if !slices.Contains(fired, name) {
 		checks = append(checks, alertTest{EvalTime: at(n - 1), Alertname: name, ExpAlerts: []expAlert{}})
 	}
 	verb := "fires"
@@ -291,7 +298,7 @@ func metricOf(series string) string {
 func dedupe(list []string) []string {
 	var out []string
 	for _, s := range list {
-		if !contains(out, s) {
+		if !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}

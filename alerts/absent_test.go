@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/headroom-dev/headroom/catalogue"
+
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"gopkg.in/yaml.v3"
@@ -19,7 +21,7 @@ import (
 // some alert is expected firing. TestBundles runs those tests with promtool,
 // so what they expect is what Prometheus does: never silence.
 func TestEveryAlertHasAnInputsAbsentCase(t *testing.T) {
-	for _, preset := range Presets() {
+	for _, preset := range catalogue.Presets() {
 		t.Run(preset, func(t *testing.T) {
 			dir := filepath.Join(mixinDir, preset)
 			read := func(name string) rulefmt.RuleGroups {
@@ -35,7 +37,7 @@ func TestEveryAlertHasAnInputsAbsentCase(t *testing.T) {
 			}
 			records, alerting := recordsOf(read(FileRules)), read(FileAlerts)
 			inputs := map[string]map[string]bool{}
-			buckets := map[string][]bucketInput{}
+			buckets := map[string][]catalogue.BucketInput{}
 			var names []string
 			for _, g := range alerting.Groups {
 				for _, r := range g.Rules {
@@ -46,7 +48,7 @@ func TestEveryAlertHasAnInputsAbsentCase(t *testing.T) {
 					for _, m := range rawInputs(t, r.Expr, records) {
 						inputs[r.Alert][m] = true
 					}
-					bs, err := rawBuckets(r.Expr, records)
+					bs, err := catalogue.RawBuckets(r.Expr, records)
 					if err != nil {
 						t.Fatalf("%s: %v", r.Alert, err)
 					}
@@ -59,8 +61,8 @@ func TestEveryAlertHasAnInputsAbsentCase(t *testing.T) {
 			}
 			// The latency SLO reads its target bucket by le: the walk
 			// must see it, or the bucket cases below check nothing.
-			if len(buckets[alertErrorBudgetBurn]) == 0 {
-				t.Fatalf("%s reads no bucket by its le: the walk is broken", alertErrorBudgetBurn)
+			if len(buckets[catalogue.AlertErrorBudgetBurn]) == 0 {
+				t.Fatalf("%s reads no bucket by its le: the walk is broken", catalogue.AlertErrorBudgetBurn)
 			}
 			if len(names) < 10 {
 				t.Fatalf("only %d alertnames in %s: the walk is broken", len(names), FileAlerts)
@@ -116,7 +118,7 @@ func TestEveryAlertHasAnInputsAbsentCase(t *testing.T) {
 						found = true
 					}
 					if !found {
-						t.Errorf(`%s: no promtool test shows what fires when %s{le="+Inf"} is scraped without %s %v`, name, b.metric, b, why)
+						t.Errorf(`%s: no promtool test shows what fires when %s{le="+Inf"} is scraped without %s %v`, name, b.Metric, b, why)
 					}
 				}
 			}
@@ -146,7 +148,7 @@ func absentCaseProblem(g testGroup, in map[string]bool) string {
 // bucketCaseProblem says why a test group is not the case of a histogram
 // scraped without bucket b (its le="+Inf" series fed, no b bucket beside
 // any of them, some alert expected firing), or "" when it is one.
-func bucketCaseProblem(t *testing.T, g testGroup, b bucketInput) string {
+func bucketCaseProblem(t *testing.T, g testGroup, b catalogue.BucketInput) string {
 	t.Helper()
 	gaps, err := bucketGaps(g.InputSeries, b, "")
 	if err != nil {
@@ -158,9 +160,9 @@ func bucketCaseProblem(t *testing.T, g testGroup, b bucketInput) string {
 	}
 	switch {
 	case len(kept) != len(g.InputSeries):
-		return "feeds the " + b.le.String() + " bucket"
+		return "feeds the " + b.LE.String() + " bucket"
 	case gaps[""] == 0:
-		return `feeds no le="+Inf" series of ` + b.metric
+		return `feeds no le="+Inf" series of ` + b.Metric
 	}
 	for _, a := range g.AlertRuleTests {
 		if len(a.ExpAlerts) > 0 {
@@ -205,7 +207,7 @@ func TestAbsentCaseProblem(t *testing.T) {
 // TestBucketCaseProblem: the meta-test's judgement of a bucket case, on
 // cases it must reject.
 func TestBucketCaseProblem(t *testing.T) {
-	b := bucketInput{metric: "h_bucket", le: labels.MustNewMatcher(labels.MatchRegexp, "le", `3(\.0)?`)}
+	b := catalogue.BucketInput{Metric: "h_bucket", LE: labels.MustNewMatcher(labels.MatchRegexp, "le", `3(\.0)?`)}
 	fires := []alertTest{{Alertname: "SignalAbsent", ExpAlerts: []expAlert{{}}}}
 	inf := inputSeries{Series: `h_bucket{instance="a", le="+Inf"}`}
 	for _, c := range []struct {

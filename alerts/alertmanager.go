@@ -3,8 +3,12 @@ package alerts
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/kind"
 
 	"gopkg.in/yaml.v3"
 )
@@ -56,7 +60,7 @@ type InhibitRule struct {
 	Equal          []string
 }
 
-func alertmanagerConfig(cfg *Config, cat []Trigger) amConfig {
+func alertmanagerConfig(cfg *catalogue.Config, cat []catalogue.Trigger) amConfig {
 	r := cfg.Receivers
 	route := amRoute{
 		Receiver: r.Ticket, GroupBy: []string{"service", "alertname"},
@@ -88,7 +92,7 @@ func alertmanagerConfig(cfg *Config, cat []Trigger) amConfig {
 }
 
 // InhibitRules returns the bundle's inhibition rules.
-func InhibitRules(cfg *Config, cat []Trigger) []InhibitRule {
+func InhibitRules(cfg *catalogue.Config, cat []catalogue.Trigger) []InhibitRule {
 	var out []InhibitRule
 	out = append(out, InhibitRule{
 		Why:            "A scale-down alert is inhibited while any scale-up alert fires for the same service.",
@@ -99,21 +103,24 @@ func InhibitRules(cfg *Config, cat []Trigger) []InhibitRule {
 		SourceMatchers: []string{`severity="critical"`}, TargetMatchers: []string{`severity="warning"`},
 		Equal: []string{"alertname", "service", "target"},
 	})
-	byKind := map[string][]string{}
+	byKind := map[kind.Kind][]string{}
 	present := map[string]bool{}
 	for _, t := range cat {
 		present[t.Alert] = true
-		if t.Kind != "" && !contains(byKind[t.Kind], t.Alert) {
+		if t.Kind != "" && !slices.Contains(byKind[t.Kind], t.Alert) {
 			byKind[t.Kind] = append(byKind[t.Kind], t.Alert)
 		}
 	}
 	var downs, datapath []string
-	for _, k := range []struct{ kind, alert string }{{"postgres", "PostgresDown"}, {"pgbouncer", "PgBouncerDown"}, {"redis", "RedisDown"}} {
-		if present[k.alert] {
-			downs = append(downs, k.alert)
+	for _, k := range []struct {
+		kind  kind.Kind
+		alert catalogue.TriggerID
+	}{{kind.Postgres, catalogue.TriggerPostgresDown}, {kind.PgBouncer, catalogue.TriggerPgBouncerDown}, {kind.Redis, catalogue.TriggerRedisDown}} {
+		if present[string(k.alert)] {
+			downs = append(downs, string(k.alert))
 		}
 		for _, a := range byKind[k.kind] {
-			if !contains(datapath, a) {
+			if !slices.Contains(datapath, a) {
 				datapath = append(datapath, a)
 			}
 		}
@@ -128,10 +135,10 @@ func InhibitRules(cfg *Config, cat []Trigger) []InhibitRule {
 	}
 	if present["APIDown"] && len(byKind["api"]) > 0 {
 		api := append([]string{}, byKind["api"]...)
-		if len(cfg.slos()) > 0 {
+		if len(cfg.Objectives()) > 0 {
 			// An outage burns the error budget at once: APIDown has
 			// already paged for it.
-			api = append(api, alertErrorBudgetBurn)
+			api = append(api, catalogue.AlertErrorBudgetBurn)
 		}
 		sort.Strings(api)
 		out = append(out, InhibitRule{
@@ -170,7 +177,7 @@ func matchAny(label string, values []string) string {
 }
 
 // renderAlertmanager writes alertmanager.yml with comments on its parts.
-func renderAlertmanager(cfg *Config, cat []Trigger) ([]byte, error) {
+func renderAlertmanager(cfg *catalogue.Config, cat []catalogue.Trigger) ([]byte, error) {
 	c := alertmanagerConfig(cfg, cat)
 	var doc yaml.Node
 	if err := doc.Encode(c); err != nil {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headroom-dev/headroom/catalogue"
+
 	"github.com/prometheus/alertmanager/alert"
 	amconfig "github.com/prometheus/alertmanager/config"
 	"github.com/prometheus/alertmanager/dispatch"
@@ -15,9 +17,9 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-func loadAlertmanager(t *testing.T, cfg *Config) *amconfig.Config {
+func loadAlertmanager(t *testing.T, cfg *catalogue.Config) *amconfig.Config {
 	t.Helper()
-	b, err := renderAlertmanager(cfg, Catalogue(cfg))
+	b, err := renderAlertmanager(cfg, catalogue.Catalogue(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +31,7 @@ func loadAlertmanager(t *testing.T, cfg *Config) *amconfig.Config {
 }
 
 // sampleAlert is the label set an alert of a trigger carries.
-func sampleAlert(tr Trigger, extra ...string) model.LabelSet {
+func sampleAlert(tr catalogue.Trigger, extra ...string) model.LabelSet {
 	ls := model.LabelSet{"alertname": model.LabelValue(tr.Alert)}
 	for k, v := range ruleLabels(tr) {
 		ls[model.LabelName(k)] = model.LabelValue(v)
@@ -52,24 +54,24 @@ func receivers(route *dispatch.Route, ls model.LabelSet) []string {
 // route tree: critical and high urgency scale-up and health alerts page,
 // medium and scale-down go to tickets, info to capacity review.
 func TestRouting(t *testing.T) {
-	for _, p := range Presets() {
-		cfg, _ := Preset(p)
+	for _, p := range catalogue.Presets() {
+		cfg, _ := catalogue.Preset(p)
 		am := loadAlertmanager(t, cfg)
 		route := dispatch.NewRoute(am.Route, nil)
 		r := cfg.Receivers
-		for _, tr := range Catalogue(cfg) {
+		for _, tr := range catalogue.Catalogue(cfg) {
 			want := r.Ticket
 			switch {
-			case tr.Direction == Down:
+			case tr.Direction == catalogue.Down:
 				want = r.Ticket
-			case tr.Urgency == UrgencyCritical || tr.Urgency == UrgencyHigh:
+			case tr.Urgency == catalogue.UrgencyCritical || tr.Urgency == catalogue.UrgencyHigh:
 				want = r.Pager
-				if tr.Severity == SeverityWarning { // the warning level of a laddered alert
+				if tr.Severity == catalogue.SeverityWarning { // the warning level of a laddered alert
 					want = r.Ticket
 				}
-			case tr.Urgency == UrgencyMedium:
+			case tr.Urgency == catalogue.UrgencyMedium:
 				want = r.Ticket
-			case tr.Severity == SeverityInfo:
+			case tr.Severity == catalogue.SeverityInfo:
 				want = r.CapacityReview
 			}
 			got := receivers(route, sampleAlert(tr, "target", "x"))
@@ -136,15 +138,15 @@ func muted(t *testing.T, am *amconfig.Config, firing []model.LabelSet, target mo
 // TestInhibitionRules tests every generated inhibition rule, both the
 // alerts it mutes and the ones it must not.
 func TestInhibitionRules(t *testing.T) {
-	cfg, _ := Preset("health-agent")
+	cfg, _ := catalogue.Preset("health-agent")
 	am := loadAlertmanager(t, cfg)
-	byID := map[string]Trigger{}
-	for _, tr := range Catalogue(cfg) {
+	byID := map[string]catalogue.Trigger{}
+	for _, tr := range catalogue.Catalogue(cfg) {
 		byID[tr.ID] = tr
 	}
 	a := func(id string, extra ...string) model.LabelSet { return sampleAlert(byID[id], extra...) }
 	// ErrorBudgetBurn comes from the SLOs, not the catalogue.
-	burn := model.LabelSet{"alertname": alertErrorBudgetBurn, "service": model.LabelValue(cfg.Service),
+	burn := model.LabelSet{"alertname": catalogue.AlertErrorBudgetBurn, "service": model.LabelValue(cfg.Service),
 		"slo": "availability", "severity": "critical", "long_window": "1h", "short_window": "5m"}
 	other := func(ls model.LabelSet, k, v string) model.LabelSet {
 		c := ls.Clone()

@@ -8,10 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/headroom-dev/headroom/catalogue"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/common/model"
@@ -26,16 +29,16 @@ const mixinDir = "../mixin"
 // variant is a config the tests generate a bundle for.
 type variant struct {
 	name string
-	cfg  func(t *testing.T) *Config
+	cfg  func(t *testing.T) *catalogue.Config
 	// tests are the generated promtool test files to run (globs under
 	// tests/); nil runs them all.
 	tests []string
 }
 
-func preset(name string) func(t *testing.T) *Config {
-	return func(t *testing.T) *Config {
+func preset(name string) func(t *testing.T) *catalogue.Config {
+	return func(t *testing.T) *catalogue.Config {
 		t.Helper()
-		cfg, err := Preset(name)
+		cfg, err := catalogue.Preset(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,10 +48,10 @@ func preset(name string) func(t *testing.T) *Config {
 
 // fromYAML is a config file on top of a preset. Variants shorten the hour
 // long `for`s: they test the plumbing of a source, not the durations.
-func fromYAML(base, text string) func(t *testing.T) *Config {
-	return func(t *testing.T) *Config {
+func fromYAML(base, text string) func(t *testing.T) *catalogue.Config {
+	return func(t *testing.T) *catalogue.Config {
 		t.Helper()
-		cfg, err := LoadOnto(base, []byte(text))
+		cfg, err := catalogue.LoadOnto(base, []byte(text))
 		if err != nil {
 			t.Fatalf("%s\n%s", err, text)
 		}
@@ -169,9 +172,9 @@ autoscaling: {cluster: eu-1}
 }
 
 // generateTo writes a bundle into a temporary directory.
-func generateTo(t *testing.T, cfg *Config) (string, Files) {
+func generateTo(t *testing.T, cfg *catalogue.Config) (string, Files) {
 	t.Helper()
-	files, err := Generate(cfg)
+	files, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +292,7 @@ func TestBundles(t *testing.T) {
 					if !strings.HasPrefix(name, TestsDir+"/") {
 						continue
 					}
-					if v.tests == nil || contains(v.tests, strings.TrimPrefix(name, TestsDir+"/")) {
+					if v.tests == nil || slices.Contains(v.tests, strings.TrimPrefix(name, TestsDir+"/")) {
 						tests = append(tests, name)
 					}
 				}
@@ -320,12 +323,12 @@ func TestEdgeCases(t *testing.T) {
 // TestCommittedBundles fails when mixin/ is not what the generator makes:
 // run `make generate`.
 func TestCommittedBundles(t *testing.T) {
-	for _, name := range Presets() {
-		cfg, err := Preset(name)
+	for _, name := range catalogue.Presets() {
+		cfg, err := catalogue.Preset(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		files, err := Generate(cfg)
+		files, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -335,15 +338,15 @@ func TestCommittedBundles(t *testing.T) {
 
 // TestGenerateIsPure: the same config gives the same bytes.
 func TestGenerateIsPure(t *testing.T) {
-	cfg, err := Preset("health-agent")
+	cfg, err := catalogue.Preset("health-agent")
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Generate(cfg)
+	a, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Generate(cfg)
+	b, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,9 +360,9 @@ func TestGenerateIsPure(t *testing.T) {
 // TestPrometheusRuleMatchesRuleFiles: the manifest carries exactly the rule
 // files' groups.
 func TestPrometheusRuleMatchesRuleFiles(t *testing.T) {
-	for _, name := range Presets() {
-		cfg, _ := Preset(name)
-		files, err := Generate(cfg)
+	for _, name := range catalogue.Presets() {
+		cfg, _ := catalogue.Preset(name)
+		files, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,7 +373,7 @@ func TestPrometheusRuleMatchesRuleFiles(t *testing.T) {
 		if pr.APIVersion != "monitoring.coreos.com/v1" || pr.Kind != "PrometheusRule" || pr.Name == "" {
 			t.Errorf("%s: header %s %s %q", name, pr.APIVersion, pr.Kind, pr.Name)
 		}
-		want := append(RecordingRules(cfg).Groups, AlertingRules(cfg).Groups...)
+		want := append(RecordingRules(catalogue.MustBuild(cfg)).Groups, AlertingRules(catalogue.MustBuild(cfg)).Groups...)
 		if len(pr.Spec.Groups) != len(want) {
 			t.Fatalf("%s: %d groups, want %d", name, len(pr.Spec.Groups), len(want))
 		}

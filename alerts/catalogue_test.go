@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/headroom-dev/headroom/catalogue"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"gopkg.in/yaml.v3"
@@ -26,7 +29,7 @@ var spec = map[string][]string{
 	},
 }
 
-func alertNames(cat []Trigger) map[string]bool {
+func alertNames(cat []catalogue.Trigger) map[string]bool {
 	out := map[string]bool{}
 	for _, t := range cat {
 		out[t.Alert] = true
@@ -35,12 +38,12 @@ func alertNames(cat []Trigger) map[string]bool {
 }
 
 func TestEverySpecRowIsInItsPreset(t *testing.T) {
-	for _, p := range Presets() {
-		cfg, err := Preset(p)
+	for _, p := range catalogue.Presets() {
+		cfg, err := catalogue.Preset(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		have := alertNames(Catalogue(cfg))
+		have := alertNames(catalogue.Catalogue(cfg))
 		for _, id := range append(append([]string{}, spec[p]...), spec[""]...) {
 			if !have[id] {
 				t.Errorf("preset %s has no alert %s", p, id)
@@ -88,7 +91,7 @@ func TestSpecTableIsTRIGGERS(t *testing.T) {
 // TestTriggerNumbersAreTheSeeds checks the defaults against TRIGGERS.md.
 func TestTriggerNumbersAreTheSeeds(t *testing.T) {
 	type want struct {
-		cmp       Comparison
+		cmp       catalogue.Comparison
 		threshold float64
 		forDur    time.Duration
 		urgency   string
@@ -96,33 +99,33 @@ func TestTriggerNumbersAreTheSeeds(t *testing.T) {
 	}
 	m := time.Minute
 	wants := map[string]want{
-		"CPUHigh":                    {Above, 0.8, 10 * m, "high", "scale_horizontally"},
-		"MemoryHigh":                 {Above, 0.85, 5 * m, "critical", "scale_vertically"},
-		"DBPoolHigh":                 {Above, 0.8, 5 * m, "high", "increase_pool_or_scale_db"},
-		"CacheHitRateLow":            {Below, 0.3, 20 * m, "medium", "increase_redis_memory"},
-		"APIErrorRateHigh":           {Above, 0.05, 5 * m, "critical", "investigate_then_scale"},
-		"APILatencyP95High":          {Above, 5, 10 * m, "high", "scale_horizontally"},
-		"ResourceSaturated":          {AtLeast, 0.8, 10 * m, "high", "scale_saturated_resource"},
-		"RedisEvictionsHigh":         {Above, 1, 10 * m, "medium", "increase_redis_memory"},
-		"RequestRateHigh":            {Above, 15, m, "high", "scale_out"},
-		"QueueDepthHigh":             {Above, 25, m, "high", "scale_out"},
-		"LatencyP95High":             {Above, 1, m, "high", "scale_out"},
-		"ResourcePressureCPU":        {Above, 0.7, m, "high", "scale_out"},
-		"ResourcePressureMemory":     {Above, 0.8, m, "high", "scale_out"},
-		"CPULow":                     {Below, 0.3, 30 * m, "low", "scale_down_instances"},
-		"MemoryLow":                  {Below, 0.5, 60 * m, "low", "reduce_instance_size"},
-		"DBPoolLow":                  {Below, 0.3, 60 * m, "low", "reduce_pool_size"},
-		"ReplicationLagHigh":         {Above, 10, 2 * m, "high", "investigate_replication"},
-		"ReplicationLagCritical":     {Above, 60, 2 * m, "high", "investigate_replication"},
-		"PgBouncerMaxWait":           {Above, 1, m, "high", "increase_pgbouncer_pool"},
-		"PostgresConnectionsNearMax": {Above, 0.8, 5 * m, "high", "pool_connections_or_raise_max_connections"},
-		"RedisMemoryNearMax":         {Above, 0.8, 5 * m, "high", "increase_redis_memory"},
+		"CPUHigh":                    {catalogue.Above, 0.8, 10 * m, "high", "scale_horizontally"},
+		"MemoryHigh":                 {catalogue.Above, 0.85, 5 * m, "critical", "scale_vertically"},
+		"DBPoolHigh":                 {catalogue.Above, 0.8, 5 * m, "high", "increase_pool_or_scale_db"},
+		"CacheHitRateLow":            {catalogue.Below, 0.3, 20 * m, "medium", "increase_redis_memory"},
+		"APIErrorRateHigh":           {catalogue.Above, 0.05, 5 * m, "critical", "investigate_then_scale"},
+		"APILatencyP95High":          {catalogue.Above, 5, 10 * m, "high", "scale_horizontally"},
+		"ResourceSaturated":          {catalogue.AtLeast, 0.8, 10 * m, "high", "scale_saturated_resource"},
+		"RedisEvictionsHigh":         {catalogue.Above, 1, 10 * m, "medium", "increase_redis_memory"},
+		"RequestRateHigh":            {catalogue.Above, 15, m, "high", "scale_out"},
+		"QueueDepthHigh":             {catalogue.Above, 25, m, "high", "scale_out"},
+		"LatencyP95High":             {catalogue.Above, 1, m, "high", "scale_out"},
+		"ResourcePressureCPU":        {catalogue.Above, 0.7, m, "high", "scale_out"},
+		"ResourcePressureMemory":     {catalogue.Above, 0.8, m, "high", "scale_out"},
+		"CPULow":                     {catalogue.Below, 0.3, 30 * m, "low", "scale_down_instances"},
+		"MemoryLow":                  {catalogue.Below, 0.5, 60 * m, "low", "reduce_instance_size"},
+		"DBPoolLow":                  {catalogue.Below, 0.3, 60 * m, "low", "reduce_pool_size"},
+		"ReplicationLagHigh":         {catalogue.Above, 10, 2 * m, "high", "investigate_replication"},
+		"ReplicationLagCritical":     {catalogue.Above, 60, 2 * m, "high", "investigate_replication"},
+		"PgBouncerMaxWait":           {catalogue.Above, 1, m, "high", "increase_pgbouncer_pool"},
+		"PostgresConnectionsNearMax": {catalogue.Above, 0.8, 5 * m, "high", "pool_connections_or_raise_max_connections"},
+		"RedisMemoryNearMax":         {catalogue.Above, 0.8, 5 * m, "high", "increase_redis_memory"},
 	}
 	activation := map[string]float64{"RequestRateHigh": 5, "QueueDepthHigh": 10, "LatencyP95High": 0.5, "ResourcePressureCPU": 0.1}
 	seen := map[string]bool{}
-	for _, p := range Presets() {
-		cfg, _ := Preset(p)
-		for _, tr := range Catalogue(cfg) {
+	for _, p := range catalogue.Presets() {
+		cfg, _ := catalogue.Preset(p)
+		for _, tr := range catalogue.Catalogue(cfg) {
 			w, ok := wants[tr.ID]
 			if !ok {
 				continue
@@ -149,13 +152,13 @@ var snake = regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
 func TestEveryAlertCarriesTheLabelsAndAnnotations(t *testing.T) {
 	for _, v := range variants {
 		cfg := v.cfg(t)
-		files, err := Generate(cfg)
+		files, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
 		runbook := string(files[FileRunbook])
 		ids := map[string]bool{}
-		for _, tr := range Catalogue(cfg) {
+		for _, tr := range catalogue.Catalogue(cfg) {
 			if ids[tr.ID] {
 				t.Errorf("%s: id %s twice", v.name, tr.ID)
 			}
@@ -166,13 +169,13 @@ func TestEveryAlertCarriesTheLabelsAndAnnotations(t *testing.T) {
 					t.Errorf("%s %s: no %s label", v.name, tr.ID, k)
 				}
 			}
-			if !contains([]string{SeverityCritical, SeverityWarning, SeverityInfo}, l["severity"]) {
+			if !slices.Contains([]string{catalogue.SeverityCritical, catalogue.SeverityWarning, catalogue.SeverityInfo}, l["severity"]) {
 				t.Errorf("%s: severity %q", tr.ID, l["severity"])
 			}
-			if !contains([]string{UrgencyCritical, UrgencyHigh, UrgencyMedium, UrgencyLow}, l["urgency"]) {
+			if !slices.Contains([]string{catalogue.UrgencyCritical, catalogue.UrgencyHigh, catalogue.UrgencyMedium, catalogue.UrgencyLow}, l["urgency"]) {
 				t.Errorf("%s: urgency %q", tr.ID, l["urgency"])
 			}
-			if !contains([]string{"up", "down", "none"}, l["direction"]) {
+			if !slices.Contains([]string{"up", "down", "none"}, l["direction"]) {
 				t.Errorf("%s: direction %q", tr.ID, l["direction"])
 			}
 			if !snake.MatchString(l["action"]) {
@@ -202,14 +205,14 @@ func TestEveryAlertCarriesTheLabelsAndAnnotations(t *testing.T) {
 // TestScaleDownNeverPagesAndHolds: scale-down alerts are warning tickets
 // with hysteresis and keep_firing_for.
 func TestScaleDownNeverPagesAndHolds(t *testing.T) {
-	cfg, _ := Preset("health-agent")
+	cfg, _ := catalogue.Preset("health-agent")
 	n := 0
-	for _, tr := range Catalogue(cfg) {
-		if tr.Direction != Down {
+	for _, tr := range catalogue.Catalogue(cfg) {
+		if tr.Direction != catalogue.Down {
 			continue
 		}
 		n++
-		if tr.Severity != SeverityWarning {
+		if tr.Severity != catalogue.SeverityWarning {
 			t.Errorf("%s: severity %s", tr.ID, tr.Severity)
 		}
 		if tr.Margin <= 0 || tr.KeepFiringFor <= 0 {
@@ -244,12 +247,12 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"triggers:\n  ExporterAbsent: {margin: 1}\n", "triggers.ExporterAbsent.margin: ExporterAbsent is not a signal-versus-threshold comparison"},
 		{"triggers:\n  PostgresDown: {margin: 1}\n", "triggers.PostgresDown.margin: PostgresDown is not a signal-versus-threshold comparison"},
 	} {
-		_, err := LoadOnto("health-agent", []byte(tc.text))
+		_, err := catalogue.LoadOnto("health-agent", []byte(tc.text))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want it to mention %q", tc.text, err, tc.want)
 		}
 	}
-	if _, err := Preset("nope"); err == nil {
+	if _, err := catalogue.Preset("nope"); err == nil {
 		t.Error("unknown preset accepted")
 	}
 }
@@ -278,11 +281,11 @@ func TestUtilisationAlertsHoldPastTheirMargin(t *testing.T) {
 		{"amas", "QueueDepthHigh", "", "", false},
 		{"health-agent", "CapacityTargetMissedCPU", "", "", false},
 	} {
-		cfg, err := Preset(tc.preset)
+		cfg, err := catalogue.Preset(tc.preset)
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr, ok := findTrigger(Catalogue(cfg), tc.id)
+		tr, ok := findTrigger(catalogue.Catalogue(cfg), tc.id)
 		if !ok {
 			t.Fatalf("%s: no %s", tc.preset, tc.id)
 		}
@@ -310,11 +313,11 @@ func TestUtilisationAlertsHoldPastTheirMargin(t *testing.T) {
 		}
 	}
 	// The margin is configuration, and the cluster label joins too.
-	cfg, err := LoadOnto("health-agent", []byte("cluster_label: cluster\ntriggers:\n  CPUHigh: {margin: 0.1}\n  DBPoolHigh: {margin: 0}\n"))
+	cfg, err := catalogue.LoadOnto("health-agent", []byte("cluster_label: cluster\ntriggers:\n  CPUHigh: {margin: 0.1}\n  DBPoolHigh: {margin: 0}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := Catalogue(cfg)
+	cat := catalogue.Catalogue(cfg)
 	if tr, _ := findTrigger(cat, "CPUHigh"); !strings.Contains(tr.Expr, "> 0.7\n  and on (cluster, service) ALERTS{") {
 		t.Errorf("CPUHigh with margin 0.1 and a cluster label: %s", tr.Expr)
 	}
@@ -323,17 +326,17 @@ func TestUtilisationAlertsHoldPastTheirMargin(t *testing.T) {
 	}
 }
 
-func findTrigger(cat []Trigger, id string) (Trigger, bool) {
+func findTrigger(cat []catalogue.Trigger, id string) (catalogue.Trigger, bool) {
 	for _, tr := range cat {
 		if tr.ID == id {
 			return tr, true
 		}
 	}
-	return Trigger{}, false
+	return catalogue.Trigger{}, false
 }
 
 func TestConfigOverlay(t *testing.T) {
-	cfg, err := Load([]byte(`
+	cfg, err := catalogue.Load([]byte(`
 preset: amas
 service: checkout
 triggers:
@@ -344,11 +347,11 @@ triggers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Preset != "amas" || cfg.Service != "checkout" || cfg.Resources.Source != SourceCadvisor {
+	if cfg.Preset != "amas" || cfg.Service != "checkout" || cfg.Resources.Source != catalogue.SourceCadvisor {
 		t.Errorf("preset fields lost: %+v", cfg)
 	}
-	byID := map[string]Trigger{}
-	for _, tr := range Catalogue(cfg) {
+	byID := map[string]catalogue.Trigger{}
+	for _, tr := range catalogue.Catalogue(cfg) {
 		byID[tr.ID] = tr
 	}
 	if byID["RequestRateHigh"].Threshold != 30 || !strings.Contains(byID["RequestRateHigh"].Expr, "> 30") {
@@ -372,7 +375,7 @@ triggers:
 // TestPresetsDocumentEveryField: the health-agent preset shows every field
 // of the config, so that it is the config's documentation.
 func TestPresetsDocumentEveryField(t *testing.T) {
-	src, err := PresetSource("health-agent")
+	src, err := catalogue.PresetSource("health-agent")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +390,7 @@ func TestPresetsDocumentEveryField(t *testing.T) {
 }
 
 func TestSimulatorMatchesTheRateRamp(t *testing.T) {
-	s := Signal{Window: 5 * time.Minute, sim: simRate}
+	s := catalogue.Signal{Window: 5 * time.Minute, Shape: catalogue.ShapeRate}
 	got := simulate(s, constant(8, 1))
 	want := []float64{0, 0.2, 0.4, 0.6, 0.8, 1, 1, 1}
 	for k, w := range want[1:] {
@@ -403,15 +406,15 @@ func TestSimulatorMatchesTheRateRamp(t *testing.T) {
 // ScaleOutExceedsDBConnections exists only where the pool size per pod is
 // known and an autoscaler is configured; it tickets and scales nothing.
 func TestDBConnectionGuardAlert(t *testing.T) {
-	find := func(cfg *Config) (Trigger, bool) {
-		for _, tr := range Catalogue(cfg) {
-			if tr.ID == alertScaleOutExceedsDBConnections {
+	find := func(cfg *catalogue.Config) (catalogue.Trigger, bool) {
+		for _, tr := range catalogue.Catalogue(cfg) {
+			if tr.ID == catalogue.AlertScaleOutExceedsDBConnections {
 				return tr, true
 			}
 		}
-		return Trigger{}, false
+		return catalogue.Trigger{}, false
 	}
-	ha, err := Preset("health-agent")
+	ha, err := catalogue.Preset("health-agent")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +422,7 @@ func TestDBConnectionGuardAlert(t *testing.T) {
 	if !ok {
 		t.Fatal("health-agent (pool size 13 from 4 cores) has no ScaleOutExceedsDBConnections")
 	}
-	if tr.Severity != SeverityWarning || tr.Direction != None || tr.Action != "lower_max_replicas_or_raise_db_connections" || tr.For != 15*time.Minute {
+	if tr.Severity != catalogue.SeverityWarning || tr.Direction != catalogue.None || tr.Action != "lower_max_replicas_or_raise_db_connections" || tr.For != 15*time.Minute {
 		t.Errorf("ScaleOutExceedsDBConnections: severity %s direction %s action %s for %v", tr.Severity, tr.Direction, tr.Action, tr.For)
 	}
 	for _, want := range []string{`kube_horizontalpodautoscaler_spec_max_replicas{horizontalpodautoscaler="health-agent-api-hpa"}`, "vector(20)", ") * 13",
@@ -428,7 +431,7 @@ func TestDBConnectionGuardAlert(t *testing.T) {
 			t.Errorf("expression lacks %s:\n%s", want, tr.Expr)
 		}
 	}
-	amas, err := Preset("amas")
+	amas, err := catalogue.Preset("amas")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +443,7 @@ func TestDBConnectionGuardAlert(t *testing.T) {
 		{"autoscaling: {db: {connects_through: postgres}}", "headroom_postgres_in_recovery"},
 		{"autoscaling: {autoscaler: keda, db: {connects_through: postgres}}", `horizontalpodautoscaler=~"keda-hpa-health-agent-api-scaler|health-agent-api-hpa"`},
 	} {
-		cfg, err := LoadOnto("health-agent", []byte(tc.yaml))
+		cfg, err := catalogue.LoadOnto("health-agent", []byte(tc.yaml))
 		if err != nil {
 			t.Fatalf("%s: %v", tc.yaml, err)
 		}
@@ -449,7 +452,7 @@ func TestDBConnectionGuardAlert(t *testing.T) {
 			t.Errorf("%s: alert %v, expression %q; want %q", tc.yaml, ok, tr.Expr, tc.want)
 		}
 	}
-	if _, err := LoadOnto("health-agent", []byte("autoscaling: {db: {connects_through: mysql}}")); err == nil || !strings.Contains(err.Error(), "autoscaling.db.connects_through") {
+	if _, err := catalogue.LoadOnto("health-agent", []byte("autoscaling: {db: {connects_through: mysql}}")); err == nil || !strings.Contains(err.Error(), "autoscaling.db.connects_through") {
 		t.Errorf("connects_through mysql: %v", err)
 	}
 }
@@ -461,8 +464,8 @@ func TestDBConnectionGuardAlert(t *testing.T) {
 // is of the scope's own alerts, scope label and all, which the scope's
 // ALERTS join must match to hold.
 func TestEveryHysteresisHasAnOscillationTest(t *testing.T) {
-	configs := map[string]func(t *testing.T) *Config{}
-	for _, p := range Presets() {
+	configs := map[string]func(t *testing.T) *catalogue.Config{}
+	for _, p := range catalogue.Presets() {
 		configs[p] = preset(p)
 	}
 	for _, v := range variants {
@@ -470,12 +473,12 @@ func TestEveryHysteresisHasAnOscillationTest(t *testing.T) {
 			configs[v.name] = v.cfg
 		}
 	}
-	if len(configs) != len(Presets())+1 {
+	if len(configs) != len(catalogue.Presets())+1 {
 		t.Fatalf("no variant health-agent-scoped in bundle_test.go")
 	}
 	for name, load := range configs {
 		cfg := load(t)
-		files, err := Generate(cfg)
+		files, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -495,8 +498,8 @@ func TestEveryHysteresisHasAnOscillationTest(t *testing.T) {
 			}
 		}
 		n, scoped := 0, 0
-		for _, tr := range Catalogue(cfg) {
-			rules := []Trigger{tr}
+		for _, tr := range catalogue.Catalogue(cfg) {
+			rules := []catalogue.Trigger{tr}
 			for _, s := range tr.Scopes {
 				if s.Hysteresis() && plainEqualities(s) {
 					rules = append(rules, s)
@@ -545,8 +548,8 @@ func TestEveryHysteresisHasAnOscillationTest(t *testing.T) {
 
 // plainEqualities reports whether a scope's matchers are all label="value",
 // the scopes a fixture can be relabeled into.
-func plainEqualities(s Trigger) bool {
-	for _, m := range s.matchers {
+func plainEqualities(s catalogue.Trigger) bool {
+	for _, m := range s.Matchers {
 		if m.Type != labels.MatchEqual || m.Value == "" {
 			return false
 		}
@@ -556,17 +559,17 @@ func plainEqualities(s Trigger) bool {
 
 // Every description, of every rule and scope in every preset and variant,
 // states its own action label in words, once: the sentence is built in one
-// place (actionSentence) from the trigger's Action, whether the
+// place (ActionSentence) from the trigger's Action, whether the
 // description is derived or written out.
 func TestDescriptionsStateTheirAction(t *testing.T) {
 	for _, v := range variants {
 		cfg := v.cfg(t)
-		for _, tr := range Catalogue(cfg) {
-			for _, r := range append([]Trigger{tr}, tr.Scopes...) {
+		for _, tr := range catalogue.Catalogue(cfg) {
+			for _, r := range append([]catalogue.Trigger{tr}, tr.Scopes...) {
 				if r.Action == "" {
 					continue
 				}
-				want := actionSentence(r.Action)
+				want := catalogue.ActionSentence(r.Action)
 				if n := strings.Count(r.Description, " Action: "); n != 1 || !strings.Contains(r.Description, want) {
 					t.Errorf("%s: %s %s: description %q, want %q once", v.name, r.ID, r.Match, r.Description, want)
 				}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headroom-dev/headroom/catalogue"
+
 	"github.com/prometheus/prometheus/promql/promqltest"
 )
 
@@ -47,11 +49,11 @@ func TestDBConnectionHeadroom(t *testing.T) {
 			map[string]float64{"a": 2, "b": 12}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := LoadOnto("health-agent", []byte(c.config))
+			cfg, err := catalogue.LoadOnto("health-agent", []byte(c.config))
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, ok := DBConnectionHeadroom(cfg)
+			h, ok := catalogue.DBConnectionHeadroom(cfg)
 			if !ok {
 				t.Fatal("no connection headroom for the health-agent preset")
 			}
@@ -101,7 +103,7 @@ func TestDBGuardWarning(t *testing.T) {
 		{"health-agent", "", false},
 		{"health-agent", "resources: {source: cadvisor, cpu_cores: 0}\nautoscaling: {db: {usable_connections: 0}}", true},
 	} {
-		cfg, err := LoadOnto(c.preset, []byte(c.yaml))
+		cfg, err := catalogue.LoadOnto(c.preset, []byte(c.yaml))
 		if err != nil {
 			t.Fatalf("%s %q: %v", c.preset, c.yaml, err)
 		}
@@ -110,7 +112,7 @@ func TestDBGuardWarning(t *testing.T) {
 			if w != "" {
 				t.Errorf("%s %q: warning %q, want none", c.preset, c.yaml, w)
 			}
-			if _, ok := DBConnectionHeadroom(cfg); !ok && cfg.Autoscaling.Autoscaler != AutoscalerNone {
+			if _, ok := catalogue.DBConnectionHeadroom(cfg); !ok && cfg.Autoscaling.Autoscaler != catalogue.AutoscalerNone {
 				t.Errorf("%s %q: no warning and no guard", c.preset, c.yaml)
 			}
 			continue
@@ -120,7 +122,7 @@ func TestDBGuardWarning(t *testing.T) {
 				t.Errorf("%s %q: warning %q does not say %q", c.preset, c.yaml, w, want)
 			}
 		}
-		if _, ok := DBConnectionHeadroom(cfg); ok {
+		if _, ok := catalogue.DBConnectionHeadroom(cfg); ok {
 			t.Errorf("%s %q: a warning, yet the guard is on", c.preset, c.yaml)
 		}
 	}

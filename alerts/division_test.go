@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headroom-dev/headroom/catalogue"
+
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -23,11 +25,11 @@ type division struct {
 }
 
 // divisionsIn lists the divisions of every generated rule.
-func divisionsIn(t *testing.T, cfg *Config) []division {
+func divisionsIn(t *testing.T, cfg *catalogue.Config) []division {
 	t.Helper()
 	var out []division
 	add := func(name, expr string) {
-		e, err := ParseExpr(expr)
+		e, err := catalogue.ParseExpr(expr)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -38,12 +40,12 @@ func divisionsIn(t *testing.T, cfg *Config) []division {
 			return nil
 		})
 	}
-	for _, g := range RecordingRules(cfg).Groups {
+	for _, g := range RecordingRules(catalogue.MustBuild(cfg)).Groups {
 		for _, r := range g.Rules {
 			add(r.Record, r.Expr)
 		}
 	}
-	for _, g := range AlertingRules(cfg).Groups {
+	for _, g := range AlertingRules(catalogue.MustBuild(cfg)).Groups {
 		for _, r := range g.Rules {
 			add(r.Alert, r.Expr)
 		}
@@ -67,7 +69,7 @@ func TestNoDivisionYieldsInfOrNaN(t *testing.T) {
 			if len(divs) == 0 {
 				t.Fatal("no divisions found: the walk is broken")
 			}
-			records := recordsOf(RecordingRules(cfg))
+			records := recordsOf(RecordingRules(catalogue.MustBuild(cfg)))
 			seen := map[string]bool{}
 			for _, d := range divs {
 				name := d.rule + ": " + d.expr.String()
@@ -102,7 +104,7 @@ func unparen(e parser.Expr) parser.Expr {
 // rawInputs is RawInputs, failing the test on a parse error.
 func rawInputs(t *testing.T, expr string, records map[string][]string) []string {
 	t.Helper()
-	out, err := RawInputs(expr, records)
+	out, err := catalogue.RawInputs(expr, records)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +117,7 @@ func rawInputs(t *testing.T, expr string, records map[string][]string) []string 
 func selectorsOf(t *testing.T, expr string, records map[string][]string, seen map[string]bool) (sels []*parser.VectorSelector, counters map[string]bool) {
 	t.Helper()
 	counters = map[string]bool{}
-	e, err := ParseExpr(expr)
+	e, err := catalogue.ParseExpr(expr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +153,7 @@ func selectorsOf(t *testing.T, expr string, records map[string][]string, seen ma
 
 // zeroDenominator runs the bundle over a world where the division's
 // denominator is 0 and checks what comes out.
-func zeroDenominator(t *testing.T, cfg *Config, records map[string][]string, d division) {
+func zeroDenominator(t *testing.T, cfg *catalogue.Config, records map[string][]string, d division) {
 	const steps = 15
 	zero := map[string]bool{}
 	for _, m := range rawInputs(t, d.expr.RHS.String(), records) {
@@ -257,7 +259,7 @@ func zeroDenominator(t *testing.T, cfg *Config, records map[string][]string, d d
 	// The rules as the rule manager evaluates them, group after group:
 	// recorded samples are appended for the rules that read them; an alert
 	// whose expression returns anything is pending or firing.
-	rec, alerting := RecordingRules(cfg), AlertingRules(cfg)
+	rec, alerting := RecordingRules(catalogue.MustBuild(cfg)), AlertingRules(catalogue.MustBuild(cfg))
 	start := time.Unix(0, 0).UTC()
 	for k := 0; k <= steps; k++ {
 		ts := start.Add(time.Duration(k) * time.Minute)
@@ -317,7 +319,7 @@ func zeroDenominator(t *testing.T, cfg *Config, records map[string][]string, d d
 // readsAny says whether an expression selects one of the names.
 func readsAny(t *testing.T, expr string, names map[string]bool) bool {
 	t.Helper()
-	sel, err := SelectedMetrics(expr)
+	sel, err := catalogue.SelectedMetrics(expr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +333,7 @@ func readsAny(t *testing.T, expr string, names map[string]bool) bool {
 
 // isAbsentCompanion says whether an alert fires on a series being absent.
 func isAbsentCompanion(t *testing.T, expr string) bool {
-	e, err := ParseExpr(expr)
+	e, err := catalogue.ParseExpr(expr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,30 +1,15 @@
-// Package alerts is headroom's trigger catalogue and the generators built on
-// it: Prometheus recording and alerting rules, the same groups as a
-// prometheus-operator PrometheusRule, an Alertmanager config, RUNBOOK.md and
-// promtool unit tests, all pure functions of a Config.
+// Package alerts generates the alerting files of a catalogue: Prometheus
+// recording and alerting rules, the same groups as a prometheus-operator
+// PrometheusRule, an Alertmanager config, RUNBOOK.md and the promtool unit
+// tests that prove the rules, all pure functions of a catalogue.Config.
 //
-// The catalogue is the spine. Each Trigger is one Go definition (id,
-// direction, signal, comparison, threshold, for, action, urgency, severity,
-// annotation templates, runbook text) and everything else derives from it,
-// so adding a trigger is one edit in definitions. Signals are the recording
-// rules (level:metric:operations) that compute each utilisation once from
-// headroom's metrics and the API's; alerts compare those.
+// The model (config, signals, triggers, SLOs, DB guard, PromQL helpers) is
+// package catalogue; this package only renders it. The promtool tests are
+// derived from each trigger's comparison and threshold, fed by the signal
+// fixtures in signal_fixtures.go, one per signal id:
 //
-// Entry points:
+//	files, err := alerts.Generate(cfg) // file name -> bytes
 //
-//	cfg, err := alerts.Preset("health-agent")   // or alerts.Load(fileBytes)
-//	cat := alerts.Catalogue(cfg)                 // []Trigger, overrides applied
-//	sig := alerts.Signals(cfg)                   // []Signal, recording rules in order
-//	files, err := alerts.Generate(cfg)           // file name -> bytes
-//
-// Dashboards (Signal.Query, Trigger.Threshold, Signal.Unit, Trigger.Group)
-// and autoscaler manifests (Trigger.Activation, Signal.Query) build on the
-// same values, so a threshold changed in the config moves the alert, its
-// test, its runbook entry and its panel together. A trigger's `where`
-// scopes (Trigger.Scopes) are extra rules of its alertname with their own
-// thresholds over the series their matchers select, each reading its part
-// of the trigger's scope record (ScopeRecords), which gives every series
-// the first scope that matches it; rules, runbook and
-// promtool tests carry them, while dashboards and scalers keep the
-// trigger's own threshold.
+// Rules, runbook and promtool tests carry a trigger's `where` scopes;
+// dashboards and scalers keep the trigger's own threshold.
 package alerts

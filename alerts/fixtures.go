@@ -9,13 +9,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/kind"
+
 	"github.com/prometheus/prometheus/model/labels"
 )
 
 // fx collects the input series of one promtool test group. Series carry the
 // labels the config's selectors demand, so the generated rules select them.
 type fx struct {
-	cfg    *Config
+	cfg    *catalogue.Config
 	step   time.Duration
 	series []inputSeries
 	err    error
@@ -50,7 +53,7 @@ func (f *fx) base(matchers string) map[string]string {
 	if strings.TrimSpace(matchers) == "" {
 		return l
 	}
-	ms, err := promqlParser.ParseMetricSelector("{" + matchers + "}")
+	ms, err := catalogue.ParseMetricSelector("{" + matchers + "}")
 	if err != nil {
 		f.fail(err)
 		return l
@@ -74,7 +77,7 @@ func (f *fx) check(l map[string]string, matchers string) {
 	if strings.TrimSpace(matchers) == "" {
 		return
 	}
-	ms, err := promqlParser.ParseMetricSelector("{" + matchers + "}")
+	ms, err := catalogue.ParseMetricSelector("{" + matchers + "}")
 	if err != nil {
 		f.fail(err)
 		return
@@ -140,9 +143,9 @@ func generate(b *strings.Builder, re *syntax.Regexp) {
 }
 
 // headroomTarget labels a series of the exporter's target of a kind.
-func (f *fx) headroomTarget(kind, name string) map[string]string {
+func (f *fx) headroomTarget(k kind.Kind, name string) map[string]string {
 	l := f.base(f.cfg.Selectors.Headroom)
-	l["target"] = f.sample(f.cfg.targetRegex(kind), name)
+	l["target"] = f.sample(f.cfg.TargetRegex(k), name)
 	return l
 }
 
@@ -163,7 +166,7 @@ func (f *fx) okLabels() []string  { return f.status(false) }
 func (f *fx) errLabels() []string { return f.status(true) }
 
 func (f *fx) status(failed bool) []string {
-	ms, err := promqlParser.ParseMetricSelector("{" + f.cfg.API.ErrorMatcher + "}")
+	ms, err := catalogue.ParseMetricSelector("{" + f.cfg.API.ErrorMatcher + "}")
 	if err != nil || len(ms) == 0 {
 		f.fail(fmt.Errorf("api.error_matcher: %v", err))
 		return nil
@@ -212,7 +215,7 @@ func (f *fx) container() map[string]string {
 // pod labels a cAdvisor per-pod (network) series.
 func (f *fx) pod() map[string]string {
 	ns, pod := f.k8sIDs()
-	return with(f.base(pq{f.cfg}.podSelector()), "namespace", ns, "pod", pod)
+	return with(f.base(f.cfg.PromQL().PodSelector()), "namespace", ns, "pod", pod)
 }
 
 // limit labels kube-state-metrics' limit of the API's container.
@@ -260,7 +263,7 @@ func (f *fx) gauge(name string, l map[string]string, vals []float64, scale float
 			out[i] = "_"
 			continue
 		}
-		out[i] = num(round(v * scale))
+		out[i] = catalogue.Num(catalogue.Round(v * scale))
 	}
 	f.add(name, l, out)
 }
@@ -279,40 +282,16 @@ func (f *fx) counter(name string, l map[string]string, vals []float64, scale flo
 		if i > 0 {
 			c += v * scale * f.step.Seconds()
 		}
-		out[i] = num(round(c))
+		out[i] = catalogue.Num(catalogue.Round(c))
 	}
 	f.add(name, l, out)
-}
-
-// histogramBounds are the bucket bounds of a histogram whose p95 reads each
-// of the values with all observations in one bucket: each distinct value
-// gets a bucket from the bound below it, 1/0.95 as wide as the value's
-// distance from that bound. ok is false when two values lie too close
-// for a bucket each (Validate refuses margins that would need that).
-func histogramBounds(vals []float64) (bounds, distinct []float64, ok bool) {
-	for _, v := range vals {
-		if !math.IsNaN(v) && !containsFloat(distinct, v) {
-			distinct = append(distinct, v)
-		}
-	}
-	sort.Float64s(distinct)
-	bounds = make([]float64, len(distinct))
-	lower := 0.0
-	for i, v := range distinct {
-		if v <= lower {
-			return nil, distinct, false
-		}
-		bounds[i] = round(lower + (v-lower)/0.95)
-		lower = bounds[i]
-	}
-	return bounds, distinct, true
 }
 
 // histogram writes the buckets of a duration histogram whose 0.95 quantile
 // reads vals[k]: in each step all observations fall into one bucket, whose
 // bounds are chosen so that linear interpolation lands on the value.
 func (f *fx) histogram(name string, l map[string]string, vals []float64) {
-	bounds, distinct, ok := histogramBounds(vals)
+	bounds, distinct, ok := catalogue.HistogramBounds(vals)
 	if !ok {
 		f.fail(fmt.Errorf("histogram fixture: values %v too close together", distinct))
 		return
@@ -340,11 +319,11 @@ func (f *fx) histogram(name string, l map[string]string, vals []float64) {
 	for b := range counts {
 		le := "+Inf"
 		if b < len(bounds) {
-			le = num(bounds[b])
+			le = catalogue.Num(bounds[b])
 		}
 		out := make([]string, len(vals))
 		for k := range vals {
-			out[k] = num(counts[b][k])
+			out[k] = catalogue.Num(counts[b][k])
 		}
 		f.add(name, with(l, "le", le), out)
 	}
@@ -409,15 +388,3 @@ func constant(n int, v float64) []float64 {
 	}
 	return out
 }
-
-func containsFloat(list []float64, v float64) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-// round trims float noise (0.30000000000000004) from test values.
-func round(v float64) float64 { return math.Round(v*1e9) / 1e9 }

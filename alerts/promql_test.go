@@ -1,8 +1,11 @@
 package alerts
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/headroom-dev/headroom/catalogue"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -11,14 +14,14 @@ import (
 )
 
 // bundleExprs returns every expression of a config's bundle, by rule name.
-func bundleExprs(cfg *Config) map[string]string {
+func bundleExprs(cfg *catalogue.Config) map[string]string {
 	out := map[string]string{}
-	for _, g := range RecordingRules(cfg).Groups {
+	for _, g := range RecordingRules(catalogue.MustBuild(cfg)).Groups {
 		for _, r := range g.Rules {
 			out[r.Record] = r.Expr
 		}
 	}
-	for _, tr := range Catalogue(cfg) {
+	for _, tr := range catalogue.Catalogue(cfg) {
 		out["alert "+tr.ID] = tr.Expr
 	}
 	for _, g := range sloAlertGroups(cfg) {
@@ -46,13 +49,13 @@ func TestEveryMetricIsKnown(t *testing.T) {
 	for _, v := range variants {
 		cfg := v.cfg(t)
 		recorded := map[string]bool{}
-		for _, g := range RecordingRules(cfg).Groups {
+		for _, g := range RecordingRules(catalogue.MustBuild(cfg)).Groups {
 			for _, r := range g.Rules {
 				recorded[r.Record] = true
 			}
 		}
 		external := map[string]bool{}
-		for _, e := range Inputs(cfg) {
+		for _, e := range catalogue.Inputs(cfg) {
 			external[e.Name] = true
 		}
 		common := map[string]bool{"target": true, "job": true, "instance": true, labels.MetricName: true}
@@ -60,7 +63,7 @@ func TestEveryMetricIsKnown(t *testing.T) {
 			common[cfg.ClusterLabel] = true
 		}
 		for name, expr := range bundleExprs(cfg) {
-			e, err := ParseExpr(expr)
+			e, err := catalogue.ParseExpr(expr)
 			if err != nil {
 				t.Errorf("%s %s: %v\n%s", v.name, name, err, expr)
 				continue
@@ -108,7 +111,7 @@ func TestEveryMetricIsKnown(t *testing.T) {
 					return nil
 				}
 				for _, g := range agg.Grouping {
-					if !contains(m.Labels, g) && !common[g] && g != "le" {
+					if !slices.Contains(m.Labels, g) && !common[g] && g != "le" {
 						t.Errorf("%s %s: groups %s by %s, which it does not have", v.name, name, sels[0].Name, g)
 					}
 				}
@@ -132,23 +135,23 @@ func selectorsIn(n parser.Node) []*parser.VectorSelector {
 // TestClusterLabelIsCarried: with cluster_label set, every aggregation keeps
 // it and every one-to-one join matches on it.
 func TestClusterLabelIsCarried(t *testing.T) {
-	cfg, err := LoadOnto("health-agent", []byte("cluster_label: cluster\nresources:\n  source: node\n  network_bytes_per_second: 1e7\n"))
+	cfg, err := catalogue.LoadOnto("health-agent", []byte("cluster_label: cluster\nresources:\n  source: node\n  network_bytes_per_second: 1e7\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, expr := range bundleExprs(cfg) {
-		e, err := ParseExpr(expr)
+		e, err := catalogue.ParseExpr(expr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
 			switch n := n.(type) {
 			case *parser.AggregateExpr:
-				if n.Without || !contains(n.Grouping, "cluster") {
+				if n.Without || !slices.Contains(n.Grouping, "cluster") {
 					t.Errorf("%s: %s drops the cluster label", name, n)
 				}
 			case *parser.BinaryExpr:
-				if n.VectorMatching != nil && n.VectorMatching.On && !contains(n.VectorMatching.MatchingLabels, "cluster") {
+				if n.VectorMatching != nil && n.VectorMatching.On && !slices.Contains(n.VectorMatching.MatchingLabels, "cluster") {
 					t.Errorf("%s: %s joins without the cluster label", name, n)
 				}
 			}
@@ -159,7 +162,7 @@ func TestClusterLabelIsCarried(t *testing.T) {
 
 // TestSelectorsApply: the config's selectors reach every selector of their source.
 func TestSelectorsApply(t *testing.T) {
-	cfg, _ := Preset("amas")
+	cfg, _ := catalogue.Preset("amas")
 	for name, expr := range bundleExprs(cfg) {
 		for _, vs := range selectorsIn(mustParse(t, expr)) {
 			var want string
@@ -182,7 +185,7 @@ func TestSelectorsApply(t *testing.T) {
 
 func mustParse(t *testing.T, expr string) parser.Expr {
 	t.Helper()
-	e, err := ParseExpr(expr)
+	e, err := catalogue.ParseExpr(expr)
 	if err != nil {
 		t.Fatal(err)
 	}

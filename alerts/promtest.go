@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/kind"
+
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -69,8 +72,41 @@ const testStep = time.Minute
 // 10s scrape interval.
 const probeStep = 10 * time.Second
 
+// testKind is how a trigger's promtool tests are derived.
+type testKind int
+
+const (
+	testThreshold    testKind = iota // from its threshold: crossing, clearing, scopes
+	testProbe                        // APIDown's failed probes at a 10s interval
+	testAbsentJob                    // the exporter's job down or gone
+	testAbsentSignal                 // a signal's inputs missing
+	testAbsentBucket                 // the latency SLO's bucket missing
+	testDBGuard                      // the HPA's max replicas against the DB's connections
+)
+
+// testKinds are the triggers whose tests are not derived from their
+// threshold, by trigger id; every SignalAbsent rule but the SLO bucket's
+// is testAbsentSignal, every other trigger testThreshold.
+var testKinds = map[string]testKind{
+	"APIDown":                         testProbe,
+	"ExporterAbsent":                  testAbsentJob,
+	"SignalAbsent:slo_latency_bucket": testAbsentBucket,
+	"ScaleOutExceedsDBConnections":    testDBGuard,
+}
+
+// testKindOf says how a trigger's tests are derived.
+func testKindOf(t catalogue.Trigger) testKind {
+	if k, ok := testKinds[t.ID]; ok {
+		return k
+	}
+	if t.Alert == "SignalAbsent" {
+		return testAbsentSignal
+	}
+	return testThreshold
+}
+
 // promtoolTests returns the test files of a bundle, by file name under tests/.
-func promtoolTests(cfg *Config, cat []Trigger, ruleFiles []string, groupOrder []string) (map[string]testFile, error) {
+func promtoolTests(cfg *catalogue.Config, cat []catalogue.Trigger, ruleFiles []string, groupOrder []string) (map[string]testFile, error) {
 	files := map[string]testFile{}
 	addGroup := func(name string, step time.Duration, g testGroup) {
 		f, ok := files[name]
@@ -85,7 +121,7 @@ func promtoolTests(cfg *Config, cat []Trigger, ruleFiles []string, groupOrder []
 		var groups []testGroup
 		var err error
 		step := testStep
-		switch t.test {
+		switch testKindOf(t) {
 		case testThreshold:
 			groups, err = gen.threshold()
 		case testProbe:
@@ -119,66 +155,23 @@ func slug(s string) string {
 }
 
 type testGen struct {
-	cfg *Config
-	t   Trigger
-	cat []Trigger
+	cfg *catalogue.Config
+	t   catalogue.Trigger
+	cat []catalogue.Trigger
 	// rl relabels the fixture's series into a scope of t (which is then
 	// the scope's rule); nil for a trigger's default rule.
 	rl map[string]string
 }
 
-// values returns a value that fires, one just on the safe side of the
-// threshold, and one well clear of it (past any hysteresis margin) for
-// every trigger of the family.
-func (g testGen) values() (fire, safe, recover float64) {
-	t := g.t
-	thr := t.Threshold
-	switch t.Comparison {
-	case Above, AtLeast:
-		fire = thr * 1.1
-		if t.Signal.Unit == UnitCount {
-			fire = math.Max(thr*1.2, thr+1)
-		}
-		if fire <= thr {
-			fire = thr + 1
-		}
-		if t.Signal.Unit == UnitRatio && fire > 1 {
-			fire = (thr + 1) / 2
-		}
-		safe = thr * 0.98
-		if t.Signal.Unit == UnitCount {
-			safe = thr
-		}
-		recover = thr * 0.5
-		for _, m := range g.family() {
-			recover = math.Min(recover, m.Threshold*0.5)
-			if m.Hysteresis() {
-				recover = math.Min(recover, m.ClearLevel()*0.5)
-			}
-		}
-	case Below:
-		fire = thr * 0.5
-		safe = thr * 1.02
-		hi := thr + t.Margin
-		recover = hi * 2
-		if t.Signal.Unit == UnitRatio {
-			recover = hi + (1-hi)/2
-		}
-	case Equal:
-		fire, safe, recover = thr, 1-thr, 1-thr
-	}
-	return round(fire), round(safe), round(recover)
-}
-
-func holds(c Comparison, v, thr float64) bool {
+func holds(c catalogue.Comparison, v, thr float64) bool {
 	switch c {
-	case Above:
+	case catalogue.Above:
 		return v > thr
-	case AtLeast:
+	case catalogue.AtLeast:
 		return v >= thr
-	case Below:
+	case catalogue.Below:
 		return v < thr
-	case Equal:
+	case catalogue.Equal:
 		return v == thr
 	}
 	return false
@@ -188,30 +181,6 @@ func steps(d time.Duration, step time.Duration) int {
 	return int((d + step - 1) / step)
 }
 
-// family is the triggers that share the alertname and the signal; promtool
-// checks every alert of a name at once.
-func (g testGen) family() []Trigger {
-	var out []Trigger
-	for _, m := range g.cat {
-		if m.Alert == g.t.Alert && m.Signal.ID == g.t.Signal.ID {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// simKind says how a signal's value follows its fixture's per-step values,
-// so that tests know what Prometheus will compute at each step.
-type simKind int
-
-const (
-	simGauge    simKind = iota // the value itself
-	simRate                    // rate(): the mean over the window, zeros before the counter started
-	simRatio                   // a ratio of rates: the mean over the samples in the window
-	simIdle                    // 1 - rate(idle): node_exporter CPU
-	simQuantile                // histogram_quantile: known only while the window holds one value
-)
-
 // simValue is a signal's value at one step: present, and exact when the
 // window holds one value only (where every Prometheus version agrees).
 type simValue struct {
@@ -220,11 +189,11 @@ type simValue struct {
 	exact   bool
 }
 
-func simulate(s Signal, vals []float64) []simValue {
+func simulate(s catalogue.Signal, vals []float64) []simValue {
 	W := steps(s.Window, testStep)
 	out := make([]simValue, len(vals))
 	for k := range vals {
-		if s.sim == simGauge {
+		if s.Shape == catalogue.ShapeGauge {
 			out[k] = simValue{v: vals[k], present: !math.IsNaN(vals[k]), exact: true}
 			continue
 		}
@@ -242,15 +211,15 @@ func simulate(s Signal, vals []float64) []simValue {
 		}
 		n := float64(k - from + 1)
 		v := 0.0
-		switch s.sim {
-		case simRate:
+		switch s.Shape {
+		case catalogue.ShapeRate:
 			v = sum / float64(W)
-		case simRatio, simQuantile:
+		case catalogue.ShapeRatio, catalogue.ShapeQuantile:
 			v = sum / n
-		case simIdle:
+		case catalogue.ShapeIdle:
 			v = 1 - (n-sum)/float64(W)
 		}
-		out[k] = simValue{v: round(v), present: true, exact: pure}
+		out[k] = simValue{v: catalogue.Round(v), present: true, exact: pure}
 	}
 	return out
 }
@@ -264,7 +233,7 @@ type alertState struct {
 // simulateAlert runs a trigger's alerting rule over the signal's values the
 // way the rule manager does: pending, firing after `for`, hysteresis
 // through its own ALERTS series, keep_firing_for.
-func simulateAlert(t Trigger, sim []simValue) []alertState {
+func simulateAlert(t catalogue.Trigger, sim []simValue) []alertState {
 	F := steps(t.For, testStep)
 	K := steps(t.KeepFiringFor, testStep)
 	out := make([]alertState, len(sim))
@@ -367,7 +336,7 @@ func (sc scenario) resolvedFrom(after int) int {
 
 // alertFor is the alert promtool reports: the expression's labels plus the
 // rule's, and the rendered annotations.
-func alertFor(t Trigger, series map[string]string, v float64) (expAlert, error) {
+func alertFor(t catalogue.Trigger, series map[string]string, v float64) (expAlert, error) {
 	lbls := with(series)
 	for k, val := range ruleLabels(t) {
 		lbls[k] = val
@@ -405,10 +374,7 @@ func (g testGen) run(vals []float64, step time.Duration) (*fx, map[string]string
 // the fixture's, with the labels of rl set to its values.
 func (g testGen) runRelabeled(vals []float64, step time.Duration, rl map[string]string) (*fx, map[string]string, error) {
 	f := &fx{cfg: g.cfg, step: step, relabel: rl}
-	if g.t.Signal.fixture == nil {
-		return nil, nil, fmt.Errorf("signal %s has no test fixture", g.t.Signal.ID)
-	}
-	out := g.t.Signal.fixture(f, vals)
+	out := f.feed(g.t.Signal, vals)
 	if f.err != nil {
 		return nil, nil, f.err
 	}
@@ -418,7 +384,7 @@ func (g testGen) runRelabeled(vals []float64, step time.Duration, rl map[string]
 // ruleRelabel returns the relabeling that makes the fixture feed rule want
 // of the trigger (a scope's index, or -1 for its default rule): nil when the
 // fixture's own series is already that rule's. The new values are ones the
-// scopes' matchers name or match (probeSpace), set only on labels the
+// scopes' matchers name or match (ProbeSpace), set only on labels the
 // fixture's input series carry, and still admitted by the config's
 // selectors and target regular expressions. ok is false when the fixture
 // can make no series of the rule.
@@ -434,15 +400,15 @@ func (g testGen) ruleRelabel(want int) (map[string]string, bool, error) {
 	}
 	scopes := make([][]*labels.Matcher, len(t.Scopes))
 	for i, s := range t.Scopes {
-		scopes[i] = s.matchers
+		scopes[i] = s.Matchers
 	}
 	keep := g.selectorMatchers()
-	sp := probeSpace{base: sl, allowed: func(name, v string) bool {
+	sp := catalogue.ProbeSpace{Base: sl, Allowed: func(name, v string) bool {
 		orig := sl[name]
 		if v == orig {
 			return true
 		}
-		if orig == "" || v == "" || !f.names[name] || slices.Contains(t.Signal.computed, name) {
+		if orig == "" || v == "" || !f.names[name] || slices.Contains(t.Signal.Computed, name) {
 			return false
 		}
 		for _, m := range keep {
@@ -452,7 +418,7 @@ func (g testGen) ruleRelabel(want int) (map[string]string, bool, error) {
 		}
 		return true
 	}}
-	found, ok := sp.ruleLabels(scopes, want)
+	found, ok := sp.RuleLabels(scopes, want)
 	if !ok {
 		return nil, false, nil
 	}
@@ -481,12 +447,12 @@ func (g testGen) selectorMatchers() []*labels.Matcher {
 		if strings.TrimSpace(sel) == "" {
 			continue
 		}
-		if ms, err := promqlParser.ParseMetricSelector("{" + sel + "}"); err == nil {
+		if ms, err := catalogue.ParseMetricSelector("{" + sel + "}"); err == nil {
 			out = append(out, ms...)
 		}
 	}
 	// The signal's own selectors (kind="postgres" of headroom_target_up).
-	if expr, err := promqlParser.ParseExpr(g.t.Signal.Expr); err == nil {
+	if expr, err := catalogue.ParseExpr(g.t.Signal.Expr); err == nil {
 		parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
 			if vs, ok := n.(*parser.VectorSelector); ok {
 				for _, m := range vs.LabelMatchers {
@@ -498,8 +464,8 @@ func (g testGen) selectorMatchers() []*labels.Matcher {
 			return nil
 		})
 	}
-	for _, kind := range []string{"postgres", "pgbouncer", "redis", "api"} {
-		if re := g.cfg.targetRegex(kind); re != "" {
+	for _, k := range kind.All() {
+		if re := g.cfg.TargetRegex(k); re != "" {
 			if m, err := labels.NewMatcher(labels.MatchRegexp, "target", re); err == nil {
 				out = append(out, m)
 			}
@@ -536,8 +502,8 @@ func (g testGen) sibling(series map[string]string) (map[string]string, bool) {
 		}
 		other := v + "-b"
 		if l == "target" {
-			for _, kind := range []string{"postgres", "pgbouncer", "redis", "api"} {
-				re := g.cfg.targetRegex(kind)
+			for _, k := range kind.All() {
+				re := g.cfg.TargetRegex(k)
 				if re == "" {
 					continue
 				}
@@ -654,8 +620,8 @@ func (g testGen) crossing() ([]testGroup, error) {
 	}
 	checks = append(checks, c)
 	groups = append(groups, testGroup{
-		Name: fmt.Sprintf("%s: %s at %s fires after %s, resolves on recovery to %s", g.ruleID(), t.Signal.Title, formatValue(u, fire),
-			dur(t.For), formatValue(u, recover)),
+		Name: fmt.Sprintf("%s: %s at %s fires after %s, resolves on recovery to %s", g.ruleID(), t.Signal.Title, u.Format(fire),
+			catalogue.Dur(t.For), u.Format(recover)),
 		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: checks,
 	})
 
@@ -681,22 +647,11 @@ func (g testGen) crossing() ([]testGroup, error) {
 		safeChecks = append(safeChecks, c)
 	}
 	groups = append(groups, testGroup{
-		Name: fmt.Sprintf("%s: %s at %s (threshold %s) does not fire", g.ruleID(), t.Signal.Title, formatValue(u, safe),
+		Name: fmt.Sprintf("%s: %s at %s (threshold %s) does not fire", g.ruleID(), t.Signal.Title, u.Format(safe),
 			t.Target()),
 		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: safeChecks,
 	})
 	return groups, nil
-}
-
-// marginBands are the two levels the oscillation test holds inside the
-// margin, a quarter and three quarters of it from the threshold.
-func (g testGen) marginBands() []float64 {
-	t := g.t
-	toward := 1.0 // from the threshold toward the clear level
-	if t.Comparison != Below {
-		toward = -1
-	}
-	return []float64{round(t.Threshold + toward*t.Margin/4), round(t.Threshold + toward*3*t.Margin/4)}
 }
 
 // oscillation tests hysteresis: after firing, oscillating inside the
@@ -745,7 +700,7 @@ func (g testGen) oscillation() (testGroup, error) {
 		}
 		if disjoint(f, sf) && ruleOf(g.t, nl) == -1 {
 			f.series = append(f.series, sf.series...)
-			neighbour = fmt.Sprintf("; %s at %s inside the margin all along does not fire", labelText(rl), formatValue(u, bands[0]))
+			neighbour = fmt.Sprintf("; %s at %s inside the margin all along does not fire", labelText(rl), u.Format(bands[0]))
 		}
 	}
 	sc := g.scenario(vals, series)
@@ -785,7 +740,7 @@ func (g testGen) oscillation() (testGroup, error) {
 	return testGroup{
 		PromQLTests: []exprTest{held},
 		Name: fmt.Sprintf("%s: hysteresis: oscillating between %s and %s (inside the margin, clears %s) keeps one alert firing; %s resolves it%s", g.ruleID(),
-			formatValue(u, bands[0]), formatValue(u, bands[1]), t.ClearText(), formatValue(u, recover), neighbour),
+			u.Format(bands[0]), u.Format(bands[1]), t.ClearText(), u.Format(recover), neighbour),
 		Interval: model.Duration(testStep), InputSeries: f.series, AlertRuleTests: checks,
 	}, nil
 }
@@ -801,10 +756,10 @@ func (g testGen) ruleID() string {
 
 // ruleOf is the index of the scope whose rule covers a series (the first
 // whose matchers all match its labels), or -1 for the default rule.
-func ruleOf(t Trigger, l map[string]string) int {
+func ruleOf(t catalogue.Trigger, l map[string]string) int {
 	for i, s := range t.Scopes {
 		all := true
-		for _, m := range s.matchers {
+		for _, m := range s.Matchers {
 			all = all && m.Matches(l[m.Name])
 		}
 		if all {
@@ -815,7 +770,7 @@ func ruleOf(t Trigger, l map[string]string) int {
 }
 
 // ruleFor is the rule of a trigger that covers a series.
-func ruleFor(t Trigger, l map[string]string) Trigger {
+func ruleFor(t catalogue.Trigger, l map[string]string) catalogue.Trigger {
 	if i := ruleOf(t, l); i >= 0 {
 		return t.Scopes[i]
 	}
@@ -865,8 +820,8 @@ func (g testGen) scopes(dflt map[string]string, fed bool) ([]testGroup, error) {
 			continue
 		}
 		v, _, _ := g.values()
-		if s.Threshold != t.Threshold && t.Comparison != Equal {
-			v = round((s.Threshold + t.Threshold) / 2)
+		if s.Threshold != t.Threshold && t.Comparison != catalogue.Equal {
+			v = catalogue.Round((s.Threshold + t.Threshold) / 2)
 		} else if s.For == t.For {
 			continue // only margin or keep_firing_for differ: one value cannot tell them apart
 		}
@@ -885,7 +840,7 @@ func (g testGen) scopes(dflt map[string]string, fed bool) ([]testGroup, error) {
 		}
 		sim := simulate(t.Signal, vals)
 		type run struct {
-			rule   Trigger
+			rule   catalogue.Trigger
 			labels map[string]string
 			states []alertState
 		}
@@ -933,7 +888,7 @@ func (g testGen) scopes(dflt map[string]string, fed bool) ([]testGroup, error) {
 		}
 		groups = append(groups, testGroup{
 			Name: fmt.Sprintf("%s: where %s (%s for %s) beside the default (%s for %s): %s at %s fires for one only", t.ID, s.Match,
-				s.Target(), dur(s.For), t.Target(), dur(t.For), t.Signal.Title, formatValue(u, v)),
+				s.Target(), catalogue.Dur(s.For), t.Target(), catalogue.Dur(t.For), t.Signal.Title, u.Format(v)),
 			Interval: model.Duration(testStep), InputSeries: append(fd.series, fs.series...), AlertRuleTests: checks,
 		})
 	}
@@ -955,7 +910,7 @@ func (g testGen) firingThroughout(series map[string]string, from, to int) (exprT
 	l := with(a.ExpLabels, "alertname", t.Alert, "alertstate", "firing")
 	n := to - from
 	return exprTest{
-		Expr:       fmt.Sprintf("count_over_time(%s[%s])", sel("ALERTS", fmt.Sprintf("alertname=%q", t.Alert), `alertstate="firing"`), dur(time.Duration(n)*testStep)),
+		Expr:       fmt.Sprintf("count_over_time(%s[%s])", catalogue.Sel("ALERTS", fmt.Sprintf("alertname=%q", t.Alert), `alertstate="firing"`), catalogue.Dur(time.Duration(n)*testStep)),
 		EvalTime:   model.Duration(time.Duration(to-1)*testStep + testStep/2),
 		ExpSamples: []expSample{{Labels: seriesString("", l), Value: float64(n)}},
 	}, nil
@@ -966,7 +921,7 @@ func (g testGen) probe() ([]testGroup, error) {
 	t := g.t
 	run := func(vals []float64) (*fx, map[string]string, error) {
 		f := &fx{cfg: g.cfg, step: probeStep}
-		out := t.Signal.fixture(f, vals)
+		out := f.feed(t.Signal, vals)
 		return f, out, f.err
 	}
 	at10 := func(step int) model.Duration { return model.Duration(time.Duration(step) * probeStep) }
@@ -1081,7 +1036,7 @@ func (g testGen) absentSignal() ([]testGroup, error) {
 	F := steps(t.For, testStep)
 	n := F + steps(t.Signal.Window, testStep) + 2
 	f := &fx{cfg: g.cfg, step: testStep}
-	t.Signal.fixture(f, constant(n, 0.5))
+	f.feed(t.Signal, constant(n, 0.5))
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -1104,7 +1059,7 @@ func (g testGen) absentSignal() ([]testGroup, error) {
 	return []testGroup{
 		{Name: t.ID + ": inputs scraped, signal present, no alert", Interval: model.Duration(testStep), InputSeries: f.series,
 			AlertRuleTests: []alertTest{{EvalTime: at(n - 1), Alertname: t.Alert, ExpAlerts: present}}},
-		{Name: t.ID + ": no inputs, signal absent, fires after " + dur(t.For), Interval: model.Duration(testStep), InputSeries: other.series,
+		{Name: t.ID + ": no inputs, signal absent, fires after " + catalogue.Dur(t.For), Interval: model.Duration(testStep), InputSeries: other.series,
 			AlertRuleTests: beforeAndAt(t.Alert, F, absent)},
 	}, nil
 }
@@ -1115,14 +1070,14 @@ func (g testGen) absentSignal() ([]testGroup, error) {
 // signal's SignalAbsent reports it, once).
 func (g testGen) absentBucket() ([]testGroup, error) {
 	t := g.t
-	b, ok := g.cfg.sloBucket()
+	b, ok := g.cfg.SLOBucket()
 	if !ok {
 		return nil, fmt.Errorf("%s without a latency SLO", t.ID)
 	}
 	F := steps(t.For, testStep)
 	n := F + 2
 	full := &fx{cfg: g.cfg, step: testStep}
-	t.Signal.fixture(full, constant(n, 0.5))
+	full.feed(t.Signal, constant(n, 0.5))
 	if full.err != nil {
 		return nil, full.err
 	}
@@ -1141,8 +1096,8 @@ func (g testGen) absentBucket() ([]testGroup, error) {
 		step    int
 		fires   bool
 	}{
-		{fmt.Sprintf("histogram with its %s bucket, no alert", b.le), full.series, t.Signal.ID, n - 1, false},
-		{fmt.Sprintf(`le="+Inf" scraped without the %s bucket, fires after %s`, b.le, dur(t.For)), without, t.Signal.ID, F, true},
+		{fmt.Sprintf("histogram with its %s bucket, no alert", b.LE), full.series, t.Signal.ID, n - 1, false},
+		{fmt.Sprintf(`le="+Inf" scraped without the %s bucket, fires after %s`, b.LE, catalogue.Dur(t.For)), without, t.Signal.ID, F, true},
 		{"no histogram at all, silent: the p95 signal's SignalAbsent fires instead", other.series, "", F, false},
 	} {
 		own, err := bucketAbsentAlerts(g.cfg, t, c.series)
@@ -1168,8 +1123,8 @@ func (g testGen) absentBucket() ([]testGroup, error) {
 // bucketAbsentAlerts are the alerts of a bucket's SignalAbsent rule over
 // input series: one per cluster, its value the number of histogram series
 // without the bucket.
-func bucketAbsentAlerts(cfg *Config, t Trigger, series []inputSeries) ([]expAlert, error) {
-	b, ok := cfg.sloBucket()
+func bucketAbsentAlerts(cfg *catalogue.Config, t catalogue.Trigger, series []inputSeries) ([]expAlert, error) {
+	b, ok := cfg.SLOBucket()
 	if !ok {
 		return nil, fmt.Errorf("%s without a latency SLO", t.ID)
 	}
@@ -1202,7 +1157,7 @@ func (g testGen) siblingsAbsent(lbls map[string]string, present string, series [
 		if m.Alert != g.t.Alert || m.ID == g.t.ID || step < steps(m.For, testStep) {
 			continue
 		}
-		if m.test == testAbsentBucket {
+		if testKindOf(m) == testAbsentBucket {
 			as, err := bucketAbsentAlerts(g.cfg, m, series)
 			if err != nil {
 				return nil, err
@@ -1231,9 +1186,20 @@ func sharesInputs(a, b string) bool {
 	}
 	same := [][]string{{"api_requests", "api_requests_per_instance"}, {"api_latency_p95", "slo_latency_bucket"}}
 	for _, s := range same {
-		if contains(s, a) && contains(s, b) {
+		if slices.Contains(s, a) && slices.Contains(s, b) {
 			return true
 		}
 	}
 	return false
 }
+
+// values returns a value that fires, one just on the safe side of the
+// threshold, and one well clear of it for every trigger of the family.
+func (g testGen) values() (fire, safe, recover float64) { return catalogue.TestLevels(g.t, g.cat) }
+
+// family is the triggers that share the alertname and the signal.
+func (g testGen) family() []catalogue.Trigger { return catalogue.Family(g.t, g.cat) }
+
+// marginBands are the two levels the oscillation test holds inside the
+// margin.
+func (g testGen) marginBands() []float64 { return catalogue.MarginBands(g.t) }

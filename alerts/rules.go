@@ -3,6 +3,8 @@ package alerts
 import (
 	"fmt"
 
+	"github.com/headroom-dev/headroom/catalogue"
+
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 )
@@ -17,17 +19,13 @@ import (
 // rule/dependency). The SLOs are one group for the same reason. The scope
 // records of scoped triggers end the signals' group, after the signals
 // they label.
-func RecordingRules(cfg *Config) rulefmt.RuleGroups {
-	var cat []Trigger
-	if cfg.scoped() {
-		cat = Catalogue(cfg)
-	}
-	return recordingRules(cfg, cat)
+func RecordingRules(bundle *catalogue.Bundle) rulefmt.RuleGroups {
+	return recordingRules(bundle.Config, bundle.Signals, bundle.Triggers)
 }
 
-func recordingRules(cfg *Config, cat []Trigger) rulefmt.RuleGroups {
+func recordingRules(cfg *catalogue.Config, signals []catalogue.Signal, cat []catalogue.Trigger) rulefmt.RuleGroups {
 	g := rulefmt.RuleGroup{Name: fmt.Sprintf("headroom.%s.rules", cfg.Service)}
-	for _, s := range Signals(cfg) {
+	for _, s := range signals {
 		if s.Record == "" {
 			continue
 		}
@@ -37,7 +35,7 @@ func recordingRules(cfg *Config, cat []Trigger) rulefmt.RuleGroups {
 			Labels: map[string]string{"service": cfg.Service},
 		})
 	}
-	for _, r := range ScopeRecords(cfg, cat) {
+	for _, r := range catalogue.ScopeRecords(cfg, cat) {
 		g.Rules = append(g.Rules, rulefmt.Rule{Record: r.Record, Expr: r.Expr, Labels: map[string]string{"service": cfg.Service}})
 	}
 	out := rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{g}}
@@ -45,35 +43,15 @@ func recordingRules(cfg *Config, cat []Trigger) rulefmt.RuleGroups {
 	return out
 }
 
-// ScopeRecord is the record a scoped trigger's rules read: its signal, each
-// series labelled with the `where` scope that wins it.
-type ScopeRecord struct {
-	Trigger Trigger
-	Record  string
-	Expr    string
-}
-
-// ScopeRecords returns the scope record of every scoped trigger of a
-// catalogue, in its order.
-func ScopeRecords(cfg *Config, cat []Trigger) []ScopeRecord {
-	var out []ScopeRecord
-	for _, t := range cat {
-		if len(t.Scopes) > 0 {
-			out = append(out, ScopeRecord{Trigger: t, Record: scopeRecord(t), Expr: scopeRecordExpr(pq{cfg}, t)})
-		}
-	}
-	return out
-}
-
 // AlertingRules returns the alerting rule groups of the bundle, one per
 // resource group, then the SLOs' burn-rate alerts.
-func AlertingRules(cfg *Config) rulefmt.RuleGroups {
-	out := alertingRules(cfg, Catalogue(cfg))
-	out.Groups = append(out.Groups, sloAlertGroups(cfg)...)
+func AlertingRules(bundle *catalogue.Bundle) rulefmt.RuleGroups {
+	out := alertingRules(bundle.Config, bundle.Triggers)
+	out.Groups = append(out.Groups, sloAlertGroups(bundle.Config)...)
 	return out
 }
 
-func alertingRules(cfg *Config, cat []Trigger) rulefmt.RuleGroups {
+func alertingRules(cfg *catalogue.Config, cat []catalogue.Trigger) rulefmt.RuleGroups {
 	var out rulefmt.RuleGroups
 	index := map[string]int{}
 	for _, t := range cat {
@@ -86,7 +64,7 @@ func alertingRules(cfg *Config, cat []Trigger) rulefmt.RuleGroups {
 		}
 		// A scoped trigger is one rule per scope and its default rule, all
 		// of one alertname over disjoint series.
-		for _, r := range append([]Trigger{t}, t.Scopes...) {
+		for _, r := range append([]catalogue.Trigger{t}, t.Scopes...) {
 			out.Groups[i].Rules = append(out.Groups[i].Rules, rulefmt.Rule{
 				Alert:         r.Alert,
 				Expr:          r.Expr,
@@ -101,7 +79,7 @@ func alertingRules(cfg *Config, cat []Trigger) rulefmt.RuleGroups {
 }
 
 // ruleLabels are the labels every alert carries, and its variant labels.
-func ruleLabels(t Trigger) map[string]string {
+func ruleLabels(t catalogue.Trigger) map[string]string {
 	l := map[string]string{
 		"severity":  t.Severity,
 		"urgency":   t.Urgency,
@@ -115,21 +93,10 @@ func ruleLabels(t Trigger) map[string]string {
 	return l
 }
 
-func ruleAnnotations(t Trigger) map[string]string {
+func ruleAnnotations(t catalogue.Trigger) map[string]string {
 	return map[string]string{
 		"summary":     t.Summary,
 		"description": t.Description,
 		"runbook_url": t.RunbookURL,
 	}
-}
-
-// scoped reports whether any trigger override has `where` scopes, so that
-// a config without them is not catalogued twice for its recording rules.
-func (c *Config) scoped() bool {
-	for _, o := range c.Triggers {
-		if len(o.Where) > 0 {
-			return true
-		}
-	}
-	return false
 }

@@ -5,17 +5,20 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // renderRunbook writes RUNBOOK.md: one section per alert (its anchor is the
 // lower-case alert name), with what it means, the seed's action and the
 // post-scaling targets that show the action worked.
-func renderRunbook(cfg *Config, cat []Trigger) []byte {
+func renderRunbook(bundle *catalogue.Bundle) []byte {
+	cfg, cat := bundle.Config, bundle.Triggers
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	checks := map[string]Trigger{}
+	checks := map[string]catalogue.Trigger{}
 	for _, t := range cat {
-		if t.Alert == alertCapacityTargetMissed {
+		if t.Alert == catalogue.AlertCapacityTargetMissed {
 			checks[t.ID] = t
 		}
 	}
@@ -26,7 +29,7 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 
 	w("| alert | direction | severity | urgency | fires when | action |\n|---|---|---|---|---|---|\n")
 	var names []string
-	byAlert := map[string][]Trigger{}
+	byAlert := map[string][]catalogue.Trigger{}
 	for _, t := range cat {
 		if _, ok := byAlert[t.Alert]; !ok {
 			names = append(names, t.Alert)
@@ -35,7 +38,7 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 	}
 	for _, n := range names {
 		for _, t := range withScopes(byAlert[n]) {
-			w("| [%s](#%s)%s | %s | %s | %s | %s | %s |\n", t.Alert, anchor(t.Alert), variantNote(t), t.Direction, t.Severity, t.Urgency,
+			w("| [%s](#%s)%s | %s | %s | %s | %s | %s |\n", t.Alert, catalogue.Anchor(t.Alert), variantNote(t), t.Direction, t.Severity, t.Urgency,
 				mdEscape(condition(t)), t.Action)
 		}
 	}
@@ -59,10 +62,10 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 				extra = "; clears " + clear
 			}
 			if t.KeepFiringFor > 0 {
-				extra += "; keeps firing " + dur(t.KeepFiringFor) + " after"
+				extra += "; keeps firing " + catalogue.Dur(t.KeepFiringFor) + " after"
 			}
 			if t.Activation > 0 {
-				extra += fmt.Sprintf("; KEDA activation %s", formatValue(t.Signal.Unit, t.Activation))
+				extra += fmt.Sprintf("; KEDA activation %s", t.Signal.Unit.Format(t.Activation))
 			}
 			w("| %s%s | %s | %s | %s | %s | `%s` | %s |\n", mdEscape(condition(t)), mdEscape(extra), forText(t), t.Severity, t.Urgency,
 				t.Direction, t.Action, labelText(t.Labels))
@@ -89,7 +92,7 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 		var verify []string
 		for _, t := range variants {
 			for _, id := range t.VerifiedBy {
-				if !contains(verify, id) {
+				if !slices.Contains(verify, id) {
 					verify = append(verify, id)
 				}
 			}
@@ -98,14 +101,14 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 			w("The post-scaling targets this action should reach (each query returns a series while the target holds):\n\n")
 			for _, id := range verify {
 				c := checks[id]
-				w("- %s %s: `%s %s %s`\n", c.Signal.Title, inverse(c.Comparison)+" "+formatValue(c.Signal.Unit, c.Threshold),
-					c.Signal.Query, inverse(c.Comparison), num(c.Threshold))
+				w("- %s %s: `%s %s %s`\n", c.Signal.Title, c.Comparison.Inverse()+" "+c.Signal.Unit.Format(c.Threshold),
+					c.Signal.Query, c.Comparison.Inverse(), catalogue.Num(c.Threshold))
 			}
 			w("- the alert resolves, and no other scale-up alert fires for %s.\n\n", cfg.Service)
 		} else {
 			w("- the alert resolves")
-			if first.Signal.Query != "" && first.Comparison != customSignal {
-				w(" (`%s %s %s` returns a series again)", first.Signal.Query, inverse(first.Comparison), num(first.Threshold))
+			if first.Signal.Query != "" && first.Comparison != catalogue.Custom {
+				w(" (`%s %s %s` returns a series again)", first.Signal.Query, first.Comparison.Inverse(), catalogue.Num(first.Threshold))
 			}
 			w(".\n\n")
 		}
@@ -128,27 +131,27 @@ func renderRunbook(cfg *Config, cat []Trigger) []byte {
 	w("another's alert. Margins are `triggers.<id>.margin` in the config; the tables above say where each alert clears.\n\n")
 
 	w("## Recording rules\n\n| rule | unit | what |\n|---|---|---|\n")
-	for _, s := range Signals(cfg) {
+	for _, s := range bundle.Signals {
 		if s.Record != "" {
 			w("| `%s` | %s | %s |\n", s.Record, s.Unit, mdEscape(s.Help))
 		}
 	}
-	for _, r := range ScopeRecords(cfg, cat) {
+	for _, r := range catalogue.ScopeRecords(cfg, cat) {
 		w("| `%s` | %s | %s |\n", r.Record, r.Trigger.Signal.Unit, mdEscape(fmt.Sprintf(
 			"%s for %s's rules: label `scope` names the first `where` entry that matches the series; none when no entry does.",
 			r.Trigger.Signal.Title, r.Trigger.ID)))
 	}
 	w("\n## Inputs\n\nBesides headroom's own `headroom_*` series, the bundle reads:\n\n")
-	used := usedExternals(cfg)
-	for _, e := range Inputs(cfg) {
-		if contains(used, e.Name) {
+	used := bundle.UsedExternals()
+	for _, e := range catalogue.Inputs(cfg) {
+		if slices.Contains(used, e.Name) {
 			w("- `%s` (%s): %s\n", e.Name, e.From, e.Why)
 		}
 	}
 	return []byte(b.String())
 }
 
-func condition(t Trigger) string {
+func condition(t catalogue.Trigger) string {
 	if t.When != "" {
 		return t.When
 	}
@@ -160,8 +163,8 @@ func condition(t Trigger) string {
 
 // withScopes lists each trigger followed by its `where` scopes: the rules
 // of an alert as the rule files hold them.
-func withScopes(ts []Trigger) []Trigger {
-	var out []Trigger
+func withScopes(ts []catalogue.Trigger) []catalogue.Trigger {
+	var out []catalogue.Trigger
 	for _, t := range ts {
 		out = append(out, t)
 		out = append(out, t.Scopes...)
@@ -169,14 +172,14 @@ func withScopes(ts []Trigger) []Trigger {
 	return out
 }
 
-func forText(t Trigger) string {
+func forText(t catalogue.Trigger) string {
 	if t.For == 0 {
 		return "-"
 	}
-	return dur(t.For)
+	return catalogue.Dur(t.For)
 }
 
-func variantNote(t Trigger) string {
+func variantNote(t catalogue.Trigger) string {
 	if len(t.Labels) == 0 {
 		return ""
 	}
@@ -189,20 +192,6 @@ func labelText(l map[string]string) string {
 		parts = append(parts, k+"="+l[k])
 	}
 	return strings.Join(parts, ", ")
-}
-
-func inverse(c Comparison) string {
-	switch c {
-	case Above:
-		return "<="
-	case AtLeast:
-		return "<"
-	case Below:
-		return ">="
-	case Equal:
-		return "!="
-	}
-	return ""
 }
 
 func sourceName(s string) string {

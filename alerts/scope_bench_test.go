@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // BenchmarkGenerateScopes measures Generate for a trigger with 100 and
@@ -11,14 +13,14 @@ import (
 func BenchmarkGenerateScopes(b *testing.B) {
 	for _, n := range []int{100, 500} {
 		b.Run(fmt.Sprintf("scopes=%d", n), func(b *testing.B) {
-			cfg, err := LoadOnto("health-agent", []byte(manyScopesYAML(n)))
+			cfg, err := catalogue.LoadOnto("health-agent", []byte(manyScopesYAML(n)))
 			if err != nil {
 				b.Fatal(err)
 			}
 			var size int
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
-				files, err := Generate(cfg)
+				files, err := Generate(catalogue.MustBuild(cfg))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/headroom-dev/headroom/catalogue"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -94,7 +96,7 @@ triggers:
 		if cfg == nil {
 			continue
 		}
-		files, err := Generate(cfg)
+		files, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Errorf("%s: does not generate: %v", tc.name, err)
 			continue
@@ -143,7 +145,7 @@ func filesText(files Files) []byte {
 
 // scopedGroups is a generated test file with only the groups of the
 // config's scoped triggers; nil when it has none.
-func scopedGroups(t *testing.T, cfg *Config, b []byte) []byte {
+func scopedGroups(t *testing.T, cfg *catalogue.Config, b []byte) []byte {
 	t.Helper()
 	var f testFile
 	if err := yaml.Unmarshal(b, &f); err != nil {
@@ -196,15 +198,15 @@ selectors: {cadvisor: 'container="api"', kube_state_metrics: 'container="api"'}
 // scopeShapes runs TestScopeShapesNeverFailTheBuilder's shapes over a
 // config and counts the configs generated and refused.
 func scopeShapes(t *testing.T, prefix string, generated, refused int) (int, int) {
-	base, err := LoadOnto("health-agent", []byte(prefix))
+	base, err := catalogue.LoadOnto("health-agent", []byte(prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tr := range Catalogue(base) {
-		if tr.test != testThreshold || tr.expr != nil || tr.Comparison == customSignal || len(tr.Signal.Labels) == 0 {
+	for _, tr := range catalogue.Catalogue(base) {
+		if testKindOf(tr) != testThreshold || tr.HasOwnExpr() || tr.Comparison == catalogue.Custom || len(tr.Signal.Labels) == 0 {
 			continue
 		}
-		g := testGen{cfg: base, t: tr, cat: Catalogue(base)}
+		g := testGen{cfg: base, t: tr, cat: catalogue.Catalogue(base)}
 		fire, _, _ := g.values()
 		_, series, err := g.runRelabeled(constant(1, fire), testStep, nil)
 		if err != nil {
@@ -241,13 +243,13 @@ func scopeShapes(t *testing.T, prefix string, generated, refused int) (int, int)
 			var text strings.Builder
 			fmt.Fprintf(&text, "%striggers:\n  %s:\n    where:\n", prefix, tr.ID)
 			for i, m := range list {
-				set := "threshold: " + num(thr[i%2])
-				if tr.Comparison == Equal {
+				set := "threshold: " + catalogue.Num(thr[i%2])
+				if tr.Comparison == catalogue.Equal {
 					set = fmt.Sprintf("for: %dm", 3+i) // a state, 0 or 1: only for differs
 				}
 				fmt.Fprintf(&text, "      - {match: '%s', %s}\n", m, set)
 			}
-			cfg, err := LoadOnto("health-agent", []byte(text.String()))
+			cfg, err := catalogue.LoadOnto("health-agent", []byte(text.String()))
 			if err != nil {
 				if !strings.Contains(err.Error(), "triggers."+tr.ID+".where[") {
 					t.Errorf("%s where %v: refused without naming a scope: %v", tr.ID, list, err)
@@ -266,15 +268,15 @@ func scopeShapes(t *testing.T, prefix string, generated, refused int) (int, int)
 
 // scopeThreshold are two thresholds a scope of the trigger may set, past
 // its own on the side it fires and apart from each other.
-func scopeThreshold(t Trigger) [2]float64 {
+func scopeThreshold(t catalogue.Trigger) [2]float64 {
 	thr := t.Threshold
 	switch {
-	case t.Comparison == Below:
-		return [2]float64{round(thr / 2), round(thr / 4)}
-	case t.Signal.Unit == UnitRatio:
-		return [2]float64{round((thr + 1) / 2), round((3*thr + 1) / 4)}
-	case t.Signal.Unit == UnitCount:
+	case t.Comparison == catalogue.Below:
+		return [2]float64{catalogue.Round(thr / 2), catalogue.Round(thr / 4)}
+	case t.Signal.Unit == catalogue.UnitRatio:
+		return [2]float64{catalogue.Round((thr + 1) / 2), catalogue.Round((3*thr + 1) / 4)}
+	case t.Signal.Unit == catalogue.UnitCount:
 		return [2]float64{thr + 2, thr + 4}
 	}
-	return [2]float64{round(thr*2 + 1), round(thr*3 + 2)}
+	return [2]float64{catalogue.Round(thr*2 + 1), catalogue.Round(thr*3 + 2)}
 }

@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/headroom-dev/headroom/catalogue"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
@@ -35,7 +38,7 @@ func TestScopeErrorsNameTheField(t *testing.T) {
 		{"triggers:\n  ExporterAbsent:\n    where: [{match: 'instance=\"a\"', for: 5m}]\n", "triggers.ExporterAbsent.where: ExporterAbsent is not a signal-versus-threshold comparison"},
 		{"triggers:\n  ReplicationSlotInactive:\n    where: [{match: 'target=\"a\"', threshold: 1}]\n", "triggers.ReplicationSlotInactive.where"},
 	} {
-		_, err := LoadOnto("health-agent", []byte(tc.text))
+		_, err := catalogue.LoadOnto("health-agent", []byte(tc.text))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q:\nerror %v,\nwant it to contain %q", tc.text, err, tc.want)
 		}
@@ -51,19 +54,19 @@ func TestScopeErrorsNameTheField(t *testing.T) {
 // join is on namespace too). TestBundles runs the generated group that
 // feeds two namespaces at a value only the default threshold fires at.
 func TestNamespaceScopes(t *testing.T) {
-	cfg, err := LoadOnto("health-agent", []byte(namespacesYAML))
+	cfg, err := catalogue.LoadOnto("health-agent", []byte(namespacesYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"api_cpu", "api_memory", "saturation"} {
-		s, _ := signalByID(Signals(cfg), id)
+		s, _ := catalogue.SignalByID(catalogue.Signals(cfg), id)
 		// saturation's cpu and memory rows are those records as they are.
-		if !contains(s.Labels, "namespace") || (id != "saturation" && !strings.Contains(s.Expr, "namespace")) {
+		if !slices.Contains(s.Labels, "namespace") || (id != "saturation" && !strings.Contains(s.Expr, "namespace")) {
 			t.Errorf("%s does not keep namespace: labels %v, expr %s", id, s.Labels, s.Expr)
 		}
 	}
 	rules := map[string][]string{}
-	for _, g := range AlertingRules(cfg).Groups {
+	for _, g := range AlertingRules(catalogue.MustBuild(cfg)).Groups {
 		for _, r := range g.Rules {
 			rules[r.Alert] = append(rules[r.Alert], r.Expr)
 		}
@@ -81,7 +84,7 @@ func TestNamespaceScopes(t *testing.T) {
 		!strings.Contains(rec, "or on (service, namespace) ") {
 		t.Errorf("scope:cpu_high does not split on namespace:\n%s", rec)
 	}
-	files, err := Generate(cfg)
+	files, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,8 +93,8 @@ func TestNamespaceScopes(t *testing.T) {
 		t.Errorf("no generated test group %q", want)
 	}
 	// The process source has no namespace: the signals stay service-wide.
-	def, _ := Preset("health-agent")
-	if s, _ := signalByID(Signals(def), "api_cpu"); len(s.Labels) != 0 {
+	def, _ := catalogue.Preset("health-agent")
+	if s, _ := catalogue.SignalByID(catalogue.Signals(def), "api_cpu"); len(s.Labels) != 0 {
 		t.Errorf("api_cpu keeps %v with resources.source process", s.Labels)
 	}
 }
@@ -100,12 +103,12 @@ func TestNamespaceScopes(t *testing.T) {
 // of the trigger's scope record, which labels every series with the first
 // scope that matches it (the scopes in order, joined by "or on").
 func TestScopedRules(t *testing.T) {
-	cfg, err := LoadOnto("health-agent", []byte(scopedYAML))
+	cfg, err := catalogue.LoadOnto("health-agent", []byte(scopedYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rules := map[string][]string{}
-	for _, g := range AlertingRules(cfg).Groups {
+	for _, g := range AlertingRules(catalogue.MustBuild(cfg)).Groups {
 		for _, r := range g.Rules {
 			rules[r.Alert] = append(rules[r.Alert], r.Expr+"\nlabels: "+labelText(r.Labels)+"\nfor: "+r.For.String())
 		}
@@ -161,7 +164,7 @@ func TestScopedRules(t *testing.T) {
 			if (i == 0) == strings.Contains(ruleLabels, "scope=") {
 				t.Errorf("%s rule %d: the scope label belongs on scoped rules only:\n%s", tc.alert, i, got[i])
 			}
-			if _, err := ParseExpr(expr); err != nil {
+			if _, err := catalogue.ParseExpr(expr); err != nil {
 				t.Errorf("%s rule %d: %v", tc.alert, i, err)
 			}
 		}
@@ -172,7 +175,7 @@ func TestScopedRules(t *testing.T) {
 
 	// The runbook lists each scope's threshold; the generated tests hold a
 	// group per scope that a fixture can feed (not the regular expression).
-	files, err := Generate(cfg)
+	files, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +215,7 @@ func TestScopedRules(t *testing.T) {
 // rules. (KEDA refuses a cluster label without autoscaling.cluster, which
 // an example that only named cluster_label left out.)
 func TestAMASWhereExampleGenerates(t *testing.T) {
-	src, err := PresetSource(SetAMAS)
+	src, err := catalogue.PresetSource(catalogue.SetAMAS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,11 +236,11 @@ func TestAMASWhereExampleGenerates(t *testing.T) {
 		t.Fatal("amas.yaml has no `where` example")
 	}
 	text := strings.Join(example, "\n")
-	cfg, err := LoadOnto(SetAMAS, []byte(text))
+	cfg, err := catalogue.LoadOnto(catalogue.SetAMAS, []byte(text))
 	if err != nil {
 		t.Fatalf("the amas.yaml example does not load:\n%s\n%v", text, err)
 	}
-	files, err := Generate(cfg)
+	files, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatalf("the amas.yaml example does not generate:\n%s\n%v", text, err)
 	}
@@ -248,8 +251,8 @@ func TestAMASWhereExampleGenerates(t *testing.T) {
 
 // recordedExpr is the expression of a config's recording rule, "" when it
 // has none of that name.
-func recordedExpr(cfg *Config, record string) string {
-	for _, g := range RecordingRules(cfg).Groups {
+func recordedExpr(cfg *catalogue.Config, record string) string {
+	for _, g := range RecordingRules(catalogue.MustBuild(cfg)).Groups {
 		for _, r := range g.Rules {
 			if r.Record == record {
 				return r.Expr
@@ -286,11 +289,11 @@ func TestScopesGrowLinearly(t *testing.T) {
 	t.Parallel()
 	sizes := map[int]Files{}
 	for _, n := range []int{50, 250} {
-		cfg, err := LoadOnto("health-agent", []byte(manyScopesYAML(n)))
+		cfg, err := catalogue.LoadOnto("health-agent", []byte(manyScopesYAML(n)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sizes[n], err = Generate(cfg); err != nil {
+		if sizes[n], err = Generate(catalogue.MustBuild(cfg)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -313,7 +316,7 @@ func TestScopesGrowLinearly(t *testing.T) {
 // an earlier one, is refused: TestScopedConfigsGenerate.)
 func TestFirstScopeWins(t *testing.T) {
 	t.Parallel()
-	cfg, err := LoadOnto("health-agent", []byte(`
+	cfg, err := catalogue.LoadOnto("health-agent", []byte(`
 triggers:
   DBPoolHigh:
     where:
@@ -325,8 +328,8 @@ triggers:
 		t.Fatal(err)
 	}
 	dir, _ := generateTo(t, cfg)
-	var db Trigger
-	for _, tr := range Catalogue(cfg) {
+	var db catalogue.Trigger
+	for _, tr := range catalogue.Catalogue(cfg) {
 		if tr.ID == "DBPoolHigh" {
 			db = tr
 		}
@@ -337,8 +340,8 @@ triggers:
 	const v = 0.92 // past every threshold but the third scope's 0.95
 	series := []struct {
 		labels map[string]string
-		scope  string   // the scope label the record gives it
-		fires  *Trigger // the rule that fires for it
+		scope  string             // the scope label the record gives it
+		fires  *catalogue.Trigger // the rule that fires for it
 	}{
 		{pool("pg-reports", "etl"), `pool="etl"`, &db.Scopes[0]},
 		{pool("pg-reports", "web"), `target="pg-reports"`, nil},
@@ -356,7 +359,7 @@ triggers:
 		if s.scope != "" {
 			l["scope"] = s.scope
 		}
-		recorded = append(recorded, expSample{Labels: seriesString(scopeRecord(db), l), Value: v})
+		recorded = append(recorded, expSample{Labels: seriesString(catalogue.ScopeRecordName(db), l), Value: v})
 		if s.fires != nil {
 			a, err := alertFor(*s.fires, l, v)
 			if err != nil {
@@ -366,7 +369,7 @@ triggers:
 		}
 	}
 	var order []string
-	for _, rg := range []rulefmt.RuleGroups{RecordingRules(cfg), AlertingRules(cfg)} {
+	for _, rg := range []rulefmt.RuleGroups{RecordingRules(catalogue.MustBuild(cfg)), AlertingRules(catalogue.MustBuild(cfg))} {
 		for _, g := range rg.Groups {
 			order = append(order, g.Name)
 		}
@@ -376,7 +379,7 @@ triggers:
 		RuleFiles: []string{FileRules, FileAlerts}, EvaluationInterval: model.Duration(time.Minute), GroupEvalOrder: order,
 		Tests: []testGroup{{
 			Name: "first scope wins", Interval: model.Duration(time.Minute), InputSeries: in,
-			PromQLTests:    []exprTest{{Expr: scopeRecord(db), EvalTime: at, ExpSamples: recorded}},
+			PromQLTests:    []exprTest{{Expr: catalogue.ScopeRecordName(db), EvalTime: at, ExpSamples: recorded}},
 			AlertRuleTests: []alertTest{{EvalTime: at, Alertname: "DBPoolHigh", ExpAlerts: alerts}},
 		}},
 	})

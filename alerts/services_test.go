@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/headroom-dev/headroom/catalogue"
+
 	"github.com/prometheus/common/model"
 )
 
@@ -15,7 +17,7 @@ import (
 // join, even while the other's signal sits inside its own margin; with
 // both bundles' inhibitions in one Alertmanager, neither mutes the other.
 func TestTwoServicesAlertAtTheirOwnThresholds(t *testing.T) {
-	cfgs := []*Config{
+	cfgs := []*catalogue.Config{
 		fromYAML("health-agent", "service: checkout\nselectors: {api: 'job=\"checkout\"'}\ntriggers: {CPUHigh: {threshold: 0.7}}\n")(t),
 		fromYAML("health-agent", "service: search\nselectors: {api: 'job=\"search\"'}\ntriggers: {CPUHigh: {threshold: 0.9}}\n")(t),
 	}
@@ -27,7 +29,7 @@ func TestTwoServicesAlertAtTheirOwnThresholds(t *testing.T) {
 	var ruleFiles, recording, alerting []string
 	var series []inputSeries
 	type service struct {
-		trigger Trigger
+		trigger catalogue.Trigger
 		labels  map[string]string
 		states  []alertState
 	}
@@ -45,17 +47,17 @@ func TestTwoServicesAlertAtTheirOwnThresholds(t *testing.T) {
 			}
 			ruleFiles = append(ruleFiles, name)
 		}
-		for _, g := range RecordingRules(cfg).Groups {
+		for _, g := range RecordingRules(catalogue.MustBuild(cfg)).Groups {
 			recording = append(recording, g.Name)
 		}
-		for _, g := range AlertingRules(cfg).Groups {
+		for _, g := range AlertingRules(catalogue.MustBuild(cfg)).Groups {
 			alerting = append(alerting, g.Name)
 		}
-		tr, ok := findTrigger(Catalogue(cfg), "CPUHigh")
+		tr, ok := findTrigger(catalogue.Catalogue(cfg), "CPUHigh")
 		if !ok {
 			t.Fatalf("%s: no CPUHigh", cfg.Service)
 		}
-		g := testGen{cfg: cfg, t: tr, cat: Catalogue(cfg)}
+		g := testGen{cfg: cfg, t: tr, cat: catalogue.Catalogue(cfg)}
 		f, l, err := g.run(vals, testStep)
 		if err != nil {
 			t.Fatal(err)
@@ -105,8 +107,8 @@ func TestTwoServicesAlertAtTheirOwnThresholds(t *testing.T) {
 	// of one service mutes that service's alerts only.
 	am := loadAlertmanager(t, cfgs[0])
 	am.InhibitRules = append(am.InhibitRules, loadAlertmanager(t, cfgs[1]).InhibitRules...)
-	alert := func(cfg *Config, id string, extra ...string) model.LabelSet {
-		tr, ok := findTrigger(Catalogue(cfg), id)
+	alert := func(cfg *catalogue.Config, id string, extra ...string) model.LabelSet {
+		tr, ok := findTrigger(catalogue.Catalogue(cfg), id)
 		if !ok {
 			t.Fatalf("%s: no %s", cfg.Service, id)
 		}

@@ -3,16 +3,18 @@ package alerts
 import (
 	"strings"
 	"testing"
+
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // TestSLOLatencyTargetMustBeABucket: a latency target between buckets
 // cannot be counted exactly; generation fails and names the field.
 func TestSLOLatencyTargetMustBeABucket(t *testing.T) {
-	_, err := LoadOnto("health-agent", []byte("slos:\n  latency: {target: 2.5}\n"))
+	_, err := catalogue.LoadOnto("health-agent", []byte("slos:\n  latency: {target: 2.5}\n"))
 	if err == nil || !strings.Contains(err.Error(), "slos.latency.target") || !strings.Contains(err.Error(), "bucket") {
 		t.Fatalf("target 2.5 outside buckets: err = %v", err)
 	}
-	if _, err := LoadOnto("health-agent", []byte("slos:\n  latency: {target: 2.5, buckets: [1, 2.5, 5]}\n")); err != nil {
+	if _, err := catalogue.LoadOnto("health-agent", []byte("slos:\n  latency: {target: 2.5, buckets: [1, 2.5, 5]}\n")); err != nil {
 		t.Fatalf("target 2.5 in buckets: %v", err)
 	}
 }
@@ -20,13 +22,13 @@ func TestSLOLatencyTargetMustBeABucket(t *testing.T) {
 // TestSLORulesAreSlothNamed: every SLI window Sloth records, with the slo
 // and service labels, and the page and ticket pairs of both presets' SLOs.
 func TestSLORulesAreSlothNamed(t *testing.T) {
-	for _, p := range Presets() {
-		cfg, err := Preset(p)
+	for _, p := range catalogue.Presets() {
+		cfg, err := catalogue.Preset(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		recorded := map[string]int{}
-		for _, g := range RecordingRules(cfg).Groups {
+		for _, g := range RecordingRules(catalogue.MustBuild(cfg)).Groups {
 			for _, r := range g.Rules {
 				if strings.HasPrefix(r.Record, "slo:") || strings.HasPrefix(r.Record, "sloth_") {
 					recorded[r.Record]++

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headroom-dev/headroom/catalogue"
+
 	"github.com/prometheus/common/helpers/templates"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
@@ -22,9 +24,9 @@ func TestTemplatesRenderAsPrometheusDoes(t *testing.T) {
 	lbls := map[string]string{"target": "pg", "pool": "api", "service": "svc", "resource": "cpu", "database": "app", "user": "u",
 		"slot": "s1", "job": "headroom", "instance": "h:9630", "source": "maxmemory"}
 	values := []float64{0, 0.0123, 0.5, 0.88, 1, 3, 5.5, 16.5, 66, 90, 1234, 1 << 30, 1.5 * (1 << 30)}
-	for _, p := range Presets() {
-		cfg, _ := Preset(p)
-		for _, tr := range Catalogue(cfg) {
+	for _, p := range catalogue.Presets() {
+		cfg, _ := catalogue.Preset(p)
+		for _, tr := range catalogue.Catalogue(cfg) {
 			for name, text := range ruleAnnotations(tr) {
 				for _, v := range values {
 					ours, err := expandTemplate(text, lbls, v)
@@ -67,7 +69,7 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 		"slot": "s1", "job": "headroom", "instance": "h:9630", "source": "maxmemory", "kind": "postgres"}
 	for _, variant := range variants {
 		p, cfg := variant.name, variant.cfg(t)
-		cat := Catalogue(cfg)
+		cat := catalogue.Catalogue(cfg)
 		// Alerts whose expression is not a signal against a threshold: a
 		// firing value, and what the description must then say of it and of
 		// the threshold.
@@ -82,16 +84,16 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 			"ExporterAbsent(no target)": {1, map[string]string{"instance": ""}, "No target of job headroom exists", "for 2m"},
 			"SignalAbsent":              {1, nil, "absent = 1", "for 10m"},
 		}
-		if b, ok := cfg.sloBucket(); ok {
+		if b, ok := cfg.SLOBucket(); ok {
 			// Keyed by trigger id: the latency SLO's bucket is a SignalAbsent
 			// rule that counts series rather than reporting absence.
 			custom["SignalAbsent:slo_latency_bucket"] = struct {
 				value                float64
 				labels               map[string]string
 				valueText, threshold string
-			}{2, nil, fmt.Sprintf(`2 %s series with le="+Inf" and no le="%s" bucket`, b.metric, num(cfg.SLOs.Latency.Target)), "for 10m"}
+			}{2, nil, fmt.Sprintf(`2 %s series with le="+Inf" and no le="%s" bucket`, b.Metric, catalogue.Num(cfg.SLOs.Latency.Target)), "for 10m"}
 		}
-		if h, ok := DBConnectionHeadroom(cfg); ok {
+		if h, ok := catalogue.DBConnectionHeadroom(cfg); ok {
 			custom["ScaleOutExceedsDBConnections"] = struct {
 				value                float64
 				labels               map[string]string
@@ -108,7 +110,7 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 		scoped := 0
 		for _, tr := range cat {
 			c := tc{name: tr.ID, summary: tr.Summary, description: tr.Description, action: tr.Action, labels: lbls}
-			if tr.Comparison == customSignal {
+			if tr.Comparison == catalogue.Custom {
 				base := tr.Alert
 				if _, ok := custom[tr.ID]; ok {
 					base = tr.ID
@@ -135,14 +137,14 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 				}
 				continue
 			}
-			for _, r := range append([]Trigger{tr}, tr.Scopes...) {
+			for _, r := range append([]catalogue.Trigger{tr}, tr.Scopes...) {
 				c := c
 				if r.Match != "" {
 					c.name, c.summary, c.description = tr.ID+" where "+r.Match, r.Summary, r.Description
 				}
 				fire, _, _ := testGen{cfg: cfg, t: r, cat: cat}.values()
 				c.value = fire
-				c.want = []string{valueText(t, r.Signal.Unit, fire), formatValue(r.Signal.Unit, r.Threshold)}
+				c.want = []string{valueText(t, r.Signal.Unit, fire), r.Signal.Unit.Format(r.Threshold)}
 				if r.Match != "" {
 					c.want = append(c.want, "set for "+r.Match)
 					scoped++
@@ -154,19 +156,19 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 			for _, r := range g.Rules {
 				// The pair's rate is in its summary: "burns ... 14.4× too fast".
 				thr := 0.0
-				for _, bw := range burnWindows {
-					if dur(bw.Long) == r.Labels["long_window"] {
-						for _, s := range cfg.slos() {
-							if s.name == r.Labels["slo"] {
-								thr = bw.Factor * s.budget()
+				for _, bw := range catalogue.BurnWindows {
+					if catalogue.Dur(bw.Long) == r.Labels["long_window"] {
+						for _, s := range cfg.Objectives() {
+							if s.Name == r.Labels["slo"] {
+								thr = bw.Factor * s.Budget()
 							}
 						}
 					}
 				}
-				v := round(thr * 1.1)
+				v := catalogue.Round(thr * 1.1)
 				cases = append(cases, tc{name: "ErrorBudgetBurn " + r.Labels["slo"] + " " + r.Labels["long_window"], summary: r.Annotations["summary"],
 					description: r.Annotations["description"], action: r.Labels["action"], labels: lbls, value: v,
-					want: []string{valueText(t, UnitRatio, v), "above " + formatValue(UnitRatio, thr)}})
+					want: []string{valueText(t, catalogue.UnitRatio, v), "above " + catalogue.UnitRatio.Format(thr)}})
 			}
 		}
 		if p == "health-agent-scoped" && scoped == 0 {
@@ -194,18 +196,18 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 
 // valueText is how a description must show a value of a unit: 87%, 5.5s,
 // 1.1GiB, 2.5/s.
-func valueText(t *testing.T, u Unit, v float64) string {
+func valueText(t *testing.T, u catalogue.Unit, v float64) string {
 	t.Helper()
 	switch u {
-	case UnitRatio:
+	case catalogue.UnitRatio:
 		return strconv.FormatFloat(v*100, 'g', 4, 64) + "%"
-	case UnitSeconds:
+	case catalogue.UnitSeconds:
 		s, err := templates.HumanizeDuration(v)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
-	case UnitBytes:
+	case catalogue.UnitBytes:
 		prefix := ""
 		for _, p := range []string{"Ki", "Mi", "Gi", "Ti"} {
 			if v < 1024 {
@@ -214,7 +216,7 @@ func valueText(t *testing.T, u Unit, v float64) string {
 			prefix, v = p, v/1024
 		}
 		return strconv.FormatFloat(v, 'g', 4, 64) + prefix + "B"
-	case UnitPerSecond:
+	case catalogue.UnitPerSecond:
 		return strconv.FormatFloat(v, 'g', 4, 64) + "/s"
 	}
 	return strconv.FormatFloat(v, 'g', 4, 64)

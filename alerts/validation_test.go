@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // everyTrigger is a config that includes every trigger set and a queue, so
@@ -17,12 +19,12 @@ const everyTrigger = "include: [health-agent, amas, health, validation]\napi: {q
 // The catalogue's scale-up and scale-down triggers on one signal are named
 // as pairs: the ones Validate keeps apart.
 func TestScalePairsOfTheCatalogue(t *testing.T) {
-	cfg, err := LoadOnto("health-agent", []byte(everyTrigger))
+	cfg, err := catalogue.LoadOnto("health-agent", []byte(everyTrigger))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, p := range ScalePairs(Catalogue(cfg)) {
+	for _, p := range catalogue.ScalePairs(catalogue.Catalogue(cfg)) {
 		got = append(got, p.Up.ID+"/"+p.Down.ID)
 	}
 	sort.Strings(got)
@@ -73,7 +75,7 @@ func TestContradictoryScalePairsAreRefused(t *testing.T) {
 			// Validate is what Generate calls first; the pass cases are
 			// not generated, since the test builder cannot yet feed a
 			// negated scope that selects its own fixture's series.
-			_, err := LoadOnto(tc.preset, []byte(tc.text))
+			_, err := catalogue.LoadOnto(tc.preset, []byte(tc.text))
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -129,7 +131,7 @@ func TestOutOfRangeThresholdsAreRefused(t *testing.T) {
 		{"health-agent", "slos:\n  latency: {target: 2.5}\n",
 			"slos.latency.target: 2.5 is not a bucket boundary of http_request_duration_seconds: in unit seconds it must be one of slos.latency.buckets [0.1 0.25 0.5 1 2 3 5 10]"},
 	} {
-		_, err := LoadOnto(tc.preset, []byte(tc.text))
+		_, err := catalogue.LoadOnto(tc.preset, []byte(tc.text))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q:\nerror %v\nwant it to contain\n%s", tc.text, err, tc.want)
 		}
@@ -141,47 +143,47 @@ func TestOutOfRangeThresholdsAreRefused(t *testing.T) {
 // them. The trigger's scale partners and margin are set aside, since the
 // pair check is another test's.
 func TestEveryThresholdInRangeGenerates(t *testing.T) {
-	base, err := LoadOnto("health-agent", []byte(everyTrigger))
+	base, err := catalogue.LoadOnto("health-agent", []byte(everyTrigger))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := Catalogue(base)
+	cat := catalogue.Catalogue(base)
 	partners := map[string][]string{}
-	for _, p := range ScalePairs(cat) {
+	for _, p := range catalogue.ScalePairs(cat) {
 		partners[p.Up.ID] = append(partners[p.Up.ID], p.Down.ID)
 		partners[p.Down.ID] = append(partners[p.Down.ID], p.Up.ID)
 	}
 	n := 0
 	for _, tr := range cat {
-		if tr.Comparison == customSignal {
+		if tr.Comparison == catalogue.Custom {
 			continue
 		}
-		lo, hi := thresholdRange(tr.Signal.Unit, tr.Comparison)
+		lo, hi := catalogue.ThresholdRange(tr.Signal.Unit, tr.Comparison)
 		if math.IsInf(hi, 1) {
 			hi = 1e6
 		}
-		step := unitRanges[tr.Signal.Unit].step
+		step := tr.Signal.Unit.Step()
 		for _, v := range []struct {
 			threshold float64
 			ok        bool
 		}{{lo, true}, {hi, true}, {lo - step, false}, {hi + step, hi == 1e6}} {
-			text := everyTrigger + fmt.Sprintf("triggers:\n  %q: {threshold: %s, margin: 0}\n", tr.ID, num(v.threshold))
+			text := everyTrigger + fmt.Sprintf("triggers:\n  %q: {threshold: %s, margin: 0}\n", tr.ID, catalogue.Num(v.threshold))
 			for _, p := range partners[tr.ID] {
 				text += fmt.Sprintf("  %s: {enabled: false}\n", p)
 			}
-			cfg, err := LoadOnto("health-agent", []byte(text))
+			cfg, err := catalogue.LoadOnto("health-agent", []byte(text))
 			if !v.ok {
-				if err == nil || !strings.Contains(err.Error(), "triggers."+tr.ID+".threshold: "+num(v.threshold)+" is out of range") {
-					t.Errorf("%s threshold %s: error %v, want it refused", tr.ID, num(v.threshold), err)
+				if err == nil || !strings.Contains(err.Error(), "triggers."+tr.ID+".threshold: "+catalogue.Num(v.threshold)+" is out of range") {
+					t.Errorf("%s threshold %s: error %v, want it refused", tr.ID, catalogue.Num(v.threshold), err)
 				}
 				continue
 			}
 			if err != nil {
-				t.Errorf("%s threshold %s refused: %v", tr.ID, num(v.threshold), err)
+				t.Errorf("%s threshold %s refused: %v", tr.ID, catalogue.Num(v.threshold), err)
 				continue
 			}
 			if err := buildAlertTests(cfg, tr.Alert); err != nil {
-				t.Errorf("%s threshold %s, in range, does not generate: %v", tr.ID, num(v.threshold), err)
+				t.Errorf("%s threshold %s, in range, does not generate: %v", tr.ID, catalogue.Num(v.threshold), err)
 			}
 			n++
 		}
@@ -207,7 +209,7 @@ func TestDurationErrorsNameTheField(t *testing.T) {
 		{"cluster_label: cluster\nresources: {source: node}\ntriggers:\n  CPUHigh:\n    where: [{match: 'cluster=\"a\"', for: 1m}]\n",
 			"triggers.CPUHigh.where[0].for: 1m is shorter than the rate window of CPUHigh's signal API CPU utilisation (resources.rate_window 5m): a new instance's rate reads high"},
 	} {
-		_, err := LoadOnto("health-agent", []byte(tc.text))
+		_, err := catalogue.LoadOnto("health-agent", []byte(tc.text))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q:\nerror %v\nwant it to contain\n%s", tc.text, err, tc.want)
 		}
@@ -215,7 +217,7 @@ func TestDurationErrorsNameTheField(t *testing.T) {
 	// A `for` as long as the window, or a signal a filling window does
 	// not push across the threshold, is fine.
 	for _, text := range []string{"triggers:\n  CPULow: {for: 5m}\n", "triggers:\n  CacheHitRateLow: {for: 0s}\n", "triggers:\n  CPUHigh: {for: 0s}\n"} {
-		if _, err := LoadOnto("health-agent", []byte(text)); err != nil {
+		if _, err := catalogue.LoadOnto("health-agent", []byte(text)); err != nil {
 			t.Errorf("%q refused: %v", text, err)
 		}
 	}
@@ -227,14 +229,14 @@ func TestThresholdsDocIsTheRangeTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(unitRanges) != 6 {
-		t.Errorf("%d units in the range table; docs/thresholds.md shows 6", len(unitRanges))
+	if len(catalogue.UnitRanges) != 6 {
+		t.Errorf("%d units in the range table; docs/thresholds.md shows 6", len(catalogue.UnitRanges))
 	}
-	for _, u := range []Unit{UnitRatio, UnitSeconds, UnitBytes, UnitPerSecond, UnitCount, UnitBool} {
-		row := "| " + string(u) + " | " + unitRanges[u].what
-		for _, c := range []Comparison{Above, Below, Equal} {
-			lo, hi := thresholdRange(u, c)
-			row += " | " + rangeText(u, lo, hi)
+	for _, u := range []catalogue.Unit{catalogue.UnitRatio, catalogue.UnitSeconds, catalogue.UnitBytes, catalogue.UnitPerSecond, catalogue.UnitCount, catalogue.UnitBool} {
+		row := "| " + string(u) + " | " + u.Describe()
+		for _, c := range []catalogue.Comparison{catalogue.Above, catalogue.Below, catalogue.Equal} {
+			lo, hi := catalogue.ThresholdRange(u, c)
+			row += " | " + catalogue.RangeText(u, lo, hi)
 		}
 		row += " |"
 		if !strings.Contains(string(doc), row+"\n") {
@@ -261,23 +263,24 @@ func TestQuantileMargins(t *testing.T) {
 		if cfg == nil {
 			continue
 		}
-		if _, err := Generate(cfg); err != nil {
+		if _, err := Generate(catalogue.MustBuild(cfg)); err != nil {
 			t.Errorf("%q: %v", tc.text, err)
 		}
 	}
 }
 
-// Generate validates the config it is given, so a config built in code
-// with a contradiction is refused too, not only one read from a file.
+// catalogue.Build, which every generator's bundle comes from, validates the
+// config it is given, so a config built in code with a contradiction is
+// refused too, not only one read from a file.
 func TestGenerateRefusesAContradiction(t *testing.T) {
-	cfg, err := Preset("health-agent")
+	cfg, err := catalogue.Preset("health-agent")
 	if err != nil {
 		t.Fatal(err)
 	}
 	high, low := 0.5, 0.7
-	cfg.Triggers["CPUHigh"] = Override{Threshold: &high}
-	cfg.Triggers["CPULow"] = Override{Threshold: &low}
-	if _, err := Generate(cfg); err == nil || !strings.Contains(err.Error(), "scale-down CPULow and scale-up CPUHigh can both fire") {
+	cfg.Triggers["CPUHigh"] = catalogue.Override{Threshold: &high}
+	cfg.Triggers["CPULow"] = catalogue.Override{Threshold: &low}
+	if _, err := catalogue.Build(cfg); err == nil || !strings.Contains(err.Error(), "scale-down CPULow and scale-up CPUHigh can both fire") {
 		t.Fatalf("generate: %v", err)
 	}
 }
@@ -285,9 +288,9 @@ func TestGenerateRefusesAContradiction(t *testing.T) {
 // loadOrRefuse reads text onto a preset. With refused set, the load must
 // fail naming it, and nil is returned; otherwise it must load. Either
 // failure is reported under name.
-func loadOrRefuse(t *testing.T, name, preset, text, refused string) *Config {
+func loadOrRefuse(t *testing.T, name, preset, text, refused string) *catalogue.Config {
 	t.Helper()
-	cfg, err := LoadOnto(preset, []byte(text))
+	cfg, err := catalogue.LoadOnto(preset, []byte(text))
 	switch {
 	case refused != "":
 		if err == nil || !strings.Contains(err.Error(), refused) {
@@ -304,9 +307,9 @@ func loadOrRefuse(t *testing.T, name, preset, text, refused string) *Config {
 // buildAlertTests builds the promtool tests of one alertname's rules, what
 // a config must let the builder make; the whole bundle takes ten times as
 // long.
-func buildAlertTests(cfg *Config, alert string) error {
-	var family []Trigger
-	for _, m := range Catalogue(cfg) {
+func buildAlertTests(cfg *catalogue.Config, alert string) error {
+	var family []catalogue.Trigger
+	for _, m := range catalogue.Catalogue(cfg) {
 		if m.Alert == alert {
 			family = append(family, m)
 		}

@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 func (g *gen) api() *board {
 	bd := g.newBoard(API, "api", "The API's health endpoint as headroom probes it (success, status, components, latency, JSON metrics), "+
 		"and the service's own signals from the bundle's recording rules: CPU, memory, requests, errors, latency.")
 	m := bd.m
-	down := g.triggers("APIDown")
+	down := g.triggers(catalogue.TriggerAPIDown)
 	success := g.max(m("headroom_api_probe_success"), "target")
 
 	bd.row("Status", false)
@@ -120,7 +120,7 @@ func (g *gen) api() *board {
 
 	bd.row("Service: the API's own metrics (recording rules of "+g.cfg.Service+")", false)
 	for _, s := range g.signals {
-		if s.Record == "" || (s.Group != alerts.GroupAPI && s.Group != alerts.GroupCapacity) {
+		if s.Record == "" || (s.Group != catalogue.GroupAPI && s.Group != catalogue.GroupCapacity) {
 			continue
 		}
 		ts := g.onSignal(s.ID)

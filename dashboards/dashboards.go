@@ -22,7 +22,7 @@ import (
 
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // Names of the dashboards; each is one file, NAME.json, and one ConfigMap.
@@ -55,7 +55,7 @@ func FileName(name string) string { return "headroom-" + name + ".json" }
 
 // UID is the stable uid of a dashboard of a service: headroom-SERVICE-NAME,
 // shortened with a hash when longer than Grafana's 40 characters.
-func UID(cfg *alerts.Config, name string) string {
+func UID(cfg *catalogue.Config, name string) string {
 	uid := "headroom-" + slug(cfg.Service) + "-" + name
 	if len(uid) <= 40 {
 		return uid
@@ -73,12 +73,10 @@ func slug(s string) string {
 	return strings.Trim(nonSlug.ReplaceAllString(strings.ToLower(s), "-"), "-")
 }
 
-// Build returns the dashboards of a config by name, as the SDK's types.
-func Build(cfg *alerts.Config) (map[string]dashboard.Dashboard, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	g := newGen(cfg)
+// Build returns the dashboards of a built catalogue by name, as the SDK's
+// types.
+func Build(bundle *catalogue.Bundle) (map[string]dashboard.Dashboard, error) {
+	g := newGen(bundle)
 	out := map[string]dashboard.Dashboard{}
 	for _, name := range Names {
 		var b *board
@@ -106,8 +104,9 @@ func Build(cfg *alerts.Config) (map[string]dashboard.Dashboard, error) {
 // Generate makes every dashboard file of a config: NAME.json for Grafana's
 // import (UI or HTTP API) and configmaps.yaml for the Grafana sidecar. The
 // names are relative to the directory the dashboards are written to.
-func Generate(cfg *alerts.Config) (map[string][]byte, error) {
-	ds, err := Build(cfg)
+func Generate(bundle *catalogue.Bundle) (map[string][]byte, error) {
+	cfg := bundle.Config
+	ds, err := Build(bundle)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +135,7 @@ func Generate(cfg *alerts.Config) (map[string][]byte, error) {
 }
 
 // readme documents the generated directory.
-func readme(cfg *alerts.Config, ds map[string]dashboard.Dashboard) []byte {
+func readme(cfg *catalogue.Config, ds map[string]dashboard.Dashboard) []byte {
 	var b bytes.Buffer
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("# headroom dashboards: %s\n\n", cfg.Service)

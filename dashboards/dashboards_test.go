@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/collectors"
 )
 
@@ -27,7 +28,7 @@ func init() {
 
 // generated is every preset's config and files.
 type generated struct {
-	cfg   *alerts.Config
+	cfg   *catalogue.Config
 	files map[string][]byte
 }
 
@@ -44,15 +45,15 @@ triggers:
 
 func generateAll(t *testing.T) []generated {
 	t.Helper()
-	var cfgs []*alerts.Config
-	for _, name := range alerts.Presets() {
-		cfg, err := alerts.Preset(name)
+	var cfgs []*catalogue.Config
+	for _, name := range catalogue.Presets() {
+		cfg, err := catalogue.Preset(name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfgs = append(cfgs, cfg)
 	}
-	custom, err := alerts.Load([]byte(customConfig))
+	custom, err := catalogue.Load([]byte(customConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +61,11 @@ func generateAll(t *testing.T) []generated {
 	var out []generated
 	for _, cfg := range cfgs {
 		name := cfg.Preset + "/" + cfg.Service
-		files, err := Generate(cfg)
+		files, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Fatalf("preset %s: %v", name, err)
 		}
-		again, err := Generate(cfg)
+		again, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil || !reflect.DeepEqual(files, again) {
 			t.Fatalf("preset %s: Generate is not deterministic (%v)", name, err)
 		}
@@ -260,7 +261,7 @@ func TestUIDs(t *testing.T) {
 		}
 	}
 	// Stable: links and bookmarks depend on them.
-	cfg, _ := alerts.Preset(alerts.SetHealthAgent)
+	cfg, _ := catalogue.Preset(catalogue.SetHealthAgent)
 	if got := UID(cfg, Overview); got != "headroom-health-agent-api-overview" {
 		t.Errorf("overview uid = %s", got)
 	}
@@ -378,7 +379,7 @@ var varRef = regexp.MustCompile(`\$\{?(\w+)`)
 
 // allowedMetrics are the metrics a dashboard may select: what the exporter
 // exports, what the bundle records, and the documented external inputs.
-func allowedMetrics(cfg *alerts.Config) map[string]string {
+func allowedMetrics(cfg *catalogue.Config) map[string]string {
 	ok := map[string]string{}
 	for _, m := range collectors.Metrics() {
 		ok[m.Name] = "exporter"
@@ -388,12 +389,12 @@ func allowedMetrics(cfg *alerts.Config) map[string]string {
 			}
 		}
 	}
-	for _, g := range alerts.RecordingRules(cfg).Groups {
+	for _, g := range alerts.RecordingRules(catalogue.MustBuild(cfg)).Groups {
 		for _, r := range g.Rules {
 			ok[r.Record] = "recording rule"
 		}
 	}
-	for _, in := range alerts.Inputs(cfg) {
+	for _, in := range catalogue.Inputs(cfg) {
 		ok[in.Name] = "external input: " + in.From
 	}
 	return ok
@@ -421,7 +422,7 @@ func TestQueries(t *testing.T) {
 					t.Errorf("%s %s %s: %v\n%s", gen.cfg.Service, name, where, err, expr)
 					return
 				}
-				metrics, _ := alerts.SelectedMetrics(e.String())
+				metrics, _ := catalogue.SelectedMetrics(e.String())
 				for _, m := range metrics {
 					if _, ok := allowed[m]; !ok {
 						t.Errorf("%s %s %s: %s is neither exported by headroom, recorded by the bundle nor a documented input", gen.cfg.Service, name, where, m)
@@ -485,7 +486,7 @@ func guarded(e parser.Expr) error {
 }
 
 // marker is how a panel's description names the trigger it shows.
-func marker(t alerts.Trigger) string {
+func marker(t catalogue.Trigger) string {
 	if t.ID != t.Alert {
 		return "**" + t.Alert + "** (" + t.ID + ")"
 	}
@@ -514,7 +515,7 @@ func TestOverviewShowsEveryTrigger(t *testing.T) {
 	for _, gen := range generateAll(t) {
 		ov := dashboardsOf(t, gen)[Overview]
 		panels := allPanels(ov)
-		for _, tr := range alerts.Catalogue(gen.cfg) {
+		for _, tr := range catalogue.Catalogue(gen.cfg) {
 			var ts, st []dashboard.Panel
 			for _, p := range panels {
 				if !strings.Contains(str(p.Description), marker(tr)) {
@@ -557,7 +558,7 @@ func TestOverviewShowsEveryTrigger(t *testing.T) {
 			for _, p := range st {
 				inExpr := false
 				for _, q := range exprsOf(t, p) {
-					inExpr = inExpr || strings.Contains(q.expr, " "+num(tr.Threshold))
+					inExpr = inExpr || strings.Contains(q.expr, " "+catalogue.Num(tr.Threshold))
 				}
 				if !hasStep(p, tr.Threshold) && !inExpr {
 					t.Errorf("%s: stat %q shows neither a step at %g nor the threshold in its query", where, str(p.Title), tr.Threshold)
@@ -674,8 +675,8 @@ func TestUnits(t *testing.T) {
 // Detail panels that draw a trigger's threshold name the trigger and its
 // action.
 func TestDetailDescriptionsNameTriggers(t *testing.T) {
-	cfg, _ := alerts.Preset(alerts.SetHealthAgent)
-	files, err := Generate(cfg)
+	cfg, _ := catalogue.Preset(catalogue.SetHealthAgent)
+	files, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -684,7 +685,7 @@ func TestDetailDescriptionsNameTriggers(t *testing.T) {
 		_, _, body := unwrap(t, files[FileName(name)])
 		d, _ := strict(body)
 		for _, p := range allPanels(d) {
-			for _, tr := range alerts.Catalogue(cfg) {
+			for _, tr := range catalogue.Catalogue(cfg) {
 				if strings.Contains(str(p.Description), marker(tr)) {
 					named[tr.ID] = true
 					if !strings.Contains(str(p.Description), "Action: "+words(tr.Action)) {
@@ -705,9 +706,9 @@ func TestDetailDescriptionsNameTriggers(t *testing.T) {
 // Threshold steps follow Grafana's rule (a value takes the colour of the
 // highest step at or below it).
 func TestLadder(t *testing.T) {
-	cfg, _ := alerts.Preset(alerts.SetHealthAgent)
-	g := newGen(cfg)
-	get := func(id string) alerts.Trigger {
+	cfg, _ := catalogue.Preset(catalogue.SetHealthAgent)
+	g := newGen(catalogue.MustBuild(cfg))
+	get := func(id catalogue.TriggerID) catalogue.Trigger {
 		tr, ok := g.trigger(id)
 		if !ok {
 			t.Fatalf("no trigger %s", id)
@@ -719,7 +720,7 @@ func TestLadder(t *testing.T) {
 		for _, x := range s {
 			v := "base"
 			if x.Value != nil {
-				v = num(*x.Value)
+				v = catalogue.Num(*x.Value)
 			}
 			parts = append(parts, v+":"+x.Color)
 		}
@@ -730,25 +731,25 @@ func TestLadder(t *testing.T) {
 		got  []dashboard.Threshold
 		want string
 	}{
-		{"above with hysteresis", ladder(alerts.UnitRatio, get("CPUHigh")), "base:green 0.75:light-blue 0.8:red"},
-		{"above", ladder(alerts.UnitRatio, get("APIErrorRateHigh")), "base:green 0.05:red"},
-		{"count above 0 fires from 1", ladder(alerts.UnitCount, get("PgBouncerClientsWaiting")), "base:green 0:green 1:red"},
-		{"below with hysteresis", ladder(alerts.UnitRatio, get("CPULow")), "base:blue 0.3:light-blue 0.35:green"},
-		{"equal on a 0/1 signal", ladder(alerts.UnitBool, get("PostgresDown")), "base:green 0:red 1:green"},
-		{"warning and critical", ladder(alerts.UnitSeconds, get("ReplicationLagHigh"), get("ReplicationLagCritical")), "base:green 10:orange 60:red"},
-		{"up and down on one signal", ladder(alerts.UnitRatio, get("CPUHigh"), get("CPULow")), "base:blue 0.3:light-blue 0.35:green 0.75:light-blue 0.8:red"},
+		{"above with hysteresis", ladder(catalogue.UnitRatio, get("CPUHigh")), "base:green 0.75:light-blue 0.8:red"},
+		{"above", ladder(catalogue.UnitRatio, get("APIErrorRateHigh")), "base:green 0.05:red"},
+		{"count above 0 fires from 1", ladder(catalogue.UnitCount, get("PgBouncerClientsWaiting")), "base:green 0:green 1:red"},
+		{"below with hysteresis", ladder(catalogue.UnitRatio, get("CPULow")), "base:blue 0.3:light-blue 0.35:green"},
+		{"equal on a 0/1 signal", ladder(catalogue.UnitBool, get("PostgresDown")), "base:green 0:red 1:green"},
+		{"warning and critical", ladder(catalogue.UnitSeconds, get("ReplicationLagHigh"), get("ReplicationLagCritical")), "base:green 10:orange 60:red"},
+		{"up and down on one signal", ladder(catalogue.UnitRatio, get("CPUHigh"), get("CPULow")), "base:blue 0.3:light-blue 0.35:green 0.75:light-blue 0.8:red"},
 	} {
 		if got := show(tc.got); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
 	}
-	amas, _ := alerts.Preset(alerts.SetAMAS)
-	ga := newGen(amas)
+	amas, _ := catalogue.Preset(catalogue.SetAMAS)
+	ga := newGen(catalogue.MustBuild(amas))
 	rr, ok := ga.trigger("RequestRateHigh")
 	if !ok {
 		t.Fatal("no RequestRateHigh in amas")
 	}
-	if got := show(ladder(alerts.UnitPerSecond, rr)); got != "base:green 5:light-yellow 15:red" {
+	if got := show(ladder(catalogue.UnitPerSecond, rr)); got != "base:green 5:light-yellow 15:red" {
 		t.Errorf("activation: %s", got)
 	}
 }
@@ -765,11 +766,11 @@ func TestOverviewErrorBudget(t *testing.T) {
 		"preset: health-agent\nslos: {latency: {enabled: false}}\n",
 		"preset: amas\nservice: no-slos\nslos: {availability: {enabled: false}, latency: {enabled: false}}\n",
 	} {
-		cfg, err := alerts.Load([]byte(extra))
+		cfg, err := catalogue.Load([]byte(extra))
 		if err != nil {
 			t.Fatal(err)
 		}
-		files, err := Generate(cfg)
+		files, err := Generate(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -789,7 +790,7 @@ func TestOverviewErrorBudget(t *testing.T) {
 		sawOne = sawOne || len(want) == 1
 		// The bundle records and alerts on exactly these SLOs.
 		recorded := map[string]bool{}
-		for _, g := range alerts.RecordingRules(cfg).Groups {
+		for _, g := range alerts.RecordingRules(catalogue.MustBuild(cfg)).Groups {
 			for _, r := range g.Rules {
 				if r.Record == "slo:objective:ratio" {
 					recorded[r.Labels["slo"]] = true
@@ -804,12 +805,12 @@ func TestOverviewErrorBudget(t *testing.T) {
 			thr  float64
 		}
 		burns := map[string][]pair{}
-		for _, g := range alerts.AlertingRules(cfg).Groups {
+		for _, g := range alerts.AlertingRules(catalogue.MustBuild(cfg)).Groups {
 			for _, r := range g.Rules {
 				if r.Alert != "ErrorBudgetBurn" {
 					continue
 				}
-				e, err := alerts.ParseExpr(r.Expr)
+				e, err := catalogue.ParseExpr(r.Expr)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -873,7 +874,7 @@ func TestOverviewErrorBudget(t *testing.T) {
 			for _, s := range steps(r) {
 				v := "base"
 				if s.Value != nil {
-					v = num(*s.Value)
+					v = catalogue.Num(*s.Value)
 				}
 				got = append(got, v+":"+s.Color)
 			}
@@ -910,7 +911,7 @@ func TestOverviewErrorBudget(t *testing.T) {
 // A scoped trigger's panels keep the default threshold's colours and say
 // so, listing each scope's own threshold.
 func TestScopedThresholdsAreNamed(t *testing.T) {
-	cfg, err := alerts.LoadOnto(alerts.SetHealthAgent, []byte(`
+	cfg, err := catalogue.LoadOnto(catalogue.SetHealthAgent, []byte(`
 triggers:
   DBPoolHigh:
     where: [{match: 'target="pg-batch"', threshold: 0.95, for: 10m}]
@@ -918,7 +919,7 @@ triggers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := newGen(cfg)
+	g := newGen(catalogue.MustBuild(cfg))
 	tr, ok := g.trigger("DBPoolHigh")
 	if !ok {
 		t.Fatal("no DBPoolHigh")
@@ -928,9 +929,9 @@ triggers:
 		t.Errorf("description lacks %q:\n%s", want, d)
 	}
 	var steps []string
-	for _, s := range ladder(alerts.UnitRatio, tr) {
+	for _, s := range ladder(catalogue.UnitRatio, tr) {
 		if s.Value != nil {
-			steps = append(steps, num(*s.Value))
+			steps = append(steps, catalogue.Num(*s.Value))
 		}
 	}
 	if strings.Join(steps, " ") != "0.75 0.8" {

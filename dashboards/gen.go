@@ -5,7 +5,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
@@ -16,9 +15,8 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/text"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
-	"github.com/prometheus/common/model"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // DatasourceVar is the name of the datasource variable every panel and
@@ -35,34 +33,30 @@ func datasource() common.DataSourceRef {
 
 // gen holds what every dashboard of a config is built from.
 type gen struct {
-	cfg     *alerts.Config
-	cat     []alerts.Trigger
-	signals []alerts.Signal
+	bundle  *catalogue.Bundle
+	cfg     *catalogue.Config
+	cat     []catalogue.Trigger
+	signals []catalogue.Signal
 	// cluster is the cluster label: the config's, or "cluster".
 	cluster string
 }
 
-func newGen(cfg *alerts.Config) *gen {
-	g := &gen{cfg: cfg, cat: alerts.Catalogue(cfg), signals: alerts.Signals(cfg), cluster: cfg.ClusterLabel}
+func newGen(bundle *catalogue.Bundle) *gen {
+	cfg := bundle.Config
+	g := &gen{bundle: bundle, cfg: cfg, cat: bundle.Triggers, signals: bundle.Signals, cluster: cfg.ClusterLabel}
 	if g.cluster == "" {
 		g.cluster = "cluster"
 	}
 	return g
 }
 
-// trigger returns a catalogue entry by id, if the config has it.
-func (g *gen) trigger(id string) (alerts.Trigger, bool) {
-	for _, t := range g.cat {
-		if t.ID == id {
-			return t, true
-		}
-	}
-	return alerts.Trigger{}, false
-}
+// trigger returns a catalogue entry by id, if the config has it; an id
+// the catalogue does not define panics (catalogue.Bundle.Trigger).
+func (g *gen) trigger(id catalogue.TriggerID) (catalogue.Trigger, bool) { return g.bundle.Trigger(id) }
 
 // triggers returns the config's entries among ids, in the order given.
-func (g *gen) triggers(ids ...string) []alerts.Trigger {
-	var out []alerts.Trigger
+func (g *gen) triggers(ids ...catalogue.TriggerID) []catalogue.Trigger {
+	var out []catalogue.Trigger
 	for _, id := range ids {
 		if t, ok := g.trigger(id); ok {
 			out = append(out, t)
@@ -71,45 +65,26 @@ func (g *gen) triggers(ids ...string) []alerts.Trigger {
 	return out
 }
 
-// signal returns a signal by id, if the config has it.
-func (g *gen) signal(id string) (alerts.Signal, bool) {
-	for _, s := range g.signals {
-		if s.ID == id {
-			return s, true
-		}
-	}
-	return alerts.Signal{}, false
-}
+// signal returns a signal by id, if the config has it; an id the
+// catalogue does not define panics (catalogue.Bundle.Signal).
+func (g *gen) signal(id catalogue.SignalID) (catalogue.Signal, bool) { return g.bundle.Signal(id) }
 
 // onSignal returns the config's triggers that compare a signal with a
 // threshold, validation targets left out.
-func (g *gen) onSignal(id string) []alerts.Trigger {
-	var out []alerts.Trigger
+func (g *gen) onSignal(id string) []catalogue.Trigger {
+	var out []catalogue.Trigger
 	for _, t := range g.cat {
-		if t.Signal.ID == id && t.Target() != "" && t.Set != alerts.SetValidation {
+		if t.Signal.ID == id && t.Target() != "" && t.Set != catalogue.SetValidation {
 			out = append(out, t)
 		}
 	}
 	return out
 }
 
-// aggLabels are labels of an aggregation or join with the cluster label
-// first when the config keeps one.
-func (g *gen) aggLabels(labels ...string) string {
-	var l []string
-	if g.cfg.ClusterLabel != "" {
-		l = append(l, g.cfg.ClusterLabel)
-	}
-	for _, x := range labels {
-		if x != g.cfg.ClusterLabel {
-			l = append(l, x)
-		}
-	}
-	return "(" + strings.Join(l, ", ") + ")"
-}
-
-func (g *gen) by(labels ...string) string { return "by " + g.aggLabels(labels...) }
-func (g *gen) on(labels ...string) string { return "on " + g.aggLabels(labels...) }
+// by and on write the dashboards' grouping clauses with the cluster label
+// first, as the rules do (catalogue.PromQL).
+func (g *gen) by(labels ...string) string { return "by " + g.cfg.PromQL().Grouping(labels...) }
+func (g *gen) on(labels ...string) string { return g.cfg.PromQL().On(labels...) }
 
 // board is a dashboard being built.
 type board struct {
@@ -160,11 +135,11 @@ func (g *gen) newBoard(name, kind, description string) *board {
 }
 
 // dashboardURL is the path of a dashboard; Grafana adds its sub-path.
-func dashboardURL(cfg *alerts.Config, name string) string { return "/d/" + UID(cfg, name) }
+func dashboardURL(cfg *catalogue.Config, name string) string { return "/d/" + UID(cfg, name) }
 
 // panelLinkURL opens another dashboard with this one's time range and
 // variables.
-func panelLinkURL(cfg *alerts.Config, name string) string {
+func panelLinkURL(cfg *catalogue.Config, name string) string {
 	return dashboardURL(cfg, name) + "?${__url_time_range}&${" + DatasourceVar + ":queryparam}&${cluster:queryparam}&${job:queryparam}&${target:queryparam}"
 }
 
@@ -511,25 +486,25 @@ func unitOr(u string) string {
 
 // signalUnit is the Grafana unit of a signal: requests per second read as
 // req/s, other rates as ops/s.
-func signalUnit(s alerts.Signal) string {
-	if s.Unit == alerts.UnitPerSecond && strings.HasPrefix(s.ID, "api_requests") {
+func signalUnit(s catalogue.Signal) string {
+	if s.Unit == catalogue.UnitPerSecond && strings.HasPrefix(s.ID, "api_requests") {
 		return "reqps"
 	}
 	return grafanaUnit(s.Unit)
 }
 
 // grafanaUnit is the Grafana unit of a signal's values.
-func grafanaUnit(u alerts.Unit) string {
+func grafanaUnit(u catalogue.Unit) string {
 	switch u {
-	case alerts.UnitRatio:
+	case catalogue.UnitRatio:
 		return "percentunit"
-	case alerts.UnitSeconds:
+	case catalogue.UnitSeconds:
 		return "s"
-	case alerts.UnitBytes:
+	case catalogue.UnitBytes:
 		return "bytes"
-	case alerts.UnitPerSecond:
+	case catalogue.UnitPerSecond:
 		return "ops"
-	case alerts.UnitBool:
+	case catalogue.UnitBool:
 		return "bool"
 	}
 	return "short"
@@ -554,30 +529,30 @@ type band struct {
 	rank   int
 }
 
-func firingColor(t alerts.Trigger) (string, int) {
-	if t.Direction == alerts.Down {
+func firingColor(t catalogue.Trigger) (string, int) {
+	if t.Direction == catalogue.Down {
 		return colorScaleDown, 2
 	}
 	switch t.Severity {
-	case alerts.SeverityCritical:
+	case catalogue.SeverityCritical:
 		return colorCritical, 5
-	case alerts.SeverityWarning:
+	case catalogue.SeverityWarning:
 		return colorWarning, 4
 	}
 	return colorInfo, 3
 }
 
-func discrete(u alerts.Unit) bool { return u == alerts.UnitCount || u == alerts.UnitBool }
+func discrete(u catalogue.Unit) bool { return u == catalogue.UnitCount || u == catalogue.UnitBool }
 
 // bands are where a trigger fires, and where a firing one holds
 // (hysteresis, in the lighter colour). Grafana colours a value by the highest
 // step at or below it, so "> 0" over a count starts at 1.
-func bands(t alerts.Trigger, cmp alerts.Comparison, thr float64, unit alerts.Unit) []band {
+func bands(t catalogue.Trigger, cmp catalogue.Comparison, thr float64, unit catalogue.Unit) []band {
 	c, r := firingColor(t)
 	inf := math.Inf(1)
 	var out []band
 	switch cmp {
-	case alerts.Above:
+	case catalogue.Above:
 		lo := thr
 		if discrete(unit) {
 			lo = math.Floor(thr) + 1
@@ -589,17 +564,17 @@ func bands(t alerts.Trigger, cmp alerts.Comparison, thr float64, unit alerts.Uni
 		if t.Activation > 0 && t.Activation < lo {
 			out = append(out, band{t.Activation, lo, colorActivation, 1})
 		}
-	case alerts.AtLeast:
+	case catalogue.AtLeast:
 		out = append(out, band{thr, inf, c, r})
 		if t.Hysteresis() {
 			out = append(out, band{t.ClearLevel(), thr, colorHysteresis, 1})
 		}
-	case alerts.Below:
+	case catalogue.Below:
 		out = append(out, band{-inf, thr, c, r})
 		if t.Hysteresis() {
 			out = append(out, band{thr, t.ClearLevel(), colorHysteresis, 1})
 		}
-	case alerts.Equal:
+	case catalogue.Equal:
 		hi := thr + 1
 		if !discrete(unit) {
 			hi = math.Nextafter(thr, inf)
@@ -612,7 +587,7 @@ func bands(t alerts.Trigger, cmp alerts.Comparison, thr float64, unit alerts.Uni
 // ladder turns triggers on one signal into Grafana threshold steps: the
 // colour of each range is that of the most severe trigger firing there,
 // and every threshold value has a step (so its line is drawn).
-func ladder(unit alerts.Unit, ts ...alerts.Trigger) []dashboard.Threshold {
+func ladder(unit catalogue.Unit, ts ...catalogue.Trigger) []dashboard.Threshold {
 	var rules []cmpRule
 	for _, t := range ts {
 		rules = append(rules, cmpRule{t, t.Comparison, t.Threshold})
@@ -623,12 +598,12 @@ func ladder(unit alerts.Unit, ts ...alerts.Trigger) []dashboard.Threshold {
 // cmpRule is a trigger's comparison, which for a trigger with a custom
 // expression is read from the expression.
 type cmpRule struct {
-	t   alerts.Trigger
-	cmp alerts.Comparison
+	t   catalogue.Trigger
+	cmp catalogue.Comparison
 	thr float64
 }
 
-func ladderOf(unit alerts.Unit, rules ...cmpRule) []dashboard.Threshold {
+func ladderOf(unit catalogue.Unit, rules ...cmpRule) []dashboard.Threshold {
 	var all []band
 	marks := map[float64]bool{}
 	points := map[float64]bool{}
@@ -704,34 +679,22 @@ func toFloat(v any) float64 {
 // words turns snake_case into words.
 func words(s string) string { return strings.ReplaceAll(s, "_", " ") }
 
-func dur(d time.Duration) string { return model.Duration(d).String() }
-
-func directionWord(d alerts.Direction) string {
-	switch d {
-	case alerts.Up:
-		return "scale-up trigger"
-	case alerts.Down:
-		return "scale-down trigger"
-	}
-	return "health alert"
-}
-
 // describe is the description of a panel that shows a trigger: what it
 // watches, when it fires and what to do.
-func describe(t alerts.Trigger) string {
+func describe(t catalogue.Trigger) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s**", t.Alert)
 	if t.ID != t.Alert {
 		fmt.Fprintf(&b, " (%s)", t.ID)
 	}
-	fmt.Fprintf(&b, ": %s, severity %s, urgency %s.", directionWord(t.Direction), t.Severity, t.Urgency)
+	fmt.Fprintf(&b, ": %s, severity %s, urgency %s.", t.Direction.Word(), t.Severity, t.Urgency)
 	if target := t.Target(); target != "" {
 		fmt.Fprintf(&b, " Fires when %s is %s", t.Signal.Title, target)
 	} else {
 		fmt.Fprintf(&b, " Fires when `%s` returns a series", strings.Join(strings.Fields(t.Expr), " "))
 	}
 	if t.For > 0 {
-		fmt.Fprintf(&b, " for %s", dur(t.For))
+		fmt.Fprintf(&b, " for %s", catalogue.Dur(t.For))
 	}
 	b.WriteString(".")
 	if t.Activation > 0 {
@@ -744,7 +707,7 @@ func describe(t alerts.Trigger) string {
 		// A panel has one set of threshold colours: the default's.
 		var scopes []string
 		for _, s := range t.Scopes {
-			scopes = append(scopes, fmt.Sprintf("%s: %s for %s", s.Match, s.Target(), dur(s.For)))
+			scopes = append(scopes, fmt.Sprintf("%s: %s for %s", s.Match, s.Target(), catalogue.Dur(s.For)))
 		}
 		fmt.Fprintf(&b, " Own thresholds (config `where`; the colours show the default): %s.", strings.Join(scopes, "; "))
 	}
@@ -766,16 +729,16 @@ func describe(t alerts.Trigger) string {
 
 // formatAs writes a value the way the trigger's threshold is written (80%,
 // 5s, 1GiB).
-func formatAs(t alerts.Trigger, v float64) string {
+func formatAs(t catalogue.Trigger, v float64) string {
 	t.Threshold = v
 	if t.Comparison == "" {
-		return num(v)
+		return catalogue.Num(v)
 	}
 	return strings.TrimPrefix(t.Target(), string(t.Comparison)+" ")
 }
 
 // describeAll names every trigger a detail panel draws.
-func describeAll(what string, ts []alerts.Trigger) string {
+func describeAll(what string, ts []catalogue.Trigger) string {
 	if len(ts) == 0 {
 		return what
 	}

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 var update = flag.Bool("update", false, "rewrite the committed dashboards under "+committedDir)
@@ -18,17 +18,17 @@ var update = flag.Bool("update", false, "rewrite the committed dashboards under 
 const committedDir = "../mixin/dashboards"
 
 // committedPreset is the preset whose dashboards are committed.
-const committedPreset = alerts.SetHealthAgent
+const committedPreset = catalogue.SetHealthAgent
 
 // The committed files are what the generator makes: a change to the
 // generator, the catalogue or the preset must come with regenerated files
 // (go test ./dashboards -run TestCommittedFiles -update).
 func TestCommittedFiles(t *testing.T) {
-	cfg, err := alerts.Preset(committedPreset)
+	cfg, err := catalogue.Preset(committedPreset)
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := Generate(cfg)
+	files, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

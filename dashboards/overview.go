@@ -9,41 +9,41 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // detailOf is the detail dashboard a resource group links to.
-var detailOf = map[alerts.Group]string{
-	alerts.GroupAPI:         API,
-	alerts.GroupCapacity:    API,
-	alerts.GroupDBPool:      Postgres,
-	alerts.GroupPostgres:    Postgres,
-	alerts.GroupReplication: Postgres,
-	alerts.GroupPgBouncer:   PgBouncer,
-	alerts.GroupRedis:       Redis,
-	alerts.GroupHeadroom:    API,
+var detailOf = map[catalogue.Group]string{
+	catalogue.GroupAPI:         API,
+	catalogue.GroupCapacity:    API,
+	catalogue.GroupDBPool:      Postgres,
+	catalogue.GroupPostgres:    Postgres,
+	catalogue.GroupReplication: Postgres,
+	catalogue.GroupPgBouncer:   PgBouncer,
+	catalogue.GroupRedis:       Redis,
+	catalogue.GroupHeadroom:    API,
 }
 
 // groupOrder is the order of the resource rows; required rows are shown
 // even when no trigger of the bundle is about the resource.
-var groupOrder = []alerts.Group{alerts.GroupAPI, alerts.GroupCapacity, alerts.GroupDBPool, alerts.GroupPostgres,
-	alerts.GroupReplication, alerts.GroupPgBouncer, alerts.GroupRedis, alerts.GroupHeadroom}
+var groupOrder = []catalogue.Group{catalogue.GroupAPI, catalogue.GroupCapacity, catalogue.GroupDBPool, catalogue.GroupPostgres,
+	catalogue.GroupReplication, catalogue.GroupPgBouncer, catalogue.GroupRedis, catalogue.GroupHeadroom}
 
-var required = map[alerts.Group]bool{
-	alerts.GroupAPI: true, alerts.GroupDBPool: true, alerts.GroupPostgres: true,
-	alerts.GroupReplication: true, alerts.GroupPgBouncer: true, alerts.GroupRedis: true,
+var required = map[catalogue.Group]bool{
+	catalogue.GroupAPI: true, catalogue.GroupDBPool: true, catalogue.GroupPostgres: true,
+	catalogue.GroupReplication: true, catalogue.GroupPgBouncer: true, catalogue.GroupRedis: true,
 }
 
 // rowTitles say what each resource row holds.
-var rowTitles = map[alerts.Group]string{
-	alerts.GroupAPI:         "API: instances, traffic, errors, latency",
-	alerts.GroupCapacity:    "Capacity: the most saturated resource",
-	alerts.GroupDBPool:      "DB pool: application and PgBouncer pools",
-	alerts.GroupPostgres:    "PostgreSQL",
-	alerts.GroupReplication: "Replication",
-	alerts.GroupPgBouncer:   "PgBouncer",
-	alerts.GroupRedis:       "Redis",
-	alerts.GroupHeadroom:    "Monitoring: the exporter and the signals alerts rely on",
+var rowTitles = map[catalogue.Group]string{
+	catalogue.GroupAPI:         "API: instances, traffic, errors, latency",
+	catalogue.GroupCapacity:    "Capacity: the most saturated resource",
+	catalogue.GroupDBPool:      "DB pool: application and PgBouncer pools",
+	catalogue.GroupPostgres:    "PostgreSQL",
+	catalogue.GroupReplication: "Replication",
+	catalogue.GroupPgBouncer:   "PgBouncer",
+	catalogue.GroupRedis:       "Redis",
+	catalogue.GroupHeadroom:    "Monitoring: the exporter and the signals alerts rely on",
 }
 
 // overview is the Scaling decisions dashboard: built from the catalogue,
@@ -56,20 +56,20 @@ func (g *gen) overview() *board {
 	g.errorBudgetRow(bd)
 	g.sizingRow(bd)
 	for _, group := range groupOrder {
-		var ts []alerts.Trigger
+		var ts []catalogue.Trigger
 		for _, t := range g.cat {
-			if t.Group == group && t.Set != alerts.SetValidation {
+			if t.Group == group && t.Set != catalogue.SetValidation {
 				ts = append(ts, t)
 			}
 		}
 		if len(ts) == 0 && !required[group] {
 			continue
 		}
-		bd.row(rowTitles[group], group == alerts.GroupHeadroom)
+		bd.row(rowTitles[group], group == catalogue.GroupHeadroom)
 		for _, t := range ts {
 			g.triggerPanels(bd, t)
 		}
-		if group == alerts.GroupCapacity {
+		if group == catalogue.GroupCapacity {
 			g.dbHeadroomPanel(bd)
 		}
 		if len(ts) == 0 {
@@ -88,7 +88,7 @@ func (g *gen) alertsSel(extra ...string) string {
 	return "ALERTS{" + strings.Join(append(m, extra...), ", ") + "}"
 }
 
-func (g *gen) alertNames(pred func(alerts.Trigger) bool) string {
+func (g *gen) alertNames(pred func(catalogue.Trigger) bool) string {
 	var names []string
 	seen := map[string]bool{}
 	for _, t := range g.cat {
@@ -107,19 +107,19 @@ func (g *gen) firingRow(bd *board) {
 	bd.row("Scaling decisions now: firing alerts", false)
 	type kind struct {
 		title, matcher, color, desc string
-		pred                        func(alerts.Trigger) bool
+		pred                        func(catalogue.Trigger) bool
 	}
 	kinds := []kind{
 		{"Scale up", `direction="up"`, colorCritical, "Scale-up alerts firing now (add capacity). Each names its action in the action label.",
-			func(t alerts.Trigger) bool { return t.Direction == alerts.Up }},
+			func(t catalogue.Trigger) bool { return t.Direction == catalogue.Up }},
 		{"Scale down", `direction="down"`, colorScaleDown, "Scale-down alerts firing now (tickets: capacity may be reduced). They are inhibited while a scale-up alert fires for the service.",
-			func(t alerts.Trigger) bool { return t.Direction == alerts.Down }},
+			func(t catalogue.Trigger) bool { return t.Direction == catalogue.Down }},
 		{"Health", `direction="none", severity="critical"`, colorCritical, "Critical health and data-path alerts firing now (pages).",
-			func(t alerts.Trigger) bool {
-				return t.Direction == alerts.None && t.Severity == alerts.SeverityCritical
+			func(t catalogue.Trigger) bool {
+				return t.Direction == catalogue.None && t.Severity == catalogue.SeverityCritical
 			}},
 		{"Capacity review", `severity="info"`, colorInfo, "Post-scaling validation targets missed for an hour (info: for the capacity review).",
-			func(t alerts.Trigger) bool { return t.Severity == alerts.SeverityInfo }},
+			func(t catalogue.Trigger) bool { return t.Severity == catalogue.SeverityInfo }},
 	}
 	for _, k := range kinds {
 		bd.stat(spec{
@@ -150,9 +150,9 @@ func (g *gen) firingRow(bd *board) {
 // checklistRow is the post-scaling validation checklist: one pass/fail
 // stat per validation target, and its signal with the target drawn.
 func (g *gen) checklistRow(bd *board) {
-	var checks []alerts.Trigger
+	var checks []catalogue.Trigger
 	for _, t := range g.cat {
-		if t.Set == alerts.SetValidation && t.Target() != "" {
+		if t.Set == catalogue.SetValidation && t.Target() != "" {
 			checks = append(checks, t)
 		}
 	}
@@ -170,7 +170,7 @@ func (g *gen) checklistRow(bd *board) {
 			Title: g.checkTitle(t),
 			Desc: "Passes while " + t.Signal.Title + " is not " + t.Target() + " (1 = missed, 0 = met, now). " +
 				"After a scaling step every check should pass.\n\n" + describe(t),
-			Queries:  []query{{Expr: fmt.Sprintf("%s(%s) %s bool %s", worst(t.Comparison), q, cmpOp(t.Comparison), num(t.Threshold))}},
+			Queries:  []query{{Expr: fmt.Sprintf("%s(%s) %s bool %s", t.Comparison.Worst(), q, cmpOp(t.Comparison), catalogue.Num(t.Threshold))}},
 			Steps:    stepsAt(colorOK, 1, colorCritical),
 			Mappings: passFail(),
 			W:        w, H: 4,
@@ -193,12 +193,12 @@ func (g *gen) checklistRow(bd *board) {
 }
 
 // checkTitle is a validation target as it reads when met: "Latency ≤ 3s".
-func (g *gen) checkTitle(t alerts.Trigger) string {
+func (g *gen) checkTitle(t catalogue.Trigger) string {
 	value := strings.TrimPrefix(t.Target(), string(t.Comparison)+" ")
-	return fmt.Sprintf("%s %s %s", checkName(t), passOp(t.Comparison), value)
+	return fmt.Sprintf("%s %s %s", checkName(t), t.Comparison.PassSymbol(), value)
 }
 
-func checkName(t alerts.Trigger) string {
+func checkName(t catalogue.Trigger) string {
 	if c := t.Labels["check"]; c != "" {
 		return c
 	}
@@ -222,7 +222,7 @@ func passFail() []dashboard.ValueMapping {
 func (g *gen) sizingRow(bd *board) {
 	bd.row("Sizing: concurrent users to instances", false)
 	bd.text("Concurrent users → recommended instances", sizingText(g.cfg), 12, 9)
-	if s, ok := g.signal("api_cpu_instance"); ok {
+	if s, ok := g.signal(catalogue.SignalAPICPUInstance); ok {
 		bd.stat(spec{
 			Title:   "API instances observed",
 			Desc:    "API instances with a CPU utilisation series now (" + s.Record + "). Compare with the table for the expected number of concurrent users.",
@@ -231,7 +231,7 @@ func (g *gen) sizingRow(bd *board) {
 			W:       4, H: 9, Decimals: ptr(0.0),
 		})
 	}
-	if s, ok := g.signal("api_requests"); ok {
+	if s, ok := g.signal(catalogue.SignalAPIRequests); ok {
 		bd.stat(spec{
 			Title:   "Requests per second",
 			Desc:    "Requests per second the API serves (" + s.Record + ").",
@@ -241,7 +241,7 @@ func (g *gen) sizingRow(bd *board) {
 			W:       4, H: 9,
 		})
 	}
-	if s, ok := g.signal("saturation"); ok {
+	if s, ok := g.signal(catalogue.SignalSaturation); ok {
 		bd.stat(spec{
 			Title:    "Most saturated resource",
 			Desc:     "The highest utilisation among the resources the HA guide names (" + s.Record + "); the HA scale trigger is 80%.",
@@ -254,7 +254,7 @@ func (g *gen) sizingRow(bd *board) {
 	}
 }
 
-func sizingText(cfg *alerts.Config) string {
+func sizingText(cfg *catalogue.Config) string {
 	var b strings.Builder
 	b.WriteString("From the Health Agent API scaling guide.\n\n")
 	b.WriteString("| concurrent users | API instances | Redis memory |\n|---|---|---|\n")
@@ -263,7 +263,7 @@ func sizingText(cfg *alerts.Config) string {
 	b.WriteString("Max instances × pool size must fit PostgreSQL's usable connections (max_connections less the reserved ones).\n\n")
 	b.WriteString("**Capacity limits** (HA baseline instance): CPU 85% sustained, memory 1.5 GB, DB pool 13, Redis 256 MB, network 100 Mbps.")
 	for _, s := range cfg.Include {
-		if s == alerts.SetAMAS {
+		if s == catalogue.SetAMAS {
 			b.WriteString("\n\n**AMAS (KEDA):** 2–50 replicas; scale-up stabilisation 60 s, at most 100% or 5 pods a minute; " +
 				"scale-down stabilisation 300 s, at most 10% or 2 pods a minute; cooldown 180 s, polling 15 s.")
 		}
@@ -279,7 +279,7 @@ const dbHeadroomTitle = "DB connection headroom (pods)"
 // max_replicas - min_replicas, the most pods a scale-out can add: green
 // means a scale-out from anywhere to the max fits.
 func (g *gen) dbHeadroomPanel(bd *board) {
-	h, ok := alerts.DBConnectionHeadroom(g.cfg)
+	h, ok := catalogue.DBConnectionHeadroom(g.cfg)
 	if !ok {
 		return
 	}
@@ -289,7 +289,7 @@ func (g *gen) dbHeadroomPanel(bd *board) {
 		steps = stepsAt(colorCritical, 1, colorOK)
 	}
 	var links []link
-	if t, ok := g.trigger("ScaleOutExceedsDBConnections"); ok {
+	if t, ok := g.trigger(catalogue.TriggerScaleOutExceedsDBConnections); ok {
 		links = g.triggerLinks(t)
 	}
 	bd.stat(spec{
@@ -309,7 +309,7 @@ func (g *gen) dbHeadroomPanel(bd *board) {
 
 // untriggered shows the signals of a resource no trigger of the bundle
 // watches, so that its row is not empty.
-func (g *gen) untriggered(bd *board, group alerts.Group) {
+func (g *gen) untriggered(bd *board, group catalogue.Group) {
 	n := 0
 	used := map[string]bool{}
 	for _, s := range g.signals {
@@ -338,7 +338,7 @@ func (g *gen) untriggered(bd *board, group alerts.Group) {
 }
 
 // triggerLinks are a trigger panel's runbook and detail dashboard.
-func (g *gen) triggerLinks(t alerts.Trigger) []link {
+func (g *gen) triggerLinks(t catalogue.Trigger) []link {
 	var out []link
 	if t.RunbookURL != "" {
 		out = append(out, link{"Runbook: " + t.Alert, t.RunbookURL})
@@ -351,7 +351,7 @@ func (g *gen) triggerLinks(t alerts.Trigger) []link {
 
 // triggerPanels adds a trigger's stat (worst value now, coloured by the
 // threshold) and time series (every series, threshold drawn).
-func (g *gen) triggerPanels(bd *board, t alerts.Trigger) {
+func (g *gen) triggerPanels(bd *board, t catalogue.Trigger) {
 	v := g.view(t)
 	bd.stat(spec{
 		Title:   strings.TrimSpace(t.ID + " " + v.target),
@@ -388,29 +388,29 @@ type view struct {
 // view derives a trigger's queries: its signal against the threshold, or
 // for a trigger with its own expression, the compared side of that
 // expression (or, failing that, how many series would fire).
-func (g *gen) view(t alerts.Trigger) view {
+func (g *gen) view(t catalogue.Trigger) view {
 	if t.Target() != "" {
 		q := g.scope(t.Signal.Query, t.Signal.Labels)
 		return view{
-			series: q, stat: fmt.Sprintf("%s(%s)", worst(t.Comparison), q),
+			series: q, stat: fmt.Sprintf("%s(%s)", t.Comparison.Worst(), q),
 			legend: legend(t.Signal.Labels), unit: signalUnit(t.Signal),
-			steps: ladder(t.Signal.Unit, t), title: t.Signal.Title, target: t.Target(), worstWord: worstWord(t.Comparison),
+			steps: ladder(t.Signal.Unit, t), title: t.Signal.Title, target: t.Target(), worstWord: t.Comparison.WorstWord(),
 		}
 	}
-	expr, err := alerts.ParseExpr(t.Expr)
+	expr, err := catalogue.ParseExpr(t.Expr)
 	if err != nil {
 		panic(fmt.Sprintf("trigger %s: %v", t.ID, err))
 	}
 	if lhs, cmp, thr, ok := comparison(expr); ok {
-		unit := alerts.UnitCount
+		unit := catalogue.UnitCount
 		if _, isSel := lhs.(*parser.VectorSelector); isSel && t.Signal.Unit != "" {
 			unit = t.Signal.Unit
 		}
 		q := g.scope(lhs.String(), t.Signal.Labels)
-		st := fmt.Sprintf("%s(%s)", worst(cmp), q)
+		st := fmt.Sprintf("%s(%s)", cmp.Worst(), q)
 		if hasAbsent(expr) {
 			// Absence fires too: show it as the firing value.
-			st += " or vector(" + num(thr) + ")"
+			st += " or vector(" + catalogue.Num(thr) + ")"
 		}
 		lg := ""
 		if len(t.Signal.Labels) > 0 {
@@ -419,7 +419,7 @@ func (g *gen) view(t alerts.Trigger) view {
 		return view{
 			series: q, stat: st, legend: lg, unit: grafanaUnit(unit),
 			steps: ladderOf(unit, cmpRule{t, cmp, thr}), title: sideTitle(t, lhs),
-			target: string(cmp) + " " + num(thr), worstWord: worstWord(cmp),
+			target: string(cmp) + " " + catalogue.Num(thr), worstWord: cmp.WorstWord(),
 		}
 	}
 	if call, ok := expr.(*parser.Call); ok && call.Func.Name == "absent" && len(call.Args) == 1 {
@@ -427,14 +427,14 @@ func (g *gen) view(t alerts.Trigger) view {
 		q := g.scope(call.Args[0].String(), nil)
 		return view{
 			series: fmt.Sprintf("count(%s) or vector(0)", q), stat: fmt.Sprintf("count(%s) or vector(0)", q),
-			unit: "short", steps: ladderOf(alerts.UnitCount, cmpRule{t, alerts.Below, 1}),
+			unit: "short", steps: ladderOf(catalogue.UnitCount, cmpRule{t, catalogue.Below, 1}),
 			title: "series of " + t.Signal.Title, target: "absent", worstWord: "current",
 		}
 	}
 	q := g.scope(t.Expr, t.Signal.Labels)
 	return view{
 		series: fmt.Sprintf("count(%s) or vector(0)", q), stat: fmt.Sprintf("count(%s) or vector(0)", q),
-		unit: "short", steps: ladderOf(alerts.UnitCount, cmpRule{t, alerts.Above, 0}),
+		unit: "short", steps: ladderOf(catalogue.UnitCount, cmpRule{t, catalogue.Above, 0}),
 		title: "series firing", target: "", worstWord: "current",
 	}
 }
@@ -442,13 +442,13 @@ func (g *gen) view(t alerts.Trigger) view {
 // sideTitle names the compared side of a custom expression: the signal
 // itself, or failures counted over a window (count_over_time(x[w]) -
 // sum_over_time(x[w]) of a 0/1 signal).
-func sideTitle(t alerts.Trigger, lhs parser.Expr) string {
+func sideTitle(t catalogue.Trigger, lhs parser.Expr) string {
 	if b, ok := lhs.(*parser.BinaryExpr); ok && b.Op == parser.SUB {
 		l, lok := b.LHS.(*parser.Call)
 		r, rok := b.RHS.(*parser.Call)
 		if lok && rok && l.Func.Name == "count_over_time" && r.Func.Name == "sum_over_time" && len(l.Args) == 1 {
 			if ms, ok := l.Args[0].(*parser.MatrixSelector); ok {
-				return fmt.Sprintf("failed checks of %s in %s", t.Signal.Title, dur(ms.Range))
+				return fmt.Sprintf("failed checks of %s in %s", t.Signal.Title, catalogue.Dur(ms.Range))
 			}
 		}
 	}
@@ -457,7 +457,7 @@ func sideTitle(t alerts.Trigger, lhs parser.Expr) string {
 
 // comparison finds the first "signal OP number" in an expression, looking
 // through or/and/unless.
-func comparison(e parser.Expr) (parser.Expr, alerts.Comparison, float64, bool) {
+func comparison(e parser.Expr) (parser.Expr, catalogue.Comparison, float64, bool) {
 	switch x := e.(type) {
 	case *parser.ParenExpr:
 		return comparison(x.Expr)
@@ -472,16 +472,16 @@ func comparison(e parser.Expr) (parser.Expr, alerts.Comparison, float64, bool) {
 		if !ok || x.ReturnBool {
 			return nil, "", 0, false
 		}
-		var cmp alerts.Comparison
+		var cmp catalogue.Comparison
 		switch x.Op {
 		case parser.GTR:
-			cmp = alerts.Above
+			cmp = catalogue.Above
 		case parser.GTE:
-			cmp = alerts.AtLeast
+			cmp = catalogue.AtLeast
 		case parser.LSS:
-			cmp = alerts.Below
+			cmp = catalogue.Below
 		case parser.EQLC:
-			cmp = alerts.Equal
+			cmp = catalogue.Equal
 		default:
 			return nil, "", 0, false
 		}
@@ -501,39 +501,11 @@ func hasAbsent(e parser.Expr) bool {
 	return found
 }
 
-// worst is the aggregation that finds the series closest to firing.
-func worst(c alerts.Comparison) string {
-	if c == alerts.Below || c == alerts.Equal {
-		return "min"
-	}
-	return "max"
-}
-
-func worstWord(c alerts.Comparison) string {
-	if worst(c) == "min" {
-		return "lowest"
-	}
-	return "highest"
-}
-
-func cmpOp(c alerts.Comparison) string {
-	if c == alerts.Equal {
+func cmpOp(c catalogue.Comparison) string {
+	if c == catalogue.Equal {
 		return "=="
 	}
 	return string(c)
-}
-
-// passOp is the condition under which a validation target is met.
-func passOp(c alerts.Comparison) string {
-	switch c {
-	case alerts.Above:
-		return "≤"
-	case alerts.AtLeast:
-		return "<"
-	case alerts.Below:
-		return "≥"
-	}
-	return "≠"
 }
 
 // legend names a series by the labels that identify it.
@@ -566,7 +538,7 @@ func (g *gen) scopeDeployment(expr string) string {
 }
 
 func (g *gen) scoped(expr string, signalLabels []string, byExporterTarget bool) string {
-	e, err := alerts.ParseExpr(expr)
+	e, err := catalogue.ParseExpr(expr)
 	if err != nil {
 		panic(fmt.Sprintf("scope %q: %v", expr, err))
 	}

@@ -3,7 +3,7 @@ package dashboards
 import (
 	"fmt"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 func (g *gen) pgbouncer() *board {
@@ -11,14 +11,14 @@ func (g *gen) pgbouncer() *board {
 		"server connections against pool sizes, limits and traffic.")
 	m := bd.m
 	pl := []string{"target", "database", "user"}
-	waiting := g.triggers("PgBouncerClientsWaiting")
-	maxWait := g.triggers("PgBouncerMaxWait")
+	waiting := g.triggers(catalogue.TriggerPgBouncerClientsWaiting)
+	maxWait := g.triggers(catalogue.TriggerPgBouncerMaxWait)
 	clientUtil := g.ratio(g.sum(m("headroom_pgbouncer_client_connections"), "target"), []string{"target"},
 		g.max(m("headroom_pgbouncer_config_max_client_connections"), "target"))
 	queries := g.sum(rate(m("headroom_pgbouncer_stats_queries_total")), "target")
 
 	bd.row("Status", false)
-	bd.upStat("PgBouncerDown")
+	bd.upStat(catalogue.TriggerPgBouncerDown)
 	bd.stat(spec{
 		Title:   "Client connection utilisation",
 		Desc:    "Client connections over max_client_conn; past it PgBouncer refuses new clients.",
@@ -31,7 +31,7 @@ func (g *gen) pgbouncer() *board {
 		Title:   "Clients waiting",
 		Desc:    describeAll("Clients waiting for a server connection, over all pools.", waiting),
 		Queries: []query{{Expr: g.sum(m("headroom_pgbouncer_pool_client_connections", `state="waiting"`), "target"), Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitCount, waiting...),
+		Steps:   ladder(catalogue.UnitCount, waiting...),
 		W:       4, H: 4, Decimals: ptr(0.0),
 	})
 	bd.stat(spec{
@@ -39,7 +39,7 @@ func (g *gen) pgbouncer() *board {
 		Desc:    describeAll("How long the oldest waiting client has waited, over all pools.", maxWait),
 		Unit:    "s",
 		Queries: []query{{Expr: g.max(m("headroom_pgbouncer_pool_max_wait_seconds"), "target"), Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitSeconds, maxWait...),
+		Steps:   ladder(catalogue.UnitSeconds, maxWait...),
 		W:       4, H: 4,
 	})
 	bd.stat(spec{
@@ -76,14 +76,14 @@ func (g *gen) pgbouncer() *board {
 		Title:   "Clients waiting per pool",
 		Desc:    describeAll("Clients of each pool waiting for a server connection.", waiting),
 		Queries: []query{{Expr: g.max(m("headroom_pgbouncer_pool_client_connections", `state="waiting"`), pl...), Legend: "{{target}} {{database}}/{{user}}"}},
-		Steps:   ladder(alerts.UnitCount, waiting...), Lines: true, Decimals: ptr(0.0),
+		Steps:   ladder(catalogue.UnitCount, waiting...), Lines: true, Decimals: ptr(0.0),
 	})
 	bd.ts(spec{
 		Title:   "Longest wait per pool",
 		Desc:    describeAll("How long the oldest waiting client of each pool has waited.", maxWait),
 		Unit:    "s",
 		Queries: []query{{Expr: g.max(m("headroom_pgbouncer_pool_max_wait_seconds"), pl...), Legend: "{{target}} {{database}}/{{user}}"}},
-		Steps:   ladder(alerts.UnitSeconds, maxWait...), Lines: true,
+		Steps:   ladder(catalogue.UnitSeconds, maxWait...), Lines: true,
 	})
 
 	bd.row("Servers", false)
@@ -95,7 +95,7 @@ func (g *gen) pgbouncer() *board {
 		Queries: []query{{Expr: fmt.Sprintf("%s\n  / %s group_left () (%s > 0)",
 			g.sum(m("headroom_pgbouncer_pool_server_connections", `state="active"`), pl...), g.on("target", "database"),
 			g.max(m("headroom_pgbouncer_database_pool_size"), "target", "database")), Legend: "{{target}} {{database}}/{{user}}"}},
-		Steps: ladder(alerts.UnitRatio, poolTriggers...), Lines: true,
+		Steps: ladder(catalogue.UnitRatio, poolTriggers...), Lines: true,
 	})
 	bd.ts(spec{
 		Title:   "Server connections by state",

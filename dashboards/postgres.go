@@ -2,12 +2,11 @@ package dashboards
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // rate is rate(selector[$__rate_interval]).
@@ -27,8 +26,6 @@ func (g *gen) max(sel string, labels ...string) string {
 	return fmt.Sprintf("max %s (%s)", g.by(labels...), sel)
 }
 
-func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-
 // mapValues maps numbers to texts and colours (a state as a word).
 func mapValues(pairs ...string) []dashboard.ValueMapping {
 	opts := map[string]dashboard.ValueMappingResult{}
@@ -39,7 +36,7 @@ func mapValues(pairs ...string) []dashboard.ValueMapping {
 }
 
 // upStat is the target-up stat of a detail dashboard.
-func (bd *board) upStat(downID string) {
+func (bd *board) upStat(downID catalogue.TriggerID) {
 	g := bd.g
 	bd.stat(spec{
 		Title:    "Targets up",
@@ -56,12 +53,12 @@ func (g *gen) postgres() *board {
 		"application pools, transactions, cache, replication from both ends and replication slots.")
 	m := bd.m
 	tl := []string{"target"}
-	pgConn := g.triggers("PostgresConnectionsNearMax")
+	pgConn := g.triggers(catalogue.TriggerPostgresConnectionsNearMax)
 	connUtil := g.ratio(g.sum(m("headroom_postgres_backends"), "target"), tl, g.max(m("headroom_postgres_usable_connections"), "target"))
-	lag := g.triggers("ReplicationLagHigh", "ReplicationLagCritical")
+	lag := g.triggers(catalogue.TriggerReplicationLagHigh, catalogue.TriggerReplicationLagCritical)
 
 	bd.row("Status", false)
-	bd.upStat("PostgresDown")
+	bd.upStat(catalogue.TriggerPostgresDown)
 	bd.stat(spec{
 		Title:    "Role",
 		Desc:     "Primary or standby (headroom_postgres_in_recovery), detected at every scrape.",
@@ -75,7 +72,7 @@ func (g *gen) postgres() *board {
 		Desc:    describeAll("Client backends over usable connections (max_connections less superuser_reserved_connections and reserved_connections).", pgConn),
 		Unit:    "percentunit",
 		Queries: []query{{Expr: connUtil, Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitRatio, pgConn...),
+		Steps:   ladder(catalogue.UnitRatio, pgConn...),
 		W:       4, H: 4,
 	})
 	bd.stat(spec{
@@ -91,7 +88,7 @@ func (g *gen) postgres() *board {
 		Desc:    describeAll("How far each standby's data is behind its primary (0 on a primary).", lag),
 		Unit:    "s",
 		Queries: []query{{Expr: g.max(m("headroom_postgres_standby_lag_seconds"), "target"), Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitSeconds, lag...),
+		Steps:   ladder(catalogue.UnitSeconds, lag...),
 		W:       4, H: 4,
 	})
 	bd.stat(spec{
@@ -108,7 +105,7 @@ func (g *gen) postgres() *board {
 		Desc:    describeAll("Client backends over usable connections, per server.", pgConn),
 		Unit:    "percentunit",
 		Queries: []query{{Expr: connUtil, Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitRatio, pgConn...), Lines: true,
+		Steps:   ladder(catalogue.UnitRatio, pgConn...), Lines: true,
 	})
 	bd.ts(spec{
 		Title:   "Backends by state",
@@ -125,7 +122,7 @@ func (g *gen) postgres() *board {
 			"(pools in headroom's config); 0 when the pool holds none.", poolTriggers),
 		Unit:    "percentunit",
 		Queries: []query{{Expr: g.ratio(fmt.Sprintf("(%s or %s * 0)", poolBackends, poolSize), []string{"target", "pool"}, poolSize), Legend: "{{target}} {{pool}}"}},
-		Steps:   ladder(alerts.UnitRatio, poolTriggers...), Lines: true,
+		Steps:   ladder(catalogue.UnitRatio, poolTriggers...), Lines: true,
 	})
 	bd.ts(spec{
 		Title: "Connection settings",
@@ -249,14 +246,14 @@ func (g *gen) postgres() *board {
 		Mappings: mapValues("0", "not streaming", colorCritical, "1", "streaming", colorOK),
 		Min:      ptr(0.0), Max: ptr(1.0), W: 8,
 	})
-	slot := g.triggers("ReplicationSlotInactive")
+	slot := g.triggers(catalogue.TriggerReplicationSlotInactive)
 	sl := []string{"target", "slot", "slot_type"}
 	bd.ts(spec{
 		Title:   "WAL retained by replication slots",
 		Desc:    describeAll("WAL each replication slot holds back from removal; an inactive slot retaining WAL fills the primary's disk.", slot),
 		Unit:    "bytes",
 		Queries: []query{{Expr: g.max(m("headroom_postgres_replication_slot_retained_wal_bytes"), sl...), Legend: "{{target}} {{slot}}"}},
-		Steps:   ladder(alerts.UnitBytes, slot...), Lines: true, W: 8,
+		Steps:   ladder(catalogue.UnitBytes, slot...), Lines: true, W: 8,
 	})
 	bd.ts(spec{
 		Title: "Replication slots: active and WAL lost",
@@ -274,7 +271,7 @@ func (g *gen) postgres() *board {
 		Desc:    describeAll("How far each standby's data is behind its primary: 0 while it has replayed all it received and streams; right on an idle primary, while replay is paused and when the stream is blocked.", lag),
 		Unit:    "s",
 		Queries: []query{{Expr: g.max(m("headroom_postgres_standby_lag_seconds"), "target"), Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitSeconds, lag...), Lines: true,
+		Steps:   ladder(catalogue.UnitSeconds, lag...), Lines: true,
 	})
 	bd.ts(spec{
 		Title:   "Standby replay backlog",
@@ -282,7 +279,7 @@ func (g *gen) postgres() *board {
 		Unit:    "bytes",
 		Queries: []query{{Expr: g.max(m("headroom_postgres_standby_replay_lag_bytes"), "target"), Legend: "{{target}}"}},
 	})
-	notStreaming := g.triggers("ReplicaNotStreaming")
+	notStreaming := g.triggers(catalogue.TriggerReplicaNotStreaming)
 	bd.ts(spec{
 		Title: "WAL receiver streaming and replay paused",
 		Desc:  describeAll("1 while the standby's WAL receiver streams from its upstream; replay paused is 1 when WAL replay is paused.", notStreaming),

@@ -3,7 +3,7 @@ package dashboards
 import (
 	"fmt"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 func (g *gen) redis() *board {
@@ -11,9 +11,9 @@ func (g *gen) redis() *board {
 		"hit rate, evictions, clients, commands and replication.")
 	m := bd.m
 	tl := []string{"target"}
-	memory := g.triggers("RedisMemoryNearMax")
-	hit := g.triggers("CacheHitRateLow")
-	evictions := g.triggers("RedisEvictionsHigh")
+	memory := g.triggers(catalogue.TriggerRedisMemoryNearMax)
+	hit := g.triggers(catalogue.TriggerCacheHitRateLow)
+	evictions := g.triggers(catalogue.TriggerRedisEvictionsHigh)
 	memUtil := fmt.Sprintf("%s\n  / %s group_right () (%s > 0)", g.max(m("headroom_redis_memory_used_bytes"), "target"), g.on("target"),
 		g.max(m("headroom_redis_memory_limit_bytes"), "target", "source"))
 	hits := g.sum(rate(m("headroom_redis_keyspace_hits_total")), "target")
@@ -22,7 +22,7 @@ func (g *gen) redis() *board {
 	evictRate := g.sum(rate(m("headroom_redis_evicted_keys_total")), "target")
 
 	bd.row("Status", false)
-	bd.upStat("RedisDown")
+	bd.upStat(catalogue.TriggerRedisDown)
 	bd.stat(spec{
 		Title:    "Role",
 		Desc:     "Master or replica.",
@@ -36,7 +36,7 @@ func (g *gen) redis() *board {
 		Desc:    describeAll("used_memory over the memory limit the exporter names (label source: maxmemory, the configured limit, or system memory).", memory),
 		Unit:    "percentunit",
 		Queries: []query{{Expr: memUtil, Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitRatio, memory...),
+		Steps:   ladder(catalogue.UnitRatio, memory...),
 		W:       4, H: 4,
 	})
 	bd.stat(spec{
@@ -44,7 +44,7 @@ func (g *gen) redis() *board {
 		Desc:    describeAll("Keyspace hits over lookups; absent while there are no lookups.", hit),
 		Unit:    "percentunit",
 		Queries: []query{{Expr: hitRate, Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitRatio, hit...),
+		Steps:   ladder(catalogue.UnitRatio, hit...),
 		W:       4, H: 4,
 	})
 	bd.stat(spec{
@@ -52,7 +52,7 @@ func (g *gen) redis() *board {
 		Desc:    describeAll("Keys evicted per second because of the memory limit.", evictions),
 		Unit:    "ops",
 		Queries: []query{{Expr: evictRate, Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitPerSecond, evictions...),
+		Steps:   ladder(catalogue.UnitPerSecond, evictions...),
 		W:       4, H: 4,
 	})
 	bd.stat(spec{
@@ -69,7 +69,7 @@ func (g *gen) redis() *board {
 		Desc:    describeAll("used_memory over the named memory limit (never +Inf: a server without a known limit is not shown).", memory),
 		Unit:    "percentunit",
 		Queries: []query{{Expr: memUtil, Legend: "{{target}} (limit: {{source}})"}},
-		Steps:   ladder(alerts.UnitRatio, memory...), Lines: true,
+		Steps:   ladder(catalogue.UnitRatio, memory...), Lines: true,
 	})
 	bd.ts(spec{
 		Title: "Memory used and limit",
@@ -85,7 +85,7 @@ func (g *gen) redis() *board {
 		Desc:    describeAll("Keys evicted because of the memory limit.", evictions),
 		Unit:    "ops",
 		Queries: []query{{Expr: evictRate, Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitPerSecond, evictions...), Lines: true, W: 8,
+		Steps:   ladder(catalogue.UnitPerSecond, evictions...), Lines: true, W: 8,
 	})
 	bd.ts(spec{
 		Title:   "Expired keys per second",
@@ -107,7 +107,7 @@ func (g *gen) redis() *board {
 		Desc:    describeAll("Keyspace hits over lookups (rate over the dashboard's rate interval); absent while there are no lookups.", hit),
 		Unit:    "percentunit",
 		Queries: []query{{Expr: hitRate, Legend: "{{target}}"}},
-		Steps:   ladder(alerts.UnitRatio, hit...), Lines: true, Min: ptr(0.0), Max: ptr(1.0),
+		Steps:   ladder(catalogue.UnitRatio, hit...), Lines: true, Min: ptr(0.0), Max: ptr(1.0),
 	})
 	bd.ts(spec{
 		Title: "Hits and misses per second",

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/collectors"
 	"github.com/headroom-dev/headroom/internal/config"
 	"github.com/headroom-dev/headroom/internal/standin"
@@ -41,9 +42,9 @@ var renderExempt = map[string]string{
 // selects. So every selector of every query must select series itself.
 var selectorExempt = map[string]string{
 	"ALERTS": "has series only while an alert fires; the render test induces none",
-	"kube_horizontalpodautoscaler_spec_max_replicas": "kube-state-metrics (alerts.ExternalInputs), which the render test has no source for; " +
+	"kube_horizontalpodautoscaler_spec_max_replicas": "kube-state-metrics (catalogue.ExternalInputs), which the render test has no source for; " +
 		"the panels fall back to autoscaling.max_replicas",
-	"kube_horizontalpodautoscaler_status_current_replicas": "kube-state-metrics (alerts.ExternalInputs), which the render test has no source for; " +
+	"kube_horizontalpodautoscaler_status_current_replicas": "kube-state-metrics (catalogue.ExternalInputs), which the render test has no source for; " +
 		"the panel falls back to the API instances Prometheus sees, else autoscaling.min_replicas",
 }
 
@@ -58,15 +59,15 @@ const renderRateInterval = "1m"
 // NaN or infinite value. The committed preset (health-agent) is rendered.
 func TestRender(t *testing.T) {
 	start := time.Now()
-	cfg, err := alerts.Preset(committedPreset)
+	cfg, err := catalogue.Preset(committedPreset)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bundle, err := alerts.Generate(cfg)
+	bundle, err := alerts.Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := Build(cfg)
+	ds, err := Build(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,9 +269,9 @@ api:
 // worked out here from the raw inputs. It is about the whole deployment, so
 // it ignores $target: with one PostgreSQL target, the standby or PgBouncer
 // chosen it reads the same.
-func checkDBHeadroom(t *testing.T, prom *testenv.Prometheus, cfg *alerts.Config, overview dashboard.Dashboard) {
+func checkDBHeadroom(t *testing.T, prom *testenv.Prometheus, cfg *catalogue.Config, overview dashboard.Dashboard) {
 	t.Helper()
-	h, ok := alerts.DBConnectionHeadroom(cfg)
+	h, ok := catalogue.DBConnectionHeadroom(cfg)
 	if !ok {
 		t.Fatalf("preset %s has no connection headroom", committedPreset)
 	}
@@ -317,7 +318,7 @@ type selector struct{ metric, text string }
 // selectorsOf returns the vector selectors of a query.
 func selectorsOf(t *testing.T, expr string) []selector {
 	t.Helper()
-	e, err := alerts.ParseExpr(expr)
+	e, err := catalogue.ParseExpr(expr)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, expr)
 	}

@@ -9,9 +9,8 @@ import (
 
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/promql/parser"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // Names of the bundle's SLO series and alert (Sloth's names, alerts/slo.go).
@@ -24,9 +23,9 @@ const (
 	alertBudgetBurn    = "ErrorBudgetBurn"
 )
 
-// sloView is one SLO of the bundle as the overview draws it: read from the
-// recording and alerting rules the config generates, so that the row
-// follows the config (which SLOs are enabled, objectives, burn pairs).
+// sloView is one SLO of the bundle as the overview draws it: taken from
+// the model the rules are generated from, so that the row follows the
+// config (which SLOs are enabled, objectives, burn pairs).
 type sloView struct {
 	name      string  // the slo label: availability, latency
 	objective float64 // 0.99
@@ -43,66 +42,23 @@ type burnPair struct {
 	severity    string
 }
 
-// slos are the bundle's SLOs in the order the config generates them.
+// slos are the bundle's SLOs in the order the config generates them, with
+// the burn pairs of their ErrorBudgetBurn rules: the model's objectives and
+// burn windows (catalogue.SLO, catalogue.BurnWindows), from which the rules
+// are generated too.
 func (g *gen) slos() []sloView {
 	var out []sloView
-	index := map[string]int{}
-	for _, grp := range alerts.RecordingRules(g.cfg).Groups {
-		for _, r := range grp.Rules {
-			name := r.Labels["slo"]
-			if name == "" {
-				continue
-			}
-			i, ok := index[name]
-			if !ok {
-				i = len(out)
-				index[name] = i
-				out = append(out, sloView{name: name})
-			}
-			switch r.Record {
-			case sloObjective:
-				out[i].objective = vectorValue(r.Expr)
-			case sloErrorBudget:
-				out[i].budget = vectorValue(r.Expr)
-			}
+	for _, s := range g.cfg.Objectives() {
+		v := sloView{name: s.Name, objective: s.Objective, budget: s.Budget(),
+			runbook: g.cfg.RunbookURL + "#" + catalogue.Anchor(catalogue.AlertErrorBudgetBurn)}
+		for _, bw := range catalogue.BurnWindows {
+			thr := catalogue.Round(bw.Factor * v.budget)
+			v.burns = append(v.burns, burnPair{long: catalogue.Dur(bw.Long), short: catalogue.Dur(bw.Short),
+				factor: math.Round(thr/v.budget*1e4) / 1e4, severity: bw.Severity})
 		}
-	}
-	for _, grp := range alerts.AlertingRules(g.cfg).Groups {
-		for _, r := range grp.Rules {
-			i, ok := index[r.Labels["slo"]]
-			if r.Alert != alertBudgetBurn || !ok {
-				continue
-			}
-			e, err := alerts.ParseExpr(r.Expr)
-			if err != nil {
-				panic(fmt.Sprintf("%s %s: %v", r.Alert, r.Labels["slo"], err))
-			}
-			_, _, thr, found := comparison(e)
-			if !found || out[i].budget <= 0 {
-				panic(fmt.Sprintf("%s %s: no threshold in %q", r.Alert, r.Labels["slo"], r.Expr))
-			}
-			out[i].burns = append(out[i].burns, burnPair{
-				long: r.Labels["long_window"], short: r.Labels["short_window"],
-				factor:   math.Round(thr/out[i].budget*1e4) / 1e4,
-				severity: r.Labels["severity"],
-			})
-			out[i].runbook = r.Annotations["runbook_url"]
-		}
+		out = append(out, v)
 	}
 	return out
-}
-
-// vectorValue is the number of a "vector(0.99)" rule.
-func vectorValue(expr string) float64 {
-	e, err := alerts.ParseExpr(expr)
-	if err == nil {
-		if c, ok := e.(*parser.Call); ok && c.Func.Name == "vector" && len(c.Args) == 1 {
-			if n, ok := c.Args[0].(*parser.NumberLiteral); ok {
-				return n.Val
-			}
-		}
-	}
-	panic(fmt.Sprintf("SLO rule %q is not vector(number)", expr))
 }
 
 // windows are the error-ratio windows the burn-rate panel draws: the
@@ -160,14 +116,14 @@ func (s sloView) burnSteps() []dashboard.Threshold {
 }
 
 func severityColor(s string) string {
-	if s == alerts.SeverityCritical {
+	if s == catalogue.SeverityCritical {
 		return colorCritical
 	}
 	return colorWarning
 }
 
 // pct writes a ratio as a percentage: 0.99 → 99%.
-func pct(v float64) string { return num(math.Round(v*1e6)/1e4) + "%" }
+func pct(v float64) string { return catalogue.Num(math.Round(v*1e6)/1e4) + "%" }
 
 // sloWhat says what the SLO counts as a good request.
 func (g *gen) sloWhat(s sloView) string {
@@ -175,7 +131,7 @@ func (g *gen) sloWhat(s sloView) string {
 	case "availability":
 		return "of the API's requests must not fail (" + g.cfg.API.ErrorMatcher + " on " + g.cfg.API.RequestsMetric + ")"
 	case "latency":
-		return fmt.Sprintf("of the API's requests must be faster than %ss (%s)", num(g.cfg.SLOs.Latency.Target), g.cfg.API.DurationHistogram)
+		return fmt.Sprintf("of the API's requests must be faster than %ss (%s)", catalogue.Num(g.cfg.SLOs.Latency.Target), g.cfg.API.DurationHistogram)
 	}
 	return "of the API's requests must be good"
 }
@@ -184,13 +140,13 @@ func (g *gen) sloWhat(s sloView) string {
 // on it.
 func (g *gen) sloDescribe(s sloView, what string) string {
 	var b strings.Builder
-	window := dur(time.Duration(g.cfg.SLOs.Window))
+	window := catalogue.Dur(time.Duration(g.cfg.SLOs.Window))
 	fmt.Fprintf(&b, "**%s SLO** of %s: %s %s over %s; the error budget is %s of the requests. %s",
 		s.name, g.cfg.Service, pct(s.objective), g.sloWhat(s), window, pct(s.budget), what)
 	var page, ticket []string
 	for _, p := range s.burns {
-		part := fmt.Sprintf("%s× over %s and %s", num(p.factor), p.long, p.short)
-		if p.severity == alerts.SeverityCritical {
+		part := fmt.Sprintf("%s× over %s and %s", catalogue.Num(p.factor), p.long, p.short)
+		if p.severity == catalogue.SeverityCritical {
 			page = append(page, part)
 		} else {
 			ticket = append(ticket, part)
@@ -233,7 +189,7 @@ func (g *gen) errorBudgetRow(bd *board) {
 	if len(ss) == 0 {
 		return
 	}
-	window := dur(time.Duration(g.cfg.SLOs.Window))
+	window := catalogue.Dur(time.Duration(g.cfg.SLOs.Window))
 	bd.row("Error budget: SLOs over "+window, false)
 	for _, s := range ss {
 		bd.stat(spec{

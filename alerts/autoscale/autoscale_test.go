@@ -25,21 +25,22 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/dashboards"
 )
 
-func preset(t *testing.T, name string) *alerts.Config {
+func preset(t *testing.T, name string) *catalogue.Config {
 	t.Helper()
-	cfg, err := alerts.Preset(name)
+	cfg, err := catalogue.Preset(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg
 }
 
-func generate(t *testing.T, cfg *alerts.Config) alerts.Files {
+func generate(t *testing.T, cfg *catalogue.Config) alerts.Files {
 	t.Helper()
-	files, err := Generate(cfg)
+	files, err := Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func readHPA(t *testing.T, b []byte) *autoscalingv2.HorizontalPodAutoscaler {
 // readPrometheusRule parses the k8s directory's PrometheusRule strictly into
 // the prometheus-operator type and checks that it is the bundle's file, byte
 // for byte, whose groups are exactly the rule files' groups.
-func readPrometheusRule(t *testing.T, cfg *alerts.Config, b []byte) *monitoringv1.PrometheusRule {
+func readPrometheusRule(t *testing.T, cfg *catalogue.Config, b []byte) *monitoringv1.PrometheusRule {
 	t.Helper()
 	var pr monitoringv1.PrometheusRule
 	if err := sigsyaml.UnmarshalStrict(b, &pr); err != nil {
@@ -88,7 +89,7 @@ func readPrometheusRule(t *testing.T, cfg *alerts.Config, b []byte) *monitoringv
 	if pr.APIVersion != "monitoring.coreos.com/v1" || pr.Kind != "PrometheusRule" || pr.Name != "headroom-"+cfg.Service {
 		t.Errorf("prometheusrule: %+v %s", pr.TypeMeta, pr.Name)
 	}
-	bundle, err := alerts.Generate(cfg)
+	bundle, err := alerts.Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestScaledObjectAMAS(t *testing.T) {
 	}
 	readPrometheusRule(t, cfg, files[alerts.FilePrometheusRule])
 	so := readScaledObject(t, files[FileScaledObject])
-	want, err := ScaledObject(cfg)
+	want, err := ScaledObject(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +205,7 @@ func TestScaledObjectAMAS(t *testing.T) {
 		if !strings.Contains(md["query"], w.queryHas) {
 			t.Errorf("%s: query %q lacks %q", w.name, md["query"], w.queryHas)
 		}
-		if _, err := alerts.ParseExpr(md["query"]); err != nil {
+		if _, err := catalogue.ParseExpr(md["query"]); err != nil {
 			t.Errorf("%s: query does not parse: %v", w.name, err)
 		}
 		// Missing data is an error that the fallback handles, never 0.
@@ -257,7 +258,7 @@ func TestHPAs(t *testing.T) {
 	}
 	readPrometheusRule(t, cfg, files[alerts.FilePrometheusRule])
 	hpa := readHPA(t, files[FileHPA])
-	if !equality.Semantic.DeepEqual(hpa.Spec, HPA(cfg).Spec) {
+	if !equality.Semantic.DeepEqual(hpa.Spec, HPA(catalogue.MustBuild(cfg)).Spec) {
 		t.Errorf("the YAML does not round-trip to the built HPA:\n%s", files[FileHPA])
 	}
 	checkHPA(t, hpa, "health-agent-api-hpa", "health-agent-api", 3, 20, 70, 80)
@@ -307,7 +308,7 @@ func TestServerAddressAndScaleTargetFromTheConfig(t *testing.T) {
 		server    = "https://thanos-query.observability.svc:10902"
 		oldServer = "http://prometheus.monitoring.svc.cluster.local:9090"
 	)
-	cfg, err := alerts.LoadOnto("amas", []byte("autoscaling:\n"+
+	cfg, err := catalogue.LoadOnto("amas", []byte("autoscaling:\n"+
 		"  scale_target: {api_version: argoproj.io/v1alpha1, kind: Rollout, name: orchestrator-canary}\n"+
 		"  prometheus: {server_address: '"+server+"'}\n"+
 		"  db: {pool_size_per_pod: 10}\n"))
@@ -351,7 +352,7 @@ func TestServerAddressAndScaleTargetFromTheConfig(t *testing.T) {
 	}
 	// The DB guard reads kube-state-metrics' series of the HPAs named
 	// after the target.
-	bundle, err := alerts.Generate(cfg)
+	bundle, err := alerts.Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +361,7 @@ func TestServerAddressAndScaleTargetFromTheConfig(t *testing.T) {
 	}
 
 	// A plain HPA takes the config's target too.
-	cfg, err = alerts.LoadOnto("health-agent", []byte("autoscaling:\n  scale_target: {kind: StatefulSet, name: ha-api}\n"))
+	cfg, err = catalogue.LoadOnto("health-agent", []byte("autoscaling:\n  scale_target: {kind: StatefulSet, name: ha-api}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,12 +375,12 @@ func TestServerAddressAndScaleTargetFromTheConfig(t *testing.T) {
 // the trigger's own dashboard panels and the scalers together, and the old
 // value is left in none of them.
 func TestThresholdsComeFromTheCatalogue(t *testing.T) {
-	cfg, err := alerts.LoadOnto("amas", []byte("triggers:\n  QueueDepthHigh: {threshold: 37}\n  RequestRateHigh: {threshold: 12.5}\n"+
+	cfg, err := catalogue.LoadOnto("amas", []byte("triggers:\n  QueueDepthHigh: {threshold: 37}\n  RequestRateHigh: {threshold: 12.5}\n"+
 		"  LatencyP95High: {threshold: 1.2}\n  ResourcePressureCPU: {threshold: 0.65}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bundle, err := alerts.Generate(cfg)
+	bundle, err := alerts.Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,13 +399,13 @@ func TestThresholdsComeFromTheCatalogue(t *testing.T) {
 		}
 	}
 	signalTitle := map[string]string{}
-	for _, tr := range alerts.Catalogue(cfg) {
+	for _, tr := range catalogue.Catalogue(cfg) {
 		signalTitle[tr.ID] = tr.Signal.Title
 	}
 	files := generate(t, cfg)
 	so := readScaledObject(t, files[FileScaledObject])
 	hpa := readHPA(t, files[FileFallbackHPA])
-	boards, err := dashboards.Build(cfg)
+	boards, err := dashboards.Build(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,7 +506,7 @@ func checkPanels(t *testing.T, what string, d dashboard.Dashboard, match func(st
 // ignoreNullValues "false" is an error that the fallback turns into
 // holding capacity, never a 0 that scales in at peak.
 func TestQueriesIdleVersusMissing(t *testing.T) {
-	so, err := ScaledObject(preset(t, "amas"))
+	so, err := ScaledObject(catalogue.MustBuild(preset(t, "amas")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -585,20 +586,20 @@ func TestAutoscalingValidation(t *testing.T) {
 		{"cluster_label: cluster\n", "autoscaling.cluster"},
 		{"autoscaling: {cluster: eu-1}\n", "autoscaling.cluster"},
 	} {
-		_, err := alerts.LoadOnto("amas", []byte(c.yaml))
+		_, err := catalogue.LoadOnto("amas", []byte(c.yaml))
 		if err == nil || !strings.Contains(err.Error(), c.field) {
 			t.Errorf("%q: %v, want an error naming %s", c.yaml, err, c.field)
 		}
 	}
 	// Without the amas triggers there is nothing for KEDA to scale on.
-	cfg, err := alerts.LoadOnto("health-agent", []byte("autoscaling: {autoscaler: keda}\n"))
+	cfg, err := catalogue.LoadOnto("health-agent", []byte("autoscaling: {autoscaler: keda}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Generate(cfg); err == nil || !strings.Contains(err.Error(), "amas") {
+	if _, err := Generate(catalogue.MustBuild(cfg)); err == nil || !strings.Contains(err.Error(), "amas") {
 		t.Errorf("keda without KEDA triggers: %v", err)
 	}
-	cfg, err = alerts.LoadOnto("health-agent", []byte("autoscaling: {autoscaler: none}\n"))
+	cfg, err = catalogue.LoadOnto("health-agent", []byte("autoscaling: {autoscaler: none}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -632,7 +633,7 @@ func TestDBConnectionGuard(t *testing.T) {
 		// Guard off.
 		{"autoscaling: {db: {usable_connections: 0}}", 13, ""},
 	} {
-		cfg, err := alerts.LoadOnto("health-agent", []byte(c.yaml))
+		cfg, err := catalogue.LoadOnto("health-agent", []byte(c.yaml))
 		if c.err == "" {
 			if err != nil {
 				t.Errorf("%q: %v", c.yaml, err)
@@ -647,10 +648,10 @@ func TestDBConnectionGuard(t *testing.T) {
 	}
 	// amas gives no pool size or cores (resources from cAdvisor): a usable
 	// connection count alone is refused rather than guessed at.
-	if _, err := alerts.LoadOnto("amas", []byte("autoscaling: {db: {usable_connections: 500}}")); err == nil || !strings.Contains(err.Error(), "autoscaling.db.pool_size_per_pod") {
+	if _, err := catalogue.LoadOnto("amas", []byte("autoscaling: {db: {usable_connections: 500}}")); err == nil || !strings.Contains(err.Error(), "autoscaling.db.pool_size_per_pod") {
 		t.Errorf("amas without a pool size: %v", err)
 	}
-	if _, err := alerts.LoadOnto("amas", []byte("autoscaling: {db: {pool_size_per_pod: 10, usable_connections: 500}}")); err != nil {
+	if _, err := catalogue.LoadOnto("amas", []byte("autoscaling: {db: {pool_size_per_pod: 10, usable_connections: 500}}")); err != nil {
 		t.Errorf("amas, 50 x 10 = 500 of 500: %v", err)
 	}
 }
@@ -660,10 +661,10 @@ func TestDBConnectionGuard(t *testing.T) {
 // every selector, and reads that cluster's load alone, never another's nor
 // the sum. A plain HPA has no queries and needs no cluster.
 func TestTriggersSelectTheirCluster(t *testing.T) {
-	if _, err := alerts.LoadOnto("health-agent", []byte("cluster_label: cluster\n")); err != nil {
+	if _, err := catalogue.LoadOnto("health-agent", []byte("cluster_label: cluster\n")); err != nil {
 		t.Errorf("hpa with a cluster label and no autoscaling.cluster: %v", err)
 	}
-	cfg, err := alerts.LoadOnto("amas", []byte("cluster_label: cluster\nautoscaling: {cluster: eu-1}\n"))
+	cfg, err := catalogue.LoadOnto("amas", []byte("cluster_label: cluster\nautoscaling: {cluster: eu-1}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/internal/drift"
 )
 
@@ -16,7 +17,7 @@ const committedDir = "../../mixin/k8s"
 // makes (a file differs, is missing, or is left over): run make generate.
 // Each preset's directory holds every manifest, its PrometheusRule too.
 func TestCommittedManifests(t *testing.T) {
-	for _, name := range alerts.Presets() {
+	for _, name := range catalogue.Presets() {
 		cfg := preset(t, name)
 		files := generate(t, cfg)
 		dir := filepath.Join(committedDir, name)

@@ -21,7 +21,7 @@ import (
 func TestHelpOnStdoutNamesConfigDocs(t *testing.T) {
 	t.Parallel()
 	bin := headroomBinary(t)
-	const alertsDocs = "alerts/presets/health-agent.yaml"
+	const alertsDocs = "catalogue/presets/health-agent.yaml"
 	for _, c := range []struct {
 		args  []string
 		usage string

@@ -15,10 +15,11 @@ import (
 // promtool is beside prometheus.
 const toolName = "headroomtool"
 
-// alertsFieldDocs documents an alerts config's fields: alerts.FieldDocs,
-// which headroomtool's help names; spelled out here because importing
-// alerts would link the generators into the exporter.
-const alertsFieldDocs = "alerts/presets/health-agent.yaml"
+// alertsFieldDocs documents an alerts config's fields: catalogue.FieldDocs,
+// which headroomtool's help names; spelled out here because the exporter
+// links no generator package (TestFieldDocsIsTheCatalogues keeps the two
+// equal).
+const alertsFieldDocs = "catalogue/presets/health-agent.yaml"
 
 // toolCommands are headroomtool's commands that headroom keeps as entry
 // points, with the line `headroom --help` gives each.

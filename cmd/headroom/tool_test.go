@@ -9,7 +9,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/headroom-dev/headroom/catalogue"
 )
+
+// TestFieldDocsIsTheCatalogues: the file headroom's help names for an
+// alerts config's fields is the one the catalogue documents them in.
+func TestFieldDocsIsTheCatalogues(t *testing.T) {
+	if alertsFieldDocs != catalogue.FieldDocs {
+		t.Errorf("headroom's help names %s; the catalogue documents its fields in %s", alertsFieldDocs, catalogue.FieldDocs)
+	}
+}
 
 // `headroom generate|replay|preset` re-executes headroomtool with the same
 // arguments: the same stdout, stderr, exit status and files as headroomtool

@@ -13,6 +13,7 @@ import (
 
 	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/alerts/autoscale"
+	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/dashboards"
 )
 
@@ -33,7 +34,7 @@ func newGenerateCommand(app *kingpin.Application) *generateCommand {
 	g := &generateCommand{errOut: os.Stderr}
 	g.cmd = app.Command("generate", "Write the alerting bundle (Prometheus rules, PrometheusRule, Alertmanager config, runbook, promtool tests) for a config. "+alertsConfigHelp)
 	g.cmd.Flag("config", "Alerts config file (YAML), read on top of its preset. Without it, the preset as it is.").StringVar(&g.configFile)
-	g.cmd.Flag("preset", "Preset the config overrides: "+strings.Join(alerts.Presets(), ", ")+". Default: the config's preset key, else health-agent.").
+	g.cmd.Flag("preset", "Preset the config overrides: "+strings.Join(catalogue.Presets(), ", ")+". Default: the config's preset key, else health-agent.").
 		StringVar(&g.preset)
 	g.cmd.Flag("out", "Directory to write the bundle to.").Required().StringVar(&g.out)
 	g.cmd.Flag("dashboards-out", "Directory to write the Grafana dashboards (JSON and ConfigMaps) to; none when empty.").StringVar(&g.dashOut)
@@ -47,7 +48,11 @@ func (g *generateCommand) run() error {
 	if err != nil {
 		return err
 	}
-	files, err := alerts.Generate(cfg)
+	bundle, err := catalogue.Build(cfg)
+	if err != nil {
+		return err
+	}
+	files, err := alerts.Generate(bundle)
 	if err != nil {
 		return err
 	}
@@ -58,7 +63,7 @@ func (g *generateCommand) run() error {
 	}
 	var boards alerts.Files
 	if g.dashOut != "" {
-		if boards, err = dashboards.Generate(cfg); err != nil {
+		if boards, err = dashboards.Generate(bundle); err != nil {
 			return err
 		}
 	}
@@ -83,7 +88,7 @@ func (g *generateCommand) run() error {
 		}
 	}
 	if g.k8sOut != "" {
-		manifests, err := autoscale.Generate(cfg)
+		manifests, err := autoscale.Generate(bundle)
 		if err != nil {
 			return err
 		}
@@ -137,27 +142,29 @@ func checkManifests(dir string, files alerts.Files) error {
 	return errors.New(msg)
 }
 
-func (g *generateCommand) load() (*alerts.Config, error) { return loadConfig(g.configFile, g.preset) }
+func (g *generateCommand) load() (*catalogue.Config, error) {
+	return loadConfig(g.configFile, g.preset)
+}
 
 // loadConfig reads a config file on top of a preset (or of the preset its
 // preset key names), or returns the preset alone without a file.
-func loadConfig(configFile, preset string) (*alerts.Config, error) {
+func loadConfig(configFile, preset string) (*catalogue.Config, error) {
 	if configFile == "" {
 		name := preset
 		if name == "" {
-			name = alerts.SetHealthAgent
+			name = catalogue.SetHealthAgent
 		}
-		return alerts.Preset(name)
+		return catalogue.Preset(name)
 	}
 	data, err := os.ReadFile(configFile)
 	if err != nil {
 		return nil, err
 	}
-	var cfg *alerts.Config
+	var cfg *catalogue.Config
 	if preset != "" {
-		cfg, err = alerts.LoadOnto(preset, data)
+		cfg, err = catalogue.LoadOnto(preset, data)
 	} else {
-		cfg, err = alerts.Load(data)
+		cfg, err = catalogue.Load(data)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", configFile, err)

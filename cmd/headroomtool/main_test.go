@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 var (
@@ -73,11 +73,11 @@ func TestHelpOnStdoutNamesAlertsDocs(t *testing.T) {
 			t.Errorf("%v: want the usage on stdout and nothing on stderr; stdout %.80q, stderr %q", args, stdout.String(), stderr.String())
 		}
 		// kingpin wraps lines, but never inside the URL.
-		if !strings.Contains(stdout.String(), docsURL+alerts.FieldDocs) {
-			t.Errorf("%v: help does not name %s%s:\n%s", args, docsURL, alerts.FieldDocs, stdout.String())
+		if !strings.Contains(stdout.String(), docsURL+catalogue.FieldDocs) {
+			t.Errorf("%v: help does not name %s%s:\n%s", args, docsURL, catalogue.FieldDocs, stdout.String())
 		}
-		if _, err := os.Stat("../../" + alerts.FieldDocs); err != nil {
-			t.Errorf("%v: help names %s, which is not in the repository: %v", args, alerts.FieldDocs, err)
+		if _, err := os.Stat("../../" + catalogue.FieldDocs); err != nil {
+			t.Errorf("%v: help names %s, which is not in the repository: %v", args, catalogue.FieldDocs, err)
 		}
 	}
 	help, err := exec.Command(bin, "--help").Output()

@@ -7,7 +7,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 type presetCommand struct {
@@ -21,7 +21,7 @@ type presetCommand struct {
 var alertsConfigHelp = alertsFieldsHelp + " `headroomtool preset NAME` (or `headroom preset NAME`) prints a preset as a complete, commented config."
 
 // alertsFieldsHelp is where an alerts config's fields are documented.
-var alertsFieldsHelp = "Config fields: " + alerts.FieldDocs + " (" + docsURL + alerts.FieldDocs + ")."
+var alertsFieldsHelp = "Config fields: " + catalogue.FieldDocs + " (" + docsURL + catalogue.FieldDocs + ")."
 
 func (p *presetCommand) clause() *kingpin.CmdClause { return p.cmd }
 
@@ -30,12 +30,12 @@ func newPresetCommand(app *kingpin.Application) *presetCommand {
 	p.cmd = app.Command("preset", "Print a preset as a complete, commented alerts config: every field with its value. "+
 		"Saved as a file and passed to generate --config, it generates the preset's bundle byte for byte; edit what differs. "+
 		alertsFieldsHelp)
-	p.cmd.Arg("name", "Preset: "+strings.Join(alerts.Presets(), ", ")+".").Required().EnumVar(&p.name, alerts.Presets()...)
+	p.cmd.Arg("name", "Preset: "+strings.Join(catalogue.Presets(), ", ")+".").Required().EnumVar(&p.name, catalogue.Presets()...)
 	return p
 }
 
 func (p *presetCommand) run() error {
-	cfg, err := alerts.Preset(p.name)
+	cfg, err := catalogue.Preset(p.name)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // headroomtool preset NAME prints the preset as a complete config, and that
@@ -18,7 +18,7 @@ import (
 func TestPresetPrintsConfigThatGeneratesTheSameBundle(t *testing.T) {
 	t.Parallel()
 	bin := toolBinary(t)
-	for _, name := range alerts.Presets() {
+	for _, name := range catalogue.Presets() {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			var printed, stderr bytes.Buffer

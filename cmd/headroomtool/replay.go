@@ -13,7 +13,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/model"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/internal/replay"
 )
 
@@ -41,7 +41,7 @@ func newReplayCommand(app *kingpin.Application) *replayCommand {
 	r.cmd = app.Command("replay", "Show what the config's autoscaler and alerts would have done over past series: "+
 		"from a Prometheus server (--prometheus.url, --start, --end) or a file in promtool's input_series notation (--input). "+alertsConfigHelp)
 	r.cmd.Flag("config", "Alerts config file (YAML), read on top of its preset. Without it, the preset as it is.").StringVar(&r.configFile)
-	r.cmd.Flag("preset", "Preset the config overrides: "+strings.Join(alerts.Presets(), ", ")+". Default: the config's preset key, else health-agent.").
+	r.cmd.Flag("preset", "Preset the config overrides: "+strings.Join(catalogue.Presets(), ", ")+". Default: the config's preset key, else health-agent.").
 		StringVar(&r.preset)
 	r.cmd.Flag("prometheus.url", "Prometheus to read the series from (the raw samples of every metric the rules and the scaler read).").StringVar(&r.promURL)
 	r.cmd.Flag("prometheus.timeout", "Deadline of each query to --prometheus.url; a server that does not answer within it ends the replay with an error naming the URL.").
@@ -104,7 +104,11 @@ func (r *replayCommand) run() error {
 	if r.showProgress() {
 		opts.Progress = progressEvery(r.errOut, 10)
 	}
-	rep, err := replay.Replay(ctx, cfg, src, opts)
+	bundle, err := catalogue.Build(cfg)
+	if err != nil {
+		return err
+	}
+	rep, err := replay.Replay(ctx, bundle, src, opts)
 	if err != nil {
 		return err
 	}

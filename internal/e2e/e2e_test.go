@@ -28,6 +28,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/collectors"
 	"github.com/headroom-dev/headroom/internal/config"
 	"github.com/headroom-dev/headroom/internal/replay"
@@ -484,7 +485,7 @@ func (b *bundle) replayCPUScaleUp(t *testing.T, from, to time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := replay.Replay(context.Background(), e2eConfig(t), src, replay.Options{Start: from, End: to, Step: time.Second})
+	rep, err := replay.Replay(context.Background(), catalogue.MustBuild(e2eConfig(t)), src, replay.Options{Start: from, End: to, Step: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +510,7 @@ func (b *bundle) replayCPUScaleUp(t *testing.T, from, to time.Time) {
 
 // generate makes the health-agent bundle with every duration shortened.
 func generate(t *testing.T) alerts.Files {
-	files, err := alerts.Generate(e2eConfig(t))
+	files, err := alerts.Generate(catalogue.MustBuild(e2eConfig(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,8 +518,8 @@ func generate(t *testing.T) alerts.Files {
 }
 
 // e2eConfig is the health-agent preset with every duration shortened.
-func e2eConfig(t *testing.T) *alerts.Config {
-	cfg, err := alerts.Preset("health-agent")
+func e2eConfig(t *testing.T) *catalogue.Config {
+	cfg, err := catalogue.Preset("health-agent")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,9 +533,9 @@ func e2eConfig(t *testing.T) *alerts.Config {
 	// Long enough to outlive its data when the target stops.
 	lingering := model.Duration(30 * time.Second)
 	if cfg.Triggers == nil {
-		cfg.Triggers = map[string]alerts.Override{}
+		cfg.Triggers = map[string]catalogue.Override{}
 	}
-	for _, tr := range alerts.Catalogue(cfg) {
+	for _, tr := range catalogue.Catalogue(cfg) {
 		o := cfg.Triggers[tr.ID]
 		o.For = &short
 		if tr.KeepFiringFor > 0 {

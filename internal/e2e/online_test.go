@@ -17,7 +17,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/prometheus/common/model"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/dashboards"
 )
 
@@ -72,13 +72,13 @@ func (p *pintBuild) wait(t *testing.T) string {
 	return p.path
 }
 
-// absentInputs splits the documented external inputs (alerts.Inputs, the
+// absentInputs splits the documented external inputs (catalogue.Inputs, the
 // one list) into those with no series in the end-to-end Prometheus and
 // those it has: only the absent ones are excused, the others are checked
 // like headroom's own series.
-func (b *bundle) absentInputs(t *testing.T, cfg *alerts.Config) (absent, present []string) {
+func (b *bundle) absentInputs(t *testing.T, cfg *catalogue.Config) (absent, present []string) {
 	t.Helper()
-	for _, in := range alerts.Inputs(cfg) {
+	for _, in := range catalogue.Inputs(cfg) {
 		if b.hasSeries(t, in.Name) {
 			present = append(present, in.Name)
 		} else {
@@ -111,7 +111,7 @@ const steadyWindow = 20 * time.Second
 // steadyState keeps the cache in use (a hit ratio needs lookups) for the
 // rest of the test, waits for the rules' series to be recorded again after
 // the scenarios and then for steadyWindow of steady data.
-func (b *bundle) steadyState(t *testing.T, cfg *alerts.Config) {
+func (b *bundle) steadyState(t *testing.T, cfg *catalogue.Config) {
 	t.Helper()
 	client := b.cache.Client(t)
 	ctx, stop := context.WithCancel(context.Background())
@@ -125,7 +125,7 @@ func (b *bundle) steadyState(t *testing.T, cfg *alerts.Config) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	for _, s := range alerts.Signals(cfg) {
+	for _, s := range catalogue.Signals(cfg) {
 		if s.ID == "redis_hit_ratio" {
 			b.prom.WaitFor(t, s.Record, 60*time.Second)
 		}
@@ -239,8 +239,8 @@ func parsePint(console string, report []byte) ([]pintProblem, error) {
 // lintOnline runs pint's online checks over the rule files Prometheus
 // loaded, against that Prometheus after the scenarios: any problem of
 // warning severity or above fails, except a series pint cannot find whose
-// metric is a documented external input (alerts.Inputs) absent here.
-func (b *bundle) lintOnline(t *testing.T, pint string, cfg *alerts.Config) {
+// metric is a documented external input (catalogue.Inputs) absent here.
+func (b *bundle) lintOnline(t *testing.T, pint string, cfg *catalogue.Config) {
 	b.steadyState(t, cfg)
 	absent, present := b.absentInputs(t, cfg)
 	if len(absent) == 0 {
@@ -339,20 +339,20 @@ func runPint(t *testing.T, pint, config string, files []string) []pintProblem {
 // dashboardSeries checks that every metric a dashboard panel or variable
 // selects has series in the end-to-end Prometheus, or is a documented
 // external input.
-func (b *bundle) dashboardSeries(t *testing.T, cfg *alerts.Config) {
-	ds, err := dashboards.Build(cfg)
+func (b *bundle) dashboardSeries(t *testing.T, cfg *catalogue.Config) {
+	ds, err := dashboards.Build(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	external := map[string]bool{}
-	for _, in := range alerts.Inputs(cfg) {
+	for _, in := range catalogue.Inputs(cfg) {
 		external[in.Name] = true
 	}
 	usedBy := map[string][]string{}
 	queries := 0
 	use := func(where, expr string) {
 		queries++
-		names, err := alerts.SelectedMetrics(withoutVariables(expr))
+		names, err := catalogue.SelectedMetrics(withoutVariables(expr))
 		if err != nil {
 			t.Errorf("%s: %v\n%s", where, err, expr)
 			return
@@ -397,7 +397,7 @@ func (b *bundle) dashboardSeries(t *testing.T, cfg *alerts.Config) {
 			excused = append(excused, m)
 			continue
 		}
-		t.Errorf("%s has no series in the end-to-end Prometheus and is not a documented external input (alerts.ExternalInputs); used by %s",
+		t.Errorf("%s has no series in the end-to-end Prometheus and is not a documented external input (catalogue.ExternalInputs); used by %s",
 			m, strings.Join(usedBy[m], "; "))
 	}
 	t.Logf("%d dashboard queries select %d metrics; absent here but documented external inputs: %s", queries, len(metrics), strings.Join(excused, ", "))

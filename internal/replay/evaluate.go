@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // Source supplies the raw series a replay evaluates.
@@ -66,12 +67,13 @@ type Options struct {
 // behave as in Prometheus), then the HPA algorithm on the trigger values.
 // Nothing is read as 0 that was not there: a trigger query with no result
 // is missing, and the autoscaler handles it as KEDA and the HPA would.
-func Replay(ctx context.Context, cfg *alerts.Config, src Source, opts Options) (*Report, error) {
-	sc, err := ScalerOf(cfg)
+func Replay(ctx context.Context, bundle *catalogue.Bundle, src Source, opts Options) (*Report, error) {
+	cfg := bundle.Config
+	sc, err := ScalerOf(bundle)
 	if err != nil {
 		return nil, err
 	}
-	files, err := alerts.Generate(cfg)
+	files, err := alerts.Generate(bundle)
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +112,8 @@ func Replay(ctx context.Context, cfg *alerts.Config, src Source, opts Options) (
 	// The guard prefers the usable connections the exporter measured, as
 	// the alert and the dashboard do.
 	usableExpr := ""
-	if h, ok := alerts.DBConnectionHeadroom(cfg); ok {
-		usableExpr = alerts.InCluster(cfg, h.UsableExpr)
+	if h, ok := catalogue.DBConnectionHeadroom(cfg); ok {
+		usableExpr = catalogue.InCluster(cfg, h.UsableExpr)
 		exprs, alertOf = append(exprs, usableExpr), append(alertOf, "")
 	}
 	selectors, lookback, warmup, windows, err := inputSelectors(exprs, sc.Queries, recorded)

@@ -8,18 +8,18 @@ import (
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 
-	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/alerts/autoscale"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // The amas preset's generated ScaledObject replays as the AMAS guide's
 // autoscaler, and a threshold override in the config reaches the replay.
 func TestFromScaledObject(t *testing.T) {
-	cfg, err := alerts.Preset("amas")
+	cfg, err := catalogue.Preset("amas")
 	if err != nil {
 		t.Fatal(err)
 	}
-	so, err := autoscale.ScaledObject(cfg)
+	so, err := autoscale.ScaledObject(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,11 +37,11 @@ func TestFromScaledObject(t *testing.T) {
 		t.Errorf("spec\n%+v\nwant\n%+v", spec, want)
 	}
 
-	cfg, err = alerts.LoadOnto("amas", []byte("triggers:\n  QueueDepthHigh: {threshold: 40}\n"))
+	cfg, err = catalogue.LoadOnto("amas", []byte("triggers:\n  QueueDepthHigh: {threshold: 40}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if so, err = autoscale.ScaledObject(cfg); err != nil {
+	if so, err = autoscale.ScaledObject(catalogue.MustBuild(cfg)); err != nil {
 		t.Fatal(err)
 	}
 	if spec, err = FromScaledObject(so); err != nil {
@@ -55,7 +55,7 @@ func TestFromScaledObject(t *testing.T) {
 // FromHPA models what headroom generates (resource Utilization targets)
 // and refuses, naming the metric, what it would replay wrongly.
 func TestFromHPA(t *testing.T) {
-	cfg, err := alerts.Preset("health-agent")
+	cfg, err := catalogue.Preset("health-agent")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestFromHPA(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			h := autoscale.HPA(cfg)
+			h := autoscale.HPA(catalogue.MustBuild(cfg))
 			c.edit(h)
 			s, err := FromHPA(h)
 			c.check(t, s, err)

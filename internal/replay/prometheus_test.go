@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/internal/testenv"
 )
 
@@ -35,7 +36,7 @@ func TestReplayPrometheusGapShorterThanLookback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Replay(context.Background(), queueConfig(t), src, Options{Start: base.Add(5 * time.Minute), End: base.Add(39 * time.Minute), Initial: 2})
+	rep, err := Replay(context.Background(), catalogue.MustBuild(queueConfig(t)), src, Options{Start: base.Add(5 * time.Minute), End: base.Add(39 * time.Minute), Initial: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestReplayPrometheusGaugeGap(t *testing.T) {
 	}
 	var calls []call
 	src.Progress = func(done, total int, sel string, _, _ time.Time) { calls = append(calls, call{done, total, sel}) }
-	rep, err := Replay(context.Background(), queueConfig(t), src, Options{Start: base.Add(5 * time.Minute), End: base.Add(39 * time.Minute), Initial: 2})
+	rep, err := Replay(context.Background(), catalogue.MustBuild(queueConfig(t)), src, Options{Start: base.Add(5 * time.Minute), End: base.Add(39 * time.Minute), Initial: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

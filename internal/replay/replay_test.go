@@ -16,30 +16,31 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // queueConfig is the amas preset with the two Prometheus triggers the
 // series files feed (testdata/amas-queue.yaml).
-func queueConfig(t *testing.T) *alerts.Config {
+func queueConfig(t *testing.T) *catalogue.Config {
 	t.Helper()
 	data, err := os.ReadFile("testdata/amas-queue.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := alerts.LoadOnto("amas", data)
+	cfg, err := catalogue.LoadOnto("amas", data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg
 }
 
-func replayFile(t *testing.T, cfg *alerts.Config, name string, initial int32) *Report {
+func replayFile(t *testing.T, cfg *catalogue.Config, name string, initial int32) *Report {
 	t.Helper()
 	src, err := ReadInputFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Replay(context.Background(), cfg, src, Options{Initial: initial})
+	rep, err := Replay(context.Background(), catalogue.MustBuild(cfg), src, Options{Initial: initial})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,11 +177,11 @@ func TestReplayAlertsAsPromtool(t *testing.T) {
 	// From the file's first value, as promtool evaluates.
 	epoch := time.Unix(0, 0).UTC()
 	_, end := src.Span()
-	rep, err := Replay(context.Background(), cfg, src, Options{Start: epoch, End: end, Initial: 2})
+	rep, err := Replay(context.Background(), catalogue.MustBuild(cfg), src, Options{Start: epoch, End: end, Initial: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := alerts.Generate(cfg)
+	files, err := alerts.Generate(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +316,7 @@ func TestReplayUnreachablePrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := time.Now()
-	_, err = Replay(context.Background(), queueConfig(t), src, Options{Start: end.Add(-time.Hour), End: end})
+	_, err = Replay(context.Background(), catalogue.MustBuild(queueConfig(t)), src, Options{Start: end.Add(-time.Hour), End: end})
 	if err == nil || !strings.Contains(err.Error(), url) {
 		t.Fatalf("error %v, want one naming %s", err, url)
 	}
@@ -324,11 +325,11 @@ func TestReplayUnreachablePrometheus(t *testing.T) {
 // The health-agent preset replays its HPA, whose CPU and memory targets
 // are read from the catalogue's utilisation signals (and say so).
 func TestScalerOfHPA(t *testing.T) {
-	cfg, err := alerts.Preset("health-agent")
+	cfg, err := catalogue.Preset("health-agent")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := ScalerOf(cfg)
+	sc, err := ScalerOf(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,16 +352,16 @@ func TestScalerOfHPA(t *testing.T) {
 // the autoscaled cluster, as the KEDA triggers are: another cluster's
 // instances must not move this workload.
 func TestScalerOfHPAInCluster(t *testing.T) {
-	cfg, err := alerts.LoadOnto("health-agent", []byte("cluster_label: cluster\nautoscaling: {cluster: eu-1}\n"))
+	cfg, err := catalogue.LoadOnto("health-agent", []byte("cluster_label: cluster\nautoscaling: {cluster: eu-1}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := ScalerOf(cfg)
+	sc, err := ScalerOf(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, q := range sc.Queries {
-		e, err := alerts.ParseExpr(q)
+		e, err := catalogue.ParseExpr(q)
 		if err != nil {
 			t.Fatalf("trigger %s: %v", sc.Spec.Triggers[i].Name, err)
 		}
@@ -455,7 +456,7 @@ func TestReplayDBGuardPrefersMeasured(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := Replay(context.Background(), cfg, src, Options{Initial: 2})
+			rep, err := Replay(context.Background(), catalogue.MustBuild(cfg), src, Options{Initial: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -499,14 +500,14 @@ func TestReplayDBGuard(t *testing.T) {
 
 // dbGuardConfig is the queue-driven amas config with 10 connections a pod
 // against 200 usable: the guard is crossed past 20 pods.
-func dbGuardConfig(t *testing.T) *alerts.Config {
+func dbGuardConfig(t *testing.T) *catalogue.Config {
 	t.Helper()
 	data, err := os.ReadFile("testdata/amas-queue.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	data = append(data, "autoscaling:\n  db: {pool_size_per_pod: 10, usable_connections: 200, allow_exceeding_connections: true}\n"...)
-	cfg, err := alerts.LoadOnto("amas", data)
+	cfg, err := catalogue.LoadOnto("amas", data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/headroom-dev/headroom/alerts"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // Report is what a replay found.
@@ -148,7 +148,7 @@ type Duration time.Duration
 // MarshalText is "15s", "5m0s".
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
-func newReport(cfg *alerts.Config, sc Scaler, source string, start, end time.Time, step time.Duration, initial int32,
+func newReport(cfg *catalogue.Config, sc Scaler, source string, start, end time.Time, step time.Duration, initial int32,
 	values [][]float64, measuredUsable []float64, res Result, spans []AlertSpan) *Report {
 	spec := sc.withSync(step)
 	h := newHPA(spec)
@@ -207,7 +207,7 @@ func missingSpans(triggers []Trigger, steps []Step) []MissingSpan {
 
 // dbGuard compares each step's connections with measured[k] (NaN or
 // absent: not measured), else the configured usable connections.
-func dbGuard(cfg *alerts.Config, steps []Step, measured []float64) DBGuard {
+func dbGuard(cfg *catalogue.Config, steps []Step, measured []float64) DBGuard {
 	configured := cfg.Autoscaling.DB.UsableConnections
 	g := DBGuard{PoolSizePerPod: cfg.PoolSizePerPod(), UsableConnections: math.MaxInt}
 	usable := make([]int, len(steps))

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/alerts/autoscale"
+	"github.com/headroom-dev/headroom/catalogue"
 )
 
 // Scaler is the autoscaler a config deploys, with the PromQL that gives
@@ -25,12 +25,13 @@ type Scaler struct {
 // PromQL in the manifest (the metrics server reads them), so they are
 // mapped onto the catalogue's per-instance CPU and memory utilisation
 // signals, averaged over the instances as the HPA averages over pods.
-func ScalerOf(cfg *alerts.Config) (Scaler, error) {
+func ScalerOf(bundle *catalogue.Bundle) (Scaler, error) {
+	cfg := bundle.Config
 	var sc Scaler
 	var err error
 	switch cfg.Autoscaling.Autoscaler {
-	case alerts.AutoscalerKEDA:
-		so, err2 := autoscale.ScaledObject(cfg)
+	case catalogue.AutoscalerKEDA:
+		so, err2 := autoscale.ScaledObject(bundle)
 		if err2 != nil {
 			return Scaler{}, err2
 		}
@@ -45,8 +46,8 @@ func ScalerOf(cfg *alerts.Config) (Scaler, error) {
 		for _, t := range sc.Spec.Triggers {
 			sc.Queries = append(sc.Queries, byName[t.Name])
 		}
-	case alerts.AutoscalerHPA:
-		h := autoscale.HPA(cfg)
+	case catalogue.AutoscalerHPA:
+		h := autoscale.HPA(bundle)
 		sc.Kind, sc.Name = "HorizontalPodAutoscaler", h.Name
 		if sc.Spec, err = FromHPA(h); err != nil {
 			return Scaler{}, fmt.Errorf("HPA %s: %w", h.Name, err)
@@ -55,21 +56,20 @@ func ScalerOf(cfg *alerts.Config) (Scaler, error) {
 	default:
 		return Scaler{}, fmt.Errorf("autoscaling.autoscaler is %q: there is no autoscaler to replay (want keda or hpa)", cfg.Autoscaling.Autoscaler)
 	}
-	signals := map[string]alerts.Signal{}
-	for _, s := range alerts.Signals(cfg) {
-		signals[s.ID] = s
-	}
 	for i, t := range sc.Spec.Triggers {
 		if sc.Queries[i] != "" {
 			continue
 		}
-		id := map[string]string{"cpu": "api_cpu_instance", "memory": "api_memory_instance"}[t.Name]
-		s, ok := signals[id]
+		id, ok := map[string]catalogue.SignalID{"cpu": catalogue.SignalAPICPUInstance, "memory": catalogue.SignalAPIMemoryInstance}[t.Name]
+		var s catalogue.Signal
+		if ok {
+			s, ok = bundle.Signal(id)
+		}
 		if t.Type != Utilization || !ok {
 			return Scaler{}, fmt.Errorf("trigger %s: no catalogue signal to read it from", t.Name)
 		}
 		// The same cluster as the KEDA triggers: the HPA reads its own pods only.
-		sc.Queries[i] = fmt.Sprintf("100 * avg(%s)", alerts.InCluster(cfg, s.Query))
+		sc.Queries[i] = fmt.Sprintf("100 * avg(%s)", catalogue.InCluster(cfg, s.Query))
 		sc.Notes = append(sc.Notes, fmt.Sprintf("resource metric %s (target %g %%) is read from the catalogue signal %s (%s), averaged over "+
 			"instances, in percent; headroom measures against the %s source's capacity, the HPA against the pods' requests",
 			t.Name, t.Target, s.ID, s.Record, cfg.Resources.Source))

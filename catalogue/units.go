@@ -1,4 +1,4 @@
-package alerts
+package catalogue
 
 import (
 	"fmt"
@@ -23,7 +23,7 @@ type unitRange struct {
 	what string
 }
 
-var unitRanges = map[Unit]unitRange{
+var UnitRanges = map[Unit]unitRange{
 	UnitRatio:     {min: 0, max: 1, step: 0.001, what: "a share from 0 to 1, where 0.8 is 80%"},
 	UnitSeconds:   {min: 0, max: math.Inf(1), minOpen: true, step: 0.001, what: "a duration in seconds, above 0"},
 	UnitBytes:     {min: 0, max: math.Inf(1), step: 1, what: "a size in bytes, 0 or more"},
@@ -32,10 +32,10 @@ var unitRanges = map[Unit]unitRange{
 	UnitBool:      {min: 0, max: 1, step: 1, what: "1 or 0"},
 }
 
-// thresholdRange is the lowest and highest threshold (both allowed) a
+// ThresholdRange is the lowest and highest threshold (both allowed) a
 // comparison of a unit's signal can take.
-func thresholdRange(u Unit, c Comparison) (lo, hi float64) {
-	r := unitRanges[u]
+func ThresholdRange(u Unit, c Comparison) (lo, hi float64) {
+	r := UnitRanges[u]
 	lo, hi = r.min, r.max
 	if r.minOpen {
 		lo += r.step
@@ -48,21 +48,21 @@ func thresholdRange(u Unit, c Comparison) (lo, hi float64) {
 			lo += r.step // ">= min" always fires, "< min" never
 		}
 	}
-	return round(lo), round(hi)
+	return Round(lo), Round(hi)
 }
 
-// rangeText is a range for people: "from 0 to 0.999", "at least 0.001",
+// RangeText is a range for people: "from 0 to 0.999", "at least 0.001",
 // "0 or 1".
-func rangeText(u Unit, lo, hi float64) string {
+func RangeText(u Unit, lo, hi float64) string {
 	switch {
 	case u == UnitBool && lo != hi:
-		return num(lo) + " or " + num(hi)
+		return Num(lo) + " or " + Num(hi)
 	case lo == hi:
-		return "exactly " + num(lo)
+		return "exactly " + Num(lo)
 	case math.IsInf(hi, 1):
-		return "at least " + num(lo)
+		return "at least " + Num(lo)
 	}
-	return "from " + num(lo) + " to " + num(hi)
+	return "from " + Num(lo) + " to " + Num(hi)
 }
 
 // checkThreshold refuses a threshold its signal's unit cannot meet: out of
@@ -70,11 +70,11 @@ func rangeText(u Unit, lo, hi float64) string {
 // does), naming the field, the unit and the allowed range.
 func checkThreshold(t Trigger, v float64, field string, bad func(field, format string, args ...any)) {
 	u := t.Signal.Unit
-	r, ok := unitRanges[u]
+	r, ok := UnitRanges[u]
 	if !ok {
 		return
 	}
-	lo, hi := thresholdRange(u, t.Comparison)
+	lo, hi := ThresholdRange(u, t.Comparison)
 	inRange := !math.IsNaN(v) && !math.IsInf(v, 0) && v >= lo && v <= hi
 	if u == UnitBool {
 		inRange = inRange && (v == r.min || v == r.max)
@@ -87,15 +87,15 @@ func checkThreshold(t Trigger, v float64, field string, bad func(field, format s
 		hint = percentHint(v)
 	}
 	bad(field, "%s is out of range for %s's unit %s (%s): a %q threshold must be %s%s",
-		num(v), t.ID, u, r.what, string(t.Comparison), rangeText(u, lo, hi), hint)
+		Num(v), t.ID, u, r.what, string(t.Comparison), RangeText(u, lo, hi), hint)
 }
 
 // checkValue refuses a value (not a threshold) outside its unit's range.
 func checkValue(u Unit, v float64, field string, bad func(field, format string, args ...any)) {
-	r := unitRanges[u]
-	lo, hi := thresholdRange(u, Equal)
+	r := UnitRanges[u]
+	lo, hi := ThresholdRange(u, Equal)
 	if math.IsNaN(v) || math.IsInf(v, 0) || v < lo || v > hi {
-		bad(field, "%s is out of range for unit %s (%s): it must be %s", num(v), u, r.what, rangeText(u, lo, hi))
+		bad(field, "%s is out of range for unit %s (%s): it must be %s", Num(v), u, r.what, RangeText(u, lo, hi))
 	}
 }
 
@@ -103,7 +103,14 @@ func checkValue(u Unit, v float64, field string, bad func(field, format string, 
 // 80%); "" for any other value.
 func percentHint(v float64) string {
 	if v > 1 && v <= 100 {
-		return fmt.Sprintf("; %s%% is written %s", num(v), num(round(v/100)))
+		return fmt.Sprintf("; %s%% is written %s", Num(v), Num(Round(v/100)))
 	}
 	return ""
 }
+
+// Step is the smallest difference a threshold of the unit is meant to make.
+func (u Unit) Step() float64 { return UnitRanges[u].step }
+
+// Describe says what the unit's values are, for errors and docs ("a share
+// from 0 to 1, where 0.8 is 80%").
+func (u Unit) Describe() string { return UnitRanges[u].what }

@@ -1,4 +1,4 @@
-package alerts
+package catalogue
 
 import (
 	"regexp/syntax"
@@ -23,22 +23,22 @@ const freshValue = "headroom-probe"
 // reported unreachable only when no candidate reaches it.
 const probeBudget = 20000
 
-// probeSpace says which values a search may give each label.
-type probeSpace struct {
-	// base are the values to keep when they already reach the rule: the
+// ProbeSpace says which values a search may give each label.
+type ProbeSpace struct {
+	// Base are the values to keep when they already reach the rule: the
 	// test fixture's labels (nil in validation).
-	base map[string]string
-	// allowed refuses values a label cannot take (the fixture cannot
+	Base map[string]string
+	// Allowed refuses values a label cannot take (the fixture cannot
 	// write it, or the config's selectors would drop the series); nil
 	// allows every value.
-	allowed func(name, value string) bool
+	Allowed func(name, value string) bool
 }
 
-// ruleLabels returns values for the labels the scopes name such that rule
+// RuleLabels returns values for the labels the scopes name such that rule
 // want (a scope's index, or -1 for the default rule) covers the series:
 // scope want matches it and no earlier scope does, or no scope does. ok is
 // false when no candidate combination does.
-func (sp probeSpace) ruleLabels(scopes [][]*labels.Matcher, want int) (map[string]string, bool) {
+func (sp ProbeSpace) RuleLabels(scopes [][]*labels.Matcher, want int) (map[string]string, bool) {
 	considered := scopes
 	if want >= 0 {
 		considered = scopes[:want+1]
@@ -67,9 +67,9 @@ func (sp probeSpace) ruleLabels(scopes [][]*labels.Matcher, want int) (map[strin
 
 // search tries the combinations of the candidates, in order, for one that
 // rule want covers.
-func (sp probeSpace) search(names []string, cands [][]string, considered [][]*labels.Matcher, want int) (map[string]string, bool) {
+func (sp ProbeSpace) search(names []string, cands [][]string, considered [][]*labels.Matcher, want int) (map[string]string, bool) {
 	l := map[string]string{}
-	for k, v := range sp.base {
+	for k, v := range sp.Base {
 		l[k] = v
 	}
 	budget := probeBudget
@@ -105,7 +105,7 @@ func (sp probeSpace) search(names []string, cands [][]string, considered [][]*la
 // every scope's) name or match, each also after the base value (a prefix
 // the config's target regular expression may demand), the fresh value and
 // the empty one. Values scope want's own matchers refuse are left out.
-func (sp probeSpace) candidates(n string, scopes [][]*labels.Matcher, want int, wide bool) []string {
+func (sp ProbeSpace) candidates(n string, scopes [][]*labels.Matcher, want int, wide bool) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(v string) {
@@ -113,7 +113,7 @@ func (sp probeSpace) candidates(n string, scopes [][]*labels.Matcher, want int, 
 			return
 		}
 		seen[v] = true
-		if sp.allowed != nil && !sp.allowed(n, v) {
+		if sp.Allowed != nil && !sp.Allowed(n, v) {
 			return
 		}
 		if want >= 0 {
@@ -125,7 +125,7 @@ func (sp probeSpace) candidates(n string, scopes [][]*labels.Matcher, want int, 
 		}
 		out = append(out, v)
 	}
-	base, hasBase := sp.base[n]
+	base, hasBase := sp.Base[n]
 	if hasBase {
 		add(base)
 	}

@@ -1,4 +1,4 @@
-package alerts
+package catalogue
 
 // windowField is the config field that sets a rate signal's window.
 func windowField(signalID string) string {
@@ -22,8 +22,8 @@ func validateWindows(resolved []Trigger, bad func(field, format string, args ...
 	for _, t := range resolved {
 		for _, r := range scopedRules(t) {
 			s := r.t.Signal
-			low := s.sim == simRate && side(r.t) < 0
-			high := s.sim == simIdle && side(r.t) > 0
+			low := s.Shape == ShapeRate && side(r.t) < 0
+			high := s.Shape == ShapeIdle && side(r.t) > 0
 			if (!low && !high) || s.Window == 0 || r.t.For >= s.Window {
 				continue
 			}
@@ -33,7 +33,7 @@ func validateWindows(resolved []Trigger, bad func(field, format string, args ...
 			}
 			bad(r.field+".for", "%s is shorter than the rate window of %s's signal %s (%s %s): a new instance's rate reads %s until a whole window is scraped, "+
 				"so %s (%s %s) would fire on every new instance; make for at least %s or the window shorter",
-				dur(r.t.For), t.ID, s.Title, windowField(s.ID), dur(s.Window), reads, ruleName(r), string(r.t.Comparison), num(r.t.Threshold), dur(s.Window))
+				Dur(r.t.For), t.ID, s.Title, windowField(s.ID), Dur(s.Window), reads, ruleName(r), string(r.t.Comparison), Num(r.t.Threshold), Dur(s.Window))
 		}
 	}
 }

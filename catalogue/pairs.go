@@ -1,7 +1,8 @@
-package alerts
+package catalogue
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -56,9 +57,9 @@ func reach(t Trigger) float64 {
 		m = t.Margin
 	}
 	if side(t) < 0 {
-		return round(t.Threshold + m)
+		return Round(t.Threshold + m)
 	}
-	return round(t.Threshold - m)
+	return Round(t.Threshold - m)
 }
 
 // scopedRule is one alerting rule of a trigger: its default rule or one of
@@ -79,8 +80,8 @@ func scopedRules(t Trigger) []scopedRule {
 	var excluded [][]*labels.Matcher
 	var out []scopedRule
 	for i, s := range t.Scopes {
-		out = append(out, scopedRule{t: s, field: fmt.Sprintf("%s.where[%d]", field, i), own: s.matchers, excluded: excluded})
-		excluded = append(excluded, s.matchers)
+		out = append(out, scopedRule{t: s, field: fmt.Sprintf("%s.where[%d]", field, i), own: s.Matchers, excluded: excluded})
+		excluded = append(excluded, s.Matchers)
 	}
 	return append([]scopedRule{{t: t, field: field, excluded: excluded}}, out...)
 }
@@ -148,15 +149,15 @@ func validateScalePairs(resolved []Trigger, bad func(field, format string, args 
 				if lo < hi {
 					continue
 				}
-				where := fmt.Sprintf("between %s and %s", num(hi), num(lo))
+				where := fmt.Sprintf("between %s and %s", Num(hi), Num(lo))
 				if lo == hi {
-					where = fmt.Sprintf("at %s, with no band between them", num(lo))
+					where = fmt.Sprintf("at %s, with no band between them", Num(lo))
 				}
 				bad(rd.field+".threshold", "scale-down %s and scale-up %s can both fire on %s %s: "+
 					"%s.threshold + %s.margin (%s + %s) must be below %s.threshold - %s.margin (%s - %s)",
 					ruleName(rd), ruleName(ru), p.Up.Signal.Title, where,
-					low.field, low.field, num(low.t.Threshold), num(marginOf(low.t)),
-					high.field, high.field, num(high.t.Threshold), num(marginOf(high.t)))
+					low.field, low.field, Num(low.t.Threshold), Num(marginOf(low.t)),
+					high.field, high.field, Num(high.t.Threshold), Num(marginOf(high.t)))
 			}
 		}
 	}
@@ -197,11 +198,15 @@ func (c *Config) resolvedTriggers(defs []Trigger) []Trigger {
 			if err != nil {
 				continue // Validate rejects it: Generate never gets here
 			}
-			s.Match, s.matchers = sc.Match, ms
+			s.Match, s.Matchers = sc.Match, ms
 			// The scope label tells the rules of one alertname apart (for
 			// promtool's duplicate-rule lint, and for routing or silencing
 			// one scope); the default rule's alerts keep their labels.
-			s.Labels = with(t.Labels, "scope", sc.Match)
+			s.Labels = maps.Clone(t.Labels)
+			if s.Labels == nil {
+				s.Labels = map[string]string{}
+			}
+			s.Labels["scope"] = sc.Match
 			t.Scopes = append(t.Scopes, s)
 		}
 		out = append(out, t)

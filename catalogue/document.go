@@ -1,4 +1,4 @@
-package alerts
+package catalogue
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 
 // FieldDocs is where every field of an alerts config is documented: the
 // health-agent preset sets each one, with a comment saying what it does.
-const FieldDocs = "alerts/presets/health-agent.yaml"
+const FieldDocs = "catalogue/presets/health-agent.yaml"
 
 // Document is the config as a commented YAML file that sets every field:
 // what `headroom preset NAME` prints for a user to copy and edit. The

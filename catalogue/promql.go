@@ -1,4 +1,4 @@
-package alerts
+package catalogue
 
 import (
 	"fmt"
@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 // promqlParser is the upstream parser with default options; the generator
@@ -48,7 +50,7 @@ func withMatchers(query string, ms ...*labels.Matcher) string {
 		}
 		parts = append(parts, m.String())
 	}
-	return sel(vs.Name, parts...)
+	return Sel(vs.Name, parts...)
 }
 
 // InCluster restricts every selector of a query to the cluster the
@@ -63,26 +65,30 @@ func InCluster(cfg *Config, query string) string {
 	return withMatchers(query, labels.MustNewMatcher(labels.MatchEqual, cfg.ClusterLabel, cfg.Autoscaling.Cluster))
 }
 
-// pq builds the PromQL text of one config: it knows the selectors and the
+// PromQL builds the PromQL text of one config: it knows the selectors and the
 // cluster label, so that every aggregation and join carries it.
-type pq struct{ cfg *Config }
+type PromQL struct{ cfg *Config }
 
-// by renders "by (cluster, a, b)" with the cluster label first; "" when there
+// By renders "by (cluster, a, b)" with the cluster label first; "" when there
 // are no labels at all (a plain sum over everything).
-func (p pq) by(labels ...string) string {
-	l := p.labels(labels...)
+func (p PromQL) By(labels ...string) string {
+	l := p.Labels(labels...)
 	if len(l) == 0 {
 		return ""
 	}
 	return "by (" + strings.Join(l, ", ") + ") "
 }
 
-// on renders "on (cluster, a, b)", or "on ()".
-func (p pq) on(labels ...string) string {
-	return "on (" + strings.Join(p.labels(labels...), ", ") + ")"
+// On renders "on (cluster, a, b)", or "on ()".
+func (p PromQL) On(labels ...string) string { return "on " + p.Grouping(labels...) }
+
+// Grouping renders "(cluster, a, b)", or "()": the label list of a by or
+// on clause that is written even when empty (dashboards write "by ()").
+func (p PromQL) Grouping(labels ...string) string {
+	return "(" + strings.Join(p.Labels(labels...), ", ") + ")"
 }
 
-func (p pq) labels(labels ...string) []string {
+func (p PromQL) Labels(labels ...string) []string {
 	var out []string
 	if p.cfg.ClusterLabel != "" {
 		out = append(out, p.cfg.ClusterLabel)
@@ -95,14 +101,14 @@ func (p pq) labels(labels ...string) []string {
 	return out
 }
 
-// agg renders op by (labels) (expr).
-func (p pq) agg(op string, expr string, labels ...string) string {
-	return op + " " + p.by(labels...) + "(" + expr + ")"
+// Agg renders op by (labels) (expr).
+func (p PromQL) Agg(op string, expr string, labels ...string) string {
+	return op + " " + p.By(labels...) + "(" + expr + ")"
 }
 
-// sel renders metric{matchers}, joining the source's configured matchers
+// Sel renders metric{matchers}, joining the source's configured matchers
 // with the extra ones; empty parts are left out.
-func sel(metric string, matchers ...string) string {
+func Sel(metric string, matchers ...string) string {
 	var parts []string
 	for _, m := range matchers {
 		if strings.TrimSpace(m) != "" {
@@ -115,11 +121,11 @@ func sel(metric string, matchers ...string) string {
 	return metric + "{" + strings.Join(parts, ", ") + "}"
 }
 
-// headroom selects one of the exporter's metrics, restricted to the
+// Headroom selects one of the exporter's metrics, restricted to the
 // configured targets of a kind ("" for none).
-func (p pq) headroom(metric, kind string, extra ...string) string {
+func (p PromQL) Headroom(metric string, k kind.Kind, extra ...string) string {
 	m := append([]string{p.cfg.Selectors.Headroom}, extra...)
-	if re := p.cfg.targetRegex(kind); re != "" {
+	if re := p.cfg.TargetRegex(k); re != "" {
 		// A target list that is one name is matched by equality: pint's
 		// promql/regexp rejects a regular expression without metacharacters.
 		op := "=~"
@@ -128,36 +134,39 @@ func (p pq) headroom(metric, kind string, extra ...string) string {
 		}
 		m = append(m, fmt.Sprintf("target%s%q", op, re))
 	}
-	return sel(metric, m...)
+	return Sel(metric, m...)
 }
 
-// service selects a series this bundle recorded.
-func (p pq) service(record string, extra ...string) string {
-	return sel(record, append([]string{fmt.Sprintf("service=%q", p.cfg.Service)}, extra...)...)
+// Service selects a series this bundle recorded.
+func (p PromQL) Service(record string, extra ...string) string {
+	return Sel(record, append([]string{fmt.Sprintf("service=%q", p.cfg.Service)}, extra...)...)
 }
 
-func (c *Config) targetRegex(kind string) string {
-	switch kind {
-	case "postgres":
-		return c.Targets.Postgres
-	case "pgbouncer":
-		return c.Targets.PgBouncer
-	case "redis":
-		return c.Targets.Redis
-	case "api":
-		return c.Targets.API
-	}
-	return ""
+func (c *Config) TargetRegex(k kind.Kind) string {
+	return map[kind.Kind]string{kind.Postgres: c.Targets.Postgres, kind.PgBouncer: c.Targets.PgBouncer, kind.Redis: c.Targets.Redis, kind.API: c.Targets.API}[k]
 }
 
-// dur renders a duration the way Prometheus writes it (5m, 1h30m).
-func dur(d time.Duration) string { return model.Duration(d).String() }
+// Dur renders a duration the way Prometheus writes it (5m, 1h30m).
+func Dur(d time.Duration) string { return model.Duration(d).String() }
 
-// num renders a threshold as PromQL accepts it, without exponents for the
+// Num renders a threshold as PromQL accepts it, without exponents for the
 // sizes that occur here (1073741824, not 1.073741824e+09).
-func num(v float64) string {
+func Num(v float64) string {
 	if math.Abs(v) < 1e15 {
 		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
+
+// ParseMetricSelector parses a selector such as {a="b", c=~"d"} with the
+// parser the generator validates with.
+func ParseMetricSelector(s string) ([]*labels.Matcher, error) {
+	return promqlParser.ParseMetricSelector(s)
+}
+
+// PromQL returns the PromQL builder of the config.
+func (c *Config) PromQL() PromQL { return PromQL{c} }
+
+// ParseMetric parses a series as promtool's input_series writes it
+// (name{a="b"}) with the same parser.
+func ParseMetric(s string) (labels.Labels, error) { return promqlParser.ParseMetric(s) }

@@ -1,4 +1,4 @@
-package alerts
+package catalogue
 
 import (
 	"embed"
@@ -476,7 +476,7 @@ func (c *Config) Validate() error {
 		}
 		t := o.apply(def)
 		if o.Threshold != nil {
-			if t.Comparison == customSignal {
+			if t.Comparison == Custom {
 				bad(field+".threshold", "%s compares no threshold (it fires on %s)", t.ID, t.When)
 			} else {
 				checkThreshold(t, *o.Threshold, field+".threshold", bad)
@@ -510,7 +510,7 @@ func checkMargin(t Trigger, field string, bad func(field, format string, args ..
 		bad(field, "%s is not a signal-versus-threshold comparison (>, >= or <): a margin has nothing to hold", t.ID)
 	case t.Comparison != Below && t.Margin >= t.Threshold:
 		bad(field, "%v reaches the threshold %v or past zero: the alert would clear only at or below %v, which the signal never goes under",
-			t.Margin, t.Threshold, num(t.Threshold-t.Margin))
+			t.Margin, t.Threshold, Num(t.Threshold-t.Margin))
 	case t.Comparison == Below && t.Signal.Unit == UnitRatio && t.Threshold+t.Margin > 1:
 		bad(field, "threshold %v + margin %v is above 100%%: the ratio never gets there, so the alert would never clear", t.Threshold, t.Margin)
 	}
@@ -523,7 +523,7 @@ func (c *Config) validateScopes(t Trigger, scopes []ScopeOverride, field string,
 	if len(scopes) == 0 {
 		return
 	}
-	if t.expr != nil || t.Comparison == customSignal {
+	if t.expr != nil || t.Comparison == Custom {
 		bad(field+".where", "%s is not a signal-versus-threshold comparison; only those can be scoped", t.ID)
 		return
 	}
@@ -593,16 +593,16 @@ func (c *Config) validateScopes(t Trigger, scopes []ScopeOverride, field string,
 // often the preset's, which the config did not write.
 func checkShadowed(scopes [][]*labels.Matcher, field string, bad func(field, format string, args ...any)) {
 	for i := range scopes {
-		if _, ok := (probeSpace{}).ruleLabels(scopes[:i+1], i); ok {
+		if _, ok := (ProbeSpace{}).RuleLabels(scopes[:i+1], i); ok {
 			continue
 		}
 		f := fmt.Sprintf("%s.where[%d].match", field, i)
-		if _, ok := (probeSpace{}).ruleLabels(scopes[i:i+1], 0); !ok {
+		if _, ok := (ProbeSpace{}).RuleLabels(scopes[i:i+1], 0); !ok {
 			bad(f, "{%s} matches no series: its matchers contradict each other", matcherText(scopes[i]))
 			continue
 		}
 		for j := 0; j < i; j++ {
-			if _, ok := (probeSpace{}).ruleLabels([][]*labels.Matcher{scopes[j], scopes[i]}, 1); !ok {
+			if _, ok := (ProbeSpace{}).RuleLabels([][]*labels.Matcher{scopes[j], scopes[i]}, 1); !ok {
 				bad(f, "shadowed by where[%d]: every series {%s} matches, where[%d] {%s} matches first, so this scope never applies; "+
 					"put it before where[%d] or remove it", j, matcherText(scopes[i]), j, matcherText(scopes[j]), j)
 				break

@@ -1,4 +1,4 @@
-package alerts
+package catalogue
 
 import (
 	"fmt"
@@ -253,7 +253,7 @@ func (c *Config) validateAutoscaling(bad func(field, format string, args ...any)
 	}
 	for field, u := range map[string]float64{"autoscaling.cpu_utilization": a.CPUUtilization, "autoscaling.memory_utilization": a.MemoryUtilization} {
 		if u <= 0 || u > 1 {
-			bad(field, "%s is out of range for unit ratio (%s): it must be above 0 and at most 1%s", num(u), unitRanges[UnitRatio].what, percentHint(u))
+			bad(field, "%s is out of range for unit ratio (%s): it must be above 0 and at most 1%s", Num(u), UnitRanges[UnitRatio].what, percentHint(u))
 		}
 	}
 	for field, r := range map[string]ScalingRules{"autoscaling.scale_up": a.ScaleUp, "autoscaling.scale_down": a.ScaleDown} {
