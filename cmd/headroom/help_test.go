@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"reflect"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/headroom-dev/headroom/internal/clitest"
 	"github.com/headroom-dev/headroom/internal/config"
 )
 
@@ -67,16 +67,7 @@ func TestHelpOnStdoutNamesConfigDocs(t *testing.T) {
 		t.Errorf("--help does not say that generate runs headroomtool:\n%s", help)
 	}
 
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, "--no-such-flag")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	var exit *exec.ExitError
-	if err := cmd.Run(); !errors.As(err, &exit) || exit.ExitCode() != 2 {
-		t.Errorf("usage error: %v, want exit 2", err)
-	}
-	if stdout.Len() > 0 || !strings.Contains(stderr.String(), "--no-such-flag") {
-		t.Errorf("usage error: want it on stderr only; stdout %q, stderr %q", stdout.String(), stderr.String())
-	}
+	clitest.UsageErrorOnStderr(t, bin)
 }
 
 // The page serve's help names documents every field of the config file.

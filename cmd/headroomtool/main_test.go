@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/clitest"
 )
 
 var (
@@ -88,14 +89,5 @@ func TestHelpOnStdoutNamesAlertsDocs(t *testing.T) {
 		}
 	}
 
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, "--no-such-flag")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	var exit *exec.ExitError
-	if err := cmd.Run(); !errors.As(err, &exit) || exit.ExitCode() != 2 {
-		t.Errorf("usage error: %v, want exit 2", err)
-	}
-	if stdout.Len() > 0 || !strings.Contains(stderr.String(), "--no-such-flag") {
-		t.Errorf("usage error: want it on stderr only; stdout %q, stderr %q", stdout.String(), stderr.String())
-	}
+	clitest.UsageErrorOnStderr(t, bin)
 }
