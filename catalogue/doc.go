@@ -11,8 +11,8 @@
 // autoscaler manifests and replay are generators around it.
 //
 //	cfg, err := catalogue.Preset("health-agent") // or catalogue.Load(fileBytes)
-//	cat := catalogue.Catalogue(cfg)                // []Trigger, overrides applied
-//	sig := catalogue.Signals(cfg)                  // []Signal, recording rules in order
+//	bundle, err := catalogue.Build(cfg)          // validated; triggers and signals resolved
+//	t, ok := bundle.Trigger(catalogue.TriggerDBPoolHigh)
 //
 // Each Trigger is one Go definition (id, direction, signal, comparison,
 // threshold, for, action, urgency, severity, annotation templates, runbook
