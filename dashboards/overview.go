@@ -170,7 +170,7 @@ func (g *gen) checklistRow(bd *board) {
 			Title: g.checkTitle(t),
 			Desc: "Passes while " + t.Signal.Title + " is not " + t.Target() + " (1 = missed, 0 = met, now). " +
 				"After a scaling step every check should pass.\n\n" + describe(t),
-			Queries:  []query{{Expr: fmt.Sprintf("%s(%s) %s bool %s", t.Comparison.Worst(), q, cmpOp(t.Comparison), catalogue.Num(t.Threshold))}},
+			Queries:  []query{{Expr: fmt.Sprintf("%s(%s) %s bool %s", t.Comparison.Worst(), q, t.Comparison, catalogue.Num(t.Threshold))}},
 			Steps:    stepsAt(colorOK, 1, colorCritical),
 			Mappings: passFail(),
 			W:        w, H: 4,
@@ -499,13 +499,6 @@ func hasAbsent(e parser.Expr) bool {
 		return nil
 	})
 	return found
-}
-
-func cmpOp(c catalogue.Comparison) string {
-	if c == catalogue.Equal {
-		return "=="
-	}
-	return string(c)
 }
 
 // legend names a series by the labels that identify it.

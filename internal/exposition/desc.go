@@ -92,12 +92,6 @@ func NewDesc(name, help string, typ Type, labels ...string) *Desc {
 	return d
 }
 
-// Name is the family's full name.
-func (d *Desc) Name() string { return d.name }
-
-// Help is the family's help text.
-func (d *Desc) Help() string { return d.help }
-
 // Type is the family's declared type.
 func (d *Desc) Type() Type { return d.typ }
 

@@ -4,8 +4,6 @@
 // in each of them.
 package kind
 
-import "slices"
-
 // Kind is a kind of target, as it appears in the `kind` label of
 // headroom_target_up and in the `kind` field of a target's config.
 type Kind string
@@ -38,9 +36,6 @@ func All() []Kind {
 	}
 	return all
 }
-
-// Valid reports whether k is one of the kinds above.
-func (k Kind) Valid() bool { return slices.Contains(All(), k) }
 
 // Title is the name a reader knows the kind's server by ("PostgreSQL"),
 // for summaries, panel titles and error messages.
