@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/alerts/autoscale"
+	"github.com/headroom-dev/headroom/alerts/promtest"
 	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/dashboards"
 )
@@ -56,6 +58,11 @@ func (g *generateCommand) run() error {
 	if err != nil {
 		return err
 	}
+	tests, err := promtest.Generate(bundle)
+	if err != nil {
+		return err
+	}
+	maps.Copy(files, tests)
 	// A warning, not an error: the pool size cannot be guessed, and the
 	// rest of the bundle is still right without the guard.
 	if w := cfg.DBGuardWarning(); w != "" {

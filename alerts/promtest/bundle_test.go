@@ -1,4 +1,4 @@
-package alerts
+package promtest
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/catalogue"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
@@ -24,7 +25,7 @@ import (
 )
 
 // mixinDir is where the presets' bundles are committed.
-const mixinDir = "../mixin"
+const mixinDir = "../../mixin"
 
 // variant is a config the tests generate a bundle for.
 type variant struct {
@@ -172,9 +173,9 @@ autoscaling: {cluster: eu-1}
 }
 
 // generateTo writes a bundle into a temporary directory.
-func generateTo(t *testing.T, cfg *catalogue.Config) (string, Files) {
+func generateTo(t *testing.T, cfg *catalogue.Config) (string, alerts.Files) {
 	t.Helper()
-	files, err := Generate(catalogue.MustBuild(cfg))
+	files, err := Bundle(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,10 +254,10 @@ func TestBundles(t *testing.T) {
 			dir, files := generateTo(t, cfg)
 
 			t.Run("promtool check rules", func(t *testing.T) {
-				tool(t, dir, "promtool", "check", "rules", FileRules, FileAlerts)
+				tool(t, dir, "promtool", "check", "rules", alerts.FileRules, alerts.FileAlerts)
 				// The PrometheusRule's groups are the same rules.
 				var pr monitoringv1.PrometheusRule
-				if err := sigsyaml.UnmarshalStrict(files[FilePrometheusRule], &pr); err != nil {
+				if err := sigsyaml.UnmarshalStrict(files[alerts.FilePrometheusRule], &pr); err != nil {
 					t.Fatal(err)
 				}
 				spec, err := sigsyaml.Marshal(pr.Spec)
@@ -279,20 +280,20 @@ func TestBundles(t *testing.T) {
 					t.Fatal(err)
 				}
 				tool(t, dir, pint(t), "--no-color", "--offline", "--config", cfgFile, "--log-level", "WARN",
-					"lint", "--min-severity", "info", "--fail-on", "warning", FileRules, FileAlerts)
+					"lint", "--min-severity", "info", "--fail-on", "warning", alerts.FileRules, alerts.FileAlerts)
 			})
 
 			t.Run("amtool check-config", func(t *testing.T) {
-				tool(t, dir, "amtool", "check-config", FileAlertmanager)
+				tool(t, dir, "amtool", "check-config", alerts.FileAlertmanager)
 			})
 
 			t.Run("promtool test rules", func(t *testing.T) {
 				var tests []string
 				for _, name := range files.Names() {
-					if !strings.HasPrefix(name, TestsDir+"/") {
+					if !strings.HasPrefix(name, alerts.TestsDir+"/") {
 						continue
 					}
-					if v.tests == nil || slices.Contains(v.tests, strings.TrimPrefix(name, TestsDir+"/")) {
+					if v.tests == nil || slices.Contains(v.tests, strings.TrimPrefix(name, alerts.TestsDir+"/")) {
 						tests = append(tests, name)
 					}
 				}
@@ -328,7 +329,7 @@ func TestCommittedBundles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		files, err := Generate(catalogue.MustBuild(cfg))
+		files, err := Bundle(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,11 +343,11 @@ func TestGenerateIsPure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Generate(catalogue.MustBuild(cfg))
+	a, err := Bundle(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Generate(catalogue.MustBuild(cfg))
+	b, err := Bundle(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,18 +363,18 @@ func TestGenerateIsPure(t *testing.T) {
 func TestPrometheusRuleMatchesRuleFiles(t *testing.T) {
 	for _, name := range catalogue.Presets() {
 		cfg, _ := catalogue.Preset(name)
-		files, err := Generate(catalogue.MustBuild(cfg))
+		files, err := Bundle(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var pr monitoringv1.PrometheusRule
-		if err := sigsyaml.UnmarshalStrict(files[FilePrometheusRule], &pr); err != nil {
+		if err := sigsyaml.UnmarshalStrict(files[alerts.FilePrometheusRule], &pr); err != nil {
 			t.Fatal(err)
 		}
 		if pr.APIVersion != "monitoring.coreos.com/v1" || pr.Kind != "PrometheusRule" || pr.Name == "" {
 			t.Errorf("%s: header %s %s %q", name, pr.APIVersion, pr.Kind, pr.Name)
 		}
-		want := append(RecordingRules(catalogue.MustBuild(cfg)).Groups, AlertingRules(catalogue.MustBuild(cfg)).Groups...)
+		want := append(alerts.RecordingRules(catalogue.MustBuild(cfg)).Groups, alerts.AlertingRules(catalogue.MustBuild(cfg)).Groups...)
 		if len(pr.Spec.Groups) != len(want) {
 			t.Fatalf("%s: %d groups, want %d", name, len(pr.Spec.Groups), len(want))
 		}

@@ -1,4 +1,4 @@
-package alerts
+package promtest
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ func BenchmarkGenerateScopes(b *testing.B) {
 			var size int
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
-				files, err := Generate(catalogue.MustBuild(cfg))
+				files, err := Bundle(catalogue.MustBuild(cfg))
 				if err != nil {
 					b.Fatal(err)
 				}
