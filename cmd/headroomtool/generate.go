@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,15 +53,11 @@ func (g *generateCommand) run() error {
 	if err != nil {
 		return err
 	}
-	files, err := alerts.Generate(bundle)
+	// The rules, Alertmanager config and runbook, and their promtool tests.
+	files, err := promtest.Bundle(bundle)
 	if err != nil {
 		return err
 	}
-	tests, err := promtest.Generate(bundle)
-	if err != nil {
-		return err
-	}
-	maps.Copy(files, tests)
 	// A warning, not an error: the pool size cannot be guessed, and the
 	// rest of the bundle is still right without the guard.
 	if w := cfg.DBGuardWarning(); w != "" {
