@@ -227,7 +227,7 @@ func pint(t *testing.T) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, goBin, "build", "-modfile=internal/tools/go.mod", "-o", pintPath, "github.com/cloudflare/pint/cmd/pint")
-		cmd.Dir = ".."
+		cmd.Dir = "../.."
 		if out, err := cmd.CombinedOutput(); err != nil {
 			pintErr = fmt.Errorf("building pint (%s): %v\n%s", strings.Join(cmd.Args, " "), err, out)
 		}
