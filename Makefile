@@ -76,7 +76,7 @@ e2e:
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkScrape$$' -benchtime 200x -timeout 30m ./cmd/headroom/
 	$(GO) test -run '^$$' -bench 'BenchmarkServeRSS$$' -benchtime 1x -timeout 10m ./cmd/headroom/
-	$(GO) test -run '^$$' -bench GenerateScopes -benchtime 3x -timeout 10m ./alerts/
+	$(GO) test -run '^$$' -bench GenerateScopes -benchtime 3x -timeout 10m ./alerts/promtest/
 
 # The exporter against the local defaults: PostgreSQL on 127.0.0.1:5432 and
 # Redis on 127.0.0.1:6379.

@@ -55,7 +55,7 @@ func alertingRules(cfg *catalogue.Config, cat []catalogue.Trigger) rulefmt.RuleG
 	var out rulefmt.RuleGroups
 	index := map[string]int{}
 	for _, t := range cat {
-		name := fmt.Sprintf("headroom.%s.%s.alerts", cfg.Service, slug(string(t.Group)))
+		name := fmt.Sprintf("headroom.%s.%s.alerts", cfg.Service, t.Group.Slug())
 		i, ok := index[name]
 		if !ok {
 			i = len(out.Groups)
@@ -65,17 +65,23 @@ func alertingRules(cfg *catalogue.Config, cat []catalogue.Trigger) rulefmt.RuleG
 		// A scoped trigger is one rule per scope and its default rule, all
 		// of one alertname over disjoint series.
 		for _, r := range append([]catalogue.Trigger{t}, t.Scopes...) {
-			out.Groups[i].Rules = append(out.Groups[i].Rules, rulefmt.Rule{
-				Alert:         r.Alert,
-				Expr:          r.Expr,
-				For:           model.Duration(r.For),
-				KeepFiringFor: model.Duration(r.KeepFiringFor),
-				Labels:        ruleLabels(r),
-				Annotations:   ruleAnnotations(r),
-			})
+			out.Groups[i].Rules = append(out.Groups[i].Rules, AlertRule(r))
 		}
 	}
 	return out
+}
+
+// AlertRule is the alerting rule of a trigger (or of one of its scopes);
+// the promtool tests expect its labels and annotations.
+func AlertRule(t catalogue.Trigger) rulefmt.Rule {
+	return rulefmt.Rule{
+		Alert:         t.Alert,
+		Expr:          t.Expr,
+		For:           model.Duration(t.For),
+		KeepFiringFor: model.Duration(t.KeepFiringFor),
+		Labels:        ruleLabels(t),
+		Annotations:   ruleAnnotations(t),
+	}
 }
 
 // ruleLabels are the labels every alert carries, and its variant labels.

@@ -21,7 +21,11 @@ func sloRecordingGroups(cfg *catalogue.Config) []rulefmt.RuleGroup {
 	g := rulefmt.RuleGroup{Name: fmt.Sprintf("headroom.%s.slo.rules", cfg.Service)}
 	for _, s := range ss {
 		add := func(record, expr string, extra ...string) {
-			g.Rules = append(g.Rules, rulefmt.Rule{Record: record, Expr: expr, Labels: with(cfg.SLOLabels(s), extra...)})
+			labels := cfg.SLOLabels(s)
+			for i := 0; i+1 < len(extra); i += 2 {
+				labels[extra[i]] = extra[i+1]
+			}
+			g.Rules = append(g.Rules, rulefmt.Rule{Record: record, Expr: expr, Labels: labels})
 		}
 		for _, w := range catalogue.SLOWindows() {
 			add("slo:sli_error:ratio_rate"+catalogue.Dur(w), s.SLI(w), "sloth_window", catalogue.Dur(w))
@@ -50,14 +54,15 @@ func sloAlertGroups(cfg *catalogue.Config) []rulefmt.RuleGroup {
 	for _, s := range cfg.Objectives() {
 		g := rulefmt.RuleGroup{Name: fmt.Sprintf("headroom.%s.slo-%s.alerts", cfg.Service, s.Name)}
 		for _, bw := range catalogue.BurnWindows {
-			g.Rules = append(g.Rules, burnRule(cfg, s, bw))
+			g.Rules = append(g.Rules, BurnRule(cfg, s, bw))
 		}
 		out = append(out, g)
 	}
 	return out
 }
 
-func burnRule(c *catalogue.Config, s catalogue.SLO, bw catalogue.BurnWindow) rulefmt.Rule {
+// BurnRule is the burn-rate alert of an SLO over a pair of windows.
+func BurnRule(c *catalogue.Config, s catalogue.SLO, bw catalogue.BurnWindow) rulefmt.Rule {
 	thr := bw.Factor * s.Budget()
 	long, short := catalogue.Dur(bw.Long), catalogue.Dur(bw.Short)
 	expr := fmt.Sprintf("%s > %s\nand ignoring (sloth_window)\n%s > %s",

@@ -26,6 +26,12 @@ const (
 // row per group.
 type Group string
 
+// Slug is the group in file and rule-group names: the alerting group
+// headroom.<service>.<slug>.alerts and its promtool file <slug>-test.yaml.
+func (g Group) Slug() string {
+	return strings.ReplaceAll(strings.ToLower(string(g)), " ", "-")
+}
+
 // Resource groups.
 const (
 	GroupAPI         Group = "API"

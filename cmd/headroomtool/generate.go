@@ -13,6 +13,7 @@ import (
 
 	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/alerts/autoscale"
+	"github.com/headroom-dev/headroom/alerts/promtest"
 	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/dashboards"
 )
@@ -52,7 +53,8 @@ func (g *generateCommand) run() error {
 	if err != nil {
 		return err
 	}
-	files, err := alerts.Generate(bundle)
+	// The rules, Alertmanager config and runbook, and their promtool tests.
+	files, err := promtest.Bundle(bundle)
 	if err != nil {
 		return err
 	}

@@ -1,13 +1,15 @@
-package alerts
+package promtest
 
 import (
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/catalogue"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/headroom-dev/headroom/collectors"
@@ -16,7 +18,7 @@ import (
 // bundleExprs returns every expression of a config's bundle, by rule name.
 func bundleExprs(cfg *catalogue.Config) map[string]string {
 	out := map[string]string{}
-	for _, g := range RecordingRules(catalogue.MustBuild(cfg)).Groups {
+	for _, g := range alerts.RecordingRules(catalogue.MustBuild(cfg)).Groups {
 		for _, r := range g.Rules {
 			out[r.Record] = r.Expr
 		}
@@ -27,6 +29,17 @@ func bundleExprs(cfg *catalogue.Config) map[string]string {
 	for _, g := range sloAlertGroups(cfg) {
 		for _, r := range g.Rules {
 			out["alert "+r.Alert+" "+r.Labels["slo"]+" "+r.Labels["long_window"]] = r.Expr
+		}
+	}
+	return out
+}
+
+// sloAlertGroups are the burn-rate groups of a config's alerting rules.
+func sloAlertGroups(cfg *catalogue.Config) []rulefmt.RuleGroup {
+	var out []rulefmt.RuleGroup
+	for _, g := range alerts.AlertingRules(catalogue.MustBuild(cfg)).Groups {
+		if len(g.Rules) > 0 && g.Rules[0].Alert == catalogue.AlertErrorBudgetBurn {
+			out = append(out, g)
 		}
 	}
 	return out
@@ -49,7 +62,7 @@ func TestEveryMetricIsKnown(t *testing.T) {
 	for _, v := range variants {
 		cfg := v.cfg(t)
 		recorded := map[string]bool{}
-		for _, g := range RecordingRules(catalogue.MustBuild(cfg)).Groups {
+		for _, g := range alerts.RecordingRules(catalogue.MustBuild(cfg)).Groups {
 			for _, r := range g.Rules {
 				recorded[r.Record] = true
 			}

@@ -1,4 +1,4 @@
-package alerts
+package promtest
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/catalogue"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -40,12 +41,12 @@ func divisionsIn(t *testing.T, cfg *catalogue.Config) []division {
 			return nil
 		})
 	}
-	for _, g := range RecordingRules(catalogue.MustBuild(cfg)).Groups {
+	for _, g := range alerts.RecordingRules(catalogue.MustBuild(cfg)).Groups {
 		for _, r := range g.Rules {
 			add(r.Record, r.Expr)
 		}
 	}
-	for _, g := range AlertingRules(catalogue.MustBuild(cfg)).Groups {
+	for _, g := range alerts.AlertingRules(catalogue.MustBuild(cfg)).Groups {
 		for _, r := range g.Rules {
 			add(r.Alert, r.Expr)
 		}
@@ -69,7 +70,7 @@ func TestNoDivisionYieldsInfOrNaN(t *testing.T) {
 			if len(divs) == 0 {
 				t.Fatal("no divisions found: the walk is broken")
 			}
-			records := recordsOf(RecordingRules(catalogue.MustBuild(cfg)))
+			records := recordsOf(alerts.RecordingRules(catalogue.MustBuild(cfg)))
 			seen := map[string]bool{}
 			for _, d := range divs {
 				name := d.rule + ": " + d.expr.String()
@@ -259,7 +260,7 @@ func zeroDenominator(t *testing.T, cfg *catalogue.Config, records map[string][]s
 	// The rules as the rule manager evaluates them, group after group:
 	// recorded samples are appended for the rules that read them; an alert
 	// whose expression returns anything is pending or firing.
-	rec, alerting := RecordingRules(catalogue.MustBuild(cfg)), AlertingRules(catalogue.MustBuild(cfg))
+	rec, alerting := alerts.RecordingRules(catalogue.MustBuild(cfg)), alerts.AlertingRules(catalogue.MustBuild(cfg))
 	start := time.Unix(0, 0).UTC()
 	for k := 0; k <= steps; k++ {
 		ts := start.Add(time.Duration(k) * time.Minute)

@@ -1,4 +1,4 @@
-package alerts
+package promtest
 
 import (
 	"fmt"

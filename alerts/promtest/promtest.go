@@ -1,4 +1,4 @@
-package alerts
+package promtest
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/internal/kind"
 
@@ -139,19 +140,15 @@ func promtoolTests(cfg *catalogue.Config, cat []catalogue.Trigger, ruleFiles []s
 		if err != nil {
 			return nil, fmt.Errorf("tests of %s: %w", t.ID, err)
 		}
-		name := slug(string(t.Group)) + "-test.yaml"
+		name := t.Group.Slug() + "-test.yaml"
 		if step != testStep {
-			name = slug(string(t.Group)) + "-probe-test.yaml"
+			name = t.Group.Slug() + "-probe-test.yaml"
 		}
 		for _, g := range groups {
 			addGroup(name, step, g)
 		}
 	}
 	return files, nil
-}
-
-func slug(s string) string {
-	return strings.ReplaceAll(strings.ToLower(s), " ", "-")
 }
 
 type testGen struct {
@@ -338,11 +335,12 @@ func (sc scenario) resolvedFrom(after int) int {
 // rule's, and the rendered annotations.
 func alertFor(t catalogue.Trigger, series map[string]string, v float64) (expAlert, error) {
 	lbls := with(series)
-	for k, val := range ruleLabels(t) {
+	rule := alerts.AlertRule(t)
+	for k, val := range rule.Labels {
 		lbls[k] = val
 	}
 	ann := map[string]string{}
-	for k, text := range ruleAnnotations(t) {
+	for k, text := range rule.Annotations {
 		out, err := expandTemplate(text, series, v)
 		if err != nil {
 			return expAlert{}, fmt.Errorf("%s annotation %s: %w", t.ID, k, err)
@@ -1203,3 +1201,13 @@ func (g testGen) family() []catalogue.Trigger { return catalogue.Family(g.t, g.c
 // marginBands are the two levels the oscillation test holds inside the
 // margin.
 func (g testGen) marginBands() []float64 { return catalogue.MarginBands(g.t) }
+
+// labelText is a scope's labels in a test group's name, as the runbook
+// writes them.
+func labelText(l map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		parts = append(parts, k+"="+l[k])
+	}
+	return strings.Join(parts, ", ")
+}

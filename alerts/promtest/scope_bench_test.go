@@ -1,4 +1,4 @@
-package alerts
+package promtest
 
 import (
 	"fmt"
@@ -8,8 +8,9 @@ import (
 	"github.com/headroom-dev/headroom/catalogue"
 )
 
-// BenchmarkGenerateScopes measures Generate for a trigger with 100 and
-// 500 `where` scopes (make bench): seconds per bundle, and its size.
+// BenchmarkGenerateScopes measures Bundle (the rules and their tests) for a
+// trigger with 100 and 500 `where` scopes (make bench): seconds per
+// bundle, and its size.
 func BenchmarkGenerateScopes(b *testing.B) {
 	for _, n := range []int{100, 500} {
 		b.Run(fmt.Sprintf("scopes=%d", n), func(b *testing.B) {
@@ -20,7 +21,7 @@ func BenchmarkGenerateScopes(b *testing.B) {
 			var size int
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
-				files, err := Generate(catalogue.MustBuild(cfg))
+				files, err := Bundle(catalogue.MustBuild(cfg))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,4 +1,4 @@
-package alerts
+package promtest
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/catalogue"
 
 	"github.com/prometheus/common/helpers/templates"
@@ -27,7 +28,7 @@ func TestTemplatesRenderAsPrometheusDoes(t *testing.T) {
 	for _, p := range catalogue.Presets() {
 		cfg, _ := catalogue.Preset(p)
 		for _, tr := range catalogue.Catalogue(cfg) {
-			for name, text := range ruleAnnotations(tr) {
+			for name, text := range alerts.AlertRule(tr).Annotations {
 				for _, v := range values {
 					ours, err := expandTemplate(text, lbls, v)
 					if err != nil {

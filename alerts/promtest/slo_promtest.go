@@ -1,4 +1,4 @@
-package alerts
+package promtest
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/catalogue"
 )
 
@@ -122,7 +123,7 @@ func sloFixture(c *catalogue.Config, f *fx, s catalogue.SLO, vals []float64) {
 
 // burnAlert is the alert promtool reports for a pair at error ratio v.
 func burnAlert(c *catalogue.Config, s catalogue.SLO, bw catalogue.BurnWindow, v float64) (expAlert, error) {
-	r := burnRule(c, s, bw)
+	r := alerts.BurnRule(c, s, bw)
 	lbls := with(c.SLOLabels(s))
 	delete(lbls, "sloth_window")
 	if c.ClusterLabel != "" {

@@ -1,4 +1,4 @@
-package alerts
+package promtest
 
 import (
 	"bytes"
@@ -14,17 +14,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/catalogue"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
-	"github.com/prometheus/common/model"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/headroom-dev/headroom/internal/drift"
 )
 
 // mixinDir is where the presets' bundles are committed.
-const mixinDir = "../mixin"
+const mixinDir = "../../mixin"
 
 // variant is a config the tests generate a bundle for.
 type variant struct {
@@ -172,9 +172,9 @@ autoscaling: {cluster: eu-1}
 }
 
 // generateTo writes a bundle into a temporary directory.
-func generateTo(t *testing.T, cfg *catalogue.Config) (string, Files) {
+func generateTo(t *testing.T, cfg *catalogue.Config) (string, alerts.Files) {
 	t.Helper()
-	files, err := Generate(catalogue.MustBuild(cfg))
+	files, err := Bundle(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func pint(t *testing.T) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, goBin, "build", "-modfile=internal/tools/go.mod", "-o", pintPath, "github.com/cloudflare/pint/cmd/pint")
-		cmd.Dir = ".."
+		cmd.Dir = "../.."
 		if out, err := cmd.CombinedOutput(); err != nil {
 			pintErr = fmt.Errorf("building pint (%s): %v\n%s", strings.Join(cmd.Args, " "), err, out)
 		}
@@ -253,10 +253,10 @@ func TestBundles(t *testing.T) {
 			dir, files := generateTo(t, cfg)
 
 			t.Run("promtool check rules", func(t *testing.T) {
-				tool(t, dir, "promtool", "check", "rules", FileRules, FileAlerts)
+				tool(t, dir, "promtool", "check", "rules", alerts.FileRules, alerts.FileAlerts)
 				// The PrometheusRule's groups are the same rules.
 				var pr monitoringv1.PrometheusRule
-				if err := sigsyaml.UnmarshalStrict(files[FilePrometheusRule], &pr); err != nil {
+				if err := sigsyaml.UnmarshalStrict(files[alerts.FilePrometheusRule], &pr); err != nil {
 					t.Fatal(err)
 				}
 				spec, err := sigsyaml.Marshal(pr.Spec)
@@ -279,20 +279,20 @@ func TestBundles(t *testing.T) {
 					t.Fatal(err)
 				}
 				tool(t, dir, pint(t), "--no-color", "--offline", "--config", cfgFile, "--log-level", "WARN",
-					"lint", "--min-severity", "info", "--fail-on", "warning", FileRules, FileAlerts)
+					"lint", "--min-severity", "info", "--fail-on", "warning", alerts.FileRules, alerts.FileAlerts)
 			})
 
 			t.Run("amtool check-config", func(t *testing.T) {
-				tool(t, dir, "amtool", "check-config", FileAlertmanager)
+				tool(t, dir, "amtool", "check-config", alerts.FileAlertmanager)
 			})
 
 			t.Run("promtool test rules", func(t *testing.T) {
 				var tests []string
 				for _, name := range files.Names() {
-					if !strings.HasPrefix(name, TestsDir+"/") {
+					if !strings.HasPrefix(name, alerts.TestsDir+"/") {
 						continue
 					}
-					if v.tests == nil || slices.Contains(v.tests, strings.TrimPrefix(name, TestsDir+"/")) {
+					if v.tests == nil || slices.Contains(v.tests, strings.TrimPrefix(name, alerts.TestsDir+"/")) {
 						tests = append(tests, name)
 					}
 				}
@@ -328,7 +328,7 @@ func TestCommittedBundles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		files, err := Generate(catalogue.MustBuild(cfg))
+		files, err := Bundle(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,59 +342,17 @@ func TestGenerateIsPure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Generate(catalogue.MustBuild(cfg))
+	a, err := Bundle(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Generate(catalogue.MustBuild(cfg))
+	b, err := Bundle(catalogue.MustBuild(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name := range a {
 		if !bytes.Equal(a[name], b[name]) {
 			t.Errorf("%s differs between two runs", name)
-		}
-	}
-}
-
-// TestPrometheusRuleMatchesRuleFiles: the manifest carries exactly the rule
-// files' groups.
-func TestPrometheusRuleMatchesRuleFiles(t *testing.T) {
-	for _, name := range catalogue.Presets() {
-		cfg, _ := catalogue.Preset(name)
-		files, err := Generate(catalogue.MustBuild(cfg))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var pr monitoringv1.PrometheusRule
-		if err := sigsyaml.UnmarshalStrict(files[FilePrometheusRule], &pr); err != nil {
-			t.Fatal(err)
-		}
-		if pr.APIVersion != "monitoring.coreos.com/v1" || pr.Kind != "PrometheusRule" || pr.Name == "" {
-			t.Errorf("%s: header %s %s %q", name, pr.APIVersion, pr.Kind, pr.Name)
-		}
-		want := append(RecordingRules(catalogue.MustBuild(cfg)).Groups, AlertingRules(catalogue.MustBuild(cfg)).Groups...)
-		if len(pr.Spec.Groups) != len(want) {
-			t.Fatalf("%s: %d groups, want %d", name, len(pr.Spec.Groups), len(want))
-		}
-		for i, g := range pr.Spec.Groups {
-			w := want[i]
-			if g.Name != w.Name || len(g.Rules) != len(w.Rules) {
-				t.Fatalf("%s: group %d is %s with %d rules, want %s with %d", name, i, g.Name, len(g.Rules), w.Name, len(w.Rules))
-			}
-			for j, r := range g.Rules {
-				wr := w.Rules[j]
-				if r.Record != wr.Record || r.Alert != wr.Alert || r.Expr.String() != wr.Expr {
-					t.Errorf("%s: rule %s%s differs", name, wr.Record, wr.Alert)
-				}
-				var f model.Duration
-				if r.For != nil {
-					f, _ = model.ParseDuration(string(*r.For))
-				}
-				if f != wr.For {
-					t.Errorf("%s: %s for %v, want %v", name, wr.Alert, f, wr.For)
-				}
-			}
 		}
 	}
 }

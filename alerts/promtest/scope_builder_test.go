@@ -1,4 +1,4 @@
-package alerts
+package promtest
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/catalogue"
 
 	"gopkg.in/yaml.v3"
@@ -96,7 +97,7 @@ triggers:
 		if cfg == nil {
 			continue
 		}
-		files, err := Generate(catalogue.MustBuild(cfg))
+		files, err := Bundle(catalogue.MustBuild(cfg))
 		if err != nil {
 			t.Errorf("%s: does not generate: %v", tc.name, err)
 			continue
@@ -110,7 +111,7 @@ triggers:
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if strings.HasPrefix(name, TestsDir+"/") && name != TestsDir+"/"+FileInputsAbsentTests {
+			if strings.HasPrefix(name, alerts.TestsDir+"/") && name != alerts.TestsDir+"/"+FileInputsAbsentTests {
 				if b = scopedGroups(t, cfg, b); b == nil {
 					continue
 				}
@@ -133,10 +134,10 @@ triggers:
 }
 
 // filesText is every generated test file, one after the other.
-func filesText(files Files) []byte {
+func filesText(files alerts.Files) []byte {
 	var out []byte
 	for _, name := range files.Names() {
-		if strings.HasPrefix(name, TestsDir+"/") {
+		if strings.HasPrefix(name, alerts.TestsDir+"/") {
 			out = append(out, files[name]...)
 		}
 	}
@@ -164,7 +165,7 @@ func scopedGroups(t *testing.T, cfg *catalogue.Config, b []byte) []byte {
 		return nil
 	}
 	f.Tests = keep
-	out, err := marshalYAML(f)
+	out, err := alerts.YAML(f)
 	if err != nil {
 		t.Fatal(err)
 	}

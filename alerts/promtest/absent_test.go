@@ -1,4 +1,4 @@
-package alerts
+package promtest
 
 import (
 	"os"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/catalogue"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -35,7 +36,7 @@ func TestEveryAlertHasAnInputsAbsentCase(t *testing.T) {
 				}
 				return g
 			}
-			records, alerting := recordsOf(read(FileRules)), read(FileAlerts)
+			records, alerting := recordsOf(read(alerts.FileRules)), read(alerts.FileAlerts)
 			inputs := map[string]map[string]bool{}
 			buckets := map[string][]catalogue.BucketInput{}
 			var names []string
@@ -65,10 +66,10 @@ func TestEveryAlertHasAnInputsAbsentCase(t *testing.T) {
 				t.Fatalf("%s reads no bucket by its le: the walk is broken", catalogue.AlertErrorBudgetBurn)
 			}
 			if len(names) < 10 {
-				t.Fatalf("only %d alertnames in %s: the walk is broken", len(names), FileAlerts)
+				t.Fatalf("only %d alertnames in %s: the walk is broken", len(names), alerts.FileAlerts)
 			}
 
-			files, err := filepath.Glob(filepath.Join(dir, TestsDir, "*.yaml"))
+			files, err := filepath.Glob(filepath.Join(dir, alerts.TestsDir, "*.yaml"))
 			if err != nil || len(files) == 0 {
 				t.Fatalf("no promtool tests in %s: %v", dir, err)
 			}
