@@ -112,14 +112,11 @@ func InhibitRules(cfg *catalogue.Config, cat []catalogue.Trigger) []InhibitRule 
 		}
 	}
 	var downs, datapath []string
-	for _, k := range []struct {
-		kind  kind.Kind
-		alert catalogue.TriggerID
-	}{{kind.Postgres, catalogue.TriggerPostgresDown}, {kind.PgBouncer, catalogue.TriggerPgBouncerDown}, {kind.Redis, catalogue.TriggerRedisDown}} {
-		if present[string(k.alert)] {
-			downs = append(downs, string(k.alert))
+	for _, k := range catalogue.TargetDownTriggers {
+		if present[string(k.ID)] {
+			downs = append(downs, string(k.ID))
 		}
-		for _, a := range byKind[k.kind] {
+		for _, a := range byKind[k.Kind] {
 			if !slices.Contains(datapath, a) {
 				datapath = append(datapath, a)
 			}
@@ -133,8 +130,8 @@ func InhibitRules(cfg *catalogue.Config, cat []catalogue.Trigger) []InhibitRule 
 			Equal: []string{"service", "target"},
 		})
 	}
-	if present["APIDown"] && len(byKind["api"]) > 0 {
-		api := append([]string{}, byKind["api"]...)
+	if present[string(catalogue.TriggerAPIDown)] && len(byKind[kind.API]) > 0 {
+		api := append([]string{}, byKind[kind.API]...)
 		if len(cfg.Objectives()) > 0 {
 			// An outage burns the error budget at once: APIDown has
 			// already paged for it.
@@ -143,7 +140,7 @@ func InhibitRules(cfg *catalogue.Config, cat []catalogue.Trigger) []InhibitRule 
 		sort.Strings(api)
 		out = append(out, InhibitRule{
 			Why:            "The API's error, latency, traffic and error-budget alerts are inhibited while its health probe fails (they are symptoms of the outage).",
-			SourceMatchers: []string{`alertname="APIDown"`}, TargetMatchers: []string{matchAny("alertname", api)}, Equal: []string{"service"},
+			SourceMatchers: []string{fmt.Sprintf("alertname=%q", catalogue.TriggerAPIDown)}, TargetMatchers: []string{matchAny("alertname", api)}, Equal: []string{"service"},
 		})
 	}
 	var headroomSignals []string

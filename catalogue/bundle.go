@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/headroom-dev/headroom/internal/kind"
 )
 
 // TriggerID names a trigger of the catalogue. Consumers look triggers up by
@@ -93,6 +95,22 @@ const (
 	SignalDBConnectionGuard      SignalID = "db_connection_guard"
 	SignalExporterUp             SignalID = "up"
 )
+
+// TargetDownTrigger pairs a kind of target with the trigger that fires
+// when a target of that kind is down (headroom_target_up 0).
+type TargetDownTrigger struct {
+	Kind kind.Kind
+	ID   TriggerID
+}
+
+// TargetDownTriggers are the down triggers of the database and cache
+// kinds, whose data-path alerts they inhibit; the API's down trigger
+// (APIDown) is its health probe's, with inhibitions of its own.
+var TargetDownTriggers = []TargetDownTrigger{
+	{kind.Postgres, TriggerPostgresDown},
+	{kind.PgBouncer, TriggerPgBouncerDown},
+	{kind.Redis, TriggerRedisDown},
+}
 
 // triggerIDs and signalIDs are every id the catalogue may define; a config
 // defines those its trigger sets and inputs call for.

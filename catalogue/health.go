@@ -29,16 +29,13 @@ func (d *defs) health() {
 		Runbook: Runbook{Meaning: "The API's health endpoint (/api/health) failed 3 probes within 30s: nginx would take the instance out of rotation. Needs a scrape interval of 10s or less to see 3 probes in 30s; at longer intervals it fires after a minute of failures.",
 			Steps: []string{"Check headroom_api_probe_failures_total{target=...} by reason: refused/timeout (process down or hung), http_status/body_status (the API reports itself unhealthy: see headroom_api_component_up).",
 				"Restart or replace the instance; check PostgreSQL and Redis alerts (the health check depends on them)."}}})
-	for _, k := range []struct {
-		id   TriggerID
-		kind kind.Kind
-	}{{TriggerPostgresDown, kind.Postgres}, {TriggerPgBouncerDown, kind.PgBouncer}, {TriggerRedisDown, kind.Redis}} {
-		add(Trigger{ID: string(k.id), Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalID(k.kind + "_up")), Comparison: Equal, Threshold: 0,
-			For: min, Action: "restore_" + string(k.kind), Urgency: UrgencyCritical, When: fmt.Sprintf(`headroom_target_up{kind=%q} == 0`, k.kind),
-			Summary: k.kind.Title() + " target {{ $labels.target }} is down",
-			Description: "headroom cannot get data from " + k.kind.Title() + " target {{ $labels.target }} (headroom_target_up = {{ $value }}, 1 when up) for 1m; its other alerts are inhibited meanwhile." +
-				ActionSentence("restore_"+string(k.kind)),
-			Runbook: Runbook{Meaning: "The exporter cannot reach " + k.kind.Title() + " or gets no usable data from it.",
+	for _, k := range TargetDownTriggers {
+		add(Trigger{ID: string(k.ID), Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalID(k.Kind + "_up")), Comparison: Equal, Threshold: 0,
+			For: min, Action: "restore_" + string(k.Kind), Urgency: UrgencyCritical, When: fmt.Sprintf(`headroom_target_up{kind=%q} == 0`, k.Kind),
+			Summary: k.Kind.Title() + " target {{ $labels.target }} is down",
+			Description: "headroom cannot get data from " + k.Kind.Title() + " target {{ $labels.target }} (headroom_target_up = {{ $value }}, 1 when up) for 1m; its other alerts are inhibited meanwhile." +
+				ActionSentence("restore_"+string(k.Kind)),
+			Runbook: Runbook{Meaning: "The exporter cannot reach " + k.Kind.Title() + " or gets no usable data from it.",
 				Steps: []string{"See headroom_target_scrape_errors_total{target=...} for the reason (refused, timeout, auth, ...) and the exporter's log line for the target.",
 					"Check the server itself; restart or fail over."}}})
 	}

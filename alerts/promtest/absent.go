@@ -28,17 +28,6 @@ func inputsAbsentName(alert string) string { return alert + ": inputs absent" }
 // the exporter itself is, which ExporterAbsent reports.
 var exporterAlways = []string{"up", "headroom_target_up", "headroom_api_probe_success"}
 
-// headroomKinds are the exporter's target kinds with a down alert; their
-// metrics carry the kind's prefix (kind.Kind.MetricPrefix).
-var headroomKinds = []struct {
-	kind  kind.Kind
-	alert catalogue.TriggerID
-}{
-	{kind.Postgres, catalogue.TriggerPostgresDown},
-	{kind.PgBouncer, catalogue.TriggerPgBouncerDown},
-	{kind.Redis, catalogue.TriggerRedisDown},
-}
-
 // inputsAbsentTests makes one test group per alertname: every series the
 // alert's rules read (through recording rules) is missing, everything else
 // of the bundle is scraped, and the test states what fires instead: the
@@ -124,9 +113,9 @@ func inputsAbsentGroup(cfg *catalogue.Config, cat []catalogue.Trigger, byAlert m
 	}
 	down := map[kind.Kind]bool{}
 	for m := range in {
-		for _, k := range headroomKinds {
-			if strings.HasPrefix(m, k.kind.MetricPrefix()) {
-				down[k.kind] = true
+		for _, k := range catalogue.TargetDownTriggers {
+			if strings.HasPrefix(m, k.Kind.MetricPrefix()) {
+				down[k.Kind] = true
 			}
 		}
 	}
@@ -135,8 +124,8 @@ func inputsAbsentGroup(cfg *catalogue.Config, cat []catalogue.Trigger, byAlert m
 		if in[metric] || exporterGone && strings.HasPrefix(metric, "headroom_") {
 			return false
 		}
-		for _, k := range headroomKinds {
-			if down[k.kind] && strings.HasPrefix(metric, k.kind.MetricPrefix()) {
+		for _, k := range catalogue.TargetDownTriggers {
+			if down[k.Kind] && strings.HasPrefix(metric, k.Kind.MetricPrefix()) {
 				return false
 			}
 		}
@@ -168,11 +157,11 @@ func inputsAbsentGroup(cfg *catalogue.Config, cat []catalogue.Trigger, byAlert m
 		}
 	} else {
 		f.gauge("up", with(f.base(""), "job", cfg.ExporterJob, "instance", "headroom:9630"), constant(n, 1), 1)
-		for _, k := range headroomKinds {
-			if !down[k.kind] {
+		for _, k := range catalogue.TargetDownTriggers {
+			if !down[k.Kind] {
 				continue
 			}
-			for _, t := range byAlert[string(k.alert)] {
+			for _, t := range byAlert[string(k.ID)] {
 				l := f.feed(t.Signal, constant(n, 0))
 				a, err := alertFor(t, l, 0)
 				if err != nil {
