@@ -11,6 +11,7 @@ import (
 
 	"github.com/headroom-dev/headroom/internal/clitest"
 	"github.com/headroom-dev/headroom/internal/config"
+	"github.com/headroom-dev/headroom/internal/toolhelp"
 )
 
 // Help asked for is output (stdout, exit 0), so that `headroom --help |
@@ -46,8 +47,8 @@ func TestHelpOnStdoutNamesConfigDocs(t *testing.T) {
 		}
 		for _, path := range c.docs {
 			// kingpin wraps lines, but never inside the URL.
-			if !strings.Contains(stdout.String(), docsURL+path) {
-				t.Errorf("%v: help does not name %s%s:\n%s", c.args, docsURL, path, stdout.String())
+			if !strings.Contains(stdout.String(), toolhelp.DocsURL+path) {
+				t.Errorf("%v: help does not name %s%s:\n%s", c.args, toolhelp.DocsURL, path, stdout.String())
 			}
 			if _, err := os.Stat("../../" + path); err != nil {
 				t.Errorf("%v: help names %s, which is not in the repository: %v", c.args, path, err)

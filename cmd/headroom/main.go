@@ -12,10 +12,6 @@ import (
 	"github.com/prometheus/common/version"
 )
 
-// docsURL is where a file of the repository is published: help names the
-// documentation by a path that a user without a checkout can open too.
-const docsURL = "https://github.com/headroom-dev/headroom/blob/main/"
-
 // exporterConfigDocs documents every field of serve's --config.file.
 const exporterConfigDocs = "docs/config.md"
 

@@ -24,6 +24,7 @@ import (
 	headroom "github.com/headroom-dev/headroom/collectors"
 	"github.com/headroom-dev/headroom/internal/config"
 	"github.com/headroom-dev/headroom/internal/endpoints"
+	"github.com/headroom-dev/headroom/internal/toolhelp"
 )
 
 // defaultListenAddress is headroom's port.
@@ -45,7 +46,7 @@ type serveCommand struct {
 func newServeCommand(app *kingpin.Application) *serveCommand {
 	s := &serveCommand{logConfig: &promslog.Config{}}
 	s.cmd = app.Command("serve", "Serve /metrics and /probe for the targets in the config file. "+
-		"Config fields: "+exporterConfigDocs+" ("+docsURL+exporterConfigDocs+").").Default()
+		"Config fields: "+exporterConfigDocs+" ("+toolhelp.DocsURL+exporterConfigDocs+").").Default()
 	s.cmd.Flag("config.file", "Target configuration file (YAML); fields in "+exporterConfigDocs+".").Default("headroom.yml").StringVar(&s.configFile)
 	s.cmd.Flag("config.check", "Validate the config file and exit.").BoolVar(&s.onlyCheckConfig)
 	s.cmd.Flag("scrape.timeout", "Deadline of a scrape when Prometheus does not send X-Prometheus-Scrape-Timeout-Seconds.").

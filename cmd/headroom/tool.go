@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/headroom-dev/headroom/internal/toolhelp"
 )
 
 // toolName is the binary that holds the generators, beside headroom as
@@ -24,9 +26,9 @@ const alertsFieldDocs = "catalogue/presets/health-agent.yaml"
 // toolCommands are headroomtool's commands that headroom keeps as entry
 // points, with the line `headroom --help` gives each.
 var toolCommands = []struct{ name, help string }{
-	{"generate", "Write the alerting bundle (Prometheus rules, PrometheusRule, Alertmanager config, runbook, promtool tests), and on request the dashboards and autoscaler manifests, for a config."},
-	{"replay", "Show what the config's autoscaler and alerts would have done over past series, from Prometheus or a file."},
-	{"preset", "Print a preset as a complete, commented alerts config."},
+	{"generate", toolhelp.Generate},
+	{"replay", toolhelp.Replay},
+	{"preset", toolhelp.Preset},
 }
 
 // addToolCommands lists headroomtool's commands in headroom's help; main
@@ -34,7 +36,7 @@ var toolCommands = []struct{ name, help string }{
 func addToolCommands(app *kingpin.Application) {
 	for _, c := range toolCommands {
 		app.Command(c.name, c.help+" Runs "+toolName+" "+c.name+" (flags: headroom "+c.name+" --help). "+
-			"Config fields: "+alertsFieldDocs+" ("+docsURL+alertsFieldDocs+").")
+			"Config fields: "+alertsFieldDocs+" ("+toolhelp.DocsURL+alertsFieldDocs+").")
 	}
 }
 

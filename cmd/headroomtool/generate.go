@@ -16,6 +16,7 @@ import (
 	"github.com/headroom-dev/headroom/alerts/promtest"
 	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/dashboards"
+	"github.com/headroom-dev/headroom/internal/toolhelp"
 )
 
 type generateCommand struct {
@@ -33,7 +34,7 @@ func (g *generateCommand) clause() *kingpin.CmdClause { return g.cmd }
 
 func newGenerateCommand(app *kingpin.Application) *generateCommand {
 	g := &generateCommand{errOut: os.Stderr}
-	g.cmd = app.Command("generate", "Write the alerting bundle (Prometheus rules, PrometheusRule, Alertmanager config, runbook, promtool tests) for a config. "+alertsConfigHelp)
+	g.cmd = app.Command("generate", toolhelp.Generate+" "+alertsConfigHelp)
 	g.cmd.Flag("config", "Alerts config file (YAML), read on top of its preset. Without it, the preset as it is.").StringVar(&g.configFile)
 	g.cmd.Flag("preset", "Preset the config overrides: "+strings.Join(catalogue.Presets(), ", ")+". Default: the config's preset key, else health-agent.").
 		StringVar(&g.preset)

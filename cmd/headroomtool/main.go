@@ -22,10 +22,6 @@ type command interface {
 	run() error
 }
 
-// docsURL is where a file of the repository is published: help names the
-// documentation by a path that a user without a checkout can open too.
-const docsURL = "https://github.com/headroom-dev/headroom/blob/main/"
-
 func main() {
 	app := kingpin.New("headroomtool", "Alerting bundle, dashboards, autoscaler manifests and replays for headroom's signals (headroom serve exports them).")
 	app.Version(version.Print("headroomtool"))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/internal/clitest"
+	"github.com/headroom-dev/headroom/internal/toolhelp"
 )
 
 var (
@@ -74,8 +75,8 @@ func TestHelpOnStdoutNamesAlertsDocs(t *testing.T) {
 			t.Errorf("%v: want the usage on stdout and nothing on stderr; stdout %.80q, stderr %q", args, stdout.String(), stderr.String())
 		}
 		// kingpin wraps lines, but never inside the URL.
-		if !strings.Contains(stdout.String(), docsURL+catalogue.FieldDocs) {
-			t.Errorf("%v: help does not name %s%s:\n%s", args, docsURL, catalogue.FieldDocs, stdout.String())
+		if !strings.Contains(stdout.String(), toolhelp.DocsURL+catalogue.FieldDocs) {
+			t.Errorf("%v: help does not name %s%s:\n%s", args, toolhelp.DocsURL, catalogue.FieldDocs, stdout.String())
 		}
 		if _, err := os.Stat("../../" + catalogue.FieldDocs); err != nil {
 			t.Errorf("%v: help names %s, which is not in the repository: %v", args, catalogue.FieldDocs, err)

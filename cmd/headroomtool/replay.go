@@ -15,6 +15,7 @@ import (
 
 	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/internal/replay"
+	"github.com/headroom-dev/headroom/internal/toolhelp"
 )
 
 type replayCommand struct {
@@ -38,8 +39,8 @@ func (r *replayCommand) clause() *kingpin.CmdClause { return r.cmd }
 
 func newReplayCommand(app *kingpin.Application) *replayCommand {
 	r := &replayCommand{out: os.Stdout, errOut: os.Stderr}
-	r.cmd = app.Command("replay", "Show what the config's autoscaler and alerts would have done over past series: "+
-		"from a Prometheus server (--prometheus.url, --start, --end) or a file in promtool's input_series notation (--input). "+alertsConfigHelp)
+	r.cmd = app.Command("replay", toolhelp.Replay+" "+
+		"Prometheus: --prometheus.url, --start, --end; a file in promtool's input_series notation: --input. "+alertsConfigHelp)
 	r.cmd.Flag("config", "Alerts config file (YAML), read on top of its preset. Without it, the preset as it is.").StringVar(&r.configFile)
 	r.cmd.Flag("preset", "Preset the config overrides: "+strings.Join(catalogue.Presets(), ", ")+". Default: the config's preset key, else health-agent.").
 		StringVar(&r.preset)
