@@ -333,36 +333,31 @@ func pgbParsePools(t pgbTable, allow func(database, user string) bool, emit func
 // pgbParseDatabases turns SHOW DATABASES into series, one set per database
 // that allow admits.
 func pgbParseDatabases(t pgbTable, allow func(database string) bool, emit func(prometheus.Metric), missing pgbMissing) error {
-	key, err := pgbRequire(t, "DATABASES", "name")
-	if err != nil {
-		return err
-	}
-	idx := pgbResolve(t, "DATABASES", pgbDatabaseColumns, missing)
-	for _, row := range t.rows {
-		db := pgbCell(row, key[0])
-		if db == pgbAdminDatabase || !allow(db) {
-			continue
-		}
-		pgbEmitRow(emit, row, pgbDatabaseColumns, idx, db)
-	}
-	return nil
+	return pgbParsePerDatabase(t, "DATABASES", "name", pgbDatabaseColumns, allow, emit, missing)
 }
 
 // pgbParseStats turns SHOW STATS into counters, one set per database that
 // allow admits. The avg_* columns are left out: rate() of the totals gives
 // them over any window.
 func pgbParseStats(t pgbTable, allow func(database string) bool, emit func(prometheus.Metric), missing pgbMissing) error {
-	key, err := pgbRequire(t, "STATS", "database")
+	return pgbParsePerDatabase(t, "STATS", "database", pgbStatsColumns, allow, emit, missing)
+}
+
+// pgbParsePerDatabase turns a SHOW answer of one row per database, named
+// in its key column, into one set of cols' series per database that allow
+// admits; the admin console's pseudo-database is left out.
+func pgbParsePerDatabase(t pgbTable, command, key string, cols []pgbColumn, allow func(database string) bool, emit func(prometheus.Metric), missing pgbMissing) error {
+	keyIdx, err := pgbRequire(t, command, key)
 	if err != nil {
 		return err
 	}
-	idx := pgbResolve(t, "STATS", pgbStatsColumns, missing)
+	idx := pgbResolve(t, command, cols, missing)
 	for _, row := range t.rows {
-		db := pgbCell(row, key[0])
+		db := pgbCell(row, keyIdx[0])
 		if db == pgbAdminDatabase || !allow(db) {
 			continue
 		}
-		pgbEmitRow(emit, row, pgbStatsColumns, idx, db)
+		pgbEmitRow(emit, row, cols, idx, db)
 	}
 	return nil
 }
