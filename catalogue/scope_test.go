@@ -1,4 +1,4 @@
-package alerts
+package catalogue_test
 
 import (
 	"strings"
