@@ -381,6 +381,16 @@ func with(l map[string]string, kv ...string) map[string]string {
 	return out
 }
 
+// complement is 1 − v at every step: the misses of a hit ratio, the idle
+// CPU of a busy one, the good requests of an error ratio.
+func complement(vals []float64) []float64 {
+	out := make([]float64, len(vals))
+	for i, v := range vals {
+		out[i] = 1 - v
+	}
+	return out
+}
+
 func constant(n int, v float64) []float64 {
 	out := make([]float64, n)
 	for i := range out {

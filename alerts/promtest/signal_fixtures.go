@@ -28,10 +28,7 @@ var signalFixtures = map[string]fixture{
 	"api_requests_per_instance": serviceWide(requestsFixture),
 	"api_error_ratio": func(f *fx, vals []float64) map[string]string {
 		l := f.apiInstance()
-		ok := make([]float64, len(vals))
-		for i, v := range vals {
-			ok[i] = 1 - v
-		}
+		ok := complement(vals)
 		f.counter(f.cfg.API.RequestsMetric, with(l, f.errLabels()...), vals, 10)
 		f.counter(f.cfg.API.RequestsMetric, with(l, f.okLabels()...), ok, 10)
 		return map[string]string{}
@@ -61,10 +58,7 @@ var signalFixtures = map[string]fixture{
 	},
 	"redis_hit_ratio": func(f *fx, vals []float64) map[string]string {
 		l := f.headroomTarget(kind.Redis, "redis")
-		miss := make([]float64, len(vals))
-		for i, v := range vals {
-			miss[i] = 1 - v
-		}
+		miss := complement(vals)
 		f.counter("headroom_redis_keyspace_hits_total", l, vals, 100)
 		f.counter("headroom_redis_keyspace_misses_total", l, miss, 100)
 		return map[string]string{"target": l["target"]}
@@ -149,10 +143,7 @@ func cpuFixture(f *fx, vals []float64) map[string]string {
 		return f.pick(l, catalogue.ResourceInstanceLabels(cfg))
 	case catalogue.SourceNode:
 		l := f.node()
-		idle := make([]float64, len(vals))
-		for i, v := range vals {
-			idle[i] = 1 - v
-		}
+		idle := complement(vals)
 		f.counter("node_cpu_seconds_total", with(l, "mode", "idle", "cpu", "0"), idle, 1)
 		f.counter("node_cpu_seconds_total", with(l, "mode", "idle", "cpu", "1"), idle, 1)
 		return f.pick(l, catalogue.ResourceInstanceLabels(cfg))
@@ -176,10 +167,7 @@ func memoryFixture(f *fx, vals []float64) map[string]string {
 		return f.pick(l, catalogue.ResourceInstanceLabels(cfg))
 	case catalogue.SourceNode:
 		l := f.node()
-		avail := make([]float64, len(vals))
-		for i, v := range vals {
-			avail[i] = 1 - v
-		}
+		avail := complement(vals)
 		f.gauge("node_memory_MemAvailable_bytes", l, avail, nodeMemory)
 		f.gauge("node_memory_MemTotal_bytes", l, constant(len(vals), nodeMemory), 1)
 		return f.pick(l, catalogue.ResourceInstanceLabels(cfg))

@@ -95,10 +95,7 @@ func sloTests(cfg *catalogue.Config) ([]testGroup, error) {
 func sloFixture(c *catalogue.Config, f *fx, s catalogue.SLO, vals []float64) {
 	const perSecond, start = 10, 1e6
 	l := f.apiInstance()
-	good := make([]float64, len(vals))
-	for i, v := range vals {
-		good[i] = 1 - v
-	}
+	good := complement(vals)
 	offset := func(name string, l map[string]string, vals []float64, start float64) {
 		f.counter(name, l, vals, perSecond)
 		last := f.series[len(f.series)-1]
