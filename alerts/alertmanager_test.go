@@ -142,7 +142,7 @@ func TestInhibitionRules(t *testing.T) {
 	am := loadAlertmanager(t, cfg)
 	byID := map[string]catalogue.Trigger{}
 	for _, tr := range catalogue.Catalogue(cfg) {
-		byID[tr.ID] = tr
+		byID[string(tr.ID)] = tr
 	}
 	a := func(id string, extra ...string) model.LabelSet { return sampleAlert(byID[id], extra...) }
 	// ErrorBudgetBurn comes from the SLOs, not the catalogue.

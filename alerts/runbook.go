@@ -16,7 +16,7 @@ func renderRunbook(bundle *catalogue.Bundle) []byte {
 	cfg, cat := bundle.Config, bundle.Triggers
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	checks := map[string]catalogue.Trigger{}
+	checks := map[catalogue.TriggerID]catalogue.Trigger{}
 	for _, t := range cat {
 		if t.Alert == catalogue.AlertCapacityTargetMissed {
 			checks[t.ID] = t
@@ -89,7 +89,7 @@ func renderRunbook(bundle *catalogue.Bundle) []byte {
 			w("\n")
 		}
 		w("### Verify it worked\n\n")
-		var verify []string
+		var verify []catalogue.TriggerID
 		for _, t := range variants {
 			for _, id := range t.VerifiedBy {
 				if !slices.Contains(verify, id) {

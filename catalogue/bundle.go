@@ -171,7 +171,7 @@ func (b *Bundle) Trigger(id TriggerID) (Trigger, bool) {
 		panic(fmt.Sprintf("catalogue: no trigger %q; known triggers: %s", id, joinIDs(triggerIDs)))
 	}
 	for _, t := range b.Triggers {
-		if t.ID == string(id) {
+		if t.ID == id {
 			return t, true
 		}
 	}
@@ -185,7 +185,7 @@ func (b *Bundle) Signal(id SignalID) (Signal, bool) {
 		panic(fmt.Sprintf("catalogue: no signal %q; known signals: %s", id, joinIDs(signalIDs)))
 	}
 	for _, s := range b.Signals {
-		if s.ID == string(id) {
+		if s.ID == id {
 			return s, true
 		}
 	}

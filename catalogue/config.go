@@ -4,7 +4,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -59,7 +61,7 @@ type Config struct {
 
 	// Triggers overrides catalogue entries by id (see Catalogue):
 	// thresholds, durations, hysteresis margin, or enabled: false.
-	Triggers map[string]Override `yaml:"triggers"`
+	Triggers map[TriggerID]Override `yaml:"triggers"`
 }
 
 // Selectors are PromQL label matchers, written as inside braces
@@ -275,7 +277,7 @@ func overlay(cfg *Config, data []byte, what string) error {
 	if err := strictyaml.Decode(data, cfg); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	merged := map[string]Override{}
+	merged := map[TriggerID]Override{}
 	for id, o := range base {
 		merged[id] = o
 	}
@@ -336,7 +338,7 @@ func defaults() *Config {
 			Ticket:         "ticket",
 			CapacityReview: "capacity-review",
 		},
-		Triggers:    map[string]Override{},
+		Triggers:    map[TriggerID]Override{},
 		Autoscaling: defaultAutoscaling(),
 		SLOs:        SLOs{Window: model.Duration(30 * 24 * time.Hour)},
 	}
@@ -447,19 +449,15 @@ func (c *Config) Validate() error {
 	}
 	c.validateAutoscaling(bad)
 	c.validateSLOs(bad)
-	known := map[string]Trigger{}
+	known := map[TriggerID]Trigger{}
 	defs := definitions(c)
 	for _, t := range defs {
 		known[t.ID] = t
 	}
-	ids := make([]string, 0, len(c.Triggers))
-	for id := range c.Triggers {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(c.Triggers))
 	for _, id := range ids {
 		o := c.Triggers[id]
-		field := "triggers." + id
+		field := "triggers." + string(id)
 		def, ok := known[id]
 		if !ok {
 			bad(field, "no trigger has this id")

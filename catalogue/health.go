@@ -15,7 +15,7 @@ func (d *defs) health() {
 	min := time.Minute
 	// Health and data-path alerts.
 	probe := sig(SignalAPIProbe)
-	add(Trigger{ID: "APIDown", Set: SetHealth, Source: "headroom", Direction: None, Signal: probe, Comparison: Custom, Threshold: 3,
+	add(Trigger{ID: TriggerAPIDown, Set: SetHealth, Source: "headroom", Direction: None, Signal: probe, Comparison: Custom, Threshold: 3,
 		Action: "restore_api", Urgency: UrgencyCritical,
 		When: "3 failed health probes within 30s, or every probe failing for 1m",
 		expr: func(t Trigger) string {
@@ -30,7 +30,7 @@ func (d *defs) health() {
 			Steps: []string{"Check headroom_api_probe_failures_total{target=...} by reason: refused/timeout (process down or hung), http_status/body_status (the API reports itself unhealthy: see headroom_api_component_up).",
 				"Restart or replace the instance; check PostgreSQL and Redis alerts (the health check depends on them)."}}})
 	for _, k := range TargetDownTriggers {
-		add(Trigger{ID: string(k.ID), Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalID(k.Kind + "_up")), Comparison: Equal, Threshold: 0,
+		add(Trigger{ID: k.ID, Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalID(k.Kind + "_up")), Comparison: Equal, Threshold: 0,
 			For: min, Action: "restore_" + string(k.Kind), Urgency: UrgencyCritical, When: fmt.Sprintf(`headroom_target_up{kind=%q} == 0`, k.Kind),
 			Summary: k.Kind.Title() + " target {{ $labels.target }} is down",
 			Description: "headroom cannot get data from " + k.Kind.Title() + " target {{ $labels.target }} (headroom_target_up = {{ $value }}, 1 when up) for 1m; its other alerts are inhibited meanwhile." +
@@ -39,7 +39,7 @@ func (d *defs) health() {
 				Steps: []string{"See headroom_target_scrape_errors_total{target=...} for the reason (refused, timeout, auth, ...) and the exporter's log line for the target.",
 					"Check the server itself; restart or fail over."}}})
 	}
-	add(Trigger{ID: "ExporterAbsent", Set: SetHealth, Source: "headroom", Group: GroupHeadroom, Direction: None, Signal: Signal{ID: "up", Unit: UnitBool, Group: GroupHeadroom, Title: "headroom exporter"},
+	add(Trigger{ID: TriggerExporterAbsent, Set: SetHealth, Source: "headroom", Group: GroupHeadroom, Direction: None, Signal: Signal{ID: SignalExporterUp, Unit: UnitBool, Group: GroupHeadroom, Title: "headroom exporter"},
 		Comparison: Custom, For: 2 * min, Action: "restore_exporter", Urgency: UrgencyCritical,
 		When: fmt.Sprintf(`up{job=%q} == 0, or no target of the job at all`, cfg.ExporterJob),
 		expr: func(t Trigger) string {
@@ -68,7 +68,7 @@ func (d *defs) health() {
 				what = "input " + bs[0].String() + " of " + s.Record
 			}
 		}
-		add(Trigger{ID: "SignalAbsent:" + s.ID, Alert: "SignalAbsent", Set: SetHealth, Source: "headroom", Group: GroupHeadroom, Direction: None,
+		add(Trigger{ID: SignalAbsentID(s.ID), Alert: "SignalAbsent", Set: SetHealth, Source: "headroom", Group: GroupHeadroom, Direction: None,
 			Signal: s, Comparison: Custom, For: 10 * min, Action: "restore_signal", Urgency: UrgencyMedium,
 			When:    "no " + what,
 			Labels:  map[string]string{"signal": s.Record},
@@ -82,15 +82,15 @@ func (d *defs) health() {
 		add(sloBucketAbsent(cfg, p, b, min))
 	}
 	lag := sig(SignalStandbyLag)
-	add(Trigger{ID: "ReplicationLagHigh", Set: SetHealth, Source: "headroom", Direction: None, Signal: lag, Comparison: Above, Threshold: 10,
+	add(Trigger{ID: TriggerReplicationLagHigh, Set: SetHealth, Source: "headroom", Direction: None, Signal: lag, Comparison: Above, Threshold: 10,
 		For: 2 * min, Action: "investigate_replication", Urgency: UrgencyHigh, Severity: SeverityWarning, Kind: kind.Postgres,
 		Runbook: Runbook{Meaning: "A standby's data is behind its primary (expected 10-100ms). Reads from it return stale data; warning at 10s, critical at 60s.",
 			Steps: []string{"Check headroom_postgres_wal_receiver_streaming and headroom_postgres_standby_replay_paused on the standby, and replication_*_lag on the primary.",
 				"Long queries on the standby can hold replay back (max_standby_streaming_delay); heavy writes can outpace a small standby.",
 				"Route time-sensitive reads to the primary until the lag is back down."}}})
-	add(Trigger{ID: "ReplicationLagCritical", Alert: "ReplicationLagHigh", Set: SetHealth, Source: "headroom", Direction: None, Signal: lag, Comparison: Above,
+	add(Trigger{ID: TriggerReplicationLagCritical, Alert: "ReplicationLagHigh", Set: SetHealth, Source: "headroom", Direction: None, Signal: lag, Comparison: Above,
 		Threshold: 60, For: 2 * min, Action: "investigate_replication", Urgency: UrgencyHigh, Severity: SeverityCritical, Kind: kind.Postgres})
-	add(Trigger{ID: "ReplicaNotStreaming", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalWALReceiver), Comparison: Equal,
+	add(Trigger{ID: TriggerReplicaNotStreaming, Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalWALReceiver), Comparison: Equal,
 		Threshold: 0, For: 2 * min, Action: "restore_replication", Urgency: UrgencyCritical, Kind: kind.Postgres,
 		Summary: "Standby {{ $labels.target }} is not streaming WAL",
 		Description: "The WAL receiver of standby {{ $labels.target }} is not streaming (headroom_postgres_wal_receiver_streaming = {{ $value }}, 1 while streaming) for 2m: " +
@@ -99,7 +99,7 @@ func (d *defs) health() {
 			Steps: []string{"Check headroom_postgres_wal_receiver_status and the standby's log (authentication, primary_conninfo, a removed WAL segment).",
 				"If the primary removed WAL the standby needs, re-seed it (pg_basebackup)."}}})
 	slot := sig(SignalSlotRetained)
-	add(Trigger{ID: "ReplicationSlotInactive", Set: SetHealth, Source: "headroom", Direction: None, Signal: slot, Comparison: Above, Threshold: 1 << 30,
+	add(Trigger{ID: TriggerReplicationSlotInactive, Set: SetHealth, Source: "headroom", Direction: None, Signal: slot, Comparison: Above, Threshold: 1 << 30,
 		For: 5 * min, Action: "drop_or_reconnect_slot", Urgency: UrgencyHigh, Kind: kind.Postgres,
 		expr: func(t Trigger) string {
 			return fmt.Sprintf("%s > %s\nand %s\n%s == 0", slot.Query, Num(t.Threshold),
@@ -111,21 +111,21 @@ func (d *defs) health() {
 		Runbook: Runbook{Meaning: "An inactive replication slot keeps WAL from being removed; left alone it fills the primary's disk.",
 			Steps: []string{"Reconnect the slot's consumer (standby or logical subscriber), or drop the slot if it is gone for good: SELECT pg_drop_replication_slot('<slot>').",
 				"Consider max_slot_wal_keep_size to bound what a slot may retain."}}})
-	add(Trigger{ID: "PgBouncerClientsWaiting", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalPgbouncerWaiting), Comparison: Above,
+	add(Trigger{ID: TriggerPgBouncerClientsWaiting, Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalPgbouncerWaiting), Comparison: Above,
 		Threshold: 0, For: 2 * min, Action: "increase_pgbouncer_pool", Urgency: UrgencyHigh, Kind: kind.PgBouncer, Labels: map[string]string{"condition": "waiting"},
 		Runbook: Runbook{Meaning: "Clients wait for a server connection in a PgBouncer pool (label condition: waiting clients for 2m, or the oldest waiting over 1s).",
 			Steps: []string{"Raise the pool's pool_size / default_pool_size (and reserve_pool_size) if PostgreSQL has connections to spare (PostgresConnectionsNearMax).",
 				"Otherwise find what holds server connections: long transactions (headroom_postgres_oldest_transaction_age_seconds), idle in transaction."}}})
-	add(Trigger{ID: "PgBouncerMaxWait", Alert: "PgBouncerClientsWaiting", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalPgbouncerMaxWait),
+	add(Trigger{ID: TriggerPgBouncerMaxWait, Alert: "PgBouncerClientsWaiting", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalPgbouncerMaxWait),
 		Comparison: Above, Threshold: 1, For: min, Action: "increase_pgbouncer_pool", Urgency: UrgencyHigh, Kind: kind.PgBouncer, Labels: map[string]string{"condition": "max_wait"}})
-	add(Trigger{ID: "PostgresConnectionsNearMax", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalPostgresConnections), Comparison: Above,
+	add(Trigger{ID: TriggerPostgresConnectionsNearMax, Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalPostgresConnections), Comparison: Above,
 		Threshold: 0.8, Margin: utilisationMargin, For: 5 * min, Action: "pool_connections_or_raise_max_connections", Urgency: UrgencyHigh, Kind: kind.Postgres,
 		Runbook: Runbook{Meaning: "Client backends use more than 80% of the connections ordinary clients may hold; new connections will fail with \"too many clients\".",
 			Steps: []string{"Put PgBouncer in front of PostgreSQL, or lower pool sizes: max replicas x pool size must fit max_connections.",
 				"Raise max_connections only with memory to spare (each backend costs work_mem and more)."}}})
 	if g, ok := ConnectionGuardOf(cfg); ok {
 		add(Trigger{ID: AlertScaleOutExceedsDBConnections, Set: SetHealth, Source: "headroom", Group: GroupCapacity, Direction: None,
-			Signal: Signal{ID: "db_connection_guard", Unit: UnitCount, Group: GroupCapacity,
+			Signal: Signal{ID: SignalDBConnectionGuard, Unit: UnitCount, Group: GroupCapacity,
 				Title: "Connections the pools would open at max replicas beyond the database's usable ones"},
 			Comparison: Custom, For: 15 * min, Action: "lower_max_replicas_or_raise_db_connections", Urgency: UrgencyMedium,
 			Severity: SeverityWarning,
@@ -142,7 +142,7 @@ func (d *defs) health() {
 					"Or shrink the pool per pod, put PgBouncer in front (transaction pooling), or raise max_connections (PostgreSQL) or max_client_conn (PgBouncer) if memory allows.",
 					"Check that autoscaling.db.pool_size_per_pod (or cores) and connects_through in the config match what the pods really open."}}})
 	}
-	add(Trigger{ID: "RedisMemoryNearMax", Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalRedisMemory), Comparison: Above,
+	add(Trigger{ID: TriggerRedisMemoryNearMax, Set: SetHealth, Source: "headroom", Direction: None, Signal: sig(SignalRedisMemory), Comparison: Above,
 		Threshold: 0.8, Margin: utilisationMargin, For: 5 * min, Action: "increase_redis_memory", Urgency: UrgencyHigh, Kind: kind.Redis,
 		Runbook: Runbook{Meaning: "Redis uses more than 80% of its memory limit (HA sizes it at 256MB). With allkeys-lru this is where evictions start; with noeviction, writes fail at 100%.",
 			Steps: []string{"Increase maxmemory (256MB -> 512MB -> 1GB -> 2GB+) and the container's memory with it.",

@@ -76,7 +76,7 @@ type scopedRule struct {
 }
 
 func scopedRules(t Trigger) []scopedRule {
-	field := "triggers." + t.ID
+	field := "triggers." + string(t.ID)
 	var excluded [][]*labels.Matcher
 	var out []scopedRule
 	for i, s := range t.Scopes {
@@ -165,7 +165,7 @@ func validateScalePairs(resolved []Trigger, bad func(field, format string, args 
 
 func ruleName(r scopedRule) string {
 	if r.t.Match == "" {
-		return r.t.ID
+		return string(r.t.ID)
 	}
 	return fmt.Sprintf("%s where {%s}", r.t.ID, r.t.Match)
 }

@@ -62,7 +62,7 @@ const (
 // used as they are (Record is empty and Expr is the selector).
 type Signal struct {
 	// ID is a short stable name (api_cpu, db_pool, redis_hit_ratio ...).
-	ID string
+	ID SignalID
 	// Record is the recording rule's name, level:metric:operations; empty
 	// for a raw series.
 	Record string
@@ -122,7 +122,7 @@ func Signals(cfg *Config) []Signal {
 }
 
 // SignalByID finds a signal; the catalogue only names signals that exist.
-func SignalByID(signals []Signal, id string) (Signal, bool) {
+func SignalByID(signals []Signal, id SignalID) (Signal, bool) {
 	for _, s := range signals {
 		if s.ID == id {
 			return s, true
@@ -190,25 +190,25 @@ func apiSignals(cfg *Config, p PromQL, add func(Signal)) {
 	if len(svcL) > 0 {
 		whereSvc = whereInst + " in namespace {{ $labels.namespace }}"
 	}
-	add(Signal{ID: "api_cpu_instance", Record: "instance:api_cpu_utilisation:ratio", Expr: cpuExpr, Unit: UnitRatio, Group: GroupAPI,
+	add(Signal{ID: SignalAPICPUInstance, Record: "instance:api_cpu_utilisation:ratio", Expr: cpuExpr, Unit: UnitRatio, Group: GroupAPI,
 		Title: "API CPU utilisation", Where: "an instance of " + whereInst, Labels: resLabels, Window: resW, Shape: cpuShape,
 		Help: "CPU used by one API instance over the CPU it may use (" + cfg.Resources.Source + " source)."})
-	add(Signal{ID: "api_cpu", Record: "service:api_cpu_utilisation:ratio",
+	add(Signal{ID: SignalAPICPU, Record: "service:api_cpu_utilisation:ratio",
 		Expr: p.Agg("avg", p.Service("instance:api_cpu_utilisation:ratio"), append([]string{"service"}, svcL...)...),
 		Unit: UnitRatio, Group: GroupAPI, Title: "API CPU utilisation", Where: whereSvc, Labels: svcL, Window: resW, Shape: cpuShape, MustExist: true,
 		Help: "Average CPU utilisation over the API's instances: what horizontal scaling changes."})
-	add(Signal{ID: "api_memory_instance", Record: "instance:api_memory_utilisation:ratio", Expr: memExpr, Unit: UnitRatio, Group: GroupAPI,
+	add(Signal{ID: SignalAPIMemoryInstance, Record: "instance:api_memory_utilisation:ratio", Expr: memExpr, Unit: UnitRatio, Group: GroupAPI,
 		Title: "API memory utilisation", Where: "an instance of " + whereInst, Labels: resLabels,
 		Help: "Memory used by one API instance over the memory it may use (" + cfg.Resources.Source + " source)."})
-	add(Signal{ID: "api_memory", Record: "service:api_memory_utilisation:ratio",
+	add(Signal{ID: SignalAPIMemory, Record: "service:api_memory_utilisation:ratio",
 		Expr: p.Agg("max", p.Service("instance:api_memory_utilisation:ratio"), append([]string{"service"}, svcL...)...),
 		Unit: UnitRatio, Group: GroupAPI, Title: "API memory utilisation", Where: "the busiest instance of " + whereSvc, Labels: svcL, MustExist: true,
 		Help: "Memory utilisation of the API's fullest instance: the one that is OOM-killed first, and what vertical scaling changes."})
 	if netExpr != "" {
-		add(Signal{ID: "api_network_instance", Record: "instance:api_network_utilisation:ratio", Expr: netExpr, Unit: UnitRatio, Group: GroupAPI,
+		add(Signal{ID: SignalAPINetworkInstance, Record: "instance:api_network_utilisation:ratio", Expr: netExpr, Unit: UnitRatio, Group: GroupAPI,
 			Title: "API network utilisation", Where: "an instance of " + whereInst, Labels: resLabels, Window: resW, Shape: ShapeRate,
 			Help: "The busier direction of an instance's network traffic over its capacity (resources.network_bytes_per_second)."})
-		add(Signal{ID: "api_network", Record: "service:api_network_utilisation:ratio",
+		add(Signal{ID: SignalAPINetwork, Record: "service:api_network_utilisation:ratio",
 			Expr: p.Agg("max", p.Service("instance:api_network_utilisation:ratio"), append([]string{"service"}, svcL...)...),
 			Unit: UnitRatio, Group: GroupAPI, Title: "API network utilisation", Where: "the busiest instance of " + whereSvc, Labels: svcL, Window: resW, Shape: ShapeRate,
 			Help: "Network utilisation of the API's busiest instance."})
@@ -218,23 +218,23 @@ func apiSignals(cfg *Config, p PromQL, add func(Signal)) {
 	req := cfg.API.RequestsMetric
 	reqRate := fmt.Sprintf("rate(%s[%s])", Sel(req, api), Dur(rw))
 	w := Dur(rw)
-	add(Signal{ID: "api_requests_instance", Record: "instance:api_requests:rate" + w, Expr: p.Agg("sum", reqRate, inst...), Unit: UnitPerSecond,
+	add(Signal{ID: SignalAPIRequestsInstance, Record: "instance:api_requests:rate" + w, Expr: p.Agg("sum", reqRate, inst...), Unit: UnitPerSecond,
 		Group: GroupAPI, Title: "API requests per second", Where: "an instance of " + whereInst, Labels: inst, Window: rw, Shape: ShapeRate,
 		Help: "Requests per second one API instance serves."})
-	add(Signal{ID: "api_requests", Record: "service:api_requests:rate" + w, Expr: p.Agg("sum", reqRate), Unit: UnitPerSecond, Group: GroupAPI,
+	add(Signal{ID: SignalAPIRequests, Record: "service:api_requests:rate" + w, Expr: p.Agg("sum", reqRate), Unit: UnitPerSecond, Group: GroupAPI,
 		Title: "API requests per second", Where: whereInst, Window: rw, Shape: ShapeRate, MustExist: true,
 		Help: "Requests per second the whole API serves."})
-	add(Signal{ID: "api_requests_per_instance", Record: "service:api_requests_per_instance:rate" + w,
+	add(Signal{ID: SignalAPIRequestsPerInstance, Record: "service:api_requests_per_instance:rate" + w,
 		Expr: p.Agg("avg", p.Service("instance:api_requests:rate"+w), "service"), Unit: UnitPerSecond, Group: GroupAPI,
 		Title: "API requests per second per instance", Where: whereInst, Window: rw, Shape: ShapeRate,
 		Help: "Average requests per second per API instance: what KEDA's per-pod RPS target compares against."})
 	errRate := fmt.Sprintf("rate(%s[%s])", Sel(req, api, cfg.API.ErrorMatcher), Dur(rw))
-	add(Signal{ID: "api_error_ratio", Record: "service:api_errors:ratio_rate" + w,
+	add(Signal{ID: SignalAPIErrorRatio, Record: "service:api_errors:ratio_rate" + w,
 		Expr: fmt.Sprintf("(%s or %s * 0)\n  / (%s > 0)", p.Agg("sum", errRate), p.Agg("sum", reqRate), p.Agg("sum", reqRate)),
 		Unit: UnitRatio, Group: GroupAPI, Title: "API error ratio", Where: whereInst, Window: rw, Shape: ShapeRatio,
 		Help: "Failed requests (api.error_matcher) over all requests; 0 when nothing failed, absent when there was no traffic, never NaN."})
 	hist := cfg.API.DurationHistogram + "_bucket"
-	add(Signal{ID: "api_latency_p95", Record: "service:api_request_duration_seconds:p95_rate" + w,
+	add(Signal{ID: SignalAPILatencyP95, Record: "service:api_request_duration_seconds:p95_rate" + w,
 		// ">= 0" drops the NaN histogram_quantile returns for a histogram
 		// with no finite bucket; SignalAbsent then watches for finite
 		// buckets, so such a histogram is reported, not silently ignored.
@@ -245,7 +245,7 @@ func apiSignals(cfg *Config, p PromQL, add func(Signal)) {
 		MustExist: true, Scraped: p.Agg("sum", Sel(hist, api, `le!="+Inf"`)),
 		Help: "95th percentile of request duration over the rate window; absent when there was no traffic or the histogram has no finite bucket."})
 	if q := cfg.API.QueueDepthMetric; q != "" {
-		add(Signal{ID: "api_queue_depth", Record: "service:api_queue_depth:sum", Expr: p.Agg("sum", Sel(q, api)), Unit: UnitCount, Group: GroupAPI,
+		add(Signal{ID: SignalAPIQueueDepth, Record: "service:api_queue_depth:sum", Expr: p.Agg("sum", Sel(q, api)), Unit: UnitCount, Group: GroupAPI,
 			Title: "Queue depth", Where: whereInst, MustExist: true,
 			Help: "Work items queued across the API's instances."})
 	}
@@ -259,17 +259,17 @@ func dbSignals(cfg *Config, p PromQL, add func(Signal)) {
 	poolL := []string{"target", "pool"}
 	backends := p.Agg("sum", p.Headroom("headroom_postgres_pool_backends", kind.Postgres, states), poolL...)
 	size := p.Agg("max", p.Headroom("headroom_postgres_pool_size", kind.Postgres), poolL...)
-	add(Signal{ID: "postgres_pool", Record: "pool:headroom_postgres_pool_utilisation:ratio",
+	add(Signal{ID: SignalPostgresPool, Record: "pool:headroom_postgres_pool_utilisation:ratio",
 		Expr: fmt.Sprintf("(%s or %s * 0)\n  / %s (%s > 0)", backends, size, p.On(poolL...), size), Unit: UnitRatio, Group: GroupDBPool,
 		Title: "DB pool utilisation", Where: "pool {{ $labels.pool }} on {{ $labels.target }}", Labels: poolL,
 		Help: "Backends of an application's connection pool (headroom_postgres_pool_backends) over its configured size; 0 when it holds none."})
-	add(Signal{ID: "postgres_pool_overall", Record: "service:headroom_postgres_pool_utilisation:ratio",
+	add(Signal{ID: SignalPostgresPoolOverall, Record: "service:headroom_postgres_pool_utilisation:ratio",
 		Expr: fmt.Sprintf("%s\n  / %s (%s > 0)", p.Agg("sum", p.Headroom("headroom_postgres_pool_backends", kind.Postgres, states)), p.On(),
 			p.Agg("sum", size)),
 		Unit: UnitRatio, Group: GroupDBPool, Title: "DB pool utilisation (all pools)", Where: "{{ $labels.service }}",
 		Help: "Backends of every configured pool over the sum of their sizes."})
 	bL := []string{"target", "database", "user"}
-	add(Signal{ID: "pgbouncer_pool", Record: "pool:headroom_pgbouncer_pool_utilisation:ratio",
+	add(Signal{ID: SignalPgbouncerPool, Record: "pool:headroom_pgbouncer_pool_utilisation:ratio",
 		Expr: fmt.Sprintf("%s\n  / %s group_left %s",
 			p.Agg("sum", p.Headroom("headroom_pgbouncer_pool_server_connections", kind.PgBouncer, `state="active"`), bL...),
 			p.On("target", "database"),
@@ -277,14 +277,14 @@ func dbSignals(cfg *Config, p PromQL, add func(Signal)) {
 		Unit: UnitRatio, Group: GroupDBPool, Title: "PgBouncer pool utilisation", Where: "pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.target }}",
 		Labels: bL,
 		Help:   "Server connections of a PgBouncer pool linked to a client over the database's pool_size."})
-	add(Signal{ID: "db_pool", Record: "pool:headroom_db_pool_utilisation:ratio",
+	add(Signal{ID: SignalDBPool, Record: "pool:headroom_db_pool_utilisation:ratio",
 		Expr: p.Service("pool:headroom_postgres_pool_utilisation:ratio") + "\n  or " + p.Service("pool:headroom_pgbouncer_pool_utilisation:ratio"),
 		Unit: UnitRatio, Group: GroupDBPool, Title: "DB pool utilisation",
 		Where:  "pool {{ $labels.pool }}{{ $labels.database }}{{ with $labels.user }}/{{ . }}{{ end }} on {{ $labels.target }}",
 		Labels: []string{"target", "pool", "database", "user"}, MustExist: true,
 		Help: "Every DB pool's utilisation: application pools seen from PostgreSQL (label pool) and PgBouncer pools (labels database, user)."})
 	connL := []string{"target"}
-	add(Signal{ID: "postgres_connections", Record: "target:headroom_postgres_connections_utilisation:ratio",
+	add(Signal{ID: SignalPostgresConnections, Record: "target:headroom_postgres_connections_utilisation:ratio",
 		Expr: fmt.Sprintf("%s\n  / %s (%s > 0)", p.Agg("sum", p.Headroom("headroom_postgres_backends", kind.Postgres), connL...), p.On(connL...),
 			p.Agg("max", p.Headroom("headroom_postgres_usable_connections", kind.Postgres), connL...)),
 		Unit: UnitRatio, Group: GroupPostgres, Title: "PostgreSQL connection utilisation", Where: "{{ $labels.target }}", Labels: connL,
@@ -296,15 +296,15 @@ func redisSignals(cfg *Config, p PromQL, add func(Signal)) {
 	tl := []string{"target"}
 	hits := p.Agg("sum", fmt.Sprintf("rate(%s[%s])", p.Headroom("headroom_redis_keyspace_hits_total", kind.Redis), w), tl...)
 	misses := p.Agg("sum", fmt.Sprintf("rate(%s[%s])", p.Headroom("headroom_redis_keyspace_misses_total", kind.Redis), w), tl...)
-	add(Signal{ID: "redis_hit_ratio", Record: "target:headroom_redis_keyspace_hits:ratio_rate" + w,
+	add(Signal{ID: SignalRedisHitRatio, Record: "target:headroom_redis_keyspace_hits:ratio_rate" + w,
 		Expr: fmt.Sprintf("%s\n  / %s ((%s + %s %s) > 0)", hits, p.On(tl...), hits, p.On(tl...), misses), Unit: UnitRatio, Group: GroupRedis,
 		Title: "Redis keyspace hit rate", Where: "{{ $labels.target }}", Labels: tl, Window: time.Duration(cfg.Redis.RateWindow), Shape: ShapeRatio,
 		Help: "Keyspace hits over lookups; absent while there are no lookups, so 0/0 never reaches an alert."})
-	add(Signal{ID: "redis_evictions", Record: "target:headroom_redis_evicted_keys:rate" + w,
+	add(Signal{ID: SignalRedisEvictions, Record: "target:headroom_redis_evicted_keys:rate" + w,
 		Expr: p.Agg("sum", fmt.Sprintf("rate(%s[%s])", p.Headroom("headroom_redis_evicted_keys_total", kind.Redis), w), tl...), Unit: UnitPerSecond,
 		Group: GroupRedis, Title: "Redis evictions", Where: "{{ $labels.target }}", Labels: tl, Window: time.Duration(cfg.Redis.RateWindow), Shape: ShapeRate,
 		Help: "Keys evicted per second because of the memory limit."})
-	add(Signal{ID: "redis_memory", Record: "target:headroom_redis_memory_utilisation:ratio",
+	add(Signal{ID: SignalRedisMemory, Record: "target:headroom_redis_memory_utilisation:ratio",
 		Expr: fmt.Sprintf("%s\n  / %s group_right %s", p.Agg("max", p.Headroom("headroom_redis_memory_used_bytes", kind.Redis), tl...), p.On(tl...),
 			p.Agg("max", p.Headroom("headroom_redis_memory_limit_bytes", kind.Redis)+" > 0", "target", "source")),
 		Unit: UnitRatio, Group: GroupRedis, Title: "Redis memory utilisation", Where: "{{ $labels.target }} (limit from {{ $labels.source }})",
@@ -315,9 +315,13 @@ func redisSignals(cfg *Config, p PromQL, add func(Signal)) {
 // saturation is the HA "scale trigger": the highest utilisation of each
 // resource, with the resource as a label.
 func saturation(cfg *Config, p PromQL, add func(Signal), have []Signal) {
-	type part struct{ resource, signal, agg string }
-	parts := []part{{"cpu", "api_cpu", ""}, {"memory", "api_memory", ""}, {"network", "api_network", ""},
-		{"db_pool", "db_pool", "max"}, {"redis_memory", "redis_memory", "max"}}
+	type part struct {
+		resource string
+		signal   SignalID
+		agg      string
+	}
+	parts := []part{{"cpu", SignalAPICPU, ""}, {"memory", SignalAPIMemory, ""}, {"network", SignalAPINetwork, ""},
+		{"db_pool", SignalDBPool, "max"}, {"redis_memory", SignalRedisMemory, "max"}}
 	var terms []string
 	var first Signal
 	for _, pt := range parts {
@@ -341,7 +345,7 @@ func saturation(cfg *Config, p PromQL, add func(Signal), have []Signal) {
 	if len(ResourceServiceLabels(cfg)) > 0 {
 		where += "{{ with $labels.namespace }} in namespace {{ . }}{{ end }}"
 	}
-	add(Signal{ID: "saturation", Record: "service_resource:saturation:ratio", Expr: strings.Join(terms, "\n  or "), Unit: UnitRatio,
+	add(Signal{ID: SignalSaturation, Record: "service_resource:saturation:ratio", Expr: strings.Join(terms, "\n  or "), Unit: UnitRatio,
 		Group: GroupCapacity, Title: "Resource utilisation", Where: where, Labels: append([]string{"resource"}, ResourceServiceLabels(cfg)...),
 		Window: first.Window, Shape: first.Shape, Computed: []string{"resource"},
 		Help: "The utilisation of each resource the HA guide names (CPU, memory, DB pool, Redis memory, network), the busiest instance, pool or server of each."})
@@ -372,29 +376,29 @@ func ResourceServiceLabels(cfg *Config) []string {
 
 // rawSignals are the exporter's gauges that alerts use as they are.
 func rawSignals(cfg *Config, p PromQL, add func(Signal)) {
-	add(Signal{ID: "standby_lag", Expr: p.Headroom("headroom_postgres_standby_lag_seconds", kind.Postgres), Unit: UnitSeconds, Group: GroupReplication,
+	add(Signal{ID: SignalStandbyLag, Expr: p.Headroom("headroom_postgres_standby_lag_seconds", kind.Postgres), Unit: UnitSeconds, Group: GroupReplication,
 		Title: "Replication lag", Where: "standby {{ $labels.target }}", Labels: []string{"target"},
 		Help: "How far a standby's data is behind its primary; right on an idle primary, while replay is paused and when the stream is blocked."})
-	add(Signal{ID: "wal_receiver", Expr: p.Headroom("headroom_postgres_wal_receiver_streaming", kind.Postgres), Unit: UnitBool, Group: GroupReplication,
+	add(Signal{ID: SignalWALReceiver, Expr: p.Headroom("headroom_postgres_wal_receiver_streaming", kind.Postgres), Unit: UnitBool, Group: GroupReplication,
 		Title: "WAL receiver streaming", Where: "standby {{ $labels.target }}", Labels: []string{"target"},
 		Help: "1 while a standby's WAL receiver streams from its upstream."})
 	slotL := []string{"target", "slot", "slot_type"}
-	add(Signal{ID: "slot_retained", Expr: p.Headroom("headroom_postgres_replication_slot_retained_wal_bytes", kind.Postgres), Unit: UnitBytes,
+	add(Signal{ID: SignalSlotRetained, Expr: p.Headroom("headroom_postgres_replication_slot_retained_wal_bytes", kind.Postgres), Unit: UnitBytes,
 		Group: GroupReplication, Title: "WAL retained by a replication slot", Where: "slot {{ $labels.slot }} on {{ $labels.target }}", Labels: slotL,
 		Help: "WAL a replication slot holds back from removal."})
 	pl := []string{"target", "database", "user"}
-	add(Signal{ID: "pgbouncer_waiting", Expr: p.Headroom("headroom_pgbouncer_pool_client_connections", kind.PgBouncer, `state="waiting"`), Unit: UnitCount,
+	add(Signal{ID: SignalPgbouncerWaiting, Expr: p.Headroom("headroom_pgbouncer_pool_client_connections", kind.PgBouncer, `state="waiting"`), Unit: UnitCount,
 		Group: GroupPgBouncer, Title: "PgBouncer clients waiting", Where: "pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.target }}", Labels: pl,
 		Help: "Clients of a pool waiting for a server connection."})
-	add(Signal{ID: "pgbouncer_max_wait", Expr: p.Headroom("headroom_pgbouncer_pool_max_wait_seconds", kind.PgBouncer), Unit: UnitSeconds,
+	add(Signal{ID: SignalPgbouncerMaxWait, Expr: p.Headroom("headroom_pgbouncer_pool_max_wait_seconds", kind.PgBouncer), Unit: UnitSeconds,
 		Group: GroupPgBouncer, Title: "PgBouncer max wait", Where: "pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.target }}", Labels: pl,
 		Help: "How long the oldest waiting client of a pool has waited."})
 	for _, k := range []kind.Kind{kind.Postgres, kind.PgBouncer, kind.Redis} {
-		add(Signal{ID: string(k) + "_up", Expr: p.Headroom("headroom_target_up", k, fmt.Sprintf("kind=%q", k)), Unit: UnitBool, Group: groupOfKind(k),
+		add(Signal{ID: SignalID(string(k) + "_up"), Expr: p.Headroom("headroom_target_up", k, fmt.Sprintf("kind=%q", k)), Unit: UnitBool, Group: groupOfKind(k),
 			Title: "headroom's " + string(k) + " target", Where: "{{ $labels.target }}", Labels: []string{"target", "kind"},
 			Help: "1 when the exporter got usable data from the target in its last scrape."})
 	}
-	add(Signal{ID: "api_probe", Expr: p.Headroom("headroom_api_probe_success", kind.API), Unit: UnitBool, Group: GroupAPI,
+	add(Signal{ID: SignalAPIProbe, Expr: p.Headroom("headroom_api_probe_success", kind.API), Unit: UnitBool, Group: GroupAPI,
 		Title: "API health probe", Where: "{{ $labels.target }}", Labels: []string{"target"},
 		Help: "1 when the API's health endpoint answered healthy; 0, not absent, when it could not be reached."})
 }

@@ -143,9 +143,9 @@ func sloBucketAbsent(cfg *Config, p PromQL, b BucketInput, min time.Duration) Tr
 	target := Num(cfg.SLOs.Latency.Target)
 	missing := p.Agg("count", fmt.Sprintf("%s\n  unless ignoring (le)\n  %s", Sel(b.Metric, api, `le="+Inf"`), Sel(b.Metric, api, b.LE.String())))
 	what := fmt.Sprintf(`%s series with le="+Inf" and no le="%s" bucket`, b.Metric, target)
-	return Trigger{ID: "SignalAbsent:slo_latency_bucket", Alert: "SignalAbsent", Set: SetHealth, Source: "headroom", Group: GroupHeadroom,
+	return Trigger{ID: SignalAbsentID(SignalSLOLatencyBucket), Alert: "SignalAbsent", Set: SetHealth, Source: "headroom", Group: GroupHeadroom,
 		Direction: None, Comparison: Custom, For: 10 * min, Action: "restore_signal", Urgency: UrgencyMedium,
-		Signal: Signal{ID: "slo_latency_bucket", Expr: missing, Query: missing, Unit: UnitCount, Group: GroupHeadroom,
+		Signal: Signal{ID: SignalSLOLatencyBucket, Expr: missing, Query: missing, Unit: UnitCount, Group: GroupHeadroom,
 			Title: fmt.Sprintf("Duration histogram series without the latency SLO's %ss bucket", target),
 			Help:  fmt.Sprintf("Series of %s that have le=\"+Inf\" but no le=\"%s\" bucket (slos.latency.target); no series when every one has it.", b.Metric, target)},
 		Labels:  map[string]string{"signal": "slo:sli_error:ratio_rate5m", "slo": "latency"},

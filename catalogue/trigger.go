@@ -55,7 +55,7 @@ const (
 type Trigger struct {
 	// ID is unique; variants of one alert (severity levels, resources)
 	// have their own ids and share Alert.
-	ID string
+	ID TriggerID
 	// Alert is the alertname.
 	Alert string
 	// Set is the trigger set the config must include: health-agent, amas,
@@ -103,7 +103,7 @@ type Trigger struct {
 	// VerifiedBy lists the ids of the validation triggers (post-scaling
 	// targets, alert CapacityTargetMissed) that show the action worked;
 	// only those in the catalogue are kept.
-	VerifiedBy []string
+	VerifiedBy []TriggerID
 	// Expr is the alerting rule's expression. With Scopes, it is the
 	// default rule's, over the series no scope matches.
 	Expr string
@@ -207,7 +207,7 @@ func (t Trigger) Target() string {
 // order (by group, then id).
 func Catalogue(cfg *Config) []Trigger {
 	out := cfg.resolvedTriggers(definitions(cfg))
-	checks := map[string]Trigger{}
+	checks := map[TriggerID]Trigger{}
 	for _, t := range out {
 		if t.Alert == AlertCapacityTargetMissed {
 			checks[t.ID] = t
@@ -220,14 +220,14 @@ func Catalogue(cfg *Config) []Trigger {
 }
 
 // render fills in what is derived: expression, annotations, runbook URL.
-func render(cfg *Config, t *Trigger, checks map[string]Trigger) {
+func render(cfg *Config, t *Trigger, checks map[TriggerID]Trigger) {
 	p := PromQL{cfg}
 	if t.Alert == "" {
-		t.Alert = t.ID
+		t.Alert = string(t.ID)
 	}
 	t.Service = cfg.Service
 	t.RunbookURL = cfg.RunbookURL + "#" + Anchor(t.Alert)
-	var verify []string
+	var verify []TriggerID
 	for _, id := range t.VerifiedBy {
 		if _, ok := checks[id]; ok {
 			verify = append(verify, id)
@@ -277,7 +277,7 @@ func scopedQuery(p PromQL, t Trigger, i int) string {
 
 // ScopeRecordName names the record of a scoped trigger's signal with each
 // series' winning scope: scope:<trigger id in snake_case>.
-func ScopeRecordName(t Trigger) string { return "scope:" + snakeCase(t.ID) }
+func ScopeRecordName(t Trigger) string { return "scope:" + snakeCase(string(t.ID)) }
 
 // scopeRecordExpr is the trigger's signal with a scope label naming the
 // first `where` scope that matches each series (none for the series no
@@ -429,22 +429,22 @@ func (d *defs) sig(id SignalID) Signal {
 	if !id.known() {
 		panic(fmt.Sprintf("catalogue: definitions name unknown signal %q", id))
 	}
-	s, ok := SignalByID(d.signals, string(id))
+	s, ok := SignalByID(d.signals, id)
 	if !ok {
-		return Signal{ID: string(id)}
+		return Signal{ID: id}
 	}
 	return s
 }
 
 // has reports whether the config has a signal.
-func (d *defs) has(id SignalID) bool { _, ok := SignalByID(d.signals, string(id)); return ok }
+func (d *defs) has(id SignalID) bool { _, ok := SignalByID(d.signals, id); return ok }
 
 // add defines a trigger, deriving what it leaves out: its alertname from
 // its id, its group from its signal, its severity from direction and
 // urgency.
 func (d *defs) add(t Trigger) {
 	if t.Alert == "" {
-		t.Alert = t.ID
+		t.Alert = string(t.ID)
 	}
 	if t.Group == "" {
 		t.Group = t.Signal.Group

@@ -122,16 +122,16 @@ func TestTriggerNumbersAreTheSeeds(t *testing.T) {
 	for _, p := range catalogue.Presets() {
 		cfg, _ := catalogue.Preset(p)
 		for _, tr := range catalogue.Catalogue(cfg) {
-			w, ok := wants[tr.ID]
+			w, ok := wants[string(tr.ID)]
 			if !ok {
 				continue
 			}
-			seen[tr.ID] = true
+			seen[string(tr.ID)] = true
 			if tr.Comparison != w.cmp || tr.Threshold != w.threshold || tr.For != w.forDur || tr.Urgency != w.urgency || tr.Action != w.action {
 				t.Errorf("%s: %s %v for %v urgency %s action %s; want %s %v for %v urgency %s action %s", tr.ID, tr.Comparison, tr.Threshold,
 					tr.For, tr.Urgency, tr.Action, w.cmp, w.threshold, w.forDur, w.urgency, w.action)
 			}
-			if a, ok := activation[tr.ID]; ok && tr.Activation != a {
+			if a, ok := activation[string(tr.ID)]; ok && tr.Activation != a {
 				t.Errorf("%s: activation %v, want %v", tr.ID, tr.Activation, a)
 			}
 		}
@@ -226,7 +226,7 @@ func TestUtilisationAlertsHoldPastTheirMargin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr, ok := findTrigger(catalogue.Catalogue(cfg), tc.id)
+		tr, ok := findTrigger(catalogue.Catalogue(cfg), catalogue.TriggerID(tc.id))
 		if !ok {
 			t.Fatalf("%s: no %s", tc.preset, tc.id)
 		}
@@ -267,7 +267,7 @@ func TestUtilisationAlertsHoldPastTheirMargin(t *testing.T) {
 	}
 }
 
-func findTrigger(cat []catalogue.Trigger, id string) (catalogue.Trigger, bool) {
+func findTrigger(cat []catalogue.Trigger, id catalogue.TriggerID) (catalogue.Trigger, bool) {
 	for _, tr := range cat {
 		if tr.ID == id {
 			return tr, true
@@ -293,7 +293,7 @@ triggers:
 	}
 	byID := map[string]catalogue.Trigger{}
 	for _, tr := range catalogue.Catalogue(cfg) {
-		byID[tr.ID] = tr
+		byID[string(tr.ID)] = tr
 	}
 	if byID["RequestRateHigh"].Threshold != 30 || !strings.Contains(byID["RequestRateHigh"].Expr, "> 30") {
 		t.Errorf("RequestRateHigh override: %+v", byID["RequestRateHigh"].Expr)

@@ -1,11 +1,11 @@
 package catalogue
 
 // windowField is the config field that sets a rate signal's window.
-func windowField(signalID string) string {
+func windowField(signalID SignalID) string {
 	switch signalID {
-	case "api_requests", "api_requests_instance", "api_requests_per_instance", "api_error_ratio", "api_latency_p95":
+	case SignalAPIRequests, SignalAPIRequestsInstance, SignalAPIRequestsPerInstance, SignalAPIErrorRatio, SignalAPILatencyP95:
 		return "api.rate_window"
-	case "redis_hit_ratio", "redis_evictions":
+	case SignalRedisHitRatio, SignalRedisEvictions:
 		return "redis.rate_window"
 	}
 	return "resources.rate_window"

@@ -125,7 +125,7 @@ func (g *gen) api() *board {
 		}
 		ts := g.onSignal(s.ID)
 		title := s.Title
-		if strings.HasSuffix(s.ID, "_instance") && !strings.Contains(title, "per instance") {
+		if strings.HasSuffix(string(s.ID), "_instance") && !strings.Contains(title, "per instance") {
 			title += " per instance"
 		}
 		bd.ts(spec{

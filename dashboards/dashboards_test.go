@@ -487,8 +487,8 @@ func guarded(e parser.Expr) error {
 
 // marker is how a panel's description names the trigger it shows.
 func marker(t catalogue.Trigger) string {
-	if t.ID != t.Alert {
-		return "**" + t.Alert + "** (" + t.ID + ")"
+	if string(t.ID) != t.Alert {
+		return "**" + t.Alert + "** (" + string(t.ID) + ")"
 	}
 	return "**" + t.Alert + "**:"
 }
@@ -528,7 +528,7 @@ func TestOverviewShowsEveryTrigger(t *testing.T) {
 					st = append(st, p)
 				}
 			}
-			where := gen.cfg.Service + " " + tr.ID
+			where := gen.cfg.Service + " " + string(tr.ID)
 			if len(ts) == 0 || len(st) == 0 {
 				t.Errorf("%s: %d time series and %d stats on the overview, want at least one of each", where, len(ts), len(st))
 				continue
@@ -687,7 +687,7 @@ func TestDetailDescriptionsNameTriggers(t *testing.T) {
 		for _, p := range allPanels(d) {
 			for _, tr := range catalogue.Catalogue(cfg) {
 				if strings.Contains(str(p.Description), marker(tr)) {
-					named[tr.ID] = true
+					named[string(tr.ID)] = true
 					if !strings.Contains(str(p.Description), "Action: "+words(tr.Action)) {
 						t.Errorf("%s: panel %q names %s without its action", name, str(p.Title), tr.ID)
 					}

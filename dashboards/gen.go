@@ -71,7 +71,7 @@ func (g *gen) signal(id catalogue.SignalID) (catalogue.Signal, bool) { return g.
 
 // onSignal returns the config's triggers that compare a signal with a
 // threshold, validation targets left out.
-func (g *gen) onSignal(id string) []catalogue.Trigger {
+func (g *gen) onSignal(id catalogue.SignalID) []catalogue.Trigger {
 	var out []catalogue.Trigger
 	for _, t := range g.cat {
 		if t.Signal.ID == id && t.Target() != "" && t.Set != catalogue.SetValidation {
@@ -487,7 +487,7 @@ func unitOr(u string) string {
 // signalUnit is the Grafana unit of a signal: requests per second read as
 // req/s, other rates as ops/s.
 func signalUnit(s catalogue.Signal) string {
-	if s.Unit == catalogue.UnitPerSecond && strings.HasPrefix(s.ID, "api_requests") {
+	if s.Unit == catalogue.UnitPerSecond && strings.HasPrefix(string(s.ID), "api_requests") {
 		return "reqps"
 	}
 	return grafanaUnit(s.Unit)
@@ -684,7 +684,7 @@ func words(s string) string { return strings.ReplaceAll(s, "_", " ") }
 func describe(t catalogue.Trigger) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s**", t.Alert)
-	if t.ID != t.Alert {
+	if string(t.ID) != t.Alert {
 		fmt.Fprintf(&b, " (%s)", t.ID)
 	}
 	fmt.Fprintf(&b, ": %s, severity %s, urgency %s.", t.Direction.Word(), t.Severity, t.Urgency)

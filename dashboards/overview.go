@@ -202,7 +202,7 @@ func checkName(t catalogue.Trigger) string {
 	if c := t.Labels["check"]; c != "" {
 		return c
 	}
-	return t.ID
+	return string(t.ID)
 }
 
 // passFail maps a 0/1 "missed" value to PASS and FAIL.
@@ -354,7 +354,7 @@ func (g *gen) triggerLinks(t catalogue.Trigger) []link {
 func (g *gen) triggerPanels(bd *board, t catalogue.Trigger) {
 	v := g.view(t)
 	bd.stat(spec{
-		Title:   strings.TrimSpace(t.ID + " " + v.target),
+		Title:   strings.TrimSpace(string(t.ID) + " " + v.target),
 		Desc:    describe(t) + "\n\nShows the " + v.worstWord + " value now.",
 		Unit:    v.unit,
 		Queries: []query{{Expr: v.stat}},

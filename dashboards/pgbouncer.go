@@ -87,7 +87,7 @@ func (g *gen) pgbouncer() *board {
 	})
 
 	bd.row("Servers", false)
-	poolTriggers := g.onSignal("db_pool")
+	poolTriggers := g.onSignal(catalogue.SignalDBPool)
 	bd.ts(spec{
 		Title: "Pool utilisation",
 		Desc:  describeAll("Server connections of each pool linked to a client (active) over the database's pool_size.", poolTriggers),

@@ -113,7 +113,7 @@ func (g *gen) postgres() *board {
 		Queries: []query{{Expr: g.sum(m("headroom_postgres_backends"), "target", "state"), Legend: "{{target}} {{state}}"}},
 		Stack:   true,
 	})
-	poolTriggers := g.onSignal("db_pool")
+	poolTriggers := g.onSignal(catalogue.SignalDBPool)
 	poolBackends := g.sum(m("headroom_postgres_pool_backends"), "target", "pool")
 	poolSize := g.max(m("headroom_postgres_pool_size"), "target", "pool")
 	bd.ts(spec{

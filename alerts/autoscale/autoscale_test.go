@@ -400,7 +400,7 @@ func TestThresholdsComeFromTheCatalogue(t *testing.T) {
 	}
 	signalTitle := map[string]string{}
 	for _, tr := range catalogue.Catalogue(cfg) {
-		signalTitle[tr.ID] = tr.Signal.Title
+		signalTitle[string(tr.ID)] = tr.Signal.Title
 	}
 	files := generate(t, cfg)
 	so := readScaledObject(t, files[FileScaledObject])

@@ -27,10 +27,10 @@ func TestEveryAlertCarriesTheLabelsAndAnnotations(t *testing.T) {
 		runbook := string(files[alerts.FileRunbook])
 		ids := map[string]bool{}
 		for _, tr := range catalogue.Catalogue(cfg) {
-			if ids[tr.ID] {
+			if ids[string(tr.ID)] {
 				t.Errorf("%s: id %s twice", v.name, tr.ID)
 			}
-			ids[tr.ID] = true
+			ids[string(tr.ID)] = true
 			l := alerts.AlertRule(tr).Labels
 			for _, k := range []string{"severity", "urgency", "direction", "action", "service"} {
 				if l[k] == "" {
@@ -190,7 +190,7 @@ func TestEveryHysteresisHasAnOscillationTest(t *testing.T) {
 				if !r.Hysteresis() {
 					continue
 				}
-				id := r.ID
+				id := string(r.ID)
 				if r.Match != "" {
 					id += " where " + r.Match
 					scoped++

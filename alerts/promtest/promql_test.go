@@ -24,7 +24,7 @@ func bundleExprs(cfg *catalogue.Config) map[string]string {
 		}
 	}
 	for _, tr := range catalogue.Catalogue(cfg) {
-		out["alert "+tr.ID] = tr.Expr
+		out["alert "+string(tr.ID)] = tr.Expr
 	}
 	for _, g := range sloAlertGroups(cfg) {
 		for _, r := range g.Rules {

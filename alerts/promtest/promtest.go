@@ -88,11 +88,11 @@ const (
 // testKinds are the triggers whose tests are not derived from their
 // threshold, by trigger id; every SignalAbsent rule but the SLO bucket's
 // is testAbsentSignal, every other trigger testThreshold.
-var testKinds = map[string]testKind{
-	"APIDown":                         testProbe,
-	"ExporterAbsent":                  testAbsentJob,
-	"SignalAbsent:slo_latency_bucket": testAbsentBucket,
-	"ScaleOutExceedsDBConnections":    testDBGuard,
+var testKinds = map[catalogue.TriggerID]testKind{
+	catalogue.TriggerAPIDown:                                   testProbe,
+	catalogue.TriggerExporterAbsent:                            testAbsentJob,
+	catalogue.SignalAbsentID(catalogue.SignalSLOLatencyBucket): testAbsentBucket,
+	catalogue.TriggerScaleOutExceedsDBConnections:              testDBGuard,
 }
 
 // testKindOf says how a trigger's tests are derived.
@@ -274,11 +274,11 @@ type scenario struct {
 	g      testGen
 	vals   []float64
 	sim    []simValue
-	states map[string][]alertState // by trigger id
+	states map[catalogue.TriggerID][]alertState
 }
 
 func (g testGen) scenario(vals []float64, series map[string]string) scenario {
-	sc := scenario{g: g, vals: vals, sim: simulate(g.t.Signal, vals), states: map[string][]alertState{}}
+	sc := scenario{g: g, vals: vals, sim: simulate(g.t.Signal, vals), states: map[catalogue.TriggerID][]alertState{}}
 	for _, m := range g.family() {
 		sc.states[m.ID] = simulateAlert(ruleFor(m, series), sc.sim)
 	}
@@ -747,9 +747,9 @@ func (g testGen) oscillation() (testGroup, error) {
 // "where MATCH" for a scope.
 func (g testGen) ruleID() string {
 	if g.t.Match == "" {
-		return g.t.ID
+		return string(g.t.ID)
 	}
-	return g.t.ID + " where " + g.t.Match
+	return string(g.t.ID) + " where " + g.t.Match
 }
 
 // ruleOf is the index of the scope whose rule covers a series (the first
@@ -1055,9 +1055,9 @@ func (g testGen) absentSignal() ([]testGroup, error) {
 		return nil, err
 	}
 	return []testGroup{
-		{Name: t.ID + ": inputs scraped, signal present, no alert", Interval: model.Duration(testStep), InputSeries: f.series,
+		{Name: string(t.ID) + ": inputs scraped, signal present, no alert", Interval: model.Duration(testStep), InputSeries: f.series,
 			AlertRuleTests: []alertTest{{EvalTime: at(n - 1), Alertname: t.Alert, ExpAlerts: present}}},
-		{Name: t.ID + ": no inputs, signal absent, fires after " + catalogue.Dur(t.For), Interval: model.Duration(testStep), InputSeries: other.series,
+		{Name: string(t.ID) + ": no inputs, signal absent, fires after " + catalogue.Dur(t.For), Interval: model.Duration(testStep), InputSeries: other.series,
 			AlertRuleTests: beforeAndAt(t.Alert, F, absent)},
 	}, nil
 }
@@ -1090,7 +1090,7 @@ func (g testGen) absentBucket() ([]testGroup, error) {
 	for _, c := range []struct {
 		name    string
 		series  []inputSeries
-		present string // the signal whose inputs are scraped, if any
+		present catalogue.SignalID // the signal whose inputs are scraped, if any
 		step    int
 		fires   bool
 	}{
@@ -1113,7 +1113,7 @@ func (g testGen) absentBucket() ([]testGroup, error) {
 		if c.step == F {
 			tests = beforeAndAt(t.Alert, F, exp)
 		}
-		groups = append(groups, testGroup{Name: t.ID + ": " + c.name, Interval: model.Duration(testStep), InputSeries: c.series, AlertRuleTests: tests})
+		groups = append(groups, testGroup{Name: string(t.ID) + ": " + c.name, Interval: model.Duration(testStep), InputSeries: c.series, AlertRuleTests: tests})
 	}
 	return groups, nil
 }
@@ -1149,7 +1149,7 @@ func bucketAbsentAlerts(cfg *catalogue.Config, t catalogue.Trigger, series []inp
 // only `present` (a signal id, or none) has inputs, the input series; extra
 // are added. A bucket's rule is evaluated over the series themselves: it
 // fires only where the histogram is scraped without the bucket.
-func (g testGen) siblingsAbsent(lbls map[string]string, present string, series []inputSeries, step int, extra ...expAlert) ([]expAlert, error) {
+func (g testGen) siblingsAbsent(lbls map[string]string, present catalogue.SignalID, series []inputSeries, step int, extra ...expAlert) ([]expAlert, error) {
 	out := append([]expAlert{}, extra...)
 	for _, m := range g.cat {
 		if m.Alert != g.t.Alert || m.ID == g.t.ID || step < steps(m.For, testStep) {
@@ -1178,11 +1178,11 @@ func (g testGen) siblingsAbsent(lbls map[string]string, present string, series [
 
 // sharesInputs says whether feeding one signal's fixture makes the other
 // present too (they are computed from the same series).
-func sharesInputs(a, b string) bool {
+func sharesInputs(a, b catalogue.SignalID) bool {
 	if a == b {
 		return true
 	}
-	same := [][]string{{"api_requests", "api_requests_per_instance"}, {"api_latency_p95", "slo_latency_bucket"}}
+	same := [][]catalogue.SignalID{{catalogue.SignalAPIRequests, catalogue.SignalAPIRequestsPerInstance}, {catalogue.SignalAPILatencyP95, catalogue.SignalSLOLatencyBucket}}
 	for _, s := range same {
 		if slices.Contains(s, a) && slices.Contains(s, b) {
 			return true

@@ -155,7 +155,7 @@ func scopedGroups(t *testing.T, cfg *catalogue.Config, b []byte) []byte {
 	var keep []testGroup
 	for _, g := range f.Tests {
 		for id, o := range cfg.Triggers {
-			if len(o.Where) > 0 && (strings.HasPrefix(g.Name, id+": ") || strings.HasPrefix(g.Name, id+" where ")) {
+			if len(o.Where) > 0 && (strings.HasPrefix(g.Name, string(id)+": ") || strings.HasPrefix(g.Name, string(id)+" where ")) {
 				keep = append(keep, g)
 				break
 			}
@@ -252,7 +252,7 @@ func scopeShapes(t *testing.T, prefix string, generated, refused int) (int, int)
 			}
 			cfg, err := catalogue.LoadOnto("health-agent", []byte(text.String()))
 			if err != nil {
-				if !strings.Contains(err.Error(), "triggers."+tr.ID+".where[") {
+				if !strings.Contains(err.Error(), "triggers."+string(tr.ID)+".where[") {
 					t.Errorf("%s where %v: refused without naming a scope: %v", tr.ID, list, err)
 				}
 				refused++

@@ -26,10 +26,10 @@ func TestNamespaceScopes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"api_cpu", "api_memory", "saturation"} {
+	for _, id := range []catalogue.SignalID{catalogue.SignalAPICPU, catalogue.SignalAPIMemory, catalogue.SignalSaturation} {
 		s, _ := catalogue.SignalByID(catalogue.Signals(cfg), id)
 		// saturation's cpu and memory rows are those records as they are.
-		if !slices.Contains(s.Labels, "namespace") || (id != "saturation" && !strings.Contains(s.Expr, "namespace")) {
+		if !slices.Contains(s.Labels, "namespace") || (id != catalogue.SignalSaturation && !strings.Contains(s.Expr, "namespace")) {
 			t.Errorf("%s does not keep namespace: labels %v, expr %s", id, s.Labels, s.Expr)
 		}
 	}

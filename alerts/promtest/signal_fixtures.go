@@ -16,85 +16,85 @@ type fixture func(f *fx, vals []float64) map[string]string
 // out of the signal definitions, so that the model knows nothing of
 // promtool; a new signal adds its fixture beside the others. A fixture reads
 // the config through f.cfg.
-var signalFixtures = map[string]fixture{
-	"api_cpu_instance":          cpuFixture,
-	"api_cpu":                   serviceFixture(cpuFixture),
-	"api_memory_instance":       memoryFixture,
-	"api_memory":                serviceFixture(memoryFixture),
-	"api_network_instance":      networkFixture,
-	"api_network":               serviceFixture(networkFixture),
-	"api_requests_instance":     requestsFixture,
-	"api_requests":              serviceWide(requestsFixture),
-	"api_requests_per_instance": serviceWide(requestsFixture),
-	"api_error_ratio": func(f *fx, vals []float64) map[string]string {
+var signalFixtures = map[catalogue.SignalID]fixture{
+	catalogue.SignalAPICPUInstance:         cpuFixture,
+	catalogue.SignalAPICPU:                 serviceFixture(cpuFixture),
+	catalogue.SignalAPIMemoryInstance:      memoryFixture,
+	catalogue.SignalAPIMemory:              serviceFixture(memoryFixture),
+	catalogue.SignalAPINetworkInstance:     networkFixture,
+	catalogue.SignalAPINetwork:             serviceFixture(networkFixture),
+	catalogue.SignalAPIRequestsInstance:    requestsFixture,
+	catalogue.SignalAPIRequests:            serviceWide(requestsFixture),
+	catalogue.SignalAPIRequestsPerInstance: serviceWide(requestsFixture),
+	catalogue.SignalAPIErrorRatio: func(f *fx, vals []float64) map[string]string {
 		l := f.apiInstance()
 		ok := complement(vals)
 		f.counter(f.cfg.API.RequestsMetric, with(l, f.errLabels()...), vals, 10)
 		f.counter(f.cfg.API.RequestsMetric, with(l, f.okLabels()...), ok, 10)
 		return map[string]string{}
 	},
-	"api_latency_p95": func(f *fx, vals []float64) map[string]string {
+	catalogue.SignalAPILatencyP95: func(f *fx, vals []float64) map[string]string {
 		f.histogram(f.cfg.API.DurationHistogram+"_bucket", f.apiInstance(), vals)
 		return map[string]string{}
 	},
-	"api_queue_depth": func(f *fx, vals []float64) map[string]string {
+	catalogue.SignalAPIQueueDepth: func(f *fx, vals []float64) map[string]string {
 		f.gauge(f.cfg.API.QueueDepthMetric, f.apiInstance(), vals, 1)
 		return map[string]string{}
 	},
-	"postgres_pool":         postgresPoolFixture,
-	"postgres_pool_overall": serviceWide(postgresPoolFixture),
-	"pgbouncer_pool": func(f *fx, vals []float64) map[string]string {
+	catalogue.SignalPostgresPool:        postgresPoolFixture,
+	catalogue.SignalPostgresPoolOverall: serviceWide(postgresPoolFixture),
+	catalogue.SignalPgbouncerPool: func(f *fx, vals []float64) map[string]string {
 		l := f.headroomTarget(kind.PgBouncer, "pgbouncer")
 		f.gauge("headroom_pgbouncer_pool_server_connections", with(l, "database", "app", "user", "app", "state", "active"), vals, 20)
 		f.gauge("headroom_pgbouncer_database_pool_size", with(l, "database", "app"), constant(len(vals), 20), 1)
 		return map[string]string{"target": l["target"], "database": "app", "user": "app"}
 	},
-	"db_pool": postgresPoolFixture,
-	"postgres_connections": func(f *fx, vals []float64) map[string]string {
+	catalogue.SignalDBPool: postgresPoolFixture,
+	catalogue.SignalPostgresConnections: func(f *fx, vals []float64) map[string]string {
 		l := f.headroomTarget(kind.Postgres, "pg-primary")
 		f.gauge("headroom_postgres_backends", with(l, "database", "app", "state", "active"), vals, 97)
 		f.gauge("headroom_postgres_usable_connections", l, constant(len(vals), 97), 1)
 		return map[string]string{"target": l["target"]}
 	},
-	"redis_hit_ratio": func(f *fx, vals []float64) map[string]string {
+	catalogue.SignalRedisHitRatio: func(f *fx, vals []float64) map[string]string {
 		l := f.headroomTarget(kind.Redis, "redis")
 		miss := complement(vals)
 		f.counter("headroom_redis_keyspace_hits_total", l, vals, 100)
 		f.counter("headroom_redis_keyspace_misses_total", l, miss, 100)
 		return map[string]string{"target": l["target"]}
 	},
-	"redis_evictions": func(f *fx, vals []float64) map[string]string {
+	catalogue.SignalRedisEvictions: func(f *fx, vals []float64) map[string]string {
 		l := f.headroomTarget(kind.Redis, "redis")
 		f.counter("headroom_redis_evicted_keys_total", l, vals, 1)
 		return map[string]string{"target": l["target"]}
 	},
-	"redis_memory": func(f *fx, vals []float64) map[string]string {
+	catalogue.SignalRedisMemory: func(f *fx, vals []float64) map[string]string {
 		l := f.headroomTarget(kind.Redis, "redis")
 		f.gauge("headroom_redis_memory_used_bytes", l, vals, 256<<20)
 		f.gauge("headroom_redis_memory_limit_bytes", with(l, "source", "maxmemory"), constant(len(vals), 256<<20), 1)
 		return map[string]string{"target": l["target"], "source": "maxmemory"}
 	},
 	// The saturation signal's first row is the API's CPU.
-	"saturation": func(f *fx, vals []float64) map[string]string {
+	catalogue.SignalSaturation: func(f *fx, vals []float64) map[string]string {
 		return with(serviceFixture(cpuFixture)(f, vals), "resource", "cpu")
 	},
-	"standby_lag":  oneGauge("headroom_postgres_standby_lag_seconds", kind.Postgres, "pg-replica"),
-	"wal_receiver": oneGauge("headroom_postgres_wal_receiver_streaming", kind.Postgres, "pg-replica"),
-	"slot_retained": func(f *fx, vals []float64) map[string]string {
+	catalogue.SignalStandbyLag:  oneGauge("headroom_postgres_standby_lag_seconds", kind.Postgres, "pg-replica"),
+	catalogue.SignalWALReceiver: oneGauge("headroom_postgres_wal_receiver_streaming", kind.Postgres, "pg-replica"),
+	catalogue.SignalSlotRetained: func(f *fx, vals []float64) map[string]string {
 		l := with(f.headroomTarget(kind.Postgres, "pg-primary"), "slot", "replica_1", "slot_type", "physical")
 		f.gauge("headroom_postgres_replication_slot_retained_wal_bytes", l, vals, 1)
 		f.gauge("headroom_postgres_replication_slot_active", l, constant(len(vals), 0), 1)
 		return l
 	},
-	"pgbouncer_waiting":  oneGauge("headroom_pgbouncer_pool_client_connections", kind.PgBouncer, "pgbouncer", "database", "app", "user", "app", "state", "waiting"),
-	"pgbouncer_max_wait": oneGauge("headroom_pgbouncer_pool_max_wait_seconds", kind.PgBouncer, "pgbouncer", "database", "app", "user", "app"),
-	"postgres_up":        oneGauge("headroom_target_up", kind.Postgres, "pg-primary", "kind", "postgres"),
-	"pgbouncer_up":       oneGauge("headroom_target_up", kind.PgBouncer, "pgbouncer", "kind", "pgbouncer"),
-	"redis_up":           oneGauge("headroom_target_up", kind.Redis, "redis", "kind", "redis"),
-	"api_probe":          oneGauge("headroom_api_probe_success", kind.API, "api"),
+	catalogue.SignalPgbouncerWaiting: oneGauge("headroom_pgbouncer_pool_client_connections", kind.PgBouncer, "pgbouncer", "database", "app", "user", "app", "state", "waiting"),
+	catalogue.SignalPgbouncerMaxWait: oneGauge("headroom_pgbouncer_pool_max_wait_seconds", kind.PgBouncer, "pgbouncer", "database", "app", "user", "app"),
+	catalogue.SignalPostgresUp:       oneGauge("headroom_target_up", kind.Postgres, "pg-primary", "kind", "postgres"),
+	catalogue.SignalPgbouncerUp:      oneGauge("headroom_target_up", kind.PgBouncer, "pgbouncer", "kind", "pgbouncer"),
+	catalogue.SignalRedisUp:          oneGauge("headroom_target_up", kind.Redis, "redis", "kind", "redis"),
+	catalogue.SignalAPIProbe:         oneGauge("headroom_api_probe_success", kind.API, "api"),
 	// The latency SLO's bucket check: the p95 signal's histogram, and the
 	// target bucket counting the requests at or below the target.
-	"slo_latency_bucket": func(f *fx, vals []float64) map[string]string {
+	catalogue.SignalSLOLatencyBucket: func(f *fx, vals []float64) map[string]string {
 		b, _ := f.cfg.SLOBucket()
 		l := f.apiInstance()
 		f.histogram(b.Metric, l, vals)

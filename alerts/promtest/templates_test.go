@@ -110,11 +110,11 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 		var cases []tc
 		scoped := 0
 		for _, tr := range cat {
-			c := tc{name: tr.ID, summary: tr.Summary, description: tr.Description, action: tr.Action, labels: lbls}
+			c := tc{name: string(tr.ID), summary: tr.Summary, description: tr.Description, action: tr.Action, labels: lbls}
 			if tr.Comparison == catalogue.Custom {
 				base := tr.Alert
-				if _, ok := custom[tr.ID]; ok {
-					base = tr.ID
+				if _, ok := custom[string(tr.ID)]; ok {
+					base = string(tr.ID)
 				}
 				for _, key := range []string{base, base + "(every probe)", base + "(no target)"} {
 					cu, ok := custom[key]
@@ -141,7 +141,7 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 			for _, r := range append([]catalogue.Trigger{tr}, tr.Scopes...) {
 				c := c
 				if r.Match != "" {
-					c.name, c.summary, c.description = tr.ID+" where "+r.Match, r.Summary, r.Description
+					c.name, c.summary, c.description = string(tr.ID)+" where "+r.Match, r.Summary, r.Description
 				}
 				fire, _, _ := testGen{cfg: cfg, t: r, cat: cat}.values()
 				c.value = fire

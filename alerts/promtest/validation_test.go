@@ -23,7 +23,7 @@ func TestScalePairsOfTheCatalogue(t *testing.T) {
 	}
 	var got []string
 	for _, p := range catalogue.ScalePairs(catalogue.Catalogue(cfg)) {
-		got = append(got, p.Up.ID+"/"+p.Down.ID)
+		got = append(got, string(p.Up.ID)+"/"+string(p.Down.ID))
 	}
 	sort.Strings(got)
 	want := "CPUHigh/CPULow DBPoolHigh/DBPoolLow MemoryHigh/MemoryLow ResourcePressureCPU/CPULow ResourcePressureMemory/MemoryLow"
@@ -44,8 +44,8 @@ func TestEveryThresholdInRangeGenerates(t *testing.T) {
 	cat := catalogue.Catalogue(base)
 	partners := map[string][]string{}
 	for _, p := range catalogue.ScalePairs(cat) {
-		partners[p.Up.ID] = append(partners[p.Up.ID], p.Down.ID)
-		partners[p.Down.ID] = append(partners[p.Down.ID], p.Up.ID)
+		partners[string(p.Up.ID)] = append(partners[string(p.Up.ID)], string(p.Down.ID))
+		partners[string(p.Down.ID)] = append(partners[string(p.Down.ID)], string(p.Up.ID))
 	}
 	n := 0
 	for _, tr := range cat {
@@ -62,12 +62,12 @@ func TestEveryThresholdInRangeGenerates(t *testing.T) {
 			ok        bool
 		}{{lo, true}, {hi, true}, {lo - step, false}, {hi + step, hi == 1e6}} {
 			text := everyTrigger + fmt.Sprintf("triggers:\n  %q: {threshold: %s, margin: 0}\n", tr.ID, catalogue.Num(v.threshold))
-			for _, p := range partners[tr.ID] {
+			for _, p := range partners[string(tr.ID)] {
 				text += fmt.Sprintf("  %s: {enabled: false}\n", p)
 			}
 			cfg, err := catalogue.LoadOnto("health-agent", []byte(text))
 			if !v.ok {
-				if err == nil || !strings.Contains(err.Error(), "triggers."+tr.ID+".threshold: "+catalogue.Num(v.threshold)+" is out of range") {
+				if err == nil || !strings.Contains(err.Error(), "triggers."+string(tr.ID)+".threshold: "+catalogue.Num(v.threshold)+" is out of range") {
 					t.Errorf("%s threshold %s: error %v, want it refused", tr.ID, catalogue.Num(v.threshold), err)
 				}
 				continue

@@ -533,7 +533,7 @@ func e2eConfig(t *testing.T) *catalogue.Config {
 	// Long enough to outlive its data when the target stops.
 	lingering := model.Duration(30 * time.Second)
 	if cfg.Triggers == nil {
-		cfg.Triggers = map[string]catalogue.Override{}
+		cfg.Triggers = map[catalogue.TriggerID]catalogue.Override{}
 	}
 	for _, tr := range catalogue.Catalogue(cfg) {
 		o := cfg.Triggers[tr.ID]
