@@ -64,7 +64,7 @@ func fetchMetrics(t *testing.T, url string, header http.Header) (int, map[string
 
 func TestProbeOnlyConfiguredTargets(t *testing.T) {
 	t.Parallel()
-	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
+	pg := readOnlyPostgres.Get(t)
 	srv := newTestExporter(t, "postgres:\n  - {name: main, dsn: '"+pg.DSN("postgres", "postgres")+"'}\n")
 
 	for _, tc := range []struct {
@@ -89,7 +89,8 @@ func TestProbeOnlyConfiguredTargets(t *testing.T) {
 // the deadline Prometheus announced.
 func TestMetricsDeadlineWithHungTarget(t *testing.T) {
 	t.Parallel()
-	healthy := testenv.StartPostgres(t, testenv.PostgresOptions{})
+	healthy := readOnlyPostgres.Get(t)
+	// Its own: it is frozen.
 	hung := testenv.StartPostgres(t, testenv.PostgresOptions{})
 	srv := newTestExporter(t, "postgres:\n"+
 		"  - {name: healthy, dsn: '"+healthy.DSN("postgres", "postgres")+"'}\n"+
@@ -126,7 +127,7 @@ func TestMetricsDeadlineWithHungTarget(t *testing.T) {
 
 func TestMetricsGzipRoundTrips(t *testing.T) {
 	t.Parallel()
-	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
+	pg := readOnlyPostgres.Get(t)
 	srv := newTestExporter(t, "postgres:\n  - {name: main, dsn: '"+pg.DSN("postgres", "postgres")+"'}\n")
 	for _, enc := range []string{"gzip", "gzip;q=0", "gzip; q=0.0", "deflate, gzip;q=0.5", "identity", ""} {
 		req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
@@ -164,7 +165,10 @@ func TestMetricsGzipRoundTrips(t *testing.T) {
 // content type and Vary headers promhttp sends.
 func TestMetricsFormats(t *testing.T) {
 	t.Parallel()
-	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
+	// Shared: the series it counts in each format are the same from one
+	// scrape to the next, as the other tests on the server create nothing
+	// and every backend state has its series, zero or not.
+	pg := readOnlyPostgres.Get(t)
 	srv := newTestExporter(t, "postgres:\n  - {name: main, dsn: '"+pg.DSN("postgres", "postgres")+"'}\n")
 	series := map[string]int{}
 	for _, tc := range []struct{ accept, wantType string }{

@@ -30,6 +30,9 @@ func (c fixedCollector) Collect(ch chan<- prometheus.Metric) {
 // replica and a real Redis.
 func TestGathererMatchesRegistry(t *testing.T) {
 	t.Parallel()
+	// Its own primary: a replica attached to the shared one would add
+	// replication series to what its other tests see from one scrape to
+	// the next.
 	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
 	replica := pg.StartReplica(t)
 	rds := testenv.StartRedis(t, testenv.RedisOptions{})

@@ -20,7 +20,9 @@ import (
 )
 
 // pgbEnv is a live PostgreSQL with PgBouncer in front and a runner on the
-// PgBouncer admin console.
+// PgBouncer admin console. Each test has its own PgBouncer (they count its
+// clients and stop and freeze it); the PostgreSQL behind it is the shared
+// one, which they only query through it.
 type pgbEnv struct {
 	pg      *testenv.Postgres
 	bouncer *testenv.PgBouncer
@@ -30,7 +32,7 @@ type pgbEnv struct {
 
 func pgbStart(t *testing.T, opts testenv.PgBouncerOptions) *pgbEnv {
 	t.Helper()
-	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
+	pg := readOnlyPostgres.Get(t)
 	bouncer := testenv.StartPgBouncer(t, pg, opts)
 	logger := slog.New(slog.DiscardHandler)
 	target, err := NewPgBouncer(config.PgBouncer{Name: "pgb", DSN: bouncer.AdminDSN(), Limits: config.DefaultLimits}, logger)

@@ -47,6 +47,8 @@ func newPostgresRunner(t testing.TB, c config.Postgres, logger *slog.Logger) (*R
 
 func TestPostgresPrimaryAndReplica(t *testing.T) {
 	t.Parallel()
+	// Its own server: it sets max_connections, creates a role and a
+	// database, attaches a replica, and counts backends by pool and role.
 	pg := testenv.StartPostgres(t, testenv.PostgresOptions{MaxConnections: 50})
 	pg.Exec(t, "postgres", "CREATE DATABASE appdb", "CREATE ROLE app LOGIN CONNECTION LIMIT 7", "ALTER DATABASE appdb CONNECTION LIMIT 20")
 	replica := pg.StartReplica(t)
@@ -137,6 +139,8 @@ func TestPostgresPrimaryAndReplica(t *testing.T) {
 // wrong: an idle primary, replay paused under writes, and a blocked stream.
 func TestStandbyLagOnRealServers(t *testing.T) {
 	t.Parallel()
+	// Its own server: "idle" is the primary writing no WAL, which another
+	// test's scrapes or writes would break.
 	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
 	pg.Exec(t, "postgres", "CREATE TABLE w (at timestamptz)")
 	replica := pg.StartReplica(t)
@@ -241,6 +245,8 @@ func TestStandbyLagOnRealServers(t *testing.T) {
 
 func TestPostgresFaults(t *testing.T) {
 	t.Parallel()
+	// Its own server: it stops, freezes and re-HBAs it, and counts the
+	// connections named headroom on it.
 	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
 	logger, logs := testLogger()
 	r, target := newPostgresRunner(t, config.Postgres{DSN: pg.DSN("postgres", "postgres")}, logger)
@@ -327,6 +333,8 @@ func TestPostgresFaults(t *testing.T) {
 // cap of connections, and every scrape answers.
 func TestPostgresConcurrentScrapesShareConnections(t *testing.T) {
 	t.Parallel()
+	// Its own server: it counts the connections named headroom on it,
+	// which every other test's scrapes would add to.
 	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
 	r, target := newPostgresRunner(t, config.Postgres{DSN: pg.DSN("postgres", "postgres"), MaxConnections: 2}, nil)
 	var wg sync.WaitGroup
@@ -385,6 +393,7 @@ func TestPostgresConcurrentScrapesShareConnections(t *testing.T) {
 
 func TestPostgresLabelCaps(t *testing.T) {
 	t.Parallel()
+	// Its own server: it creates databases and counts all of them.
 	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
 	for i := 0; i < 5; i++ {
 		pg.Exec(t, "postgres", fmt.Sprintf("CREATE DATABASE db%d", i))
@@ -430,6 +439,8 @@ func TestPostgresLabelCaps(t *testing.T) {
 // through pg_database and pg_roles, which every role may read.
 func TestPostgresMonitorRoleSeesOtherRoles(t *testing.T) {
 	t.Parallel()
+	// Its own server: it creates roles and a database, and counts backends
+	// by role and application name.
 	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
 	pg.Exec(t, "postgres", "CREATE ROLE monitor LOGIN", "GRANT pg_monitor TO monitor", "CREATE ROLE app LOGIN", "CREATE DATABASE shop OWNER app")
 	for i := 0; i < 3; i++ {
@@ -465,6 +476,7 @@ func TestPostgresMonitorRoleSeesOtherRoles(t *testing.T) {
 // succeeds and the standby collector is gone, in the first scrape after
 // the promotion.
 func TestPostgresScrapeFollowsPromotion(t *testing.T) {
+	// Its own server: its replica is promoted.
 	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
 	replica := pg.StartReplica(t)
 	r, target := newPostgresRunner(t, config.Postgres{Name: "replica", DSN: replica.DSN("postgres", "postgres")}, nil)
@@ -489,7 +501,7 @@ func TestPostgresScrapeFollowsPromotion(t *testing.T) {
 // A guess that names a role and version the server is not (a DSN that now
 // reaches another server) costs one more round trip, not a failed scrape.
 func TestPostgresWrongGuessRecovers(t *testing.T) {
-	pg := testenv.StartPostgres(t, testenv.PostgresOptions{})
+	pg := readOnlyPostgres.Get(t)
 	r, target := newPostgresRunner(t, config.Postgres{DSN: pg.DSN("postgres", "postgres")}, nil)
 	for _, guess := range []pgRole{{inRecovery: true, versionNum: 140000}, {inRecovery: false, versionNum: 120000}} {
 		target.role = guess

@@ -11,6 +11,10 @@ import (
 	"github.com/headroom-dev/headroom/internal/testenv"
 )
 
+// Each test backfills a Prometheus of its own: what the server holds is the
+// test's input, the same series with different gaps, so one shared server
+// would need both tests' data in it, at shifted times, before either ran.
+
 // A gap of 3 minutes in Prometheus's data, shorter than the 5-minute
 // lookback over which query_range would carry the last value on, is a gap
 // in the replay: the requests trigger's 2m rate has no samples in it and

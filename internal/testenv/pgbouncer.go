@@ -5,10 +5,11 @@ import (
 	"time"
 
 	"fmt"
-	"github.com/jackc/pgx/v5"
 	"net/url"
 	"os/exec"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // PgBouncerPath is Debian's PgBouncer binary.

@@ -36,8 +36,8 @@ func TestServersStartAndStop(t *testing.T) {
 }
 
 // The servers a test starts die with the test binary even when it is
-// SIGKILLed and runs no cleanup: a child test binary starts one of each and
-// prints their process ids; the test lists every process of theirs
+// SIGKILLed and runs no cleanup, shared ones too: a child test binary starts
+// one of each and a shared one, and prints their process ids; the test lists every process of theirs
 // (PostgreSQL's backends included), kills the child, and finds none left.
 func TestServersDieWithTheTestProcess(t *testing.T) {
 	if os.Getenv(childEnv) != "" {
@@ -77,14 +77,14 @@ func TestServersDieWithTheTestProcess(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("the child test started no servers within 2m:\n%s", stderr.String())
 	}
-	if len(servers) != 6 {
-		t.Fatalf("child reported %d servers, want 6 (%v):\n%s", len(servers), servers, stderr.String())
+	if len(servers) != 7 {
+		t.Fatalf("child reported %d servers, want 7 (%v):\n%s", len(servers), servers, stderr.String())
 	}
 	var theirs []int
 	for _, pid := range servers {
 		theirs = append(theirs, processTree(pid)...)
 	}
-	// Six servers, and PostgreSQL's primary and replica each have a few
+	// Seven servers, and PostgreSQL's primary and replica each have a few
 	// processes of their own: fewer would mean the list proves nothing.
 	if alive := living(theirs); len(alive) < 10 {
 		t.Fatalf("before the kill only %v of the servers' processes run", alive)
@@ -112,13 +112,13 @@ func TestServersDieWithTheTestProcess(t *testing.T) {
 const childEnv = "HEADROOM_TESTENV_KILLED_CHILD"
 
 // startEveryServerAndWait is the child's part: it starts a primary, a
-// replica, PgBouncer, Redis, Prometheus and Alertmanager, prints their
-// process ids, and waits to be killed.
+// replica, PgBouncer, Redis, Prometheus, Alertmanager and a shared Redis,
+// prints their process ids, and waits to be killed.
 func startEveryServerAndWait(t *testing.T) {
 	pg := StartPostgres(t, PostgresOptions{})
 	servers := []*Server{&pg.Server, &pg.StartReplica(t).Server, &StartPgBouncer(t, pg, PgBouncerOptions{}).Server,
 		&StartRedis(t, RedisOptions{}).Server, &StartPrometheus(t, PrometheusOptions{}).Server,
-		&StartAlertmanager(t, "route: {receiver: none}\nreceivers: [{name: none}]\n").Server}
+		&StartAlertmanager(t, "route: {receiver: none}\nreceivers: [{name: none}]\n").Server, &sharedRedis.Get(t).Server}
 	var line []string
 	for _, s := range servers {
 		line = append(line, strconv.Itoa(s.proc.cmd.Process.Pid))
