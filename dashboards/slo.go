@@ -3,12 +3,12 @@ package dashboards
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
-	"github.com/prometheus/common/model"
 
 	"github.com/headroom-dev/headroom/catalogue"
 )
@@ -37,7 +37,7 @@ type sloView struct {
 // burnPair is one ErrorBudgetBurn rule: it fires when the error ratio over
 // both windows is above factor times the error budget.
 type burnPair struct {
-	long, short string
+	long, short time.Duration
 	factor      float64
 	severity    string
 }
@@ -53,7 +53,7 @@ func (g *gen) slos() []sloView {
 			runbook: g.cfg.RunbookURL + "#" + catalogue.Anchor(catalogue.AlertErrorBudgetBurn)}
 		for _, bw := range catalogue.BurnWindows {
 			thr := catalogue.Round(bw.Factor * v.budget)
-			v.burns = append(v.burns, burnPair{long: catalogue.Dur(bw.Long), short: catalogue.Dur(bw.Short),
+			v.burns = append(v.burns, burnPair{long: bw.Long, short: bw.Short,
 				factor: math.Round(thr/v.budget*1e4) / 1e4, severity: bw.Severity})
 		}
 		out = append(out, v)
@@ -64,37 +64,19 @@ func (g *gen) slos() []sloView {
 // windows are the error-ratio windows the burn-rate panel draws: the
 // shortest window of the pairs (how fast the budget burns now) and the long
 // window of every pair (what each ErrorBudgetBurn rule compares).
-func (s sloView) windows() []string {
-	seen := map[string]bool{}
-	var out []string
-	add := func(w string) {
-		if !seen[w] {
-			seen[w] = true
-			out = append(out, w)
-		}
+func (s sloView) windows() []time.Duration {
+	if len(s.burns) == 0 {
+		return nil
 	}
-	shortest := ""
+	shortest := s.burns[0].short
+	var out []time.Duration
 	for _, b := range s.burns {
-		if shortest == "" || parseDur(b.short) < parseDur(shortest) {
-			shortest = b.short
-		}
+		shortest = min(shortest, b.short)
+		out = append(out, b.long)
 	}
-	if shortest != "" {
-		add(shortest)
-	}
-	for _, b := range s.burns {
-		add(b.long)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return parseDur(out[i]) < parseDur(out[j]) })
-	return out
-}
-
-func parseDur(s string) model.Duration {
-	d, err := model.ParseDuration(s)
-	if err != nil {
-		panic(fmt.Sprintf("window %q: %v", s, err))
-	}
-	return d
+	out = append(out, shortest)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // burnSteps colour a burn rate by the pairs' severities: from each factor
@@ -145,7 +127,7 @@ func (g *gen) sloDescribe(s sloView, what string) string {
 		s.name, g.cfg.Service, pct(s.objective), g.sloWhat(s), window, pct(s.budget), what)
 	var page, ticket []string
 	for _, p := range s.burns {
-		part := fmt.Sprintf("%s× over %s and %s", catalogue.Num(p.factor), p.long, p.short)
+		part := fmt.Sprintf("%s× over %s and %s", catalogue.Num(p.factor), catalogue.Dur(p.long), catalogue.Dur(p.short))
 		if p.severity == catalogue.SeverityCritical {
 			page = append(page, part)
 		} else {
@@ -219,8 +201,8 @@ func (g *gen) errorBudgetRow(bd *board) {
 		}
 		for _, w := range s.windows() {
 			qs = append(qs, query{
-				Expr:   fmt.Sprintf("%s / ignoring (sloth_window) (%s > 0)", g.sloSel(sloErrorRatio+w, s), g.sloSel(sloErrorBudget, s)),
-				Legend: lg + w,
+				Expr:   fmt.Sprintf("%s / ignoring (sloth_window) (%s > 0)", g.sloSel(sloErrorRatio+catalogue.Dur(w), s), g.sloSel(sloErrorBudget, s)),
+				Legend: lg + catalogue.Dur(w),
 			})
 		}
 		bd.ts(spec{
