@@ -48,9 +48,9 @@ type burnPair struct {
 // are generated too.
 func (g *gen) slos() []sloView {
 	var out []sloView
-	for _, s := range g.cfg.Objectives() {
+	for _, s := range g.cfg().Objectives() {
 		v := sloView{name: s.Name, objective: s.Objective, budget: s.Budget(),
-			runbook: g.cfg.RunbookURL + "#" + catalogue.Anchor(catalogue.AlertErrorBudgetBurn)}
+			runbook: g.cfg().RunbookURL + "#" + catalogue.Anchor(catalogue.AlertErrorBudgetBurn)}
 		for _, bw := range catalogue.BurnWindows {
 			thr := catalogue.Round(bw.Factor * v.budget)
 			v.burns = append(v.burns, burnPair{long: bw.Long, short: bw.Short,
@@ -111,9 +111,9 @@ func pct(v float64) string { return catalogue.Num(math.Round(v*1e6)/1e4) + "%" }
 func (g *gen) sloWhat(s sloView) string {
 	switch s.name {
 	case "availability":
-		return "of the API's requests must not fail (" + g.cfg.API.ErrorMatcher + " on " + g.cfg.API.RequestsMetric + ")"
+		return "of the API's requests must not fail (" + g.cfg().API.ErrorMatcher + " on " + g.cfg().API.RequestsMetric + ")"
 	case "latency":
-		return fmt.Sprintf("of the API's requests must be faster than %ss (%s)", catalogue.Num(g.cfg.SLOs.Latency.Target), g.cfg.API.DurationHistogram)
+		return fmt.Sprintf("of the API's requests must be faster than %ss (%s)", catalogue.Num(g.cfg().SLOs.Latency.Target), g.cfg().API.DurationHistogram)
 	}
 	return "of the API's requests must be good"
 }
@@ -122,9 +122,9 @@ func (g *gen) sloWhat(s sloView) string {
 // on it.
 func (g *gen) sloDescribe(s sloView, what string) string {
 	var b strings.Builder
-	window := catalogue.Dur(time.Duration(g.cfg.SLOs.Window))
+	window := catalogue.Dur(time.Duration(g.cfg().SLOs.Window))
 	fmt.Fprintf(&b, "**%s SLO** of %s: %s %s over %s; the error budget is %s of the requests. %s",
-		s.name, g.cfg.Service, pct(s.objective), g.sloWhat(s), window, pct(s.budget), what)
+		s.name, g.cfg().Service, pct(s.objective), g.sloWhat(s), window, pct(s.budget), what)
 	var page, ticket []string
 	for _, p := range s.burns {
 		part := fmt.Sprintf("%s× over %s and %s", catalogue.Num(p.factor), catalogue.Dur(p.long), catalogue.Dur(p.short))
@@ -151,7 +151,7 @@ func (g *gen) sloDescribe(s sloView, what string) string {
 // sloSel selects a recorded SLO series of this service under the
 // dashboard's variables.
 func (g *gen) sloSel(record string, s sloView) string {
-	return g.scope(fmt.Sprintf("%s{service=%q, slo=%q}", record, g.cfg.Service, s.name), nil)
+	return g.scope(fmt.Sprintf("%s{service=%q, slo=%q}", record, g.cfg().Service, s.name), nil)
 }
 
 // sloLinks are an SLO panel's runbook and the API dashboard.
@@ -160,7 +160,7 @@ func (g *gen) sloLinks(s sloView) []link {
 	if s.runbook != "" {
 		out = append(out, link{"Runbook: " + alertBudgetBurn, s.runbook})
 	}
-	return append(out, link{"headroom / " + titles[API], panelLinkURL(g.cfg, API)})
+	return append(out, link{"headroom / " + titles[API], panelLinkURL(g.cfg(), API)})
 }
 
 // errorBudgetRow is one line per SLO: the error budget left over the SLO
@@ -171,7 +171,7 @@ func (g *gen) errorBudgetRow(bd *board) {
 	if len(ss) == 0 {
 		return
 	}
-	window := catalogue.Dur(time.Duration(g.cfg.SLOs.Window))
+	window := catalogue.Dur(time.Duration(g.cfg().SLOs.Window))
 	bd.row("Error budget: SLOs over "+window, false)
 	for _, s := range ss {
 		bd.stat(spec{
@@ -196,8 +196,8 @@ func (g *gen) errorBudgetRow(bd *board) {
 		})
 		var qs []query
 		lg := ""
-		if g.cfg.ClusterLabel != "" {
-			lg = "{{" + g.cfg.ClusterLabel + "}} "
+		if g.cfg().ClusterLabel != "" {
+			lg = "{{" + g.cfg().ClusterLabel + "}} "
 		}
 		for _, w := range s.windows() {
 			qs = append(qs, query{
