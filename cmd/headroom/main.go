@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/version"
@@ -36,7 +37,7 @@ func main() {
 			// --version answer here, and the logging flags, which set
 			// serve's logger, stay here: headroomtool logs nothing and
 			// does not declare them.
-			if _, err := app.Parse(append(global, commandName(command))); err != nil {
+			if _, err := app.Parse(slices.Concat(global, []string{commandName(command)})); err != nil {
 				fmt.Fprintf(os.Stderr, "headroom: %v\n", err)
 				os.Exit(2)
 			}

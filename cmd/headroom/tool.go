@@ -54,7 +54,8 @@ func isToolCommand(args []string) bool {
 // flags before it (headroom's own: --help, --version, the logging flags),
 // command the command and everything after it. A flag that takes a value
 // takes the next argument unless written --flag=value; "--" ends the flags
-// and is dropped, as kingpin drops it.
+// and is dropped, as kingpin drops it. global is clipped: appending to it
+// must not write over the command, which follows it in args.
 func splitGlobalFlags(app *kingpin.Application, args []string) (global, command []string) {
 	flags := app.Model().Flags
 	takesValue := func(arg string) bool {
@@ -71,9 +72,9 @@ func splitGlobalFlags(app *kingpin.Application, args []string) (global, command 
 	for i := 0; i < len(args); i++ {
 		switch arg := args[i]; {
 		case arg == "--":
-			return args[:i], args[i+1:]
+			return args[:i:i], args[i+1:]
 		case !strings.HasPrefix(arg, "-") || arg == "-":
-			return args[:i], args[i:]
+			return args[:i:i], args[i:]
 		case takesValue(arg):
 			i++
 		}
