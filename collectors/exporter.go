@@ -23,7 +23,11 @@ import (
 // Exporter serves the configured targets over HTTP.
 type Exporter struct {
 	runners []*Runner
-	byName  map[string]*Runner
+	// sources are the runners as /metrics gathers them, and probes each
+	// one alone by name as /probe does: made with the runners, so that a
+	// scrape does not make them again.
+	sources exposition.Sources
+	probes  map[string]exposition.Sources
 	static  prometheus.Gatherer
 	logger  *slog.Logger
 	// DefaultTimeout is the scrape budget when Prometheus sends no usable
@@ -82,14 +86,9 @@ func ScrapeBudget(timeout, maxOffset time.Duration) time.Duration {
 // unreachable server at start-up is a target that is down, not an
 // exporter that will not start.
 func New(cfg *config.Config, static prometheus.Gatherer, logger *slog.Logger) (*Exporter, error) {
-	e := &Exporter{byName: map[string]*Runner{}, static: static, logger: logger,
+	e := &Exporter{static: static, logger: logger,
 		DefaultTimeout: 10 * time.Second, Offset: 500 * time.Millisecond}
 	e.stopping, e.stop = context.WithCancelCause(context.Background())
-	add := func(t Target) {
-		r := NewRunner(t, logger)
-		e.runners = append(e.runners, r)
-		e.byName[t.Name()] = r
-	}
 	for _, k := range kind.All() {
 		for _, c := range constructors[k](cfg) {
 			t, err := c.build(logger)
@@ -97,8 +96,13 @@ func New(cfg *config.Config, static prometheus.Gatherer, logger *slog.Logger) (*
 				e.Close()
 				return nil, fmt.Errorf("%s target %q: %w", k, c.name, err)
 			}
-			add(t)
+			e.runners = append(e.runners, NewRunner(t, logger))
 		}
+	}
+	e.sources = sources(e.runners)
+	e.probes = make(map[string]exposition.Sources, len(e.runners))
+	for i, r := range e.runners {
+		e.probes[r.Name()] = e.sources.Only(i)
 	}
 	return e, nil
 }
@@ -233,7 +237,7 @@ func (e *Exporter) MetricsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := e.scrapeContext(r)
 		defer cancel()
-		exposition.Serve(w, r, exposition.NewGatherer(ctx, e.static, sources(e.runners)...), e.logger)
+		exposition.Serve(w, r, exposition.NewGatherer(ctx, e.static, e.sources), e.logger)
 	})
 }
 
@@ -246,13 +250,13 @@ func (e *Exporter) ProbeHandler() http.Handler {
 			http.Error(w, "target parameter is missing", http.StatusBadRequest)
 			return
 		}
-		runner, ok := e.byName[name]
+		probe, ok := e.probes[name]
 		if !ok {
 			http.Error(w, fmt.Sprintf("unknown target %q: %v", name, ErrNoTarget), http.StatusBadRequest)
 			return
 		}
 		ctx, cancel := e.scrapeContext(r)
 		defer cancel()
-		exposition.Serve(w, r, exposition.NewGatherer(ctx, nil, runner), e.logger)
+		exposition.Serve(w, r, exposition.NewGatherer(ctx, nil, probe), e.logger)
 	})
 }

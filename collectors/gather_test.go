@@ -75,7 +75,7 @@ func TestGathererMatchesRegistry(t *testing.T) {
 func TestLabelValuesNotUTF8(t *testing.T) {
 	var got []prometheus.Metric
 	emitSample(func(m prometheus.Metric) { got = append(got, m) }, pgBackendsDesc, 4, "caf\xe9", "idle")
-	fams, err := exposition.NewGatherer(context.Background(), nil, fixedSource{name: "pg", metrics: got}).Gather()
+	fams, err := exposition.NewGatherer(context.Background(), nil, exposition.NewSources(fixedSource{name: "pg", metrics: got})).Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,5 +99,5 @@ func families(runners []*Runner, results [][]prometheus.Metric) ([]*dto.MetricFa
 	for i, metrics := range results {
 		sources[i] = fixedSource{name: runners[i].Name(), metrics: metrics}
 	}
-	return exposition.NewGatherer(context.Background(), nil, sources...).Gather()
+	return exposition.NewGatherer(context.Background(), nil, exposition.NewSources(sources...)).Gather()
 }

@@ -43,3 +43,20 @@ func section[C interface{ TargetName() string }](
 		return out
 	}
 }
+
+// KindCount is how many targets of one kind a config lists.
+type KindCount struct {
+	Kind kind.Kind
+	N    int
+}
+
+// TargetsPerKind counts a config's targets of every kind, zero counts
+// included, in kind.All()'s order: the same table New builds from, so
+// that what `serve --config.check` reports is what New would build.
+func TargetsPerKind(cfg *config.Config) []KindCount {
+	var out []KindCount
+	for _, k := range kind.All() {
+		out = append(out, KindCount{Kind: k, N: len(constructors[k](cfg))})
+	}
+	return out
+}

@@ -62,6 +62,26 @@ postgres:
 	}
 }
 
+// TargetsPerKind counts from the same table New builds from: every kind
+// of kind.All() in its order, a kind the config leaves out at zero.
+func TestTargetsPerKind(t *testing.T) {
+	cfg, err := config.Parse("test.yml", []byte(`
+api:
+  - {name: web, health_url: 'http://127.0.0.1:1/health'}
+redis:
+  - {name: cache, address: '127.0.0.1:1'}
+  - {name: sessions, address: '127.0.0.1:2'}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := TargetsPerKind(cfg)
+	want := []KindCount{{kind.Postgres, 0}, {kind.PgBouncer, 0}, {kind.Redis, 2}, {kind.API, 1}}
+	if !slices.Equal(got, want) {
+		t.Errorf("TargetsPerKind = %v, want %v", got, want)
+	}
+}
+
 // A target New cannot build stops New with an error naming its kind and
 // name, and the targets built before it are closed.
 func TestNewNamesTheTargetItCannotBuild(t *testing.T) {

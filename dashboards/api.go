@@ -118,8 +118,8 @@ func (g *gen) api() *board {
 		W:       8,
 	})
 
-	bd.row("Service: the API's own metrics (recording rules of "+g.cfg.Service+")", false)
-	for _, s := range g.signals {
+	bd.row("Service: the API's own metrics (recording rules of "+g.cfg().Service+")", false)
+	for _, s := range g.bundle.Signals {
 		if s.Record == "" || (s.Group != catalogue.GroupAPI && s.Group != catalogue.GroupCapacity) {
 			continue
 		}

@@ -31,23 +31,23 @@ func datasource() common.DataSourceRef {
 	return common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr("${" + DatasourceVar + "}")}
 }
 
-// gen holds what every dashboard of a config is built from.
+// gen builds every dashboard of a config from its bundle: the config, its
+// triggers and its signals are the bundle's.
 type gen struct {
-	bundle  *catalogue.Bundle
-	cfg     *catalogue.Config
-	cat     []catalogue.Trigger
-	signals []catalogue.Signal
-	// cluster is the cluster label: the config's, or "cluster".
-	cluster string
+	bundle *catalogue.Bundle
 }
 
-func newGen(bundle *catalogue.Bundle) *gen {
-	cfg := bundle.Config
-	g := &gen{bundle: bundle, cfg: cfg, cat: bundle.Triggers, signals: bundle.Signals, cluster: cfg.ClusterLabel}
-	if g.cluster == "" {
-		g.cluster = "cluster"
+func newGen(bundle *catalogue.Bundle) *gen { return &gen{bundle: bundle} }
+
+func (g *gen) cfg() *catalogue.Config { return g.bundle.Config }
+
+// cluster is the cluster label the variables select by: the config's, or
+// "cluster".
+func (g *gen) cluster() string {
+	if l := g.cfg().ClusterLabel; l != "" {
+		return l
 	}
-	return g
+	return "cluster"
 }
 
 // trigger returns a catalogue entry by id, if the config has it; an id
@@ -73,7 +73,7 @@ func (g *gen) signal(id catalogue.SignalID) (catalogue.Signal, bool) { return g.
 // threshold, validation targets left out.
 func (g *gen) onSignal(id catalogue.SignalID) []catalogue.Trigger {
 	var out []catalogue.Trigger
-	for _, t := range g.cat {
+	for _, t := range g.bundle.Triggers {
 		if t.Signal.ID == id && t.Target() != "" && t.Set != catalogue.SetValidation {
 			out = append(out, t)
 		}
@@ -83,8 +83,8 @@ func (g *gen) onSignal(id catalogue.SignalID) []catalogue.Trigger {
 
 // by and on write the dashboards' grouping clauses with the cluster label
 // first, as the rules do (catalogue.PromQL).
-func (g *gen) by(labels ...string) string { return "by " + g.cfg.PromQL().Grouping(labels...) }
-func (g *gen) on(labels ...string) string { return g.cfg.PromQL().On(labels...) }
+func (g *gen) by(labels ...string) string { return "by " + g.cfg().PromQL().Grouping(labels...) }
+func (g *gen) on(labels ...string) string { return g.cfg().PromQL().On(labels...) }
 
 // board is a dashboard being built.
 type board struct {
@@ -107,11 +107,11 @@ var titles = map[string]string{
 }
 
 func (g *gen) newBoard(name, kind, description string) *board {
-	title := "headroom / " + titles[name] + " (" + g.cfg.Service + ")"
+	title := "headroom / " + titles[name] + " (" + g.cfg().Service + ")"
 	b := dashboard.NewDashboardBuilder(title).
-		Uid(UID(g.cfg, name)).
+		Uid(UID(g.cfg(), name)).
 		Description(description).
-		Tags([]string{"headroom", slug(g.cfg.Service)}).
+		Tags([]string{"headroom", slug(g.cfg().Service)}).
 		Editable().
 		Tooltip(dashboard.DashboardCursorSyncCrosshair).
 		Refresh("1m").
@@ -125,7 +125,7 @@ func (g *gen) newBoard(name, kind, description string) *board {
 		}
 		b.Link(dashboard.NewDashboardLinkBuilder(titles[other]).
 			Type(dashboard.DashboardLinkTypeLink).
-			Url(dashboardURL(g.cfg, other)).
+			Url(dashboardURL(g.cfg(), other)).
 			Icon("dashboard").
 			Tooltip("headroom / " + titles[other]).
 			IncludeVars(true).
@@ -152,7 +152,7 @@ func (bd *board) variables() {
 	bd.b.WithVariable(dashboard.NewDatasourceVariableBuilder(DatasourceVar).
 		Label("Data source").
 		Type("prometheus").
-		Description("The Prometheus that scrapes headroom (job " + g.cfg.ExporterJob + ") and evaluates its recording rules."))
+		Description("The Prometheus that scrapes headroom (job " + g.cfg().ExporterJob + ") and evaluates its recording rules."))
 	query := func(name, label, q, description, regex string) {
 		v := dashboard.NewQueryVariableBuilder(name).
 			Label(label).
@@ -175,23 +175,23 @@ func (bd *board) variables() {
 		}
 		bd.b.WithVariable(v)
 	}
-	query("cluster", "Cluster", fmt.Sprintf("label_values(%s, %s)", up, g.cluster),
-		"The "+g.cluster+" label, for a Prometheus (or Thanos, Mimir) that holds several clusters; All when there is none.", "")
-	query("job", "Job", fmt.Sprintf(`label_values(%s{%s=~"$cluster"}, job)`, up, g.cluster),
+	query("cluster", "Cluster", fmt.Sprintf("label_values(%s, %s)", up, g.cluster()),
+		"The "+g.cluster()+" label, for a Prometheus (or Thanos, Mimir) that holds several clusters; All when there is none.", "")
+	query("job", "Job", fmt.Sprintf(`label_values(%s{%s=~"$cluster"}, job)`, up, g.cluster()),
 		"The job that scrapes headroom.", "")
-	sel := fmt.Sprintf(`%s=~"$cluster", job=~"$job"`, g.cluster)
+	sel := fmt.Sprintf(`%s=~"$cluster", job=~"$job"`, g.cluster())
 	regex := ""
 	if bd.kind != "" {
 		sel += fmt.Sprintf(", kind=%q", bd.kind)
 		switch bd.kind {
 		case "postgres":
-			regex = g.cfg.Targets.Postgres
+			regex = g.cfg().Targets.Postgres
 		case "pgbouncer":
-			regex = g.cfg.Targets.PgBouncer
+			regex = g.cfg().Targets.PgBouncer
 		case "redis":
-			regex = g.cfg.Targets.Redis
+			regex = g.cfg().Targets.Redis
 		case "api":
-			regex = g.cfg.Targets.API
+			regex = g.cfg().Targets.API
 		}
 	}
 	what := "headroom target"
@@ -203,7 +203,7 @@ func (bd *board) variables() {
 
 // m selects one of the exporter's metrics under the dashboard's variables.
 func (bd *board) m(metric string, extra ...string) string {
-	parts := []string{fmt.Sprintf(`%s=~"$cluster"`, bd.g.cluster), `job=~"$job"`, `target=~"$target"`}
+	parts := []string{fmt.Sprintf(`%s=~"$cluster"`, bd.g.cluster()), `job=~"$job"`, `target=~"$target"`}
 	return metric + "{" + strings.Join(append(parts, extra...), ", ") + "}"
 }
 

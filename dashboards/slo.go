@@ -3,12 +3,12 @@ package dashboards
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
-	"github.com/prometheus/common/model"
 
 	"github.com/headroom-dev/headroom/catalogue"
 )
@@ -37,7 +37,7 @@ type sloView struct {
 // burnPair is one ErrorBudgetBurn rule: it fires when the error ratio over
 // both windows is above factor times the error budget.
 type burnPair struct {
-	long, short string
+	long, short time.Duration
 	factor      float64
 	severity    string
 }
@@ -48,12 +48,12 @@ type burnPair struct {
 // are generated too.
 func (g *gen) slos() []sloView {
 	var out []sloView
-	for _, s := range g.cfg.Objectives() {
+	for _, s := range g.cfg().Objectives() {
 		v := sloView{name: s.Name, objective: s.Objective, budget: s.Budget(),
-			runbook: g.cfg.RunbookURL + "#" + catalogue.Anchor(catalogue.AlertErrorBudgetBurn)}
+			runbook: g.cfg().RunbookURL + "#" + catalogue.Anchor(catalogue.AlertErrorBudgetBurn)}
 		for _, bw := range catalogue.BurnWindows {
 			thr := catalogue.Round(bw.Factor * v.budget)
-			v.burns = append(v.burns, burnPair{long: catalogue.Dur(bw.Long), short: catalogue.Dur(bw.Short),
+			v.burns = append(v.burns, burnPair{long: bw.Long, short: bw.Short,
 				factor: math.Round(thr/v.budget*1e4) / 1e4, severity: bw.Severity})
 		}
 		out = append(out, v)
@@ -64,37 +64,19 @@ func (g *gen) slos() []sloView {
 // windows are the error-ratio windows the burn-rate panel draws: the
 // shortest window of the pairs (how fast the budget burns now) and the long
 // window of every pair (what each ErrorBudgetBurn rule compares).
-func (s sloView) windows() []string {
-	seen := map[string]bool{}
-	var out []string
-	add := func(w string) {
-		if !seen[w] {
-			seen[w] = true
-			out = append(out, w)
-		}
+func (s sloView) windows() []time.Duration {
+	if len(s.burns) == 0 {
+		return nil
 	}
-	shortest := ""
+	shortest := s.burns[0].short
+	var out []time.Duration
 	for _, b := range s.burns {
-		if shortest == "" || parseDur(b.short) < parseDur(shortest) {
-			shortest = b.short
-		}
+		shortest = min(shortest, b.short)
+		out = append(out, b.long)
 	}
-	if shortest != "" {
-		add(shortest)
-	}
-	for _, b := range s.burns {
-		add(b.long)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return parseDur(out[i]) < parseDur(out[j]) })
-	return out
-}
-
-func parseDur(s string) model.Duration {
-	d, err := model.ParseDuration(s)
-	if err != nil {
-		panic(fmt.Sprintf("window %q: %v", s, err))
-	}
-	return d
+	out = append(out, shortest)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // burnSteps colour a burn rate by the pairs' severities: from each factor
@@ -129,9 +111,9 @@ func pct(v float64) string { return catalogue.Num(math.Round(v*1e6)/1e4) + "%" }
 func (g *gen) sloWhat(s sloView) string {
 	switch s.name {
 	case "availability":
-		return "of the API's requests must not fail (" + g.cfg.API.ErrorMatcher + " on " + g.cfg.API.RequestsMetric + ")"
+		return "of the API's requests must not fail (" + g.cfg().API.ErrorMatcher + " on " + g.cfg().API.RequestsMetric + ")"
 	case "latency":
-		return fmt.Sprintf("of the API's requests must be faster than %ss (%s)", catalogue.Num(g.cfg.SLOs.Latency.Target), g.cfg.API.DurationHistogram)
+		return fmt.Sprintf("of the API's requests must be faster than %ss (%s)", catalogue.Num(g.cfg().SLOs.Latency.Target), g.cfg().API.DurationHistogram)
 	}
 	return "of the API's requests must be good"
 }
@@ -140,12 +122,12 @@ func (g *gen) sloWhat(s sloView) string {
 // on it.
 func (g *gen) sloDescribe(s sloView, what string) string {
 	var b strings.Builder
-	window := catalogue.Dur(time.Duration(g.cfg.SLOs.Window))
+	window := catalogue.Dur(time.Duration(g.cfg().SLOs.Window))
 	fmt.Fprintf(&b, "**%s SLO** of %s: %s %s over %s; the error budget is %s of the requests. %s",
-		s.name, g.cfg.Service, pct(s.objective), g.sloWhat(s), window, pct(s.budget), what)
+		s.name, g.cfg().Service, pct(s.objective), g.sloWhat(s), window, pct(s.budget), what)
 	var page, ticket []string
 	for _, p := range s.burns {
-		part := fmt.Sprintf("%s× over %s and %s", catalogue.Num(p.factor), p.long, p.short)
+		part := fmt.Sprintf("%s× over %s and %s", catalogue.Num(p.factor), catalogue.Dur(p.long), catalogue.Dur(p.short))
 		if p.severity == catalogue.SeverityCritical {
 			page = append(page, part)
 		} else {
@@ -169,7 +151,7 @@ func (g *gen) sloDescribe(s sloView, what string) string {
 // sloSel selects a recorded SLO series of this service under the
 // dashboard's variables.
 func (g *gen) sloSel(record string, s sloView) string {
-	return g.scope(fmt.Sprintf("%s{service=%q, slo=%q}", record, g.cfg.Service, s.name), nil)
+	return g.scope(fmt.Sprintf("%s{service=%q, slo=%q}", record, g.cfg().Service, s.name), nil)
 }
 
 // sloLinks are an SLO panel's runbook and the API dashboard.
@@ -178,7 +160,7 @@ func (g *gen) sloLinks(s sloView) []link {
 	if s.runbook != "" {
 		out = append(out, link{"Runbook: " + alertBudgetBurn, s.runbook})
 	}
-	return append(out, link{"headroom / " + titles[API], panelLinkURL(g.cfg, API)})
+	return append(out, link{"headroom / " + titles[API], panelLinkURL(g.cfg(), API)})
 }
 
 // errorBudgetRow is one line per SLO: the error budget left over the SLO
@@ -189,7 +171,7 @@ func (g *gen) errorBudgetRow(bd *board) {
 	if len(ss) == 0 {
 		return
 	}
-	window := catalogue.Dur(time.Duration(g.cfg.SLOs.Window))
+	window := catalogue.Dur(time.Duration(g.cfg().SLOs.Window))
 	bd.row("Error budget: SLOs over "+window, false)
 	for _, s := range ss {
 		bd.stat(spec{
@@ -214,13 +196,13 @@ func (g *gen) errorBudgetRow(bd *board) {
 		})
 		var qs []query
 		lg := ""
-		if g.cfg.ClusterLabel != "" {
-			lg = "{{" + g.cfg.ClusterLabel + "}} "
+		if g.cfg().ClusterLabel != "" {
+			lg = "{{" + g.cfg().ClusterLabel + "}} "
 		}
 		for _, w := range s.windows() {
 			qs = append(qs, query{
-				Expr:   fmt.Sprintf("%s / ignoring (sloth_window) (%s > 0)", g.sloSel(sloErrorRatio+w, s), g.sloSel(sloErrorBudget, s)),
-				Legend: lg + w,
+				Expr:   fmt.Sprintf("%s / ignoring (sloth_window) (%s > 0)", g.sloSel(sloErrorRatio+catalogue.Dur(w), s), g.sloSel(sloErrorBudget, s)),
+				Legend: lg + catalogue.Dur(w),
 			})
 		}
 		bd.ts(spec{

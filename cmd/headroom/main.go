@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/version"
@@ -16,12 +17,6 @@ import (
 const exporterConfigDocs = "docs/config.md"
 
 func main() {
-	// headroomtool's commands go to it whole, before kingpin parses them:
-	// their flags are headroomtool's, which this binary does not declare.
-	if isToolCommand(os.Args[1:]) {
-		os.Exit(runTool(os.Args[1:]))
-	}
-
 	app := kingpin.New("headroom", "Scale-up and scale-down signals for an LLM-backed API on PostgreSQL, PgBouncer and Redis.")
 	app.Version(version.Print("headroom"))
 	app.HelpFlag.Short('h')
@@ -32,15 +27,34 @@ func main() {
 	serve := newServeCommand(app)
 	addToolCommands(app)
 
+	// headroomtool's commands go to it whole, before kingpin parses them:
+	// their flags are headroomtool's, which this binary does not declare.
+	global, command := splitGlobalFlags(app, os.Args[1:])
+	if isToolCommand(command) {
+		if len(global) > 0 {
+			// `headroom --log.level=debug generate`: the flags before the
+			// command are headroom's. They are checked here, --help and
+			// --version answer here, and the logging flags, which set
+			// serve's logger, stay here: headroomtool logs nothing and
+			// does not declare them.
+			if _, err := app.Parse(slices.Concat(global, []string{commandName(command)})); err != nil {
+				fmt.Fprintf(os.Stderr, "headroom: %v\n", err)
+				os.Exit(2)
+			}
+		}
+		os.Exit(runTool(command))
+	}
+
 	chosen, err := app.Parse(os.Args[1:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "headroom: %v\n", err)
 		os.Exit(2)
 	}
 	if chosen != serve.cmd.FullCommand() {
-		// A tool's command after a global flag (`headroom --log.level=debug
-		// generate`): headroomtool answers for its own arguments.
-		os.Exit(runTool(os.Args[1:]))
+		// Not reached while splitGlobalFlags finds every tool command;
+		// serving instead of one would be the wrong answer.
+		fmt.Fprintf(os.Stderr, "headroom: %s is %s's command: run %s %s\n", chosen, toolName, toolName, chosen)
+		os.Exit(2)
 	}
 	if err := serve.run(); err != nil {
 		fmt.Fprintf(os.Stderr, "headroom %s: %v\n", chosen, err)

@@ -75,8 +75,11 @@ func (s *serveCommand) run() error {
 		return err
 	}
 	if s.onlyCheckConfig {
-		logger.Info("config is valid", "file", s.configFile, "postgres", len(cfg.Postgres),
-			"pgbouncer", len(cfg.PgBouncer), "redis", len(cfg.Redis), "api", len(cfg.API))
+		attrs := []any{"file", s.configFile}
+		for _, c := range headroom.TargetsPerKind(cfg) {
+			attrs = append(attrs, string(c.Kind), c.N)
+		}
+		logger.Info("config is valid", attrs...)
 		return nil
 	}
 

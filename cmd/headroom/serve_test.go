@@ -55,6 +55,19 @@ func TestServeBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("config.check counts the targets of every kind", func(t *testing.T) {
+		cfg := write("check.yml", "redis:\n  - {name: cache, address: '127.0.0.1:1'}\n  - {name: sessions, address: '127.0.0.1:2'}\n"+
+			"api:\n  - {name: web, health_url: 'http://127.0.0.1:1/health'}\n")
+		out, err := exec.Command(bin, "serve", "--config.file="+cfg, "--config.check").CombinedOutput()
+		if err != nil {
+			t.Fatalf("--config.check: %v\n%s", err, out)
+		}
+		want := `msg="config is valid" file=` + cfg + ` postgres=0 pgbouncer=0 redis=2 api=1`
+		if !strings.Contains(string(out), want) {
+			t.Errorf("--config.check logs\n%s\nwant a line with %s", out, want)
+		}
+	})
+
 	t.Run("basic auth from the web config guards every endpoint", func(t *testing.T) {
 		r := testenv.StartRedis(t, testenv.RedisOptions{})
 		hash, err := bcrypt.GenerateFromPassword([]byte("scrape-pw"), bcrypt.MinCost)

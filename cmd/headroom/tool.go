@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -47,6 +48,38 @@ func isToolCommand(args []string) bool {
 		args = args[1:]
 	}
 	return len(args) > 0 && slices.ContainsFunc(toolCommands, func(c struct{ name, help string }) bool { return c.name == args[0] })
+}
+
+// splitGlobalFlags splits the arguments at the command: global holds the
+// flags before it (headroom's own: --help, --version, the logging flags),
+// command the command and everything after it. A flag that takes a value
+// takes the next argument unless written --flag=value; "--" ends the flags
+// and is dropped, as kingpin drops it. global is clipped: appending to it
+// must not write over the command, which follows it in args.
+func splitGlobalFlags(app *kingpin.Application, args []string) (global, command []string) {
+	flags := app.Model().Flags
+	takesValue := func(arg string) bool {
+		if strings.Contains(arg, "=") {
+			return false
+		}
+		for _, f := range flags {
+			if arg == "--"+f.Name || (f.Short != 0 && arg == "-"+string(f.Short)) {
+				return !f.IsBoolFlag()
+			}
+		}
+		return false // unknown: kingpin refuses it when it parses global
+	}
+	for i := 0; i < len(args); i++ {
+		switch arg := args[i]; {
+		case arg == "--":
+			return args[:i:i], args[i+1:]
+		case !strings.HasPrefix(arg, "-") || arg == "-":
+			return args[:i:i], args[i:]
+		case takesValue(arg):
+			i++
+		}
+	}
+	return args, nil
 }
 
 // runTool replaces this process with headroomtool and the same arguments,

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,7 +24,9 @@ func TestFieldDocsIsTheCatalogues(t *testing.T) {
 
 // `headroom generate|replay|preset` re-executes headroomtool with the same
 // arguments: the same stdout, stderr, exit status and files as headroomtool
-// run directly, stdin passed through (a config read from /dev/stdin).
+// run directly, stdin passed through (a config read from /dev/stdin). The
+// global flags given before the command are headroom's and stay with it:
+// headroomtool gets the command and what follows.
 func TestToolCommandsRunHeadroomtool(t *testing.T) {
 	t.Parallel()
 	headroom := headroomBinary(t)
@@ -33,18 +36,24 @@ func TestToolCommandsRunHeadroomtool(t *testing.T) {
 		t.Fatalf("headroomtool preset amas: %v", err)
 	}
 	for _, c := range []struct {
-		name  string
-		args  []string // OUT is replaced by a directory of each run's own
-		stdin []byte
-		exit  int
+		name   string
+		global []string // headroom's flags before the command, for headroom only
+		args   []string // OUT is replaced by a directory of each run's own
+		stdin  []byte
+		exit   int
 	}{
-		{"help", []string{"generate", "--help"}, nil, 0},
-		{"help command", []string{"help", "replay"}, nil, 0},
-		{"preset", []string{"preset", "health-agent"}, nil, 0},
-		{"generate", []string{"generate", "--preset", "amas", "--out", "OUT", "--k8s-out", "OUT/k8s"}, nil, 0},
-		{"config on stdin", []string{"generate", "--config", "/dev/stdin", "--out", "OUT", "--dashboards-out", "OUT/dashboards"}, preset, 0},
-		{"usage error", []string{"generate", "--no-such-flag"}, nil, 2},
-		{"failure", []string{"generate", "--config", "no-such.yaml", "--out", "OUT"}, nil, 1},
+		{"help", nil, []string{"generate", "--help"}, nil, 0},
+		{"help command", nil, []string{"help", "replay"}, nil, 0},
+		{"preset", nil, []string{"preset", "health-agent"}, nil, 0},
+		{"generate", nil, []string{"generate", "--preset", "amas", "--out", "OUT", "--k8s-out", "OUT/k8s"}, nil, 0},
+		{"config on stdin", nil, []string{"generate", "--config", "/dev/stdin", "--out", "OUT", "--dashboards-out", "OUT/dashboards"}, preset, 0},
+		{"usage error", nil, []string{"generate", "--no-such-flag"}, nil, 2},
+		{"failure", nil, []string{"generate", "--config", "no-such.yaml", "--out", "OUT"}, nil, 1},
+		{"generate after global flags", []string{"--log.level=debug", "--log.format", "json"},
+			[]string{"generate", "--preset", "amas", "--out", "OUT", "--k8s-out", "OUT/k8s"}, nil, 0},
+		{"help after global flags", []string{"--log.level", "warn"}, []string{"generate", "--help"}, nil, 0},
+		{"help command after global flags", []string{"--log.format=json"}, []string{"help", "preset"}, nil, 0},
+		{"after the end of flags", []string{"--log.level=error", "--"}, []string{"preset", "amas"}, nil, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			type result struct {
@@ -52,9 +61,9 @@ func TestToolCommandsRunHeadroomtool(t *testing.T) {
 				exit           int
 				files          map[string]string
 			}
-			run := func(bin string) result {
+			run := func(bin string, global []string) result {
 				out := t.TempDir()
-				var args []string
+				args := slices.Clone(global)
 				for _, a := range c.args {
 					args = append(args, strings.ReplaceAll(a, "OUT", out))
 				}
@@ -83,13 +92,13 @@ func TestToolCommandsRunHeadroomtool(t *testing.T) {
 				}
 				return r
 			}
-			direct, via := run(tool), run(headroom)
+			direct, via := run(tool, nil), run(headroom, c.global)
 			if direct.exit != c.exit {
 				t.Errorf("headroomtool %v: exit %d, want %d\n%s", c.args, direct.exit, c.exit, direct.stderr)
 			}
 			if via.exit != direct.exit || via.stdout != direct.stdout || via.stderr != direct.stderr {
 				t.Errorf("headroom %v differs from headroomtool: exit %d vs %d\nstdout %.200q\nvs     %.200q\nstderr %q\nvs     %q",
-					c.args, via.exit, direct.exit, via.stdout, direct.stdout, via.stderr, direct.stderr)
+					append(c.global, c.args...), via.exit, direct.exit, via.stdout, direct.stdout, via.stderr, direct.stderr)
 			}
 			if len(via.files) != len(direct.files) {
 				t.Errorf("headroom %v wrote %d files, headroomtool %d", c.args, len(via.files), len(direct.files))
@@ -99,10 +108,39 @@ func TestToolCommandsRunHeadroomtool(t *testing.T) {
 					t.Errorf("headroom %v: %s differs from headroomtool's", c.args, name)
 				}
 			}
-			if c.name == "generate" && len(direct.files) < 10 {
+			if strings.HasPrefix(c.name, "generate") && len(direct.files) < 10 {
 				t.Errorf("generate wrote %d files", len(direct.files))
 			}
 		})
+	}
+}
+
+// A global flag before a tool's command is checked by headroom, as before
+// serve: a bad value is a usage error naming the flag, and headroomtool
+// does not run.
+func TestToolCommandsRefuseBadGlobalFlags(t *testing.T) {
+	t.Parallel()
+	headroom := headroomBinary(t)
+	for _, global := range [][]string{{"--log.level=loud"}, {"--log.format", "xml"}, {"--no-such-flag"}} {
+		bad := global[len(global)-1] // the value, or the flag kingpin does not know
+		out := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(headroom, append(global, "generate", "--preset", "amas", "--out", out)...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+			t.Errorf("%v generate: %v, want exit 2\n%s", global, err, stderr.String())
+		}
+		if _, value, ok := strings.Cut(bad, "="); ok {
+			bad = value
+		}
+		if !strings.HasPrefix(stderr.String(), "headroom: ") || !strings.Contains(stderr.String(), bad) {
+			t.Errorf("%v generate: stderr %q does not name %s", global, stderr.String(), bad)
+		}
+		if files, _ := os.ReadDir(out); len(files) > 0 || stdout.Len() > 0 {
+			t.Errorf("%v generate ran headroomtool: %d files, stdout %.80q", global, len(files), stdout.String())
+		}
 	}
 }
 

@@ -16,9 +16,10 @@
 // Collectors see a small API. NewDesc declares a family: name, help, type
 // (Gauge, Counter or Histogram) and variable labels; nothing is guessed
 // from a name. NewSample is a gauge's or a counter's value of a
-// descriptor; NewHistogram builds a target's histogram. A Gatherer scrapes
-// its Sources concurrently, every series labelled with its source's name
-// as the target label, and Serve answers an HTTP scrape from it.
+// descriptor; NewHistogram builds a target's histogram. NewSources makes,
+// once for every scrape, the sources with the target label of each (its
+// name); a Gatherer scrapes them concurrently, every series labelled with
+// its source's, and Serve answers an HTTP scrape from it.
 //
 // Samples are never changed once made (a histogram is written as it
 // stands at each scrape), so a source may hand the same ones to any

@@ -28,7 +28,7 @@ import (
 type Gatherer struct {
 	ctx     context.Context
 	static  prometheus.Gatherer
-	sources []Source
+	sources Sources
 }
 
 // Source is one target of a scrape: every series it collects is labelled
@@ -40,10 +40,34 @@ type Source interface {
 	Collect(ctx context.Context) []prometheus.Metric
 }
 
+// Sources are the sources of a scrape, each with the target label pair
+// its series carry. They are made once, with the targets, and shared by
+// every scrape of them (the label pairs are never written to once made),
+// so that a scrape builds neither the list nor a label per source.
+type Sources struct {
+	sources []Source
+	targets []*dto.LabelPair
+}
+
+// NewSources prepares sources for any number of scrapes.
+func NewSources(sources ...Source) Sources {
+	s := Sources{sources: sources, targets: make([]*dto.LabelPair, len(sources))}
+	for i, src := range sources {
+		s.targets[i] = &dto.LabelPair{Name: proto.String(TargetLabel), Value: proto.String(src.Name())}
+	}
+	return s
+}
+
+// Only is the i-th source alone, with the same label pair: what a probe
+// of one target gathers.
+func (s Sources) Only(i int) Sources {
+	return Sources{sources: s.sources[i : i+1 : i+1], targets: s.targets[i : i+1 : i+1]}
+}
+
 // NewGatherer returns a gatherer that scrapes the sources concurrently
 // under ctx and, while they answer, the static registry (build info, Go
 // and process metrics) when there is one.
-func NewGatherer(ctx context.Context, static prometheus.Gatherer, sources ...Source) *Gatherer {
+func NewGatherer(ctx context.Context, static prometheus.Gatherer, sources Sources) *Gatherer {
 	return &Gatherer{ctx: ctx, static: static, sources: sources}
 }
 
@@ -52,8 +76,8 @@ func NewGatherer(ctx context.Context, static prometheus.Gatherer, sources ...Sou
 func (g *Gatherer) Gather() ([]*dto.MetricFamily, error) {
 	var static []*dto.MetricFamily
 	var errs []error
-	parts := gatherConcurrently(g, func(src Source) partialFamilies {
-		return sourceFamilies(targetLabel(src), src.Collect(g.ctx))
+	parts := gatherConcurrently(g, func(src Source, target *dto.LabelPair) partialFamilies {
+		return sourceFamilies(target, src.Collect(g.ctx))
 	}, func(fams []*dto.MetricFamily, err error) {
 		static = fams
 		if err != nil {
@@ -69,8 +93,8 @@ func (g *Gatherer) Gather() ([]*dto.MetricFamily, error) {
 // out.
 func (g *Gatherer) gatherText() []textPart {
 	var static textPart
-	parts := gatherConcurrently(g, func(src Source) textPart {
-		return sourceText(targetLabel(src), src.Collect(g.ctx))
+	parts := gatherConcurrently(g, func(src Source, target *dto.LabelPair) textPart {
+		return sourceText(target, src.Collect(g.ctx))
 	}, func(fams []*dto.MetricFamily, err error) {
 		static = staticText(fams)
 		if err != nil {
@@ -82,23 +106,18 @@ func (g *Gatherer) gatherText() []textPart {
 	return append([]textPart{static}, parts...)
 }
 
-// targetLabel is the label pair every series of src carries.
-func targetLabel(src Source) *dto.LabelPair {
-	return &dto.LabelPair{Name: proto.String(TargetLabel), Value: proto.String(src.Name())}
-}
-
 // gatherConcurrently turns each source's series into a part in its own
 // goroutine, as soon as the source answers: the faster targets' work is
 // done while the slowest one is still out. The static registry is
 // gathered meanwhile and handed to static.
-func gatherConcurrently[P any](g *Gatherer, part func(Source) P, static func([]*dto.MetricFamily, error)) []P {
-	parts := make([]P, len(g.sources))
+func gatherConcurrently[P any](g *Gatherer, part func(Source, *dto.LabelPair) P, static func([]*dto.MetricFamily, error)) []P {
+	parts := make([]P, len(g.sources.sources))
 	var wg sync.WaitGroup
-	for i, r := range g.sources {
+	for i, src := range g.sources.sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			parts[i] = part(r)
+			parts[i] = part(src, g.sources.targets[i])
 		}()
 	}
 	if g.static != nil {

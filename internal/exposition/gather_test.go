@@ -1,6 +1,7 @@
 package exposition
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -109,4 +110,52 @@ func families(static []*dto.MetricFamily, targets []string, results [][]promethe
 		parts[i] = sourceFamilies(&dto.LabelPair{Name: proto.String(TargetLabel), Value: proto.String(targets[i])}, metrics)
 	}
 	return merge(static, parts)
+}
+
+// fixedSource answers every scrape with the same series.
+type fixedSource struct {
+	name    string
+	metrics []prometheus.Metric
+}
+
+func (s fixedSource) Name() string                                { return s.name }
+func (s fixedSource) Collect(context.Context) []prometheus.Metric { return s.metrics }
+
+// Sources label every scrape's series with the label pairs made once by
+// NewSources, and Only gives a probe the same one: a scrape allocates no
+// label of its own per target.
+func TestSourcesLabelEveryScrapeOnce(t *testing.T) {
+	sources := NewSources(
+		fixedSource{"pg", []prometheus.Metric{NewSample(backendsDesc, 1, "app", "idle")}},
+		fixedSource{"replica", []prometheus.Metric{NewSample(backendsDesc, 2, "app", "idle")}},
+	)
+	targets := func(s Sources) map[string]*dto.LabelPair {
+		fams, err := NewGatherer(context.Background(), nil, s).Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*dto.LabelPair{}
+		for _, f := range fams {
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == TargetLabel {
+						out[l.GetValue()] = l
+					}
+				}
+			}
+		}
+		return out
+	}
+	first, second, probe := targets(sources), targets(sources), targets(sources.Only(1))
+	if len(first) != 2 || len(probe) != 1 || probe["replica"] == nil {
+		t.Fatalf("targets %v, probe of replica %v", first, probe)
+	}
+	for name, l := range first {
+		if second[name] != l {
+			t.Errorf("the second scrape labels %s with a new pair", name)
+		}
+	}
+	if probe["replica"] != first["replica"] {
+		t.Errorf("a probe of replica labels it with a new pair")
+	}
 }
