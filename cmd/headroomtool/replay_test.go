@@ -87,7 +87,7 @@ func TestReplayBinary(t *testing.T) {
 	if err != nil {
 		t.Fatalf("replay --format html: %v\n%s", err, errOut)
 	}
-	for _, want := range []string{"<!DOCTYPE html>", "2 → 7 queue-depth", "QueueDepthHigh {severity=\"critical\"}", "queue-depth (Value)"} {
+	for _, want := range []string{"<!DOCTYPE html>", "2 → 7 queue-depth", `QueueDepthHigh {severity=\"critical\"}`, "queue-depth (Value)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("html output lacks %q", want)
 		}
