@@ -15,7 +15,7 @@ LDFLAGS   := -s -w \
 CONFIG    ?= cmd/headroom/headroom.yml
 LISTEN    ?= :9630
 
-.PHONY: all build test lint generate bench e2e run demo clean
+.PHONY: all build test lint generate bench e2e run demo clean echarts
 
 all: build
 
@@ -61,6 +61,12 @@ lint:
 generate:
 	$(GO) run ./cmd/headroomtool generate --preset health-agent --out mixin/health-agent --dashboards-out mixin/dashboards --k8s-out mixin/k8s/health-agent
 	$(GO) run ./cmd/headroomtool generate --preset amas --out mixin/amas --k8s-out mixin/k8s/amas
+
+# The ECharts script the HTML pages embed (internal/charts/echarts/), with its
+# licence, from the npm registry at the release internal/charts pins: after
+# bumping go-echarts, pin the ECharts it targets, then run this.
+echarts:
+	internal/charts/refresh-echarts.sh
 
 # The whole bundle against real Prometheus and Alertmanager: induced causes
 # must page or ticket the right receiver and resolve (also part of `test`).

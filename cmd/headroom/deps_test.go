@@ -19,6 +19,9 @@ var generatorModules = []string{
 	"github.com/prometheus/prometheus",
 	"github.com/prometheus-operator",
 	"github.com/prometheus/alertmanager",
+	// The HTML pages of replay (internal/charts) and their browser tests.
+	"github.com/go-echarts",
+	"github.com/chromedp",
 }
 
 // The exporter's main package depends on none of the generators' modules;

@@ -53,7 +53,8 @@ func newReplayCommand(app *kingpin.Application) *replayCommand {
 	r.cmd.Flag("resolution", "Scrape interval of the series read from Prometheus, which sizes each query's chunk; default the config's scrape_interval.").DurationVar(&r.resolution)
 	r.cmd.Flag("input", "File of series in promtool's input_series notation (interval: and input_series:), instead of Prometheus.").StringVar(&r.input)
 	r.cmd.Flag("initial", "Replicas at the start; default the autoscaler's minimum.").Int32Var(&r.initial)
-	r.cmd.Flag("format", "Output format: text or json.").Default("text").EnumVar(&r.format, "text", "json")
+	r.cmd.Flag("format", "Output format: text, json, or html (one self-contained page of charts: load, replicas, scale events, alerts).").
+		Default("text").EnumVar(&r.format, "text", "json", "html")
 	r.cmd.Flag("progress", "Report progress on stderr (each chunk loaded from Prometheus, then every 10 % of the steps) even when it is not a terminal.").BoolVar(&r.progress)
 	return r
 }
@@ -113,8 +114,11 @@ func (r *replayCommand) run() error {
 	if err != nil {
 		return err
 	}
-	if r.format == "json" {
+	switch r.format {
+	case "json":
 		return rep.WriteJSON(r.out)
+	case "html":
+		return rep.WriteHTML(r.out)
 	}
 	return rep.WriteText(r.out)
 }

@@ -7,10 +7,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/headroom-dev/headroom/internal/charts/chartstest"
 	"github.com/headroom-dev/headroom/internal/testenv"
 )
 
@@ -77,6 +79,33 @@ func TestReplayBinary(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "replay: 50%") || !strings.Contains(errOut, "replay: 100%") {
 		t.Errorf("--progress printed %q", errOut)
+	}
+
+	// The page opens in a real chromium, offline, every chart drawn: the
+	// replicas, each trigger, the alerts.
+	out, errOut, err = run("--input", data+"step-up.yaml", "--format", "html")
+	if err != nil {
+		t.Fatalf("replay --format html: %v\n%s", err, errOut)
+	}
+	for _, want := range []string{"<!DOCTYPE html>", "2 → 7 queue-depth", `QueueDepthHigh {severity=\"critical\"}`, "queue-depth (Value)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("html output lacks %q", want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "replay.html")
+	if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	page, err := chartstest.Start(t).Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replicas, requests-per-pod, queue-depth, alerts.
+	if len(page.Charts) != 4 {
+		t.Errorf("%d charts, want 4: %+v", len(page.Charts), page.Charts)
+	}
+	for _, p := range page.Problems() {
+		t.Errorf("replay --format html in chromium: %s", p)
 	}
 
 	for _, c := range []struct {

@@ -51,6 +51,8 @@ type Report struct {
 	ShortHistory []AlertWindow `json:"alerts_window_longer_than_history"`
 	Alerts       []AlertSpan   `json:"alerts"`
 	Steps        []StepReport  `json:"steps"`
+	// The scaler's bounds, for the page's replica chart.
+	minReplicas, maxReplicas int32
 }
 
 // TriggerReport is one trigger of the scaler and where its value came from.
@@ -154,7 +156,7 @@ func newReport(cfg *catalogue.Config, sc Scaler, source string, start, end time.
 	h := newHPA(spec)
 	r := &Report{Source: source, Preset: cfg.Preset, Service: cfg.Service, Scaler: sc.Kind + " " + sc.Name, Notes: sc.Notes,
 		Start: start, End: end, Step: Duration(step), Initial: initial, Peak: res.Peak, Thrash: res.Thrash,
-		ThrashWindow: Duration(h.cooldown), Events: res.Events, Alerts: spans}
+		ThrashWindow: Duration(h.cooldown), Events: res.Events, Alerts: spans, minReplicas: spec.MinReplicas, maxReplicas: spec.MaxReplicas}
 	if r.Events == nil {
 		r.Events = []Event{}
 	}
@@ -276,18 +278,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "  note: %s\n", n)
 	}
-	fmt.Fprintf(&b, "replicas: %d at the start, peak %d, %d scale events, thrash %d (direction changes within %s)\n",
-		r.Initial, r.Peak, len(r.Events), r.Thrash, time.Duration(r.ThrashWindow))
-	switch g := r.DBGuard; {
-	case !g.Enabled:
-		fmt.Fprintln(&b, "DB-connection guard: off (autoscaling.db gives no pool size or no usable connections)")
-	case g.CrossedAt != nil:
-		fmt.Fprintf(&b, "DB-connection guard: CROSSED at %s: %d replicas x %d connections per pod = %d > %d usable (%s)\n",
-			r.at(*g.CrossedAt), g.ReplicasAtCrossed, g.PoolSizePerPod, int(g.ReplicasAtCrossed)*g.PoolSizePerPod, g.UsableAtCrossed, g.UsableFrom)
-	default:
-		fmt.Fprintf(&b, "DB-connection guard: never crossed (peak %d connections of %d usable, %s; %d per pod)\n",
-			g.PeakConnections, g.UsableConnections, g.UsableFrom, g.PoolSizePerPod)
-	}
+	fmt.Fprintln(&b, r.replicasLine())
+	fmt.Fprintln(&b, r.dbGuardLine())
 	if r.StaleGaps != nil {
 		fmt.Fprintf(&b, "series stopped, read as stale from one scrape interval after their last sample: %d\n", *r.StaleGaps)
 	}
@@ -367,6 +359,26 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	return tw.Flush()
+}
+
+// replicasLine sums the replicas up, for the text and the page.
+func (r *Report) replicasLine() string {
+	return fmt.Sprintf("replicas: %d at the start, peak %d, %d scale events, thrash %d (direction changes within %s)",
+		r.Initial, r.Peak, len(r.Events), r.Thrash, time.Duration(r.ThrashWindow))
+}
+
+// dbGuardLine says what the DB-connection guard found, for the text and the page.
+func (r *Report) dbGuardLine() string {
+	switch g := r.DBGuard; {
+	case !g.Enabled:
+		return "DB-connection guard: off (autoscaling.db gives no pool size or no usable connections)"
+	case g.CrossedAt != nil:
+		return fmt.Sprintf("DB-connection guard: CROSSED at %s: %d replicas x %d connections per pod = %d > %d usable (%s)",
+			r.at(*g.CrossedAt), g.ReplicasAtCrossed, g.PoolSizePerPod, int(g.ReplicasAtCrossed)*g.PoolSizePerPod, g.UsableAtCrossed, g.UsableFrom)
+	default:
+		return fmt.Sprintf("DB-connection guard: never crossed (peak %d connections of %d usable, %s; %d per pod)",
+			g.PeakConnections, g.UsableConnections, g.UsableFrom, g.PoolSizePerPod)
+	}
 }
 
 // alertLabels are the labels that tell alert instances apart, without
