@@ -186,7 +186,7 @@ func apiRemaining(cfg *Config, p PromQL, add func(Remaining)) {
 	add(service(p, cpu, ResourceAPICPU, "API CPU per service", "sum", "avg"))
 	add(mem)
 	// The fullest instance is the one OOM-killed first (as MemoryHigh's signal).
-	add(service(p, mem, ResourceAPIMemory, "API memory per service (its fullest instance)", "min", "min"))
+	add(service(p, mem, ResourceAPIMemory, "API memory per service, its fullest instance", "min", "min"))
 
 	if c := cfg.Resources.NetworkBytesPerSecond; c > 0 {
 		var rx, tx string
@@ -203,7 +203,7 @@ func apiRemaining(cfg *Config, p PromQL, add func(Remaining)) {
 			Limit: "resources.network_bytes_per_second"}
 		constant(&net, c, fmt.Sprintf("(%s > %s %s or %s)", rx, p.On(inst...), tx, tx))
 		add(net)
-		add(service(p, net, ResourceAPINetwork, "API network per service (its busiest instance)", "min", "min"))
+		add(service(p, net, ResourceAPINetwork, "API network per service, its busiest instance", "min", "min"))
 	}
 }
 

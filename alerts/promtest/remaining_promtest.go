@@ -207,8 +207,8 @@ func remainingTests(b *catalogue.Bundle) ([]testGroup, error) {
 			shares += catalogue.UnitRatio.Format(in.share)
 		}
 		groups = append(groups, testGroup{
-			Name: fmt.Sprintf("headroom of %s: used at %s of a limit of %s %s leaves %s", r.Title, shares, catalogue.Num(limit), r.Counts,
-				recordNames(r, services)),
+			Name: fmt.Sprintf("headroom of %s used at %s of a limit of %s %s: the limit less the usage%s", r.Title, shares,
+				catalogue.Num(limit), r.Counts, servicesText(services)),
 			Interval: model.Duration(testStep), InputSeries: f.series, PromQLTests: exprs,
 		})
 
@@ -261,7 +261,7 @@ func remainingInstances(f *fx, r catalogue.Remaining, fix remainingFixture, n in
 	}
 	name := r.Labels[len(r.Labels)-1]
 	other := first[name] + "-1"
-	if !f.mayVary(name, other) {
+	if !f.mayVary(name, first[name], other) {
 		return out
 	}
 	f.relabel = map[string]string{name: other}
@@ -271,9 +271,10 @@ func remainingInstances(f *fx, r catalogue.Remaining, fix remainingFixture, n in
 	return append(out, fedInstance{second, remainingShares[1]})
 }
 
-// mayVary reports whether every selector of the config selects a series
-// whose label name has value v.
-func (f *fx) mayVary(name, v string) bool {
+// mayVary reports whether every selector of the config that selects the
+// fed value of a label selects v too: those that do not select the fed
+// value are another source's.
+func (f *fx) mayVary(name, fed, v string) bool {
 	s := f.cfg.Selectors
 	for _, sel := range []string{s.API, s.Cadvisor, s.KubeStateMetrics, s.Node, f.cfg.PromQL().PodSelector()} {
 		if sel == "" {
@@ -285,7 +286,7 @@ func (f *fx) mayVary(name, v string) bool {
 			return false
 		}
 		for _, m := range ms {
-			if m.Name == name && !m.Matches(v) {
+			if m.Name == name && m.Matches(fed) && !m.Matches(v) {
 				return false
 			}
 		}
@@ -329,10 +330,11 @@ func roundExpr(cfg *catalogue.Config, record string) string {
 	return "round(" + cfg.PromQL().Service(record) + ", 0.001)"
 }
 
-func recordNames(r catalogue.Remaining, services []catalogue.Remaining) string {
-	out := fmt.Sprintf("limit - usage per %s", r.Title)
+// servicesText names the service-wide resources a test also checks.
+func servicesText(services []catalogue.Remaining) string {
+	out := ""
 	for _, s := range services {
-		out += fmt.Sprintf(", and %s (%s of the remaining, %s of the ratios)", s.Title, s.Agg, s.RatioAgg)
+		out += fmt.Sprintf("; %s: the %s of what is left, the %s of the ratios", s.Title, s.Agg, s.RatioAgg)
 	}
 	return out
 }
