@@ -134,9 +134,11 @@ func (p PromQL) minus(limit, usage string, on ...string) string {
 	return fmt.Sprintf("(%s)\n  - %s %s", limit, p.On(on...), usage)
 }
 
-// over is a recorded remaining over its limit, matched on the labels.
-func (p PromQL) over(record, limit string, on ...string) string {
-	return fmt.Sprintf("%s\n  / %s (%s)", p.Service(record), p.On(on...), limit)
+// share is 1 - usage over the limit, matched on the labels: the remaining
+// ratio, with the usage rather than the remaining record as numerator so
+// that a limit at 0 leaves the division absent, never +Inf.
+func (p PromQL) share(usage, limit string, on ...string) string {
+	return fmt.Sprintf("1 - %s\n  / %s (%s)", usage, p.On(on...), limit)
 }
 
 func apiRemaining(cfg *Config, p PromQL, add func(Remaining)) {
@@ -166,21 +168,23 @@ func apiRemaining(cfg *Config, p PromQL, add func(Remaining)) {
 		cad := cfg.Selectors.Cadvisor
 		cpu.Usage, cpu.Limit = "rate(container_cpu_usage_seconds_total) (cAdvisor)", `kube_pod_container_resource_limits{resource="cpu"} (kube-state-metrics), summed over the pod's containers`
 		cpu.Expr = p.minus(ksmLimit("cpu"), rate("container_cpu_usage_seconds_total", cad), inst...)
-		cpu.RatioExpr = p.over(cpu.ID.Record(), ksmLimit("cpu"), inst...)
+		cpu.RatioExpr = p.share(rate("container_cpu_usage_seconds_total", cad), ksmLimit("cpu"), inst...)
 		mem.Usage, mem.Limit = "container_memory_working_set_bytes (cAdvisor)", `kube_pod_container_resource_limits{resource="memory"} (kube-state-metrics), summed over the pod's containers`
-		mem.Expr = p.minus(ksmLimit("memory"), p.Agg("sum", Sel("container_memory_working_set_bytes", cad), inst...), inst...)
-		mem.RatioExpr = p.over(mem.ID.Record(), ksmLimit("memory"), inst...)
+		working := p.Agg("sum", Sel("container_memory_working_set_bytes", cad), inst...)
+		mem.Expr = p.minus(ksmLimit("memory"), working, inst...)
+		mem.RatioExpr = p.share(working, ksmLimit("memory"), inst...)
 	case SourceNode:
 		// What is left is what is idle: the idle CPU seconds per second are
 		// the cores no one uses, MemAvailable the memory.
-		cores := p.Agg("count", Sel("node_cpu_seconds_total", node, `mode="idle"`), inst...)
 		cpu.Usage, cpu.Limit = "the non-idle share of rate(node_cpu_seconds_total)", `the node's CPUs: count(node_cpu_seconds_total{mode="idle"}) (node_exporter)`
 		cpu.Expr = rate("node_cpu_seconds_total", node, `mode="idle"`)
-		cpu.RatioExpr = p.over(cpu.ID.Record(), cores, inst...)
+		// The idle share of each CPU, averaged: idle cores over cores.
+		cpu.RatioExpr = p.Agg("avg", fmt.Sprintf("rate(%s[%s])", Sel("node_cpu_seconds_total", node, `mode="idle"`), Dur(resW)), inst...)
 		total := p.Agg("sum", Sel("node_memory_MemTotal_bytes", node), inst...) + " > 0"
 		mem.Usage, mem.Limit = "node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes (node_exporter)"
-		mem.Expr = fmt.Sprintf("%s\n  and %s (%s)", p.Agg("sum", Sel("node_memory_MemAvailable_bytes", node), inst...), p.On(inst...), total)
-		mem.RatioExpr = p.over(mem.ID.Record(), total, inst...)
+		avail := p.Agg("sum", Sel("node_memory_MemAvailable_bytes", node), inst...)
+		mem.Expr = fmt.Sprintf("%s\n  and %s (%s)", avail, p.On(inst...), total)
+		mem.RatioExpr = fmt.Sprintf("%s\n  / %s (%s)", avail, p.On(inst...), total)
 	}
 	add(cpu)
 	add(service(p, cpu, ResourceAPICPU, "API CPU per service", "sum", "avg"))
@@ -256,7 +260,7 @@ func dbRemaining(cfg *Config, p PromQL, add func(Remaining)) {
 	}
 	oneToOne := func(r Remaining, limit, usage string) Remaining {
 		r.Expr = p.minus(limit, usage, r.Labels...)
-		r.RatioExpr = p.over(r.ID.Record(), limit, r.Labels...)
+		r.RatioExpr = p.share(usage, limit, r.Labels...)
 		return r
 	}
 
@@ -299,30 +303,34 @@ func dbRemaining(cfg *Config, p PromQL, add func(Remaining)) {
 		Group: GroupPgBouncer, Labels: []string{"target", "database", "user"},
 		Usage: `headroom_pgbouncer_pool_server_connections{state="active"} (linked to a client, as DBPoolHigh counts)`,
 		Limit: "headroom_pgbouncer_database_pool_size + headroom_pgbouncer_database_reserve_pool_size: pool_size (or default_pool_size) + reserve_pool"}
-	pool.Expr = fmt.Sprintf("%s\n  - %s group_right %s", limit, p.On(dbOf...),
-		sumOf("headroom_pgbouncer_pool_server_connections", kind.PgBouncer, pool.Labels, `state="active"`))
-	pool.RatioExpr = fmt.Sprintf("%s\n  / %s group_left %s", p.Service(pool.ID.Record()), p.On(dbOf...), limit)
+	active := sumOf("headroom_pgbouncer_pool_server_connections", kind.PgBouncer, pool.Labels, `state="active"`)
+	pool.Expr = fmt.Sprintf("%s\n  - %s group_right %s", limit, p.On(dbOf...), active)
+	pool.RatioExpr = fmt.Sprintf("1 - %s\n  / %s group_left %s", active, p.On(dbOf...), limit)
 	add(pool)
 }
 
 func redisRemaining(p PromQL, add func(Remaining)) {
 	tl := []string{"target"}
 	maxOf := func(metric string, by ...string) string { return p.Agg("max", p.Headroom(metric, kind.Redis), by...) }
-	limit := maxOf("headroom_redis_memory_limit_bytes", "target", "source") + " > 0"
+	// Filtered inside the aggregation, so that it can stand after
+	// group_right, where a parenthesis would read as labels.
+	limit := p.Agg("max", p.Headroom("headroom_redis_memory_limit_bytes", kind.Redis)+" > 0", "target", "source")
 	mem := Remaining{ID: ResourceRedisMemory, Title: "Redis memory", Unit: UnitBytes, Counts: "bytes", Group: GroupRedis,
 		Labels: []string{"target", "source"}, Usage: "headroom_redis_memory_used_bytes (used_memory)",
 		Limit: "headroom_redis_memory_limit_bytes, as RedisMemoryNearMax: maxmemory, else the target's memory_limit_bytes, " +
 			"else the system's memory (label source); absent when none is known"}
-	mem.Expr = fmt.Sprintf("(%s)\n  - %s group_left %s", limit, p.On(tl...), maxOf("headroom_redis_memory_used_bytes", tl...))
-	mem.RatioExpr = p.over(mem.ID.Record(), limit, mem.Labels...)
+	used := maxOf("headroom_redis_memory_used_bytes", tl...)
+	mem.Expr = fmt.Sprintf("%s\n  - %s group_left %s", limit, p.On(tl...), used)
+	mem.RatioExpr = fmt.Sprintf("1 - %s\n  / %s group_right %s", used, p.On(tl...), limit)
 	add(mem)
 	// Replicas count against maxclients too; connected_clients leaves them out.
 	clients := Remaining{ID: ResourceRedisClients, Title: "Redis clients", Unit: UnitCount, Counts: "connections", Group: GroupRedis,
 		Labels: tl, Usage: "headroom_redis_connected_clients + headroom_redis_connected_replicas",
 		Limit: "headroom_redis_max_clients: maxclients"}
 	maxClients := maxOf("headroom_redis_max_clients", tl...) + " > 0"
-	clients.Expr = p.minus(maxClients, fmt.Sprintf("(%s + %s %s)", maxOf("headroom_redis_connected_clients", tl...), p.On(tl...),
-		maxOf("headroom_redis_connected_replicas", tl...)), tl...)
-	clients.RatioExpr = p.over(clients.ID.Record(), maxClients, tl...)
+	connected := fmt.Sprintf("(%s + %s %s)", maxOf("headroom_redis_connected_clients", tl...), p.On(tl...),
+		maxOf("headroom_redis_connected_replicas", tl...))
+	clients.Expr = p.minus(maxClients, connected, tl...)
+	clients.RatioExpr = p.share(connected, maxClients, tl...)
 	add(clients)
 }
