@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/headroom-dev/headroom/catalogue"
 
@@ -16,11 +17,14 @@ import (
 // order and groups independently, so a rule that reads another group's
 // series (saturation reads the API, DB pool and Redis signals) would see
 // them one evaluation late, or not at all on the first (pint's
-// rule/dependency). The SLOs are one group for the same reason. The scope
+// rule/dependency). The SLOs are one group for the same reason, and so is
+// the headroom left on each resource (remainingGroup). The scope
 // records of scoped triggers end the signals' group, after the signals
 // they label.
 func RecordingRules(bundle *catalogue.Bundle) rulefmt.RuleGroups {
-	return recordingRules(bundle.Config, bundle.Signals, bundle.Triggers)
+	out := recordingRules(bundle.Config, bundle.Signals, bundle.Triggers)
+	out.Groups = slices.Insert(out.Groups, 1, remainingGroup(bundle))
+	return out
 }
 
 func recordingRules(cfg *catalogue.Config, signals []catalogue.Signal, cat []catalogue.Trigger) rulefmt.RuleGroups {

@@ -141,6 +141,7 @@ func renderRunbook(bundle *catalogue.Bundle) []byte {
 			"%s for %s's rules: label `scope` names the first `where` entry that matches the series; none when no entry does.",
 			r.Trigger.Signal.Title, r.Trigger.ID)))
 	}
+	w("%s", remainingRunbook(bundle))
 	w("\n## Inputs\n\nBesides headroom's own `headroom_*` series, the bundle reads:\n\n")
 	used := bundle.UsedExternals()
 	for _, e := range catalogue.Inputs(cfg) {

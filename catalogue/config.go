@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"sort"
@@ -105,6 +106,10 @@ type API struct {
 	InstanceLabels []string `yaml:"instance_labels"`
 	// RateWindow is the range of rate() over the API's counters.
 	RateWindow model.Duration `yaml:"rate_window"`
+	// CapacityPerPod is the request rate one instance can serve, what the
+	// request-rate headroom is measured against; 0 takes RequestRateHigh's
+	// threshold, and without that trigger there is no request-rate headroom.
+	CapacityPerPod float64 `yaml:"capacity_per_pod"`
 }
 
 // Resource sources for the API's CPU and memory utilisation.
@@ -411,6 +416,9 @@ func (c *Config) Validate() error {
 		if !labelNameRE.MatchString(l) {
 			bad("api.instance_labels", "%q is not a label name", l)
 		}
+	}
+	if v := c.API.CapacityPerPod; v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		bad("api.capacity_per_pod", "%s must be > 0 (requests per second one instance can serve), or 0 for RequestRateHigh's threshold", Num(v))
 	}
 	if c.ScrapeInterval <= 0 {
 		bad("scrape_interval", "must be positive")

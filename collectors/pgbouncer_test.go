@@ -426,3 +426,29 @@ func TestPgBouncerMissingColumnLog(t *testing.T) {
 		}
 	}
 }
+
+// TestPgBouncerPoolLimitsLive: the limits the pool and client headroom
+// rules add up (pool_size + reserve_pool per pool, max_client_conn) are
+// what PgBouncer resolves for a database that sets none of its own: the
+// defaults, not 0 or -1.
+func TestPgBouncerPoolLimitsLive(t *testing.T) {
+	t.Parallel()
+	e := pgbStart(t, testenv.PgBouncerOptions{DefaultPoolSize: 4, ReservePoolSize: 3, MaxClientConn: 150, Databases: []string{"postgres"}})
+	got := e.scrape(t, 10*time.Second)
+	if got[pgbUp].value != 1 {
+		t.Fatalf("up = %v; log:\n%s", got[pgbUp].value, e.bouncer.Log())
+	}
+	for _, want := range []struct {
+		key   string
+		value float64
+	}{
+		{seriesKey("headroom_pgbouncer_database_pool_size", "database", "postgres"), 4},
+		{seriesKey("headroom_pgbouncer_database_reserve_pool_size", "database", "postgres"), 3},
+		{seriesKey("headroom_pgbouncer_config_max_client_connections"), 150},
+		{seriesKey("headroom_pgbouncer_config_reserve_pool_size"), 3},
+	} {
+		if s, ok := got[want.key]; !ok || s.value != want.value {
+			t.Errorf("%s = %v (present %v), want %v", want.key, s.value, ok, want.value)
+		}
+	}
+}

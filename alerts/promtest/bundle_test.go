@@ -121,7 +121,7 @@ triggers:
 var variants = []variant{
 	{name: "health-agent", cfg: preset("health-agent")},
 	{name: "amas", cfg: preset("amas")},
-	{name: "health-agent-cadvisor", tests: []string{"api-test.yaml", "capacity-test.yaml", "headroom-test.yaml", FileInputsAbsentTests}, cfg: fromYAML("health-agent", `
+	{name: "health-agent-cadvisor", tests: []string{"api-test.yaml", "capacity-test.yaml", "headroom-test.yaml", FileInputsAbsentTests, FileRemainingTests}, cfg: fromYAML("health-agent", `
 resources:
   source: cadvisor
   network_bytes_per_second: 12500000
@@ -133,8 +133,8 @@ selectors:
 	// namespace, so pods of one service in two namespaces alert at their
 	// own thresholds (the scope's generated group feeds both namespaces at
 	// one value between them).
-	{name: "health-agent-cadvisor-namespaces", tests: []string{"api-test.yaml", "capacity-test.yaml"}, cfg: fromYAML("health-agent", namespacesYAML)},
-	{name: "health-agent-node", tests: []string{"api-test.yaml", "capacity-test.yaml", FileInputsAbsentTests}, cfg: fromYAML("health-agent", `
+	{name: "health-agent-cadvisor-namespaces", tests: []string{"api-test.yaml", "capacity-test.yaml", FileRemainingTests}, cfg: fromYAML("health-agent", namespacesYAML)},
+	{name: "health-agent-node", tests: []string{"api-test.yaml", "capacity-test.yaml", FileInputsAbsentTests, FileRemainingTests}, cfg: fromYAML("health-agent", `
 resources:
   source: node
   network_bytes_per_second: 12500000
@@ -156,7 +156,7 @@ autoscaling:
 	// Scoped thresholds: pools, targets and a cluster with their own
 	// threshold or for beside the defaults; the generated tests feed a scope
 	// and the default at one value that only one of them fires at.
-	{name: "health-agent-scoped", tests: []string{"api-test.yaml", "db-pool-test.yaml", "postgresql-test.yaml", "redis-test.yaml"},
+	{name: "health-agent-scoped", tests: []string{"api-test.yaml", "db-pool-test.yaml", "postgresql-test.yaml", "redis-test.yaml", FileRemainingTests},
 		cfg: fromYAML("health-agent", scopedYAML)},
 	{name: "amas-multi-cluster", cfg: fromYAML("amas", `
 cluster_label: cluster

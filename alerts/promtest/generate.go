@@ -35,6 +35,12 @@ func Generate(bundle *catalogue.Bundle) (alerts.Files, error) {
 		tests["slo-test.yaml"] = testFile{RuleFiles: ruleFiles, EvaluationInterval: model.Duration(testStep),
 			GroupEvalOrder: order, Tests: sg}
 	}
+	if rg, err := remainingTests(bundle); err != nil {
+		return nil, fmt.Errorf("tests of the headroom left: %w", err)
+	} else if len(rg) > 0 {
+		tests[FileRemainingTests] = testFile{RuleFiles: ruleFiles, EvaluationInterval: model.Duration(testStep),
+			GroupEvalOrder: order, Tests: rg}
+	}
 	absent, err := inputsAbsentTests(cfg, cat, rec, alerting)
 	if err != nil {
 		return nil, err
