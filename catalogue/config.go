@@ -56,6 +56,8 @@ type Config struct {
 	Autoscaling Autoscaling `yaml:"autoscaling"`
 	// SLOs are the API's objectives that burn-rate alerts are made for (slo.go).
 	SLOs SLOs `yaml:"slos"`
+	// Report configures `headroom report` (report.go).
+	Report Report `yaml:"report"`
 
 	// Triggers overrides catalogue entries by id (see Catalogue):
 	// thresholds, durations, hysteresis margin, or enabled: false.
@@ -339,6 +341,7 @@ func defaults() *Config {
 		Triggers:    map[string]Override{},
 		Autoscaling: defaultAutoscaling(),
 		SLOs:        SLOs{Window: model.Duration(30 * 24 * time.Hour)},
+		Report:      Report{Prices: defaultPrices()},
 	}
 }
 
@@ -367,6 +370,7 @@ func (c *Config) Validate() error {
 	if c.RunbookURL == "" {
 		bad("runbook_url", "must be set")
 	}
+	c.Report.validate(bad)
 	for _, s := range c.Include {
 		if !contains(knownSets, s) {
 			bad("include", "unknown trigger set %q (known: %s)", s, strings.Join(knownSets, ", "))
