@@ -114,3 +114,32 @@ func (r Report) validate(bad func(field, format string, args ...any)) {
 		}
 	}
 }
+
+// SizingTier is a row of the HA guide's sizing table: concurrent users
+// to API instances and Redis memory.
+type SizingTier struct {
+	Users, Instances, RedisMemory string
+	// MaxUsers is the tier's upper bound (0 for the last, unbounded);
+	// MinInstances the fewest instances it recommends.
+	MaxUsers, MinInstances int
+}
+
+// Sizing is the HA guide's "concurrent users → instances" table, as the
+// overview dashboard shows it and `headroom report` applies it.
+var Sizing = []SizingTier{
+	{"0–100", "1", "256 MB", 100, 1},
+	{"100–300", "2–3", "256 MB", 300, 2},
+	{"300–500", "3–5", "512 MB", 500, 3},
+	{"500–1000", "5–10", "1 GB", 1000, 5},
+	{"1000+", "10+, with PostgreSQL read replicas", "2 GB+", 0, 10},
+}
+
+// SizingFor is the sizing row of a number of concurrent users.
+func SizingFor(users float64) SizingTier {
+	for _, t := range Sizing {
+		if t.MaxUsers == 0 || users <= float64(t.MaxUsers) {
+			return t
+		}
+	}
+	return Sizing[len(Sizing)-1]
+}
