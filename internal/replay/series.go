@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/storage"
 	"gopkg.in/yaml.v3"
@@ -61,13 +62,23 @@ func EvaluateRange(ctx context.Context, bundle *catalogue.Bundle, src Source, op
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, alerts.FileRules)
-	if err := os.WriteFile(path, files[alerts.FileRules], 0o600); err != nil {
+	var all rulefmt.RuleGroups
+	if err := yaml.Unmarshal(files[alerts.FileRules], &all); err != nil {
+		return nil, fmt.Errorf("generated %s: %w", alerts.FileRules, err)
+	}
+	// Only the records the expressions read, through the records those
+	// read: the SLO rules' windows of days cost minutes over a week.
+	rgs, err := neededRecords(all, exprs)
+	if err != nil {
 		return nil, err
 	}
-	var rgs rulefmt.RuleGroups
-	if err := yaml.Unmarshal(files[alerts.FileRules], &rgs); err != nil {
-		return nil, fmt.Errorf("generated %s: %w", alerts.FileRules, err)
+	path := filepath.Join(dir, alerts.FileRules)
+	data, err := yaml.Marshal(rgs)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return nil, err
 	}
 	var groupKeys, ruleExprs []string
 	recorded := map[string]string{}
@@ -234,4 +245,63 @@ func (p *PrometheusSource) evaluateRange(ctx context.Context, start, end time.Ti
 		}
 	}
 	return rng, nil
+}
+
+// neededRecords keeps the recording rules that exprs read, directly or
+// through other records, in their groups and order.
+func neededRecords(all rulefmt.RuleGroups, exprs []string) (rulefmt.RuleGroups, error) {
+	byName := map[string][]string{}
+	for _, g := range all.Groups {
+		for _, r := range g.Rules {
+			if r.Record != "" {
+				byName[r.Record] = append(byName[r.Record], r.Expr)
+			}
+		}
+	}
+	need := map[string]bool{}
+	p := parser.NewParser(parser.Options{})
+	var visit func(e string) error
+	visit = func(e string) error {
+		expr, err := p.ParseExpr(e)
+		if err != nil {
+			return fmt.Errorf("query %q: %w", e, err)
+		}
+		var names []string
+		parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
+			if vs, ok := node.(*parser.VectorSelector); ok {
+				if _, rec := byName[vs.Name]; rec && !need[vs.Name] {
+					need[vs.Name] = true
+					names = append(names, vs.Name)
+				}
+			}
+			return nil
+		})
+		for _, n := range names {
+			for _, e := range byName[n] {
+				if err := visit(e); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	for _, e := range exprs {
+		if err := visit(e); err != nil {
+			return rulefmt.RuleGroups{}, err
+		}
+	}
+	var out rulefmt.RuleGroups
+	for _, g := range all.Groups {
+		kept := g
+		kept.Rules = nil
+		for _, r := range g.Rules {
+			if r.Record != "" && need[r.Record] {
+				kept.Rules = append(kept.Rules, r)
+			}
+		}
+		if len(kept.Rules) > 0 {
+			out.Groups = append(out.Groups, kept)
+		}
+	}
+	return out, nil
 }
