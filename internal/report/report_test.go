@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -65,6 +66,8 @@ func evaluateStory(t *testing.T) *report.Report {
 		t.Fatal(err)
 	}
 	t.Logf("evaluated 7 days at a 5m step in %s", time.Since(started).Round(time.Millisecond))
+	// The file's temporary path would change the example at each run.
+	rng.Source = "the synthetic week of internal/report/history_test.go"
 	rep, err := report.Build(b, in, rng)
 	if err != nil {
 		t.Fatal(err)
@@ -167,4 +170,19 @@ func TestExampleReportIsCurrent(t *testing.T) {
 		}
 	}
 	drift.Check(t, dir, files)
+}
+
+// docs/report.md lists every field of the config's report section.
+func TestDocsListEveryReportField(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/report.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := reflect.TypeOf(catalogue.Report{})
+	for i := range typ.NumField() {
+		name := strings.Split(typ.Field(i).Tag.Get("yaml"), ",")[0]
+		if !strings.Contains(string(doc), "| `"+name+"` |") {
+			t.Errorf("docs/report.md has no row for report.%s", name)
+		}
+	}
 }
