@@ -144,8 +144,8 @@ func (r *reportCommand) run() error {
 	if err != nil {
 		return err
 	}
-	if rep.Failed() {
-		return &exitError{exitReportFailed, errors.New("a checklist item or post-scaling target failed")}
+	if failed := rep.Failed(); len(failed) > 0 {
+		return &exitError{exitReportFailed, fmt.Errorf("failed: %s", strings.Join(failed, "; "))}
 	}
 	return nil
 }

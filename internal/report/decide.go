@@ -72,14 +72,15 @@ func (h history) decide(r *Report, b *catalogue.Bundle, users *float64, bottlene
 	} else {
 		add("PostgreSQL", "table partitioning", NotEvaluated, fmt.Sprintf("query latency p95 %.3g s: the guide gives no threshold; judge with it", *lat))
 	}
-	hit, ev := mean(h.get("hit")), peak(h.get("evictions"))
+	// The last day's: a cache that started missing this week is judged by now.
+	hit, ev := mean(h.lastDay(h.get("hit"))), peak(h.lastDay(h.get("evictions")))
 	switch {
 	case hit == nil && ev == nil:
 		add("Redis", "more memory", Unknown, "no hit rate or evictions")
 	default:
 		low := hit != nil && *hit < lowHitRate
 		evicting := ev != nil && *ev > 0
-		add("Redis", "more memory", statusIf(low || evicting), fmt.Sprintf("hit rate %s (low under %s), evictions peak %s/s", fmtPct(hit), pct(lowHitRate), fmtNum(ev)))
+		add("Redis", "more memory", statusIf(low || evicting), fmt.Sprintf("last day: hit rate %s (low under %s), evictions peak %s/s", fmtPct(hit), pct(lowHitRate), fmtNum(ev)))
 	}
 	if bytes := peak(h.get("redis_bytes")); bytes == nil {
 		add("Redis", "Redis Cluster", Unknown, "no headroom_redis_memory_used_bytes")

@@ -124,20 +124,21 @@ type Validation struct {
 	Targets []Item    `json:"targets"`
 }
 
-// Failed says whether any checklist item or post-scaling target failed:
-// the exit status CI gates on.
-func (r *Report) Failed() bool {
+// Failed names the checklist items and post-scaling targets that failed:
+// any fails the exit status CI gates on.
+func (r *Report) Failed() []string {
+	var out []string
 	for _, it := range r.Checklist {
 		if it.Status == Fail {
-			return true
+			out = append(out, it.Name)
 		}
 	}
 	if r.Validation != nil {
 		for _, it := range r.Validation.Targets {
 			if it.Status == Fail {
-				return true
+				out = append(out, "post-scaling "+it.Name)
 			}
 		}
 	}
-	return false
+	return out
 }
