@@ -3,7 +3,7 @@
 // replays past series through them. It is the exporter's companion, as
 // promtool is Prometheus's: the generators link Prometheus, Alertmanager,
 // Kubernetes and Grafana packages that the exporter (cmd/headroom) must not
-// pay for, so they live in this binary, and `headroom generate|replay|preset`
+// pay for, so they live in this binary, and `headroom generate|replay|preset|report`
 // re-executes it.
 package main
 
