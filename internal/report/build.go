@@ -126,8 +126,8 @@ func Build(b *catalogue.Bundle, inputs []Input, rng *replay.Range) (*Report, err
 		Start: rng.Start.UTC(), End: rng.End.UTC(), Step: rng.Step.String(), NoData: noData,
 	}
 	users, usersDetail := h.users(cfg)
-	bottleneck := h.checklist(r, b, users, usersDetail)
-	h.decide(r, b, users, bottleneck)
+	h.checklist(r, users, usersDetail)
+	h.decide(r, users)
 	h.cost(r, cfg, users)
 	h.forecasts(r, b)
 	h.validate(r, b)
@@ -149,9 +149,8 @@ func (h history) users(cfg *catalogue.Config) (*float64, string) {
 	return ptr(*p / cfg.Report.RequestsPerUser), fmt.Sprintf("peak request rate over the last day %.3g/s ÷ report.requests_per_user %g", *p, cfg.Report.RequestsPerUser)
 }
 
-// checklist evaluates the guide's pre-scaling checklist and returns the
-// bottleneck resource ("" when unknown).
-func (h history) checklist(r *Report, b *catalogue.Bundle, users *float64, usersDetail string) string {
+// checklist evaluates the guide's pre-scaling checklist.
+func (h history) checklist(r *Report, users *float64, usersDetail string) {
 	// Monitored: from the first to the last step where any resource had a value.
 	first, last := -1, -1
 	for _, res := range resources {
@@ -197,7 +196,6 @@ func (h history) checklist(r *Report, b *catalogue.Bundle, users *float64, users
 		target.Status, target.Value = Pass, users
 	}
 	r.Checklist = append(r.Checklist, target)
-	return bottleneck
 }
 
 func (h history) meanItem(name, key string, ok func(float64) bool) Item {

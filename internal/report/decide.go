@@ -18,7 +18,7 @@ const (
 )
 
 // decide walks the guide's decision tree.
-func (h history) decide(r *Report, b *catalogue.Bundle, users *float64, bottleneck string) {
+func (h history) decide(r *Report, users *float64) {
 	add := func(area, action string, st Status, because string) {
 		r.Recommendations = append(r.Recommendations, Recommendation{area, action, st, because})
 	}
@@ -92,7 +92,6 @@ func (h history) decide(r *Report, b *catalogue.Bundle, users *float64, bottlene
 	} else {
 		add("Redis", "Redis Sentinel (HA)", statusIf(*reps == 0), fmt.Sprintf("%.0f replicas connected", *reps))
 	}
-	_ = bottleneck
 }
 
 // cost prices the tier of the users now and the next one when a

@@ -1,7 +1,6 @@
 package report_test
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"os"
@@ -140,5 +139,3 @@ func storyPoolCrossing(from time.Duration, threshold float64) time.Duration {
 	}
 	return -1
 }
-
-var _ = context.Background
