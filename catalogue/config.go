@@ -59,6 +59,8 @@ type Config struct {
 	Autoscaling Autoscaling `yaml:"autoscaling"`
 	// SLOs are the API's objectives that burn-rate alerts are made for (slo.go).
 	SLOs SLOs `yaml:"slos"`
+	// Report configures `headroom report` (report.go).
+	Report Report `yaml:"report"`
 
 	// Triggers overrides catalogue entries by id (see Catalogue):
 	// thresholds, durations, hysteresis margin, or enabled: false.
@@ -346,6 +348,7 @@ func defaults() *Config {
 		Triggers:    map[TriggerID]Override{},
 		Autoscaling: defaultAutoscaling(),
 		SLOs:        SLOs{Window: model.Duration(30 * 24 * time.Hour)},
+		Report:      Report{Prices: defaultPrices()},
 	}
 }
 
@@ -374,6 +377,7 @@ func (c *Config) Validate() error {
 	if c.RunbookURL == "" {
 		bad("runbook_url", "must be set")
 	}
+	c.Report.validate(bad)
 	for _, s := range c.Include {
 		if !contains(knownSets, s) {
 			bad("include", "unknown trigger set %q (known: %s)", s, strings.Join(knownSets, ", "))

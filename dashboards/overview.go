@@ -258,7 +258,10 @@ func sizingText(cfg *catalogue.Config) string {
 	var b strings.Builder
 	b.WriteString("From the Health Agent API scaling guide.\n\n")
 	b.WriteString("| concurrent users | API instances | Redis memory |\n|---|---|---|\n")
-	b.WriteString("| 0–100 | 1 | 256 MB |\n| 100–300 | 2–3 | 256 MB |\n| 300–500 | 3–5 | 512 MB |\n| 500–1000 | 5–10 | 1 GB |\n| 1000+ | 10+, with PostgreSQL read replicas | 2 GB+ |\n\n")
+	for _, t := range catalogue.Sizing {
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.Users, t.Instances, t.RedisMemory)
+	}
+	b.WriteString("\n")
 	b.WriteString("**DB pool size** per instance: min = cores, max = 2 × cores + 5 (4 cores → 13). ")
 	b.WriteString("Max instances × pool size must fit PostgreSQL's usable connections (max_connections less the reserved ones).\n\n")
 	b.WriteString("**Capacity limits** (HA baseline instance): CPU 85% sustained, memory 1.5 GB, DB pool 13, Redis 256 MB, network 100 Mbps.")

@@ -30,6 +30,7 @@ var toolCommands = []struct{ name, help string }{
 	{"generate", toolhelp.Generate},
 	{"replay", toolhelp.Replay},
 	{"preset", toolhelp.Preset},
+	{"report", toolhelp.Report},
 }
 
 // addToolCommands lists headroomtool's commands in headroom's help; main

@@ -3,11 +3,12 @@
 // replays past series through them. It is the exporter's companion, as
 // promtool is Prometheus's: the generators link Prometheus, Alertmanager,
 // Kubernetes and Grafana packages that the exporter (cmd/headroom) must not
-// pay for, so they live in this binary, and `headroom generate|replay|preset`
+// pay for, so they live in this binary, and `headroom generate|replay|preset|report`
 // re-executes it.
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -30,7 +31,7 @@ func main() {
 	// it; usage errors stay on stderr (and exit 2, below).
 	app.UsageWriter(os.Stdout)
 	app.ErrorWriter(os.Stderr)
-	commands := []command{newGenerateCommand(app), newReplayCommand(app), newPresetCommand(app)}
+	commands := []command{newGenerateCommand(app), newReplayCommand(app), newPresetCommand(app), newReportCommand(app)}
 
 	chosen, err := app.Parse(os.Args[1:])
 	if err != nil {
@@ -41,7 +42,11 @@ func main() {
 		if c.clause().FullCommand() == chosen {
 			if err := c.run(); err != nil {
 				fmt.Fprintf(os.Stderr, "headroomtool %s: %v\n", chosen, err)
-				os.Exit(1)
+				code := 1
+				if e := (*exitError)(nil); errors.As(err, &e) {
+					code = e.code
+				}
+				os.Exit(code)
 			}
 		}
 	}

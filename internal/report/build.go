@@ -1,0 +1,345 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/replay"
+)
+
+// Input is one series the report reads: Expr evaluated at each step.
+type Input struct {
+	Key  string
+	Expr string
+	// Title names it in "no data" messages.
+	Title string
+}
+
+// resource is a finite resource the checklist and the forecasts compare.
+type resource struct {
+	key, name string
+	signal    catalogue.SignalID
+	trigger   catalogue.TriggerID
+}
+
+var resources = []resource{
+	{"cpu", "API CPU", catalogue.SignalAPICPU, catalogue.TriggerCPUHigh},
+	{"memory", "API memory", catalogue.SignalAPIMemory, catalogue.TriggerMemoryHigh},
+	{"db_pool", "DB pool", catalogue.SignalDBPool, catalogue.TriggerDBPoolHigh},
+	{"postgres_connections", "PostgreSQL connections", catalogue.SignalPostgresConnections, catalogue.TriggerPostgresConnectionsNearMax},
+	{"redis_memory", "Redis memory", catalogue.SignalRedisMemory, catalogue.TriggerRedisMemoryNearMax},
+}
+
+// Inputs are the series the report reads for a bundle: the utilisation
+// signals' records, reduced to one series each (the busiest instance,
+// pool or target), and the few raw series the decision tree needs.
+func Inputs(b *catalogue.Bundle) []Input {
+	var in []Input
+	sig := func(key string, id catalogue.SignalID, agg string) {
+		if s, ok := b.Signal(id); ok {
+			in = append(in, Input{key, fmt.Sprintf("%s(%s)", agg, s.Query), s.Title})
+		}
+	}
+	for _, r := range resources {
+		sig(r.key, r.signal, "max")
+	}
+	sig("requests", catalogue.SignalAPIRequests, "sum")
+	sig("errors", catalogue.SignalAPIErrorRatio, "max")
+	sig("hit", catalogue.SignalRedisHitRatio, "min")
+	sig("evictions", catalogue.SignalRedisEvictions, "sum")
+	sig("latency", catalogue.SignalAPILatencyP95, "max")
+	sig("pgbouncer_pool", catalogue.SignalPgbouncerPool, "max")
+	if s, ok := b.Signal(catalogue.SignalAPICPUInstance); ok {
+		in = append(in, Input{"replicas", "count(" + s.Query + ")", "API instances (" + s.Record + ")"})
+	}
+	cfg := b.Config
+	raw := func(metric string) string { return metric + "{" + cfg.Selectors.Headroom + "}" }
+	in = append(in,
+		Input{"redis_bytes", "max(" + raw("headroom_redis_memory_used_bytes") + ")", "Redis used memory"},
+		Input{"redis_replicas", "sum(" + raw("headroom_redis_connected_replicas") + ")", "Redis replicas"},
+		// headroom exports no tuple counts; postgres_exporter's are read when
+		// the same Prometheus holds them.
+		Input{"tuples_read", "sum(rate(pg_stat_database_tup_fetched[5m]))", "pg_stat_database tuples read"},
+		Input{"tuples_written", "sum(rate(pg_stat_database_tup_inserted[5m])) + sum(rate(pg_stat_database_tup_updated[5m])) + sum(rate(pg_stat_database_tup_deleted[5m]))",
+			"pg_stat_database tuples written"},
+	)
+	if cfg.Report.UsersMetric != "" {
+		in = append(in, Input{"users", "sum(" + cfg.Report.UsersMetric + ")", "users (report.users_metric)"})
+	}
+	if cfg.Report.QueryLatencyMetric != "" {
+		in = append(in, Input{"query_latency", "max(" + cfg.Report.QueryLatencyMetric + ")", "query latency (report.query_latency_metric)"})
+	}
+	return in
+}
+
+// Exprs are the inputs' expressions, in order.
+func Exprs(in []Input) []string {
+	out := make([]string, len(in))
+	for i, x := range in {
+		out[i] = x.Expr
+	}
+	return out
+}
+
+// series is one input's values at each step.
+type series []float64
+
+type history struct {
+	rng *replay.Range
+	by  map[string]series
+}
+
+func (h history) get(key string) series { return h.by[key] }
+
+// lastDay is the part of s in the range's last day.
+func (h history) lastDay(s series) series {
+	n := int(24 * time.Hour / h.rng.Step)
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
+
+// Build turns the evaluated inputs into the report. It fails only when
+// the range holds no value of any input: anything else missing is unknown.
+func Build(b *catalogue.Bundle, inputs []Input, rng *replay.Range) (*Report, error) {
+	h := history{rng: rng, by: map[string]series{}}
+	var noData []string
+	for i, in := range inputs {
+		h.by[in.Key] = rng.Values[i]
+		if !slices.ContainsFunc(rng.Values[i], func(v float64) bool { return !math.IsNaN(v) }) {
+			noData = append(noData, in.Title)
+		}
+	}
+	if len(noData) == len(inputs) {
+		return nil, fmt.Errorf("%s has no data from %s to %s for any signal the report reads: %s", rng.Source,
+			rng.Start.UTC().Format(time.RFC3339), rng.End.UTC().Format(time.RFC3339), strings.Join(noData, ", "))
+	}
+	cfg := b.Config
+	r := &Report{
+		Version: SchemaVersion, Service: cfg.Service, Preset: cfg.Preset, Source: rng.Source,
+		Start: rng.Start.UTC(), End: rng.End.UTC(), Step: rng.Step.String(), NoData: noData,
+	}
+	users, usersDetail := h.users(cfg)
+	h.checklist(r, users, usersDetail)
+	h.decide(r, users)
+	h.cost(r, cfg, users)
+	h.forecasts(r, b)
+	h.validate(r, b)
+	return r, nil
+}
+
+// users is the peak concurrent users of the last day.
+func (h history) users(cfg *catalogue.Config) (*float64, string) {
+	if cfg.Report.UsersMetric != "" {
+		return peak(h.lastDay(h.get("users"))), "peak of report.users_metric over the last day"
+	}
+	if cfg.Report.RequestsPerUser <= 0 {
+		return nil, "set report.users_metric, or report.requests_per_user to derive users from the request rate"
+	}
+	p := peak(h.lastDay(h.get("requests")))
+	if p == nil {
+		return nil, "no request rate"
+	}
+	return ptr(*p / cfg.Report.RequestsPerUser), fmt.Sprintf("peak request rate over the last day %.3g/s ÷ report.requests_per_user %g", *p, cfg.Report.RequestsPerUser)
+}
+
+// checklist evaluates the guide's pre-scaling checklist.
+func (h history) checklist(r *Report, users *float64, usersDetail string) {
+	// Monitored: from the first to the last step where any resource had a value.
+	first, last := -1, -1
+	for _, res := range resources {
+		for k, v := range h.get(res.key) {
+			if !math.IsNaN(v) {
+				if first < 0 || k < first {
+					first = k
+				}
+				last = max(last, k)
+			}
+		}
+	}
+	monitored := Item{Name: "Metrics monitored for 7+ days", Unit: "days", Status: Unknown, Detail: "no utilisation signal had data"}
+	if first >= 0 {
+		days := float64(last-first) * h.rng.Step.Hours() / 24
+		monitored.Value, monitored.Detail = ptr(days), "first to last value of a utilisation signal"
+		monitored.Status = verdict(days >= 7-h.rng.Step.Hours()/24)
+	}
+	// Bottleneck: the highest p95 of the utilisation signals.
+	bottleneck, best := "", math.Inf(-1)
+	var known []string
+	for _, res := range resources {
+		if p := quantile(h.get(res.key), 0.95); p != nil {
+			known = append(known, fmt.Sprintf("%s %s", res.name, pct(*p)))
+			if *p > best {
+				bottleneck, best = res.name, *p
+			}
+		}
+	}
+	bn := Item{Name: "Bottleneck identified", Unit: "ratio", Status: Unknown, Detail: "no utilisation signal had data"}
+	util := Item{Name: "Utilisation over 70 % before scaling", Unit: "ratio", Status: Unknown, Detail: "no bottleneck"}
+	if bottleneck != "" {
+		bn.Status, bn.Value = Pass, ptr(best)
+		bn.Detail = bottleneck + " (p95 over the range; " + strings.Join(known, ", ") + ")"
+		util.Value, util.Status = ptr(best), verdict(best > 0.7)
+		util.Detail = "p95 of " + bottleneck + " over the range"
+	}
+	r.Checklist = append(r.Checklist, monitored, bn, util,
+		h.meanItem("Error rate under 1 %", "errors", func(v float64) bool { return v < 0.01 }),
+		h.meanItem("Cache hit rate over 60 %", "hit", func(v float64) bool { return v > 0.6 }))
+	target := Item{Name: "Target user count estimated", Unit: "users", Status: Unknown, Detail: usersDetail}
+	if users != nil {
+		target.Status, target.Value = Pass, users
+	}
+	r.Checklist = append(r.Checklist, target)
+}
+
+func (h history) meanItem(name, key string, ok func(float64) bool) Item {
+	it := Item{Name: name, Unit: "ratio", Status: Unknown, Detail: "no data"}
+	if m := mean(h.get(key)); m != nil {
+		it.Value, it.Status, it.Detail = m, verdict(ok(*m)), "mean over the range"
+	}
+	return it
+}
+
+// forecasts is each resource's time to its scale-up threshold.
+func (h history) forecasts(r *Report, b *catalogue.Bundle) {
+	for _, res := range resources {
+		t, ok := b.Trigger(res.trigger)
+		if !ok {
+			continue
+		}
+		f := Forecast{Resource: res.name, Signal: string(res.signal), Trigger: t.Alert, Threshold: t.Threshold}
+		fc := TimeToThreshold(h.get(res.key), h.rng.Step, t.Threshold)
+		f.Peak, f.SlopeDay, f.Detail = fc.Peak, fc.SlopePerDay, fc.Detail
+		if fc.Seconds != nil {
+			f.Hours = ptr(*fc.Seconds / 3600)
+		}
+		r.Saturation = append(r.Saturation, f)
+	}
+}
+
+// validate checks the post-scaling targets after the last replica-count
+// change of the range.
+func (h history) validate(r *Report, b *catalogue.Bundle) {
+	reps := h.get("replicas")
+	at := -1
+	for k := 1; k < len(reps); k++ {
+		if !math.IsNaN(reps[k]) && !math.IsNaN(reps[k-1]) && reps[k] != reps[k-1] {
+			at = k
+		}
+	}
+	if at < 0 {
+		return
+	}
+	v := &Validation{At: h.rng.Start.Add(time.Duration(at) * h.rng.Step).UTC(), From: int(reps[at-1]), To: int(reps[at])}
+	for _, id := range []catalogue.TriggerID{catalogue.TriggerCapacityTargetMissedLatency, catalogue.TriggerCapacityTargetMissedErrors,
+		catalogue.TriggerCapacityTargetMissedDBPool, catalogue.TriggerCapacityTargetMissedCacheHit,
+		catalogue.TriggerCapacityTargetMissedCPU, catalogue.TriggerCapacityTargetMissedMemory} {
+		t, ok := b.Trigger(id)
+		if !ok {
+			continue
+		}
+		key := map[catalogue.SignalID]string{catalogue.SignalAPILatencyP95: "latency", catalogue.SignalAPIErrorRatio: "errors",
+			catalogue.SignalDBPool: "db_pool", catalogue.SignalRedisHitRatio: "hit", catalogue.SignalAPICPU: "cpu", catalogue.SignalAPIMemory: "memory"}[catalogue.SignalID(t.Signal.ID)]
+		after := h.get(key)
+		if after != nil {
+			after = after[at:]
+		}
+		// The target holds when the alert's comparison is false at the
+		// p95 of the values after the change (the 5th percentile for a
+		// lower bound): the alert would not have fired for long.
+		it := Item{Name: t.Signal.Title + " " + string(oppose(t.Comparison)) + " " + num(t.Threshold), Unit: string(t.Signal.Unit), Status: Unknown, Detail: "no data after the change"}
+		q := 0.95
+		if t.Comparison == catalogue.Below {
+			q = 0.05
+		}
+		if v := quantile(after, q); v != nil {
+			it.Value = v
+			it.Status = verdict(!compare(t.Comparison, *v, t.Threshold))
+			it.Detail = fmt.Sprintf("p%d after the change (%s)", int(q*100), t.Alert)
+		}
+		v.Targets = append(v.Targets, it)
+	}
+	r.Validation = v
+}
+
+func oppose(c catalogue.Comparison) string {
+	switch c {
+	case catalogue.Above, catalogue.AtLeast:
+		return "<"
+	case catalogue.Below:
+		return ">"
+	}
+	return "≠"
+}
+
+func compare(c catalogue.Comparison, v, t float64) bool {
+	switch c {
+	case catalogue.Above:
+		return v > t
+	case catalogue.AtLeast:
+		return v >= t
+	case catalogue.Below:
+		return v < t
+	}
+	return v == t
+}
+
+func verdict(ok bool) Status {
+	if ok {
+		return Pass
+	}
+	return Fail
+}
+
+func ptr(v float64) *float64 { return &v }
+
+func known(s series) []float64 {
+	var out []float64
+	for _, v := range s {
+		if !math.IsNaN(v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func peak(s series) *float64 {
+	k := known(s)
+	if len(k) == 0 {
+		return nil
+	}
+	return ptr(slices.Max(k))
+}
+
+func mean(s series) *float64 {
+	k := known(s)
+	if len(k) == 0 {
+		return nil
+	}
+	var sum float64
+	for _, v := range k {
+		sum += v
+	}
+	return ptr(sum / float64(len(k)))
+}
+
+// quantile is the q-quantile of the known values, nearest rank.
+func quantile(s series, q float64) *float64 {
+	k := known(s)
+	if len(k) == 0 {
+		return nil
+	}
+	sort.Float64s(k)
+	i := int(math.Ceil(q*float64(len(k)))) - 1
+	return ptr(k[max(i, 0)])
+}
+
+func pct(v float64) string { return fmt.Sprintf("%.1f %%", v*100) }
+
+func num(v float64) string { return fmt.Sprintf("%g", v) }

@@ -1,0 +1,176 @@
+package report
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/headroom-dev/headroom/catalogue"
+)
+
+// Thresholds of the guide's decision tree that are not triggers.
+const (
+	readReplicaUsers  = 500     // read replicas past 500 users
+	readsDominate     = 0.8     // reads' share of tuples for "read-heavy"
+	pgbouncerPool     = 0.8     // PgBouncer when the pool passes 80 %
+	lowHitRate        = 0.6     // more Redis memory under 60 % hits
+	redisClusterBytes = 1 << 30 // Redis Cluster past 1 GB of data
+	dbVertical        = 0.7     // the DB grows first when its utilisation passes the checklist's 70 %
+)
+
+// decide walks the guide's decision tree.
+func (h history) decide(r *Report, users *float64) {
+	add := func(area, action string, st Status, because string) {
+		r.Recommendations = append(r.Recommendations, Recommendation{area, action, st, because})
+	}
+	reps := peak(h.lastDay(h.get("replicas")))
+	if users == nil {
+		add("API", "API instances for the users", Unknown, "user count unknown")
+	} else {
+		tier := catalogue.SizingFor(*users)
+		now := "unknown"
+		st := Unknown
+		if reps != nil {
+			now = fmt.Sprintf("%.0f", *reps)
+			st = NotNeeded
+			if *reps < float64(tier.MinInstances) {
+				st = Recommended
+			}
+		}
+		add("API", fmt.Sprintf("%s API instances", tier.Instances), st,
+			fmt.Sprintf("%.0f concurrent users (guide tier %s); %s instances now", *users, tier.Users, now))
+	}
+	dbUtil := peakOf(h, "db_pool", "postgres_connections")
+	switch {
+	case dbUtil == nil:
+		add("PostgreSQL", "vertical scaling (next size) first", Unknown, "no DB pool or connection utilisation")
+	case *dbUtil > dbVertical:
+		add("PostgreSQL", "vertical scaling (next size) first", Recommended, fmt.Sprintf("DB utilisation p95 %s > %s", pct(*dbUtil), pct(dbVertical)))
+	default:
+		add("PostgreSQL", "vertical scaling (next size) first", NotNeeded, fmt.Sprintf("DB utilisation p95 %s ≤ %s", pct(*dbUtil), pct(dbVertical)))
+	}
+	reads, writes := mean(h.get("tuples_read")), mean(h.get("tuples_written"))
+	switch {
+	case reads == nil || writes == nil || *reads+*writes == 0:
+		add("PostgreSQL", "read replicas", Unknown, "no pg_stat_database tuple rates (pg_stat_database_tup_*: headroom does not export them)")
+	case users == nil:
+		add("PostgreSQL", "read replicas", Unknown, "user count unknown")
+	default:
+		share := *reads / (*reads + *writes)
+		st := NotNeeded
+		if share >= readsDominate && *users > readReplicaUsers {
+			st = Recommended
+		}
+		add("PostgreSQL", "read replicas", st, fmt.Sprintf("reads %s of tuples (needs ≥ %s), %.0f users (needs > %d)", pct(share), pct(readsDominate), *users, readReplicaUsers))
+	}
+	if pool := quantile(h.get("db_pool"), 0.95); pool == nil {
+		add("PostgreSQL", "PgBouncer connection pooling", Unknown, "no DB pool utilisation")
+	} else {
+		add("PostgreSQL", "PgBouncer connection pooling", statusIf(*pool > pgbouncerPool), fmt.Sprintf("DB pool p95 %s (PgBouncer past %s)", pct(*pool), pct(pgbouncerPool)))
+	}
+	if lat := quantile(h.get("query_latency"), 0.95); lat == nil {
+		add("PostgreSQL", "table partitioning", NotEvaluated, "headroom collects no query latency: set report.query_latency_metric")
+	} else {
+		add("PostgreSQL", "table partitioning", NotEvaluated, fmt.Sprintf("query latency p95 %.3g s: the guide gives no threshold; judge with it", *lat))
+	}
+	// The last day's: a cache that started missing this week is judged by now.
+	hit, ev := mean(h.lastDay(h.get("hit"))), peak(h.lastDay(h.get("evictions")))
+	switch {
+	case hit == nil && ev == nil:
+		add("Redis", "more memory", Unknown, "no hit rate or evictions")
+	default:
+		low := hit != nil && *hit < lowHitRate
+		evicting := ev != nil && *ev > 0
+		add("Redis", "more memory", statusIf(low || evicting), fmt.Sprintf("last day: hit rate %s (low under %s), evictions peak %s/s", fmtPct(hit), pct(lowHitRate), fmtNum(ev)))
+	}
+	if bytes := peak(h.get("redis_bytes")); bytes == nil {
+		add("Redis", "Redis Cluster", Unknown, "no headroom_redis_memory_used_bytes")
+	} else {
+		add("Redis", "Redis Cluster", statusIf(*bytes > redisClusterBytes), fmt.Sprintf("data peak %.0f MiB (Cluster past 1024 MiB)", *bytes/(1<<20)))
+	}
+	if reps := peak(h.lastDay(h.get("redis_replicas"))); reps == nil {
+		add("Redis", "Redis Sentinel (HA)", Unknown, "no headroom_redis_connected_replicas")
+	} else {
+		add("Redis", "Redis Sentinel (HA)", statusIf(*reps == 0), fmt.Sprintf("%.0f replicas connected", *reps))
+	}
+}
+
+// cost prices the tier of the users now and the next one when a
+// recommendation scales up.
+func (h history) cost(r *Report, cfg *catalogue.Config, users *float64) {
+	c := &r.Cost
+	c.Users = users
+	prices := cfg.Report.Prices
+	if len(prices) == 0 {
+		c.Detail = "report.prices is empty"
+		return
+	}
+	if users == nil {
+		c.Detail = "user count unknown: no tier"
+		return
+	}
+	i := 0
+	for i < len(prices)-1 && float64(prices[i].Users) < *users {
+		i++
+	}
+	c.Now = tierOf(prices[i])
+	scales := false
+	for _, rec := range r.Recommendations {
+		if rec.Status == Recommended && rec.Area != "Redis" {
+			scales = true
+		}
+	}
+	if scales && i+1 < len(prices) {
+		c.After = tierOf(prices[i+1])
+	}
+	if *users > 0 {
+		c.PerUser = ptr(c.Now.Monthly / *users)
+	}
+	if m := mean(h.get("requests")); m != nil && *m > 0 {
+		c.RequestsPerMonth = ptr(*m * 30 * 86400)
+		c.PerRequest = ptr(c.Now.Monthly / *c.RequestsPerMonth)
+	}
+	c.Detail = fmt.Sprintf("tier for %d users (the smallest that holds %.0f)", c.Now.Users, *users)
+	if c.After != nil {
+		c.Detail += fmt.Sprintf("; after: the next tier, %d users", c.After.Users)
+	}
+}
+
+func tierOf(t catalogue.PriceTier) *Tier {
+	out := &Tier{Users: t.Users, Monthly: t.Monthly()}
+	for _, it := range t.Items {
+		out.Items = append(out.Items, TierItem(it))
+	}
+	return out
+}
+
+func statusIf(b bool) Status {
+	if b {
+		return Recommended
+	}
+	return NotNeeded
+}
+
+// peakOf is the highest p95 of the keys that have data.
+func peakOf(h history, keys ...string) *float64 {
+	var out *float64
+	for _, k := range keys {
+		if p := quantile(h.get(k), 0.95); p != nil && (out == nil || *p > *out) {
+			out = p
+		}
+	}
+	return out
+}
+
+func fmtPct(v *float64) string {
+	if v == nil {
+		return "unknown"
+	}
+	return pct(*v)
+}
+
+func fmtNum(v *float64) string {
+	if v == nil || math.IsNaN(*v) {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.3g", *v)
+}

@@ -1,0 +1,188 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/drift"
+	"github.com/headroom-dev/headroom/internal/replay"
+	"github.com/headroom-dev/headroom/internal/report"
+)
+
+// storyConfig is the health-agent preset with the story's users metric.
+func storyConfig(t *testing.T) *catalogue.Bundle {
+	t.Helper()
+	cfg, err := catalogue.LoadOnto(catalogue.SetHealthAgent, []byte("report:\n  users_metric: app_active_users\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := catalogue.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var (
+	storyOnce sync.Once
+	story     *report.Report
+)
+
+// storyReport is the week's report, evaluated once for the tests.
+func storyReport(t *testing.T) *report.Report {
+	t.Helper()
+	storyOnce.Do(func() { story = evaluateStory(t) })
+	if story == nil {
+		t.Fatal("the story's report failed")
+	}
+	return story
+}
+
+func evaluateStory(t *testing.T) *report.Report {
+	t.Helper()
+	path, err := writeStory(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := replay.ReadInputFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := storyConfig(t)
+	in := report.Inputs(b)
+	_, end := src.Span()
+	opts := replay.Options{Start: end.Add(-7 * day), End: end, Step: 5 * time.Minute}
+	started := time.Now()
+	rng, err := replay.EvaluateRange(context.Background(), b, src, opts, report.Exprs(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("evaluated 7 days at a 5m step in %s", time.Since(started).Round(time.Millisecond))
+	// The file's temporary path would change the example at each run.
+	rng.Source = "the synthetic week of internal/report/history_test.go"
+	rep, err := report.Build(b, in, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func TestTheStoryWeek(t *testing.T) {
+	rep := storyReport(t)
+	items := map[string]report.Item{}
+	for _, it := range rep.Checklist {
+		items[it.Name] = it
+	}
+	if it := items["Bottleneck identified"]; it.Status != report.Pass || !strings.HasPrefix(it.Detail, "Redis memory") {
+		t.Errorf("bottleneck: %+v, want Redis memory (full from day 5)", it)
+	}
+	if it := items["Metrics monitored for 7+ days"]; it.Status != report.Pass {
+		t.Errorf("monitored: %+v", it)
+	}
+	if it := items["Error rate under 1 %"]; it.Status != report.Pass || math.Abs(*it.Value-0.005) > 0.0005 {
+		t.Errorf("errors: %+v, want 0.5 %%", it)
+	}
+	// Peak users of the last day: 200 × (1 + 0.03 × 7.04) × 1.3.
+	users := rep.Cost.Users
+	if users == nil || math.Abs(*users-315) > 5 {
+		t.Fatalf("users %v, want about 315", users)
+	}
+	recs := map[string]report.Recommendation{}
+	for _, r := range rep.Recommendations {
+		recs[r.Action] = r
+	}
+	if r := recs["3–5 API instances"]; r.Status != report.NotNeeded {
+		t.Errorf("API: %+v, want the 300–500 tier's 3–5 instances, met by the 5 running", rep.Recommendations)
+	}
+	if r := recs["more memory"]; r.Status != report.Recommended || !strings.Contains(r.Because, "evictions peak 2/s") {
+		t.Errorf("Redis memory: %+v, want recommended on the evictions and the hit rate", r)
+	}
+	if r := recs["Redis Sentinel (HA)"]; r.Status != report.Recommended {
+		t.Errorf("Sentinel: %+v, want recommended with no replica", r)
+	}
+	if r := recs["read replicas"]; r.Status != report.Unknown {
+		t.Errorf("read replicas: %+v, want unknown without tuple counts", r)
+	}
+	if r := recs["table partitioning"]; r.Status != report.NotEvaluated {
+		t.Errorf("partitioning: %+v", r)
+	}
+	// 315 users: the guide's 500-user tier, $325 a month.
+	if c := rep.Cost; c.Now == nil || c.Now.Users != 500 || c.Now.Monthly != 325 || c.PerUser == nil || math.Abs(*c.PerUser - 325 / *users) > 1e-9 {
+		t.Errorf("cost: %+v", c)
+	}
+	for _, f := range rep.Saturation {
+		if f.Resource != "DB pool" {
+			continue
+		}
+		want := storyPoolCrossing(storySpan, 0.8).Hours()
+		if f.Hours == nil || math.Abs(*f.Hours-want) > 0.1*want {
+			t.Errorf("DB pool time to 80 %%: %v h (%s), want %.1f h within 10 %%", f.Hours, f.Detail, want)
+		} else {
+			t.Logf("DB pool time to 80 %%: %.1f h, true %.1f h", *f.Hours, want)
+		}
+	}
+	v := rep.Validation
+	if v == nil || v.From != 3 || v.To != 5 {
+		t.Fatalf("validation: %+v, want the scale-out from 3 to 5", v)
+	}
+	for _, it := range v.Targets {
+		want := report.Pass
+		switch {
+		case strings.Contains(it.Name, "hit"):
+			want = report.Fail
+		case strings.Contains(it.Name, "latency"):
+			want = report.Unknown
+		}
+		if it.Status != want {
+			t.Errorf("target %s: %s (%s), want %s", it.Name, it.Status, it.Detail, want)
+		}
+	}
+	if failed := rep.Failed(); len(failed) != 1 || !strings.Contains(failed[0], "hit") {
+		t.Errorf("failed %q, want the cache hit target alone", failed)
+	}
+}
+
+// The example under docs/examples is the story's report.
+func TestExampleReportIsCurrent(t *testing.T) {
+	rep := storyReport(t)
+	var md, js bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{"report.md": md.Bytes(), "report.json": js.Bytes()}
+	dir := "../../docs/examples"
+	if os.Getenv("HEADROOM_UPDATE_EXAMPLES") != "" {
+		for name, data := range files {
+			if err := os.WriteFile(dir+"/"+name, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	drift.Check(t, dir, files)
+}
+
+// docs/report.md lists every field of the config's report section.
+func TestDocsListEveryReportField(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/report.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := reflect.TypeOf(catalogue.Report{})
+	for i := range typ.NumField() {
+		name := strings.Split(typ.Field(i).Tag.Get("yaml"), ",")[0]
+		if !strings.Contains(string(doc), "| `"+name+"` |") {
+			t.Errorf("docs/report.md has no row for report.%s", name)
+		}
+	}
+}
