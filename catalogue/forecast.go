@@ -60,7 +60,7 @@ func ForecastOf(id TriggerID) (base TriggerID, level ForecastLevel, ok bool) {
 // fully covered window holds; the signals' group runs at Prometheus's
 // global interval, which the generator does not know, so the forecast
 // group samples the signal itself (ForecastRecords' value record).
-const ForecastInterval = 5 * time.Minute
+const ForecastInterval = 15 * time.Minute
 
 // ForecastSeason is the period of the cycle the forecast looks through.
 const ForecastSeason = 24 * time.Hour
@@ -229,15 +229,14 @@ func ForecastRecords(b *Bundle) []ForecastRecord {
 			continue
 		}
 		s, f := t.Signal, t.forecast
-		on := p.On(append([]string{"service"}, s.Labels...)...)
 		if !done[s.ID] {
 			done[s.ID] = true
 			season := Dur(ForecastSeason)
 			out = append(out,
 				ForecastRecord{Record: ForecastValueRecord(s), Expr: s.Query},
 				ForecastRecord{Record: ForecastPeakRecord(s), Expr: fmt.Sprintf("max_over_time(%s[%s])", p.Service(ForecastValueRecord(s)), season)},
-				ForecastRecord{Record: ForecastMeanRecord(s), Expr: fmt.Sprintf("avg_over_time(%s[%s])\n  and %s count_over_time(%s[%s]) >= %d",
-					p.Service(ForecastValueRecord(s)), season, on, p.Service(ForecastValueRecord(s)), season, samplesIn(ForecastSeason))})
+				ForecastRecord{Record: ForecastMeanRecord(s), Expr: fmt.Sprintf("avg_over_time(%s[%s])\n  and count_over_time(%s[%s]) >= %d",
+					p.Service(ForecastValueRecord(s)), season, p.Service(ForecastValueRecord(s)), season, samplesIn(ForecastSeason))})
 		}
 		w := Dur(f.Window)
 		key := s.ID + "/" + w
@@ -245,7 +244,7 @@ func ForecastRecords(b *Bundle) []ForecastRecord {
 			done[key] = true
 			mean := p.Service(ForecastMeanRecord(s))
 			out = append(out, ForecastRecord{Record: ForecastTrendRecord(s), Labels: map[string]string{"window": w},
-				Expr: fmt.Sprintf("deriv(%s[%s]) > 0\n  and %s count_over_time(%s[%s]) >= %d", mean, w, on, mean, w, samplesIn(f.Window))})
+				Expr: fmt.Sprintf("deriv(%s[%s]) > 0\n  and count_over_time(%s[%s]) >= %d", mean, w, mean, w, samplesIn(f.Window))})
 		}
 		out = append(out, ForecastRecord{Record: ForecastSecondsRecord(s), Labels: map[string]string{"trigger": string(base)},
 			Expr: fmt.Sprintf("(%s - %s)\n  / %s %s\n  > 0", Num(t.Threshold), p.Service(ForecastPeakRecord(s)), "ignoring (window)",

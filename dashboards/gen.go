@@ -43,7 +43,15 @@ type gen struct {
 
 func newGen(bundle *catalogue.Bundle) *gen {
 	cfg := bundle.Config
-	g := &gen{bundle: bundle, cfg: cfg, cat: bundle.Triggers, signals: bundle.Signals, cluster: cfg.ClusterLabel}
+	// The forecasts are not threshold panels: the Headroom view draws
+	// them, from their own records.
+	var cat []catalogue.Trigger
+	for _, t := range bundle.Triggers {
+		if !t.IsForecast() {
+			cat = append(cat, t)
+		}
+	}
+	g := &gen{bundle: bundle, cfg: cfg, cat: cat, signals: bundle.Signals, cluster: cfg.ClusterLabel}
 	if g.cluster == "" {
 		g.cluster = "cluster"
 	}

@@ -40,15 +40,9 @@ type forecastSim struct {
 func simulateForecast(vals []float64, thr float64, window time.Duration) forecastSim {
 	n := len(vals)
 	W := int(window / forecastStep)
-	// A step without a sample still sees the previous one within the
-	// lookback (5m, inclusive in Prometheus 2): the value record exists.
-	value := make([]float64, n)
-	for k := range vals {
-		value[k] = vals[k]
-		if math.IsNaN(value[k]) && k > 0 && !math.IsNaN(vals[k-1]) {
-			value[k] = vals[k-1]
-		}
-	}
+	// The step is longer than the 5m lookback: a step without a sample
+	// has no value.
+	value := vals
 	inRange := func(xs []float64, k, span int) []int {
 		var idx []int
 		for j := max(0, k-span); j <= k; j++ {
@@ -174,7 +168,7 @@ func (g testGen) forecastTests() ([]testGroup, error) {
 		return nil, fmt.Errorf("a linear rise to %v at step %d never fires the ticket", thr, cross)
 	}
 	n := first + 2
-	long := history + forSteps + daySteps
+	long := history + forSteps + daySteps/2
 
 	cycle := func(k int, centre, growth float64) float64 {
 		// Peak at 15:00 every day; growth per day.
@@ -192,7 +186,7 @@ func (g testGen) forecastTests() ([]testGroup, error) {
 		young[k] = math.NaN()
 	}
 	gap := rise(n)
-	for k := first - 100; k < first-100+int(3*time.Hour/forecastStep); k++ {
+	for k := first - daySteps/3; k < first-daySteps/3+int(3*time.Hour/forecastStep); k++ {
 		gap[k] = math.NaN()
 	}
 	// The growing cycle reaches the threshold (its peak) 4 days in.
@@ -209,39 +203,95 @@ func (g testGen) forecastTests() ([]testGroup, error) {
 		{name: "a series 20h old does not fire where the full history would", vals: young},
 		{name: "a 3h gap (an exporter restart) in the window does not fire where the full history would", vals: gap},
 	}
-	labels := g.forecastSeriesLabels()
-	unit := t.Signal.Unit
-	var groups []testGroup
+	if !g.fullForecast() {
+		// The stories are the method's, the same for every signal: the
+		// bundle's first forecast tells them all, the others the rise.
+		stories = stories[:1]
+	}
+	// One group holds every story, each its own series (label story):
+	// promtool's cost is per evaluation, so days of evaluations are paid
+	// once.
+	steps := 0
 	for _, st := range stories {
-		sim := simulateForecast(st.vals, thr, f.Window)
-		ticket, pg := sim.firing(f.TicketHorizon, f.For), sim.firing(f.PageHorizon, f.For)
-		grp := testGroup{Name: fmt.Sprintf("%s: %s", t.Alert, st.name), Interval: model.Duration(forecastStep),
-			InputSeries: []inputSeries{{Series: seriesString(t.Signal.Record, labels), Values: valuesText(st.vals)}}}
-		end := len(st.vals) - 1
+		steps = max(steps, len(st.vals))
+	}
+	type run struct {
+		st            forecastStory
+		labels        map[string]string
+		sim           forecastSim
+		ticket, page_ []bool
+	}
+	var runs []run
+	grp := testGroup{Name: t.Alert + ": " + stories[0].name, Interval: model.Duration(forecastStep)}
+	if len(stories) > 1 {
+		grp.Name = t.Alert + ": the stories of a forecast, one series each (label story)"
+	}
+	var quiet []string
+	for i, st := range stories {
+		vals := append(append([]float64{}, st.vals...), constant(steps-len(st.vals), math.NaN())...)
+		l := g.forecastSeriesLabels()
+		l["story"] = fmt.Sprintf("s%d", i+1)
+		sim := simulateForecast(vals, thr, f.Window)
+		r := run{st: st, labels: l, sim: sim, ticket: sim.firing(f.TicketHorizon, f.For), page_: sim.firing(f.PageHorizon, f.For)}
+		runs = append(runs, r)
+		grp.InputSeries = append(grp.InputSeries, inputSeries{Series: seriesString(t.Signal.Record, l), Values: valuesText(vals)})
+		if len(stories) > 1 {
+			grp.Name += fmt.Sprintf("; %s: %s", l["story"], st.name)
+		}
 		if st.truth == nil {
-			if k := firstTrue(ticket); k >= 0 {
+			if k := firstTrue(r.ticket); k >= 0 {
 				return nil, fmt.Errorf("%s: fires at step %d", st.name, k)
 			}
-			// Not even pending, at any step.
-			grp.PromQLTests = []exprTest{{
-				Expr:       fmt.Sprintf("count_over_time(%s[%s])", catalogue.Sel("ALERTS", fmt.Sprintf("alertname=%q", t.Alert)), catalogue.Dur(time.Duration(end)*forecastStep)),
-				EvalTime:   model.Duration(time.Duration(end) * forecastStep),
-				ExpSamples: []expSample{},
-			}}
-			groups = append(groups, grp)
+			quiet = append(quiet, l["story"])
+		}
+	}
+	// The alerts firing at a step, over every story.
+	firingAt := func(k int) ([]expAlert, error) {
+		out := []expAlert{}
+		for _, r := range runs {
+			for _, lv := range []struct {
+				on    []bool
+				level catalogue.ForecastLevel
+			}{{r.ticket, catalogue.ForecastTicket}, {r.page_, catalogue.ForecastPage}} {
+				if !lv.on[k] {
+					continue
+				}
+				v := r.sim.seconds[k]
+				if frac := v - math.Floor(v); frac < 1e-3 || frac > 1-1e-3 {
+					return nil, fmt.Errorf("%s: the forecast %v s at step %d is too close to a whole second for humanizeDuration to render the same everywhere", r.st.name, v, k)
+				}
+				rule := t
+				if lv.level == catalogue.ForecastPage {
+					var ok bool
+					if rule, ok = findForecast(g.cat, baseOf(t), catalogue.ForecastPage); !ok {
+						return nil, fmt.Errorf("%s without its page", t.ID)
+					}
+				}
+				a, err := alertFor(rule, r.labels, v)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, a)
+			}
+		}
+		return out, nil
+	}
+	for _, r := range runs {
+		st := r.st
+		if st.truth == nil {
 			continue
 		}
-		k := firstTrue(ticket)
+		k := firstTrue(r.ticket)
 		if k < 1 {
 			return nil, fmt.Errorf("%s: the ticket does not fire", st.name)
 		}
-		if pg[k] {
+		if r.page_[k] {
 			return nil, fmt.Errorf("%s: the page fires with the ticket at step %d", st.name, k)
 		}
-		// The true time to the crossing: the first step the series is at
-		// the threshold, continuing it (the cycle's peak, for the cycle).
+		// The true time to the crossing: the first step the series,
+		// continued, is at the threshold.
 		crossing := -1
-		for j := k; j < k+int(f.TicketHorizon/forecastStep)*2; j++ {
+		for j := k; j < k+2*int(f.TicketHorizon/forecastStep); j++ {
 			if st.truth(j) >= thr {
 				crossing = j
 				break
@@ -251,35 +301,50 @@ func (g testGen) forecastTests() ([]testGroup, error) {
 		if crossing < 0 || time.Duration(trueSecs)*time.Second > f.TicketHorizon {
 			return nil, fmt.Errorf("%s: the series does not cross within the ticket horizon of its first firing", st.name)
 		}
-		v := sim.seconds[k]
-		if frac := v - math.Floor(v); frac < 1e-3 || frac > 1-1e-3 {
-			return nil, fmt.Errorf("%s: the forecast %v s at step %d is too close to a whole second for humanizeDuration to render the same everywhere", st.name, v, k)
-		}
-		a, err := alertFor(t, labels, v)
-		if err != nil {
-			return nil, err
-		}
-		grp.AlertRuleTests = []alertTest{
-			{EvalTime: model.Duration(time.Duration(k-1) * forecastStep), Alertname: t.Alert, ExpAlerts: []expAlert{}},
-			{EvalTime: model.Duration(time.Duration(k) * forecastStep), Alertname: t.Alert, ExpAlerts: []expAlert{a}},
+		for _, at := range []int{k - 1, k} {
+			exp, err := firingAt(at)
+			if err != nil {
+				return nil, err
+			}
+			grp.AlertRuleTests = append(grp.AlertRuleTests, alertTest{EvalTime: model.Duration(time.Duration(at) * forecastStep), Alertname: t.Alert, ExpAlerts: exp})
 		}
 		if st.exact {
+			v := r.sim.seconds[k]
 			if math.Abs(v-trueSecs) > 0.1*trueSecs {
 				return nil, fmt.Errorf("%s: predicts %v s where the crossing is %v s away", st.name, v, trueSecs)
 			}
 			// Prometheus's own estimate, against the true time.
-			sel := catalogue.Sel(catalogue.ForecastSecondsRecord(t.Signal), fmt.Sprintf("trigger=%q", baseOf(t)))
-			rec := with(labels, "trigger", string(baseOf(t)))
-			grp.PromQLTests = []exprTest{{
+			sel := catalogue.Sel(catalogue.ForecastSecondsRecord(t.Signal), fmt.Sprintf("trigger=%q", baseOf(t)), fmt.Sprintf("story=%q", r.labels["story"]))
+			rec := with(r.labels, "trigger", string(baseOf(t)))
+			grp.PromQLTests = append(grp.PromQLTests, exprTest{
 				Expr:       fmt.Sprintf("abs(%s - %s) <= bool %s", sel, strconv.FormatFloat(trueSecs, 'f', -1, 64), strconv.FormatFloat(0.1*trueSecs, 'f', -1, 64)),
 				EvalTime:   model.Duration(time.Duration(k) * forecastStep),
 				ExpSamples: []expSample{{Labels: seriesString("", rec), Value: 1}},
-			}}
-			grp.Name += fmt.Sprintf(" (%s rising to %s at step %d)", unit.Format(start), unit.Format(thr), crossing)
+			})
 		}
-		groups = append(groups, grp)
 	}
-	return groups, nil
+	if len(quiet) > 0 {
+		// Not even pending, at any step.
+		end := steps - 1
+		grp.PromQLTests = append(grp.PromQLTests, exprTest{
+			Expr: fmt.Sprintf("count_over_time(%s[%s])", catalogue.Sel("ALERTS", fmt.Sprintf("alertname=%q", t.Alert), fmt.Sprintf("story=~%q", strings.Join(quiet, "|"))),
+				catalogue.Dur(time.Duration(end)*forecastStep)),
+			EvalTime:   model.Duration(time.Duration(end) * forecastStep),
+			ExpSamples: []expSample{},
+		})
+	}
+	return []testGroup{grp}, nil
+}
+
+// fullForecast reports whether the trigger is the bundle's first ticket
+// forecast, which gets every story.
+func (g testGen) fullForecast() bool {
+	for _, t := range g.cat {
+		if _, level, ok := catalogue.ForecastOf(catalogue.TriggerID(t.ID)); ok && level == catalogue.ForecastTicket {
+			return t.ID == g.t.ID
+		}
+	}
+	return false
 }
 
 // forecastSeriesLabels are the labels of the recorded signal in a
@@ -326,6 +391,15 @@ func valuesText(vals []float64) string {
 		parts[i] = strconv.FormatFloat(v, 'g', -1, 64)
 	}
 	return strings.Join(parts, " ")
+}
+
+func findForecast(cat []catalogue.Trigger, base catalogue.TriggerID, level catalogue.ForecastLevel) (catalogue.Trigger, bool) {
+	for _, t := range cat {
+		if t.ID == string(catalogue.ForecastID(base, level)) {
+			return t, true
+		}
+	}
+	return catalogue.Trigger{}, false
 }
 
 func baseOf(t catalogue.Trigger) catalogue.TriggerID {
