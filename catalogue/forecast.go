@@ -289,7 +289,7 @@ func forecastTrigger(base Trigger, level ForecastLevel, f Forecast) Trigger {
 		ID: string(ForecastID(TriggerID(base.ID), level)), Alert: ForecastAlert(base), Set: base.Set, Source: "headroom", Group: base.Group,
 		Direction: Up, Signal: base.Signal, Comparison: Custom, Threshold: base.Threshold, For: f.For, Action: base.Action,
 		Urgency: urgency, Severity: severity, Labels: labels, Kind: base.Kind, forecast: f,
-		When: fmt.Sprintf("the trend of the last %s reaches %s's %s %s within %s (%s)", Dur(f.Window), base.ID, base.Comparison, thr, Dur(h), level),
+		When:    fmt.Sprintf("the trend of the last %s reaches %s's %s %s within %s (%s)", Dur(f.Window), base.ID, base.Comparison, thr, Dur(h), level),
 		Summary: fmt.Sprintf("%s reaches %s within %s", base.Signal.Title, thr, Dur(h)),
 		Description: fmt.Sprintf("%s of %s reaches %s (%s's threshold) in about {{ $value | humanizeDuration }} at the trend of the last %s; "+
 			"the %s horizon is %s.", base.Signal.Title, base.Signal.Where, thr, base.ID, Dur(f.Window), level, Dur(h)) + ActionSentence(base.Action),
