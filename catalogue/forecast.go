@@ -304,7 +304,7 @@ func forecastTrigger(base Trigger, level ForecastLevel, f Forecast) Trigger {
 			Steps: append([]string{
 				fmt.Sprintf("Check the forecast: `%s{trigger=%q}` is the seconds left, `%s` the slope per second; a step change (a release, a migration, a new tenant) "+
 					"makes a trend that will not continue.", ForecastSecondsRecord(base.Signal), base.ID, ForecastTrendRecord(base.Signal)),
-				fmt.Sprintf("Plan the action %s's runbook gives before the threshold is reached:", base.Alert),
+				fmt.Sprintf("Plan %s's action before the threshold is reached; its steps follow.", base.Alert),
 			}, base.Runbook.Steps...),
 		},
 	}
