@@ -56,11 +56,12 @@ func ForecastOf(id TriggerID) (base TriggerID, level ForecastLevel, ok bool) {
 }
 
 // ForecastInterval is the evaluation interval of the forecast recording
-// group. The group sets it so that the generator knows how many samples a
+// group: 5m at most, or its records would go stale (the 5m lookback)
+// between evaluations and the alerts reading them each minute flap. The group sets it so that the generator knows how many samples a
 // fully covered window holds; the signals' group runs at Prometheus's
 // global interval, which the generator does not know, so the forecast
 // group samples the signal itself (ForecastRecords' value record).
-const ForecastInterval = 15 * time.Minute
+const ForecastInterval = 5 * time.Minute
 
 // ForecastSeason is the period of the cycle the forecast looks through.
 const ForecastSeason = 24 * time.Hour

@@ -40,9 +40,15 @@ type forecastSim struct {
 func simulateForecast(vals []float64, thr float64, window time.Duration) forecastSim {
 	n := len(vals)
 	W := int(window / forecastStep)
-	// The step is longer than the 5m lookback: a step without a sample
-	// has no value.
-	value := vals
+	// A step without a sample still sees the previous one within the
+	// lookback (5m, inclusive in Prometheus 2): the value record exists.
+	value := make([]float64, n)
+	for k := range vals {
+		value[k] = vals[k]
+		if math.IsNaN(value[k]) && k > 0 && !math.IsNaN(vals[k-1]) {
+			value[k] = vals[k-1]
+		}
+	}
 	inRange := func(xs []float64, k, span int) []int {
 		var idx []int
 		for j := max(0, k-span); j <= k; j++ {
