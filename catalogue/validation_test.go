@@ -179,7 +179,7 @@ func TestForecastFieldsAreChecked(t *testing.T) {
 		{"zero horizon", "triggers: {DBPoolHigh: {forecast: {ticket_horizon: 0s}}}", "triggers.DBPoolHigh.forecast.ticket_horizon: must be > 0"},
 		{"zero window", "triggers: {DBPoolHigh: {forecast: {window: 0s}}}", "triggers.DBPoolHigh.forecast.window: must be > 0"},
 		{"short window", "triggers: {DBPoolHigh: {forecast: {window: 30m}}}", "triggers.DBPoolHigh.forecast.window: 30m is under 1h"},
-		{"window off the interval", "triggers: {DBPoolHigh: {forecast: {window: 1h5m}}}", "triggers.DBPoolHigh.forecast.window: 1h5m is not a multiple of the forecast group's interval 15m"},
+		{"window off the interval", "triggers: {DBPoolHigh: {forecast: {window: 1h2m}}}", "triggers.DBPoolHigh.forecast.window: 1h2m is not a multiple of the forecast group's interval 5m"},
 		{"scale-down has none", "triggers: {DBPoolLow: {forecast: {enabled: true}}}", "triggers.DBPoolLow.forecast: DBPoolLow has no forecast"},
 		{"latency has none", "triggers: {APILatencyP95High: {forecast: {window: 2d}}}", "triggers.APILatencyP95High.forecast: APILatencyP95High has no forecast"},
 		{"a forecast's own id", "triggers: {'Forecast:ticket:DBPoolHigh': {enabled: false}}",
