@@ -87,7 +87,9 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 		}
 		for _, tr := range cat {
 			if tr.IsForecast() {
-				custom[tr.Alert] = struct {
+				// Keyed by trigger id: ResourcePressureCPU and Memory share
+				// an alertname and have thresholds of their own.
+				custom[tr.ID] = struct {
 					value                float64
 					labels               map[string]string
 					valueText, threshold string
