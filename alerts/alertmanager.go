@@ -3,6 +3,7 @@ package alerts
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -143,6 +144,7 @@ func InhibitRules(cfg *catalogue.Config, cat []catalogue.Trigger) []InhibitRule 
 			SourceMatchers: []string{fmt.Sprintf("alertname=%q", catalogue.TriggerAPIDown)}, TargetMatchers: []string{matchAny("alertname", api)}, Equal: []string{"service"},
 		})
 	}
+	out = append(out, forecastInhibitRules(cfg, cat)...)
 	var headroomSignals []string
 	for _, t := range cat {
 		if t.Alert == "SignalAbsent" && strings.Contains(t.Signal.Expr, "headroom_") {
@@ -159,6 +161,44 @@ func InhibitRules(cfg *catalogue.Config, cat []catalogue.Trigger) []InhibitRule 
 		})
 	}
 	return out
+}
+
+// forecastInhibitRules let each threshold alert inhibit its forecasts for
+// the same series: once the threshold is crossed, the forecast has nothing
+// left to say. A firing forecast is a scale-up alert (direction up), so the
+// first rule already inhibits the service's scale-down alerts with it.
+func forecastInhibitRules(cfg *catalogue.Config, cat []catalogue.Trigger) []InhibitRule {
+	var out []InhibitRule
+	seen := map[string]bool{}
+	for _, t := range cat {
+		if !t.IsForecast() || seen[t.Alert] {
+			continue
+		}
+		seen[t.Alert] = true
+		base, _, _ := catalogue.ForecastOf(t.ID)
+		b, ok := findTrigger(cat, base)
+		if !ok {
+			continue
+		}
+		equal := append([]string{"service"}, t.Signal.Labels...)
+		equal = append(equal, slices.Sorted(maps.Keys(b.Labels))...)
+		out = append(out, InhibitRule{
+			Why:            fmt.Sprintf("%s inhibits its forecast %s for the same series: the threshold is already crossed.", b.Alert, t.Alert),
+			SourceMatchers: []string{fmt.Sprintf("alertname=%q", b.Alert)}, TargetMatchers: []string{fmt.Sprintf("alertname=%q", t.Alert)},
+			Equal: cfg.PromQL().Labels(equal...),
+		})
+	}
+	return out
+}
+
+// findTrigger is a trigger of a catalogue by id.
+func findTrigger(cat []catalogue.Trigger, id catalogue.TriggerID) (catalogue.Trigger, bool) {
+	for _, t := range cat {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return catalogue.Trigger{}, false
 }
 
 // matchAny writes label="a" for one value and label=~"a|b" for several.

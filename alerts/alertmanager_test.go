@@ -145,6 +145,13 @@ func TestInhibitionRules(t *testing.T) {
 		byID[string(tr.ID)] = tr
 	}
 	a := func(id string, extra ...string) model.LabelSet { return sampleAlert(byID[id], extra...) }
+	fc := func(base catalogue.TriggerID, level catalogue.ForecastLevel, extra ...string) model.LabelSet {
+		tr, ok := byID[string(catalogue.ForecastID(base, level))]
+		if !ok {
+			t.Fatalf("no forecast %s of %s", level, base)
+		}
+		return sampleAlert(tr, extra...)
+	}
 	// ErrorBudgetBurn comes from the SLOs, not the catalogue.
 	burn := model.LabelSet{"alertname": catalogue.AlertErrorBudgetBurn, "service": model.LabelValue(cfg.Service),
 		"slo": "availability", "severity": "critical", "long_window": "1h", "short_window": "5m"}
@@ -192,12 +199,33 @@ func TestInhibitionRules(t *testing.T) {
 		// configuration: no outage explains it, nothing mutes it.
 		{"SignalAbsent(latency SLO bucket) is not muted by ExporterAbsent", []model.LabelSet{a("ExporterAbsent", "job", "headroom")}, a("SignalAbsent:slo_latency_bucket"), false},
 		{"SignalAbsent(latency SLO bucket) is not muted by APIDown", []model.LabelSet{a("APIDown", "target", "api")}, a("SignalAbsent:slo_latency_bucket"), false},
+		// Forecasts: the threshold alert mutes its forecast for the same
+		// series; a forecast is a scale-up alert (rule 1); its page mutes
+		// its ticket (rule 2); a target down mutes it (rule 3).
+		{"DBPoolHighForecast while DBPoolHigh", []model.LabelSet{a("DBPoolHigh", "target", "pg", "pool", "api")}, fc(catalogue.TriggerDBPoolHigh, catalogue.ForecastTicket, "target", "pg", "pool", "api"), true},
+		{"DBPoolHighForecast page while DBPoolHigh", []model.LabelSet{a("DBPoolHigh", "target", "pg", "pool", "api")}, fc(catalogue.TriggerDBPoolHigh, catalogue.ForecastPage, "target", "pg", "pool", "api"), true},
+		{"DBPoolHighForecast while DBPoolHigh of another pool", []model.LabelSet{a("DBPoolHigh", "target", "pg", "pool", "etl")}, fc(catalogue.TriggerDBPoolHigh, catalogue.ForecastTicket, "target", "pg", "pool", "api"), false},
+		{"DBPoolHighForecast while another service's DBPoolHigh", []model.LabelSet{other(a("DBPoolHigh", "target", "pg", "pool", "api"), "service", "other")}, fc(catalogue.TriggerDBPoolHigh, catalogue.ForecastTicket, "target", "pg", "pool", "api"), false},
+		{"DBPoolHigh is not muted by its forecast", []model.LabelSet{fc(catalogue.TriggerDBPoolHigh, catalogue.ForecastPage, "target", "pg", "pool", "api")}, a("DBPoolHigh", "target", "pg", "pool", "api"), false},
+		{"CPUHighForecast while CPUHigh", []model.LabelSet{a("CPUHigh")}, fc(catalogue.TriggerCPUHigh, catalogue.ForecastTicket), true},
+		{"CPUHighForecast while MemoryHigh", []model.LabelSet{a("MemoryHigh")}, fc(catalogue.TriggerCPUHigh, catalogue.ForecastTicket), false},
+		{"the forecast ticket while its page", []model.LabelSet{fc(catalogue.TriggerDBPoolHigh, catalogue.ForecastPage, "target", "pg", "pool", "api")}, fc(catalogue.TriggerDBPoolHigh, catalogue.ForecastTicket, "target", "pg", "pool", "api"), true},
+		{"DBPoolLow while DBPoolHighForecast", []model.LabelSet{fc(catalogue.TriggerDBPoolHigh, catalogue.ForecastTicket, "target", "pg", "pool", "api")}, a("DBPoolLow", "target", "pg", "pool", "api"), true},
+		{"CPULow while CPUHighForecast", []model.LabelSet{fc(catalogue.TriggerCPUHigh, catalogue.ForecastTicket)}, a("CPULow"), true},
+		{"MemoryLow while another service's MemoryHighForecast", []model.LabelSet{other(fc(catalogue.TriggerMemoryHigh, catalogue.ForecastTicket), "service", "other")}, a("MemoryLow"), false},
+		{"RedisMemoryNearMaxForecast while RedisDown", []model.LabelSet{a("RedisDown", "target", "redis", "kind", "redis")}, fc(catalogue.TriggerRedisMemoryNearMax, catalogue.ForecastTicket, "target", "redis"), true},
 	} {
 		if got := muted(t, am, tc.firing, tc.target); got != tc.want {
 			t.Errorf("%s: muted %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	if n := len(am.InhibitRules); n != 5 {
-		t.Errorf("%d inhibition rules; the cases above test 5", n)
+	forecastAlerts := map[string]bool{}
+	for _, tr := range catalogue.Catalogue(cfg) {
+		if tr.IsForecast() {
+			forecastAlerts[tr.Alert] = true
+		}
+	}
+	if n, want := len(am.InhibitRules), 5+len(forecastAlerts); n != want {
+		t.Errorf("%d inhibition rules; the cases above test %d (5 and one per forecast alertname)", n, want)
 	}
 }

@@ -137,6 +137,10 @@ func prometheusRule(cfg *catalogue.Config, groups ...rulefmt.RuleGroups) ([]byte
 	for _, rg := range groups {
 		for _, g := range rg.Groups {
 			og := monitoringv1.RuleGroup{Name: g.Name}
+			if g.Interval != 0 {
+				d := monitoringv1.Duration(g.Interval.String())
+				og.Interval = &d
+			}
 			for _, r := range g.Rules {
 				or := monitoringv1.Rule{Record: r.Record, Alert: r.Alert, Expr: intstr.FromString(r.Expr), Labels: r.Labels, Annotations: r.Annotations}
 				if r.For != 0 {

@@ -2,7 +2,6 @@ package alerts
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/headroom-dev/headroom/catalogue"
 
@@ -22,12 +21,7 @@ import (
 // records of scoped triggers end the signals' group, after the signals
 // they label.
 func RecordingRules(bundle *catalogue.Bundle) rulefmt.RuleGroups {
-	out := recordingRules(bundle.Config, bundle.Signals, bundle.Triggers)
-	out.Groups = slices.Insert(out.Groups, 1, remainingGroup(bundle))
-	return out
-}
-
-func recordingRules(cfg *catalogue.Config, signals []catalogue.Signal, cat []catalogue.Trigger) rulefmt.RuleGroups {
+	cfg, signals, cat := bundle.Config, bundle.Signals, bundle.Triggers
 	g := rulefmt.RuleGroup{Name: fmt.Sprintf("headroom.%s.rules", cfg.Service)}
 	for _, s := range signals {
 		if s.Record == "" {
@@ -42,9 +36,36 @@ func recordingRules(cfg *catalogue.Config, signals []catalogue.Signal, cat []cat
 	for _, r := range catalogue.ScopeRecords(cfg, cat) {
 		g.Rules = append(g.Rules, rulefmt.Rule{Record: r.Record, Expr: r.Expr, Labels: map[string]string{"service": cfg.Service}})
 	}
-	out := rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{g}}
+	out := rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{g, remainingGroup(bundle)}}
 	out.Groups = append(out.Groups, sloRecordingGroups(cfg)...)
+	if fg, ok := forecastGroup(bundle); ok {
+		out.Groups = append(out.Groups, fg)
+	}
 	return out
+}
+
+// ForecastGroupName names the recording group of the forecasts.
+func ForecastGroupName(cfg *catalogue.Config) string {
+	return fmt.Sprintf("headroom.%s.forecast.rules", cfg.Service)
+}
+
+// forecastGroup is the forecasts' recording group, at its own interval:
+// its coverage checks count samples of that interval, and its ranges of a
+// day need no finer one. It comes after the signals' group it reads.
+func forecastGroup(bundle *catalogue.Bundle) (rulefmt.RuleGroup, bool) {
+	recs := catalogue.ForecastRecords(bundle)
+	if len(recs) == 0 {
+		return rulefmt.RuleGroup{}, false
+	}
+	g := rulefmt.RuleGroup{Name: ForecastGroupName(bundle.Config), Interval: model.Duration(catalogue.ForecastInterval)}
+	for _, r := range recs {
+		l := map[string]string{"service": bundle.Config.Service}
+		for k, v := range r.Labels {
+			l[k] = v
+		}
+		g.Rules = append(g.Rules, rulefmt.Rule{Record: r.Record, Expr: r.Expr, Labels: l})
+	}
+	return g, true
 }
 
 // AlertingRules returns the alerting rule groups of the bundle, one per

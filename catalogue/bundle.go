@@ -19,7 +19,7 @@ type SignalID string
 
 // The triggers of the catalogue, by area: scaling, health, post-scaling
 // validation. SignalAbsent rules are "SignalAbsent:<signal id>"
-// (SignalAbsentID).
+// (SignalAbsentID), forecasts "Forecast:<level>:<trigger id>" (ForecastID).
 const (
 	TriggerCPUHigh                      TriggerID = "CPUHigh"
 	TriggerMemoryHigh                   TriggerID = "MemoryHigh"
@@ -125,6 +125,9 @@ func SignalAbsentID(s SignalID) TriggerID { return TriggerID("SignalAbsent:" + s
 func (id TriggerID) known() bool {
 	if s, ok := strings.CutPrefix(string(id), "SignalAbsent:"); ok {
 		return SignalID(s).known()
+	}
+	if base, _, ok := ForecastOf(id); ok {
+		return base.known()
 	}
 	return slices.Contains(triggerIDs, id)
 }

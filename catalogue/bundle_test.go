@@ -22,7 +22,7 @@ func TestBuiltIDsAreKnown(t *testing.T) {
 			t.Fatalf("%s: %v", tc.preset, err)
 		}
 		for _, tr := range b.Triggers {
-			if !TriggerID(tr.ID).known() {
+			if !tr.ID.known() {
 				t.Errorf("%s: trigger %s has no TriggerID constant", tc.preset, tr.ID)
 			}
 		}

@@ -174,6 +174,9 @@ type Override struct {
 	// matches a series wins, and the series no scope matches keep the
 	// trigger's values. A file's list replaces its preset's.
 	Where []ScopeOverride `yaml:"where"`
+	// Forecast configures the trigger's time-to-saturation forecasts
+	// (forecast.go): enabled, ticket_horizon, page_horizon, window, for.
+	Forecast *ForecastOverride `yaml:"forecast"`
 }
 
 // ScopeOverride is one `where` entry of a trigger override. Unset fields
@@ -311,6 +314,7 @@ func overlay(cfg *Config, data []byte, what string) error {
 		if o.Where != nil {
 			m.Where = o.Where
 		}
+		m.Forecast = o.Forecast.merge(m.Forecast)
 		merged[id] = m
 	}
 	cfg.Triggers = merged
@@ -472,6 +476,10 @@ func (c *Config) Validate() error {
 		field := "triggers." + string(id)
 		def, ok := known[id]
 		if !ok {
+			if base, _, isForecast := ForecastOf(TriggerID(id)); isForecast {
+				bad(field, "a forecast is set under its trigger's forecast field: triggers.%s.forecast", base)
+				continue
+			}
 			bad(field, "no trigger has this id")
 			continue
 		}
@@ -496,6 +504,7 @@ func (c *Config) Validate() error {
 			checkMargin(t, field+".margin", bad)
 		}
 		c.validateScopes(t, o.Where, field, bad)
+		validateForecast(t, o.Forecast, field, bad)
 	}
 	if len(errs) == 0 {
 		// Pairs are compared once every trigger and scope is valid on its

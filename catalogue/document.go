@@ -120,6 +120,15 @@ func dropUnsetOverrides(body *yaml.Node) {
 			unset := v.Tag == "!!null" ||
 				(v.Kind == yaml.SequenceNode && len(v.Content) == 0) ||
 				(o.Content[j].Value == "severity" && v.Value == "")
+			if o.Content[j].Value == "forecast" && v.Kind == yaml.MappingNode {
+				var set []*yaml.Node
+				for k := 0; k+1 < len(v.Content); k += 2 {
+					if v.Content[k+1].Tag != "!!null" {
+						set = append(set, v.Content[k], v.Content[k+1])
+					}
+				}
+				v.Content, v.Style = set, yaml.FlowStyle
+			}
 			if !unset {
 				kept = append(kept, o.Content[j], v)
 			}

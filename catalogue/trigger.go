@@ -120,6 +120,8 @@ type Trigger struct {
 	Matchers []*labels.Matcher
 
 	expr func(t Trigger) string
+	// forecast is a forecast trigger's settings (ForecastOf its id).
+	forecast Forecast
 }
 
 // apply returns the trigger with the override's values.
@@ -206,7 +208,11 @@ func (t Trigger) Target() string {
 // Catalogue returns the config's triggers, overrides applied, in a stable
 // order (by group, then id).
 func Catalogue(cfg *Config) []Trigger {
-	out := cfg.resolvedTriggers(definitions(cfg))
+	var out []Trigger
+	for _, t := range cfg.resolvedTriggers(definitions(cfg)) {
+		out = append(out, t)
+		out = append(out, cfg.forecasts(t)...)
+	}
 	checks := map[TriggerID]Trigger{}
 	for _, t := range out {
 		if t.Alert == AlertCapacityTargetMissed {

@@ -323,7 +323,8 @@ func TestPresetsDocumentEveryField(t *testing.T) {
 	for _, key := range []string{"service:", "cluster_label:", "exporter_job:", "runbook_url:", "include:", "selectors:", "headroom:", "api:",
 		"cadvisor:", "kube_state_metrics:", "node:", "targets:", "postgres:", "pgbouncer:", "redis:", "requests_metric:", "error_matcher:",
 		"duration_histogram:", "queue_depth_metric:", "instance_labels:", "rate_window:", "capacity_per_pod:", "resources:", "source:", "cpu_cores:",
-		"memory_bytes:", "network_bytes_per_second:", "pool_states:", "receivers:", "pager:", "ticket:", "capacity_review:", "triggers:"} {
+		"memory_bytes:", "network_bytes_per_second:", "pool_states:", "receivers:", "pager:", "ticket:", "capacity_review:", "triggers:",
+		"forecast:", "ticket_horizon", "page_horizon", "window", "for"} {
 		if !strings.Contains(string(src), key) {
 			t.Errorf("health-agent.yaml does not show %s", key)
 		}

@@ -164,3 +164,70 @@ func TestThresholdsDocIsTheRangeTable(t *testing.T) {
 		}
 	}
 }
+
+// A trigger's forecast settings are checked field by field, each error
+// naming its field; a forecast's own id is not a trigger override.
+func TestForecastFieldsAreChecked(t *testing.T) {
+	for _, tc := range []struct{ name, text, want string }{
+		{"defaults pass", "triggers: {DBPoolHigh: {forecast: {enabled: true}}}", ""},
+		{"longer horizons pass", "triggers: {DBPoolHigh: {forecast: {ticket_horizon: 7d, page_horizon: 12h, window: 2d, for: 1h}}}", ""},
+		{"disabled passes", "triggers: {CPUHigh: {forecast: {enabled: false}}}", ""},
+		{"page not shorter", "triggers: {DBPoolHigh: {forecast: {page_horizon: 3d}}}",
+			"triggers.DBPoolHigh.forecast.page_horizon: 3d must be shorter than ticket_horizon 3d"},
+		{"ticket under the page", "triggers: {MemoryHigh: {forecast: {ticket_horizon: 1h}}}",
+			"triggers.MemoryHigh.forecast.page_horizon: 6h must be shorter than ticket_horizon 1h"},
+		{"zero horizon", "triggers: {DBPoolHigh: {forecast: {ticket_horizon: 0s}}}", "triggers.DBPoolHigh.forecast.ticket_horizon: must be > 0"},
+		{"zero window", "triggers: {DBPoolHigh: {forecast: {window: 0s}}}", "triggers.DBPoolHigh.forecast.window: must be > 0"},
+		{"short window", "triggers: {DBPoolHigh: {forecast: {window: 30m}}}", "triggers.DBPoolHigh.forecast.window: 30m is under 1h"},
+		{"window off the interval", "triggers: {DBPoolHigh: {forecast: {window: 1h2m}}}", "triggers.DBPoolHigh.forecast.window: 1h2m is not a multiple of the forecast group's interval 5m"},
+		{"scale-down has none", "triggers: {DBPoolLow: {forecast: {enabled: true}}}", "triggers.DBPoolLow.forecast: DBPoolLow has no forecast"},
+		{"latency has none", "triggers: {APILatencyP95High: {forecast: {window: 2d}}}", "triggers.APILatencyP95High.forecast: APILatencyP95High has no forecast"},
+		{"a forecast's own id", "triggers: {'Forecast:ticket:DBPoolHigh': {enabled: false}}",
+			"triggers.Forecast:ticket:DBPoolHigh: a forecast is set under its trigger's forecast field: triggers.DBPoolHigh.forecast"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := catalogue.LoadOnto("health-agent", []byte(tc.text))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Every forecastable trigger of a preset has a ticket and a page, looked
+// up by their typed ids, with the config's horizons; disabling removes both.
+func TestForecastsAreDerived(t *testing.T) {
+	cfg, err := catalogue.LoadOnto("health-agent", []byte("triggers: {DBPoolHigh: {forecast: {ticket_horizon: 7d, page_horizon: 12h}}, CPUHigh: {forecast: {enabled: false}}}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := catalogue.MustBuild(cfg)
+	for _, tc := range []struct {
+		base    catalogue.TriggerID
+		level   catalogue.ForecastLevel
+		present bool
+		expr    string
+	}{
+		{catalogue.TriggerDBPoolHigh, catalogue.ForecastTicket, true, `headroom:db_pool:seconds_to_threshold{service="health-agent-api", trigger="DBPoolHigh"} < 604800`},
+		{catalogue.TriggerDBPoolHigh, catalogue.ForecastPage, true, `headroom:db_pool:seconds_to_threshold{service="health-agent-api", trigger="DBPoolHigh"} < 43200`},
+		{catalogue.TriggerMemoryHigh, catalogue.ForecastPage, true, `headroom:api_memory:seconds_to_threshold{service="health-agent-api", trigger="MemoryHigh"} < 21600`},
+		{catalogue.TriggerRedisMemoryNearMax, catalogue.ForecastTicket, true, `headroom:redis_memory:seconds_to_threshold{service="health-agent-api", trigger="RedisMemoryNearMax"} < 259200`},
+		{catalogue.TriggerCPUHigh, catalogue.ForecastTicket, false, ""},
+		{catalogue.TriggerDBPoolLow, catalogue.ForecastTicket, false, ""},
+	} {
+		f, ok := b.Trigger(catalogue.ForecastID(tc.base, tc.level))
+		if ok != tc.present {
+			t.Errorf("%s %s: present %v, want %v", tc.base, tc.level, ok, tc.present)
+			continue
+		}
+		if ok && f.Expr != tc.expr {
+			t.Errorf("%s %s: expr %q, want %q", tc.base, tc.level, f.Expr, tc.expr)
+		}
+	}
+}

@@ -41,6 +41,19 @@ func newGen(bundle *catalogue.Bundle) *gen { return &gen{bundle: bundle} }
 
 func (g *gen) cfg() *catalogue.Config { return g.bundle.Config }
 
+// thresholdTriggers are the bundle's triggers that panels draw against a
+// threshold: the forecasts are left out, the Headroom view draws them from
+// their own records.
+func (g *gen) thresholdTriggers() []catalogue.Trigger {
+	var out []catalogue.Trigger
+	for _, t := range g.bundle.Triggers {
+		if !t.IsForecast() {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // cluster is the cluster label the variables select by: the config's, or
 // "cluster".
 func (g *gen) cluster() string {
@@ -73,7 +86,7 @@ func (g *gen) signal(id catalogue.SignalID) (catalogue.Signal, bool) { return g.
 // threshold, validation targets left out.
 func (g *gen) onSignal(id catalogue.SignalID) []catalogue.Trigger {
 	var out []catalogue.Trigger
-	for _, t := range g.bundle.Triggers {
+	for _, t := range g.thresholdTriggers() {
 		if t.Signal.ID == id && t.Target() != "" && t.Set != catalogue.SetValidation {
 			out = append(out, t)
 		}

@@ -57,7 +57,7 @@ func (g *gen) overview() *board {
 	g.sizingRow(bd)
 	for _, group := range groupOrder {
 		var ts []catalogue.Trigger
-		for _, t := range g.bundle.Triggers {
+		for _, t := range g.thresholdTriggers() {
 			if t.Group == group && t.Set != catalogue.SetValidation {
 				ts = append(ts, t)
 			}
@@ -91,7 +91,7 @@ func (g *gen) alertsSel(extra ...string) string {
 func (g *gen) alertNames(pred func(catalogue.Trigger) bool) string {
 	var names []string
 	seen := map[string]bool{}
-	for _, t := range g.bundle.Triggers {
+	for _, t := range g.thresholdTriggers() {
 		if pred(t) && !seen[t.Alert] {
 			seen[t.Alert] = true
 			names = append(names, t.Alert)
@@ -151,7 +151,7 @@ func (g *gen) firingRow(bd *board) {
 // stat per validation target, and its signal with the target drawn.
 func (g *gen) checklistRow(bd *board) {
 	var checks []catalogue.Trigger
-	for _, t := range g.bundle.Triggers {
+	for _, t := range g.thresholdTriggers() {
 		if t.Set == catalogue.SetValidation && t.Target() != "" {
 			checks = append(checks, t)
 		}

@@ -42,6 +42,12 @@ func divisionsIn(t *testing.T, cfg *catalogue.Config) []division {
 		})
 	}
 	for _, g := range alerts.RecordingRules(catalogue.MustBuild(cfg)).Groups {
+		if g.Name == alerts.ForecastGroupName(cfg) {
+			// Its one division is by a trend recorded only where it is
+			// > 0: there is no zero to divide by. The forecast stories
+			// (flat, falling) are where a zero trend is fed.
+			continue
+		}
 		for _, r := range g.Rules {
 			add(r.Record, r.Expr)
 		}

@@ -83,6 +83,7 @@ const (
 	testAbsentSignal                 // a signal's inputs missing
 	testAbsentBucket                 // the latency SLO's bucket missing
 	testDBGuard                      // the HPA's max replicas against the DB's connections
+	testForecast                     // a forecast's stories over days (forecast.go)
 )
 
 // testKinds are the triggers whose tests are not derived from their
@@ -102,6 +103,9 @@ func testKindOf(t catalogue.Trigger) testKind {
 	}
 	if t.Alert == "SignalAbsent" {
 		return testAbsentSignal
+	}
+	if t.IsForecast() {
+		return testForecast
 	}
 	return testThreshold
 }
@@ -136,13 +140,19 @@ func promtoolTests(cfg *catalogue.Config, cat []catalogue.Trigger, ruleFiles []s
 			groups, err = gen.absentBucket()
 		case testDBGuard:
 			groups, err = gen.dbGuard()
+		case testForecast:
+			step = forecastStep
+			groups, err = gen.forecastTests()
 		}
 		if err != nil {
 			return nil, fmt.Errorf("tests of %s: %w", t.ID, err)
 		}
 		name := t.Group.Slug() + "-test.yaml"
-		if step != testStep {
+		switch step {
+		case probeStep:
 			name = t.Group.Slug() + "-probe-test.yaml"
+		case forecastStep:
+			name = forecastTestFile(t.Group)
 		}
 		for _, g := range groups {
 			addGroup(name, step, g)

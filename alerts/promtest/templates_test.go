@@ -85,6 +85,17 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 			"ExporterAbsent(no target)": {1, map[string]string{"instance": ""}, "No target of job headroom exists", "for 2m"},
 			"SignalAbsent":              {1, nil, "absent = 1", "for 10m"},
 		}
+		for _, tr := range cat {
+			if tr.IsForecast() {
+				// Keyed by trigger id: ResourcePressureCPU and Memory share
+				// an alertname and have thresholds of their own.
+				custom[string(tr.ID)] = struct {
+					value                float64
+					labels               map[string]string
+					valueText, threshold string
+				}{10800, nil, "in about 3h 0m 0s", tr.Signal.Unit.Format(tr.Threshold) + " (" + tr.Labels["trigger"] + "'s threshold)"}
+			}
+		}
 		if b, ok := cfg.SLOBucket(); ok {
 			// Keyed by trigger id: the latency SLO's bucket is a SignalAbsent
 			// rule that counts series rather than reporting absence.
