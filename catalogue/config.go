@@ -230,6 +230,19 @@ func PresetSource(name string) ([]byte, error) {
 
 // Preset returns an embedded preset's config, validated.
 func Preset(name string) (*Config, error) {
+	cfg, err := presetConfig(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("preset %s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+// presetConfig reads an embedded preset without validating it: a config
+// file loaded onto it is validated as a whole, once.
+func presetConfig(name string) (*Config, error) {
 	src, err := PresetSource(name)
 	if err != nil {
 		return nil, err
@@ -239,9 +252,6 @@ func Preset(name string) (*Config, error) {
 		return nil, err
 	}
 	cfg.Preset = name
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("preset %s: %w", name, err)
-	}
 	return cfg, nil
 }
 
@@ -262,7 +272,7 @@ func Load(data []byte) (*Config, error) {
 
 // LoadOnto reads a config file on top of the named preset.
 func LoadOnto(preset string, data []byte) (*Config, error) {
-	cfg, err := Preset(preset)
+	cfg, err := presetConfig(preset)
 	if err != nil {
 		return nil, err
 	}
