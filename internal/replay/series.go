@@ -53,19 +53,12 @@ func EvaluateRange(ctx context.Context, bundle *catalogue.Bundle, src Source, op
 	if p, ok := src.(*PrometheusSource); ok {
 		return p.evaluateRange(ctx, opts.Start, opts.End, step, exprs)
 	}
-	files, err := alerts.Generate(bundle)
-	if err != nil {
-		return nil, err
-	}
+	all := alerts.RecordingRules(bundle)
 	dir, err := os.MkdirTemp("", "headroom-report-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	var all rulefmt.RuleGroups
-	if err := yaml.Unmarshal(files[alerts.FileRules], &all); err != nil {
-		return nil, fmt.Errorf("generated %s: %w", alerts.FileRules, err)
-	}
 	// Only the records the expressions read, through the records those
 	// read: the SLO rules' windows of days cost minutes over a week.
 	rgs, err := neededRecords(all, exprs)
