@@ -288,7 +288,7 @@ func forecastTrigger(base Trigger, level ForecastLevel, f Forecast) Trigger {
 	labels["trigger"] = string(base.ID)
 	t := Trigger{
 		ID: ForecastID(base.ID, level), Alert: ForecastAlert(base), Set: base.Set, Source: "headroom", Group: base.Group,
-		Direction: Up, Signal: base.Signal, Comparison: Custom, Threshold: base.Threshold, For: f.For, Action: base.Action,
+		Direction: base.Direction, Signal: base.Signal, Comparison: Custom, Threshold: base.Threshold, For: f.For, Action: base.Action,
 		Urgency: urgency, Severity: severity, Labels: labels, Kind: base.Kind, forecast: f,
 		When:    fmt.Sprintf("the trend of the last %s reaches %s's %s %s within %s (%s)", Dur(f.Window), base.ID, base.Comparison, thr, Dur(h), level),
 		Summary: fmt.Sprintf("%s reaches %s within %s", base.Signal.Title, thr, Dur(h)),

@@ -86,6 +86,9 @@ func (r *reportCommand) run() error {
 	if err != nil || length <= 0 {
 		return bad(fmt.Errorf("--range: %q is not a positive duration (7d, 36h)", r.rangeLen))
 	}
+	if r.step <= 0 {
+		return bad(fmt.Errorf("--step: %s is not a positive duration (5m, 30s)", r.step))
+	}
 	var src replay.Source
 	var opts replay.Options
 	opts.Step = r.step

@@ -38,6 +38,7 @@ func TestReportExitStatuses(t *testing.T) {
 	}{
 		{"no input", []string{"report"}, exitBadInput, []string{"--prometheus.url or --input"}, ""},
 		{"bad range", []string{"report", "--input", empty, "--range", "soon"}, exitBadInput, []string{"--range", "soon"}, ""},
+		{"step not positive", []string{"report", "--input", empty, "--step=0s"}, exitBadInput, []string{"--step", "0s"}, ""},
 		{"missing file", []string{"report", "--input", filepath.Join(dir, "nope.yaml")}, exitBadInput, []string{"nope.yaml"}, ""},
 		{"no data", []string{"report", "--input", empty}, exitBadInput, []string{"no data", "API CPU utilisation", "Redis memory"}, ""},
 		{"unreachable", []string{"report", "--prometheus.url", dead, "--end", "2026-01-08T00:00:00Z", "--prometheus.timeout", "5s"}, exitUnreachable,
