@@ -150,3 +150,65 @@ func forecastOfPanel(t *testing.T, triggers []catalogue.Trigger, p dashboard.Pan
 	t.Fatalf("panel %q reads no forecast of the bundle", str(p.Title))
 	return catalogue.Trigger{}
 }
+
+// The Headroom dashboard has, for every resource the bundle records the
+// headroom of, its share in the shared stat and a stat of what is left in
+// its unit; for every forecast, a time to the threshold in seconds
+// coloured by the two horizons and a predicted value red from the
+// threshold.
+func TestHeadroomDashboard(t *testing.T) {
+	for _, gd := range generateAll(t) {
+		bundle := catalogue.MustBuild(gd.cfg)
+		panels := allPanels(dashboardsOf(t, gd)[Headroom])
+		find := func(match func(dashboard.Panel, string) bool) []dashboard.Panel {
+			var out []dashboard.Panel
+			for _, p := range panels {
+				for _, q := range exprsOf(t, p) {
+					if match(p, q.expr) {
+						out = append(out, p)
+						break
+					}
+				}
+			}
+			return out
+		}
+		unit := func(p dashboard.Panel) string {
+			if p.FieldConfig == nil || p.FieldConfig.Defaults.Unit == nil {
+				return ""
+			}
+			return *p.FieldConfig.Defaults.Unit
+		}
+		for _, r := range bundle.Remaining() {
+			where := gd.cfg.Service + " " + string(r.ID)
+			ratio := find(func(p dashboard.Panel, e string) bool { return strings.Contains(e, r.ID.RatioRecord()+"{") })
+			if len(ratio) != 1 || unit(ratio[0]) != "percentunit" {
+				t.Errorf("%s: %d stats of the remaining ratio, want 1 in percentunit", where, len(ratio))
+			}
+			left := find(func(p dashboard.Panel, e string) bool { return strings.Contains(e, r.ID.Record()+"{") })
+			if len(left) != 1 || unit(left[0]) != grafanaUnit(r.Unit) || !hasStep(left[0], 0) {
+				t.Errorf("%s: %d stats of what is left, want 1 in %s, red below 0", where, len(left), grafanaUnit(r.Unit))
+			}
+		}
+		for _, tr := range (&gen{bundle: bundle}).forecastTriggers() {
+			base, _, _ := catalogue.ForecastOf(tr.ID)
+			where := gd.cfg.Service + " " + string(tr.ID)
+			f := tr.Forecast()
+			secs := find(func(p dashboard.Panel, e string) bool {
+				return strings.Contains(e, catalogue.ForecastSecondsRecord(tr.Signal)+"{") && strings.Contains(e, fmt.Sprintf("trigger=%q", base))
+			})
+			if len(secs) != 1 || unit(secs[0]) != "s" || !hasStep(secs[0], f.PageHorizon.Seconds()) || !hasStep(secs[0], f.TicketHorizon.Seconds()) {
+				t.Errorf("%s: %d time-to-threshold stats, want 1 in s with steps at both horizons", where, len(secs))
+			}
+			pred := find(func(p dashboard.Panel, e string) bool {
+				return strings.Contains(e, catalogue.ForecastPeakRecord(tr.Signal)+"{") && strings.Contains(e, " * "+catalogue.Num(f.TicketHorizon.Seconds()))
+			})
+			if len(pred) != 1 || unit(pred[0]) != signalUnit(tr.Signal) || !hasStep(pred[0], tr.Threshold) {
+				t.Errorf("%s: %d predicted-value stats, want 1 in %s with a step at %g", where, len(pred), signalUnit(tr.Signal), tr.Threshold)
+				continue
+			}
+			if s := steps(pred[0]); s[len(s)-1].Color != colorCritical {
+				t.Errorf("%s: predicted value's last step %v, want red from the threshold", where, s)
+			}
+		}
+	}
+}
