@@ -1,7 +1,8 @@
 // Package dashboards generates headroom's Grafana dashboards with the
 // grafana-foundation-sdk: a "Scaling decisions" overview built from the
 // alert catalogue (every trigger with its threshold, firing alerts, the
-// post-scaling checklist, the SLOs' error budgets, sizing) and detail
+// post-scaling checklist, the SLOs' error budgets, sizing), a Headroom
+// dashboard (what is left of each limit and when it runs out) and detail
 // dashboards for PostgreSQL (with replication), PgBouncer, Redis and API
 // health.
 //
@@ -32,10 +33,11 @@ const (
 	PgBouncer = "pgbouncer"
 	Redis     = "redis"
 	API       = "api"
+	Headroom  = "headroom"
 )
 
 // Names lists the dashboards in the order they are generated (read only).
-var Names = []string{Overview, Postgres, PgBouncer, Redis, API}
+var Names = []string{Overview, Headroom, Postgres, PgBouncer, Redis, API}
 
 // Files besides the dashboards' JSON.
 const (
@@ -83,6 +85,8 @@ func Build(bundle *catalogue.Bundle) (map[string]dashboard.Dashboard, error) {
 		switch name {
 		case Overview:
 			b = g.overview()
+		case Headroom:
+			b = g.headroom()
 		case Postgres:
 			b = g.postgres()
 		case PgBouncer:

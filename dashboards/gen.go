@@ -113,6 +113,7 @@ type board struct {
 
 var titles = map[string]string{
 	Overview:  "Scaling decisions",
+	Headroom:  "Headroom",
 	Postgres:  "PostgreSQL and replication",
 	PgBouncer: "PgBouncer",
 	Redis:     "Redis",
