@@ -72,7 +72,8 @@ func forecastLine(f Forecast, now time.Time) (charts.Line, bool) {
 	line := charts.Line{Name: fmt.Sprintf("forecast: peak of the last day %+.2f points/day", *f.SlopeDay*100), Dashed: true}
 	for i := range forecastPoints + 1 {
 		t := forecastHorizon * time.Duration(i) / forecastPoints
-		line.Points = append(line.Points, charts.Point{At: now.Add(t), Value: *f.Peak + *f.SlopeDay*t.Hours()/24})
+		// A falling trend stops at 0: no resource is less than unused.
+		line.Points = append(line.Points, charts.Point{At: now.Add(t), Value: max(*f.Peak+*f.SlopeDay*t.Hours()/24, 0)})
 	}
 	return line, true
 }

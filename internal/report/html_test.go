@@ -8,7 +8,7 @@ import (
 
 // The dashed forecast is the alerts' straight line: the last day's peak at
 // the end of the range, rising at the trend over the horizon; without a
-// trend there is none to draw.
+// trend there is none to draw, and a falling one stops at 0.
 func TestForecastLineIsPeakPlusTrend(t *testing.T) {
 	now := time.Date(2026, 1, 8, 0, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
@@ -19,6 +19,7 @@ func TestForecastLineIsPeakPlusTrend(t *testing.T) {
 	}{
 		{"rising", ptr(0.6), ptr(0.05), true, 0.6 + 0.05*forecastHorizon.Hours()/24},
 		{"falling", ptr(0.6), ptr(-0.1), true, 0.6 - 0.1*forecastHorizon.Hours()/24},
+		{"falling below unused", ptr(0.1), ptr(-0.1), true, 0},
 		{"no trend", ptr(0.6), nil, false, 0},
 		{"no peak", nil, ptr(0.05), false, 0},
 	} {
