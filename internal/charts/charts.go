@@ -2,7 +2,8 @@
 // interactive charts (go-echarts, with the ECharts script embedded, so that
 // nothing is fetched when the page is opened): lines over time with
 // threshold lines, marks for events and shaded spans, and lanes of spans
-// (which alerts fired when). It knows nothing of what the series mean.
+// (which alerts fired when), under sections of text and tables that the
+// charts illustrate. It knows nothing of what the series mean.
 package charts
 
 import (
