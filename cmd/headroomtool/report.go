@@ -66,7 +66,8 @@ func newReportCommand(app *kingpin.Application) *reportCommand {
 	r.cmd.Flag("range", "Length of the range before --end (the guide asks for 7 days of history).").Default("7d").StringVar(&r.rangeLen)
 	r.cmd.Flag("step", "Spacing of the values the report reads.").Default("5m").DurationVar(&r.step)
 	r.cmd.Flag("input", "File of raw series in promtool's input_series notation, instead of Prometheus; the bundle's recording rules run over it.").StringVar(&r.input)
-	r.cmd.Flag("format", "Output format: text, json or markdown.").Default("text").EnumVar(&r.format, "text", "json", "markdown")
+	r.cmd.Flag("format", "Output format: text, json, markdown, or html (one self-contained page with a chart of each resource and its forecast).").
+		Default("text").EnumVar(&r.format, "text", "json", "markdown", "html")
 	return r
 }
 
@@ -141,6 +142,8 @@ func (r *reportCommand) run() error {
 		err = rep.WriteJSON(r.out)
 	case "markdown":
 		err = rep.WriteMarkdown(r.out)
+	case "html":
+		err = rep.WriteHTML(r.out)
 	default:
 		err = rep.WriteText(r.out)
 	}

@@ -63,3 +63,32 @@ func TestReportExitStatuses(t *testing.T) {
 		}
 	}
 }
+
+// --format html writes the page of internal/report to stdout, with the
+// exit status of the other formats: two days of a DB pool fail the 7-day
+// item.
+func TestReportHTMLFormat(t *testing.T) {
+	t.Parallel()
+	bin := toolBinary(t)
+	input := filepath.Join(t.TempDir(), "pool.yaml")
+	week := "interval: 5m\ninput_series:\n" +
+		"  - series: 'headroom_postgres_pool_backends{job=\"headroom\", target=\"pg\", pool=\"api\", state=\"active\"}'\n    values: '5+0.01x600'\n" +
+		"  - series: 'headroom_postgres_pool_size{job=\"headroom\", target=\"pg\", pool=\"api\"}'\n    values: '13x600'\n"
+	if err := os.WriteFile(input, []byte(week), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "report", "--input", input, "--format", "html")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitReportFailed {
+		t.Fatalf("%v, want exit %d; stderr %s", err, exitReportFailed, stderr.String())
+	}
+	page := stdout.String()
+	for _, s := range []string{"<!DOCTYPE html>", "<h2>Pre-scaling checklist</h2>", "<td>fail</td><td>Metrics monitored for 7", "echarts.init"} {
+		if !strings.Contains(page, s) {
+			t.Errorf("stdout (%d bytes) does not hold %q", len(page), s)
+		}
+	}
+}

@@ -2,7 +2,8 @@
 // interactive charts (go-echarts, with the ECharts script embedded, so that
 // nothing is fetched when the page is opened): lines over time with
 // threshold lines, marks for events and shaded spans, and lanes of spans
-// (which alerts fired when). It knows nothing of what the series mean.
+// (which alerts fired when), under sections of text and tables that the
+// charts illustrate. It knows nothing of what the series mean.
 package charts
 
 import (
@@ -18,12 +19,23 @@ import (
 	"github.com/go-echarts/go-echarts/v2/render"
 )
 
-// Page is one HTML file: a title, lines of text, then the figures in order.
+// Page is one HTML file: a title, lines of text, sections of text and
+// tables, then the figures in order.
 type Page struct {
-	Title string
-	Notes []string
+	Title    string
+	Notes    []string
+	Sections []Section
 	// Figures are *LineChart and *SpanChart.
 	Figures []Figure
+}
+
+// Section is a heading over paragraphs, a table (none without Columns)
+// and more paragraphs: the words a page's charts illustrate.
+type Section struct {
+	Heading       string
+	Before, After []string
+	Columns       []string
+	Rows          [][]string
 }
 
 // Figure is one chart of a page.
@@ -113,7 +125,7 @@ func Write(w io.Writer, p Page) error { return write(w, p, echartsJS) }
 // write takes the script apart so that a test can leave it out, and see
 // the browser check fail.
 func write(w io.Writer, p Page, script string) error {
-	data := pageData{Title: p.Title, Notes: p.Notes, Script: template.JS(script)}
+	data := pageData{Title: p.Title, Notes: p.Notes, Sections: p.Sections, Script: template.JS(script)}
 	for i, f := range p.Figures {
 		snippet := f.renderer(fmt.Sprintf("chart%d", i+1)).RenderSnippet()
 		script, err := closeSafe(snippet.Script)
@@ -126,10 +138,11 @@ func write(w io.Writer, p Page, script string) error {
 }
 
 type pageData struct {
-	Title   string
-	Notes   []string
-	Script  template.JS
-	Figures []template.HTML
+	Title    string
+	Notes    []string
+	Sections []Section
+	Script   template.JS
+	Figures  []template.HTML
 }
 
 // closeSafe keeps a chart's script inside its <script> element: go-echarts
@@ -156,6 +169,9 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 body { font-family: sans-serif; margin: 24px auto; max-width: 1100px; color: #222; }
 p { margin: 4px 0; }
 .container { margin-top: 24px; }
+table { border-collapse: collapse; margin: 8px 0; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; }
 </style>
 <script>{{.Script}}</script>
 </head>
@@ -163,6 +179,17 @@ p { margin: 4px 0; }
 <h1>{{.Title}}</h1>
 {{range .Notes}}<p>{{.}}</p>
 {{end}}
+{{- range .Sections}}<h2>{{.Heading}}</h2>
+{{range .Before}}<p>{{.}}</p>
+{{end}}
+{{- if .Columns}}<table>
+<tr>{{range .Columns}}<th>{{.}}</th>{{end}}</tr>
+{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</table>
+{{end}}
+{{- range .After}}<p>{{.}}</p>
+{{end}}
+{{- end}}
 {{- range .Figures}}{{.}}
 {{end -}}
 </body>

@@ -89,7 +89,7 @@ func TestAxisTopShowsAThresholdAboveTheData(t *testing.T) {
 }
 
 // samplePage has every kind of figure and mark the package draws, a gap,
-// a forecast, and labels that would end a script element if written as
+// a forecast, a section with a table, and labels that would end a script element if written as
 // they are.
 func samplePage() Page {
 	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
@@ -110,6 +110,13 @@ func samplePage() Page {
 	return Page{
 		Title: "A sample </script><script>alert(1)</script> page",
 		Notes: []string{"Every figure and mark of the package.", "<b>not bold</b>"},
+		// Written as they are, the cell's script would throw, an error the
+		// browser check reports.
+		Sections: []Section{{
+			Heading: "A table <i>of</i> words", Before: []string{"Before it."}, After: []string{"After it."},
+			Columns: []string{"status", "item"},
+			Rows:    [][]string{{"pass", "7+ days"}, {"fail", `<script>throw new Error("a cell ran as a script")</script>`}},
+		}},
 		Figures: []Figure{
 			&LineChart{
 				Title: "DB pool of api", Unit: "ratio",

@@ -123,7 +123,7 @@ func Build(b *catalogue.Bundle, inputs []Input, rng *replay.Range) (*Report, err
 	cfg := b.Config
 	r := &Report{
 		Version: SchemaVersion, Service: cfg.Service, Preset: cfg.Preset, Source: rng.Source,
-		Start: rng.Start.UTC(), End: rng.End.UTC(), Step: rng.Step.String(), NoData: noData,
+		Start: rng.Start.UTC(), End: rng.End.UTC(), Step: rng.Step.String(), NoData: noData, step: rng.Step,
 	}
 	users, usersDetail := h.users(cfg)
 	h.checklist(r, users, usersDetail)
@@ -213,7 +213,7 @@ func (h history) forecasts(r *Report, b *catalogue.Bundle) {
 		if !ok {
 			continue
 		}
-		f := Forecast{Resource: res.name, Signal: string(res.signal), Trigger: t.Alert, Threshold: t.Threshold}
+		f := Forecast{Resource: res.name, Signal: string(res.signal), Trigger: t.Alert, Threshold: t.Threshold, values: h.get(res.key)}
 		fc := TimeToThreshold(h.get(res.key), h.rng.Step, t.Threshold)
 		f.Peak, f.SlopeDay, f.Detail = fc.Peak, fc.SlopePerDay, fc.Detail
 		if fc.Seconds != nil {

@@ -2,7 +2,7 @@
 // pre-scaling checklist, decision tree, cost, time to saturation and
 // post-scaling validation, evaluated over a range of history. Build turns
 // the history into one Report; the writers (text, JSON, Markdown, and an
-// HTML one later) only render it, so that every format says the same.
+// HTML page of tables and charts) only render it, so that every format says the same.
 package report
 
 import (
@@ -45,6 +45,9 @@ type Report struct {
 	Saturation      []Forecast       `json:"saturation"`
 	// Validation is nil when the range holds no replica-count change.
 	Validation *Validation `json:"validation"`
+
+	// step is Step as a duration: the HTML charts place values by it.
+	step time.Duration
 }
 
 // Item is one line of the checklist or of the post-scaling targets: the
@@ -113,6 +116,10 @@ type Forecast struct {
 	// unknown (Detail says which).
 	Hours  *float64 `json:"hours"`
 	Detail string   `json:"detail"`
+
+	// values are the utilisation the forecast read, a step apart from the
+	// report's Start: the HTML charts draw them, the other formats do not.
+	values series
 }
 
 // Validation is the post-scaling targets after the last replica-count

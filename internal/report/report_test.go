@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/charts/chartstest"
 	"github.com/headroom-dev/headroom/internal/drift"
 	"github.com/headroom-dev/headroom/internal/replay"
 	"github.com/headroom-dev/headroom/internal/report"
@@ -184,5 +186,37 @@ func TestDocsListEveryReportField(t *testing.T) {
 		if !strings.Contains(string(doc), "| `"+name+"` |") {
 			t.Errorf("docs/report.md has no row for report.%s", name)
 		}
+	}
+}
+
+// The story's HTML page opens in a real chromium with the network cut
+// off: nothing leaves the file, no console error, a drawn chart for each
+// resource, and the sections of the other formats as text.
+func TestHTMLOpensOfflineWithEveryChartDrawn(t *testing.T) {
+	rep := storyReport(t)
+	var page bytes.Buffer
+	if err := rep.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the story's page is %d bytes", page.Len())
+	for _, s := range []string{"Pre-scaling checklist", "Decision tree", "Cost", "Time to saturation", "Post-scaling validation",
+		"<td>Redis Sentinel (HA)</td>", "Replicas 3 → 5", "forecast: peak of the last day +1.50 points/day"} {
+		if !strings.Contains(page.String(), s) {
+			t.Errorf("the page does not say %q", s)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "report.html")
+	if err := os.WriteFile(path, page.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := chartstest.Start(t).Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range got.Problems() {
+		t.Error(p)
+	}
+	if len(got.Charts) != len(rep.Saturation) || len(got.Charts) != 5 {
+		t.Errorf("%d charts, want one for each of the %d resources (5)", len(got.Charts), len(rep.Saturation))
 	}
 }

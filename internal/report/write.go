@@ -21,6 +21,85 @@ func (r *Report) WriteText(w io.Writer) error { return r.write(w, false) }
 // WriteMarkdown writes the report as Markdown.
 func (r *Report) WriteMarkdown(w io.Writer) error { return r.write(w, true) }
 
+// section is one part of the report in every format: paragraphs before
+// a table, the table (none when cols is nil), paragraphs after.
+type section struct {
+	head          string
+	before, after []string
+	cols          []string
+	rows          [][]string
+}
+
+// sections are the report's parts after its heading, in order.
+func (r *Report) sections() []section {
+	var out []section
+	var rows [][]string
+	for _, it := range r.Checklist {
+		rows = append(rows, []string{string(it.Status), it.Name, value(it.Value, it.Unit), it.Detail})
+	}
+	out = append(out, section{head: "Pre-scaling checklist", cols: []string{"status", "item", "value", "how"}, rows: rows})
+
+	rows = nil
+	for _, rec := range r.Recommendations {
+		rows = append(rows, []string{rec.Area, rec.Action, string(rec.Status), rec.Because})
+	}
+	out = append(out, section{head: "Decision tree", cols: []string{"area", "action", "status", "because"}, rows: rows})
+
+	cost := section{head: "Cost"}
+	if c := r.Cost; c.Now == nil {
+		cost.before = []string{fmt.Sprintf("Unknown: %s.", c.Detail)}
+	} else {
+		tiers := []*Tier{c.Now}
+		if c.After != nil {
+			tiers = append(tiers, c.After)
+		}
+		for i, t := range tiers {
+			when := "now"
+			if i == 1 {
+				when = "after"
+			}
+			for _, it := range t.Items {
+				cost.rows = append(cost.rows, []string{when, fmt.Sprintf("%d users", t.Users), it.Service, it.Size, fmt.Sprintf("%d", it.Count), dollars(it.Monthly)})
+			}
+			cost.rows = append(cost.rows, []string{when, fmt.Sprintf("%d users", t.Users), "total", "", "", dollars(t.Monthly)})
+		}
+		cost.cols = []string{"when", "tier", "item", "size", "count", "monthly"}
+		cost.after = []string{fmt.Sprintf("Now %s a month for %s users: %s per user, %s per request (%s requests a month). %s.",
+			dollars(c.Now.Monthly), value(c.Users, "users"), money(c.PerUser, 2), money(c.PerRequest, 8), value(c.RequestsPerMonth, ""), c.Detail)}
+	}
+	out = append(out, cost)
+
+	rows = nil
+	for _, f := range r.Saturation {
+		rows = append(rows, []string{f.Resource, f.Trigger + " " + num(f.Threshold), value(f.Peak, "ratio"), perDay(f.SlopeDay), hours(f.Hours), f.Detail})
+	}
+	out = append(out, section{head: "Time to saturation",
+		before: []string{"(threshold − peak of the last day) ÷ slope of the one-day average over the last day: the forecast alerts' formula."},
+		cols:   []string{"resource", "threshold", "peak (1d)", "trend", "time to threshold", "note"}, rows: rows})
+
+	val := section{head: "Post-scaling validation"}
+	if v := r.Validation; v == nil {
+		val.before = []string{"No replica-count change in the range."}
+	} else {
+		val.before = []string{fmt.Sprintf("Replicas %d → %d at %s; the targets after it:", v.From, v.To, v.At.Format("2006-01-02 15:04Z"))}
+		for _, it := range v.Targets {
+			val.rows = append(val.rows, []string{string(it.Status), it.Name, value(it.Value, it.Unit), it.Detail})
+		}
+		val.cols = []string{"status", "target", "value", "how"}
+	}
+	return append(out, val)
+}
+
+// intro is the lines under the report's title.
+func (r *Report) intro() []string {
+	out := []string{fmt.Sprintf("Preset %s, %s, %s to %s, step %s.", r.Preset, r.Source,
+		r.Start.Format("2006-01-02 15:04Z"), r.End.Format("2006-01-02 15:04Z"), r.Step)}
+	if len(r.NoData) > 0 {
+		out = append(out, fmt.Sprintf("No data for: %s.", strings.Join(r.NoData, ", ")))
+	}
+	return out
+}
+
 // write renders the text and Markdown forms, which differ only in markup.
 func (r *Report) write(w io.Writer, md bool) error {
 	var b strings.Builder
@@ -61,68 +140,23 @@ func (r *Report) write(w io.Writer, md bool) error {
 	} else {
 		fmt.Fprintf(&b, "Headroom report: %s\n", r.Service)
 	}
-	fmt.Fprintf(&b, "Preset %s, %s, %s to %s, step %s.\n", r.Preset, r.Source,
-		r.Start.Format("2006-01-02 15:04Z"), r.End.Format("2006-01-02 15:04Z"), r.Step)
-	if len(r.NoData) > 0 {
-		fmt.Fprintf(&b, "No data for: %s.\n", strings.Join(r.NoData, ", "))
+	for _, line := range r.intro() {
+		b.WriteString(line + "\n")
 	}
-	head("Pre-scaling checklist")
-	var rows [][]string
-	for _, it := range r.Checklist {
-		rows = append(rows, []string{string(it.Status), it.Name, value(it.Value, it.Unit), it.Detail})
-	}
-	table([]string{"status", "item", "value", "how"}, rows)
-
-	head("Decision tree")
-	rows = nil
-	for _, rec := range r.Recommendations {
-		rows = append(rows, []string{rec.Area, rec.Action, string(rec.Status), rec.Because})
-	}
-	table([]string{"area", "action", "status", "because"}, rows)
-
-	head("Cost")
-	c := r.Cost
-	if c.Now == nil {
-		fmt.Fprintf(&b, "Unknown: %s.\n", c.Detail)
-	} else {
-		rows = nil
-		tiers := []*Tier{c.Now}
-		if c.After != nil {
-			tiers = append(tiers, c.After)
+	for _, s := range r.sections() {
+		head(s.head)
+		for _, p := range s.before {
+			b.WriteString(p + "\n")
 		}
-		for i, t := range tiers {
-			when := "now"
-			if i == 1 {
-				when = "after"
+		if s.cols != nil {
+			if len(s.before) > 0 {
+				b.WriteString("\n")
 			}
-			for _, it := range t.Items {
-				rows = append(rows, []string{when, fmt.Sprintf("%d users", t.Users), it.Service, it.Size, fmt.Sprintf("%d", it.Count), dollars(it.Monthly)})
-			}
-			rows = append(rows, []string{when, fmt.Sprintf("%d users", t.Users), "total", "", "", dollars(t.Monthly)})
+			table(s.cols, s.rows)
 		}
-		table([]string{"when", "tier", "item", "size", "count", "monthly"}, rows)
-		fmt.Fprintf(&b, "\nNow %s a month for %s users: %s per user", dollars(c.Now.Monthly), value(c.Users, "users"), money(c.PerUser, 2))
-		fmt.Fprintf(&b, ", %s per request (%s requests a month). %s.\n", money(c.PerRequest, 8), value(c.RequestsPerMonth, ""), c.Detail)
-	}
-
-	head("Time to saturation")
-	b.WriteString("(threshold − peak of the last day) ÷ slope of the one-day average over the last day: the forecast alerts' formula.\n\n")
-	rows = nil
-	for _, f := range r.Saturation {
-		rows = append(rows, []string{f.Resource, f.Trigger + " " + num(f.Threshold), value(f.Peak, "ratio"), perDay(f.SlopeDay), hours(f.Hours), f.Detail})
-	}
-	table([]string{"resource", "threshold", "peak (1d)", "trend", "time to threshold", "note"}, rows)
-
-	head("Post-scaling validation")
-	if v := r.Validation; v == nil {
-		b.WriteString("No replica-count change in the range.\n")
-	} else {
-		fmt.Fprintf(&b, "Replicas %d → %d at %s; the targets after it:\n\n", v.From, v.To, v.At.Format("2006-01-02 15:04Z"))
-		rows = nil
-		for _, it := range v.Targets {
-			rows = append(rows, []string{string(it.Status), it.Name, value(it.Value, it.Unit), it.Detail})
+		for _, p := range s.after {
+			b.WriteString("\n" + p + "\n")
 		}
-		table([]string{"status", "target", "value", "how"}, rows)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
