@@ -151,19 +151,11 @@ func Replay(ctx context.Context, bundle *catalogue.Bundle, src Source, opts Opti
 	// Rates at the first step need their window of samples before it.
 	from := start.Add(-lookback - step)
 
-	db, err := openTSDB(filepath.Join(dir, "tsdb"), end.Sub(from))
+	db, err := loadTSDB(ctx, dir, src, selectors, from, end)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	app := db.AppenderV2(ctx)
-	if err := src.Load(ctx, selectors, from, end, app); err != nil {
-		app.Rollback()
-		return nil, err
-	}
-	if err := app.Commit(); err != nil {
-		return nil, fmt.Errorf("loading %s: %w", src.Describe(), err)
-	}
 
 	engine := promql.NewEngine(promql.EngineOpts{
 		MaxSamples:               50_000_000,
@@ -398,6 +390,26 @@ func inputSelectors(ruleExprs, scalerQueries []string, recorded map[string]strin
 	}
 	sort.Strings(selectors)
 	return selectors, lookback, warmup, windows, nil
+}
+
+// loadTSDB opens a TSDB in dir and loads the source's samples of the
+// selectors in [from, end] into it: what replay and report both evaluate.
+func loadTSDB(ctx context.Context, dir string, src Source, selectors []string, from, end time.Time) (*tsdb.DB, error) {
+	db, err := openTSDB(filepath.Join(dir, "tsdb"), end.Sub(from))
+	if err != nil {
+		return nil, err
+	}
+	app := db.AppenderV2(ctx)
+	if err := src.Load(ctx, selectors, from, end, app); err != nil {
+		app.Rollback()
+		db.Close()
+		return nil, err
+	}
+	if err := app.Commit(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("loading %s: %w", src.Describe(), err)
+	}
+	return db, nil
 }
 
 // openTSDB opens a TSDB whose head takes samples anywhere in span: the

@@ -105,19 +105,11 @@ func EvaluateRange(ctx context.Context, bundle *catalogue.Bundle, src Source, op
 		return nil, fmt.Errorf("the end %s is not after the start %s", end.Format(time.RFC3339), start.Format(time.RFC3339))
 	}
 	from := start.Add(-lookback - step)
-	db, err := openTSDB(filepath.Join(dir, "tsdb"), end.Sub(from))
+	db, err := loadTSDB(ctx, dir, src, selectors, from, end)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	app := db.AppenderV2(ctx)
-	if err := src.Load(ctx, selectors, from, end, app); err != nil {
-		app.Rollback()
-		return nil, err
-	}
-	if err := app.Commit(); err != nil {
-		return nil, fmt.Errorf("loading %s: %w", src.Describe(), err)
-	}
 	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 50_000_000, Timeout: 2 * time.Minute})
 	defer engine.Close()
 	manager := rules.NewManager(&rules.ManagerOptions{
