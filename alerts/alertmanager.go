@@ -99,11 +99,17 @@ func InhibitRules(cfg *catalogue.Config, cat []catalogue.Trigger) []InhibitRule 
 		Why:            "A scale-down alert is inhibited while any scale-up alert fires for the same service.",
 		SourceMatchers: []string{`direction="up"`}, TargetMatchers: []string{`direction="down"`}, Equal: []string{"service"},
 	})
-	out = append(out, InhibitRule{
+	levels := InhibitRule{
 		Why:            "The critical level of an alert inhibits its warning level (ReplicationLagHigh 60s over 10s).",
 		SourceMatchers: []string{`severity="critical"`}, TargetMatchers: []string{`severity="warning"`},
 		Equal: []string{"alertname", "service", "target"},
-	})
+	}
+	if forecasts := forecastAlerts(cat); len(forecasts) > 0 {
+		// A forecast's series are finer than a target (a pool, a
+		// database): its levels get their own rule, on all its labels.
+		levels.TargetMatchers = append(levels.TargetMatchers, matchNone("alertname", forecasts))
+	}
+	out = append(out, levels)
 	byKind := map[kind.Kind][]string{}
 	present := map[string]bool{}
 	for _, t := range cat {
@@ -182,12 +188,31 @@ func forecastInhibitRules(cfg *catalogue.Config, cat []catalogue.Trigger) []Inhi
 		}
 		equal := append([]string{"service"}, t.Signal.Labels...)
 		equal = append(equal, slices.Sorted(maps.Keys(b.Labels))...)
+		equal = cfg.PromQL().Labels(equal...)
 		out = append(out, InhibitRule{
 			Why:            fmt.Sprintf("%s inhibits its forecast %s for the same series: the threshold is already crossed.", b.Alert, t.Alert),
 			SourceMatchers: []string{fmt.Sprintf("alertname=%q", b.Alert)}, TargetMatchers: []string{fmt.Sprintf("alertname=%q", t.Alert)},
-			Equal: cfg.PromQL().Labels(equal...),
+			Equal: equal,
+		}, InhibitRule{
+			Why: fmt.Sprintf("%s's page (the nearer horizon) inhibits its ticket for the same series, and only for it: "+
+				"another pool's or database's ticket still reaches its receiver.", t.Alert),
+			SourceMatchers: []string{fmt.Sprintf("alertname=%q", t.Alert), fmt.Sprintf("severity=%q", catalogue.SeverityCritical)},
+			TargetMatchers: []string{fmt.Sprintf("alertname=%q", t.Alert), fmt.Sprintf("severity=%q", catalogue.SeverityWarning)},
+			Equal:          equal,
 		})
 	}
+	return out
+}
+
+// forecastAlerts are the alertnames of a catalogue's forecasts, sorted.
+func forecastAlerts(cat []catalogue.Trigger) []string {
+	var out []string
+	for _, t := range cat {
+		if t.IsForecast() && !slices.Contains(out, t.Alert) {
+			out = append(out, t.Alert)
+		}
+	}
+	sort.Strings(out)
 	return out
 }
 
@@ -211,6 +236,11 @@ func matchAny(label string, values []string) string {
 		quoted[i] = strings.NewReplacer(".", `\.`, "|", `\|`).Replace(v)
 	}
 	return fmt.Sprintf("%s=~%q", label, strings.Join(quoted, "|"))
+}
+
+// matchNone is a matcher that no value of values passes.
+func matchNone(label string, values []string) string {
+	return strings.Replace(matchAny(label, values), "=", "!", 1)
 }
 
 // renderAlertmanager writes alertmanager.yml with comments on its parts.

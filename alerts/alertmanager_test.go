@@ -210,6 +210,7 @@ func TestInhibitionRules(t *testing.T) {
 		{"CPUHighForecast while CPUHigh", []model.LabelSet{a("CPUHigh")}, fc(catalogue.TriggerCPUHigh, catalogue.ForecastTicket), true},
 		{"CPUHighForecast while MemoryHigh", []model.LabelSet{a("MemoryHigh")}, fc(catalogue.TriggerCPUHigh, catalogue.ForecastTicket), false},
 		{"the forecast ticket while its page", []model.LabelSet{fc(catalogue.TriggerDBPoolHigh, catalogue.ForecastPage, "target", "pg", "pool", "api")}, fc(catalogue.TriggerDBPoolHigh, catalogue.ForecastTicket, "target", "pg", "pool", "api"), true},
+		{"the forecast ticket of one pool while the page of another on the same target", []model.LabelSet{fc(catalogue.TriggerDBPoolHigh, catalogue.ForecastPage, "target", "pg", "pool", "etl")}, fc(catalogue.TriggerDBPoolHigh, catalogue.ForecastTicket, "target", "pg", "pool", "api"), false},
 		{"DBPoolLow while DBPoolHighForecast", []model.LabelSet{fc(catalogue.TriggerDBPoolHigh, catalogue.ForecastTicket, "target", "pg", "pool", "api")}, a("DBPoolLow", "target", "pg", "pool", "api"), true},
 		{"CPULow while CPUHighForecast", []model.LabelSet{fc(catalogue.TriggerCPUHigh, catalogue.ForecastTicket)}, a("CPULow"), true},
 		{"MemoryLow while another service's MemoryHighForecast", []model.LabelSet{other(fc(catalogue.TriggerMemoryHigh, catalogue.ForecastTicket), "service", "other")}, a("MemoryLow"), false},
@@ -225,7 +226,7 @@ func TestInhibitionRules(t *testing.T) {
 			forecastAlerts[tr.Alert] = true
 		}
 	}
-	if n, want := len(am.InhibitRules), 5+len(forecastAlerts); n != want {
-		t.Errorf("%d inhibition rules; the cases above test %d (5 and one per forecast alertname)", n, want)
+	if n, want := len(am.InhibitRules), 5+2*len(forecastAlerts); n != want {
+		t.Errorf("%d inhibition rules; the cases above test %d (5 and two per forecast alertname)", n, want)
 	}
 }
