@@ -63,6 +63,16 @@ func ForecastOf(id TriggerID) (base TriggerID, level ForecastLevel, ok bool) {
 // group samples the signal itself (ForecastRecords' value record).
 const ForecastInterval = 5 * time.Minute
 
+// ForecastFreshness is how far back a forecast alert looks for its
+// seconds record: the alert groups run at the global interval (a minute,
+// typically) and the forecast group every ForecastInterval, at its own
+// offset, so a plain selector would find the record stale for part of every
+// interval (the 5m lookback, closed in Prometheus 2 and open in 3) and
+// restart the alert's for. Just under two intervals always holds the last
+// record, and bridges one late evaluation, whichever way the range's edge
+// is counted.
+const ForecastFreshness = 2*ForecastInterval - time.Minute
+
 // ForecastSeason is the period of the cycle the forecast looks through.
 const ForecastSeason = 24 * time.Hour
 
@@ -247,11 +257,29 @@ func ForecastRecords(b *Bundle) []ForecastRecord {
 			out = append(out, ForecastRecord{Record: ForecastTrendRecord(s), Labels: map[string]string{"window": w},
 				Expr: fmt.Sprintf("deriv(%s[%s]) > 0\n  and count_over_time(%s[%s]) >= %d", mean, w, mean, w, samplesIn(f.Window))})
 		}
+		distance := fmt.Sprintf("(%s - %s)", Num(t.Threshold), p.Service(ForecastPeakRecord(s)))
+		if bt, ok := b.Trigger(base); ok && len(bt.Scopes) > 0 {
+			distance = scopedDistance(p, bt, p.Service(ForecastPeakRecord(s)))
+		}
 		out = append(out, ForecastRecord{Record: ForecastSecondsRecord(s), Labels: map[string]string{"trigger": string(base)},
-			Expr: fmt.Sprintf("(%s - %s)\n  / %s %s\n  > 0", Num(t.Threshold), p.Service(ForecastPeakRecord(s)), "ignoring (window)",
+			Expr: fmt.Sprintf("%s\n  / %s %s\n  > 0", distance, "ignoring (window)",
 				p.Service(ForecastTrendRecord(s), fmt.Sprintf("window=%q", w)))})
 	}
 	return out
+}
+
+// scopedDistance is the distance from a scoped trigger's peak to the
+// threshold that applies to each series: its `where` scope's, or the
+// trigger's own where none matches, chosen by the trigger's scope record
+// (the threshold alert's own split), so that a forecast predicts the
+// crossing that would fire the alert.
+func scopedDistance(p PromQL, t Trigger, peak string) string {
+	on := p.On(append([]string{"service"}, t.Signal.Labels...)...)
+	terms := []string{fmt.Sprintf("(%s - %s) and %s %s", Num(t.Threshold), peak, on, scopedQuery(p, t, -1))}
+	for i, sc := range t.Scopes {
+		terms = append(terms, fmt.Sprintf("(%s - %s) and %s %s", Num(sc.Threshold), peak, on, scopedQuery(p, t, i)))
+	}
+	return "(\n    " + strings.Join(terms, "\n  or\n    ") + "\n  )"
 }
 
 // ForecastAlert is the alertname of a trigger's forecasts.
@@ -277,6 +305,13 @@ func (c *Config) forecasts(t Trigger) []Trigger {
 func forecastTrigger(base Trigger, level ForecastLevel, f Forecast) Trigger {
 	h := f.Horizon(level)
 	thr := base.Signal.Unit.Format(base.Threshold)
+	if len(base.Scopes) > 0 {
+		var own []string
+		for _, sc := range base.Scopes {
+			own = append(own, fmt.Sprintf("%s where %s", base.Signal.Unit.Format(sc.Threshold), sc.Match))
+		}
+		thr += " (" + strings.Join(own, ", ") + ")"
+	}
 	severity, urgency := SeverityWarning, UrgencyMedium
 	if level == ForecastPage {
 		severity, urgency = SeverityCritical, UrgencyHigh
@@ -310,8 +345,8 @@ func forecastTrigger(base Trigger, level ForecastLevel, f Forecast) Trigger {
 		},
 	}
 	t.expr = func(t Trigger) string {
-		return fmt.Sprintf("%s < %d", Sel(ForecastSecondsRecord(t.Signal), fmt.Sprintf("service=%q", t.Service), fmt.Sprintf("trigger=%q", base.ID)),
-			int64(h/time.Second))
+		return fmt.Sprintf("last_over_time(%s[%s]) < %d", Sel(ForecastSecondsRecord(t.Signal), fmt.Sprintf("service=%q", t.Service), fmt.Sprintf("trigger=%q", base.ID)),
+			Dur(ForecastFreshness), int64(h/time.Second))
 	}
 	return t
 }

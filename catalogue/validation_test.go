@@ -214,10 +214,10 @@ func TestForecastsAreDerived(t *testing.T) {
 		present bool
 		expr    string
 	}{
-		{catalogue.TriggerDBPoolHigh, catalogue.ForecastTicket, true, `headroom:db_pool:seconds_to_threshold{service="health-agent-api", trigger="DBPoolHigh"} < 604800`},
-		{catalogue.TriggerDBPoolHigh, catalogue.ForecastPage, true, `headroom:db_pool:seconds_to_threshold{service="health-agent-api", trigger="DBPoolHigh"} < 43200`},
-		{catalogue.TriggerMemoryHigh, catalogue.ForecastPage, true, `headroom:api_memory:seconds_to_threshold{service="health-agent-api", trigger="MemoryHigh"} < 21600`},
-		{catalogue.TriggerRedisMemoryNearMax, catalogue.ForecastTicket, true, `headroom:redis_memory:seconds_to_threshold{service="health-agent-api", trigger="RedisMemoryNearMax"} < 259200`},
+		{catalogue.TriggerDBPoolHigh, catalogue.ForecastTicket, true, `last_over_time(headroom:db_pool:seconds_to_threshold{service="health-agent-api", trigger="DBPoolHigh"}[9m]) < 604800`},
+		{catalogue.TriggerDBPoolHigh, catalogue.ForecastPage, true, `last_over_time(headroom:db_pool:seconds_to_threshold{service="health-agent-api", trigger="DBPoolHigh"}[9m]) < 43200`},
+		{catalogue.TriggerMemoryHigh, catalogue.ForecastPage, true, `last_over_time(headroom:api_memory:seconds_to_threshold{service="health-agent-api", trigger="MemoryHigh"}[9m]) < 21600`},
+		{catalogue.TriggerRedisMemoryNearMax, catalogue.ForecastTicket, true, `last_over_time(headroom:redis_memory:seconds_to_threshold{service="health-agent-api", trigger="RedisMemoryNearMax"}[9m]) < 259200`},
 		{catalogue.TriggerCPUHigh, catalogue.ForecastTicket, false, ""},
 		{catalogue.TriggerDBPoolLow, catalogue.ForecastTicket, false, ""},
 	} {

@@ -156,7 +156,9 @@ autoscaling:
 	// Scoped thresholds: pools, targets and a cluster with their own
 	// threshold or for beside the defaults; the generated tests feed a scope
 	// and the default at one value that only one of them fires at.
-	{name: "health-agent-scoped", tests: []string{"api-test.yaml", "db-pool-test.yaml", "postgresql-test.yaml", "redis-test.yaml", FileRemainingTests},
+	// Their forecasts hold each scope's rise to the scope's threshold.
+	{name: "health-agent-scoped", tests: []string{"api-test.yaml", "db-pool-test.yaml", "postgresql-test.yaml", "redis-test.yaml", FileRemainingTests,
+		"db-pool-forecast-test.yaml", "redis-forecast-test.yaml"},
 		cfg: fromYAML("health-agent", scopedYAML)},
 	{name: "amas-multi-cluster", cfg: fromYAML("amas", `
 cluster_label: cluster

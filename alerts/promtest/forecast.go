@@ -2,7 +2,9 @@ package promtest
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/headroom-dev/headroom/catalogue"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 )
 
 // The forecasts' tests feed the signal's recorded series itself (the
@@ -106,14 +109,27 @@ func simulateForecast(vals []float64, thr float64, window time.Duration) forecas
 	return out
 }
 
-// firing is the alert state per step of a rule "seconds < horizon" with
-// its for.
+// seen is the seconds record the alert reads at step k: the last one of
+// its freshness range, which at the forecast group's interval holds this
+// step's and the one before.
+func (s forecastSim) seen(k int) (float64, bool) {
+	back := int((catalogue.ForecastFreshness - 1) / forecastStep)
+	for j := k; j >= max(0, k-back); j-- {
+		if s.ok[j] {
+			return s.seconds[j], true
+		}
+	}
+	return 0, false
+}
+
+// firing is the alert state per step of a rule
+// "last_over_time(seconds[freshness]) < horizon" with its for.
 func (s forecastSim) firing(horizon, forDur time.Duration) []bool {
 	F := int(forDur / forecastStep)
 	out := make([]bool, len(s.ok))
 	active := -1
 	for k := range s.ok {
-		if s.ok[k] && s.seconds[k] < horizon.Seconds() {
+		if v, ok := s.seen(k); ok && v < horizon.Seconds() {
 			if active < 0 {
 				active = k
 			}
@@ -136,6 +152,18 @@ type forecastStory struct {
 	truth func(k int) float64
 	// exact: the estimate is checked against the truth (within 10%).
 	exact bool
+	// thr is the threshold the story's series is held to (the trigger's
+	// own when 0); labels override the series' labels, for a scope's.
+	thr    float64
+	labels map[string]string
+}
+
+// threshold is the threshold the story's series is forecast against.
+func (st forecastStory) threshold(own float64) float64 {
+	if st.thr != 0 {
+		return st.thr
+	}
+	return own
 }
 
 // forecastTests are the forecast tests of a trigger's ticket forecast
@@ -214,6 +242,7 @@ func (g testGen) forecastTests() ([]testGroup, error) {
 		// bundle's first forecast tells them all, the others the rise.
 		stories = stories[:1]
 	}
+	stories = append(stories, g.scopeStories(cross, n)...)
 	// One group holds every story, each its own series (label story):
 	// promtool's cost is per evaluation, so days of evaluations are paid
 	// once.
@@ -236,8 +265,9 @@ func (g testGen) forecastTests() ([]testGroup, error) {
 	for i, st := range stories {
 		vals := append(append([]float64{}, st.vals...), constant(steps-len(st.vals), math.NaN())...)
 		l := g.forecastSeriesLabels()
+		maps.Copy(l, st.labels)
 		l["story"] = fmt.Sprintf("s%d", i+1)
-		sim := simulateForecast(vals, thr, f.Window)
+		sim := simulateForecast(vals, st.threshold(thr), f.Window)
 		r := run{st: st, labels: l, sim: sim, ticket: sim.firing(f.TicketHorizon, f.For), page_: sim.firing(f.PageHorizon, f.For)}
 		runs = append(runs, r)
 		grp.InputSeries = append(grp.InputSeries, inputSeries{Series: seriesString(t.Signal.Record, l), Values: valuesText(vals)})
@@ -262,7 +292,7 @@ func (g testGen) forecastTests() ([]testGroup, error) {
 				if !lv.on[k] {
 					continue
 				}
-				v := r.sim.seconds[k]
+				v, _ := r.sim.seen(k)
 				if frac := v - math.Floor(v); frac < 1e-3 || frac > 1-1e-3 {
 					return nil, fmt.Errorf("%s: the forecast %v s at step %d is too close to a whole second for humanizeDuration to render the same everywhere", r.st.name, v, k)
 				}
@@ -298,7 +328,7 @@ func (g testGen) forecastTests() ([]testGroup, error) {
 		// continued, is at the threshold.
 		crossing := -1
 		for j := k; j < k+2*int(f.TicketHorizon/forecastStep); j++ {
-			if st.truth(j) >= thr {
+			if st.truth(j) >= st.threshold(thr) {
 				crossing = j
 				break
 			}
@@ -351,6 +381,55 @@ func (g testGen) fullForecast() bool {
 		}
 	}
 	return false
+}
+
+// scopeStories are, for a trigger with `where` scopes, a linear rise per
+// scope to the scope's own threshold, on a series only that scope takes:
+// the forecast must predict the crossing that fires the scope's rule, not
+// the default's. The rise has the geometry of the default's (start and
+// slope scale with the threshold), so it first fires at the same step; a
+// forecast against the default threshold would fire elsewhere and miss the
+// 10% bound. Scopes whose matchers are not all equalities on the labels a
+// story's series carries are left to the threshold alerts' scope tests.
+func (g testGen) scopeStories(cross, n int) []forecastStory {
+	i := slices.IndexFunc(g.cat, func(t catalogue.Trigger) bool { return t.ID == baseOf(g.t) })
+	if i < 0 {
+		return nil
+	}
+	base := g.cat[i]
+	carried := g.forecastSeriesLabels()
+	var out []forecastStory
+	for i, sc := range base.Scopes {
+		l := map[string]string{}
+		for _, m := range sc.Matchers {
+			if _, has := carried[m.Name]; m.Type != labels.MatchEqual || !has || m.Name == "service" {
+				l = nil
+				break
+			}
+			l[m.Name] = m.Value
+		}
+		if l == nil {
+			continue
+		}
+		probe := maps.Clone(carried)
+		maps.Copy(probe, l)
+		if ruleOf(base, probe) != i {
+			continue // an earlier scope takes this series
+		}
+		thr := sc.Threshold
+		start := 0.25 * thr / 0.8
+		slope := (thr - start) / float64(cross)
+		linear := func(k int) float64 { return start + slope*float64(k) }
+		vals := make([]float64, n)
+		for k := range vals {
+			vals[k] = linear(k)
+		}
+		out = append(out, forecastStory{
+			name: fmt.Sprintf("a steady linear rise where %s fires against that scope's threshold %s, its estimate within 10%%", sc.Match, g.t.Signal.Unit.Format(thr)),
+			vals: vals, truth: linear, exact: true, thr: thr, labels: l,
+		})
+	}
+	return out
 }
 
 // forecastSeriesLabels are the labels of the recorded signal in a
