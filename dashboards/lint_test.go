@@ -37,7 +37,7 @@ var validUnits = map[string]bool{
 // standard options' documentation): any text after the prefix is drawn
 // beside the value. The burn rates use suffix:× since Grafana's list has no
 // unit for a multiple; the dashboard linter does not know custom units and
-// reports these four panels, the one finding of its left on purpose.
+// reports these four panels, a finding left on purpose (docs/dashboards.md).
 var customUnitPrefixes = []string{"suffix:", "prefix:"}
 
 // rateSentinel stands for $__rate_interval while a query is parsed, so
