@@ -3,6 +3,7 @@ package dashboards
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -74,16 +76,39 @@ func generateAll(t *testing.T) []generated {
 	return out
 }
 
-// strict decodes a dashboard model into the SDK's types. The SDK's own
-// UnmarshalJSONStrict cannot be used at v0.0.18: its nested decoders return
-// an empty cog.BuildErrors as a non-nil error, so PanelOrRowPanel drops every
-// panel. The plain decoder keeps what the types know and drops the rest,
-// so the tests compare the re-encoded JSON with the original: a field the
-// types do not know makes them differ.
+// strict decodes a dashboard model, after the SDK's strict decoder has
+// accepted it: that decoder rejects a field its types (or a panel plugin's
+// options, or a query's type) do not know and a value of the wrong type,
+// at any depth.
+//
+// The value comes from the plain decoder because, at v0.0.22, the strict
+// decoder reports errors at every depth but drops values on the way up:
+// PanelOrRowPanel, the panel options and the queries are kept only when
+// the nested decoder returns a nil error, and it returns its empty
+// cog.BuildErrors instead (see noBuildErrors), so every top-level panel
+// comes back empty. The round-trip test re-encodes the plain decoder's
+// value and compares it with the input, so nothing is dropped unseen.
 func strict(raw []byte) (dashboard.Dashboard, error) {
 	var d dashboard.Dashboard
+	if err := noBuildErrors(d.UnmarshalJSONStrict(raw)); err != nil {
+		return dashboard.Dashboard{}, err
+	}
+	d = dashboard.Dashboard{}
 	err := json.Unmarshal(raw, &d)
 	return d, err
+}
+
+// noBuildErrors is nil for a strict decoder's success. The SDK's generated
+// UnmarshalJSONStrict methods (v0.0.14 onwards, still at v0.0.22) end with
+// "return errs" where errs is a cog.BuildErrors that stays nil when
+// nothing is wrong: the nil slice in a non-nil error interface. An empty
+// list therefore means no field was rejected.
+func noBuildErrors(err error) error {
+	var errs cog.BuildErrors
+	if errors.As(err, &errs) && len(errs) == 0 {
+		return nil
+	}
+	return err
 }
 
 // unwrap removes the import wrapper (__inputs, __requires) from a file.
@@ -115,6 +140,56 @@ func sameJSON(t *testing.T, a, b []byte) bool {
 	return reflect.DeepEqual(x, y)
 }
 
+// firstJSONDiff is the path of a value that differs between two JSON
+// documents, "" when they are equal.
+func firstJSONDiff(t *testing.T, a, b []byte) string {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatal(err)
+	}
+	var diff func(path string, x, y any) string
+	diff = func(path string, x, y any) string {
+		switch xv := x.(type) {
+		case map[string]any:
+			yv, ok := y.(map[string]any)
+			if !ok {
+				return path
+			}
+			for _, k := range keys(xv) {
+				if d := diff(path+"."+k, xv[k], yv[k]); d != "" {
+					return d
+				}
+			}
+			for _, k := range keys(yv) {
+				if _, ok := xv[k]; !ok {
+					return path + "." + k + " (added)"
+				}
+			}
+			return ""
+		case []any:
+			yv, ok := y.([]any)
+			if !ok || len(xv) != len(yv) {
+				return path
+			}
+			for i := range xv {
+				if d := diff(fmt.Sprintf("%s[%d]", path, i), xv[i], yv[i]); d != "" {
+					return d
+				}
+			}
+			return ""
+		}
+		if !reflect.DeepEqual(x, y) {
+			return fmt.Sprintf("%s (%v, then %v)", path, x, y)
+		}
+		return ""
+	}
+	return diff("", x, y)
+}
+
 // The JSON files and the ConfigMaps' dashboards decode strictly into the
 // SDK's dashboard types and encode back to the same JSON.
 func TestRoundTripThroughSDK(t *testing.T) {
@@ -139,10 +214,74 @@ func TestRoundTripThroughSDK(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !sameJSON(t, body, back) {
-				t.Errorf("%s %s: JSON changes through the SDK's types", gen.cfg.Service, name)
+			if path := firstJSONDiff(t, body, back); path != "" {
+				t.Errorf("%s %s: JSON changes through the SDK's types at %s", gen.cfg.Service, name, path)
 			}
 		}
+	}
+}
+
+// The strict decoder rejects what Grafana's schema does not have: an
+// unknown field and a value of the wrong type, on the dashboard, a panel,
+// its plugin's options and its queries.
+func TestStrictDecoderRejects(t *testing.T) {
+	cfg, err := catalogue.Preset(committedPreset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Generate(catalogue.MustBuild(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, body := unwrap(t, files[FileName(Overview)])
+	if _, err := strict(body); err != nil {
+		t.Fatalf("the generated overview: %v", err)
+	}
+	firstPanel := func(d map[string]any) map[string]any {
+		for _, p := range d["panels"].([]any) {
+			if p := p.(map[string]any); p["type"] != "row" {
+				return p
+			}
+		}
+		t.Fatal("no panel outside a row")
+		return nil
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(d map[string]any)
+		want   string
+	}{
+		{"unknown dashboard field", func(d map[string]any) { d["editabel"] = true }, "editabel"},
+		{"dashboard field of the wrong type", func(d map[string]any) { d["title"] = 5 }, "title"},
+		{"unknown panel field", func(d map[string]any) { firstPanel(d)["datasouce"] = "x" }, "datasouce"},
+		{"panel field of the wrong type", func(d map[string]any) {
+			firstPanel(d)["gridPos"].(map[string]any)["w"] = "12"
+		}, "gridPos"},
+		{"unknown option of the panel's plugin", func(d map[string]any) {
+			firstPanel(d)["options"].(map[string]any)["colourMode"] = "background"
+		}, "colourMode"},
+		{"unknown query field", func(d map[string]any) {
+			firstPanel(d)["targets"].([]any)[0].(map[string]any)["exprr"] = "up"
+		}, "exprr"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var d map[string]any
+			if err := json.Unmarshal(body, &d); err != nil {
+				t.Fatal(err)
+			}
+			tc.mutate(d)
+			raw, err := json.Marshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = strict(raw)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not name %s", err, tc.want)
+			}
+		})
 	}
 }
 

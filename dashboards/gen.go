@@ -126,7 +126,7 @@ func (g *gen) newBoard(name, kind, description string) *board {
 		Uid(UID(g.cfg(), name)).
 		Description(description).
 		Tags([]string{"headroom", slug(g.cfg().Service)}).
-		Editable().
+		Readonly().
 		Tooltip(dashboard.DashboardCursorSyncCrosshair).
 		Refresh("1m").
 		Time("now-3h", "now").
@@ -157,9 +157,12 @@ func panelLinkURL(cfg *catalogue.Config, name string) string {
 	return dashboardURL(cfg, name) + "?${__url_time_range}&${" + DatasourceVar + ":queryparam}&${cluster:queryparam}&${job:queryparam}&${target:queryparam}"
 }
 
-// variables adds datasource, cluster, job and target. Cluster, job and
-// target match everything by default (All is .*, which also matches a
-// series without the label, so a single-cluster Prometheus needs nothing).
+// variables adds datasource, cluster, job and target, all selected by
+// default. Cluster and target's All is .*, which also matches a series
+// without the label: a single-cluster Prometheus has no cluster label, and
+// the recorded series that keep no target are still drawn. Job's All is
+// .+, as Grafana's dashboard linter asks: every scraped series has a job,
+// so .+ drops nothing and a query can never match series without one.
 func (bd *board) variables() {
 	g := bd.g
 	up := "headroom_target_up"
@@ -167,7 +170,7 @@ func (bd *board) variables() {
 		Label("Data source").
 		Type("prometheus").
 		Description("The Prometheus that scrapes headroom (job " + g.cfg().ExporterJob + ") and evaluates its recording rules."))
-	query := func(name, label, q, description, regex string) {
+	query := func(name, label, q, description, regex, all string) {
 		v := dashboard.NewQueryVariableBuilder(name).
 			Label(label).
 			Description(description).
@@ -178,7 +181,7 @@ func (bd *board) variables() {
 			Sort(dashboard.VariableSortAlphabeticalAsc).
 			Multi(true).
 			IncludeAll(true).
-			AllValue(".*").
+			AllValue(all).
 			Current(dashboard.VariableOption{
 				Selected: cog.ToPtr(true),
 				Text:     dashboard.StringOrArrayOfString{ArrayOfString: []string{"All"}},
@@ -190,9 +193,9 @@ func (bd *board) variables() {
 		bd.b.WithVariable(v)
 	}
 	query("cluster", "Cluster", fmt.Sprintf("label_values(%s, %s)", up, g.cluster()),
-		"The "+g.cluster()+" label, for a Prometheus (or Thanos, Mimir) that holds several clusters; All when there is none.", "")
+		"The "+g.cluster()+" label, for a Prometheus (or Thanos, Mimir) that holds several clusters; All when there is none.", "", ".*")
 	query("job", "Job", fmt.Sprintf(`label_values(%s{%s=~"$cluster"}, job)`, up, g.cluster()),
-		"The job that scrapes headroom.", "")
+		"The job that scrapes headroom.", "", ".+")
 	sel := fmt.Sprintf(`%s=~"$cluster", job=~"$job"`, g.cluster())
 	regex := ""
 	if bd.kind != "" {
@@ -212,7 +215,7 @@ func (bd *board) variables() {
 	if bd.kind != "" {
 		what = bd.kind + " target"
 	}
-	query("target", "Target", fmt.Sprintf("label_values(%s{%s}, target)", up, sel), "The "+what+" (the target label).", regex)
+	query("target", "Target", fmt.Sprintf("label_values(%s{%s}, target)", up, sel), "The "+what+" (the target label).", regex, ".*")
 }
 
 // m selects one of the exporter's metrics under the dashboard's variables.

@@ -517,7 +517,8 @@ func legend(ls []string) string {
 }
 
 // scope restricts an expression of the bundle to the dashboard's
-// variables: the exporter's series to $cluster, $job and $target, recorded
+// variables: the exporter's series (and up of its job) to $cluster, $job
+// and $target (up to $cluster and $job), recorded
 // series that keep the target label to $target (and $cluster when the
 // config keeps a cluster label), other raw series to $cluster.
 func (g *gen) scope(expr string, signalLabels []string) string {
@@ -553,12 +554,32 @@ func (g *gen) scoped(expr string, signalLabels []string, byExporterTarget bool) 
 			return nil
 		}
 		recorded := strings.Contains(vs.Name, ":")
+		// The bundle names the exporter's job (exporter_job); on a
+		// dashboard $job stands for it, so that the job picked in the
+		// variable is the one drawn. Only headroom exports headroom_*
+		// series, so their job matcher gives way to $job. up is every
+		// job's: All in $job is .+, so up keeps the exporter's job beside
+		// $job, or the panel would draw every job Prometheus scrapes.
+		exporterJob := false
+		kept := vs.LabelMatchers[:0]
+		for _, m := range vs.LabelMatchers {
+			if m.Name == "job" && m.Type == labels.MatchEqual && m.Value == g.cfg().ExporterJob {
+				exporterJob = true
+				if strings.HasPrefix(vs.Name, "headroom_") {
+					continue
+				}
+			}
+			kept = append(kept, m)
+		}
+		vs.LabelMatchers = kept
 		switch {
 		case strings.HasPrefix(vs.Name, "headroom_"):
 			vs.LabelMatchers = append(vs.LabelMatchers, re(g.cluster(), "$cluster"), re("job", "$job"))
 			if byExporterTarget {
 				vs.LabelMatchers = append(vs.LabelMatchers, re("target", "$target"))
 			}
+		case exporterJob:
+			vs.LabelMatchers = append(vs.LabelMatchers, re(g.cluster(), "$cluster"), re("job", "$job"))
 		case recorded:
 			if g.cfg().ClusterLabel != "" {
 				vs.LabelMatchers = append(vs.LabelMatchers, re(g.cluster(), "$cluster"))

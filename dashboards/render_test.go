@@ -348,11 +348,12 @@ func dedupe(list []string) []string {
 }
 
 // renderable substitutes the dashboard variables as Grafana would with
-// All selected (.*), and $__rate_interval.
+// All selected (.* for cluster and target, .+ for job), and
+// $__rate_interval.
 func renderable(expr string) string {
 	return strings.NewReplacer(
 		"$__rate_interval", renderRateInterval,
-		`"$cluster"`, `".*"`, `"$job"`, `".*"`, `"$target"`, `".*"`,
+		`"$cluster"`, `".*"`, `"$job"`, `".+"`, `"$target"`, `".*"`,
 	).Replace(expr)
 }
 
