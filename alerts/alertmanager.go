@@ -64,7 +64,9 @@ type InhibitRule struct {
 func alertmanagerConfig(cfg *catalogue.Config, cat []catalogue.Trigger) amConfig {
 	r := cfg.Receivers
 	route := amRoute{
-		Receiver: r.Ticket, GroupBy: []string{"service", "alertname"},
+		// With cluster_label, one cluster's alerts never share a
+		// notification with another's.
+		Receiver: r.Ticket, GroupBy: cfg.PromQL().Labels("service", "alertname"),
 		GroupWait: "30s", GroupInterval: "5m", RepeatInterval: "4h",
 		Routes: []amRoute{
 			{Receiver: r.Ticket, Matchers: []string{`direction="down"`}, RepeatInterval: "24h",
@@ -151,6 +153,19 @@ func InhibitRules(cfg *catalogue.Config, cat []catalogue.Trigger) []InhibitRule 
 		})
 	}
 	out = append(out, forecastInhibitRules(cfg, cat)...)
+	out = append(out, absentInhibitRules(cat, downs, present)...)
+	// With cluster_label, every rule holds within one cluster: a scale-up
+	// in cluster a says nothing about cluster b's scale-down.
+	for i := range out {
+		out[i].Equal = cfg.PromQL().Labels(out[i].Equal...)
+	}
+	return out
+}
+
+// absentInhibitRules mute a missing signal computed from headroom's
+// metrics while the exporter or a target is down.
+func absentInhibitRules(cat []catalogue.Trigger, downs []string, present map[string]bool) []InhibitRule {
+	var out []InhibitRule
 	var headroomSignals []string
 	for _, t := range cat {
 		if t.Alert == "SignalAbsent" && strings.Contains(t.Signal.Expr, "headroom_") {

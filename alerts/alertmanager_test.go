@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -228,5 +229,58 @@ func TestInhibitionRules(t *testing.T) {
 	}
 	if n, want := len(am.InhibitRules), 5+2*len(forecastAlerts); n != want {
 		t.Errorf("%d inhibition rules; the cases above test %d (5 and two per forecast alertname)", n, want)
+	}
+}
+
+// TestClusterKeepsAlertsApart: with cluster_label, one central Prometheus
+// evaluates every cluster's series, so the cluster label must split
+// notifications (group_by) and bound every inhibition (equal), or a
+// scale-up in cluster a would silence cluster b's scale-down.
+func TestClusterKeepsAlertsApart(t *testing.T) {
+	cfg, err := catalogue.LoadOnto("health-agent", []byte("cluster_label: cluster\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	am := loadAlertmanager(t, cfg)
+	route := dispatch.NewRoute(am.Route, nil)
+	byID := map[string]catalogue.Trigger{}
+	for _, tr := range catalogue.Catalogue(cfg) {
+		byID[string(tr.ID)] = tr
+	}
+	in := func(id, cluster string, extra ...string) model.LabelSet {
+		if _, ok := byID[id]; !ok {
+			t.Fatalf("no trigger %s in the preset", id)
+		}
+		return sampleAlert(byID[id], append([]string{"cluster", cluster}, extra...)...)
+	}
+	up, down := in("CPUHigh", "a"), in("CPULow", "a")
+	for _, r := range route.Match(up) {
+		if _, ok := r.RouteOpts.GroupBy["cluster"]; !ok {
+			t.Errorf("route to %s groups by %v: cluster a's and b's alerts would share a notification", r.RouteOpts.Receiver, r.RouteOpts.GroupBy)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		firing model.LabelSet
+		target model.LabelSet
+		want   bool
+	}{
+		{"a scale-down while a scale-up fires in its cluster", up, down, true},
+		{"a scale-down while a scale-up fires in another cluster", up, in("CPULow", "b"), false},
+		{"a forecast ticket while the threshold alert fires in another cluster", in("DBPoolHigh", "b", "target", "pg", "pool", "api"),
+			sampleAlert(byID[string(catalogue.ForecastID(catalogue.TriggerDBPoolHigh, catalogue.ForecastTicket))], "cluster", "a", "target", "pg", "pool", "api"), false},
+		{"a data-path alert while its target is down in another cluster", in("PostgresDown", "b", "target", "pg", "kind", "postgres"),
+			in("DBPoolHigh", "a", "target", "pg", "pool", "api"), false},
+		{"a data-path alert while its target is down in its cluster", in("PostgresDown", "a", "target", "pg", "kind", "postgres"),
+			in("DBPoolHigh", "a", "target", "pg", "pool", "api"), true},
+	} {
+		if got := muted(t, am, []model.LabelSet{tc.firing}, tc.target); got != tc.want {
+			t.Errorf("%s: muted %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	for _, ir := range am.InhibitRules {
+		if !slices.Contains(ir.Equal, "cluster") {
+			t.Errorf("inhibition %v -> %v is not bounded by cluster (equal %v)", ir.SourceMatchers, ir.TargetMatchers, ir.Equal)
+		}
 	}
 }
