@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,33 +51,44 @@ var repoRoot = filepath.Join("..", "..", "..")
 // the module cache. The main module's version is the one headroom generates
 // against, so it is the one whose CRD and schemas judge; this module must
 // link the same release, or the webhook functions called here would be
-// another release's.
+// another release's. (A test binary carries no module list in its build
+// info, so both modules are asked.)
 func kedaModuleDir() (version, dir string, err error) {
-	cmd := exec.Command("go", "list", "-m", "-json", kedaModule)
-	cmd.Dir = repoRoot
+	main, err := goListModule(repoRoot, kedaModule)
+	if err != nil {
+		return "", "", err
+	}
+	if main.Dir == "" {
+		return "", "", fmt.Errorf("%s %s is not in the module cache (run go mod download in the repository root)", kedaModule, main.Version)
+	}
+	tools, err := goListModule(".", kedaModule)
+	if err != nil {
+		return "", "", err
+	}
+	if tools.Version != main.Version {
+		return "", "", fmt.Errorf("the main module builds against %s %s but internal/tools links %s: keep both go.mod files at one release", kedaModule, main.Version, tools.Version)
+	}
+	return main.Version, main.Dir, nil
+}
+
+type listedModule struct{ Version, Dir string }
+
+// goListModule asks the go command which version of module path the module
+// in dir requires, and where the module cache holds it.
+func goListModule(dir, path string) (listedModule, error) {
+	cmd := exec.Command("go", "list", "-m", "-json", path)
+	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", "", fmt.Errorf("go list -m %s in the main module: %w: %s", kedaModule, err, stderr.String())
+		return listedModule{}, fmt.Errorf("go list -m %s in %s: %w: %s", path, dir, err, stderr.String())
 	}
-	var mod struct{ Version, Dir string }
+	var mod listedModule
 	if err := json.Unmarshal(out, &mod); err != nil {
-		return "", "", fmt.Errorf("go list -m %s: %w", kedaModule, err)
+		return listedModule{}, fmt.Errorf("go list -m %s in %s: %w", path, dir, err)
 	}
-	if mod.Dir == "" {
-		return "", "", fmt.Errorf("%s %s is not in the module cache (run go mod download in the repository root)", kedaModule, mod.Version)
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "", "", errors.New("no build info in the test binary")
-	}
-	for _, dep := range info.Deps {
-		if dep.Path == kedaModule && dep.Version != mod.Version {
-			return "", "", fmt.Errorf("the main module builds against %s %s but internal/tools links %s: keep both go.mod files at one release", kedaModule, mod.Version, dep.Version)
-		}
-	}
-	return mod.Version, mod.Dir, nil
+	return mod, nil
 }
 
 // crdValidator does what the API server does to a ScaledObject on create
@@ -520,15 +530,16 @@ func checkWebhook(so *kedav1alpha1.ScaledObject) (warnings []string, rejections 
 	return warnings, slices.DeleteFunc(errs, func(err error) bool { return err == nil })
 }
 
-// readManifests returns every document of the YAML files under dir, by
-// file and position, decoded as the API server decodes JSON (whole numbers
-// as int64).
+// manifest is one document of a generated YAML file.
 type manifest struct {
 	file  string
 	index int
 	obj   map[string]any
 }
 
+// readManifests returns every document of the YAML files under dir, by
+// file and position, decoded as the API server decodes JSON (whole numbers
+// as int64, which the schema's integer types and CEL expect).
 func readManifests(dir string) ([]manifest, error) {
 	var out []manifest
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
