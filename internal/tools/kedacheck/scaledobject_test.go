@@ -235,8 +235,18 @@ func TestBrokenScaledObjectsRejected(t *testing.T) {
 		},
 		{
 			name:  "fallback behaviour outside the enum",
-			spoil: func(so map[string]any) { spec(so)["fallback"].(map[string]any)["behavior"] = "currentReplicasIfHigh" },
+			spoil: func(so map[string]any) { fallback(so)["behavior"] = "currentReplicasIfHigh" },
 			want:  []string{"CRD: spec.fallback.behavior: Unsupported value: \"currentReplicasIfHigh\""},
+		},
+		{
+			name: "negative fallback replicas",
+			spoil: func(so map[string]any) {
+				fallback(so)["failureThreshold"], fallback(so)["replicas"] = int64(3), int64(-1)
+			},
+			want: []string{
+				"CRD: spec.fallback.replicas: Invalid value: -1: spec.fallback.replicas in body should be greater than or equal to 0",
+				"webhook: spec.fallback: FailureThreshold=3 & Replicas=-1 must both be greater than or equal to 0",
+			},
 		},
 		{
 			name:  "unknown metadata parameter",
@@ -281,6 +291,7 @@ func TestBrokenScaledObjectsRejected(t *testing.T) {
 		{
 			name: "fallback with only cpu and memory triggers",
 			spoil: func(so map[string]any) {
+				fallback(so)
 				spec(so)["triggers"] = []any{map[string]any{
 					"type": "cpu", "metricType": "Utilization", "metadata": map[string]any{"value": "70"},
 				}}
@@ -316,6 +327,16 @@ func trigger(so map[string]any, i int) map[string]any {
 
 func metadata(so map[string]any, i int) map[string]any {
 	return trigger(so, i)["metadata"].(map[string]any)
+}
+
+// fallback returns so's fallback, adding a valid one if it has none.
+func fallback(so map[string]any) map[string]any {
+	if f, ok := spec(so)["fallback"].(map[string]any); ok {
+		return f
+	}
+	f := map[string]any{"failureThreshold": int64(3), "replicas": int64(1)}
+	spec(so)["fallback"] = f
+	return f
 }
 
 func rename(m map[string]any, from, to string) {
