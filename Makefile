@@ -28,9 +28,13 @@ build:
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(TOOL) ./cmd/headroomtool
 
 # Every test, on real throwaway PostgreSQL (primary and replica), PgBouncer
-# and Redis servers that the tests start themselves.
+# and Redis servers that the tests start themselves. Then the tests of the
+# test-only module internal/tools (the generated ScaledObjects against
+# KEDA's CRD, scaler schema and webhook checks), whose validators stay out of
+# the main module's dependencies.
 test: lint
 	$(GO) test -count=1 -timeout 20m ./...
+	cd internal/tools && $(GO) test -count=1 -timeout 10m ./...
 
 # gofmt, go vet, and the generated rule files of every bundle under mixin/
 # through promtool check rules and pint (offline, mixin/.pint.hcl, failing on
