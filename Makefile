@@ -31,6 +31,7 @@ build:
 # and Redis servers that the tests start themselves.
 test: lint
 	$(GO) test -count=1 -timeout 20m ./...
+	cd internal/tools && $(GO) test -count=1 ./...
 
 # gofmt, go vet, and the generated rule files of every bundle under mixin/
 # through promtool check rules and pint (offline, mixin/.pint.hcl, failing on
