@@ -30,8 +30,8 @@ build:
 # Every test, on real throwaway PostgreSQL (primary and replica), PgBouncer
 # and Redis servers that the tests start themselves. Then the tests of the
 # test-only module internal/tools (the generated ScaledObjects against
-# KEDA's CRD, scaler schema and webhook checks), whose validators stay out of
-# the main module's dependencies.
+# KEDA's CRD, scaler schema and webhook checks; the jsonnet mixin through
+# go-jsonnet), whose validators stay out of the main module's dependencies.
 test: lint
 	$(GO) test -count=1 -timeout 20m ./...
 	cd internal/tools && $(GO) test -count=1 -timeout 10m ./...
