@@ -43,8 +43,12 @@ func storyReplicas(t time.Duration) int {
 }
 
 // writeStory writes the week in promtool's input_series notation.
-func writeStory(dir string) (string, error) {
-	n := int(storySpan/storyInterval) + 1
+func writeStory(dir string) (string, error) { return writeStoryEvery(dir, storyInterval) }
+
+// writeStoryEvery writes the week with a sample every interval: the
+// benchmark's is a scrape interval's.
+func writeStoryEvery(dir string, interval time.Duration) (string, error) {
+	n := int(storySpan/interval) + 1
 	type series struct {
 		name string
 		vals []string
@@ -53,7 +57,7 @@ func writeStory(dir string) (string, error) {
 	add := func(name string, f func(k int, t time.Duration) (float64, bool)) {
 		s := series{name: name, vals: make([]string, n)}
 		for k := range n {
-			v, ok := f(k, time.Duration(k)*storyInterval)
+			v, ok := f(k, time.Duration(k)*interval)
 			if ok {
 				s.vals[k] = catalogue.Num(math.Round(v*1000) / 1000)
 			} else {
@@ -71,7 +75,7 @@ func writeStory(dir string) (string, error) {
 				return 0, false
 			}
 			if k > 0 {
-				c += r * storyInterval.Seconds()
+				c += r * interval.Seconds()
 			}
 			return c, true
 		})
@@ -121,7 +125,7 @@ func writeStory(dir string) (string, error) {
 	add(`headroom_redis_connected_replicas{`+rd+`}`, func(int, time.Duration) (float64, bool) { return 0, true })
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "interval: %s\ninput_series:\n", storyInterval)
+	fmt.Fprintf(&b, "interval: %s\ninput_series:\n", interval)
 	for _, s := range all {
 		fmt.Fprintf(&b, "  - series: '%s'\n    values: '%s'\n", s.name, strings.Join(s.vals, " "))
 	}

@@ -20,7 +20,7 @@ import (
 )
 
 // storyConfig is the health-agent preset with the story's users metric.
-func storyConfig(t *testing.T) *catalogue.Bundle {
+func storyConfig(t testing.TB) *catalogue.Bundle {
 	t.Helper()
 	cfg, err := catalogue.LoadOnto(catalogue.SetHealthAgent, []byte("report:\n  users_metric: app_active_users\n"))
 	if err != nil {
