@@ -269,17 +269,19 @@ func ForecastRecords(b *Bundle) []ForecastRecord {
 }
 
 // scopedDistance is the distance from a scoped trigger's peak to the
-// threshold that applies to each series: its `where` scope's, or the
-// trigger's own where none matches, chosen by the trigger's scope record
-// (the threshold alert's own split), so that a forecast predicts the
-// crossing that would fire the alert.
+// threshold that applies to each series: the first `where` scope's that
+// matches it, or the trigger's own where none does. The scopes are tried
+// in order and joined by "or on (<the signal's labels>)", which keeps the
+// left side's series: the split the trigger's scope record makes for the
+// threshold alert, made here over the peak, so that the forecast reads no
+// record of another group and predicts the crossing that would fire.
 func scopedDistance(p PromQL, t Trigger, peak string) string {
-	on := p.On(append([]string{"service"}, t.Signal.Labels...)...)
-	terms := []string{fmt.Sprintf("(%s - %s) and %s %s", Num(t.Threshold), peak, on, scopedQuery(p, t, -1))}
-	for i, sc := range t.Scopes {
-		terms = append(terms, fmt.Sprintf("(%s - %s) and %s %s", Num(sc.Threshold), peak, on, scopedQuery(p, t, i)))
+	var terms []string
+	for _, sc := range t.Scopes {
+		terms = append(terms, fmt.Sprintf("(%s - %s)", Num(sc.Threshold), withMatchers(peak, sc.Matchers...)))
 	}
-	return "(\n    " + strings.Join(terms, "\n  or\n    ") + "\n  )"
+	terms = append(terms, fmt.Sprintf("(%s - %s)", Num(t.Threshold), peak))
+	return "(\n    " + strings.Join(terms, "\n  or "+p.On(append([]string{"service"}, t.Signal.Labels...)...)+"\n    ") + "\n  )"
 }
 
 // ForecastAlert is the alertname of a trigger's forecasts.
