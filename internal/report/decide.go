@@ -39,7 +39,7 @@ func (h history) decide(r *Report, users *float64) {
 		add("API", fmt.Sprintf("%s API instances", tier.Instances), st,
 			fmt.Sprintf("%.0f concurrent users (guide tier %s); %s instances now", *users, tier.Users, now))
 	}
-	dbUtil := peakOf(h, "db_pool", "postgres_connections")
+	dbUtil := peakOf(h, string(catalogue.SignalDBPool), string(catalogue.SignalPostgresConnections))
 	switch {
 	case dbUtil == nil:
 		add("PostgreSQL", "vertical scaling (next size) first", Unknown, "no DB pool or connection utilisation")
@@ -62,7 +62,7 @@ func (h history) decide(r *Report, users *float64) {
 		}
 		add("PostgreSQL", "read replicas", st, fmt.Sprintf("reads %s of tuples (needs ≥ %s), %.0f users (needs > %d)", pct(share), pct(readsDominate), *users, readReplicaUsers))
 	}
-	if pool := quantile(h.get("db_pool"), 0.95); pool == nil {
+	if pool := quantile(h.get(string(catalogue.SignalDBPool)), 0.95); pool == nil {
 		add("PostgreSQL", "PgBouncer connection pooling", Unknown, "no DB pool utilisation")
 	} else {
 		add("PostgreSQL", "PgBouncer connection pooling", statusIf(*pool > pgbouncerPool), fmt.Sprintf("DB pool p95 %s (PgBouncer past %s)", pct(*pool), pct(pgbouncerPool)))
@@ -73,7 +73,7 @@ func (h history) decide(r *Report, users *float64) {
 		add("PostgreSQL", "table partitioning", NotEvaluated, fmt.Sprintf("query latency p95 %.3g s: the guide gives no threshold; judge with it", *lat))
 	}
 	// The last day's: a cache that started missing this week is judged by now.
-	hit, ev := mean(h.lastDay(h.get("hit"))), peak(h.lastDay(h.get("evictions")))
+	hit, ev := mean(h.lastDay(h.get(string(catalogue.SignalRedisHitRatio)))), peak(h.lastDay(h.get(string(catalogue.SignalRedisEvictions))))
 	switch {
 	case hit == nil && ev == nil:
 		add("Redis", "more memory", Unknown, "no hit rate or evictions")
@@ -125,7 +125,7 @@ func (h history) cost(r *Report, cfg *catalogue.Config, users *float64) {
 	if *users > 0 {
 		c.PerUser = ptr(c.Now.Monthly / *users)
 	}
-	if m := mean(h.get("requests")); m != nil && *m > 0 {
+	if m := mean(h.get(string(catalogue.SignalAPIRequests))); m != nil && *m > 0 {
 		c.RequestsPerMonth = ptr(*m * 30 * 86400)
 		c.PerRequest = ptr(c.Now.Monthly / *c.RequestsPerMonth)
 	}

@@ -45,7 +45,7 @@ func (r *Report) utilisationChart(f Forecast) *charts.LineChart {
 		measured.Points = append(measured.Points, charts.Point{At: r.Start.Add(time.Duration(k) * r.step), Value: v})
 	}
 	c := &charts.LineChart{
-		Title: fmt.Sprintf("%s: %s", f.Resource, hours(f.Hours)+" to "+f.Trigger), Unit: "ratio",
+		Title: fmt.Sprintf("%s: %s", f.Resource, hours(f.Hours)+" to "+f.Trigger), Unit: f.Unit,
 		Lines:      []charts.Line{measured},
 		Thresholds: []charts.Threshold{{Name: f.Trigger, Value: f.Threshold}},
 	}
@@ -69,7 +69,7 @@ func forecastLine(f Forecast, now time.Time) (charts.Line, bool) {
 	if f.Peak == nil || f.SlopeDay == nil || math.IsNaN(*f.SlopeDay) || len(f.values) == 0 {
 		return charts.Line{}, false
 	}
-	line := charts.Line{Name: fmt.Sprintf("forecast: peak of the last day %+.2f points/day", *f.SlopeDay*100), Dashed: true}
+	line := charts.Line{Name: "forecast: peak of the last day " + perDay(f.SlopeDay, f.Unit), Dashed: true}
 	for i := range forecastPoints + 1 {
 		t := forecastHorizon * time.Duration(i) / forecastPoints
 		// A falling trend stops at 0: no resource is less than unused.

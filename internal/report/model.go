@@ -108,6 +108,8 @@ type Forecast struct {
 	Signal    string  `json:"signal"`
 	Trigger   string  `json:"trigger"`
 	Threshold float64 `json:"threshold"`
+	// Unit is the signal's: a ratio, or a rate per second.
+	Unit string `json:"unit"`
 	// Peak is max_over_time over the last day; Slope the per-day rise of
 	// the one-day average over the last day.
 	Peak     *float64 `json:"peak"`

@@ -121,7 +121,7 @@ func TestTheStoryWeek(t *testing.T) {
 		t.Errorf("cost: %+v", c)
 	}
 	for _, f := range rep.Saturation {
-		if f.Resource != "DB pool" {
+		if f.Signal != string(catalogue.SignalDBPool) {
 			continue
 		}
 		want := storyPoolCrossing(storySpan, 0.8).Hours()
@@ -219,4 +219,88 @@ func TestHTMLOpensOfflineWithEveryChartDrawn(t *testing.T) {
 	if len(got.Charts) != len(rep.Saturation) || len(got.Charts) != 5 {
 		t.Errorf("%d charts, want one for each of the %d resources (5)", len(got.Charts), len(rep.Saturation))
 	}
+}
+
+// The resources are the bundle's forecast tickets: amas's own triggers
+// (its request rate per pod among them), and none whose forecast the
+// config disables.
+func TestResourcesAreTheBundlesForecasts(t *testing.T) {
+	for _, c := range []struct {
+		name, set, yaml string
+		want            []string
+	}{
+		{"health-agent", catalogue.SetHealthAgent, "", []string{"api_cpu CPUHigh", "api_memory MemoryHigh", "db_pool DBPoolHigh",
+			"postgres_connections PostgresConnectionsNearMax", "redis_memory RedisMemoryNearMax"}},
+		{"a forecast disabled", catalogue.SetHealthAgent, "triggers:\n  DBPoolHigh: {forecast: {enabled: false}}\n",
+			[]string{"api_cpu CPUHigh", "api_memory MemoryHigh", "postgres_connections PostgresConnectionsNearMax", "redis_memory RedisMemoryNearMax"}},
+		{"amas", "amas", "", []string{"api_requests_per_instance RequestRateHigh", "api_cpu ResourcePressure", "api_memory ResourcePressure",
+			"postgres_connections PostgresConnectionsNearMax", "redis_memory RedisMemoryNearMax"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := bundleOf(t, c.set, c.yaml)
+			rep := buildFlat(t, b, 0.5)
+			var got []string
+			for _, f := range rep.Saturation {
+				got = append(got, f.Signal+" "+f.Trigger)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("forecasts %q, want %q", got, c.want)
+			}
+			for _, in := range report.Inputs(b) {
+				if in.Key == string(catalogue.SignalAPIRequestsPerInstance) && c.set != "amas" {
+					t.Errorf("input %s outside amas", in.Key)
+				}
+			}
+			bn := rep.Checklist[1]
+			for _, f := range rep.Saturation {
+				if !strings.Contains(bn.Detail, f.Resource) {
+					t.Errorf("the bottleneck item %q does not weigh %s", bn.Detail, f.Resource)
+				}
+			}
+		})
+	}
+}
+
+// bundleOf builds a preset with a config on top.
+func bundleOf(t *testing.T, set, yaml string) *catalogue.Bundle {
+	t.Helper()
+	cfg, err := catalogue.LoadOnto(set, []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := catalogue.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// buildFlat builds the report of a bundle over 3 days at a 5m step where
+// every input is v: no query runs.
+func buildFlat(t *testing.T, b *catalogue.Bundle, v float64) *report.Report {
+	t.Helper()
+	return buildWith(t, b, 3*day, func(string, int) float64 { return v })
+}
+
+// buildWith builds the report of a bundle over span at a 5m step where
+// input key's value at step k is f(key, k).
+func buildWith(t *testing.T, b *catalogue.Bundle, span time.Duration, f func(key string, k int) float64) *report.Report {
+	t.Helper()
+	in := report.Inputs(b)
+	step := 5 * time.Minute
+	n := int(span/step) + 1
+	end := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	rng := &replay.Range{Source: "test", Start: end.Add(-span), End: end, Step: step}
+	for _, x := range in {
+		vals := make([]float64, n)
+		for k := range vals {
+			vals[k] = f(x.Key, k)
+		}
+		rng.Values = append(rng.Values, vals)
+	}
+	rep, err := report.Build(b, in, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }

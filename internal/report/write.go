@@ -71,7 +71,7 @@ func (r *Report) sections() []section {
 
 	rows = nil
 	for _, f := range r.Saturation {
-		rows = append(rows, []string{f.Resource, f.Trigger + " " + num(f.Threshold), value(f.Peak, "ratio"), perDay(f.SlopeDay), hours(f.Hours), f.Detail})
+		rows = append(rows, []string{f.Resource, f.Trigger + " " + num(f.Threshold), value(f.Peak, f.Unit), perDay(f.SlopeDay, f.Unit), hours(f.Hours), f.Detail})
 	}
 	out = append(out, section{head: "Time to saturation",
 		before: []string{"(threshold − peak of the last day) ÷ slope of the one-day average over the last day: the forecast alerts' formula."},
@@ -188,9 +188,12 @@ func money(v *float64, digits int) string {
 	return fmt.Sprintf("$%.*f", digits, *v)
 }
 
-func perDay(v *float64) string {
+func perDay(v *float64, unit string) string {
 	if v == nil {
 		return "unknown"
+	}
+	if unit != "ratio" {
+		return fmt.Sprintf("%+.3g/day", *v)
 	}
 	return fmt.Sprintf("%+.2f points/day", *v*100)
 }
