@@ -253,16 +253,28 @@ func (h history) utilisation(res resource) *float64 {
 	return nil
 }
 
-// forecasts is each resource's time to its scale-up threshold.
+// forecasts is each resource's time to its scale-up threshold, with the
+// settings of the resource's forecast alerts, and the alert that the time
+// would fire.
 func (h history) forecasts(r *Report) {
 	for _, res := range h.res {
-		t := res.base
+		t, fs := res.base, res.ticket.Forecast()
 		f := Forecast{Resource: res.name, Signal: string(res.signal.ID), Trigger: t.Alert, Threshold: t.Threshold, Unit: string(res.signal.Unit),
-			values: h.get(res.key())}
-		fc := TimeToThreshold(h.get(res.key()), h.rng.Step, t.Threshold)
+			Window: catalogue.Dur(fs.Window), TicketHorizon: catalogue.Dur(fs.TicketHorizon), PageHorizon: catalogue.Dur(fs.PageHorizon),
+			values: h.get(res.key()), ticketHorizon: fs.TicketHorizon}
+		fc := TimeToThreshold(h.get(res.key()), h.rng.Step, t.Threshold, fs)
 		f.Peak, f.SlopeDay, f.Detail = fc.Peak, fc.SlopePerDay, fc.Detail
 		if fc.Seconds != nil {
 			f.Hours = ptr(*fc.Seconds / 3600)
+			// The alerts compare the seconds with each horizon; the page's
+			// is the nearer.
+			left := time.Duration(*fc.Seconds * float64(time.Second))
+			switch {
+			case left < fs.PageHorizon:
+				f.Alert = string(catalogue.ForecastPage)
+			case left < fs.TicketHorizon:
+				f.Alert = string(catalogue.ForecastTicket)
+			}
 		}
 		r.Saturation = append(r.Saturation, f)
 	}

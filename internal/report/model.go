@@ -101,8 +101,8 @@ type TierItem struct {
 	Monthly float64 `json:"monthly"`
 }
 
-// Forecast is a resource's time to saturation at the trend of the range's
-// last day, by the forecast alerts' formula.
+// Forecast is a resource's time to saturation by the forecast alerts'
+// formula and settings: the trend over their window.
 type Forecast struct {
 	Resource  string  `json:"resource"`
 	Signal    string  `json:"signal"`
@@ -110,18 +110,29 @@ type Forecast struct {
 	Threshold float64 `json:"threshold"`
 	// Unit is the signal's: a ratio, or a rate per second.
 	Unit string `json:"unit"`
+	// Window is the forecast's trend window; TicketHorizon and PageHorizon
+	// its alerts' horizons (Prometheus durations, "1d", "6h").
+	Window        string `json:"window"`
+	TicketHorizon string `json:"ticket_horizon"`
+	PageHorizon   string `json:"page_horizon"`
 	// Peak is max_over_time over the last day; Slope the per-day rise of
-	// the one-day average over the last day.
+	// the one-day average over the window.
 	Peak     *float64 `json:"peak"`
 	SlopeDay *float64 `json:"slope_per_day"`
 	// Hours to the threshold; nil when it is not rising, already over, or
 	// unknown (Detail says which).
-	Hours  *float64 `json:"hours"`
-	Detail string   `json:"detail"`
+	Hours *float64 `json:"hours"`
+	// Alert is the forecast alert the time would fire: "page" under the
+	// page horizon, "ticket" under the ticket horizon, else empty.
+	Alert  string `json:"alert"`
+	Detail string `json:"detail"`
 
 	// values are the utilisation the forecast read, a step apart from the
 	// report's Start: the HTML charts draw them, the other formats do not.
 	values series
+	// ticketHorizon is TicketHorizon as a duration, how far the HTML draws
+	// the forecast.
+	ticketHorizon time.Duration
 }
 
 // Validation is the post-scaling targets after the last replica-count

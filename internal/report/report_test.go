@@ -304,3 +304,53 @@ func buildWith(t *testing.T, b *catalogue.Bundle, span time.Duration, f func(key
 	}
 	return rep
 }
+
+// The report forecasts with the trigger's own window, as its alerts do:
+// a rise that started 36 h ago has a linear 1-day mean over the last 12 h
+// (slope exact) but not over the last day. 0.45 points a day from 30 % to
+// 75 %, 5 points under DBPoolHigh's 80 %: 4 h, under the page's 6 h.
+func TestForecastFollowsTheTriggersWindow(t *testing.T) {
+	const slope = 0.3 // a day
+	span := 3 * day
+	steps := int(span / (5 * time.Minute))
+	rise := func(key string, k int) float64 {
+		if key != string(catalogue.SignalDBPool) {
+			return 0.5
+		}
+		since := (time.Duration(k-steps)*5*time.Minute + 36*time.Hour).Hours() / 24
+		return 0.3 + slope*max(since, 0)
+	}
+	dbPool := func(rep *report.Report) report.Forecast {
+		for _, f := range rep.Saturation {
+			if f.Signal == string(catalogue.SignalDBPool) {
+				return f
+			}
+		}
+		t.Fatalf("no DB pool forecast in %+v", rep.Saturation)
+		return report.Forecast{}
+	}
+	f := dbPool(buildWith(t, bundleOf(t, catalogue.SetHealthAgent, "triggers:\n  DBPoolHigh: {forecast: {window: 12h}}\n"), span, rise))
+	if f.Window != "12h" || f.SlopeDay == nil || math.Abs(*f.SlopeDay-slope) > 0.01*slope {
+		t.Errorf("12h window: %s, slope %v, want 12h and %v a day", f.Window, value(f.SlopeDay), slope)
+	}
+	if f.Hours == nil || math.Abs(*f.Hours-4) > 0.1 || f.Alert != "page" || f.PageHorizon != "6h" || f.TicketHorizon != "3d" {
+		t.Errorf("12h window: %v h, alert %q (page %s, ticket %s), want 4 h, a page under 6h", value(f.Hours), f.Alert, f.PageHorizon, f.TicketHorizon)
+	}
+	f = dbPool(buildWith(t, bundleOf(t, catalogue.SetHealthAgent, ""), span, rise))
+	// The day's means fit 0.272 a day: half of them still curve.
+	if f.Window != "1d" || f.SlopeDay == nil || math.Abs(*f.SlopeDay-0.272) > 0.005 {
+		t.Errorf("default window: %s, slope %v, want 1d and 0.272 a day", f.Window, value(f.SlopeDay))
+	}
+	f = dbPool(buildWith(t, bundleOf(t, catalogue.SetHealthAgent, "triggers:\n  DBPoolHigh: {forecast: {window: 12h, page_horizon: 2h}}\n"), span, rise))
+	if f.Alert != "ticket" {
+		t.Errorf("4 h with a 2h page horizon: alert %q, want ticket", f.Alert)
+	}
+}
+
+// value is a number or nil, for messages.
+func value(v *float64) any {
+	if v == nil {
+		return nil
+	}
+	return *v
+}

@@ -71,11 +71,17 @@ func (r *Report) sections() []section {
 
 	rows = nil
 	for _, f := range r.Saturation {
-		rows = append(rows, []string{f.Resource, f.Trigger + " " + num(f.Threshold), value(f.Peak, f.Unit), perDay(f.SlopeDay, f.Unit), hours(f.Hours), f.Detail})
+		alert := f.Alert
+		if alert == "" {
+			alert = "—"
+		}
+		rows = append(rows, []string{f.Resource, f.Trigger + " " + num(f.Threshold), value(f.Peak, f.Unit), perDay(f.SlopeDay, f.Unit) + " over " + f.Window,
+			hours(f.Hours), alert + " (page < " + f.PageHorizon + ", ticket < " + f.TicketHorizon + ")", f.Detail})
 	}
 	out = append(out, section{head: "Time to saturation",
-		before: []string{"(threshold − peak of the last day) ÷ slope of the one-day average over the last day: the forecast alerts' formula."},
-		cols:   []string{"resource", "threshold", "peak (1d)", "trend", "time to threshold", "note"}, rows: rows})
+		before: []string{"(threshold − peak of the last day) ÷ slope of the one-day average over the trigger's forecast window: the forecast alerts' formula and settings. " +
+			"\"alert\" is the forecast alert the time would fire."},
+		cols: []string{"resource", "threshold", "peak (1d)", "trend", "time to threshold", "alert", "note"}, rows: rows})
 
 	val := section{head: "Post-scaling validation"}
 	if v := r.Validation; v == nil {
