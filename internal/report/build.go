@@ -79,6 +79,15 @@ func Inputs(b *catalogue.Bundle) []Input {
 	sig(catalogue.SignalRedisEvictions, "sum")
 	sig(catalogue.SignalAPILatencyP95, "max")
 	sig(catalogue.SignalPgbouncerPool, "max")
+	// The post-scaling targets' signals, the worst series of each: the
+	// lowest for a lower bound.
+	for _, t := range targets(b) {
+		agg := "max"
+		if t.Comparison == catalogue.Below {
+			agg = "min"
+		}
+		sig(t.Signal.ID, agg)
+	}
 	if s, ok := b.Signal(catalogue.SignalAPICPUInstance); ok {
 		in = append(in, Input{"replicas", "count(" + s.Query + ")", "API instances (" + s.Record + ")"})
 	}
@@ -294,13 +303,7 @@ func (h history) validate(r *Report, b *catalogue.Bundle) {
 		return
 	}
 	v := &Validation{At: h.rng.Start.Add(time.Duration(at) * h.rng.Step).UTC(), From: int(reps[at-1]), To: int(reps[at])}
-	for _, id := range []catalogue.TriggerID{catalogue.TriggerCapacityTargetMissedLatency, catalogue.TriggerCapacityTargetMissedErrors,
-		catalogue.TriggerCapacityTargetMissedDBPool, catalogue.TriggerCapacityTargetMissedCacheHit,
-		catalogue.TriggerCapacityTargetMissedCPU, catalogue.TriggerCapacityTargetMissedMemory} {
-		t, ok := b.Trigger(id)
-		if !ok {
-			continue
-		}
+	for _, t := range targets(b) {
 		after := h.get(string(t.Signal.ID))
 		if after != nil {
 			after = after[at:]
@@ -316,11 +319,23 @@ func (h history) validate(r *Report, b *catalogue.Bundle) {
 		if v := quantile(after, q); v != nil {
 			it.Value = v
 			it.Status = verdict(!compare(t.Comparison, *v, t.Threshold))
-			it.Detail = fmt.Sprintf("p%d after the change (%s)", int(q*100), t.Alert)
+			it.Detail = fmt.Sprintf("p%d after the change (%s)", int(q*100), t.ID)
 		}
 		v.Targets = append(v.Targets, it)
 	}
 	r.Validation = v
+}
+
+// targets are the bundle's post-scaling targets, the CapacityTargetMissed
+// triggers, in bundle order.
+func targets(b *catalogue.Bundle) []catalogue.Trigger {
+	var out []catalogue.Trigger
+	for _, t := range b.Triggers {
+		if t.Alert == catalogue.AlertCapacityTargetMissed {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func oppose(c catalogue.Comparison) string {

@@ -354,3 +354,54 @@ func value(v *float64) any {
 	}
 	return *v
 }
+
+// The post-scaling targets are the bundle's CapacityTargetMissed
+// triggers, in its order, each read from its own signal's input: amas's
+// two as well as health-agent's six.
+func TestTargetsAreTheBundlesCapacityTargetMissed(t *testing.T) {
+	for _, set := range []string{catalogue.SetHealthAgent, "amas"} {
+		t.Run(set, func(t *testing.T) {
+			b := bundleOf(t, set, "triggers:\n  CapacityTargetMissedLatency: {threshold: 1.5}\n")
+			keys := map[string]bool{}
+			for _, in := range report.Inputs(b) {
+				keys[in.Key] = true
+			}
+			var want []string
+			for _, tr := range b.Triggers {
+				if tr.Alert != catalogue.AlertCapacityTargetMissed {
+					continue
+				}
+				want = append(want, string(tr.ID))
+				if !keys[string(tr.Signal.ID)] {
+					t.Errorf("no input %s for %s", tr.Signal.ID, tr.ID)
+				}
+			}
+			if len(want) < 2 {
+				t.Fatalf("%s has %d CapacityTargetMissed triggers", set, len(want))
+			}
+			rep := buildWith(t, b, 3*day, func(key string, k int) float64 {
+				if key == "replicas" {
+					return float64(3 + 2*min(k/500, 1))
+				}
+				return 0.5
+			})
+			if rep.Validation == nil {
+				t.Fatal("no validation after 3 → 5 replicas")
+			}
+			var got []string
+			for _, it := range rep.Validation.Targets {
+				if it.Value == nil || *it.Value != 0.5 {
+					t.Errorf("%s: %v (%s), want 0.5 read from its signal", it.Name, value(it.Value), it.Detail)
+				}
+				_, id, _ := strings.Cut(strings.TrimSuffix(it.Detail, ")"), "(")
+				got = append(got, id)
+				if id == string(catalogue.TriggerCapacityTargetMissedLatency) && !strings.HasSuffix(it.Name, "< 1.5") {
+					t.Errorf("%s: the configured threshold 1.5 is not its bound", it.Name)
+				}
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("targets %q, want %q", got, want)
+			}
+		})
+	}
+}
