@@ -94,8 +94,15 @@ func (h history) decide(r *Report, users *float64) {
 	}
 }
 
-// cost prices the tier of the users now and the next one when a
-// recommendation scales up.
+// apiServer is the price table's line of the API's instances: "now" is
+// the smallest tier with as many as are deployed.
+const apiServer = "API Server"
+
+// cost prices what is deployed now, the smallest tier with as many API
+// servers as the peak replicas of the last day (the users' tier when the
+// replicas are unknown), and after a recommended scale-up the users' tier
+// when it is larger, else the next one (the guide's "after" for a vertical
+// step is the next size's price).
 func (h history) cost(r *Report, cfg *catalogue.Config, users *float64) {
 	c := &r.Cost
 	c.Users = users
@@ -104,35 +111,66 @@ func (h history) cost(r *Report, cfg *catalogue.Config, users *float64) {
 		c.Detail = "report.prices is empty"
 		return
 	}
-	if users == nil {
-		c.Detail = "user count unknown: no tier"
+	forUsers := -1
+	if users != nil {
+		forUsers = 0
+		for forUsers < len(prices)-1 && float64(prices[forUsers].Users) < *users {
+			forUsers++
+		}
+	}
+	now := -1
+	if reps := peak(h.lastDay(h.get("replicas"))); reps != nil {
+		now = len(prices) - 1
+		for i, t := range prices {
+			if float64(servers(t)) >= *reps {
+				now = i
+				break
+			}
+		}
+		c.Detail = fmt.Sprintf("now: the tier for %d users, the smallest with %d %s lines for the %.0f instances deployed (peak of the last day)",
+			prices[now].Users, servers(prices[now]), apiServer, *reps)
+	} else if forUsers >= 0 {
+		now = forUsers
+		c.Detail = fmt.Sprintf("API instances unknown: now is the tier for %d users, the smallest that holds %.0f", prices[now].Users, *users)
+	} else {
+		c.Detail = "API instances and user count unknown: no tier"
 		return
 	}
-	i := 0
-	for i < len(prices)-1 && float64(prices[i].Users) < *users {
-		i++
-	}
-	c.Now = tierOf(prices[i])
+	c.Now = tierOf(prices[now])
 	scales := false
 	for _, rec := range r.Recommendations {
 		if rec.Status == Recommended && rec.Area != "Redis" {
 			scales = true
 		}
 	}
-	if scales && i+1 < len(prices) {
-		c.After = tierOf(prices[i+1])
+	if scales {
+		switch {
+		case forUsers > now:
+			c.After = tierOf(prices[forUsers])
+			c.Detail += fmt.Sprintf("; after: the tier for the users, %d", c.After.Users)
+		case now+1 < len(prices):
+			c.After = tierOf(prices[now+1])
+			c.Detail += fmt.Sprintf("; after: the next tier, %d users", c.After.Users)
+		}
 	}
-	if *users > 0 {
+	if users != nil && *users > 0 {
 		c.PerUser = ptr(c.Now.Monthly / *users)
 	}
 	if m := mean(h.get(string(catalogue.SignalAPIRequests))); m != nil && *m > 0 {
 		c.RequestsPerMonth = ptr(*m * 30 * 86400)
 		c.PerRequest = ptr(c.Now.Monthly / *c.RequestsPerMonth)
 	}
-	c.Detail = fmt.Sprintf("tier for %d users (the smallest that holds %.0f)", c.Now.Users, *users)
-	if c.After != nil {
-		c.Detail += fmt.Sprintf("; after: the next tier, %d users", c.After.Users)
+}
+
+// servers is the count of a tier's API Server lines.
+func servers(t catalogue.PriceTier) int {
+	n := 0
+	for _, it := range t.Items {
+		if it.Service == apiServer {
+			n += it.Count
+		}
 	}
+	return n
 }
 
 func tierOf(t catalogue.PriceTier) *Tier {

@@ -70,12 +70,14 @@ type Recommendation struct {
 	Because string `json:"because"`
 }
 
-// Cost is the price table's tier for the users now and for the
+// Cost is the price table's tier of what is deployed now and of the
 // recommended change.
 type Cost struct {
 	Users *float64 `json:"users"`
-	// Now and After are tiers of the price table; After is the tier the
-	// recommendation moves to (nil when it stays).
+	// Now and After are tiers of the price table: Now the smallest with as
+	// many API servers as are deployed (the users' tier when that is
+	// unknown), After the tier the recommendation moves to (nil when it
+	// stays).
 	Now   *Tier `json:"now"`
 	After *Tier `json:"after"`
 	// Per user and per request per month, at Now's price.

@@ -405,3 +405,47 @@ func TestTargetsAreTheBundlesCapacityTargetMissed(t *testing.T) {
 		})
 	}
 }
+
+// "Now" is priced as deployed: the smallest tier with as many API servers
+// as the instances running, the users' tier only when the instances are
+// unknown. "After" a scale-up is the users' tier when larger, else the
+// next one.
+func TestCostNowIsWhatIsDeployed(t *testing.T) {
+	b := bundleOf(t, catalogue.SetHealthAgent, "report:\n  users_metric: app_active_users\n")
+	for _, c := range []struct {
+		name            string
+		users, replicas float64
+		dbPool          float64
+		now, after      int
+		detail          string
+	}{
+		{"10 instances for 50 users", 50, 10, 0.5, 2000, 0, "10 instances deployed"},
+		{"instances unknown", 50, math.NaN(), 0.5, 100, 0, "API instances unknown"},
+		{"1 instance for 300 users scales to their tier", 300, 1, 0.5, 100, 500, "after: the tier for the users, 500"},
+		{"5 instances, DB vertical: the next tier", 300, 5, 0.9, 500, 2000, "after: the next tier, 2000 users"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rep := buildWith(t, b, 3*day, func(key string, _ int) float64 {
+				switch key {
+				case "users":
+					return c.users
+				case "replicas":
+					return c.replicas
+				case string(catalogue.SignalDBPool):
+					return c.dbPool
+				}
+				return 0.5
+			})
+			cost := rep.Cost
+			if cost.Now == nil || cost.Now.Users != c.now || !strings.Contains(cost.Detail, c.detail) {
+				t.Fatalf("now %+v (%s), want the %d-user tier and %q", cost.Now, cost.Detail, c.now, c.detail)
+			}
+			if after := cost.After; (after == nil) != (c.after == 0) || after != nil && after.Users != c.after {
+				t.Errorf("after %+v (%s), want the %d-user tier", after, cost.Detail, c.after)
+			}
+			if cost.PerUser == nil || math.Abs(*cost.PerUser-cost.Now.Monthly/c.users) > 1e-9 {
+				t.Errorf("per user %v, want now's %v ÷ %v", value(cost.PerUser), cost.Now.Monthly, c.users)
+			}
+		})
+	}
+}
