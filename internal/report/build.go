@@ -165,7 +165,7 @@ func Build(b *catalogue.Bundle, inputs []Input, rng *replay.Range) (*Report, err
 	cfg := b.Config
 	r := &Report{
 		Version: SchemaVersion, Service: cfg.Service, Preset: cfg.Preset, Source: rng.Source,
-		Start: rng.Start.UTC(), End: rng.End.UTC(), Step: rng.Step.String(), NoData: noData, step: rng.Step,
+		Start: rng.Start.UTC(), End: rng.End.UTC(), Step: catalogue.Dur(rng.Step), NoData: noData, step: rng.Step,
 	}
 	users, usersDetail := h.users(cfg)
 	h.checklist(r, users, usersDetail)

@@ -10,8 +10,10 @@ import (
 )
 
 // SchemaVersion is the version of the JSON document; it changes when a
-// field changes meaning or goes away (docs/report.md).
-const SchemaVersion = 1
+// field changes meaning, format or goes away, or fields are added
+// (docs/report.md). 2: step is a Prometheus duration ("5m"), saturation
+// has unit, window, ticket_horizon, page_horizon and alert.
+const SchemaVersion = 2
 
 // Status of a checklist item, a recommendation or a target.
 type Status string
@@ -35,7 +37,8 @@ type Report struct {
 	Source  string    `json:"source"`
 	Start   time.Time `json:"start"`
 	End     time.Time `json:"end"`
-	// Step is the spacing of the values the report reads.
+	// Step is the spacing of the values the report reads, a Prometheus
+	// duration ("5m").
 	Step string `json:"step"`
 	// NoData names the signals that had no value anywhere in the range.
 	NoData          []string         `json:"no_data"`

@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -447,5 +448,17 @@ func TestCostNowIsWhatIsDeployed(t *testing.T) {
 				t.Errorf("per user %v, want now's %v ÷ %v", value(cost.PerUser), cost.Now.Monthly, c.users)
 			}
 		})
+	}
+}
+
+// The JSON's step is a Prometheus duration, as every duration headroom
+// writes for Prometheus users.
+func TestJSONStepIsAPrometheusDuration(t *testing.T) {
+	var js bytes.Buffer
+	if err := buildFlat(t, bundleOf(t, catalogue.SetHealthAgent, ""), 0.5).WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"step": "5m",`) || !strings.Contains(js.String(), fmt.Sprintf(`"version": %d,`, report.SchemaVersion)) {
+		t.Errorf("JSON head:\n%.300s\nwant \"step\": \"5m\" and version %d", js.String(), report.SchemaVersion)
 	}
 }
