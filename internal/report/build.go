@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/kind"
 	"github.com/headroom-dev/headroom/internal/replay"
 )
 
@@ -92,14 +93,24 @@ func Inputs(b *catalogue.Bundle) []Input {
 		in = append(in, Input{"replicas", "count(" + s.Query + ")", "API instances (" + s.Record + ")"})
 	}
 	cfg := b.Config
-	raw := func(metric string) string { return metric + "{" + cfg.Selectors.Headroom + "}" }
+	p := cfg.PromQL()
+	// The tuple rates take the window of the request rate whose queries
+	// they are; postgres_exporter's series have no selector of their own,
+	// so only the cluster the bundle watches restricts them.
+	tuples := func(metrics ...string) string {
+		var sums []string
+		for _, m := range metrics {
+			sums = append(sums, fmt.Sprintf("sum(rate(%s[%s]))", m, catalogue.Dur(time.Duration(cfg.API.RateWindow))))
+		}
+		return catalogue.InCluster(cfg, strings.Join(sums, " + "))
+	}
 	in = append(in,
-		Input{"redis_bytes", "max(" + raw("headroom_redis_memory_used_bytes") + ")", "Redis used memory"},
-		Input{"redis_replicas", "sum(" + raw("headroom_redis_connected_replicas") + ")", "Redis replicas"},
+		Input{"redis_bytes", "max(" + p.Headroom("headroom_redis_memory_used_bytes", kind.Redis) + ")", "Redis used memory"},
+		Input{"redis_replicas", "sum(" + p.Headroom("headroom_redis_connected_replicas", kind.Redis) + ")", "Redis replicas"},
 		// headroom exports no tuple counts; postgres_exporter's are read when
 		// the same Prometheus holds them.
-		Input{"tuples_read", "sum(rate(pg_stat_database_tup_fetched[5m]))", "pg_stat_database tuples read"},
-		Input{"tuples_written", "sum(rate(pg_stat_database_tup_inserted[5m])) + sum(rate(pg_stat_database_tup_updated[5m])) + sum(rate(pg_stat_database_tup_deleted[5m]))",
+		Input{"tuples_read", tuples("pg_stat_database_tup_fetched"), "pg_stat_database tuples read"},
+		Input{"tuples_written", tuples("pg_stat_database_tup_inserted", "pg_stat_database_tup_updated", "pg_stat_database_tup_deleted"),
 			"pg_stat_database tuples written"},
 	)
 	if cfg.Report.UsersMetric != "" {

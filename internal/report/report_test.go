@@ -462,3 +462,27 @@ func TestJSONStepIsAPrometheusDuration(t *testing.T) {
 		t.Errorf("JSON head:\n%.300s\nwant \"step\": \"5m\" and version %d", js.String(), report.SchemaVersion)
 	}
 }
+
+// The raw series the report reads take the selectors and target regexes
+// the rest of the bundle applies, and the tuple rates the request rate's
+// window.
+func TestInputsTakeTheConfigsSelectors(t *testing.T) {
+	b := bundleOf(t, catalogue.SetHealthAgent, "selectors: {headroom: 'job=\"hr\"'}\ntargets: {redis: 'cache-a|cache-b'}\napi: {rate_window: 2m}\n")
+	exprs := map[string]string{}
+	for _, in := range report.Inputs(b) {
+		exprs[in.Key] = in.Expr
+		if _, err := catalogue.ParseExpr(in.Expr); err != nil {
+			t.Errorf("%s: %v", in.Key, err)
+		}
+	}
+	for key, want := range map[string]string{
+		"redis_bytes":    `headroom_redis_memory_used_bytes{job="hr", target=~"cache-a|cache-b"}`,
+		"redis_replicas": `headroom_redis_connected_replicas{job="hr", target=~"cache-a|cache-b"}`,
+		"tuples_read":    `pg_stat_database_tup_fetched[2m]`,
+		"tuples_written": `pg_stat_database_tup_deleted[2m]`,
+	} {
+		if !strings.Contains(exprs[key], want) {
+			t.Errorf("%s: %s, want it to hold %s", key, exprs[key], want)
+		}
+	}
+}
