@@ -113,6 +113,9 @@ func Inputs(b *catalogue.Bundle) []Input {
 		Input{"tuples_written", tuples("pg_stat_database_tup_inserted", "pg_stat_database_tup_updated", "pg_stat_database_tup_deleted"),
 			"pg_stat_database tuples written"},
 	)
+	if g, ok := catalogue.DBConnectionHeadroom(cfg); ok {
+		in = append(in, Input{"usable_connections", g.UsableExpr, "usable connections (" + g.Usable + ")"})
+	}
 	if cfg.Report.UsersMetric != "" {
 		in = append(in, Input{"users", "sum(" + cfg.Report.UsersMetric + ")", "users (report.users_metric)"})
 	}
@@ -180,7 +183,7 @@ func Build(b *catalogue.Bundle, inputs []Input, rng *replay.Range) (*Report, err
 	}
 	users, usersDetail := h.users(cfg)
 	h.checklist(r, users, usersDetail)
-	h.decide(r, users)
+	h.decide(r, cfg, users)
 	h.cost(r, cfg, users)
 	h.forecasts(r)
 	h.validate(r, b)
@@ -396,6 +399,14 @@ func peak(s series) *float64 {
 		return nil
 	}
 	return ptr(slices.Max(k))
+}
+
+func low(s series) *float64 {
+	k := known(s)
+	if len(k) == 0 {
+		return nil
+	}
+	return ptr(slices.Min(k))
 }
 
 func mean(s series) *float64 {

@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/headroom-dev/headroom/catalogue"
 )
@@ -18,9 +20,9 @@ const (
 )
 
 // decide walks the guide's decision tree.
-func (h history) decide(r *Report, users *float64) {
+func (h history) decide(r *Report, cfg *catalogue.Config, users *float64) {
 	add := func(area, action string, st Status, because string) {
-		r.Recommendations = append(r.Recommendations, Recommendation{area, action, st, because})
+		r.Recommendations = append(r.Recommendations, Recommendation{Area: area, Action: action, Status: st, Because: because})
 	}
 	reps := peak(h.lastDay(h.get("replicas")))
 	if users == nil {
@@ -38,6 +40,10 @@ func (h history) decide(r *Report, users *float64) {
 		}
 		add("API", fmt.Sprintf("%s API instances", tier.Instances), st,
 			fmt.Sprintf("%.0f concurrent users (guide tier %s); %s instances now", *users, tier.Users, now))
+		if g, ok := catalogue.ConnectionGuardOf(cfg); ok {
+			check := h.connectionsFor(g, instancesOf(tier))
+			r.Recommendations = append(r.Recommendations, check)
+		}
 	}
 	dbUtil := peakOf(h, string(catalogue.SignalDBPool), string(catalogue.SignalPostgresConnections))
 	switch {
@@ -139,7 +145,7 @@ func (h history) cost(r *Report, cfg *catalogue.Config, users *float64) {
 	c.Now = tierOf(prices[now])
 	scales := false
 	for _, rec := range r.Recommendations {
-		if rec.Status == Recommended && rec.Area != "Redis" {
+		if rec.Status == Recommended && rec.Area != "Redis" && !rec.check {
 			scales = true
 		}
 	}
@@ -171,6 +177,48 @@ func servers(t catalogue.PriceTier) int {
 		}
 	}
 	return n
+}
+
+// connectionsFor checks the database-connection guard for n API
+// instances: their pools must fit in the usable connections, the least
+// of the last day, before the API scales to n.
+func (h history) connectionsFor(g catalogue.ConnectionGuard, n int) Recommendation {
+	rec := Recommendation{Area: "PostgreSQL", Action: fmt.Sprintf("connections for %d instances", n), check: true}
+	need := n * g.Pool
+	usable := low(h.lastDay(h.get("usable_connections")))
+	switch {
+	case usable == nil:
+		rec.Status = Unknown
+		rec.Because = fmt.Sprintf("%d × pool %d = %d connections; usable connections of %s unknown (%s)", n, g.Pool, need, g.What, g.UsableName)
+	case float64(need) <= *usable:
+		rec.Status = NotNeeded
+		rec.Because = fmt.Sprintf("%d × pool %d = %d ≤ %.0f usable connections of %s (least of the last day)", n, g.Pool, need, *usable, g.What)
+	default:
+		first := "PgBouncer/raise max_connections first"
+		if g.Through == catalogue.ConnectsThroughPgBouncer {
+			first = "raise PgBouncer's max_client_conn first"
+		}
+		rec.Status = Recommended
+		rec.Because = fmt.Sprintf("%s: %d × pool %d = %d > %.0f usable connections of %s (least of the last day)", first, n, g.Pool, need, *usable, g.What)
+	}
+	return rec
+}
+
+// instancesOf is the most instances a sizing row asks for: the upper end
+// of "3–5", the number of "1" or "10+".
+func instancesOf(t catalogue.SizingTier) int {
+	_, upper, ok := strings.Cut(t.Instances, "–")
+	if !ok {
+		upper = t.Instances
+	}
+	end := strings.IndexFunc(upper, func(r rune) bool { return r < '0' || r > '9' })
+	if end >= 0 {
+		upper = upper[:end]
+	}
+	if n, err := strconv.Atoi(upper); err == nil {
+		return max(n, t.MinInstances)
+	}
+	return t.MinInstances
 }
 
 func tierOf(t catalogue.PriceTier) *Tier {

@@ -71,6 +71,10 @@ type Recommendation struct {
 	Status Status `json:"status"`
 	// Because names the numbers that decided it.
 	Because string `json:"because"`
+
+	// check marks a row that checks another's step rather than scaling:
+	// it moves no price tier.
+	check bool
 }
 
 // Cost is the price table's tier of what is deployed now and of the

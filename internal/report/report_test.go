@@ -486,3 +486,55 @@ func TestInputsTakeTheConfigsSelectors(t *testing.T) {
 		}
 	}
 }
+
+// With the database-connection guard, the instances the decision tree
+// asks for must fit their pools in the usable connections: 400 users ask
+// for up to 5 instances.
+func TestInstancesAreCheckedAgainstTheConnectionGuard(t *testing.T) {
+	for through, first := range map[string]string{"pgbouncer": "raise PgBouncer's max_client_conn first", "postgres": "PgBouncer/raise max_connections first"} {
+		b := bundleOf(t, catalogue.SetHealthAgent, "report:\n  users_metric: app_active_users\nautoscaling: {db: {connects_through: "+through+"}}\n")
+		g, ok := catalogue.ConnectionGuardOf(b.Config)
+		if !ok {
+			t.Fatal("health-agent has no connection guard")
+		}
+		need := 5 * g.Pool
+		for _, c := range []struct {
+			name   string
+			usable float64
+			want   report.Status
+			says   string
+		}{
+			{"fits", float64(need), report.NotNeeded, fmt.Sprintf("5 × pool %d = %d ≤ %d usable", g.Pool, need, need)},
+			{"does not fit", float64(need - 1), report.Recommended, fmt.Sprintf("%s: 5 × pool %d = %d > %d usable", first, g.Pool, need, need-1)},
+			{"unknown", math.NaN(), report.Unknown, "unknown"},
+		} {
+			t.Run(through+"/"+c.name, func(t *testing.T) {
+				rep := buildWith(t, b, 3*day, func(key string, _ int) float64 {
+					switch key {
+					case "users":
+						return 400
+					case "replicas":
+						return 3
+					case "usable_connections":
+						return c.usable
+					}
+					return 0.5
+				})
+				var got *report.Recommendation
+				for i, r := range rep.Recommendations {
+					if r.Action == "connections for 5 instances" {
+						got = &rep.Recommendations[i]
+					}
+				}
+				if got == nil || got.Status != c.want || !strings.Contains(got.Because, c.says) {
+					t.Errorf("%+v, want %s saying %q", got, c.want, c.says)
+				}
+			})
+		}
+	}
+	for _, r := range buildFlat(t, bundleOf(t, "amas", "report:\n  users_metric: app_active_users\n"), 300).Recommendations {
+		if strings.HasPrefix(r.Action, "connections for") {
+			t.Errorf("amas has no guard, yet %+v", r)
+		}
+	}
+}
