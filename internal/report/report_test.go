@@ -153,17 +153,28 @@ func TestTheStoryWeek(t *testing.T) {
 	}
 }
 
-// The example under docs/examples is the story's report.
+// The example under docs/examples is the story's report, in Markdown,
+// JSON and HTML. The HTML page is the same at each run (fixed chart ids,
+// no time of writing), or it could not be drift-tested.
 func TestExampleReportIsCurrent(t *testing.T) {
 	rep := storyReport(t)
-	var md, js bytes.Buffer
+	var md, js, page, again bytes.Buffer
 	if err := rep.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
 	if err := rep.WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}
-	files := map[string][]byte{"report.md": md.Bytes(), "report.json": js.Bytes()}
+	if err := rep.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteHTML(&again); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(page.Bytes(), again.Bytes()) {
+		t.Error("the HTML page differs between two writes of the same report")
+	}
+	files := map[string][]byte{"report.md": md.Bytes(), "report.json": js.Bytes(), "report.html": page.Bytes()}
 	dir := "../../docs/examples"
 	if os.Getenv("HEADROOM_UPDATE_EXAMPLES") != "" {
 		for name, data := range files {
