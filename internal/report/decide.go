@@ -133,8 +133,8 @@ func (h history) cost(r *Report, cfg *catalogue.Config, users *float64) {
 				break
 			}
 		}
-		c.Detail = fmt.Sprintf("now: the tier for %d users, the smallest with %d %s lines for the %.0f instances deployed (peak of the last day)",
-			prices[now].Users, servers(prices[now]), apiServer, *reps)
+		c.Detail = fmt.Sprintf("Now is the tier for %d users, the smallest whose %s line counts the %.0f instances deployed (peak of the last day)",
+			prices[now].Users, apiServer, *reps)
 	} else if forUsers >= 0 {
 		now = forUsers
 		c.Detail = fmt.Sprintf("API instances unknown: now is the tier for %d users, the smallest that holds %.0f", prices[now].Users, *users)

@@ -108,6 +108,9 @@ func TestTheStoryWeek(t *testing.T) {
 	if r := recs["more memory"]; r.Status != report.Recommended || !strings.Contains(r.Because, "evictions peak 2/s") {
 		t.Errorf("Redis memory: %+v, want recommended on the evictions and the hit rate", r)
 	}
+	if r := recs["connections for 5 instances"]; r.Status != report.NotNeeded || !strings.Contains(r.Because, "5 × pool 13 = 65 ≤ 100 usable") {
+		t.Errorf("connection guard: %+v, want 5 × 13 under PgBouncer's 100 clients", r)
+	}
 	if r := recs["Redis Sentinel (HA)"]; r.Status != report.Recommended {
 		t.Errorf("Sentinel: %+v, want recommended with no replica", r)
 	}
@@ -431,7 +434,7 @@ func TestCostNowIsWhatIsDeployed(t *testing.T) {
 		now, after      int
 		detail          string
 	}{
-		{"10 instances for 50 users", 50, 10, 0.5, 2000, 0, "10 instances deployed"},
+		{"10 instances for 50 users", 50, 10, 0.5, 2000, 0, "the 10 instances deployed"},
 		{"instances unknown", 50, math.NaN(), 0.5, 100, 0, "API instances unknown"},
 		{"1 instance for 300 users scales to their tier", 300, 1, 0.5, 100, 500, "after: the tier for the users, 500"},
 		{"5 instances, DB vertical: the next tier", 300, 5, 0.9, 500, 2000, "after: the next tier, 2000 users"},

@@ -75,7 +75,7 @@ func (r *Report) sections() []section {
 		if alert == "" {
 			alert = "—"
 		}
-		rows = append(rows, []string{f.Resource, f.Trigger + " " + num(f.Threshold), value(f.Peak, f.Unit), perDay(f.SlopeDay, f.Unit) + " over " + f.Window,
+		rows = append(rows, []string{f.Resource, f.Trigger + " " + num(f.Threshold), value(f.Peak, f.Unit), trend(f),
 			hours(f.Hours), alert + " (page < " + f.PageHorizon + ", ticket < " + f.TicketHorizon + ")", f.Detail})
 	}
 	out = append(out, section{head: "Time to saturation",
@@ -202,6 +202,14 @@ func perDay(v *float64, unit string) string {
 		return fmt.Sprintf("%+.3g/day", *v)
 	}
 	return fmt.Sprintf("%+.2f points/day", *v*100)
+}
+
+// trend is a forecast's slope over its window.
+func trend(f Forecast) string {
+	if f.SlopeDay == nil {
+		return "unknown"
+	}
+	return perDay(f.SlopeDay, f.Unit) + " over " + f.Window
 }
 
 func hours(v *float64) string {
