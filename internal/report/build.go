@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/kind"
 	"github.com/headroom-dev/headroom/internal/replay"
 )
 
@@ -20,54 +21,101 @@ type Input struct {
 	Title string
 }
 
-// resource is a finite resource the checklist and the forecasts compare.
+// resource is a finite resource the checklist and the forecasts compare:
+// the signal of one of the bundle's forecast tickets, with the scale-up
+// trigger it forecasts.
 type resource struct {
-	key, name string
-	signal    catalogue.SignalID
-	trigger   catalogue.TriggerID
+	name   string
+	signal catalogue.Signal
+	base   catalogue.Trigger
+	ticket catalogue.Trigger
 }
 
-var resources = []resource{
-	{"cpu", "API CPU", catalogue.SignalAPICPU, catalogue.TriggerCPUHigh},
-	{"memory", "API memory", catalogue.SignalAPIMemory, catalogue.TriggerMemoryHigh},
-	{"db_pool", "DB pool", catalogue.SignalDBPool, catalogue.TriggerDBPoolHigh},
-	{"postgres_connections", "PostgreSQL connections", catalogue.SignalPostgresConnections, catalogue.TriggerPostgresConnectionsNearMax},
-	{"redis_memory", "Redis memory", catalogue.SignalRedisMemory, catalogue.TriggerRedisMemoryNearMax},
+// key is the input the resource's values are read from.
+func (r resource) key() string { return string(r.signal.ID) }
+
+// resources are the bundle's forecast tickets in bundle order, so that the
+// report forecasts what the alerts forecast: a preset's own triggers, and
+// none whose forecast the config disables.
+func resources(b *catalogue.Bundle) []resource {
+	var out []resource
+	for _, t := range b.Triggers {
+		id, level, ok := catalogue.ForecastOf(t.ID)
+		if !ok || level != catalogue.ForecastTicket {
+			continue
+		}
+		base, ok := b.Trigger(id)
+		if !ok {
+			continue
+		}
+		out = append(out, resource{name: t.Signal.Title, signal: t.Signal, base: base, ticket: t})
+	}
+	return out
 }
 
 // Inputs are the series the report reads for a bundle: the utilisation
 // signals' records, reduced to one series each (the busiest instance,
 // pool or target), and the few raw series the decision tree needs.
+// A signal's input is keyed by its id.
 func Inputs(b *catalogue.Bundle) []Input {
 	var in []Input
-	sig := func(key string, id catalogue.SignalID, agg string) {
-		if s, ok := b.Signal(id); ok {
-			in = append(in, Input{key, fmt.Sprintf("%s(%s)", agg, s.Query), s.Title})
+	have := map[string]bool{}
+	sig := func(id catalogue.SignalID, agg string) {
+		s, ok := b.Signal(id)
+		if !ok || have[string(id)] {
+			return
 		}
+		have[string(id)] = true
+		in = append(in, Input{string(id), fmt.Sprintf("%s(%s)", agg, s.Query), s.Title})
 	}
-	for _, r := range resources {
-		sig(r.key, r.signal, "max")
+	for _, r := range resources(b) {
+		sig(r.signal.ID, "max")
 	}
-	sig("requests", catalogue.SignalAPIRequests, "sum")
-	sig("errors", catalogue.SignalAPIErrorRatio, "max")
-	sig("hit", catalogue.SignalRedisHitRatio, "min")
-	sig("evictions", catalogue.SignalRedisEvictions, "sum")
-	sig("latency", catalogue.SignalAPILatencyP95, "max")
-	sig("pgbouncer_pool", catalogue.SignalPgbouncerPool, "max")
+	// The decision tree's, whether or not they are forecast.
+	sig(catalogue.SignalDBPool, "max")
+	sig(catalogue.SignalPostgresConnections, "max")
+	sig(catalogue.SignalAPIRequests, "sum")
+	sig(catalogue.SignalAPIErrorRatio, "max")
+	sig(catalogue.SignalRedisHitRatio, "min")
+	sig(catalogue.SignalRedisEvictions, "sum")
+	sig(catalogue.SignalAPILatencyP95, "max")
+	sig(catalogue.SignalPgbouncerPool, "max")
+	// The post-scaling targets' signals, the worst series of each: the
+	// lowest for a lower bound.
+	for _, t := range targets(b) {
+		agg := "max"
+		if t.Comparison == catalogue.Below {
+			agg = "min"
+		}
+		sig(t.Signal.ID, agg)
+	}
 	if s, ok := b.Signal(catalogue.SignalAPICPUInstance); ok {
 		in = append(in, Input{"replicas", "count(" + s.Query + ")", "API instances (" + s.Record + ")"})
 	}
 	cfg := b.Config
-	raw := func(metric string) string { return metric + "{" + cfg.Selectors.Headroom + "}" }
+	p := cfg.PromQL()
+	// The tuple rates take the window of the request rate whose queries
+	// they are; postgres_exporter's series have no selector of their own,
+	// so only the cluster the bundle watches restricts them.
+	tuples := func(metrics ...string) string {
+		var sums []string
+		for _, m := range metrics {
+			sums = append(sums, fmt.Sprintf("sum(rate(%s[%s]))", m, catalogue.Dur(time.Duration(cfg.API.RateWindow))))
+		}
+		return catalogue.InCluster(cfg, strings.Join(sums, " + "))
+	}
 	in = append(in,
-		Input{"redis_bytes", "max(" + raw("headroom_redis_memory_used_bytes") + ")", "Redis used memory"},
-		Input{"redis_replicas", "sum(" + raw("headroom_redis_connected_replicas") + ")", "Redis replicas"},
+		Input{"redis_bytes", "max(" + p.Headroom("headroom_redis_memory_used_bytes", kind.Redis) + ")", "Redis used memory"},
+		Input{"redis_replicas", "sum(" + p.Headroom("headroom_redis_connected_replicas", kind.Redis) + ")", "Redis replicas"},
 		// headroom exports no tuple counts; postgres_exporter's are read when
 		// the same Prometheus holds them.
-		Input{"tuples_read", "sum(rate(pg_stat_database_tup_fetched[5m]))", "pg_stat_database tuples read"},
-		Input{"tuples_written", "sum(rate(pg_stat_database_tup_inserted[5m])) + sum(rate(pg_stat_database_tup_updated[5m])) + sum(rate(pg_stat_database_tup_deleted[5m]))",
+		Input{"tuples_read", tuples("pg_stat_database_tup_fetched"), "pg_stat_database tuples read"},
+		Input{"tuples_written", tuples("pg_stat_database_tup_inserted", "pg_stat_database_tup_updated", "pg_stat_database_tup_deleted"),
 			"pg_stat_database tuples written"},
 	)
+	if g, ok := catalogue.DBConnectionHeadroom(cfg); ok {
+		in = append(in, Input{"usable_connections", g.UsableExpr, "usable connections (" + g.Usable + ")"})
+	}
 	if cfg.Report.UsersMetric != "" {
 		in = append(in, Input{"users", "sum(" + cfg.Report.UsersMetric + ")", "users (report.users_metric)"})
 	}
@@ -92,6 +140,11 @@ type series []float64
 type history struct {
 	rng *replay.Range
 	by  map[string]series
+	// res are the bundle's resources.
+	res []resource
+	// capacityPerPod is the request rate an API instance can serve; 0
+	// when unknown.
+	capacityPerPod float64
 }
 
 func (h history) get(key string) series { return h.by[key] }
@@ -108,7 +161,10 @@ func (h history) lastDay(s series) series {
 // Build turns the evaluated inputs into the report. It fails only when
 // the range holds no value of any input: anything else missing is unknown.
 func Build(b *catalogue.Bundle, inputs []Input, rng *replay.Range) (*Report, error) {
-	h := history{rng: rng, by: map[string]series{}}
+	h := history{rng: rng, by: map[string]series{}, res: resources(b)}
+	if c, ok := b.CapacityPerPod(); ok {
+		h.capacityPerPod = c
+	}
 	var noData []string
 	for i, in := range inputs {
 		h.by[in.Key] = rng.Values[i]
@@ -123,13 +179,13 @@ func Build(b *catalogue.Bundle, inputs []Input, rng *replay.Range) (*Report, err
 	cfg := b.Config
 	r := &Report{
 		Version: SchemaVersion, Service: cfg.Service, Preset: cfg.Preset, Source: rng.Source,
-		Start: rng.Start.UTC(), End: rng.End.UTC(), Step: rng.Step.String(), NoData: noData, step: rng.Step,
+		Start: rng.Start.UTC(), End: rng.End.UTC(), Step: catalogue.Dur(rng.Step), NoData: noData, step: rng.Step,
 	}
 	users, usersDetail := h.users(cfg)
 	h.checklist(r, users, usersDetail)
-	h.decide(r, users)
+	h.decide(r, cfg, users)
 	h.cost(r, cfg, users)
-	h.forecasts(r, b)
+	h.forecasts(r)
 	h.validate(r, b)
 	return r, nil
 }
@@ -142,7 +198,7 @@ func (h history) users(cfg *catalogue.Config) (*float64, string) {
 	if cfg.Report.RequestsPerUser <= 0 {
 		return nil, "set report.users_metric, or report.requests_per_user to derive users from the request rate"
 	}
-	p := peak(h.lastDay(h.get("requests")))
+	p := peak(h.lastDay(h.get(string(catalogue.SignalAPIRequests))))
 	if p == nil {
 		return nil, "no request rate"
 	}
@@ -153,8 +209,8 @@ func (h history) users(cfg *catalogue.Config) (*float64, string) {
 func (h history) checklist(r *Report, users *float64, usersDetail string) {
 	// Monitored: from the first to the last step where any resource had a value.
 	first, last := -1, -1
-	for _, res := range resources {
-		for k, v := range h.get(res.key) {
+	for _, res := range h.res {
+		for k, v := range h.get(res.key()) {
 			if !math.IsNaN(v) {
 				if first < 0 || k < first {
 					first = k
@@ -172,8 +228,8 @@ func (h history) checklist(r *Report, users *float64, usersDetail string) {
 	// Bottleneck: the highest p95 of the utilisation signals.
 	bottleneck, best := "", math.Inf(-1)
 	var known []string
-	for _, res := range resources {
-		if p := quantile(h.get(res.key), 0.95); p != nil {
+	for _, res := range h.res {
+		if p := h.utilisation(res); p != nil {
 			known = append(known, fmt.Sprintf("%s %s", res.name, pct(*p)))
 			if *p > best {
 				bottleneck, best = res.name, *p
@@ -189,8 +245,8 @@ func (h history) checklist(r *Report, users *float64, usersDetail string) {
 		util.Detail = "p95 of " + bottleneck + " over the range"
 	}
 	r.Checklist = append(r.Checklist, monitored, bn, util,
-		h.meanItem("Error rate under 1 %", "errors", func(v float64) bool { return v < 0.01 }),
-		h.meanItem("Cache hit rate over 60 %", "hit", func(v float64) bool { return v > 0.6 }))
+		h.meanItem("Error rate under 1 %", string(catalogue.SignalAPIErrorRatio), func(v float64) bool { return v < 0.01 }),
+		h.meanItem("Cache hit rate over 60 %", string(catalogue.SignalRedisHitRatio), func(v float64) bool { return v > 0.6 }))
 	target := Item{Name: "Target user count estimated", Unit: "users", Status: Unknown, Detail: usersDetail}
 	if users != nil {
 		target.Status, target.Value = Pass, users
@@ -206,18 +262,42 @@ func (h history) meanItem(name, key string, ok func(float64) bool) Item {
 	return it
 }
 
-// forecasts is each resource's time to its scale-up threshold.
-func (h history) forecasts(r *Report, b *catalogue.Bundle) {
-	for _, res := range resources {
-		t, ok := b.Trigger(res.trigger)
-		if !ok {
-			continue
-		}
-		f := Forecast{Resource: res.name, Signal: string(res.signal), Trigger: t.Alert, Threshold: t.Threshold, values: h.get(res.key)}
-		fc := TimeToThreshold(h.get(res.key), h.rng.Step, t.Threshold)
+// utilisation is a resource's p95 over the range as a share of what it
+// can take: a ratio signal as it is, a per-second rate (requests per
+// instance) over the capacity per pod; nil when neither is known.
+func (h history) utilisation(res resource) *float64 {
+	p := quantile(h.get(res.key()), 0.95)
+	if p == nil || res.signal.Unit == catalogue.UnitRatio {
+		return p
+	}
+	if res.signal.ID == catalogue.SignalAPIRequestsPerInstance && h.capacityPerPod > 0 {
+		return ptr(*p / h.capacityPerPod)
+	}
+	return nil
+}
+
+// forecasts is each resource's time to its scale-up threshold, with the
+// settings of the resource's forecast alerts, and the alert that the time
+// would fire.
+func (h history) forecasts(r *Report) {
+	for _, res := range h.res {
+		t, fs := res.base, res.ticket.Forecast()
+		f := Forecast{Resource: res.name, Signal: string(res.signal.ID), Trigger: t.Alert, Threshold: t.Threshold, Unit: string(res.signal.Unit),
+			Window: catalogue.Dur(fs.Window), TicketHorizon: catalogue.Dur(fs.TicketHorizon), PageHorizon: catalogue.Dur(fs.PageHorizon),
+			values: h.get(res.key()), ticketHorizon: fs.TicketHorizon}
+		fc := TimeToThreshold(h.get(res.key()), h.rng.Step, t.Threshold, fs)
 		f.Peak, f.SlopeDay, f.Detail = fc.Peak, fc.SlopePerDay, fc.Detail
 		if fc.Seconds != nil {
 			f.Hours = ptr(*fc.Seconds / 3600)
+			// The alerts compare the seconds with each horizon; the page's
+			// is the nearer.
+			left := time.Duration(*fc.Seconds * float64(time.Second))
+			switch {
+			case left < fs.PageHorizon:
+				f.Alert = string(catalogue.ForecastPage)
+			case left < fs.TicketHorizon:
+				f.Alert = string(catalogue.ForecastTicket)
+			}
 		}
 		r.Saturation = append(r.Saturation, f)
 	}
@@ -237,16 +317,8 @@ func (h history) validate(r *Report, b *catalogue.Bundle) {
 		return
 	}
 	v := &Validation{At: h.rng.Start.Add(time.Duration(at) * h.rng.Step).UTC(), From: int(reps[at-1]), To: int(reps[at])}
-	for _, id := range []catalogue.TriggerID{catalogue.TriggerCapacityTargetMissedLatency, catalogue.TriggerCapacityTargetMissedErrors,
-		catalogue.TriggerCapacityTargetMissedDBPool, catalogue.TriggerCapacityTargetMissedCacheHit,
-		catalogue.TriggerCapacityTargetMissedCPU, catalogue.TriggerCapacityTargetMissedMemory} {
-		t, ok := b.Trigger(id)
-		if !ok {
-			continue
-		}
-		key := map[catalogue.SignalID]string{catalogue.SignalAPILatencyP95: "latency", catalogue.SignalAPIErrorRatio: "errors",
-			catalogue.SignalDBPool: "db_pool", catalogue.SignalRedisHitRatio: "hit", catalogue.SignalAPICPU: "cpu", catalogue.SignalAPIMemory: "memory"}[catalogue.SignalID(t.Signal.ID)]
-		after := h.get(key)
+	for _, t := range targets(b) {
+		after := h.get(string(t.Signal.ID))
 		if after != nil {
 			after = after[at:]
 		}
@@ -261,11 +333,23 @@ func (h history) validate(r *Report, b *catalogue.Bundle) {
 		if v := quantile(after, q); v != nil {
 			it.Value = v
 			it.Status = verdict(!compare(t.Comparison, *v, t.Threshold))
-			it.Detail = fmt.Sprintf("p%d after the change (%s)", int(q*100), t.Alert)
+			it.Detail = fmt.Sprintf("p%d after the change (%s)", int(q*100), t.ID)
 		}
 		v.Targets = append(v.Targets, it)
 	}
 	r.Validation = v
+}
+
+// targets are the bundle's post-scaling targets, the CapacityTargetMissed
+// triggers, in bundle order.
+func targets(b *catalogue.Bundle) []catalogue.Trigger {
+	var out []catalogue.Trigger
+	for _, t := range b.Triggers {
+		if t.Alert == catalogue.AlertCapacityTargetMissed {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func oppose(c catalogue.Comparison) string {
@@ -315,6 +399,14 @@ func peak(s series) *float64 {
 		return nil
 	}
 	return ptr(slices.Max(k))
+}
+
+func low(s series) *float64 {
+	k := known(s)
+	if len(k) == 0 {
+		return nil
+	}
+	return ptr(slices.Min(k))
 }
 
 func mean(s series) *float64 {

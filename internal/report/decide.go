@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/headroom-dev/headroom/catalogue"
 )
@@ -18,9 +20,9 @@ const (
 )
 
 // decide walks the guide's decision tree.
-func (h history) decide(r *Report, users *float64) {
+func (h history) decide(r *Report, cfg *catalogue.Config, users *float64) {
 	add := func(area, action string, st Status, because string) {
-		r.Recommendations = append(r.Recommendations, Recommendation{area, action, st, because})
+		r.Recommendations = append(r.Recommendations, Recommendation{Area: area, Action: action, Status: st, Because: because})
 	}
 	reps := peak(h.lastDay(h.get("replicas")))
 	if users == nil {
@@ -38,8 +40,12 @@ func (h history) decide(r *Report, users *float64) {
 		}
 		add("API", fmt.Sprintf("%s API instances", tier.Instances), st,
 			fmt.Sprintf("%.0f concurrent users (guide tier %s); %s instances now", *users, tier.Users, now))
+		if g, ok := catalogue.ConnectionGuardOf(cfg); ok {
+			check := h.connectionsFor(g, instancesOf(tier))
+			r.Recommendations = append(r.Recommendations, check)
+		}
 	}
-	dbUtil := peakOf(h, "db_pool", "postgres_connections")
+	dbUtil := peakOf(h, string(catalogue.SignalDBPool), string(catalogue.SignalPostgresConnections))
 	switch {
 	case dbUtil == nil:
 		add("PostgreSQL", "vertical scaling (next size) first", Unknown, "no DB pool or connection utilisation")
@@ -62,7 +68,7 @@ func (h history) decide(r *Report, users *float64) {
 		}
 		add("PostgreSQL", "read replicas", st, fmt.Sprintf("reads %s of tuples (needs ≥ %s), %.0f users (needs > %d)", pct(share), pct(readsDominate), *users, readReplicaUsers))
 	}
-	if pool := quantile(h.get("db_pool"), 0.95); pool == nil {
+	if pool := quantile(h.get(string(catalogue.SignalDBPool)), 0.95); pool == nil {
 		add("PostgreSQL", "PgBouncer connection pooling", Unknown, "no DB pool utilisation")
 	} else {
 		add("PostgreSQL", "PgBouncer connection pooling", statusIf(*pool > pgbouncerPool), fmt.Sprintf("DB pool p95 %s (PgBouncer past %s)", pct(*pool), pct(pgbouncerPool)))
@@ -73,7 +79,7 @@ func (h history) decide(r *Report, users *float64) {
 		add("PostgreSQL", "table partitioning", NotEvaluated, fmt.Sprintf("query latency p95 %.3g s: the guide gives no threshold; judge with it", *lat))
 	}
 	// The last day's: a cache that started missing this week is judged by now.
-	hit, ev := mean(h.lastDay(h.get("hit"))), peak(h.lastDay(h.get("evictions")))
+	hit, ev := mean(h.lastDay(h.get(string(catalogue.SignalRedisHitRatio)))), peak(h.lastDay(h.get(string(catalogue.SignalRedisEvictions))))
 	switch {
 	case hit == nil && ev == nil:
 		add("Redis", "more memory", Unknown, "no hit rate or evictions")
@@ -94,8 +100,15 @@ func (h history) decide(r *Report, users *float64) {
 	}
 }
 
-// cost prices the tier of the users now and the next one when a
-// recommendation scales up.
+// apiServer is the price table's line of the API's instances: "now" is
+// the smallest tier with as many as are deployed.
+const apiServer = "API Server"
+
+// cost prices what is deployed now, the smallest tier with as many API
+// servers as the peak replicas of the last day (the users' tier when the
+// replicas are unknown), and after a recommended scale-up the users' tier
+// when it is larger, else the next one (the guide's "after" for a vertical
+// step is the next size's price).
 func (h history) cost(r *Report, cfg *catalogue.Config, users *float64) {
 	c := &r.Cost
 	c.Users = users
@@ -104,35 +117,108 @@ func (h history) cost(r *Report, cfg *catalogue.Config, users *float64) {
 		c.Detail = "report.prices is empty"
 		return
 	}
-	if users == nil {
-		c.Detail = "user count unknown: no tier"
+	forUsers := -1
+	if users != nil {
+		forUsers = 0
+		for forUsers < len(prices)-1 && float64(prices[forUsers].Users) < *users {
+			forUsers++
+		}
+	}
+	now := -1
+	if reps := peak(h.lastDay(h.get("replicas"))); reps != nil {
+		now = len(prices) - 1
+		for i, t := range prices {
+			if float64(servers(t)) >= *reps {
+				now = i
+				break
+			}
+		}
+		c.Detail = fmt.Sprintf("Now is the tier for %d users, the smallest whose %s line counts the %.0f instances deployed (peak of the last day)",
+			prices[now].Users, apiServer, *reps)
+	} else if forUsers >= 0 {
+		now = forUsers
+		c.Detail = fmt.Sprintf("API instances unknown: now is the tier for %d users, the smallest that holds %.0f", prices[now].Users, *users)
+	} else {
+		c.Detail = "API instances and user count unknown: no tier"
 		return
 	}
-	i := 0
-	for i < len(prices)-1 && float64(prices[i].Users) < *users {
-		i++
-	}
-	c.Now = tierOf(prices[i])
+	c.Now = tierOf(prices[now])
 	scales := false
 	for _, rec := range r.Recommendations {
-		if rec.Status == Recommended && rec.Area != "Redis" {
+		if rec.Status == Recommended && rec.Area != "Redis" && !rec.check {
 			scales = true
 		}
 	}
-	if scales && i+1 < len(prices) {
-		c.After = tierOf(prices[i+1])
+	if scales {
+		switch {
+		case forUsers > now:
+			c.After = tierOf(prices[forUsers])
+			c.Detail += fmt.Sprintf("; after: the tier for the users, %d", c.After.Users)
+		case now+1 < len(prices):
+			c.After = tierOf(prices[now+1])
+			c.Detail += fmt.Sprintf("; after: the next tier, %d users", c.After.Users)
+		}
 	}
-	if *users > 0 {
+	if users != nil && *users > 0 {
 		c.PerUser = ptr(c.Now.Monthly / *users)
 	}
-	if m := mean(h.get("requests")); m != nil && *m > 0 {
+	if m := mean(h.get(string(catalogue.SignalAPIRequests))); m != nil && *m > 0 {
 		c.RequestsPerMonth = ptr(*m * 30 * 86400)
 		c.PerRequest = ptr(c.Now.Monthly / *c.RequestsPerMonth)
 	}
-	c.Detail = fmt.Sprintf("tier for %d users (the smallest that holds %.0f)", c.Now.Users, *users)
-	if c.After != nil {
-		c.Detail += fmt.Sprintf("; after: the next tier, %d users", c.After.Users)
+}
+
+// servers is the count of a tier's API Server lines.
+func servers(t catalogue.PriceTier) int {
+	n := 0
+	for _, it := range t.Items {
+		if it.Service == apiServer {
+			n += it.Count
+		}
 	}
+	return n
+}
+
+// connectionsFor checks the database-connection guard for n API
+// instances: their pools must fit in the usable connections, the least
+// of the last day, before the API scales to n.
+func (h history) connectionsFor(g catalogue.ConnectionGuard, n int) Recommendation {
+	rec := Recommendation{Area: "PostgreSQL", Action: fmt.Sprintf("connections for %d instances", n), check: true}
+	need := n * g.Pool
+	usable := low(h.lastDay(h.get("usable_connections")))
+	switch {
+	case usable == nil:
+		rec.Status = Unknown
+		rec.Because = fmt.Sprintf("%d × pool %d = %d connections; usable connections of %s unknown (%s)", n, g.Pool, need, g.What, g.UsableName)
+	case float64(need) <= *usable:
+		rec.Status = NotNeeded
+		rec.Because = fmt.Sprintf("%d × pool %d = %d ≤ %.0f usable connections of %s (least of the last day)", n, g.Pool, need, *usable, g.What)
+	default:
+		first := "PgBouncer/raise max_connections first"
+		if g.Through == catalogue.ConnectsThroughPgBouncer {
+			first = "raise PgBouncer's max_client_conn first"
+		}
+		rec.Status = Recommended
+		rec.Because = fmt.Sprintf("%s: %d × pool %d = %d > %.0f usable connections of %s (least of the last day)", first, n, g.Pool, need, *usable, g.What)
+	}
+	return rec
+}
+
+// instancesOf is the most instances a sizing row asks for: the upper end
+// of "3–5", the number of "1" or "10+".
+func instancesOf(t catalogue.SizingTier) int {
+	_, upper, ok := strings.Cut(t.Instances, "–")
+	if !ok {
+		upper = t.Instances
+	}
+	end := strings.IndexFunc(upper, func(r rune) bool { return r < '0' || r > '9' })
+	if end >= 0 {
+		upper = upper[:end]
+	}
+	if n, err := strconv.Atoi(upper); err == nil {
+		return max(n, t.MinInstances)
+	}
+	return t.MinInstances
 }
 
 func tierOf(t catalogue.PriceTier) *Tier {

@@ -95,6 +95,8 @@ func writeStoryEvery(dir string, interval time.Duration) (string, error) {
 	pg := `job="headroom", target="pg-primary"`
 	add(`headroom_postgres_pool_backends{`+pg+`, pool="api", state="active"}`, func(_ int, t time.Duration) (float64, bool) { return storyPool(t) * 13, true })
 	add(`headroom_postgres_pool_size{`+pg+`, pool="api"}`, func(int, time.Duration) (float64, bool) { return 13, true })
+	// PgBouncer takes 100 clients: the 5 instances' pools of 13 fit.
+	add(`headroom_pgbouncer_config_max_client_connections{job="headroom", target="pgbouncer"}`, func(int, time.Duration) (float64, bool) { return 100, true })
 	rd := `job="headroom", target="redis"`
 	evicting := func(t time.Duration) bool { return t >= 5*day }
 	counter(`headroom_redis_keyspace_hits_total{`+rd+`}`, func(t time.Duration) (float64, bool) {

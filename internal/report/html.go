@@ -10,9 +10,18 @@ import (
 	"github.com/headroom-dev/headroom/internal/charts"
 )
 
-// forecastHorizon is how far the HTML charts draw a forecast: the forecast
-// alerts' default ticket horizon, the furthest they look.
+// forecastHorizon is how far the HTML charts draw a forecast without a
+// horizon of its own: the forecast alerts' default ticket horizon.
 var forecastHorizon = catalogue.DefaultForecast.TicketHorizon
+
+// horizon is how far the HTML draws a forecast: its ticket horizon, the
+// furthest its alerts look.
+func (f Forecast) horizon() time.Duration {
+	if f.ticketHorizon > 0 {
+		return f.ticketHorizon
+	}
+	return forecastHorizon
+}
 
 // forecastPoints is the number of segments of a drawn forecast: it is a
 // straight line, and a few points keep the page small.
@@ -45,7 +54,7 @@ func (r *Report) utilisationChart(f Forecast) *charts.LineChart {
 		measured.Points = append(measured.Points, charts.Point{At: r.Start.Add(time.Duration(k) * r.step), Value: v})
 	}
 	c := &charts.LineChart{
-		Title: fmt.Sprintf("%s: %s", f.Resource, hours(f.Hours)+" to "+f.Trigger), Unit: "ratio",
+		Title: fmt.Sprintf("%s: %s", f.Resource, hours(f.Hours)+" to "+f.Trigger), Unit: f.Unit,
 		Lines:      []charts.Line{measured},
 		Thresholds: []charts.Threshold{{Name: f.Trigger, Value: f.Threshold}},
 	}
@@ -57,7 +66,7 @@ func (r *Report) utilisationChart(f Forecast) *charts.LineChart {
 	if line, ok := forecastLine(f, now); ok {
 		c.Lines = append(c.Lines, line)
 	}
-	if f.Hours != nil && time.Duration(*f.Hours*float64(time.Hour)) <= forecastHorizon {
+	if f.Hours != nil && time.Duration(*f.Hours*float64(time.Hour)) <= f.horizon() {
 		c.Events = append(c.Events, charts.Event{At: now.Add(time.Duration(*f.Hours * float64(time.Hour))), Label: "reaches " + num(f.Threshold)})
 	}
 	return c
@@ -69,9 +78,9 @@ func forecastLine(f Forecast, now time.Time) (charts.Line, bool) {
 	if f.Peak == nil || f.SlopeDay == nil || math.IsNaN(*f.SlopeDay) || len(f.values) == 0 {
 		return charts.Line{}, false
 	}
-	line := charts.Line{Name: fmt.Sprintf("forecast: peak of the last day %+.2f points/day", *f.SlopeDay*100), Dashed: true}
+	line := charts.Line{Name: "forecast: peak of the last day " + perDay(f.SlopeDay, f.Unit), Dashed: true}
 	for i := range forecastPoints + 1 {
-		t := forecastHorizon * time.Duration(i) / forecastPoints
+		t := f.horizon() * time.Duration(i) / forecastPoints
 		// A falling trend stops at 0: no resource is less than unused.
 		line.Points = append(line.Points, charts.Point{At: now.Add(t), Value: max(*f.Peak+*f.SlopeDay*t.Hours()/24, 0)})
 	}

@@ -10,8 +10,10 @@ import (
 )
 
 // SchemaVersion is the version of the JSON document; it changes when a
-// field changes meaning or goes away (docs/report.md).
-const SchemaVersion = 1
+// field changes meaning, format or goes away, or fields are added
+// (docs/report.md). 2: step is a Prometheus duration ("5m"), saturation
+// has unit, window, ticket_horizon, page_horizon and alert.
+const SchemaVersion = 2
 
 // Status of a checklist item, a recommendation or a target.
 type Status string
@@ -35,7 +37,8 @@ type Report struct {
 	Source  string    `json:"source"`
 	Start   time.Time `json:"start"`
 	End     time.Time `json:"end"`
-	// Step is the spacing of the values the report reads.
+	// Step is the spacing of the values the report reads, a Prometheus
+	// duration ("5m").
 	Step string `json:"step"`
 	// NoData names the signals that had no value anywhere in the range.
 	NoData          []string         `json:"no_data"`
@@ -68,14 +71,20 @@ type Recommendation struct {
 	Status Status `json:"status"`
 	// Because names the numbers that decided it.
 	Because string `json:"because"`
+
+	// check marks a row that checks another's step rather than scaling:
+	// it moves no price tier.
+	check bool
 }
 
-// Cost is the price table's tier for the users now and for the
+// Cost is the price table's tier of what is deployed now and of the
 // recommended change.
 type Cost struct {
 	Users *float64 `json:"users"`
-	// Now and After are tiers of the price table; After is the tier the
-	// recommendation moves to (nil when it stays).
+	// Now and After are tiers of the price table: Now the smallest with as
+	// many API servers as are deployed (the users' tier when that is
+	// unknown), After the tier the recommendation moves to (nil when it
+	// stays).
 	Now   *Tier `json:"now"`
 	After *Tier `json:"after"`
 	// Per user and per request per month, at Now's price.
@@ -101,25 +110,38 @@ type TierItem struct {
 	Monthly float64 `json:"monthly"`
 }
 
-// Forecast is a resource's time to saturation at the trend of the range's
-// last day, by the forecast alerts' formula.
+// Forecast is a resource's time to saturation by the forecast alerts'
+// formula and settings: the trend over their window.
 type Forecast struct {
 	Resource  string  `json:"resource"`
 	Signal    string  `json:"signal"`
 	Trigger   string  `json:"trigger"`
 	Threshold float64 `json:"threshold"`
+	// Unit is the signal's: a ratio, or a rate per second.
+	Unit string `json:"unit"`
+	// Window is the forecast's trend window; TicketHorizon and PageHorizon
+	// its alerts' horizons (Prometheus durations, "1d", "6h").
+	Window        string `json:"window"`
+	TicketHorizon string `json:"ticket_horizon"`
+	PageHorizon   string `json:"page_horizon"`
 	// Peak is max_over_time over the last day; Slope the per-day rise of
-	// the one-day average over the last day.
+	// the one-day average over the window.
 	Peak     *float64 `json:"peak"`
 	SlopeDay *float64 `json:"slope_per_day"`
 	// Hours to the threshold; nil when it is not rising, already over, or
 	// unknown (Detail says which).
-	Hours  *float64 `json:"hours"`
-	Detail string   `json:"detail"`
+	Hours *float64 `json:"hours"`
+	// Alert is the forecast alert the time would fire: "page" under the
+	// page horizon, "ticket" under the ticket horizon, else empty.
+	Alert  string `json:"alert"`
+	Detail string `json:"detail"`
 
 	// values are the utilisation the forecast read, a step apart from the
 	// report's Start: the HTML charts draw them, the other formats do not.
 	values series
+	// ticketHorizon is TicketHorizon as a duration, how far the HTML draws
+	// the forecast.
+	ticketHorizon time.Duration
 }
 
 // Validation is the post-scaling targets after the last replica-count

@@ -71,11 +71,17 @@ func (r *Report) sections() []section {
 
 	rows = nil
 	for _, f := range r.Saturation {
-		rows = append(rows, []string{f.Resource, f.Trigger + " " + num(f.Threshold), value(f.Peak, "ratio"), perDay(f.SlopeDay), hours(f.Hours), f.Detail})
+		alert := f.Alert
+		if alert == "" {
+			alert = "—"
+		}
+		rows = append(rows, []string{f.Resource, f.Trigger + " " + num(f.Threshold), value(f.Peak, f.Unit), trend(f),
+			hours(f.Hours), alert + " (page < " + f.PageHorizon + ", ticket < " + f.TicketHorizon + ")", f.Detail})
 	}
 	out = append(out, section{head: "Time to saturation",
-		before: []string{"(threshold − peak of the last day) ÷ slope of the one-day average over the last day: the forecast alerts' formula."},
-		cols:   []string{"resource", "threshold", "peak (1d)", "trend", "time to threshold", "note"}, rows: rows})
+		before: []string{"(threshold − peak of the last day) ÷ slope of the one-day average over the trigger's forecast window: the forecast alerts' formula and settings. " +
+			"\"alert\" is the forecast alert the time would fire."},
+		cols: []string{"resource", "threshold", "peak (1d)", "trend", "time to threshold", "alert", "note"}, rows: rows})
 
 	val := section{head: "Post-scaling validation"}
 	if v := r.Validation; v == nil {
@@ -188,11 +194,22 @@ func money(v *float64, digits int) string {
 	return fmt.Sprintf("$%.*f", digits, *v)
 }
 
-func perDay(v *float64) string {
+func perDay(v *float64, unit string) string {
 	if v == nil {
 		return "unknown"
 	}
+	if unit != "ratio" {
+		return fmt.Sprintf("%+.3g/day", *v)
+	}
 	return fmt.Sprintf("%+.2f points/day", *v*100)
+}
+
+// trend is a forecast's slope over its window.
+func trend(f Forecast) string {
+	if f.SlopeDay == nil {
+		return "unknown"
+	}
+	return perDay(f.SlopeDay, f.Unit) + " over " + f.Window
 }
 
 func hours(v *float64) string {
