@@ -346,15 +346,15 @@ func TestForecastFollowsTheTriggersWindow(t *testing.T) {
 	}
 	f := dbPool(buildWith(t, bundleOf(t, catalogue.SetHealthAgent, "triggers:\n  DBPoolHigh: {forecast: {window: 12h}}\n"), span, rise))
 	if f.Window != "12h" || f.SlopeDay == nil || math.Abs(*f.SlopeDay-slope) > 0.01*slope {
-		t.Errorf("12h window: %s, slope %v, want 12h and %v a day", f.Window, value(f.SlopeDay), slope)
+		t.Errorf("12h window: %s, slope %v, want 12h and %v a day", f.Window, orNil(f.SlopeDay), slope)
 	}
 	if f.Hours == nil || math.Abs(*f.Hours-4) > 0.1 || f.Alert != "page" || f.PageHorizon != "6h" || f.TicketHorizon != "3d" {
-		t.Errorf("12h window: %v h, alert %q (page %s, ticket %s), want 4 h, a page under 6h", value(f.Hours), f.Alert, f.PageHorizon, f.TicketHorizon)
+		t.Errorf("12h window: %v h, alert %q (page %s, ticket %s), want 4 h, a page under 6h", orNil(f.Hours), f.Alert, f.PageHorizon, f.TicketHorizon)
 	}
 	f = dbPool(buildWith(t, bundleOf(t, catalogue.SetHealthAgent, ""), span, rise))
 	// The day's means fit 0.272 a day: half of them still curve.
 	if f.Window != "1d" || f.SlopeDay == nil || math.Abs(*f.SlopeDay-0.272) > 0.005 {
-		t.Errorf("default window: %s, slope %v, want 1d and 0.272 a day", f.Window, value(f.SlopeDay))
+		t.Errorf("default window: %s, slope %v, want 1d and 0.272 a day", f.Window, orNil(f.SlopeDay))
 	}
 	f = dbPool(buildWith(t, bundleOf(t, catalogue.SetHealthAgent, "triggers:\n  DBPoolHigh: {forecast: {window: 12h, page_horizon: 2h}}\n"), span, rise))
 	if f.Alert != "ticket" {
@@ -362,8 +362,8 @@ func TestForecastFollowsTheTriggersWindow(t *testing.T) {
 	}
 }
 
-// value is a number or nil, for messages.
-func value(v *float64) any {
+// orNil is a number or nil, for messages.
+func orNil(v *float64) any {
 	if v == nil {
 		return nil
 	}
@@ -406,7 +406,7 @@ func TestTargetsAreTheBundlesCapacityTargetMissed(t *testing.T) {
 			var got []string
 			for _, it := range rep.Validation.Targets {
 				if it.Value == nil || *it.Value != 0.5 {
-					t.Errorf("%s: %v (%s), want 0.5 read from its signal", it.Name, value(it.Value), it.Detail)
+					t.Errorf("%s: %v (%s), want 0.5 read from its signal", it.Name, orNil(it.Value), it.Detail)
 				}
 				_, id, _ := strings.Cut(strings.TrimSuffix(it.Detail, ")"), "(")
 				got = append(got, id)
@@ -459,7 +459,7 @@ func TestCostNowIsWhatIsDeployed(t *testing.T) {
 				t.Errorf("after %+v (%s), want the %d-user tier", after, cost.Detail, c.after)
 			}
 			if cost.PerUser == nil || math.Abs(*cost.PerUser-cost.Now.Monthly/c.users) > 1e-9 {
-				t.Errorf("per user %v, want now's %v ÷ %v", value(cost.PerUser), cost.Now.Monthly, c.users)
+				t.Errorf("per user %v, want now's %v ÷ %v", orNil(cost.PerUser), cost.Now.Monthly, c.users)
 			}
 		})
 	}
