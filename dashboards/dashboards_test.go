@@ -225,14 +225,7 @@ func TestRoundTripThroughSDK(t *testing.T) {
 // unknown field and a value of the wrong type, on the dashboard, a panel,
 // its plugin's options and its queries.
 func TestStrictDecoderRejects(t *testing.T) {
-	cfg, err := catalogue.Preset(committedPreset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := Generate(catalogue.MustBuild(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, files := generateCommitted(t)
 	_, _, body := unwrap(t, files[FileName(Overview)])
 	if _, err := strict(body); err != nil {
 		t.Fatalf("the generated overview: %v", err)

@@ -20,10 +20,10 @@ const committedDir = "../mixin/dashboards"
 // committedPreset is the preset whose dashboards are committed.
 const committedPreset = catalogue.SetHealthAgent
 
-// The committed files are what the generator makes: a change to the
-// generator, the catalogue or the preset must come with regenerated files
-// (go test ./dashboards -run TestCommittedFiles -update).
-func TestCommittedFiles(t *testing.T) {
+// generateCommitted is the committed preset's config and the files the
+// generator makes of it.
+func generateCommitted(t *testing.T) (*catalogue.Config, map[string][]byte) {
+	t.Helper()
 	cfg, err := catalogue.Preset(committedPreset)
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +32,14 @@ func TestCommittedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, files
+}
+
+// The committed files are what the generator makes: a change to the
+// generator, the catalogue or the preset must come with regenerated files
+// (go test ./dashboards -run TestCommittedFiles -update).
+func TestCommittedFiles(t *testing.T) {
+	_, files := generateCommitted(t)
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)

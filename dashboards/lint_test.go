@@ -324,14 +324,7 @@ func TestLint(t *testing.T) {
 
 // Each rule catches a dashboard broken the way it forbids.
 func TestLintCatches(t *testing.T) {
-	cfg, err := catalogue.Preset(committedPreset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := Generate(catalogue.MustBuild(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, files := generateCommitted(t)
 	_, _, body := unwrap(t, files[FileName(Postgres)])
 	l := newLinter(cfg)
 	// nth is the nth panel outside a row.
