@@ -2,6 +2,7 @@ package collectors
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 
 	"github.com/headroom-dev/headroom/internal/config"
 	"github.com/headroom-dev/headroom/internal/exposition"
@@ -258,5 +260,61 @@ func (e *Exporter) ProbeHandler() http.Handler {
 		ctx, cancel := e.scrapeContext(r)
 		defer cancel()
 		exposition.Serve(w, r, exposition.NewGatherer(ctx, nil, probe), e.logger)
+	})
+}
+
+// TargetGroup is one entry of Prometheus's HTTP service discovery format
+// (http_sd_configs): the addresses to scrape and the labels they get.
+type TargetGroup struct {
+	Targets []string          `json:"targets"`
+	Labels  map[string]string `json:"labels"`
+}
+
+// Discovery labels each listed target carries. Only names starting with
+// "__" are set: every series headroom serves already carries its own
+// target and kind labels, and a discovered label of the same name would
+// turn them into exported_target and exported_kind. Prometheus drops
+// the "__meta_" ones after relabelling, so they cost nothing unless a
+// scrape config keeps them.
+const (
+	// SDTargetParam makes Prometheus send ?target=NAME to /probe.
+	SDTargetParam = "__param_target"
+	// SDKindLabel is the target's kind (postgres, pgbouncer, redis, api),
+	// for relabelling that keeps or routes targets by kind.
+	SDKindLabel = "__meta_headroom_target_kind"
+)
+
+// TargetGroups lists every configured target for /probe scraping, in
+// config order, one group each, as address: the address the exporter
+// was reached at, so that each replica of the exporter lists itself and
+// what Prometheus discovers there it scrapes there. Targets are listed by
+// name; nothing of their DSN or address is shown.
+func (e *Exporter) TargetGroups(address string) []TargetGroup {
+	groups := make([]TargetGroup, 0, len(e.runners))
+	for _, r := range e.runners {
+		groups = append(groups, TargetGroup{
+			Targets: []string{address},
+			Labels: map[string]string{
+				SDTargetParam:          r.Name(),
+				SDKindLabel:            string(r.Kind()),
+				model.MetricsPathLabel: "/probe",
+			},
+		})
+	}
+	return groups
+}
+
+// TargetsHandler serves TargetGroups in the http_sd format, with the
+// address the request was sent to (its Host header) as every group's
+// target.
+func (e *Exporter) TargetsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := json.Marshal(e.TargetGroups(r.Host))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
 	})
 }

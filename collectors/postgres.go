@@ -57,6 +57,13 @@ var (
 	pgBlocksHitDesc  = pgDesc("database_blocks_hit_total", exposition.Counter, "Disk blocks found in shared buffers.", "database")
 	pgBlocksReadDesc = pgDesc("database_blocks_read_total", exposition.Counter, "Disk blocks read from disk (or the OS cache).", "database")
 	pgSizeDesc       = pgDesc("database_size_bytes", exposition.Gauge, "Size of the database on disk (optional: database_sizes in the config).", "database")
+
+	cacheAgeDesc = newDesc("", "collector_cache_age_seconds", exposition.Gauge,
+		"Age of the answer a collector with a query_ttl served in this scrape: 0 when its query ran, else how long ago it did.", "collector")
+	queryExecutionsDesc = newDesc("", "collector_query_executions_total", exposition.Counter,
+		"Times a collector's query ran on the server (a scrape served from the collector's cache runs none).", "collector")
+	querySecondsDesc = newDesc("", "collector_query_seconds_total", exposition.Counter,
+		"Time a collector's query took, summed over its executions, measured by headroom as the time from the previous result of the pipelined round trip to this one's last row: close to the server's own time for the query, network transfer of its rows included.", "collector")
 )
 
 func pgDesc(name string, typ exposition.Type, help string, labels ...string) *exposition.Desc {
@@ -91,6 +98,71 @@ type postgresTarget struct {
 	// standby lag state: what earlier scrapes saw of this server.
 	lagMu sync.Mutex
 	lag   standbyLag
+
+	// queries is what each collector's query has cost this server, and
+	// the answers kept for the collectors with a query_ttl.
+	queriesMu sync.Mutex
+	queries   map[string]*queryRecord
+}
+
+// queryRecord is one collector's query on one target: how often it ran,
+// for how long, and its last good answer when the collector has a TTL.
+type queryRecord struct {
+	executions uint64
+	took       time.Duration
+	answer     []prometheus.Metric
+	answeredAt time.Time
+}
+
+// cachedAnswer is the collector's last good answer and its age, when it
+// is younger than the collector's TTL.
+func (t *postgresTarget) cachedAnswer(collector string, now time.Time) ([]prometheus.Metric, time.Duration, bool) {
+	ttl := time.Duration(t.cfg.QueryTTL[collector])
+	if ttl <= 0 {
+		return nil, 0, false
+	}
+	t.queriesMu.Lock()
+	defer t.queriesMu.Unlock()
+	r := t.queries[collector]
+	if r == nil || r.answer == nil {
+		return nil, 0, false
+	}
+	age := now.Sub(r.answeredAt)
+	if age >= ttl {
+		return nil, 0, false
+	}
+	return r.answer, age, true
+}
+
+// recordQuery counts one execution of a collector's query and, when the
+// collector has a TTL and succeeded, keeps its answer. A failed query
+// keeps nothing: the next scrape asks again.
+func (t *postgresTarget) recordQuery(collector string, took time.Duration, answer []prometheus.Metric, ok bool, at time.Time) {
+	t.queriesMu.Lock()
+	defer t.queriesMu.Unlock()
+	if t.queries == nil {
+		t.queries = map[string]*queryRecord{}
+	}
+	r := t.queries[collector]
+	if r == nil {
+		r = &queryRecord{}
+		t.queries[collector] = r
+	}
+	r.executions++
+	r.took += took
+	if ok && t.cfg.QueryTTL[collector] > 0 {
+		r.answer, r.answeredAt = answer, at
+	}
+}
+
+// emitQueryCosts emits every collector's executions and time so far.
+func (t *postgresTarget) emitQueryCosts(emit func(prometheus.Metric)) {
+	t.queriesMu.Lock()
+	defer t.queriesMu.Unlock()
+	for collector, r := range t.queries {
+		emitSample(emit, queryExecutionsDesc, float64(r.executions), collector)
+		emitSample(emit, querySecondsDesc, r.took.Seconds(), collector)
+	}
 }
 
 // NewPostgres builds a PostgreSQL target. The pool is created lazily by
@@ -220,11 +292,20 @@ func (t *postgresTarget) send(ctx context.Context, conn *pgx.Conn, s *Scrape, gu
 	type step struct {
 		name string
 		read func(rows pgx.Rows, emit func(prometheus.Metric)) error
+		// cached is the answer served instead of running the query, at
+		// age; nil when the query runs.
+		cached []prometheus.Metric
+		age    time.Duration
 	}
 	var steps []step
+	now := time.Now()
 	add := func(name, sql string, read func(rows pgx.Rows, emit func(prometheus.Metric)) error) {
+		if answer, age, ok := t.cachedAnswer(name, now); ok {
+			steps = append(steps, step{name: name, cached: answer, age: age})
+			return
+		}
 		batch.Queue(sql)
-		steps = append(steps, step{name, read})
+		steps = append(steps, step{name: name, read: read})
 	}
 	var databases, roleLimits map[string]float64
 	add("settings", q.settings, t.readSettings)
@@ -251,8 +332,37 @@ func (t *postgresTarget) send(ctx context.Context, conn *pgx.Conn, s *Scrape, gu
 	}
 
 	return conn.SendBatch(ctx, batch), func(results pgx.BatchResults) {
+		// The server runs a pipeline's queries one after another and
+		// sends each result as it is done, so the time from one result's
+		// end to the next's is the next query's time on the server, the
+		// round trip having gone to the role query read before this.
+		// Cached answers are served again as they were, without
+		// timestamps: Prometheus stamps them with the scrape's time, as
+		// it does every other series.
+		prev := time.Now()
 		for _, st := range steps {
-			s.Run(st.name, func(emit func(prometheus.Metric)) error {
+			if st.cached != nil {
+				s.Run(st.name, func(emit func(prometheus.Metric)) error {
+					for _, m := range st.cached {
+						emit(m)
+					}
+					return nil
+				})
+				emitSample(s.Emit, cacheAgeDesc, st.age.Seconds(), st.name)
+				continue
+			}
+			keep := t.cfg.QueryTTL[st.name] > 0
+			var answer []prometheus.Metric
+			var failed bool
+			s.Run(st.name, func(emit func(prometheus.Metric)) (err error) {
+				defer func() { failed = err != nil }()
+				if keep {
+					inner := emit
+					emit = func(m prometheus.Metric) {
+						answer = append(answer, m)
+						inner(m)
+					}
+				}
 				rows, err := results.Query()
 				if err != nil {
 					return err
@@ -263,7 +373,19 @@ func (t *postgresTarget) send(ctx context.Context, conn *pgx.Conn, s *Scrape, gu
 				}
 				return rows.Err()
 			})
+			done := time.Now()
+			if keep && answer == nil {
+				// An empty answer is an answer (no replication slots):
+				// kept as such, not asked again every scrape.
+				answer = []prometheus.Metric{}
+			}
+			t.recordQuery(st.name, done.Sub(prev), answer, !failed, done)
+			prev = done
+			if keep && !failed {
+				emitSample(s.Emit, cacheAgeDesc, 0, st.name)
+			}
 		}
+		t.emitQueryCosts(s.Emit)
 	}, nil
 }
 

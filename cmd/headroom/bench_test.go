@@ -196,7 +196,11 @@ func tempBinDir(t testing.TB) string {
 }
 
 func benchmarkScrape(b *testing.B, clients, databases int) scrapeMedians {
-	pg := testenv.StartPostgres(b, testenv.PostgresOptions{MaxConnections: clients + 100})
+	pg := testenv.StartPostgres(b, testenv.PostgresOptions{MaxConnections: clients + 100,
+		Settings: []string{"shared_preload_libraries = 'pg_stat_statements'"}})
+	// headroom connects as its own role, so that pg_stat_statements tells
+	// its queries from the same ones the floor runs as postgres.
+	pg.Exec(b, "postgres", "CREATE EXTENSION pg_stat_statements", "CREATE ROLE headroom LOGIN IN ROLE pg_monitor")
 	replica := pg.StartReplica(b)
 	bouncer := testenv.StartPgBouncer(b, pg, testenv.PgBouncerOptions{DefaultPoolSize: 5, MaxClientConn: clients})
 	rds := testenv.StartRedis(b, testenv.RedisOptions{MaxMemory: "64mb"})
@@ -234,6 +238,7 @@ func benchmarkScrape(b *testing.B, clients, databases int) scrapeMedians {
 		floor.concurrent(b)
 		floor.sequential(b)
 	}
+	pg.Exec(b, "postgres", "SELECT pg_stat_statements_reset()")
 	var full, concurrent, sequential []time.Duration
 	perTarget := map[string][]float64{}
 	directEach := make([][]time.Duration, len(floor.names))
@@ -262,6 +267,7 @@ func benchmarkScrape(b *testing.B, clients, databases int) scrapeMedians {
 		}
 	}
 	b.StopTimer()
+	reportServerTime(b, pg, b.N)
 	cpu := processCPU(b, exporter.Process.Pid) - cpuBefore
 	last := scrapeOnce(b, url)
 	opened := connectionsOpened(last.families) - openedBefore
@@ -419,6 +425,7 @@ func writeBenchConfig(b *testing.B, pg, replica *testenv.Postgres, bouncer *test
   - name: primary
     dsn: %s
     pools: {app0: 13, app1: 13, app2: 13, app3: 13, app4: 13}
+    database_sizes: true
   - name: replica
     dsn: %s
 pgbouncer:
@@ -427,7 +434,7 @@ pgbouncer:
 redis:
   - name: cache
     address: %s
-`, pg.DSN("postgres", "postgres"), replica.DSN("postgres", "postgres"), bouncer.AdminDSN(), rds.Addr())
+`, pg.DSN("postgres", "headroom"), replica.DSN("postgres", "headroom"), bouncer.AdminDSN(), rds.Addr())
 	dir, err := os.MkdirTemp("", "headroom-bench-")
 	if err != nil {
 		b.Fatal(err)
@@ -648,4 +655,74 @@ func sortedTargets(m map[string][]float64) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// reportServerTime reports, from the primary's pg_stat_statements, what
+// headroom's queries cost that server per scrape with database sizes on
+// and the default query_ttl, the size query cached since the warm-up
+// scrapes: in all (pg-server-ms/scrape), the activity query's own part,
+// and the size query's runs in the loop. The floor leaves sizes out, as a
+// steady-state scrape does, so the size query's own cost is measured
+// after the loop: run sizeRuns times directly, its mean is what
+// query_ttl 0 adds to every scrape. From the two, its share of the server
+// time per scrape uncached, and with the 5 minute TTL at Prometheus's
+// default 15 s interval, where one scrape in 20 runs it.
+func reportServerTime(b *testing.B, pg *testenv.Postgres, scrapes int) {
+	const sizeRuns, scrapesPerTTL = 20, 20
+	ctx := context.Background()
+	conn := pg.Connect(b, "postgres")
+	defer conn.Close(ctx)
+	version, err := strconv.Atoi(serverVersionNum(b, conn))
+	if err != nil {
+		b.Fatal(err)
+	}
+	withSizes, err := collectors.PostgresQueries(version, false, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	without, _ := collectors.PostgresQueries(version, false, false)
+	sizeQuery := ""
+	for _, q := range withSizes {
+		if !slices.Contains(without, q) {
+			sizeQuery = q
+		}
+	}
+	for range sizeRuns {
+		rows, err := conn.Query(ctx, sizeQuery)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rows.Next() {
+		}
+		if err := rows.Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var total, activity, sizeCalls, sizeInLoop, sizeMean float64
+	err = conn.QueryRow(ctx, `
+SELECT coalesce(sum(s.total_exec_time) FILTER (WHERE r.rolname = 'headroom'), 0),
+       coalesce(sum(s.total_exec_time) FILTER (WHERE r.rolname = 'headroom' AND s.query LIKE '%pg_stat_get_activity(NULL)%'), 0),
+       coalesce(sum(s.calls) FILTER (WHERE r.rolname = 'headroom' AND s.query LIKE '%pg_database_size(%'), 0)::float8,
+       coalesce(sum(s.total_exec_time) FILTER (WHERE r.rolname = 'headroom' AND s.query LIKE '%pg_database_size(%'), 0),
+       coalesce(sum(s.total_exec_time) FILTER (WHERE r.rolname = 'postgres' AND s.query LIKE '%pg_database_size(%'), 0) / $1
+FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid`, float64(sizeRuns)).Scan(&total, &activity, &sizeCalls, &sizeInLoop, &sizeMean)
+	if err != nil {
+		b.Fatal(err)
+	}
+	perScrape := total / float64(scrapes)
+	others := (total - sizeInLoop) / float64(scrapes)
+	b.ReportMetric(perScrape, "pg-server-ms/scrape")
+	b.ReportMetric(activity/float64(scrapes), "pg-activity-ms/scrape")
+	b.ReportMetric(sizeCalls, "pg-size-runs-in-loop")
+	b.ReportMetric(sizeMean, "pg-size-ms/run")
+	b.ReportMetric(100*sizeMean/(others+sizeMean), "pg-size-share-ttl0-%")
+	b.ReportMetric(100*(sizeMean/scrapesPerTTL)/(others+sizeMean/scrapesPerTTL), "pg-size-share-ttl5m@15s-%")
+}
+
+func serverVersionNum(b *testing.B, conn *pgx.Conn) string {
+	var v string
+	if err := conn.QueryRow(context.Background(), "SHOW server_version_num").Scan(&v); err != nil {
+		b.Fatal(err)
+	}
+	return v
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/headroom-dev/headroom/internal/kind"
 )
 
@@ -24,6 +26,10 @@ postgres:
     dsn: postgres://headroom@127.0.0.1:5432/postgres?sslmode=disable
     password_file: `+secretFile+`
     pools: {api: 13, worker: 5}
+  - name: sized-every-scrape
+    dsn: postgres://headroom@127.0.0.1:5433/postgres
+    database_sizes: true
+    query_ttl: {database_sizes: 0, settings: 1m}
 pgbouncer:
   - name: bouncer
     dsn: postgres://pgbouncer@127.0.0.1:6432/pgbouncer
@@ -45,6 +51,12 @@ api:
 	p := cfg.Postgres[0]
 	if p.Pools["api"] != 13 || p.MaxConnections != 2 || time.Duration(p.StatementTimeout) != 5*time.Second || p.Limits != DefaultLimits {
 		t.Errorf("postgres defaults not applied: %+v", p)
+	}
+	if got, want := p.QueryTTL["database_sizes"], model.Duration(5*time.Minute); got != want || p.QueryTTL["settings"] != 0 {
+		t.Errorf("query_ttl defaults: %v, want database_sizes %v and settings 0", p.QueryTTL, want)
+	}
+	if q := cfg.Postgres[1].QueryTTL; q["database_sizes"] != 0 || q["settings"] != model.Duration(time.Minute) || q["replication_slots"] != 0 {
+		t.Errorf("query_ttl as set: %v, want database_sizes 0, settings 1m, replication_slots 0", q)
 	}
 	if pw, ok, err := p.Password(); err != nil || !ok || pw != "from-file" {
 		t.Errorf("password_file: %q %v %v", pw, ok, err)
@@ -70,6 +82,10 @@ func TestParseErrorsNameFileTargetAndField(t *testing.T) {
 		{"missing dsn", "postgres:\n  - name: pg\n", []string{"cfg.yml", "postgres[0] (pg)", "field dsn", "required"}},
 		{"bad dsn", "postgres:\n  - name: pg\n    dsn: 'postgres://u:hunter2@[::1'\n", []string{"postgres[0] (pg)", "field dsn"}},
 		{"bad pool size", "postgres:\n  - name: pg\n    dsn: postgres://a@b/c\n    pools: {api: 0}\n", []string{"field pools.api", "positive"}},
+		{"uncacheable query", "postgres:\n  - name: pg\n    dsn: postgres://a@b/c\n    query_ttl: {connections: 1m}\n",
+			[]string{"postgres[0] (pg)", "field query_ttl.connections", "database_sizes, replication_slots, settings"}},
+		{"negative ttl", "postgres:\n  - name: pg\n    dsn: postgres://a@b/c\n    query_ttl: {database_sizes: -1m}\n",
+			[]string{"cfg.yml", "query_ttl"}},
 		{"duplicate name", "redis:\n  - {name: x, address: 'a:1'}\npgbouncer:\n  - {name: x, dsn: 'postgres://a@b/c'}\n",
 			[]string{"redis[0] (x)", "field name", "already used by pgbouncer[0] (x)"}},
 		{"missing name", "redis:\n  - address: a:1\n", []string{"redis[0] ()", "field name", "required"}},

@@ -1,5 +1,5 @@
 // Package endpoints builds the HTTP surface of headroom serve: /metrics,
-// /probe, /-/healthy, /-/ready, the landing page and, when asked for,
+// /probe, /targets, /-/healthy, /-/ready, the landing page and, when asked for,
 // /debug/pprof. The demo serves the same handler, so what docs/cli.md lists
 // answers in both.
 package endpoints
@@ -15,6 +15,10 @@ import (
 
 	"github.com/headroom-dev/headroom/collectors"
 )
+
+// TargetsPath serves the configured targets for Prometheus's HTTP service
+// discovery, so that replicas of the exporter can share them.
+const TargetsPath = "/targets"
 
 // Options are the process settings the endpoints depend on.
 type Options struct {
@@ -45,6 +49,7 @@ func New(exporter *collectors.Exporter, opts Options) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle(opts.MetricsPath, exporter.MetricsHandler())
 	mux.Handle("/probe", exporter.ProbeHandler())
+	mux.Handle(TargetsPath, exporter.TargetsHandler())
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("Healthy\n")) })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if s.draining.Load() {
@@ -70,6 +75,7 @@ func New(exporter *collectors.Exporter, opts Options) (*Server, error) {
 		Links: []web.LandingLinks{
 			{Address: opts.MetricsPath, Text: "Metrics", Description: "Every configured target"},
 			{Address: "/probe?target=" + url.QueryEscape(firstTarget(exporter)), Text: "Probe", Description: "One configured target by name"},
+			{Address: TargetsPath, Text: "Targets", Description: "Every configured target for /probe, in Prometheus's http_sd format (docs/sharding.md)"},
 			{Address: "/-/healthy", Text: "Health"},
 			{Address: "/-/ready", Text: "Readiness"},
 		},

@@ -26,6 +26,10 @@ type PrometheusOptions struct {
 	// Jobs adds other jobs by name.
 	Targets []string
 	Jobs    map[string][]string
+	// ScrapeConfigs are further entries of scrape_configs as YAML (list
+	// items indented by two spaces), for jobs that static targets cannot
+	// describe: service discovery, relabelling, auth.
+	ScrapeConfigs string
 	// ScrapeInterval and EvaluationInterval default to 1s.
 	ScrapeInterval, EvaluationInterval time.Duration
 	// ScrapeTimeout defaults to ScrapeInterval (Prometheus refuses a
@@ -97,6 +101,7 @@ func StartPrometheus(t TB, opts PrometheusOptions) *Prometheus {
 	for job, targets := range jobs {
 		fmt.Fprintf(&cfg, "  - job_name: %q\n    static_configs:\n      - targets: [%s]\n", job, quoteAll(targets))
 	}
+	cfg.WriteString(opts.ScrapeConfigs)
 	writeFile(t, dir+"/prometheus.yml", cfg.String())
 	if opts.Backfill != "" {
 		writeFile(t, dir+"/backfill.om", opts.Backfill)
