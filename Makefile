@@ -15,7 +15,7 @@ LDFLAGS   := -s -w \
 CONFIG    ?= cmd/headroom/headroom.yml
 LISTEN    ?= :9630
 
-.PHONY: all build test lint generate bench e2e run demo clean echarts
+.PHONY: all build test lint generate bench e2e run demo clean echarts fuzz
 
 all: build
 
@@ -91,6 +91,19 @@ bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkServeRSS$$' -benchtime 1x -timeout 10m ./cmd/headroom/
 	$(GO) test -run '^$$' -bench GenerateScopes -benchtime 3x -timeout 10m ./alerts/promtest/
 	$(GO) test -run '^$$' -bench 'BenchmarkReport$$' -benchtime 1x -timeout 30m ./internal/report/
+
+# Each fuzz target (every func Fuzz* of a test file) for FUZZTIME, one at a
+# time since go test -fuzz takes one package and one target; outside CI,
+# where `make test` runs their seed corpora only. A crasher lands in the
+# package's testdata/fuzz/<target>/ and fails `go test` until fixed; commit
+# it as the regression case. docs/fuzzing.md lists the targets.
+FUZZTIME  ?= 2m
+fuzz:
+	@git ls-files '*_test.go' | xargs grep -o '^func Fuzz[A-Za-z0-9_]*' | sed 's|/[^/]*:func | |' | \
+	while read pkg target; do \
+	  echo "fuzz $$target (./$$pkg) for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./$$pkg/ || exit 1; \
+	done
 
 # The exporter against the local defaults: PostgreSQL on 127.0.0.1:5432 and
 # Redis on 127.0.0.1:6379.

@@ -147,10 +147,9 @@ func parseRedisInfo(raw string) *redisInfo {
 		case indexed(key, "slave"):
 			i.Replicas = append(i.Replicas, parseReplicaLine(value))
 		case indexed(key, "db"):
-			kv := parseKVList(value)
 			db := redisDB{Name: key}
-			db.Keys.set(kv["keys"])
-			db.Expires.set(kv["expires"])
+			db.Keys.set(kvValue(value, "keys"))
+			db.Expires.set(kvValue(value, "expires"))
 			if db.Keys.ok {
 				i.Keyspace = append(i.Keyspace, db)
 			}
@@ -181,24 +180,27 @@ func indexed(key, prefix string) bool {
 	return true
 }
 
-// parseKVList splits "a=1,b=2" into a map; malformed items are skipped.
-func parseKVList(s string) map[string]string {
-	out := map[string]string{}
-	for item := range strings.SplitSeq(s, ",") {
-		if k, v, ok := strings.Cut(item, "="); ok {
-			out[k] = v
+// kvValue is key's value in "a=1,b=2", the last one if key repeats, or ""
+// when absent; malformed items are skipped. It scans rather than building a
+// map, so that a line costs nothing but what is kept of it.
+func kvValue(list, key string) string {
+	value := ""
+	for list != "" {
+		var item string
+		item, list, _ = strings.Cut(list, ",")
+		if k, v, ok := strings.Cut(item, "="); ok && k == key {
+			value = v
 		}
 	}
-	return out
+	return value
 }
 
 func parseReplicaLine(value string) redisReplica {
-	kv := parseKVList(value)
-	r := redisReplica{State: kv["state"]}
-	if kv["ip"] != "" || kv["port"] != "" {
-		r.Addr = net.JoinHostPort(kv["ip"], kv["port"])
+	r := redisReplica{State: kvValue(value, "state")}
+	if ip, port := kvValue(value, "ip"), kvValue(value, "port"); ip != "" || port != "" {
+		r.Addr = net.JoinHostPort(ip, port)
 	}
-	r.Offset.set(kv["offset"])
-	r.Lag.set(kv["lag"])
+	r.Offset.set(kvValue(value, "offset"))
+	r.Lag.set(kvValue(value, "lag"))
 	return r
 }

@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/url"
@@ -440,11 +441,32 @@ func (s Secret) validate() (field string, err error) {
 		}
 	}
 	if s.File != "" {
-		if _, err := os.ReadFile(s.File); err != nil {
+		if _, err := readSecretFile(s.File); err != nil {
 			return "password_file", err
 		}
 	}
 	return "", nil
+}
+
+// maxSecretFile bounds what is read of a password file: a password is
+// short, and a password_file pointed at /dev/zero or a log file must fail
+// rather than fill the memory.
+const maxSecretFile = 64 << 10
+
+func readSecretFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > maxSecretFile {
+		return nil, fmt.Errorf("%s: larger than %d bytes, not a password", path, maxSecretFile)
+	}
+	return raw, nil
 }
 
 // Password resolves the secret; files are read each time so that a rotated
@@ -457,7 +479,7 @@ func (s Secret) Password() (string, bool, error) {
 		v, ok := os.LookupEnv(s.Env)
 		return v, ok, nil
 	case s.File != "":
-		raw, err := os.ReadFile(s.File)
+		raw, err := readSecretFile(s.File)
 		if err != nil {
 			return "", false, err
 		}

@@ -94,6 +94,7 @@ func TestParseErrorsNameFileTargetAndField(t *testing.T) {
 			[]string{"field password_env", "HEADROOM_DEFINITELY_UNSET is not set"}},
 		{"two secrets", "redis:\n  - {name: c, address: 'a:1', password: x, password_file: /y}\n", []string{"field password", "at most one"}},
 		{"missing file", "redis:\n  - {name: c, address: 'a:1', password_file: /nonexistent/pw}\n", []string{"field password_file", "no such file"}},
+		{"endless password file", "redis:\n  - {name: c, address: 'a:1', password_file: /dev/zero}\n", []string{"field password_file", "larger than 65536 bytes"}},
 		{"tls pair", "redis:\n  - {name: c, address: 'a:1', tls: {cert_file: /x}}\n", []string{"field tls", "go together"}},
 		{"api url", "api:\n  - {name: a, health_url: 'ftp://x/health'}\n", []string{"api[0] (a)", "field health_url", "scheme"}},
 		{"api status", "api:\n  - {name: a, health_url: 'http://x/h', expected_status: 42}\n", []string{"field expected_status"}},

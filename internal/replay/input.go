@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -45,6 +46,18 @@ func ReadInputFile(path string) (*FileSource, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseInput(path, data)
+}
+
+// maxInputValues bounds the values a series file may expand to, all series
+// together: 40 days at a 15 s interval, or 3 days at 1 s. The notation
+// expands '1x1000000000' in promtool's parser before anything could look at
+// its length, so a line of a file could otherwise ask for gigabytes.
+const maxInputValues = 1 << 18
+
+// parseInput is ReadInputFile for the file's contents; path is only used in
+// errors.
+func parseInput(path string, data []byte) (*FileSource, error) {
 	var doc struct {
 		Interval    model.Duration `yaml:"interval"`
 		InputSeries []yaml.Node    `yaml:"input_series"`
@@ -62,6 +75,7 @@ func ReadInputFile(path string) (*FileSource, error) {
 	p := parser.NewParser(parser.Options{})
 	step := time.Duration(doc.Interval).Milliseconds()
 	var last int64
+	budget := maxInputValues
 	for i, node := range doc.InputSeries {
 		var in struct {
 			Series string `yaml:"series"`
@@ -70,11 +84,24 @@ func ReadInputFile(path string) (*FileSource, error) {
 		if err := strictyaml.DecodeNode(&node, fmt.Sprintf("input_series[%d]", i), &in); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", path, node.Line, err)
 		}
+		// The series alone first, so that the values cannot hide in it
+		// from the count below.
+		if _, err := p.ParseMetric(in.Series); err != nil {
+			return nil, fmt.Errorf("%s:%d: input_series[%d] series '%s': %w", path, node.Line, i, in.Series, err)
+		}
+		if strings.Contains(in.Values, "{") {
+			return nil, fmt.Errorf("%s:%d: input_series[%d] series '%s': native histograms are not supported", path, node.Line, i, in.Series)
+		}
+		n := expandedValues(in.Values)
+		if n > budget {
+			return nil, fmt.Errorf("%s:%d: input_series[%d] series '%s': the file's values expand to more than %d", path, node.Line, i, in.Series, maxInputValues)
+		}
+		budget -= n
 		lbls, values, err := p.ParseSeriesDesc(in.Series + " " + in.Values)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: input_series[%d] series '%s' values '%s': %w", path, node.Line, i, in.Series, in.Values, err)
 		}
-		s := rawSeries{labels: lbls}
+		s := rawSeries{labels: lbls, samples: make([]sample, 0, len(values))}
 		// Omitted values still take their time: the file spans them.
 		last = max(last, int64(len(values)-1)*step)
 		for k, v := range values {
@@ -90,6 +117,29 @@ func ReadInputFile(path string) (*FileSource, error) {
 	}
 	src.end = time.UnixMilli(last).UTC()
 	return src, nil
+}
+
+// expandedValues is at least the number of values promtool's notation
+// expands values to: one per item, and n more for each 'xn' ('1x3' is four
+// values, '_x3' three). It counts every x followed by digits, whatever
+// precedes it, so that it errs only towards too many.
+func expandedValues(values string) int {
+	total := len(strings.Fields(values))
+	for i := 0; i < len(values); i++ {
+		if values[i] != 'x' {
+			continue
+		}
+		j := i + 1
+		for j < len(values) && (values[j] == ' ' || values[j] == '\t') {
+			j++
+		}
+		n := 0
+		for ; j < len(values) && values[j] >= '0' && values[j] <= '9'; j++ {
+			n = min(n*10+int(values[j]-'0'), maxInputValues+1)
+		}
+		total = min(total+n, maxInputValues+1)
+	}
+	return total
 }
 
 // Describe names the source in a report.

@@ -275,8 +275,18 @@ func TestReadInputFileErrors(t *testing.T) {
 	noInterval := filepath.Join(dir, "no-interval.yaml")
 	misspelt := filepath.Join(dir, "misspelt.yaml")
 	misspeltSeries := filepath.Join(dir, "misspelt-series.yaml")
+	tooLong := filepath.Join(dir, "too-long.yaml")
+	tooLongTogether := filepath.Join(dir, "too-long-together.yaml")
+	histogram := filepath.Join(dir, "histogram.yaml")
+	valuesInSeries := filepath.Join(dir, "values-in-series.yaml")
 	for path, text := range map[string]string{
-		noInterval: "input_series:\n  - {series: 'm', values: '1'}\n",
+		// A short line that expands to more values than a file may hold
+		// is refused before promtool's parser makes them.
+		tooLong:         "interval: 1s\ninput_series:\n  - {series: 'm', values: '0+1x99999999999999999999'}\n",
+		tooLongTogether: "interval: 1s\ninput_series:\n  - {series: 'm', values: '1x200000'}\n  - {series: 'n', values: '1 1x70000'}\n",
+		histogram:       "interval: 1s\ninput_series:\n  - {series: 'm', values: '{{schema:0 sum:1 count:1}}x3'}\n",
+		valuesInSeries:  "interval: 1s\ninput_series:\n  - {series: 'm 1x99999999999', values: ''}\n",
+		noInterval:      "input_series:\n  - {series: 'm', values: '1'}\n",
 		// A misspelt key is refused, not read as a file without it.
 		misspelt:       "interval: 15s\nintervall: 1m\ninput_series:\n  - {series: 'm', values: '1'}\n",
 		misspeltSeries: "interval: 15s\ninput_series:\n  - {series: 'm', values: '1'}\n  - {series: 'n', value: '1'}\n",
@@ -294,6 +304,10 @@ func TestReadInputFileErrors(t *testing.T) {
 		{misspelt, []string{misspelt + ": intervall: line 2: unknown key (known here: input_series, interval)"}},
 		{misspeltSeries, []string{misspeltSeries + ":4: input_series[1].value: line 4: unknown key (known here: series, values)"}},
 		{filepath.Join(dir, "absent.yaml"), []string{"absent.yaml", "no such file"}},
+		{tooLong, []string{tooLong + ":3: input_series[0] series 'm'", "expand to more than 262144"}},
+		{tooLongTogether, []string{tooLongTogether + ":4: input_series[1] series 'n'", "expand to more than 262144"}},
+		{histogram, []string{histogram + ":3: input_series[0]", "native histograms are not supported"}},
+		{valuesInSeries, []string{valuesInSeries + ":3: input_series[0] series 'm 1x99999999999'"}},
 	} {
 		_, err := ReadInputFile(c.path)
 		if err == nil {

@@ -28,10 +28,10 @@ func Decode(data []byte, v any) error {
 	if doc.Kind == 0 {
 		return nil
 	}
-	var errs []error
-	check(&doc, reflect.TypeOf(v), "", &errs)
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	c := checker{}
+	c.check(&doc, reflect.TypeOf(v), "")
+	if len(c.errs) > 0 {
+		return errors.Join(c.errs...)
 	}
 	// The walk above covers what it knows; yaml.v3's own strict decoding
 	// stays as the backstop for the rest.
@@ -46,10 +46,10 @@ func Decode(data []byte, v any) error {
 // DecodeNode decodes a node (one that a yaml.Node field held back) into v
 // as strictly as Decode; path is the node's place in its file, for errors.
 func DecodeNode(n *yaml.Node, path string, v any) error {
-	var errs []error
-	check(n, reflect.TypeOf(v), path, &errs)
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	c := checker{}
+	c.check(n, reflect.TypeOf(v), path)
+	if len(c.errs) > 0 {
+		return errors.Join(c.errs...)
 	}
 	return n.Decode(v)
 }
@@ -60,15 +60,41 @@ var (
 	nodeType            = reflect.TypeOf(yaml.Node{})
 )
 
+// checker holds what one walk has found and where its aliases led.
+type checker struct {
+	errs []error
+	// seen holds the anchored nodes already walked as a type: a list of n
+	// aliases to a node holding n aliases would otherwise be walked n²
+	// times (36 kB of YAML took 9 s and 480 MB) before yaml.v3 refuses it
+	// for excessive aliasing. What an anchor holds is reported once, where
+	// the walk first meets it.
+	seen map[aliasUse]bool
+}
+
+type aliasUse struct {
+	anchor *yaml.Node
+	t      reflect.Type
+}
+
 // check walks a node against the Go type it decodes into and records
 // unknown keys and values a custom unmarshaler refuses, each with its
 // path (triggers.CPUHigh.for, input_series[0].values) and line.
-func check(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
+func (c *checker) check(n *yaml.Node, t reflect.Type, path string) {
 	for n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
+	}
+	if n.Anchor != "" {
+		use := aliasUse{n, t}
+		if c.seen[use] {
+			return
+		}
+		if c.seen == nil {
+			c.seen = map[aliasUse]bool{}
+		}
+		c.seen[use] = true
 	}
 	if n.Tag == "!!null" {
 		return
@@ -78,13 +104,13 @@ func check(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 	}
 	if reflect.PointerTo(t).Implements(unmarshaler) || reflect.PointerTo(t).Implements(obsoleteUnmarshaler) {
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
-			*errs = append(*errs, fmt.Errorf("%s: line %d: %w", name(path), n.Line, err))
+			c.errs = append(c.errs, fmt.Errorf("%s: line %d: %w", name(path), n.Line, err))
 		}
 		return
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		check(n, t.Elem(), path, errs)
+		c.check(n, t.Elem(), path)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			return // yaml.v3 reports the type mismatch
@@ -94,7 +120,7 @@ func check(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
 			if k.Tag == "!!merge" {
-				check(val, t, path, errs)
+				c.check(val, t, path)
 				continue
 			}
 			ft, ok := fields[k.Value]
@@ -107,24 +133,24 @@ func check(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 					known = append(known, f)
 				}
 				sort.Strings(known)
-				*errs = append(*errs, fmt.Errorf("%s: line %d: unknown key (known here: %s)", join(path, k.Value), k.Line, strings.Join(known, ", ")))
+				c.errs = append(c.errs, fmt.Errorf("%s: line %d: unknown key (known here: %s)", join(path, k.Value), k.Line, strings.Join(known, ", ")))
 				continue
 			}
-			check(val, ft, join(path, k.Value), errs)
+			c.check(val, ft, join(path, k.Value))
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			check(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), errs)
+			c.check(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value))
 		}
 	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
 			return
 		}
 		for i, item := range n.Content {
-			check(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
+			c.check(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
 		}
 	}
 }

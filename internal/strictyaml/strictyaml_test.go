@@ -97,3 +97,27 @@ func TestEveryFileIsReadStrictly(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An anchor is walked once however often it is used: an error in it is
+// reported once, where it is defined, and a list of n aliases to a node
+// holding n aliases costs n, not n².
+func TestAnchorsWalkedOnce(t *testing.T) {
+	err := Decode([]byte("inner:\n  - &i {evry: 1m}\n  - *i\n  - *i\n"), &doc{})
+	if err == nil || strings.Count(err.Error(), "unknown key") != 1 || !strings.Contains(err.Error(), "inner[0].evry: line 2") {
+		t.Errorf("error %v, want inner[0].evry's unknown key once", err)
+	}
+
+	type wide struct {
+		Lists [][]inner `yaml:"lists"`
+	}
+	n := 3000
+	text := "lists:\n  - &l\n    - &i {evry: 1m}\n" + strings.Repeat("    - *i\n", n) + strings.Repeat("  - *l\n", n)
+	start := time.Now()
+	err = Decode([]byte(text), &wide{})
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("%d aliases to a list of %d aliases took %v", n, n, took)
+	}
+	if err == nil || strings.Count(err.Error(), "unknown key") != 1 {
+		t.Errorf("error %v, want the one unknown key", err)
+	}
+}
