@@ -307,12 +307,11 @@ func (c *Config) forecasts(t Trigger) []Trigger {
 func forecastTrigger(base Trigger, level ForecastLevel, f Forecast) Trigger {
 	h := f.Horizon(level)
 	thr := base.Signal.Unit.Format(base.Threshold)
-	if len(base.Scopes) > 0 {
-		var own []string
-		for _, sc := range base.Scopes {
-			own = append(own, fmt.Sprintf("%s where %s", base.Signal.Unit.Format(sc.Threshold), sc.Match))
-		}
-		thr += " (" + strings.Join(own, ", ") + ")"
+	// A series a `where` scope takes is forecast against the scope's
+	// threshold: the texts that name the threshold name those too.
+	scopes := ""
+	for _, sc := range base.Scopes {
+		scopes += fmt.Sprintf("; %s where %s", base.Signal.Unit.Format(sc.Threshold), sc.Match)
 	}
 	severity, urgency := SeverityWarning, UrgencyMedium
 	if level == ForecastPage {
@@ -329,15 +328,15 @@ func forecastTrigger(base Trigger, level ForecastLevel, f Forecast) Trigger {
 		Urgency: urgency, Severity: severity, Labels: labels, Kind: base.Kind, forecast: f,
 		When:    fmt.Sprintf("the trend of the last %s reaches %s's %s %s within %s (%s)", Dur(f.Window), base.ID, base.Comparison, thr, Dur(h), level),
 		Summary: fmt.Sprintf("%s reaches %s within %s", base.Signal.Title, thr, Dur(h)),
-		Description: fmt.Sprintf("%s of %s reaches %s (%s's threshold) in about {{ $value | humanizeDuration }} at the trend of the last %s; "+
-			"the %s horizon is %s.", base.Signal.Title, base.Signal.Where, thr, base.ID, Dur(f.Window), level, Dur(h)) + ActionSentence(base.Action),
+		Description: fmt.Sprintf("%s of %s reaches %s (%s's threshold%s) in about {{ $value | humanizeDuration }} at the trend of the last %s; "+
+			"the %s horizon is %s.", base.Signal.Title, base.Signal.Where, thr, base.ID, scopes, Dur(f.Window), level, Dur(h)) + ActionSentence(base.Action),
 		Runbook: Runbook{
-			Meaning: fmt.Sprintf("At the trend of the last %s, %s will reach %s's threshold (%s %s) within the horizon: %s for a ticket, %s for a page. "+
+			Meaning: fmt.Sprintf("At the trend of the last %s, %s will reach %s's threshold (%s %s%s) within the horizon: %s for a ticket, %s for a page. "+
 				"The distance is measured from the highest value of the last day and the trend is the slope of the 1-day mean, so a daily cycle "+
 				"alone never fires; only growth does. A series already past the threshold is %s's, not a forecast's. "+
 				"Forecasts start once %s of history exist (a 1d season, then a %s window, each at least %.0f%% covered): after a new deployment, "+
 				"a new pod or target, or a gap of a few hours, none fires for about that long.",
-				Dur(f.Window), base.Signal.Title, base.ID, base.Comparison, thr, Dur(f.TicketHorizon), Dur(f.PageHorizon), base.ID,
+				Dur(f.Window), base.Signal.Title, base.ID, base.Comparison, thr, scopes, Dur(f.TicketHorizon), Dur(f.PageHorizon), base.ID,
 				Dur(f.History()), Dur(f.Window), ForecastCoverage*100),
 			Steps: append([]string{
 				fmt.Sprintf("Check the forecast: `%s{trigger=%q}` is the seconds left, `%s` the slope per second; a step change (a release, a migration, a new tenant) "+

@@ -383,6 +383,12 @@ func (g testGen) fullForecast() bool {
 	return false
 }
 
+// maxScopeStories bounds the scopes a forecast's tests tell a rise of:
+// every scope is one more term of the same "or", and each story's firing
+// lists every other's, so stories for all scopes would grow the file with
+// the square of their number.
+const maxScopeStories = 2
+
 // scopeStories are, for a trigger with `where` scopes, a linear rise per
 // scope to the scope's own threshold, on a series only that scope takes:
 // the forecast must predict the crossing that fires the scope's rule, not
@@ -390,7 +396,8 @@ func (g testGen) fullForecast() bool {
 // slope scale with the threshold), so it first fires at the same step; a
 // forecast against the default threshold would fire elsewhere and miss the
 // 10% bound. Scopes whose matchers are not all equalities on the labels a
-// story's series carries are left to the threshold alerts' scope tests.
+// story's series carries are left to the threshold alerts' scope tests,
+// and so are those past the first maxScopeStories.
 func (g testGen) scopeStories(cross, n int) []forecastStory {
 	i := slices.IndexFunc(g.cat, func(t catalogue.Trigger) bool { return t.ID == baseOf(g.t) })
 	if i < 0 {
@@ -415,6 +422,9 @@ func (g testGen) scopeStories(cross, n int) []forecastStory {
 		maps.Copy(probe, l)
 		if ruleOf(base, probe) != i {
 			continue // an earlier scope takes this series
+		}
+		if len(out) == maxScopeStories {
+			break
 		}
 		thr := sc.Threshold
 		start := 0.25 * thr / 0.8

@@ -93,7 +93,7 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 					value                float64
 					labels               map[string]string
 					valueText, threshold string
-				}{10800, nil, "in about 3h 0m 0s", tr.Signal.Unit.Format(tr.Threshold) + " (" + tr.Labels["trigger"] + "'s threshold)"}
+				}{10800, nil, "in about 3h 0m 0s", tr.Signal.Unit.Format(tr.Threshold) + " (" + tr.Labels["trigger"] + "'s threshold"}
 			}
 		}
 		if b, ok := cfg.SLOBucket(); ok {
