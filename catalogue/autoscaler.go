@@ -60,6 +60,17 @@ const (
 	TriggerAutoscalerAbsent         TriggerID = "AutoscalerAbsent"
 )
 
+// IsAutoscalerTrigger reports whether a trigger is one of the alerts on
+// the autoscaler itself.
+func IsAutoscalerTrigger(id TriggerID) bool {
+	switch id {
+	case TriggerAutoscalerMaxedOut, TriggerKEDAScalerErrors, TriggerKEDAScalerEmptyResponses, TriggerKEDAScalerInputStale,
+		TriggerAutoscalerNotActive, TriggerAutoscalerThrashing, TriggerAutoscalerNotScalingDown, TriggerAutoscalerAbsent:
+		return true
+	}
+	return false
+}
+
 // KEDAScaler is one Prometheus trigger of the ScaledObject: the catalogue
 // trigger whose threshold it scales on, and whether KEDA's HPA divides its
 // value by the replicas (AverageValue) or compares it as it is (Value).
@@ -176,6 +187,29 @@ func (a Autoscaler) AbsentLabels(byKEDA bool) map[string]string {
 
 // Current is the HPA's current replica count, one series per cluster.
 func (a Autoscaler) Current() string { return a.p.Agg("max", a.hpa(metricHPACurrentReplicas)) }
+
+// Steps counts the minutes within the thrashing window in which the HPA's
+// current replicas rose (up) or fell, at 1m steps.
+func (a Autoscaler) Steps(up bool) string {
+	op := "<"
+	if up {
+		op = ">"
+	}
+	before := a.p.Agg("max", a.hpa(metricHPACurrentReplicas)+" offset 1m")
+	return fmt.Sprintf("sum_over_time((%s %s bool %s)[%s:1m])", a.Current(), op, before, Dur(a.Window))
+}
+
+// KEDAErrors is the rate of KEDA's scaler errors by scaler, over window
+// (a duration or $__rate_interval).
+func (a Autoscaler) KEDAErrors(window string) string {
+	return a.p.Agg("sum", "rate("+a.keda(MetricKEDAScalerErrors)+"["+window+"])", "scaler")
+}
+
+// KEDAEmptyResponses is the rate of KEDA's empty upstream responses by
+// trigger, over window.
+func (a Autoscaler) KEDAEmptyResponses(window string) string {
+	return a.p.Agg("sum", "rate("+a.keda(MetricKEDAEmptyResponses)+"["+window+"])", "triggerName")
+}
 
 // Desired is the HPA's desired replica count, clamped to its bounds.
 func (a Autoscaler) Desired() string { return a.p.Agg("max", a.hpa(MetricHPADesiredReplicas)) }
@@ -360,11 +394,7 @@ func (d *defs) autoscaler() {
 		Comparison: Custom, Threshold: 2, Action: "widen_stabilisation", Urgency: UrgencyMedium,
 		When: fmt.Sprintf("the HPA's current replicas rose at least threshold times and fell at least threshold times within %s (1m steps)", Dur(a.Window)),
 		expr: func(t Trigger) string {
-			before := a.p.Agg("max", a.hpa(metricHPACurrentReplicas)+" offset 1m")
-			step := func(op string) string {
-				return fmt.Sprintf("sum_over_time((%s %s bool %s)[%s:1m])", a.Current(), op, before, Dur(a.Window))
-			}
-			return fmt.Sprintf("%s >= %s\nand %s\n%s >= %s", step(">"), Num(t.Threshold), p.On(), step("<"), Num(t.Threshold))
+			return fmt.Sprintf("%s >= %s\nand %s\n%s >= %s", a.Steps(true), Num(t.Threshold), p.On(), a.Steps(false), Num(t.Threshold))
 		},
 		Summary: "The autoscaler of {{ service }} is thrashing",
 		Description: fmt.Sprintf("The replica count of %s rose and fell at least {{ threshold }} times each within %s (kube-state-metrics, current replicas): "+
@@ -396,7 +426,11 @@ func (d *defs) autoscaler() {
 				if len(down) == 0 {
 					return "vector(0) > 1"
 				}
-				firing := Sel("ALERTS", `alertstate="firing"`, fmt.Sprintf("alertname=~%q", strings.Join(down, "|")), fmt.Sprintf("service=%q", cfg.Service))
+				name := fmt.Sprintf("alertname=%q", down[0])
+				if len(down) > 1 {
+					name = fmt.Sprintf("alertname=~%q", strings.Join(down, "|"))
+				}
+				firing := Sel("ALERTS", `alertstate="firing"`, name, fmt.Sprintf("service=%q", cfg.Service))
 				return fmt.Sprintf("%s\nand on ()\ncount(count by (alertname) (%s)) == %d", held, firing, len(down))
 			}
 			asked := a.AskedFor(resolved(cfg))
