@@ -255,7 +255,11 @@ func matchAny(label string, values []string) string {
 
 // matchNone is a matcher that no value of values passes.
 func matchNone(label string, values []string) string {
-	return strings.Replace(matchAny(label, values), "=", "!", 1)
+	m := matchAny(label, values)
+	if len(values) == 1 {
+		return strings.Replace(m, "=", "!=", 1)
+	}
+	return strings.Replace(m, "=~", "!~", 1)
 }
 
 // renderAlertmanager writes alertmanager.yml with comments on its parts.

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/alertmanager/dispatch"
 	"github.com/prometheus/alertmanager/eventrecorder"
 	"github.com/prometheus/alertmanager/inhibit"
+	amlabels "github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/alertmanager/provider"
 	"github.com/prometheus/common/model"
 )
@@ -281,6 +282,26 @@ func TestClusterKeepsAlertsApart(t *testing.T) {
 	for _, ir := range am.InhibitRules {
 		if !slices.Contains(ir.Equal, "cluster") {
 			t.Errorf("inhibition %v -> %v is not bounded by cluster (equal %v)", ir.SourceMatchers, ir.TargetMatchers, ir.Equal)
+		}
+	}
+}
+
+// matchNone's matchers parse as Alertmanager reads them, for one value as
+// for several.
+func TestMatchNone(t *testing.T) {
+	for _, tc := range []struct {
+		values []string
+		want   string
+	}{
+		{[]string{"CPUHighForecast"}, `alertname!="CPUHighForecast"`},
+		{[]string{"A", "B.c"}, `alertname!~"A|B\\.c"`},
+	} {
+		got := matchNone("alertname", tc.values)
+		if got != tc.want {
+			t.Errorf("matchNone(%v) = %s, want %s", tc.values, got, tc.want)
+		}
+		if _, err := amlabels.ParseMatcher(got); err != nil {
+			t.Errorf("matchNone(%v) = %s does not parse: %v", tc.values, got, err)
 		}
 	}
 }
