@@ -153,13 +153,15 @@ func InhibitRules(cfg *catalogue.Config, cat []catalogue.Trigger) []InhibitRule 
 		})
 	}
 	out = append(out, forecastInhibitRules(cfg, cat)...)
-	out = append(out, absentInhibitRules(cat, downs, present)...)
 	// With cluster_label, every rule holds within one cluster: a scale-up
 	// in cluster a says nothing about cluster b's scale-down.
 	for i := range out {
 		out[i].Equal = cfg.PromQL().Labels(out[i].Equal...)
 	}
-	return out
+	// But not the missing signals': SignalAbsent is absent() of a
+	// service's record and carries no cluster label, so an equal on it
+	// would never match the target or exporter down that explains it.
+	return append(out, absentInhibitRules(cat, downs, present)...)
 }
 
 // absentInhibitRules mute a missing signal computed from headroom's

@@ -2,8 +2,10 @@ package alerts
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,6 +274,8 @@ func TestClusterKeepsAlertsApart(t *testing.T) {
 			sampleAlert(byID[string(catalogue.ForecastID(catalogue.TriggerDBPoolHigh, catalogue.ForecastTicket))], "cluster", "a", "target", "pg", "pool", "api"), false},
 		{"a data-path alert while its target is down in another cluster", in("PostgresDown", "b", "target", "pg", "kind", "postgres"),
 			in("DBPoolHigh", "a", "target", "pg", "pool", "api"), false},
+		{"a missing signal (no cluster label) while a target is down", in("PostgresDown", "a", "target", "pg", "kind", "postgres"),
+			sampleAlert(byID["SignalAbsent:db_pool"]), true},
 		{"a data-path alert while its target is down in its cluster", in("PostgresDown", "a", "target", "pg", "kind", "postgres"),
 			in("DBPoolHigh", "a", "target", "pg", "pool", "api"), true},
 	} {
@@ -280,7 +284,8 @@ func TestClusterKeepsAlertsApart(t *testing.T) {
 		}
 	}
 	for _, ir := range am.InhibitRules {
-		if !slices.Contains(ir.Equal, "cluster") {
+		// SignalAbsent carries no cluster (absent() of a service's record).
+		if !slices.Contains(ir.Equal, "cluster") && !strings.Contains(fmt.Sprint(ir.TargetMatchers), "SignalAbsent") {
 			t.Errorf("inhibition %v -> %v is not bounded by cluster (equal %v)", ir.SourceMatchers, ir.TargetMatchers, ir.Equal)
 		}
 	}

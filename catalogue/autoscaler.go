@@ -431,14 +431,16 @@ func (d *defs) autoscaler() {
 					name = fmt.Sprintf("alertname=~%q", strings.Join(down, "|"))
 				}
 				firing := Sel("ALERTS", `alertstate="firing"`, name, fmt.Sprintf("service=%q", cfg.Service))
-				return fmt.Sprintf("%s\nand on ()\ncount(count by (alertname) (%s)) == %d", held, firing, len(down))
+				// Counted per cluster: another cluster's scale-down alerts
+				// say nothing of this one's.
+				return fmt.Sprintf("%s\nand %s\n%s == %d", held, p.On(), p.Agg("count", p.Agg("count", firing, "alertname")), len(down))
 			}
 			asked := a.AskedFor(resolved(cfg))
 			if asked == "" {
 				return "vector(0) > 1"
 			}
 			up := Sel("ALERTS", `alertstate="firing"`, `direction="up"`, fmt.Sprintf("service=%q", cfg.Service))
-			return fmt.Sprintf("%s\nand %s\n%s > %s %s\nunless on ()\n%s", held, p.On(), cur, p.On(), asked, up)
+			return fmt.Sprintf("%s\nand %s\n%s > %s %s\nunless %s\n%s", held, p.On(), cur, p.On(), asked, p.On(), up)
 		},
 		Summary: "The autoscaler of {{ service }} does not scale down",
 		Description: fmt.Sprintf("%s has held {{ $value }} replicas, above its min replicas, for %s while every scale-down condition held: "+

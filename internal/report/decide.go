@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -125,7 +126,10 @@ func (h history) cost(r *Report, cfg *catalogue.Config, users *float64) {
 		}
 	}
 	now := -1
-	if reps := peak(h.lastDay(h.get("replicas"))); reps != nil {
+	// A price table without an API server line cannot say which tier runs
+	// the instances: the users' tier stands in, as with no replica count.
+	counted := slices.ContainsFunc(prices, func(t catalogue.PriceTier) bool { return servers(t) > 0 })
+	if reps := peak(h.lastDay(h.get("replicas"))); reps != nil && counted {
 		now = len(prices) - 1
 		for i, t := range prices {
 			if float64(servers(t)) >= *reps {
@@ -137,7 +141,11 @@ func (h history) cost(r *Report, cfg *catalogue.Config, users *float64) {
 			prices[now].Users, apiServer, *reps)
 	} else if forUsers >= 0 {
 		now = forUsers
-		c.Detail = fmt.Sprintf("API instances unknown: now is the tier for %d users, the smallest that holds %.0f", prices[now].Users, *users)
+		why := "API instances unknown"
+		if !counted {
+			why = fmt.Sprintf("no tier of report.prices has an %s line", apiServer)
+		}
+		c.Detail = fmt.Sprintf("%s: now is the tier for %d users, the smallest that holds %.0f", why, prices[now].Users, *users)
 	} else {
 		c.Detail = "API instances and user count unknown: no tier"
 		return

@@ -465,6 +465,30 @@ func TestCostNowIsWhatIsDeployed(t *testing.T) {
 	}
 }
 
+// A price table without an "API Server" line cannot say which tier runs
+// the instances deployed: the users' tier stands in, and the detail says
+// why, rather than the dearest tier.
+func TestCostNowWithoutAPIServerLines(t *testing.T) {
+	b := bundleOf(t, catalogue.SetHealthAgent, `report:
+  users_metric: app_active_users
+  prices:
+    - {users: 100, items: [{service: App, size: small, count: 1, monthly: 10}]}
+    - {users: 1000, items: [{service: App, size: large, count: 4, monthly: 80}]}
+`)
+	rep := buildWith(t, b, 3*day, func(key string, _ int) float64 {
+		switch key {
+		case "users":
+			return 50
+		case "replicas":
+			return 10
+		}
+		return 0.5
+	})
+	if cost := rep.Cost; cost.Now == nil || cost.Now.Users != 100 || !strings.Contains(cost.Detail, "no tier of report.prices has an") {
+		t.Errorf("now %+v (%s), want the 100-user tier, for want of an API Server line", cost.Now, cost.Detail)
+	}
+}
+
 // The JSON's step is a Prometheus duration, as every duration headroom
 // writes for Prometheus users.
 func TestJSONStepIsAPrometheusDuration(t *testing.T) {
