@@ -5,6 +5,7 @@
 package endpoints
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/pprof"
 	"net/url"
@@ -44,6 +45,12 @@ func (s *Server) Drain() { s.draining.Store(true) }
 func New(exporter *collectors.Exporter, opts Options) (*Server, error) {
 	if opts.MetricsPath == "" {
 		opts.MetricsPath = "/metrics"
+	}
+	// The mux panics on a pattern registered twice: name the flag instead.
+	for _, taken := range []string{"/probe", TargetsPath, "/-/healthy", "/-/ready", "/"} {
+		if opts.MetricsPath == taken {
+			return nil, fmt.Errorf("--web.telemetry-path %s is taken by another endpoint", taken)
+		}
 	}
 	s := &Server{}
 	mux := http.NewServeMux()

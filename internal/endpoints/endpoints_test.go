@@ -119,3 +119,25 @@ func hrefs(page string) []string {
 	}
 	return out
 }
+
+// A telemetry path another endpoint holds is refused by name, where the
+// mux would have panicked at start-up.
+func TestTelemetryPathTaken(t *testing.T) {
+	cfg, err := config.Parse("test.yml", []byte("api:\n  - {name: chat, health_url: 'http://127.0.0.1:1/health'}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exporter, err := collectors.New(cfg, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(exporter.Close)
+	for _, path := range []string{"/probe", TargetsPath, "/-/ready"} {
+		if _, err := New(exporter, Options{MetricsPath: path}); err == nil || !strings.Contains(err.Error(), "--web.telemetry-path "+path) {
+			t.Errorf("telemetry path %s: %v, want it refused by name", path, err)
+		}
+	}
+	if _, err := New(exporter, Options{MetricsPath: "/stats"}); err != nil {
+		t.Errorf("telemetry path /stats: %v", err)
+	}
+}
