@@ -14,13 +14,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/headroom-dev/headroom/internal/allocbound"
 )
 
 func FuzzRedisInfo(f *testing.F) {
@@ -184,35 +184,6 @@ func FuzzAPIMetricsJSON(f *testing.F) {
 	})
 }
 
-// allocatedBy is the bytes f allocates on the heap. TotalAlloc counts
-// every allocation, freed or not, so a collection during f hides none.
-func allocatedBy(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
-// allocBound is a parser's allowance: perByte times its input's length plus
-// a fixed overhead, in bytes.
-type allocBound struct{ perByte, fixed uint64 }
-
-func (b allocBound) of(n int) uint64 { return b.perByte*uint64(n) + b.fixed }
-
-// underMemoryLimit runs f with the Go runtime's soft memory limit set just
-// above the heap now plus limit, so that the collector runs hard and a
-// parser that held on to what it allocated would show in the heap.
-func underMemoryLimit(t *testing.T, limit uint64, f func()) {
-	t.Helper()
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	old := debug.SetMemoryLimit(int64(ms.HeapInuse + limit))
-	defer debug.SetMemoryLimit(old)
-	f()
-}
-
 // repeated is n bytes or more of line, repeated.
 func repeated(line string, n int) string {
 	return strings.Repeat(line, n/len(line)+1)
@@ -227,9 +198,9 @@ func repeated(line string, n int) string {
 // fixed part is the parser's own start-up (the key tables of
 // parseRedisInfo, the JSON decoder).
 var (
-	redisInfoBound   = allocBound{perByte: 64, fixed: 16 << 10}
-	pgbShowBound     = allocBound{perByte: 128, fixed: 16 << 10}
-	apiJSONBound     = allocBound{perByte: 96, fixed: 16 << 10}
+	redisInfoBound   = allocbound.Bound{PerByte: 64, Fixed: 16 << 10}
+	pgbShowBound     = allocbound.Bound{PerByte: 128, Fixed: 16 << 10}
+	apiJSONBound     = allocbound.Bound{PerByte: 96, Fixed: 16 << 10}
 	adversarialBytes = 256 << 10
 )
 
@@ -318,7 +289,7 @@ func TestParserAllocationBound(t *testing.T) {
 		json = append(json, s.body)
 	}
 
-	underMemoryLimit(t, 64<<20, func() {
+	allocbound.UnderMemoryLimit(64<<20, func() {
 		for i, raw := range redis {
 			checkBound(t, fmt.Sprintf("redis INFO %d", i), len(raw), redisInfoBound, func() { parseRedisInfo(raw) })
 		}
@@ -346,12 +317,12 @@ func TestParserAllocationBound(t *testing.T) {
 
 // checkBound fails when parse allocates more than bound allows for an
 // input of n bytes.
-func checkBound(t *testing.T, name string, n int, bound allocBound, parse func()) {
+func checkBound(t *testing.T, name string, n int, bound allocbound.Bound, parse func()) {
 	t.Helper()
-	got := allocatedBy(parse)
-	if got > bound.of(n) {
+	got := allocbound.AllocatedBy(parse)
+	if got > bound.Of(n) {
 		t.Errorf("%s: %d bytes allocated for %d bytes of input (%.1f per byte), more than %d×%d+%d",
-			name, got, n, float64(got)/float64(n), bound.perByte, n, bound.fixed)
+			name, got, n, float64(got)/float64(n), bound.PerByte, n, bound.Fixed)
 	}
 	if testing.Verbose() {
 		t.Logf("%s: %d bytes of input, %d allocated (%.1f per byte)", name, n, got, float64(got)/float64(max(n, 1)))

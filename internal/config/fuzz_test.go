@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/headroom-dev/headroom/internal/allocbound"
 )
 
 // configSeeds are the configs the repository ships or documents.
@@ -120,23 +120,19 @@ func TestParseAllocationBound(t *testing.T) {
 	padded.WriteString("}\n" + aliases(300))
 	inputs = append(inputs, []byte(padded.String()))
 
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(ms.HeapInuse + configAllocFixed + configAllocPerByte*uint64(n))))
-	for i, raw := range inputs {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		_, err := Parse("bound.yml", raw)
-		runtime.ReadMemStats(&after)
-		got := after.TotalAlloc - before.TotalAlloc
-		if limit := configAllocPerByte*uint64(len(raw)) + configAllocFixed; got > limit {
-			t.Errorf("input %d: %d bytes allocated for %d bytes of YAML, more than %d", i, got, len(raw), limit)
+	bound := allocbound.Bound{PerByte: configAllocPerByte, Fixed: configAllocFixed}
+	allocbound.UnderMemoryLimit(bound.Of(n), func() {
+		for i, raw := range inputs {
+			var err error
+			got := allocbound.AllocatedBy(func() { _, err = Parse("bound.yml", raw) })
+			if limit := bound.Of(len(raw)); got > limit {
+				t.Errorf("input %d: %d bytes allocated for %d bytes of YAML, more than %d", i, got, len(raw), limit)
+			}
+			if testing.Verbose() {
+				t.Logf("input %d: %d bytes, %d allocated (%.1f per byte) %s", i, len(raw), got, float64(got)/float64(len(raw)), firstLine(err))
+			}
 		}
-		if testing.Verbose() {
-			t.Logf("input %d: %d bytes, %d allocated (%.1f per byte) %s", i, len(raw), got, float64(got)/float64(len(raw)), firstLine(err))
-		}
-	}
+	})
 }
 
 func firstLine(err error) string {

@@ -7,12 +7,12 @@ package replay
 import (
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/headroom-dev/headroom/internal/allocbound"
 )
 
 type seriesDoc struct {
@@ -112,25 +112,21 @@ func TestParseInputAllocationBound(t *testing.T) {
 		inputs[path] = string(raw)
 	}
 
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(ms.HeapInuse + seriesAllocFixed + seriesAllocPerByte*uint64(n))))
-	for name, raw := range inputs {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		_, err := parseInput(name, []byte(raw))
-		runtime.ReadMemStats(&after)
-		got := after.TotalAlloc - before.TotalAlloc
-		if limit := seriesAllocPerByte*uint64(len(raw)) + seriesAllocFixed; got > limit {
-			t.Errorf("%s: %d bytes allocated for %d bytes of file, more than %d", name, got, len(raw), limit)
-		}
-		if testing.Verbose() {
-			msg := "accepted"
-			if err != nil {
-				msg, _, _ = strings.Cut(err.Error(), "\n")
+	bound := allocbound.Bound{PerByte: seriesAllocPerByte, Fixed: seriesAllocFixed}
+	allocbound.UnderMemoryLimit(bound.Of(n), func() {
+		for name, raw := range inputs {
+			var err error
+			got := allocbound.AllocatedBy(func() { _, err = parseInput(name, []byte(raw)) })
+			if limit := bound.Of(len(raw)); got > limit {
+				t.Errorf("%s: %d bytes allocated for %d bytes of file, more than %d", name, got, len(raw), limit)
 			}
-			t.Logf("%s: %d bytes, %d allocated (%.1f per byte): %.100s", name, len(raw), got, float64(got)/float64(len(raw)), msg)
+			if testing.Verbose() {
+				msg := "accepted"
+				if err != nil {
+					msg, _, _ = strings.Cut(err.Error(), "\n")
+				}
+				t.Logf("%s: %d bytes, %d allocated (%.1f per byte): %.100s", name, len(raw), got, float64(got)/float64(len(raw)), msg)
+			}
 		}
-	}
+	})
 }
