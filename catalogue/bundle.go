@@ -94,6 +94,11 @@ const (
 	SignalSLOLatencyBucket       SignalID = "slo_latency_bucket"
 	SignalDBConnectionGuard      SignalID = "db_connection_guard"
 	SignalExporterUp             SignalID = "up"
+	SignalAutoscalerReplicas     SignalID = "autoscaler_replicas"
+	SignalKEDAScalerErrors       SignalID = "keda_scaler_errors"
+	SignalKEDAEmptyResponses     SignalID = "keda_empty_responses"
+	SignalKEDAScalerValue        SignalID = "keda_scaler_value"
+	SignalKEDAPaused             SignalID = "keda_paused"
 )
 
 // TargetDownTrigger pairs a kind of target with the trigger that fires
@@ -114,9 +119,9 @@ var TargetDownTriggers = []TargetDownTrigger{
 
 // triggerIDs and signalIDs are every id the catalogue may define; a config
 // defines those its trigger sets and inputs call for.
-var triggerIDs = []TriggerID{TriggerCPUHigh, TriggerMemoryHigh, TriggerDBPoolHigh, TriggerCacheHitRateLow, TriggerAPIErrorRateHigh, TriggerAPILatencyP95High, TriggerResourceSaturated, TriggerRedisEvictionsHigh, TriggerCPULow, TriggerMemoryLow, TriggerDBPoolLow, TriggerRequestRateHigh, TriggerQueueDepthHigh, TriggerLatencyP95High, TriggerResourcePressureCPU, TriggerResourcePressureMemory, TriggerAPIDown, TriggerPostgresDown, TriggerPgBouncerDown, TriggerRedisDown, TriggerExporterAbsent, TriggerReplicationLagHigh, TriggerReplicationLagCritical, TriggerReplicaNotStreaming, TriggerReplicationSlotInactive, TriggerPgBouncerClientsWaiting, TriggerPgBouncerMaxWait, TriggerPostgresConnectionsNearMax, TriggerScaleOutExceedsDBConnections, TriggerRedisMemoryNearMax, TriggerCapacityTargetMissedLatency, TriggerCapacityTargetMissedErrors, TriggerCapacityTargetMissedDBPool, TriggerCapacityTargetMissedCacheHit, TriggerCapacityTargetMissedCPU, TriggerCapacityTargetMissedMemory}
+var triggerIDs = []TriggerID{TriggerCPUHigh, TriggerMemoryHigh, TriggerDBPoolHigh, TriggerCacheHitRateLow, TriggerAPIErrorRateHigh, TriggerAPILatencyP95High, TriggerResourceSaturated, TriggerRedisEvictionsHigh, TriggerCPULow, TriggerMemoryLow, TriggerDBPoolLow, TriggerRequestRateHigh, TriggerQueueDepthHigh, TriggerLatencyP95High, TriggerResourcePressureCPU, TriggerResourcePressureMemory, TriggerAPIDown, TriggerPostgresDown, TriggerPgBouncerDown, TriggerRedisDown, TriggerExporterAbsent, TriggerReplicationLagHigh, TriggerReplicationLagCritical, TriggerReplicaNotStreaming, TriggerReplicationSlotInactive, TriggerPgBouncerClientsWaiting, TriggerPgBouncerMaxWait, TriggerPostgresConnectionsNearMax, TriggerScaleOutExceedsDBConnections, TriggerRedisMemoryNearMax, TriggerCapacityTargetMissedLatency, TriggerCapacityTargetMissedErrors, TriggerCapacityTargetMissedDBPool, TriggerCapacityTargetMissedCacheHit, TriggerCapacityTargetMissedCPU, TriggerCapacityTargetMissedMemory, TriggerAutoscalerMaxedOut, TriggerKEDAScalerErrors, TriggerKEDAScalerEmptyResponses, TriggerKEDAScalerInputStale, TriggerAutoscalerNotActive, TriggerAutoscalerThrashing, TriggerAutoscalerNotScalingDown, TriggerAutoscalerAbsent}
 
-var signalIDs = []SignalID{SignalAPICPUInstance, SignalAPICPU, SignalAPIMemoryInstance, SignalAPIMemory, SignalAPINetworkInstance, SignalAPINetwork, SignalAPIRequestsInstance, SignalAPIRequests, SignalAPIRequestsPerInstance, SignalAPIErrorRatio, SignalAPILatencyP95, SignalAPIQueueDepth, SignalPostgresPool, SignalPostgresPoolOverall, SignalPgbouncerPool, SignalDBPool, SignalPostgresConnections, SignalRedisHitRatio, SignalRedisEvictions, SignalRedisMemory, SignalSaturation, SignalStandbyLag, SignalWALReceiver, SignalSlotRetained, SignalPgbouncerWaiting, SignalPgbouncerMaxWait, SignalPostgresUp, SignalPgbouncerUp, SignalRedisUp, SignalAPIProbe, SignalSLOLatencyBucket, SignalDBConnectionGuard, SignalExporterUp}
+var signalIDs = []SignalID{SignalAPICPUInstance, SignalAPICPU, SignalAPIMemoryInstance, SignalAPIMemory, SignalAPINetworkInstance, SignalAPINetwork, SignalAPIRequestsInstance, SignalAPIRequests, SignalAPIRequestsPerInstance, SignalAPIErrorRatio, SignalAPILatencyP95, SignalAPIQueueDepth, SignalPostgresPool, SignalPostgresPoolOverall, SignalPgbouncerPool, SignalDBPool, SignalPostgresConnections, SignalRedisHitRatio, SignalRedisEvictions, SignalRedisMemory, SignalSaturation, SignalStandbyLag, SignalWALReceiver, SignalSlotRetained, SignalPgbouncerWaiting, SignalPgbouncerMaxWait, SignalPostgresUp, SignalPgbouncerUp, SignalRedisUp, SignalAPIProbe, SignalSLOLatencyBucket, SignalDBConnectionGuard, SignalExporterUp, SignalAutoscalerReplicas, SignalKEDAScalerErrors, SignalKEDAEmptyResponses, SignalKEDAScalerValue, SignalKEDAPaused}
 
 // SignalAbsentID is the id of the SignalAbsent rule that watches a signal.
 func SignalAbsentID(s SignalID) TriggerID { return TriggerID("SignalAbsent:" + string(s)) }

@@ -413,6 +413,7 @@ func definitions(cfg *Config) []Trigger {
 	d := &defs{cfg: cfg, p: PromQL{cfg}, signals: Signals(cfg)}
 	d.scaling()
 	d.health()
+	d.autoscaler()
 	d.validation()
 	out := d.out
 	sort.SliceStable(out, func(i, j int) bool { return groupOrder(out[i].Group) < groupOrder(out[j].Group) })

@@ -653,6 +653,14 @@ func TestOverviewShowsEveryTrigger(t *testing.T) {
 			if tr.IsForecast() {
 				panels = allPanels(ds[Headroom])
 			}
+			if catalogue.IsAutoscalerTrigger(tr.ID) {
+				// Drawn together in the autoscaler row (autoscalerPanels),
+				// which links to each.
+				if !overviewLinks(panels, tr.Alert) {
+					t.Errorf("%s %s: no panel of the overview links to it", gen.cfg.Service, tr.ID)
+				}
+				continue
+			}
 			var ts, st []dashboard.Panel
 			for _, p := range panels {
 				if !strings.Contains(str(p.Description), marker(tr)) {
@@ -1074,4 +1082,16 @@ triggers:
 	if strings.Join(steps, " ") != "0.75 0.8" {
 		t.Errorf("steps %v, want the default's 0.75 (clear) and 0.8", steps)
 	}
+}
+
+// overviewLinks reports whether a panel links to an alert's runbook entry.
+func overviewLinks(panels []dashboard.Panel, alert string) bool {
+	for _, p := range panels {
+		for _, l := range p.Links {
+			if strings.Contains(l.Title, alert) {
+				return true
+			}
+		}
+	}
+	return false
 }

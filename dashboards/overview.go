@@ -58,7 +58,7 @@ func (g *gen) overview() *board {
 	for _, group := range groupOrder {
 		var ts []catalogue.Trigger
 		for _, t := range g.thresholdTriggers() {
-			if t.Group == group && t.Set != catalogue.SetValidation {
+			if t.Group == group && t.Set != catalogue.SetValidation && !catalogue.IsAutoscalerTrigger(t.ID) {
 				ts = append(ts, t)
 			}
 		}
@@ -76,6 +76,9 @@ func (g *gen) overview() *board {
 			g.untriggered(bd, group)
 		}
 	}
+	// The autoscaler's alerts are drawn together, in a row of their own:
+	// a panel pair per alert would repeat the same replica counts.
+	g.autoscalerPanels(bd)
 	return bd
 }
 

@@ -154,13 +154,13 @@ func ScaledObject(bundle *catalogue.Bundle) (*kedav1alpha1.ScaledObject, error) 
 	if _, ok := bundle.Trigger(TriggerRequests); ok {
 		// Summed over the pods with AverageValue: KEDA's HPA divides by
 		// the replica count, which is what "per pod" means.
-		triggers = append(triggers, prom("requests-per-pod", TriggerRequests, query(catalogue.SignalAPIRequests), autoscalingv2.AverageValueMetricType))
+		triggers = append(triggers, prom(catalogue.KEDAScalerRequests, TriggerRequests, query(catalogue.SignalAPIRequests), autoscalingv2.AverageValueMetricType))
 	}
 	if _, ok := bundle.Trigger(TriggerQueue); ok {
-		triggers = append(triggers, prom("queue-depth", TriggerQueue, query(catalogue.SignalAPIQueueDepth), autoscalingv2.ValueMetricType))
+		triggers = append(triggers, prom(catalogue.KEDAScalerQueue, TriggerQueue, query(catalogue.SignalAPIQueueDepth), autoscalingv2.ValueMetricType))
 	}
 	if _, ok := bundle.Trigger(TriggerLatency); ok {
-		triggers = append(triggers, prom("latency-p95", TriggerLatency, latencyQuery(cfg, query(catalogue.SignalAPILatencyP95)), autoscalingv2.ValueMetricType))
+		triggers = append(triggers, prom(catalogue.KEDAScalerLatency, TriggerLatency, latencyQuery(cfg, query(catalogue.SignalAPILatencyP95)), autoscalingv2.ValueMetricType))
 	}
 	if len(triggers) == 0 {
 		return nil, fmt.Errorf("autoscaling.autoscaler keda: the catalogue has none of %s, %s, %s enabled (include the amas set)", TriggerRequests, TriggerQueue, TriggerLatency)

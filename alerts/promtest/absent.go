@@ -173,6 +173,12 @@ func inputsAbsentGroup(cfg *catalogue.Config, cat []catalogue.Trigger, byAlert m
 		}
 	}
 
+	ac, af, err := autoscalerCompanions(cfg, byAlert, in)
+	if err != nil {
+		return testGroup{}, err
+	}
+	checks, fired = append(checks, ac...), append(fired, af...)
+
 	// Every signal SignalAbsent watches is scraped unless one of its
 	// inputs is missing here; those that are missing fire.
 	var absentAlerts []expAlert

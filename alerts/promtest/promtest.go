@@ -84,6 +84,7 @@ const (
 	testAbsentBucket                 // the latency SLO's bucket missing
 	testDBGuard                      // the HPA's max replicas against the DB's connections
 	testForecast                     // a forecast's stories over days (forecast.go)
+	testAutoscaler                   // the autoscaler's own alerts (autoscaler_promtest.go)
 )
 
 // testKinds are the triggers whose tests are not derived from their
@@ -94,6 +95,14 @@ var testKinds = map[catalogue.TriggerID]testKind{
 	catalogue.TriggerExporterAbsent:                            testAbsentJob,
 	catalogue.SignalAbsentID(catalogue.SignalSLOLatencyBucket): testAbsentBucket,
 	catalogue.TriggerScaleOutExceedsDBConnections:              testDBGuard,
+	catalogue.TriggerAutoscalerMaxedOut:                        testAutoscaler,
+	catalogue.TriggerKEDAScalerErrors:                          testAutoscaler,
+	catalogue.TriggerKEDAScalerEmptyResponses:                  testAutoscaler,
+	catalogue.TriggerKEDAScalerInputStale:                      testAutoscaler,
+	catalogue.TriggerAutoscalerNotActive:                       testAutoscaler,
+	catalogue.TriggerAutoscalerThrashing:                       testAutoscaler,
+	catalogue.TriggerAutoscalerNotScalingDown:                  testAutoscaler,
+	catalogue.TriggerAutoscalerAbsent:                          testAutoscaler,
 }
 
 // testKindOf says how a trigger's tests are derived.
@@ -140,6 +149,8 @@ func promtoolTests(cfg *catalogue.Config, cat []catalogue.Trigger, ruleFiles []s
 			groups, err = gen.absentBucket()
 		case testDBGuard:
 			groups, err = gen.dbGuard()
+		case testAutoscaler:
+			groups, err = gen.autoscalerTests()
 		case testForecast:
 			step = forecastStep
 			groups, err = gen.forecastTests()

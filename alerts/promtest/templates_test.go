@@ -112,6 +112,27 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 				valueText, threshold string
 			}{60, nil, "60 more connections", fmt.Sprintf("x %d connections per pod", h.PoolSizePerPod)}
 		}
+		if a, ok := catalogue.AutoscalerOf(cfg); ok {
+			for id, e := range map[catalogue.TriggerID]struct {
+				value                float64
+				valueText, threshold string
+			}{
+				catalogue.TriggerAutoscalerMaxedOut:       {60, "ask for 60 replicas", fmt.Sprintf("the configured %d", a.MaxReplicas)},
+				catalogue.TriggerKEDAScalerErrors:         {1, "has failed for 5m", "keda_scaler_detail_errors_total"},
+				catalogue.TriggerKEDAScalerEmptyResponses: {1, "has returned nothing for 5m", "keda_scaler_empty_upstream_responses_total"},
+				catalogue.TriggerKEDAScalerInputStale:     {0, "has not changed for more than", "keda_scaler_metrics_value"},
+				catalogue.TriggerAutoscalerNotActive:      {1, "is paused", "for 10m"},
+				catalogue.TriggerAutoscalerAbsent:         {1, "kube-state-metrics reports no HPA", "for 10m"},
+				catalogue.TriggerAutoscalerThrashing:      {2, "rose and fell at least", "times each within"},
+				catalogue.TriggerAutoscalerNotScalingDown: {10, "has held 10 replicas", "every scale-down condition held"},
+			} {
+				custom[string(id)] = struct {
+					value                float64
+					labels               map[string]string
+					valueText, threshold string
+				}{e.value, nil, e.valueText, e.threshold}
+			}
+		}
 		type tc struct {
 			name, summary, description, action string
 			labels                             map[string]string
