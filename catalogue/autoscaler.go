@@ -299,7 +299,7 @@ func (d *defs) autoscaler() {
 			expr: func(Trigger) string {
 				asked := a.AskedFor(resolved(cfg))
 				if asked == "" {
-					return "vector(0) > 1"
+					return ""
 				}
 				return fmt.Sprintf("%s\n> %s %s", asked, p.On(), a.Max())
 			},
@@ -321,7 +321,7 @@ func (d *defs) autoscaler() {
 				return p.Agg("sum", "rate("+a.keda(MetricKEDAScalerErrors)+"[5m])", "namespace", "scaledObject", "scaler") + " > 0"
 			},
 			Summary: "KEDA scaler {{ $labels.scaler }} of {{ $labels.scaledObject }} fails",
-			Description: "KEDA's scaler {{ $labels.scaler }} of ScaledObject {{ $labels.scaledObject }} has failed for 5m " +
+			Description: "KEDA's scaler {{ $labels.scaler }} of ScaledObject {{ $labels.scaledObject }} has failed {{ $value | humanize }} times a second for 5m " +
 				"(keda_scaler_detail_errors_total): it does not see the load, and after fallback.failure_threshold failures KEDA holds the fallback replicas." + ActionSentence("fix_scaler"),
 			Runbook: Runbook{Meaning: "A KEDA scaler fails to read its metric (kedacore/charts #297 asks for this alert). With the fallback set, KEDA holds fallback.replicas " +
 				"or the current count, whichever is higher, so the workload no longer follows its load.",
@@ -335,7 +335,7 @@ func (d *defs) autoscaler() {
 				return p.Agg("sum", "increase("+a.keda(MetricKEDAEmptyResponses)+"[5m])", "namespace", "scaledResource", "triggerName") + " > 0"
 			},
 			Summary: "KEDA trigger {{ $labels.triggerName }} of {{ $labels.scaledResource }} gets empty results",
-			Description: "The Prometheus query of KEDA trigger {{ $labels.triggerName }} ({{ $labels.scaledResource }}) has returned nothing for 5m " +
+			Description: "The Prometheus query of KEDA trigger {{ $labels.triggerName }} ({{ $labels.scaledResource }}) has returned nothing {{ $value | humanize }} times in 5m, for 5m " +
 				"(keda_scaler_empty_upstream_responses_total): its inputs are not scraped or its selectors match nothing." + ActionSentence("fix_scaler_query"),
 			Runbook: Runbook{Meaning: "A KEDA Prometheus trigger's query returns an empty result (kedacore/charts #297). headroom's queries read 0 when the service is merely idle, " +
 				"so an empty result means their inputs are missing; with ignoreNullValues false KEDA counts it as an error and, after the failure threshold, holds the fallback.",
@@ -350,10 +350,10 @@ func (d *defs) autoscaler() {
 				age := Dur(time.Duration(t.Threshold) * time.Second)
 				// The value must have been there a whole age ago: a series
 				// younger than the age has not had the time to change.
-				return fmt.Sprintf("changes(%s[%s]) == 0\nand\n%s != 0\nand\n%s offset %s", v, age, v, v, age)
+				return fmt.Sprintf("%s != 0\nand\nchanges(%s[%s]) == 0\nand\n%s offset %s", v, v, age, v, age)
 			},
 			Summary: "KEDA scaler {{ $labels.scaler }} of {{ $labels.scaledObject }} reports a stale value",
-			Description: "The value KEDA reports for scaler {{ $labels.scaler }} of {{ $labels.scaledObject }} (keda_scaler_metrics_value) has not changed for more than {{ threshold }}: " +
+			Description: "The value KEDA reports for scaler {{ $labels.scaler }} of {{ $labels.scaledObject }} (keda_scaler_metrics_value) has stayed at {{ $value }} for more than {{ threshold }}: " +
 				"the scaler is not being polled, or its query returns a frozen series." + ActionSentence("fix_scaler"),
 			Runbook: Runbook{Meaning: "The scaler's input is stale: a request rate, queue depth or latency that is not 0 and does not move for the configured age " +
 				"(triggers.KEDAScalerInputStale.threshold, seconds) is not live load. KEDA keeps the last value of a scaler it no longer polls. " +
@@ -384,7 +384,7 @@ func (d *defs) autoscaler() {
 			return fmt.Sprintf("absent(%s)", InCluster(cfg, a.hpa(metricHPACurrentReplicas)))
 		},
 		Summary: "No HPA of {{ service }} in kube-state-metrics",
-		Description: "kube-state-metrics reports no HPA " + hpaNames + " for 10m: the autoscaler does not exist, or kube-state-metrics is not scraped, " +
+		Description: "kube-state-metrics reports no HPA " + hpaNames + " for 10m (absent = {{ $value }}): the autoscaler does not exist, or kube-state-metrics is not scraped, " +
 			"and the alerts on the autoscaler cannot fire." + ActionSentence("restore_autoscaler"),
 		Runbook: Runbook{Meaning: "The autoscaler alerts read the HPA's replica counts from kube-state-metrics; without them the HPA is missing " +
 			"(not applied, deleted, or KEDA has not made keda-hpa-<scaledobject>) or kube-state-metrics is not scraped.",
@@ -397,7 +397,7 @@ func (d *defs) autoscaler() {
 			return fmt.Sprintf("%s >= %s\nand %s\n%s >= %s", a.Steps(true), Num(t.Threshold), p.On(), a.Steps(false), Num(t.Threshold))
 		},
 		Summary: "The autoscaler of {{ service }} is thrashing",
-		Description: fmt.Sprintf("The replica count of %s rose and fell at least {{ threshold }} times each within %s (kube-state-metrics, current replicas): "+
+		Description: fmt.Sprintf("The replica count of %s rose {{ $value }} times and fell at least {{ threshold }} times within %s (kube-state-metrics, current replicas): "+
 			"the autoscaler reverses itself faster than its stabilisation should allow.", hpaNames, Dur(a.Window)) + ActionSentence("widen_stabilisation"),
 		Runbook: Runbook{Meaning: fmt.Sprintf("The replica count goes up and down within %s (twice the longer of the cooldown and the scale-down stabilisation). "+
 			"Counted at 1m steps from kube-state-metrics' current replicas: direction changes within a minute are not seen, and rising twice then falling twice "+
@@ -424,7 +424,7 @@ func (d *defs) autoscaler() {
 			if !a.KEDA {
 				down := kept()
 				if len(down) == 0 {
-					return "vector(0) > 1"
+					return ""
 				}
 				name := fmt.Sprintf("alertname=%q", down[0])
 				if len(down) > 1 {
@@ -437,7 +437,7 @@ func (d *defs) autoscaler() {
 			}
 			asked := a.AskedFor(resolved(cfg))
 			if asked == "" {
-				return "vector(0) > 1"
+				return ""
 			}
 			up := Sel("ALERTS", `alertstate="firing"`, `direction="up"`, fmt.Sprintf("service=%q", cfg.Service))
 			return fmt.Sprintf("%s\nand %s\n%s > %s %s\nunless %s\n%s", held, p.On(), cur, p.On(), asked, p.On(), up)

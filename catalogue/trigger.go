@@ -219,10 +219,18 @@ func Catalogue(cfg *Config) []Trigger {
 			checks[t.ID] = t
 		}
 	}
+	rendered := out[:0]
 	for i := range out {
 		render(cfg, &out[i], checks)
+		// An expression may find nothing to alert on only once overrides
+		// are applied (the autoscaler alerts over scalers an override
+		// disabled): such a trigger is not defined rather than defined
+		// as an alert that can never fire.
+		if out[i].Expr != "" {
+			rendered = append(rendered, out[i])
+		}
 	}
-	return out
+	return rendered
 }
 
 // render fills in what is derived: expression, annotations, runbook URL.

@@ -2,7 +2,6 @@ package promtest
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -171,12 +170,19 @@ func (s autoscalerStory) counterAlert(metric string) ([]testGroup, error) {
 		l = s.kedaLabels(name, 0)
 		out = with(s.labels(), "namespace", s.namespace(), "scaledObject", s.cfg.ScaledObjectName(), "scaler", name)
 	}
-	exp, err := s.fire(out, math.NaN())
+	// 0.1 a second: the alert's value is that rate, or its increase over
+	// the 5m window for empty responses.
+	const perSecond = 0.1
+	value := perSecond
+	if metric == catalogue.MetricKEDAEmptyResponses {
+		value = perSecond * (5 * time.Minute).Seconds()
+	}
+	exp, err := s.fire(out, value)
 	if err != nil {
 		return nil, err
 	}
 	f := s.newFx()
-	f.counter(metric, l, phases(0.0, 1, 0.1, n1, 0.0, 8), 1)
+	f.counter(metric, l, phases(0.0, 1, perSecond, n1, 0.0, 8), 1)
 	g1 := s.group(fmt.Sprintf("%s growing from step 1 to %d fires after %s and resolves 5m after it stops", metric, n1, catalogue.Dur(s.t.For)),
 		f.series, s.check(0, nil), s.check(F, nil), s.check(F+1, exp), s.check(n1+6, nil))
 	f = s.newFx()
@@ -200,7 +206,7 @@ func (s autoscalerStory) inputStale() ([]testGroup, error) {
 		name = sc[0].Name
 	}
 	l := s.kedaLabels(name, 0)
-	exp, err := s.fire(l, 0)
+	exp, err := s.fire(l, 7)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +282,7 @@ func (s autoscalerStory) thrashing() ([]testGroup, error) {
 	}
 	flipped := len(vals) - 1
 	vals = append(vals, constant(W+2, 3)...)
-	exp, err := s.fire(s.labels(), math.NaN())
+	exp, err := s.fire(s.labels(), float64(n))
 	if err != nil {
 		return nil, err
 	}
