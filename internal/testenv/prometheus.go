@@ -39,8 +39,17 @@ type PrometheusOptions struct {
 	RuleFiles []string
 	// Alertmanager is host:port of an Alertmanager to send alerts to.
 	Alertmanager string
-	// ExternalLabels are added to everything the server sends out.
+	// ExternalLabels are added to everything the server sends out: alerts,
+	// federation and remote write.
 	ExternalLabels map[string]string
+	// Agent runs the server in agent mode (--enable-feature=agent): it
+	// scrapes and remote-writes, and has no query API, rules or alerting.
+	Agent bool
+	// RemoteWrite are URLs every sample is remote-written to, sent at
+	// least every second.
+	RemoteWrite []string
+	// RemoteWriteReceiver accepts remote write on /api/v1/write.
+	RemoteWriteReceiver bool
 	// Retention is how long samples are kept (Prometheus's 15d when 0);
 	// rules reading further back need it longer, and pint checks it.
 	Retention time.Duration
@@ -97,6 +106,14 @@ func StartPrometheus(t TB, opts PrometheusOptions) *Prometheus {
 	if len(opts.Targets) > 0 {
 		jobs["headroom"] = opts.Targets
 	}
+	if len(opts.RemoteWrite) > 0 {
+		cfg.WriteString("remote_write:\n")
+		for _, u := range opts.RemoteWrite {
+			// The default deadline (5s) would add seconds to every
+			// alert evaluated on the receiving side.
+			fmt.Fprintf(&cfg, "  - url: %q\n    queue_config: {batch_send_deadline: 1s}\n", u)
+		}
+	}
 	cfg.WriteString("scrape_configs:\n")
 	for job, targets := range jobs {
 		fmt.Fprintf(&cfg, "  - job_name: %q\n    static_configs:\n      - targets: [%s]\n", job, quoteAll(targets))
@@ -122,10 +139,18 @@ func StartPrometheus(t TB, opts PrometheusOptions) *Prometheus {
 		logPath: dir + "/prometheus.log",
 		start: func() (*exec.Cmd, error) {
 			args := []string{"--config.file=" + dir + "/prometheus.yml",
-				"--storage.tsdb.path=" + dir + "/data",
 				"--web.listen-address=" + p.Addr(),
 				"--web.enable-lifecycle",
 				"--log.level=warn"}
+			if opts.Agent {
+				// An agent refuses the server's storage flags.
+				args = append(args, "--enable-feature=agent", "--storage.agent.path="+dir+"/data-agent")
+			} else {
+				args = append(args, "--storage.tsdb.path="+dir+"/data")
+			}
+			if opts.RemoteWriteReceiver {
+				args = append(args, "--web.enable-remote-write-receiver")
+			}
 			if opts.Retention > 0 {
 				args = append(args, "--storage.tsdb.retention.time="+model.Duration(opts.Retention).String())
 			}
