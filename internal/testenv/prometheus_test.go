@@ -33,3 +33,23 @@ func TestPrometheusAndAlertmanager(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// An agent scrapes a target and remote-writes it, with its external label,
+// into a Prometheus that receives remote write.
+func TestPrometheusAgentRemoteWrite(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("demo_value 42\n"))
+	}))
+	defer target.Close()
+	central := StartPrometheus(t, PrometheusOptions{RemoteWriteReceiver: true})
+	StartPrometheus(t, PrometheusOptions{
+		Agent:          true,
+		Targets:        []string{strings.TrimPrefix(target.URL, "http://")},
+		ExternalLabels: map[string]string{"cluster": "a"},
+		RemoteWrite:    []string{"http://" + central.Addr() + "/api/v1/write"},
+	})
+	v := central.WaitFor(t, `demo_value{cluster="a", job="headroom"}`, 20*time.Second)
+	if float64(v[0].Value) != 42 {
+		t.Errorf("remote-written demo_value = %v, want 42", v[0].Value)
+	}
+}
