@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -124,8 +125,9 @@ func TestMultiCluster(t *testing.T) {
 }
 
 // startCluster starts one cluster: a stand-in API under load, an exporter
-// watching it, and a Prometheus agent scraping both and remote-writing to
-// write with the cluster's external label.
+// watching it, and a Prometheus agent with docs/alerts.md's config,
+// scraping both and remote-writing to write with the cluster's external
+// label.
 func startCluster(t *testing.T, cluster, write string) *standin.API {
 	t.Helper()
 	api := standin.New()
@@ -149,14 +151,31 @@ func startCluster(t *testing.T, cluster, write string) *standin.API {
 	exporterSrv := httptest.NewServer(exporter.MetricsHandler())
 	t.Cleanup(exporterSrv.Close)
 
-	testenv.StartPrometheus(t, testenv.PrometheusOptions{
-		Agent:          true,
-		Targets:        []string{strings.TrimPrefix(exporterSrv.URL, "http://")},
-		Jobs:           map[string][]string{"health-agent-api": {strings.TrimPrefix(apiSrv.URL, "http://")}},
-		ExternalLabels: map[string]string{clusterLabel: cluster},
-		RemoteWrite:    []string{write},
-	})
+	agent := strings.NewReplacer(
+		"scrape_interval: 15s", "scrape_interval: 1s",
+		"cluster: a", clusterLabel+": "+cluster,
+		// The default deadline, 5s, would add up to that to every alert.
+		"- url: http://central-prometheus:9090/api/v1/write", "- url: "+write+"\n    queue_config: {batch_send_deadline: 1s}",
+		"headroom:9630", strings.TrimPrefix(exporterSrv.URL, "http://"),
+		"health-agent-api:8080", strings.TrimPrefix(apiSrv.URL, "http://"),
+	).Replace(agentDocConfig(t))
+	testenv.StartPrometheus(t, testenv.PrometheusOptions{Agent: true, Config: agent})
 	return api
+}
+
+// agentDocConfig is docs/alerts.md's agent config, the one YAML block with
+// remote_write.
+func agentDocConfig(t *testing.T) string {
+	t.Helper()
+	doc, err := os.ReadFile("../../docs/alerts.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```yaml\n([^`]*remote_write:.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/alerts.md has no ```yaml block with remote_write")
+	}
+	return string(m[1])
 }
 
 // writeRuleFiles writes a bundle's rule files where Prometheus can read

@@ -45,9 +45,10 @@ type PrometheusOptions struct {
 	// Agent runs the server in agent mode (--enable-feature=agent): it
 	// scrapes and remote-writes, and has no query API, rules or alerting.
 	Agent bool
-	// RemoteWrite are URLs every sample is remote-written to, sent at
-	// least every second.
-	RemoteWrite []string
+	// Config, when set, is the whole prometheus.yml, as a document shows
+	// it: the fields above that build one (Targets to ExternalLabels) are
+	// not used.
+	Config string
 	// RemoteWriteReceiver accepts remote write on /api/v1/write.
 	RemoteWriteReceiver bool
 	// Retention is how long samples are kept (Prometheus's 15d when 0);
@@ -70,56 +71,11 @@ type Prometheus struct {
 func StartPrometheus(t TB, opts PrometheusOptions) *Prometheus {
 	t.Helper()
 	dir := Dir(t, "prometheus")
-	if opts.ScrapeInterval == 0 {
-		opts.ScrapeInterval = time.Second
+	config := opts.Config
+	if config == "" {
+		config = prometheusYAML(t, dir, opts)
 	}
-	if opts.ScrapeTimeout == 0 {
-		opts.ScrapeTimeout = opts.ScrapeInterval
-	}
-	if opts.EvaluationInterval == 0 {
-		opts.EvaluationInterval = time.Second
-	}
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "global:\n  scrape_interval: %s\n  scrape_timeout: %s\n  evaluation_interval: %s\n",
-		model.Duration(opts.ScrapeInterval), model.Duration(opts.ScrapeTimeout), model.Duration(opts.EvaluationInterval))
-	if len(opts.ExternalLabels) > 0 {
-		cfg.WriteString("  external_labels:\n")
-		for k, v := range opts.ExternalLabels {
-			fmt.Fprintf(&cfg, "    %s: %q\n", k, v)
-		}
-	}
-	if len(opts.RuleFiles) > 0 {
-		cfg.WriteString("rule_files:\n")
-		for i, f := range opts.RuleFiles {
-			copied := fmt.Sprintf("%s/rules-%d.yaml", dir, i)
-			copyFile(t, f, copied)
-			fmt.Fprintf(&cfg, "  - %s\n", copied)
-		}
-	}
-	if opts.Alertmanager != "" {
-		fmt.Fprintf(&cfg, "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [%q]\n", opts.Alertmanager)
-	}
-	jobs := map[string][]string{}
-	for k, v := range opts.Jobs {
-		jobs[k] = v
-	}
-	if len(opts.Targets) > 0 {
-		jobs["headroom"] = opts.Targets
-	}
-	if len(opts.RemoteWrite) > 0 {
-		cfg.WriteString("remote_write:\n")
-		for _, u := range opts.RemoteWrite {
-			// The default deadline (5s) would add seconds to every
-			// alert evaluated on the receiving side.
-			fmt.Fprintf(&cfg, "  - url: %q\n    queue_config: {batch_send_deadline: 1s}\n", u)
-		}
-	}
-	cfg.WriteString("scrape_configs:\n")
-	for job, targets := range jobs {
-		fmt.Fprintf(&cfg, "  - job_name: %q\n    static_configs:\n      - targets: [%s]\n", job, quoteAll(targets))
-	}
-	cfg.WriteString(opts.ScrapeConfigs)
-	writeFile(t, dir+"/prometheus.yml", cfg.String())
+	writeFile(t, dir+"/prometheus.yml", config)
 	if opts.Backfill != "" {
 		writeFile(t, dir+"/backfill.om", opts.Backfill)
 		cmd, err := asPostgres(PromtoolPath, "tsdb", "create-blocks-from", "openmetrics", dir+"/backfill.om", dir+"/data")
@@ -170,6 +126,54 @@ func StartPrometheus(t TB, opts PrometheusOptions) *Prometheus {
 		t.Fatalf("%v\n%s", err, p.Log())
 	}
 	return p
+}
+
+// prometheusYAML builds prometheus.yml from the options, copying the rule
+// files into dir.
+func prometheusYAML(t TB, dir string, opts PrometheusOptions) string {
+	t.Helper()
+	if opts.ScrapeInterval == 0 {
+		opts.ScrapeInterval = time.Second
+	}
+	if opts.ScrapeTimeout == 0 {
+		opts.ScrapeTimeout = opts.ScrapeInterval
+	}
+	if opts.EvaluationInterval == 0 {
+		opts.EvaluationInterval = time.Second
+	}
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "global:\n  scrape_interval: %s\n  scrape_timeout: %s\n  evaluation_interval: %s\n",
+		model.Duration(opts.ScrapeInterval), model.Duration(opts.ScrapeTimeout), model.Duration(opts.EvaluationInterval))
+	if len(opts.ExternalLabels) > 0 {
+		cfg.WriteString("  external_labels:\n")
+		for k, v := range opts.ExternalLabels {
+			fmt.Fprintf(&cfg, "    %s: %q\n", k, v)
+		}
+	}
+	if len(opts.RuleFiles) > 0 {
+		cfg.WriteString("rule_files:\n")
+		for i, f := range opts.RuleFiles {
+			copied := fmt.Sprintf("%s/rules-%d.yaml", dir, i)
+			copyFile(t, f, copied)
+			fmt.Fprintf(&cfg, "  - %s\n", copied)
+		}
+	}
+	if opts.Alertmanager != "" {
+		fmt.Fprintf(&cfg, "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [%q]\n", opts.Alertmanager)
+	}
+	jobs := map[string][]string{}
+	for k, v := range opts.Jobs {
+		jobs[k] = v
+	}
+	if len(opts.Targets) > 0 {
+		jobs["headroom"] = opts.Targets
+	}
+	cfg.WriteString("scrape_configs:\n")
+	for job, targets := range jobs {
+		fmt.Fprintf(&cfg, "  - job_name: %q\n    static_configs:\n      - targets: [%s]\n", job, quoteAll(targets))
+	}
+	cfg.WriteString(opts.ScrapeConfigs)
+	return cfg.String()
 }
 
 // Query evaluates an instant query now.

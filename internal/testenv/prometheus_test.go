@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -42,13 +43,11 @@ func TestPrometheusAgentRemoteWrite(t *testing.T) {
 	}))
 	defer target.Close()
 	central := StartPrometheus(t, PrometheusOptions{RemoteWriteReceiver: true})
-	StartPrometheus(t, PrometheusOptions{
-		Agent:          true,
-		Targets:        []string{strings.TrimPrefix(target.URL, "http://")},
-		ExternalLabels: map[string]string{"cluster": "a"},
-		RemoteWrite:    []string{"http://" + central.Addr() + "/api/v1/write"},
-	})
-	v := central.WaitFor(t, `demo_value{cluster="a", job="headroom"}`, 20*time.Second)
+	StartPrometheus(t, PrometheusOptions{Agent: true, Config: fmt.Sprintf(`global: {scrape_interval: 1s, external_labels: {cluster: a}}
+remote_write: [{url: "http://%s/api/v1/write", queue_config: {batch_send_deadline: 1s}}]
+scrape_configs: [{job_name: demo, static_configs: [{targets: [%q]}]}]
+`, central.Addr(), strings.TrimPrefix(target.URL, "http://"))})
+	v := central.WaitFor(t, `demo_value{cluster="a", job="demo"}`, 20*time.Second)
 	if float64(v[0].Value) != 42 {
 		t.Errorf("remote-written demo_value = %v, want 42", v[0].Value)
 	}
