@@ -75,7 +75,7 @@ echarts:
 # The whole bundle against real Prometheus and Alertmanager: induced causes
 # must page or ticket the right receiver and resolve (also part of `test`).
 e2e:
-	$(GO) test -count=1 -timeout 20m -v -run TestEndToEnd ./internal/e2e/
+	$(GO) test -count=1 -timeout 20m -v -run 'TestEndToEnd|TestMultiCluster' ./internal/e2e/
 
 # Scrape cost against a loaded PostgreSQL (300 and 600 clients), replica,
 # PgBouncer and Redis. See docs/benchmark.md for what it reports. Then the time and

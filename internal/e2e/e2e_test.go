@@ -15,8 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -49,7 +47,10 @@ type notification struct {
 	status   string
 	labels   map[string]string
 	annot    map[string]string
-	at       time.Time
+	// group is the labels of the notification's group (groupLabels):
+	// what the route's group_by kept together.
+	group map[string]string
+	at    time.Time
 }
 
 type webhook struct {
@@ -59,8 +60,9 @@ type webhook struct {
 
 func (w *webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	var msg struct {
-		Receiver string `json:"receiver"`
-		Alerts   []struct {
+		Receiver    string            `json:"receiver"`
+		GroupLabels map[string]string `json:"groupLabels"`
+		Alerts      []struct {
 			Status      string            `json:"status"`
 			Labels      map[string]string `json:"labels"`
 			Annotations map[string]string `json:"annotations"`
@@ -74,7 +76,7 @@ func (w *webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	w.mu.Lock()
 	for _, a := range msg.Alerts {
-		w.seen = append(w.seen, notification{receiver: msg.Receiver, status: a.Status, labels: a.Labels, annot: a.Annotations, at: now})
+		w.seen = append(w.seen, notification{receiver: msg.Receiver, status: a.Status, labels: a.Labels, annot: a.Annotations, group: msg.GroupLabels, at: now})
 	}
 	w.mu.Unlock()
 }
@@ -449,15 +451,7 @@ api:
 	t.Cleanup(hookSrv.Close)
 
 	files := generate(t)
-	dir := t.TempDir()
-	var ruleFiles []string
-	for _, name := range []string{alerts.FileRules, alerts.FileAlerts} {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, files[name], 0o644); err != nil {
-			t.Fatal(err)
-		}
-		ruleFiles = append(ruleFiles, path)
-	}
+	ruleFiles := writeRuleFiles(t, files)
 	b.ruleFiles = ruleFiles
 	b.am = testenv.StartAlertmanager(t, webhookRouting(t, files[alerts.FileAlertmanager], hookSrv.URL))
 	b.prom = testenv.StartPrometheus(t, testenv.PrometheusOptions{

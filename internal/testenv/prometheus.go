@@ -39,8 +39,18 @@ type PrometheusOptions struct {
 	RuleFiles []string
 	// Alertmanager is host:port of an Alertmanager to send alerts to.
 	Alertmanager string
-	// ExternalLabels are added to everything the server sends out.
+	// ExternalLabels are added to everything the server sends out: alerts,
+	// federation and remote write.
 	ExternalLabels map[string]string
+	// Agent runs the server in agent mode (--enable-feature=agent): it
+	// scrapes and remote-writes, and has no query API, rules or alerting.
+	Agent bool
+	// Config, when set, is the whole prometheus.yml, as a document shows
+	// it: the fields above that build one (Targets to ExternalLabels) are
+	// not used.
+	Config string
+	// RemoteWriteReceiver accepts remote write on /api/v1/write.
+	RemoteWriteReceiver bool
 	// Retention is how long samples are kept (Prometheus's 15d when 0);
 	// rules reading further back need it longer, and pint checks it.
 	Retention time.Duration
@@ -61,6 +71,67 @@ type Prometheus struct {
 func StartPrometheus(t TB, opts PrometheusOptions) *Prometheus {
 	t.Helper()
 	dir := Dir(t, "prometheus")
+	config := opts.Config
+	if config == "" {
+		config = prometheusYAML(t, dir, opts)
+	}
+	writeFile(t, dir+"/prometheus.yml", config)
+	if opts.Backfill != "" {
+		writeFile(t, dir+"/backfill.om", opts.Backfill)
+		cmd, err := asPostgres(PromtoolPath, "tsdb", "create-blocks-from", "openmetrics", dir+"/backfill.om", dir+"/data")
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
+		}
+	}
+
+	port := FreePort(t)
+	p := &Prometheus{Server: Server{Host: "127.0.0.1", Port: port, Dir: dir}}
+	p.proc = &process{
+		name:    "prometheus",
+		addr:    p.Addr(),
+		logPath: dir + "/prometheus.log",
+		start: func() (*exec.Cmd, error) {
+			args := []string{"--config.file=" + dir + "/prometheus.yml",
+				"--web.listen-address=" + p.Addr(),
+				"--web.enable-lifecycle",
+				"--log.level=warn"}
+			if opts.Agent {
+				// An agent refuses the server's storage flags.
+				args = append(args, "--enable-feature=agent", "--storage.agent.path="+dir+"/data-agent")
+			} else {
+				args = append(args, "--storage.tsdb.path="+dir+"/data")
+			}
+			if opts.RemoteWriteReceiver {
+				args = append(args, "--web.enable-remote-write-receiver")
+			}
+			if opts.Retention > 0 {
+				args = append(args, "--storage.tsdb.retention.time="+model.Duration(opts.Retention).String())
+			}
+			return asPostgres(PrometheusPath, args...)
+		},
+	}
+	p.register(t)
+	if err := p.proc.run(); err != nil {
+		t.Fatalf("%v", err)
+	}
+	client, err := api.NewClient(api.Config{Address: "http://" + p.Addr()})
+	if err != nil {
+		t.Fatalf("prometheus client: %v", err)
+	}
+	p.API = promv1.NewAPI(client)
+	if err := waitHTTP("prometheus", "http://"+p.Addr()+"/-/ready", readyWithin); err != nil {
+		t.Fatalf("%v\n%s", err, p.Log())
+	}
+	return p
+}
+
+// prometheusYAML builds prometheus.yml from the options, copying the rule
+// files into dir.
+func prometheusYAML(t TB, dir string, opts PrometheusOptions) string {
+	t.Helper()
 	if opts.ScrapeInterval == 0 {
 		opts.ScrapeInterval = time.Second
 	}
@@ -102,49 +173,7 @@ func StartPrometheus(t TB, opts PrometheusOptions) *Prometheus {
 		fmt.Fprintf(&cfg, "  - job_name: %q\n    static_configs:\n      - targets: [%s]\n", job, quoteAll(targets))
 	}
 	cfg.WriteString(opts.ScrapeConfigs)
-	writeFile(t, dir+"/prometheus.yml", cfg.String())
-	if opts.Backfill != "" {
-		writeFile(t, dir+"/backfill.om", opts.Backfill)
-		cmd, err := asPostgres(PromtoolPath, "tsdb", "create-blocks-from", "openmetrics", dir+"/backfill.om", dir+"/data")
-		if err != nil {
-			t.Fatalf("%v", err)
-		}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
-		}
-	}
-
-	port := FreePort(t)
-	p := &Prometheus{Server: Server{Host: "127.0.0.1", Port: port, Dir: dir}}
-	p.proc = &process{
-		name:    "prometheus",
-		addr:    p.Addr(),
-		logPath: dir + "/prometheus.log",
-		start: func() (*exec.Cmd, error) {
-			args := []string{"--config.file=" + dir + "/prometheus.yml",
-				"--storage.tsdb.path=" + dir + "/data",
-				"--web.listen-address=" + p.Addr(),
-				"--web.enable-lifecycle",
-				"--log.level=warn"}
-			if opts.Retention > 0 {
-				args = append(args, "--storage.tsdb.retention.time="+model.Duration(opts.Retention).String())
-			}
-			return asPostgres(PrometheusPath, args...)
-		},
-	}
-	p.register(t)
-	if err := p.proc.run(); err != nil {
-		t.Fatalf("%v", err)
-	}
-	client, err := api.NewClient(api.Config{Address: "http://" + p.Addr()})
-	if err != nil {
-		t.Fatalf("prometheus client: %v", err)
-	}
-	p.API = promv1.NewAPI(client)
-	if err := waitHTTP("prometheus", "http://"+p.Addr()+"/-/ready", readyWithin); err != nil {
-		t.Fatalf("%v\n%s", err, p.Log())
-	}
-	return p
+	return cfg.String()
 }
 
 // Query evaluates an instant query now.
