@@ -82,6 +82,7 @@ func run(t *testing.T, headroom, sloth rulesFile, defs []sloDef, sc scenario) (h
 func TestHeadroomRecordsWhatSlothRecords(t *testing.T) {
 	for _, preset := range presets {
 		t.Run(preset, func(t *testing.T) {
+			t.Parallel()
 			hRules, sRules, defs := ruleSets(t, preset)
 			h, s := run(t, hRules, sRules, defs, story)
 			diffs, c := compare(h, s)
