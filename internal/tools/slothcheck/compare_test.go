@@ -58,6 +58,7 @@ func compare(headroom, sloth recording) ([]string, compared) {
 	for n := range sloth {
 		names[n] = true
 	}
+	delete(names, alertsSeries) // compareAlerts' job
 	for _, name := range sortedKeys(names) {
 		h, s := strip(name, headroom[name]), strip(name, sloth[name])
 		switch {
@@ -166,4 +167,75 @@ func report(diffs []string) string {
 		diffs = append(diffs[:most:most], fmt.Sprintf("... and %d more", len(diffs)-most))
 	}
 	return strings.Join(diffs, "\n")
+}
+
+// alertSeverities pair Sloth's alerts with headroom's. Sloth writes one
+// page alert an SLO for both of the SRE workbook's page pairs (1h and 5m at
+// 14.4×, 6h and 30m at 6×) and one ticket alert for both ticket pairs;
+// headroom writes one ErrorBudgetBurn a pair (labels long_window and
+// short_window), so that its summary, runbook and inhibition can name the
+// pair. Sloth's page fires at a step when one of headroom's critical ones
+// does, its ticket when a warning one does.
+var alertSeverities = []struct{ sloth, headroom string }{{"page", "critical"}, {"ticket", "warning"}}
+
+// burnAlert is the name both rule sets give the burn-rate alerts here
+// (Sloth's is the spec's alerting.name).
+const burnAlert = "ErrorBudgetBurn"
+
+// compareAlerts lists the steps at which Sloth's burn-rate alert of an SLO
+// and severity fires and none of headroom's of that SLO and the paired
+// severity does, or the reverse; firing counts the steps each fired at, by
+// SLO and Sloth severity.
+func compareAlerts(headroom, sloth recording, slos []string) (diffs []string, firing map[string]int) {
+	firing = map[string]int{}
+	for _, slo := range slos {
+		for _, sev := range alertSeverities {
+			h := firingSteps(headroom, slo, "severity", sev.headroom)
+			s := firingSteps(sloth, slo, "sloth_severity", sev.sloth)
+			firing[slo+" "+sev.sloth] = len(s)
+			var times []int64
+			for t := range h {
+				if !s[t] {
+					times = append(times, t)
+				}
+			}
+			for t := range s {
+				if !h[t] {
+					times = append(times, t)
+				}
+			}
+			slices.Sort(times)
+			for i, t := range times {
+				if i == 3 {
+					diffs = append(diffs, fmt.Sprintf("%s{slo=%q} %s: and %d more steps", burnAlert, slo, sev.sloth, len(times)-i))
+					break
+				}
+				at := time.UnixMilli(t).UTC().Format("2006-01-02T15:04")
+				if s[t] {
+					diffs = append(diffs, fmt.Sprintf("%s{slo=%q} at %s: Sloth's %s fires, no %s one of headroom's", burnAlert, slo, at, sev.sloth, sev.headroom))
+				} else {
+					diffs = append(diffs, fmt.Sprintf("%s{slo=%q} at %s: a %s one of headroom's fires, not Sloth's %s", burnAlert, slo, at, sev.headroom, sev.sloth))
+				}
+			}
+		}
+	}
+	return diffs, firing
+}
+
+// firingSteps are the steps at which an alert of the SLO with the label
+// fires.
+func firingSteps(r recording, slo, label, value string) map[int64]bool {
+	out := map[int64]bool{}
+	for _, s := range r[alertsSeries] {
+		ls := s.labels
+		if ls.Get("alertname") != burnAlert || ls.Get("slo") != slo || ls.Get(label) != value || ls.Get("alertstate") != "firing" {
+			continue
+		}
+		for t, v := range s.samples {
+			if v == 1 {
+				out[t] = true
+			}
+		}
+	}
+	return out
 }

@@ -132,6 +132,9 @@ func selects(vs *parser.VectorSelector, ls labels.Labels) bool {
 	return true
 }
 
+// alertsSeries is the series Prometheus writes an alert's state to.
+const alertsSeries = "ALERTS"
+
 // recording is what one rule set recorded: series name, then the series'
 // labels (without the name), then its samples by millisecond timestamp.
 type recording map[string]map[string]recordedSeries
@@ -184,7 +187,15 @@ func evaluate(ctx context.Context, dir string, sets map[string]rulesFile, in []i
 		}
 		l := loaded{db: db}
 		for _, g := range f.Groups {
-			l.groups = append(l.groups, byKey[rules.GroupKey(path, g.Name)])
+			group := byKey[rules.GroupKey(path, g.Name)]
+			for _, r := range group.Rules() {
+				if ar, ok := r.(*rules.AlertingRule); ok {
+					// As promtool does: no earlier state to restore, and
+					// only a restored rule writes its ALERTS series.
+					ar.SetRestored(true)
+				}
+			}
+			l.groups = append(l.groups, group)
 		}
 		all[name] = l
 	}
@@ -207,6 +218,9 @@ func evaluate(ctx context.Context, dir string, sets map[string]rulesFile, in []i
 		names := map[string]bool{}
 		for _, g := range sets[name].Groups {
 			for _, r := range g.Rules {
+				if r.Alert != "" {
+					names[alertsSeries] = true
+				}
 				names[r.Record] = true
 			}
 		}

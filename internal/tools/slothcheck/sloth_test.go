@@ -20,8 +20,9 @@ const (
 
 // story is four days of an API whose traffic swings over the day: an
 // outage (60% of requests fail for an hour), a slow spell (80% of requests
-// slower than the target for three hours), and recovery. Four days, so
-// that the 3d windows fill.
+// slower than the target for six hours around the day's peak), and
+// recovery. Four days, so that the 3d windows fill; the outage and the
+// spell page and ticket, with both SLOs' alerts.
 var story = scenario{
 	span:    4 * day,
 	traffic: swinging,
@@ -29,7 +30,7 @@ var story = scenario{
 		switch {
 		case slo == "availability" && t >= day+10*time.Hour && t < day+11*time.Hour:
 			return 0.6
-		case slo == "latency" && t >= 2*day+14*time.Hour && t < 2*day+17*time.Hour:
+		case slo == "latency" && t >= 2*day+3*time.Hour && t < 2*day+9*time.Hour:
 			return 0.8
 		case slo == "availability":
 			return 0.002
@@ -43,11 +44,16 @@ var story = scenario{
 // summed rates differs from the mean of the ratios.
 func swinging(t time.Duration) float64 { return 20 + 10*math.Sin(2*math.Pi*t.Hours()/24) }
 
-// ruleSets are headroom's SLO group of a preset and Sloth's recording rules
-// for the same SLOs, and those SLOs.
+// ruleSets are headroom's SLO recording group of a preset (first) and its
+// burn-rate alerts, Sloth's recording and alert groups for the same SLOs,
+// and those SLOs.
 func ruleSets(t *testing.T, preset string) (headroom, sloth rulesFile, defs []sloDef) {
 	t.Helper()
 	g, err := headroomSLOGroup(preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts, err := headroomBurnAlerts(preset)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +61,21 @@ func ruleSets(t *testing.T, preset string) (headroom, sloth rulesFile, defs []sl
 	if err != nil {
 		t.Fatal(err)
 	}
-	sloth, err = slothRecordingRules(context.Background(), slothSpecs(defs), period)
+	records, slothAlerts, err := slothRules(context.Background(), slothSpecs(defs), period)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rulesFile{Groups: []ruleGroup{g}}, sloth, defs
+	headroom.Groups = append([]ruleGroup{g}, alerts.Groups...)
+	sloth.Groups = append(records.Groups, slothAlerts.Groups...)
+	return headroom, sloth, defs
+}
+
+func sloNames(defs []sloDef) []string {
+	var out []string
+	for _, d := range defs {
+		out = append(out, d.name)
+	}
+	return out
 }
 
 func run(t *testing.T, headroom, sloth rulesFile, defs []sloDef, sc scenario) (h, s recording) {
@@ -78,7 +94,9 @@ func run(t *testing.T, headroom, sloth rulesFile, defs []sloDef, sc scenario) (h
 // TestHeadroomRecordsWhatSlothRecords: every series Sloth records for a
 // preset's SLOs, headroom records with the same labels (but for
 // labelDifferences) and the same value at every step of the story, and
-// headroom records no other series under Sloth's names.
+// headroom records no other series under Sloth's names. And each of
+// Sloth's burn-rate alerts fires at the steps one of headroom's of the
+// paired severity does (alertSeverities).
 func TestHeadroomRecordsWhatSlothRecords(t *testing.T) {
 	for _, preset := range presets {
 		t.Run(preset, func(t *testing.T) {
@@ -104,7 +122,18 @@ func TestHeadroomRecordsWhatSlothRecords(t *testing.T) {
 					t.Errorf("%s: the story's peak burn rate is %g, want a page's 14.4", d.name, burn)
 				}
 			}
-			t.Logf("%s: %d SLOs, %d series, %d samples alike", preset, len(defs), c.series, c.samples)
+			alertDiffs, firing := compareAlerts(h, s, sloNames(defs))
+			if len(alertDiffs) > 0 {
+				t.Errorf("headroom's burn-rate alerts fire otherwise than Sloth's:\n%s", report(alertDiffs))
+			}
+			for _, d := range defs {
+				for _, sev := range alertSeverities {
+					if firing[d.name+" "+sev.sloth] == 0 {
+						t.Errorf("%s: Sloth's %s never fires in the story", d.name, sev.sloth)
+					}
+				}
+			}
+			t.Logf("%s: %d SLOs, %d series, %d samples alike; alerts fire at the same steps (steps firing: %v)", preset, len(defs), c.series, c.samples, firing)
 		})
 	}
 }
@@ -279,6 +308,10 @@ func TestComparisonCatchesAMismatch(t *testing.T) {
 		alter        func(r *rule) bool // false: drop the rule
 		want         string
 	}{
+		{"the pages at 0.5", burnAlert, func(r *rule) bool {
+			r.Expr = strings.NewReplacer("> 0.144", "> 0.5", "> 0.06", "> 0.5").Replace(r.Expr)
+			return true
+		}, "Sloth's page fires, no critical one"},
 		{"the burn rate over twice the budget", "slo:current_burn_rate:ratio",
 			func(r *rule) bool { r.Expr = strings.Replace(r.Expr, "/ 0.01", "/ 0.02", 1); return true }, "headroom"},
 		{"the 1h ratio over 2h", "slo:sli_error:ratio_rate1h",
@@ -292,20 +325,25 @@ func TestComparisonCatchesAMismatch(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			g := hRules.Groups[0]
-			var altered []rule
-			for _, r := range g.Rules {
-				r.Labels = cloneMap(r.Labels)
-				if r.Record == tc.record && r.Labels["sloth_slo"] == "availability" && !tc.alter(&r) {
-					continue
+			var altered rulesFile
+			for _, g := range hRules.Groups {
+				var rs []rule
+				for _, r := range g.Rules {
+					r.Labels = cloneMap(r.Labels)
+					name := r.Record + r.Alert
+					slo := r.Labels["slo"]
+					if name == tc.record && slo == "availability" && !tc.alter(&r) {
+						continue
+					}
+					rs = append(rs, r)
 				}
-				altered = append(altered, r)
+				altered.Groups = append(altered.Groups, ruleGroup{Name: g.Name, Rules: rs})
 			}
-			g.Rules = altered
-			h, s := run(t, rulesFile{Groups: []ruleGroup{g}}, sRules, defs, short)
+			h, s := run(t, altered, sRules, defs, short)
 			diffs, _ := compare(h, s)
+			alertDiffs, _ := compareAlerts(h, s, sloNames(defs))
 			found := false
-			for _, d := range diffs {
+			for _, d := range append(diffs, alertDiffs...) {
 				if strings.HasPrefix(d, tc.record+"{") && strings.Contains(d, tc.want) {
 					found = true
 				}

@@ -45,20 +45,40 @@ type rule struct {
 // headroomSLOGroup is the SLO recording group of a preset's generated
 // rules: the only group whose series carry Sloth's names.
 func headroomSLOGroup(preset string) (ruleGroup, error) {
-	data, err := os.ReadFile(filepath.Join(mixinDir, preset, "prometheus_rules.yaml"))
+	gs, err := groupsOf(preset, "prometheus_rules.yaml", func(name string) bool { return strings.HasSuffix(name, ".slo.rules") })
+	if err != nil || len(gs) != 1 {
+		return ruleGroup{}, fmt.Errorf("%s: want one *.slo.rules group, found %d (%v)", preset, len(gs), err)
+	}
+	return gs[0], nil
+}
+
+// headroomBurnAlerts are the burn-rate alert groups of a preset, one an SLO.
+func headroomBurnAlerts(preset string) (rulesFile, error) {
+	gs, err := groupsOf(preset, "prometheus_alerts.yaml", func(name string) bool {
+		return strings.Contains(name, ".slo-") && strings.HasSuffix(name, ".alerts")
+	})
+	if err == nil && len(gs) == 0 {
+		err = fmt.Errorf("%s: no *.slo-*.alerts group", preset)
+	}
+	return rulesFile{Groups: gs}, err
+}
+
+func groupsOf(preset, file string, want func(group string) bool) ([]ruleGroup, error) {
+	data, err := os.ReadFile(filepath.Join(mixinDir, preset, file))
 	if err != nil {
-		return ruleGroup{}, err
+		return nil, err
 	}
 	var f rulesFile
 	if err := yaml.Unmarshal(data, &f); err != nil {
-		return ruleGroup{}, fmt.Errorf("%s: %w", preset, err)
+		return nil, fmt.Errorf("%s/%s: %w", preset, file, err)
 	}
+	var out []ruleGroup
 	for _, g := range f.Groups {
-		if strings.HasSuffix(g.Name, ".slo.rules") {
-			return g, nil
+		if want(g.Name) {
+			out = append(out, g)
 		}
 	}
-	return ruleGroup{}, fmt.Errorf("%s: no *.slo.rules group", preset)
+	return out, nil
 }
 
 // sloDef is one SLO as a Sloth user would write it, read back from
@@ -227,35 +247,37 @@ func slothSpecs(defs []sloDef) []slothv1.Spec {
 	return specs
 }
 
-// slothRecordingRules generates the specs with Sloth's library, written as
-// Sloth's CLI writes a rules file, and keeps its recording groups (its
-// alerts are named and labelled otherwise).
-func slothRecordingRules(ctx context.Context, specs []slothv1.Spec, period time.Duration) (rulesFile, error) {
+// slothRules generates the specs with Sloth's library, written as Sloth's
+// CLI writes a rules file: its recording groups, and its alert groups.
+func slothRules(ctx context.Context, specs []slothv1.Spec, period time.Duration) (records, alerts rulesFile, err error) {
 	gen, err := slothlib.NewPrometheusSLOGenerator(slothlib.PrometheusSLOGeneratorConfig{DefaultSLOPeriod: period})
 	if err != nil {
-		return rulesFile{}, err
+		return rulesFile{}, rulesFile{}, err
 	}
-	var out rulesFile
 	for _, spec := range specs {
 		res, err := gen.GenerateFromSlothV1(ctx, spec)
 		if err != nil {
-			return rulesFile{}, fmt.Errorf("sloth, service %s: %w", spec.Service, err)
+			return rulesFile{}, rulesFile{}, fmt.Errorf("sloth, service %s: %w", spec.Service, err)
 		}
 		var buf bytes.Buffer
 		if err := gen.WriteResultAsPrometheusStd(ctx, *res, &buf); err != nil {
-			return rulesFile{}, err
+			return rulesFile{}, rulesFile{}, err
 		}
 		var f rulesFile
 		if err := yaml.Unmarshal(buf.Bytes(), &f); err != nil {
-			return rulesFile{}, fmt.Errorf("sloth's rules: %w", err)
+			return rulesFile{}, rulesFile{}, fmt.Errorf("sloth's rules: %w", err)
 		}
 		for _, g := range f.Groups {
-			if len(g.Rules) > 0 && g.Rules[0].Record != "" {
-				out.Groups = append(out.Groups, g)
+			switch {
+			case len(g.Rules) == 0:
+			case g.Rules[0].Record != "":
+				records.Groups = append(records.Groups, g)
+			default:
+				alerts.Groups = append(alerts.Groups, g)
 			}
 		}
 	}
-	return out, nil
+	return records, alerts, nil
 }
 
 // inputLabels are a selector's labels for a series it selects: its
