@@ -109,7 +109,7 @@ func compare(headroom, sloth recording) ([]string, compared) {
 					d = fmt.Sprintf("%s%s at %s: Sloth %g, headroom no value", name, k, at, sv)
 				case !okS:
 					d = fmt.Sprintf("%s%s at %s: headroom %g, Sloth no value", name, k, at, hv)
-				case !close(hv, sv):
+				case !near(hv, sv):
 					d = fmt.Sprintf("%s%s at %s: headroom %g, Sloth %g", name, k, at, hv, sv)
 				default:
 					c.samples++
@@ -144,7 +144,8 @@ func strip(name string, series map[string]recordedSeries) map[string]map[int64]f
 	return out
 }
 
-func close(a, b float64) bool {
+// near: within tolerance, or both NaN (Sloth's 0/0 on both sides).
+func near(a, b float64) bool {
 	if math.IsNaN(a) || math.IsNaN(b) {
 		return math.IsNaN(a) && math.IsNaN(b)
 	}
