@@ -33,7 +33,7 @@ build:
 # KEDA's CRD, scaler schema and webhook checks; the jsonnet mixin through
 # go-jsonnet), whose validators stay out of the main module's dependencies,
 # and of internal/tools/slothcheck (the SLO records against Sloth's), a
-# module of its own since Sloth needs an older Prometheus than pint.
+# module of its own since Sloth needs an older Prometheus than KEDA.
 test: lint
 	$(GO) test -count=1 -timeout 20m ./...
 	cd internal/tools && $(GO) test -count=1 -timeout 10m ./...

@@ -10,5 +10,5 @@
 // It is a module of its own, beside the test-only module internal/tools,
 // so that Sloth never reaches the exporter's module, and since Sloth
 // v0.16.0 calls promql/parser.ParseExpr, which the Prometheus v0.314 that
-// internal/tools builds pint with no longer has.
+// KEDA v2.21 requires in internal/tools no longer has.
 package slothcheck

@@ -3,8 +3,8 @@ module github.com/headroom-dev/headroom/internal/tools/slothcheck
 go 1.26.0
 
 // Sloth v0.16.0 calls promql/parser.ParseExpr, which prometheus v0.314 (what
-// pint needs in ../go.mod) removed: hence a module of its own, on the
-// Prometheus Sloth builds with.
+// KEDA v2.21 requires in ../go.mod) removed: hence a module of its own, on
+// the Prometheus Sloth builds with.
 require (
 	github.com/prometheus/common v0.67.5
 	github.com/prometheus/prometheus v0.310.0
