@@ -31,10 +31,13 @@ build:
 # and Redis servers that the tests start themselves. Then the tests of the
 # test-only module internal/tools (the generated ScaledObjects against
 # KEDA's CRD, scaler schema and webhook checks; the jsonnet mixin through
-# go-jsonnet), whose validators stay out of the main module's dependencies.
+# go-jsonnet), whose validators stay out of the main module's dependencies,
+# and of internal/tools/slothcheck (the SLO records against Sloth's), a
+# module of its own since Sloth needs an older Prometheus than KEDA.
 test: lint
 	$(GO) test -count=1 -timeout 20m ./...
 	cd internal/tools && $(GO) test -count=1 -timeout 10m ./...
+	cd internal/tools/slothcheck && $(GO) test -count=1 -timeout 10m ./...
 
 # gofmt, go vet, and the generated rule files of every bundle under mixin/
 # through promtool check rules and pint (offline, mixin/.pint.hcl, failing on
