@@ -61,9 +61,11 @@ lint:
 # config, runbook, promtool tests), committed under mixin/; a test fails when
 # they differ from what the generator makes.
 # The Grafana dashboards of the default preset go to mixin/dashboards, the
-# autoscaler manifests (KEDA ScaledObject, HPAs) of each preset to mixin/k8s.
+# autoscaler manifests (KEDA ScaledObject, HPAs) of each preset to mixin/k8s,
+# the exporter's own Deployment, Service, ServiceMonitor and Secret to
+# mixin/k8s/exporter.
 generate:
-	$(GO) run ./cmd/headroomtool generate --preset health-agent --out mixin/health-agent --dashboards-out mixin/dashboards --k8s-out mixin/k8s/health-agent
+	$(GO) run ./cmd/headroomtool generate --preset health-agent --out mixin/health-agent --dashboards-out mixin/dashboards --k8s-out mixin/k8s/health-agent --exporter-out mixin/k8s/exporter
 	$(GO) run ./cmd/headroomtool generate --preset amas --out mixin/amas --k8s-out mixin/k8s/amas
 
 # The ECharts script the HTML pages embed (internal/charts/echarts/), with its
