@@ -31,7 +31,8 @@ build:
 # and Redis servers that the tests start themselves. Then the tests of the
 # test-only module internal/tools (the generated ScaledObjects against
 # KEDA's CRD, scaler schema and webhook checks; the jsonnet mixin through
-# go-jsonnet), whose validators stay out of the main module's dependencies.
+# go-jsonnet; the exporter's kustomization built by kustomize's library),
+# whose validators stay out of the main module's dependencies.
 test: lint
 	$(GO) test -count=1 -timeout 20m ./...
 	cd internal/tools && $(GO) test -count=1 -timeout 10m ./...
