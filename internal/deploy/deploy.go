@@ -171,9 +171,9 @@ func Header(cfg *catalogue.Config) string {
 
 const secretComment = `#
 # The exporter's config file and the passwords it reads, never a ConfigMap.
-# Replace every CHANGE-ME (and the targets) before applying, and keep the
-# real values out of version control (kubectl create secret generic
-# headroom-config --from-file=..., or your secret store).
+# Every CHANGE-ME and the targets are placeholders: replace the whole Secret
+# in an overlay (secretGenerator, behavior: replace) from files kept out of
+# version control, as docs/kubernetes.md shows.
 `
 
 const deploymentComment = `#
@@ -187,7 +187,8 @@ const serviceMonitorComment = `#
 `
 
 const kustomizationComment = `#
-# kubectl apply -k mixin/k8s/exporter (set the namespace and image in an overlay).
+# Apply it through an overlay that sets the namespace, the image and the
+# Secret (docs/kubernetes.md), not as it is: its passwords are placeholders.
 `
 
 // Labels are on every object; the selector labels pick the exporter's pods.

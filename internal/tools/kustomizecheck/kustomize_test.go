@@ -170,3 +170,88 @@ func TestBrokenKustomizationRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestOverlayReplacesTheSecret builds docs/kubernetes.md's overlay as it
+// is written there, laid out as the page says (overlays/prod beside
+// mixin/k8s/exporter): its secretGenerator with behavior replace swaps the
+// placeholder Secret for files kept beside the overlay (the Secret keeps
+// its name: kustomize adds no hash to a resource it replaces), the
+// Deployment mounts it, and the namespace and image are set.
+func TestOverlayReplacesTheSecret(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "mixin", "k8s", "exporter"), os.DirFS(exporterDir)); err != nil {
+		t.Fatal(err)
+	}
+	overlay := filepath.Join(dir, "overlays", "prod")
+	files := map[string]string{
+		"kustomization.yaml": docOverlay(t),
+		"headroom.yml":       "postgres:\n  - name: primary\n    dsn: postgres://headroom@db:5432/postgres\n    password_file: /etc/headroom/postgres-password\n",
+		"postgres-password":  "s3cret",
+		"redis-password":     "s3cret-too",
+	}
+	if err := os.MkdirAll(overlay, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(overlay, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := build(t, overlay)
+	if err != nil {
+		t.Fatalf("kustomize build of the overlay: %v", err)
+	}
+	var secret corev1.Secret
+	var deployment appsv1.Deployment
+	for _, r := range m.Resources() {
+		if r.GetNamespace() != "monitoring" {
+			t.Errorf("%s %s in namespace %q", r.GetKind(), r.GetName(), r.GetNamespace())
+		}
+		b, err := r.AsYAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch r.GetKind() {
+		case "Secret":
+			err = yaml.UnmarshalStrict(b, &secret)
+		case "Deployment":
+			err = yaml.UnmarshalStrict(b, &deployment)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if string(secret.Data["postgres-password"]) != "s3cret" || string(secret.Data["headroom.yml"]) != files["headroom.yml"] {
+		t.Errorf("the overlay's files did not replace the Secret's data: %v", secret.Data)
+	}
+	for key, v := range secret.StringData {
+		t.Errorf("the placeholder %s=%q survived the replace", key, v)
+	}
+	pod := deployment.Spec.Template.Spec
+	if pod.Volumes[0].Secret.SecretName != secret.Name {
+		t.Errorf("the Deployment mounts %q, the built Secret is %q", pod.Volumes[0].Secret.SecretName, secret.Name)
+	}
+	if image := pod.Containers[0].Image; image != "registry.example.com/headroom:v1.2.3" {
+		t.Errorf("image %s", image)
+	}
+}
+
+// docOverlay is the overlay's kustomization.yaml in docs/kubernetes.md:
+// the yaml block whose first line names it.
+func docOverlay(t *testing.T) string {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "kubernetes.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const open = "```yaml\n# overlays/prod/kustomization.yaml"
+	_, block, ok := strings.Cut(string(doc), open)
+	if !ok {
+		t.Fatalf("docs/kubernetes.md has no block starting %q", open)
+	}
+	block, _, ok = strings.Cut(block, "```")
+	if !ok {
+		t.Fatal("the overlay's block is not closed")
+	}
+	return strings.TrimPrefix(open, "```yaml\n") + block
+}
