@@ -31,9 +31,10 @@ build:
 # and Redis servers that the tests start themselves. Then the tests of the
 # test-only module internal/tools (the generated ScaledObjects against
 # KEDA's CRD, scaler schema and webhook checks; the jsonnet mixin through
-# go-jsonnet), whose validators stay out of the main module's dependencies,
-# and of internal/tools/slothcheck (the SLO records against Sloth's), a
-# module of its own since Sloth needs an older Prometheus than KEDA.
+# go-jsonnet; the exporter's kustomization built by kustomize's library),
+# whose validators stay out of the main module's dependencies, and of
+# internal/tools/slothcheck (the SLO records against Sloth's), a module of
+# its own since Sloth needs an older Prometheus than KEDA.
 test: lint
 	$(GO) test -count=1 -timeout 20m ./...
 	cd internal/tools && $(GO) test -count=1 -timeout 10m ./...
@@ -64,9 +65,11 @@ lint:
 # config, runbook, promtool tests), committed under mixin/; a test fails when
 # they differ from what the generator makes.
 # The Grafana dashboards of the default preset go to mixin/dashboards, the
-# autoscaler manifests (KEDA ScaledObject, HPAs) of each preset to mixin/k8s.
+# autoscaler manifests (KEDA ScaledObject, HPAs) of each preset to mixin/k8s,
+# the exporter's own Deployment, Service, ServiceMonitor and Secret to
+# mixin/k8s/exporter.
 generate:
-	$(GO) run ./cmd/headroomtool generate --preset health-agent --out mixin/health-agent --dashboards-out mixin/dashboards --k8s-out mixin/k8s/health-agent
+	$(GO) run ./cmd/headroomtool generate --preset health-agent --out mixin/health-agent --dashboards-out mixin/dashboards --k8s-out mixin/k8s/health-agent --exporter-out mixin/k8s/exporter
 	$(GO) run ./cmd/headroomtool generate --preset amas --out mixin/amas --k8s-out mixin/k8s/amas
 
 # The ECharts script the HTML pages embed (internal/charts/echarts/), with its

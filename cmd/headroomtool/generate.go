@@ -16,6 +16,7 @@ import (
 	"github.com/headroom-dev/headroom/alerts/promtest"
 	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/dashboards"
+	"github.com/headroom-dev/headroom/internal/deploy"
 	"github.com/headroom-dev/headroom/internal/toolhelp"
 )
 
@@ -26,6 +27,7 @@ type generateCommand struct {
 	out        string
 	dashOut    string
 	k8sOut     string
+	exportOut  string
 	check      bool
 	errOut     io.Writer
 }
@@ -41,6 +43,7 @@ func newGenerateCommand(app *kingpin.Application) *generateCommand {
 	g.cmd.Flag("out", "Directory to write the bundle to.").Required().StringVar(&g.out)
 	g.cmd.Flag("dashboards-out", "Directory to write the Grafana dashboards (JSON and ConfigMaps) to; none when empty.").StringVar(&g.dashOut)
 	g.cmd.Flag("k8s-out", "Directory to write the Kubernetes manifests to: the PrometheusRule, and the autoscaler (KEDA ScaledObject and/or HPA) of the config's autoscaling section; none when empty.").StringVar(&g.k8sOut)
+	g.cmd.Flag("exporter-out", "Directory to write the exporter's own Kubernetes manifests to (Deployment, Service, ServiceMonitor, the Secret of its config, their kustomization); none when empty.").StringVar(&g.exportOut)
 	g.cmd.Flag("check", "Write nothing; fail when the directory differs from what would be written.").BoolVar(&g.check)
 	return g
 }
@@ -70,15 +73,20 @@ func (g *generateCommand) run() error {
 			return err
 		}
 	}
-	outputs := []struct {
+	type output struct {
 		dir   string
 		files alerts.Files
-	}{{g.out, files}}
+	}
+	outputs := []output{{g.out, files}}
 	if g.dashOut != "" {
-		outputs = append(outputs, struct {
-			dir   string
-			files alerts.Files
-		}{g.dashOut, boards})
+		outputs = append(outputs, output{g.dashOut, boards})
+	}
+	if g.exportOut != "" {
+		manifests, err := deploy.Generate(cfg)
+		if err != nil {
+			return err
+		}
+		outputs = append(outputs, output{g.exportOut, manifests})
 	}
 	for _, o := range outputs {
 		if g.check {

@@ -139,3 +139,39 @@ func TestGenerateWarnsWithoutDBGuard(t *testing.T) {
 		t.Errorf("health-agent (13 per pod from 4 cores): %v, stderr %q, want no warning", err, errOut)
 	}
 }
+
+// headroomtool generate --exporter-out: the exporter's own manifests,
+// byte for byte what make generate committed for the same preset, and
+// --check catching an edit.
+func TestGenerateExporterOut(t *testing.T) {
+	bin := toolBinary(t)
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "exporter")
+	run := func(args ...string) (string, error) {
+		out, err := exec.Command(bin, append([]string{"generate", "--preset", "health-agent", "--out", filepath.Join(dir, "bundle"), "--exporter-out", exp}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	if msg, err := run(); err != nil {
+		t.Fatalf("generate: %v\n%s", err, msg)
+	}
+	for _, f := range []string{"kustomization.yaml", "deployment.yaml", "service.yaml", "servicemonitor.yaml", "secret.yaml"} {
+		have, err := os.ReadFile(filepath.Join(exp, f))
+		if err != nil {
+			t.Errorf("%s not written: %v", f, err)
+			continue
+		}
+		committed, _ := os.ReadFile(filepath.Join("..", "..", "mixin", "k8s", "exporter", f))
+		if !bytes.Equal(have, committed) {
+			t.Errorf("%s differs from mixin/k8s/exporter/%s", f, f)
+		}
+	}
+	if msg, err := run("--check"); err != nil {
+		t.Errorf("--check on fresh manifests: %v\n%s", err, msg)
+	}
+	if err := os.WriteFile(filepath.Join(exp, "secret.yaml"), []byte("edited\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := run("--check"); err == nil || !strings.Contains(msg, "secret.yaml") {
+		t.Errorf("--check after an edit: %v\n%s", err, msg)
+	}
+}

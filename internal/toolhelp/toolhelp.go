@@ -11,7 +11,7 @@ const DocsURL = "https://github.com/headroom-dev/headroom/blob/main/"
 // The summaries of headroomtool's commands, as both binaries' help gives
 // them.
 const (
-	Generate = "Write the alerting bundle (Prometheus rules, PrometheusRule, Alertmanager config, runbook, promtool tests), and on request the dashboards and autoscaler manifests, for a config."
+	Generate = "Write the alerting bundle (Prometheus rules, PrometheusRule, Alertmanager config, runbook, promtool tests), and on request the dashboards, the autoscaler manifests and the exporter's own Kubernetes manifests, for a config."
 	Replay   = "Show what the config's autoscaler and alerts would have done over past series, from Prometheus or a file."
 	Preset   = "Print a preset as a complete, commented alerts config."
 )
