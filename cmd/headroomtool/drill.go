@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -112,11 +111,7 @@ func (d *drillCommand) run() error {
 		errs = append(errs, writeFile(d.csvOut, func(w io.Writer) error { return drill.WriteCSV(w, rep) }))
 	}
 	if d.saveBaseline != "" && rep.ExitCode != drill.ExitInterrupted {
-		errs = append(errs, writeFile(d.saveBaseline, func(w io.Writer) error {
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", "  ")
-			return enc.Encode(drill.BaselineOf(results))
-		}))
+		errs = append(errs, writeFile(d.saveBaseline, func(w io.Writer) error { return drill.WriteJSON(w, drill.BaselineOf(results)) }))
 	}
 	errs = append(errs, drill.WriteText(d.out, rep))
 	if err := errors.Join(errs...); err != nil {

@@ -210,7 +210,7 @@ func (c *Config) Check() error {
 	}
 	if c.Metrics.Prefix == "" {
 		c.Metrics.Prefix = DefaultMetricsPrefix
-	} else if !model.IsValidMetricName(model.LabelValue(c.Metrics.Prefix + "_load_test_requests_total")) {
+	} else if !model.IsValidLegacyMetricName(c.Metrics.Prefix + "_load_test_requests_total") {
 		bad("metrics.prefix", "%q does not start a valid metric name", c.Metrics.Prefix)
 	}
 	switch n := len(c.Drills); {

@@ -121,8 +121,8 @@ func seconds(d time.Duration) *float64 { v := d.Seconds(); return &v }
 
 func round(v float64) float64 { return math.Round(v*1000) / 1000 }
 
-// WriteJSON writes the JSON report.
-func WriteJSON(w io.Writer, rep Report) error {
+// WriteJSON writes the JSON report (or a baseline) indented.
+func WriteJSON(w io.Writer, rep any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)
