@@ -31,6 +31,7 @@ var toolCommands = []struct{ name, help string }{
 	{"replay", toolhelp.Replay},
 	{"preset", toolhelp.Preset},
 	{"report", toolhelp.Report},
+	{"drill", toolhelp.Drill},
 }
 
 // addToolCommands lists headroomtool's commands in headroom's help; main

@@ -31,7 +31,7 @@ func main() {
 	// it; usage errors stay on stderr (and exit 2, below).
 	app.UsageWriter(os.Stdout)
 	app.ErrorWriter(os.Stderr)
-	commands := []command{newGenerateCommand(app), newReplayCommand(app), newPresetCommand(app), newReportCommand(app)}
+	commands := []command{newGenerateCommand(app), newReplayCommand(app), newPresetCommand(app), newReportCommand(app), newDrillCommand(app)}
 
 	chosen, err := app.Parse(os.Args[1:])
 	if err != nil {

@@ -15,3 +15,6 @@ const (
 	Replay   = "Show what the config's autoscaler and alerts would have done over past series, from Prometheus or a file."
 	Preset   = "Print a preset as a complete, commented alerts config."
 )
+
+// Drill is the summary of headroomtool drill.
+const Drill = "Load the API in the guide's patterns (constant, ramp, step, spike) at a planned rate and judge the SLO and a regression against a baseline."

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/headroom-dev/headroom/internal/drill"
+	"github.com/headroom-dev/headroom/internal/toolhelp"
+)
+
+type drillCommand struct {
+	cmd          *kingpin.CmdClause
+	file         string
+	dryRun       bool
+	planStep     time.Duration
+	jsonOut      string
+	csvOut       string
+	saveBaseline string
+	listen       string
+	allowPublic  bool
+	out          io.Writer
+	errOut       io.Writer
+}
+
+func (d *drillCommand) clause() *kingpin.CmdClause { return d.cmd }
+
+func newDrillCommand(app *kingpin.Application) *drillCommand {
+	d := &drillCommand{out: os.Stdout, errOut: os.Stderr}
+	d.cmd = app.Command("drill", toolhelp.Drill+" Exit codes: 0 passed, 1 bad config or unreachable target, 2 bad command line, "+
+		"3 SLO failed, 4 regression against the baseline, 130 interrupted (the partial report is written). See docs/drill.md.")
+	d.cmd.Flag("drill.file", "Drill file (YAML): target, max_rate, max_duration, slo, regression, drills.").Required().StringVar(&d.file)
+	d.cmd.Flag("dry-run", "Print the planned rate curve of every drill and send nothing.").BoolVar(&d.dryRun)
+	d.cmd.Flag("dry-run.step", "Step of the planned curve --dry-run prints.").Default("10s").DurationVar(&d.planStep)
+	d.cmd.Flag("output.json", "Write the JSON report (schema "+drill.ReportSchema+") to this file.").StringVar(&d.jsonOut)
+	d.cmd.Flag("output.csv", "Write the per-second samples as CSV to this file.").StringVar(&d.csvOut)
+	d.cmd.Flag("save-baseline", "Write this run's stats as a baseline (schema "+drill.BaselineSchema+") for regression.baseline.").StringVar(&d.saveBaseline)
+	d.cmd.Flag("web.listen-address", "Serve the drill's own metrics (<prefix>_load_test_*) on this address at /metrics while it runs; empty: none.").StringVar(&d.listen)
+	d.cmd.Flag("allow-public-target", "Load a target that resolves to an address that is not loopback, RFC 1918 or ULA.").BoolVar(&d.allowPublic)
+	return d
+}
+
+func (d *drillCommand) run() error {
+	bad := func(err error) error { return &exitError{drill.ExitError, err} }
+	cfg, err := drill.Load(d.file)
+	if err != nil {
+		return bad(err)
+	}
+	if d.dryRun {
+		_, err := io.WriteString(d.out, drill.Plan(cfg.Drills, d.planStep))
+		return err
+	}
+	var base *drill.Baseline
+	if cfg.Regression.Baseline != "" {
+		b, err := drill.ReadBaseline(cfg.Regression.Baseline)
+		if err != nil {
+			return bad(err)
+		}
+		base = &b
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	dest, err := drill.Resolve(ctx, cfg.Target.URL, d.allowPublic)
+	if err != nil {
+		return bad(err)
+	}
+	if err := dest.Reachable(ctx, cfg.Target.URL); err != nil {
+		return bad(err)
+	}
+	runner := drill.Runner{Config: cfg, Dest: dest}
+	if d.listen != "" {
+		reg := prometheus.NewRegistry()
+		runner.Observer = drill.NewMetrics(reg, cfg.Metrics.Prefix)
+		ln, err := net.Listen("tcp", d.listen)
+		if err != nil {
+			return bad(fmt.Errorf("--web.listen-address: %w", err))
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		server := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go server.Serve(ln)
+		defer server.Close()
+		fmt.Fprintf(d.errOut, "drill metrics on http://%s/metrics\n", ln.Addr())
+	}
+	var results []drill.DrillResult
+	for _, dr := range cfg.Drills {
+		fmt.Fprintf(d.errOut, "drill %s: %s for %s, up to %g req/s\n", dr.Name, dr.Pattern, dr.Length(), dr.Peak())
+		res := runner.Run(ctx, dr)
+		results = append(results, res)
+		if res.Interrupted {
+			break
+		}
+	}
+	drill.Judge(results, cfg.SLO, cfg.Regression, base)
+	rep := drill.ReportOf(cfg, results)
+	var errs []error
+	if d.jsonOut != "" {
+		errs = append(errs, writeFile(d.jsonOut, func(w io.Writer) error { return drill.WriteJSON(w, rep) }))
+	}
+	if d.csvOut != "" {
+		errs = append(errs, writeFile(d.csvOut, func(w io.Writer) error { return drill.WriteCSV(w, rep) }))
+	}
+	if d.saveBaseline != "" && rep.ExitCode != drill.ExitInterrupted {
+		errs = append(errs, writeFile(d.saveBaseline, func(w io.Writer) error { return drill.WriteJSON(w, drill.BaselineOf(results)) }))
+	}
+	errs = append(errs, drill.WriteText(d.out, rep))
+	if err := errors.Join(errs...); err != nil {
+		return bad(err)
+	}
+	if rep.ExitCode != drill.ExitPass {
+		return &exitError{rep.ExitCode, fmt.Errorf("exit %d (see the summary above)", rep.ExitCode)}
+	}
+	return nil
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
+}
