@@ -118,12 +118,12 @@ func TestDescriptionsShowValueThresholdAndAction(t *testing.T) {
 				valueText, threshold string
 			}{
 				catalogue.TriggerAutoscalerMaxedOut:       {60, "ask for 60 replicas", fmt.Sprintf("the configured %d", a.MaxReplicas)},
-				catalogue.TriggerKEDAScalerErrors:         {1, "has failed for 5m", "keda_scaler_detail_errors_total"},
-				catalogue.TriggerKEDAScalerEmptyResponses: {1, "has returned nothing for 5m", "keda_scaler_empty_upstream_responses_total"},
-				catalogue.TriggerKEDAScalerInputStale:     {0, "has not changed for more than", "keda_scaler_metrics_value"},
+				catalogue.TriggerKEDAScalerErrors:         {0.25, "has failed 250m times a second for 5m", "keda_scaler_detail_errors_total"},
+				catalogue.TriggerKEDAScalerEmptyResponses: {3, "has returned nothing 3 times in 5m", "keda_scaler_empty_upstream_responses_total"},
+				catalogue.TriggerKEDAScalerInputStale:     {7, "has stayed at 7 for more than", "keda_scaler_metrics_value"},
 				catalogue.TriggerAutoscalerNotActive:      {1, "is paused", "for 10m"},
-				catalogue.TriggerAutoscalerAbsent:         {1, "kube-state-metrics reports no HPA", "for 10m"},
-				catalogue.TriggerAutoscalerThrashing:      {2, "rose and fell at least", "times each within"},
+				catalogue.TriggerAutoscalerAbsent:         {1, "for 10m (absent = 1)", "kube-state-metrics reports no HPA"},
+				catalogue.TriggerAutoscalerThrashing:      {3, "rose 3 times and fell at least", "2 times within"},
 				catalogue.TriggerAutoscalerNotScalingDown: {10, "has held 10 replicas", "every scale-down condition held"},
 			} {
 				custom[string(id)] = struct {
