@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/internal/drill"
 	"github.com/headroom-dev/headroom/internal/toolhelp"
 )
@@ -29,6 +31,11 @@ type drillCommand struct {
 	saveBaseline string
 	listen       string
 	allowPublic  bool
+	promURL      string
+	configFile   string
+	preset       string
+	evaluation   time.Duration
+	settle       time.Duration
 	out          io.Writer
 	errOut       io.Writer
 }
@@ -38,7 +45,7 @@ func (d *drillCommand) clause() *kingpin.CmdClause { return d.cmd }
 func newDrillCommand(app *kingpin.Application) *drillCommand {
 	d := &drillCommand{out: os.Stdout, errOut: os.Stderr}
 	d.cmd = app.Command("drill", toolhelp.Drill+" Exit codes: 0 passed, 1 bad config or unreachable target, 2 bad command line, "+
-		"3 SLO failed, 4 regression against the baseline, 130 interrupted (the partial report is written). See docs/drill.md.")
+		"3 SLO failed, 4 regression against the baseline, 5 an alert fired late or should not have fired, 130 interrupted (the partial report is written). See docs/drill.md.")
 	d.cmd.Flag("drill.file", "Drill file (YAML): target, max_rate, max_duration, slo, regression, drills.").Required().StringVar(&d.file)
 	d.cmd.Flag("dry-run", "Print the planned rate curve of every drill and send nothing.").BoolVar(&d.dryRun)
 	d.cmd.Flag("dry-run.step", "Step of the planned curve --dry-run prints.").Default("10s").DurationVar(&d.planStep)
@@ -47,6 +54,11 @@ func newDrillCommand(app *kingpin.Application) *drillCommand {
 	d.cmd.Flag("save-baseline", "Write this run's stats as a baseline (schema "+drill.BaselineSchema+") for regression.baseline.").StringVar(&d.saveBaseline)
 	d.cmd.Flag("web.listen-address", "Serve the drill's own metrics (<prefix>_load_test_*) on this address at /metrics while it runs; empty: none.").StringVar(&d.listen)
 	d.cmd.Flag("allow-public-target", "Load a target that resolves to an address that is not loopback, RFC 1918 or ULA.").BoolVar(&d.allowPublic)
+	d.cmd.Flag("prometheus.url", "Prometheus that evaluates the bundle of --preset/--config: after the drills, read when each scaling alert crossed, went pending, fired and resolved, and what the generated autoscaler asked for.").StringVar(&d.promURL)
+	d.cmd.Flag("config", "Alerts config file (YAML) of the bundle that Prometheus loads, read on top of its preset.").StringVar(&d.configFile)
+	d.cmd.Flag("preset", "Preset of that bundle: "+strings.Join(catalogue.Presets(), ", ")+". Default: the config's preset key, else health-agent.").StringVar(&d.preset)
+	d.cmd.Flag("prometheus.evaluation-interval", "That Prometheus's rule evaluation interval (its global evaluation_interval).").Default("1m").DurationVar(&d.evaluation)
+	d.cmd.Flag("prometheus.settle", "How long after the last drill alerts are still read; default 2 x the evaluation interval + the bundle's scrape interval.").DurationVar(&d.settle)
 	return d
 }
 
@@ -59,6 +71,22 @@ func (d *drillCommand) run() error {
 	if d.dryRun {
 		_, err := io.WriteString(d.out, drill.Plan(cfg.Drills, d.planStep))
 		return err
+	}
+	var checker *drill.Checker
+	if d.promURL != "" {
+		alertsCfg, err := loadConfig(d.configFile, d.preset)
+		if err != nil {
+			return bad(err)
+		}
+		bundle, err := catalogue.Build(alertsCfg)
+		if err != nil {
+			return bad(err)
+		}
+		scrape := time.Duration(alertsCfg.ScrapeInterval)
+		checker = &drill.Checker{URL: d.promURL, Bundle: bundle, Evaluation: d.evaluation, Scrape: scrape, Settle: d.settle}
+		if checker.Settle == 0 {
+			checker.Settle = 2*d.evaluation + scrape
+		}
 	}
 	var base *drill.Baseline
 	if cfg.Regression.Baseline != "" {
@@ -101,6 +129,11 @@ func (d *drillCommand) run() error {
 			break
 		}
 	}
+	if checker != nil && len(results) > 0 && !results[len(results)-1].Interrupted {
+		if err := d.checkReactions(ctx, checker, results); err != nil {
+			return bad(err)
+		}
+	}
 	drill.Judge(results, cfg.SLO, cfg.Regression, base)
 	rep := drill.ReportOf(cfg, results)
 	var errs []error
@@ -119,6 +152,26 @@ func (d *drillCommand) run() error {
 	}
 	if rep.ExitCode != drill.ExitPass {
 		return &exitError{rep.ExitCode, fmt.Errorf("exit %d (see the summary above)", rep.ExitCode)}
+	}
+	return nil
+}
+
+// checkReactions waits for the last drill's settle time, then reads each
+// drill's reaction from Prometheus.
+func (d *drillCommand) checkReactions(ctx context.Context, checker *drill.Checker, results []drill.DrillResult) error {
+	wait := time.Until(results[len(results)-1].End.Add(checker.Settle))
+	fmt.Fprintf(d.errOut, "waiting %s for the alerts to settle, then reading %s\n", wait.Round(time.Second), checker.Bundle.Config.Service)
+	select {
+	case <-time.After(wait):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	for i := range results {
+		reaction, err := checker.Check(ctx, results[i])
+		if err != nil {
+			return err
+		}
+		results[i].Reaction = &reaction
 	}
 	return nil
 }

@@ -38,7 +38,9 @@ func NewMetrics(reg prometheus.Registerer, prefix string) Observer {
 	return m
 }
 
-func (m *metricsObserver) Planned(drill string, rate float64) { m.planned.WithLabelValues(drill).Set(rate) }
+func (m *metricsObserver) Planned(drill string, rate float64) {
+	m.planned.WithLabelValues(drill).Set(rate)
+}
 
 func (m *metricsObserver) Sent(drill string) { m.inFlight.WithLabelValues(drill).Inc() }
 

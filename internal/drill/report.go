@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,11 +24,12 @@ const (
 	ExitUsage       = 2 // a command line kingpin refuses
 	ExitSLOFailed   = 3
 	ExitRegression  = 4 // the SLO held, a regression against the baseline did not
+	ExitReaction    = 5 // SLO and baseline held; an alert fired late or should not have fired
 	ExitInterrupted = 130
 )
 
 // ExitCode is the run's exit status: an interruption first, then a
-// failed SLO, then a regression.
+// failed SLO, then a regression, then a failed reaction check.
 func ExitCode(results []DrillResult) int {
 	code := ExitPass
 	for _, r := range results {
@@ -35,8 +38,10 @@ func ExitCode(results []DrillResult) int {
 			return ExitInterrupted
 		case !r.Verdict.SLOMet:
 			code = ExitSLOFailed
-		case r.Verdict.Regressed && code == ExitPass:
+		case r.Verdict.Regressed && (code == ExitPass || code == ExitReaction):
 			code = ExitRegression
+		case r.Reaction != nil && !r.Reaction.OK() && code == ExitPass:
+			code = ExitReaction
 		}
 	}
 	return code
@@ -67,6 +72,7 @@ type reportDrill struct {
 	Stats       reportStats    `json:"stats"`
 	Verdict     Verdict        `json:"verdict"`
 	Errors      map[string]int `json:"errors"`
+	Reaction    *DrillReaction `json:"reaction,omitempty"`
 	Samples     []reportSample `json:"samples"`
 }
 
@@ -98,7 +104,7 @@ func ReportOf(c *Config, results []DrillResult) Report {
 		ExitCode: ExitCode(results)}
 	for _, r := range results {
 		d := reportDrill{Name: r.Drill.Name, Pattern: r.Drill.Pattern, PeakRate: r.Drill.Peak(), Start: r.Start.UTC(), End: r.End.UTC(),
-			Interrupted: r.Interrupted, Verdict: r.Verdict, Errors: r.Errors, Samples: []reportSample{}}
+			Interrupted: r.Interrupted, Verdict: r.Verdict, Errors: r.Errors, Reaction: r.Reaction, Samples: []reportSample{}}
 		s := r.Stats
 		d.Stats = reportStats{Requests: s.Requests, Successes: s.Successes}
 		if s.Requests > 0 {
@@ -188,6 +194,9 @@ func WriteText(w io.Writer, rep Report) error {
 		case d.Verdict.NoBaseline:
 			b.WriteString("  baseline  no such drill in the baseline: not compared\n")
 		}
+		if d.Reaction != nil {
+			writeReaction(&b, d.Start, *d.Reaction)
+		}
 		var errs []string
 		for text := range d.Errors {
 			errs = append(errs, text)
@@ -200,6 +209,54 @@ func WriteText(w io.Writer, rep Report) error {
 	fmt.Fprintf(&b, "\nexit code %d\n", rep.ExitCode)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeReaction writes what the alerts and the autoscaler did, times as
+// offsets from the drill's start.
+func writeReaction(b *strings.Builder, start time.Time, r DrillReaction) {
+	at := func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return "+" + t.Sub(start).Round(time.Second).String()
+	}
+	if len(r.Reactions) == 0 {
+		b.WriteString("  alerts    no scaling trigger crossed, nothing pending or fired\n")
+	}
+	for _, re := range r.Reactions {
+		name := re.Alert
+		for _, k := range slices.Sorted(maps.Keys(re.Labels)) {
+			name += fmt.Sprintf(" %s=%s", k, re.Labels[k])
+		}
+		fmt.Fprintf(b, "  alert     %s (%s, %s): load changed %s, crossed %s, pending %s, fired %s, resolved %s",
+			name, re.Direction, re.Severity, at(&re.LoadChanged), at(re.Crossed), at(re.Pending), at(re.Fired), at(re.Resolved))
+		if re.Crossed != nil {
+			fmt.Fprintf(b, "; load to signal %s", re.Crossed.Sub(re.LoadChanged).Round(time.Second))
+		}
+		switch {
+		case re.Fired != nil && re.Crossed != nil:
+			verdict := "in time"
+			if !re.InTime {
+				verdict = "LATE"
+			}
+			fmt.Fprintf(b, "; fired %s after crossing (expected <= %s): %s", re.Fired.Sub(*re.Crossed).Round(time.Second), time.Duration(re.Expected), verdict)
+		case re.Fired == nil:
+			b.WriteString("; did not fire")
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Unexpected) == 0 {
+		b.WriteString("  unwanted  none: no alert fired that should not have\n")
+	}
+	for _, u := range r.Unexpected {
+		fmt.Fprintf(b, "  UNWANTED  %s at %s: %s\n", u.Alert, at(&u.Fired), u.Reason)
+	}
+	switch {
+	case r.ReplayError != "":
+		fmt.Fprintf(b, "  scaler    not evaluated: %s\n", r.ReplayError)
+	case r.Scaler != "":
+		fmt.Fprintf(b, "  scaler    %s asked for %d replicas when the load changed, at most %d after\n", r.Scaler, r.DesiredBefore, r.DesiredAfter)
+	}
 }
 
 func deref(v *float64) float64 {

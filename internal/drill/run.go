@@ -37,6 +37,9 @@ type DrillResult struct {
 	Interrupted bool `json:"interrupted,omitempty"`
 	// Errors counts each distinct error text (status or transport error).
 	Errors map[string]int `json:"errors,omitempty"`
+	// Reaction is what the bundle's alerts and autoscaler did, when a
+	// Prometheus was given.
+	Reaction *DrillReaction `json:"reaction,omitempty"`
 }
 
 // Observer sees every response as it arrives (the drill's own metrics).
