@@ -11,25 +11,34 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 )
 
-// TestServeWritesWholeTextInChunks: a response many times textChunk, as
-// 120 targets make, arrives whole and byte for byte what writeText makes
-// of the same parts, compressed or not, scrape after scrape through the
-// kept buffers.
+// TestServeWritesWholeTextInChunks: a response many times textChunk, from
+// many targets whose series interleave in every family, arrives whole and
+// byte for byte what expfmt writes of the families Gather merges from the
+// same series, compressed or not, scrape after scrape through the kept
+// buffers.
 func TestServeWritesWholeTextInChunks(t *testing.T) {
 	var sources []Source
-	for i := range 40 {
+	for i := range 120 {
+		i = (i * 7) % 120 // not in name order
 		var metrics []prometheus.Metric
-		for j := range 200 {
+		for j := range 60 {
 			metrics = append(metrics, NewSample(backendsDesc, float64(j), fmt.Sprintf("db%03d", j), "idle"))
 		}
 		sources = append(sources, fixedSource{fmt.Sprintf("pg%02d", i), metrics})
 	}
 	g := NewGatherer(context.Background(), nil, NewSources(sources...))
-	var want bytes.Buffer
-	if err := writeText(&want, g.gatherText()); err != nil {
+	fams, err := g.Gather()
+	if err != nil {
 		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	for _, f := range fams {
+		if _, err := expfmt.MetricFamilyToText(&want, f); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if want.Len() < 4*textChunk {
 		t.Fatalf("the text is %d bytes, want many chunks of %d", want.Len(), textChunk)
@@ -52,7 +61,7 @@ func TestServeWritesWholeTextInChunks(t *testing.T) {
 			t.Fatalf("%s: %v", encoding, err)
 		}
 		if !bytes.Equal(got, want.Bytes()) {
-			t.Errorf("%s: %d bytes served, writeText made %d", encoding, len(got), want.Len())
+			t.Errorf("%s: %d bytes served differ from expfmt's %d", encoding, len(got), want.Len())
 		}
 	}
 }
