@@ -34,20 +34,22 @@ const (
 )
 
 // BenchmarkManyTargets measures the real exporter binary configured with
-// 120 targets: a full scrape's median against the slowest target's own
-// time (its /probe with nothing else scraped, and its queries run directly
-// on an open connection), against every target's queries run directly at
-// once, the heap each configured target adds (HeapInuse after GC, from
-// pprof, against the exporter configured with one target), and the
-// connections held per PostgreSQL target (pg_stat_activity). Then the
-// same for /probe of one target while the 119 others are configured but
-// not scraped, and the full scrape's median at lower --scrape.concurrency
-// caps. Its rounds are fixed (manyRounds), so `-benchtime 1x` runs it once.
+// 120 targets. First /probe of one target while the 119 others are
+// configured but not scraped, against the exporter configured with that
+// target alone (their probes take turns), with the heap the configured
+// targets add (HeapInuse after GC, from pprof) and the connections held.
+// Then full scrapes: their median against the slowest target's own time
+// (its /probe with nothing else scraped, and its queries run directly on
+// an open connection) and against every target's queries run directly at
+// once, the heap each scraped target adds, the connections held per
+// PostgreSQL target (pg_stat_activity) and the exporter's CPU. Last, the
+// full scrape's median at lower --scrape.concurrency caps. Its rounds are
+// fixed (manyRounds), so `-benchtime 1x` runs it once.
 //
 //	make bench
 func BenchmarkManyTargets(b *testing.B) {
 	pg := testenv.StartPostgres(b, testenv.PostgresOptions{MaxConnections: manyServerConn})
-	pg.Exec(b, "postgres", "CREATE ROLE headroom LOGIN IN ROLE pg_monitor")
+	pg.Exec(b, "postgres", "CREATE ROLE headroom LOGIN IN ROLE pg_monitor", "CREATE ROLE headroom_one LOGIN IN ROLE pg_monitor")
 	// Every database is a copy of template1, with the load's table.
 	pg.Exec(b, "template1", "CREATE TABLE t (id bigserial PRIMARY KEY, v int, at timestamptz DEFAULT now())")
 	created := time.Now()
@@ -63,29 +65,31 @@ func BenchmarkManyTargets(b *testing.B) {
 	defer stopLoad()
 	rounds := manyRounds * b.N
 
-	// The baseline: the exporter configured with one target.
-	one := startManyExporter(b, writeManyConfig(b, pg, redises, 1, 0))
+	// The baseline, the exporter configured with one target, runs beside
+	// the one configured with all 120: their probes of that target take
+	// turns, so that both see the same load. The baseline connects as a
+	// role of its own, so that counting headroom's connections counts the
+	// other's alone.
+	one := startManyExporter(b, writeManyConfig(b, pg, redises, 1, 0, "headroom_one"))
+	many := startManyExporter(b, writeManyConfig(b, pg, redises, manyPostgres, manyRedis, "headroom"))
+	defer many.stop()
 	for range 5 {
 		one.probe(b, "pg000")
+		many.probe(b, "pg000")
 	}
-	var alone []time.Duration
-	for range rounds {
-		alone = append(alone, one.probe(b, "pg000"))
+	var alone, probed []time.Duration
+	for i := range rounds {
+		if i%2 == 0 {
+			alone = append(alone, one.probe(b, "pg000"))
+			probed = append(probed, many.probe(b, "pg000"))
+		} else {
+			probed = append(probed, many.probe(b, "pg000"))
+			alone = append(alone, one.probe(b, "pg000"))
+		}
 	}
 	heapOne := one.heapInuse(b)
 	one.stop()
-	waitHeadroomGone(b, pg)
-
 	// 120 targets configured; one probed, the others never scraped.
-	many := startManyExporter(b, writeManyConfig(b, pg, redises, manyPostgres, manyRedis))
-	defer many.stop()
-	for range 5 {
-		many.probe(b, "pg000")
-	}
-	var probed []time.Duration
-	for range rounds {
-		probed = append(probed, many.probe(b, "pg000"))
-	}
 	heapProbe := many.heapInuse(b)
 	connsProbe := headroomConns(b, pg)
 
@@ -98,6 +102,7 @@ func BenchmarkManyTargets(b *testing.B) {
 	}
 	var full, direct []time.Duration
 	var series, wire int
+	cpuBefore := processCPU(b, many.cmd.Process.Pid)
 	for range rounds {
 		r := scrapeOnce(b, many.url+"/metrics")
 		full = append(full, r.took)
@@ -106,6 +111,7 @@ func BenchmarkManyTargets(b *testing.B) {
 		took, _ := floor.concurrent(b)
 		direct = append(direct, took)
 	}
+	cpu := processCPU(b, many.cmd.Process.Pid) - cpuBefore
 	last := scrapeOnce(b, many.url+"/metrics")
 	up := 0
 	for _, m := range last.families["headroom_target_up"].GetMetric() {
@@ -157,6 +163,7 @@ func BenchmarkManyTargets(b *testing.B) {
 	b.ReportMetric(float64(fullMed)/float64(quantile(direct, 0.5)), "full/direct-all")
 	b.ReportMetric(float64(series)/float64(rounds), "series/scrape")
 	b.ReportMetric(float64(wire)/float64(rounds), "gzip-bytes/scrape")
+	b.ReportMetric(ms(cpu)/float64(rounds), "cpu-ms/scrape")
 	b.ReportMetric(float64(heapFull-heapOne)/(manyPostgres+manyRedis-1)/1000, "heap-kB/target")
 	b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
 	b.ReportMetric(float64(connsFull)/manyPostgres, "conns/pg-target")
@@ -169,7 +176,7 @@ func BenchmarkManyTargets(b *testing.B) {
 	// Lower caps, for the default's sake: on one server with two cores,
 	// fewer queries at once may finish as soon.
 	for _, limit := range []int{8, 32} {
-		e := startManyExporter(b, writeManyConfig(b, pg, redises, manyPostgres, manyRedis), "--scrape.concurrency="+strconv.Itoa(limit))
+		e := startManyExporter(b, writeManyConfig(b, pg, redises, manyPostgres, manyRedis, "headroom"), "--scrape.concurrency="+strconv.Itoa(limit))
 		for range 3 {
 			scrapeOnce(b, e.url+"/metrics")
 		}
@@ -185,13 +192,14 @@ func BenchmarkManyTargets(b *testing.B) {
 
 func manyDB(i int) string { return fmt.Sprintf("db%03d", i) }
 
-// writeManyConfig lists the first pgN databases and redisN servers as
-// targets pg000... and redis00..., with every field at its default.
-func writeManyConfig(b *testing.B, pg *testenv.Postgres, redises []*testenv.Redis, pgN, redisN int) string {
+// writeManyConfig lists the first pgN databases (connecting as user) and
+// redisN servers as targets pg000... and redis00..., with every field at
+// its default.
+func writeManyConfig(b *testing.B, pg *testenv.Postgres, redises []*testenv.Redis, pgN, redisN int, user string) string {
 	var cfg strings.Builder
 	cfg.WriteString("postgres:\n")
 	for i := range pgN {
-		fmt.Fprintf(&cfg, "  - {name: pg%03d, dsn: '%s'}\n", i, pg.DSN(manyDB(i), "headroom"))
+		fmt.Fprintf(&cfg, "  - {name: pg%03d, dsn: '%s'}\n", i, pg.DSN(manyDB(i), user))
 	}
 	if redisN > 0 {
 		cfg.WriteString("redis:\n")
