@@ -91,10 +91,14 @@ e2e:
 # build are its measure, so 1x runs them once rather than again for b.N).
 # Then `headroom report` over 7 days of 30 s samples from a real Prometheus,
 # its time and peak RSS against the goals of 10 s and 200 MiB (one run: its
-# setup, the week's backfill, takes minutes).
+# setup, the week's backfill, takes minutes). BenchmarkManyTargets: 100
+# PostgreSQL and 20 Redis targets, full scrape against the slowest target,
+# heap and connections per target (1x: its rounds are fixed, and its setup
+# creates 100 databases).
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkScrape$$' -benchtime 200x -timeout 30m ./cmd/headroom/
 	$(GO) test -run '^$$' -bench 'BenchmarkServeRSS$$' -benchtime 1x -timeout 10m ./cmd/headroom/
+	$(GO) test -run '^$$' -bench 'BenchmarkManyTargets$$' -benchtime 1x -timeout 30m ./cmd/headroom/
 	$(GO) test -run '^$$' -bench GenerateScopes -benchtime 3x -timeout 10m ./alerts/promtest/
 	$(GO) test -run '^$$' -bench 'BenchmarkReport$$' -benchtime 1x -timeout 30m ./internal/report/
 

@@ -101,12 +101,28 @@ func New(cfg *config.Config, static prometheus.Gatherer, logger *slog.Logger) (*
 			e.runners = append(e.runners, NewRunner(t, logger))
 		}
 	}
+	e.SetScrapeConcurrency(DefaultScrapeConcurrency)
 	e.sources = sources(e.runners)
 	e.probes = make(map[string]exposition.Sources, len(e.runners))
 	for i, r := range e.runners {
 		e.probes[r.Name()] = e.sources.Only(i)
 	}
 	return e, nil
+}
+
+// SetScrapeConcurrency caps how many targets are scraped at once, across
+// all of this exporter's scrapes (DefaultScrapeConcurrency until set).
+// Call it before serving: scrapes in flight keep the cap they started
+// with. n must be at least 1.
+func (e *Exporter) SetScrapeConcurrency(n int) error {
+	if n < 1 {
+		return fmt.Errorf("scrape concurrency must be at least 1, got %d", n)
+	}
+	slots := newScrapeSlots(n)
+	for _, r := range e.runners {
+		r.slots = slots
+	}
+	return nil
 }
 
 // Close releases every target's connections.

@@ -165,6 +165,10 @@ func (t *postgresTarget) emitQueryCosts(emit func(prometheus.Metric)) {
 	}
 }
 
+// postgresStatementCache is the statements a connection keeps prepared:
+// every query of both roles (TestPostgresStatementCacheHoldsEveryQuery).
+const postgresStatementCache = 32
+
 // NewPostgres builds a PostgreSQL target. The pool is created lazily by
 // pgxpool: nothing connects until the first scrape. The target logs
 // nothing of its own (every failure is an error its runner logs), so it
@@ -187,6 +191,11 @@ func NewPostgres(c config.Postgres, _ *slog.Logger) (Target, error) {
 	// Connections live long so that a steady-state scrape opens none.
 	pc.MaxConnLifetime = 24 * time.Hour
 	pc.MaxConnIdleTime = 30 * time.Minute
+	// pgx's caches make room for 512 statements each when a connection
+	// opens, 68 kB a target (BenchmarkManyTargets); headroom's queries
+	// are a fixed few per role (postgres_queries.go), both roles' fit.
+	pc.ConnConfig.StatementCacheCapacity = postgresStatementCache
+	pc.ConnConfig.DescriptionCacheCapacity = postgresStatementCache
 	rp := pc.ConnConfig.RuntimeParams
 	rp["application_name"] = "headroom"
 	rp["statement_timeout"] = strconv.FormatInt(time.Duration(c.StatementTimeout).Milliseconds(), 10)

@@ -117,3 +117,25 @@ func TestStandbyLagObserve(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresStatementCacheHoldsEveryQuery: a connection's statement
+// cache, kept small for memory's sake, still holds every query a server
+// can be asked across a failover (both roles, sizes on), so that no
+// steady-state scrape prepares a statement again.
+func TestPostgresStatementCacheHoldsEveryQuery(t *testing.T) {
+	for major := minPostgresMajor; major <= maxPostgresMajor; major++ {
+		distinct := map[string]bool{}
+		for _, replica := range []bool{false, true} {
+			queries, err := PostgresQueries(major*10000, replica, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range queries {
+				distinct[q] = true
+			}
+		}
+		if len(distinct) > postgresStatementCache {
+			t.Errorf("PostgreSQL %d: %d distinct queries, the statement cache keeps %d", major, len(distinct), postgresStatementCache)
+		}
+	}
+}

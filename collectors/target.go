@@ -97,6 +97,9 @@ var (
 type Runner struct {
 	target Target
 	logger *slog.Logger
+	// slots is the exporter's cap on targets scraped at once, shared by
+	// its runners; nil means no cap (a runner of its own, in tests).
+	slots scrapeSlots
 
 	flight singleflight.Group
 	errors [numReasons]atomic.Uint64
@@ -182,7 +185,15 @@ func (r *Runner) Collect(ctx context.Context) []prometheus.Metric {
 func (r *Runner) scrape(ctx context.Context) []prometheus.Metric {
 	start := time.Now()
 	s := &Scrape{}
-	err := r.target.Scrape(ctx, s)
+	// The wait for a slot is part of the target's time and budget: a
+	// target still waiting at the deadline is down with reason timeout,
+	// as one that did not answer in time.
+	slots := r.slots
+	err := slots.acquire(ctx)
+	if err == nil {
+		err = r.target.Scrape(ctx, s)
+		slots.release()
+	}
 	if err == nil && ctx.Err() != nil && len(s.collector) > 0 && allFailed(s.collector) {
 		err = context.Cause(ctx)
 	}

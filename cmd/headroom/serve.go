@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -35,6 +36,7 @@ type serveCommand struct {
 	configFile      string
 	scrapeTimeout   time.Duration
 	timeoutOffset   time.Duration
+	concurrency     int
 	shutdownGrace   time.Duration
 	metricsPath     string
 	webFlags        *web.FlagConfig
@@ -53,6 +55,8 @@ func newServeCommand(app *kingpin.Application) *serveCommand {
 		Default("10s").DurationVar(&s.scrapeTimeout)
 	s.cmd.Flag("scrape.timeout-offset", "The most kept back from Prometheus's scrape timeout so that the answer arrives in time; a quarter of the timeout when that is less (docs/scrape-deadline.md).").
 		Default("500ms").DurationVar(&s.timeoutOffset)
+	s.cmd.Flag("scrape.concurrency", "At most this many targets are scraped at once, across all scrapes; the others wait for a slot within their scrape's deadline (docs/config.md).").
+		Default(strconv.Itoa(headroom.DefaultScrapeConcurrency)).IntVar(&s.concurrency)
 	s.cmd.Flag("shutdown.grace-period", "On SIGTERM or SIGINT, scrapes in flight keep their own deadline but end at the latest this long after the signal, with up 0 reason shutdown for the targets that had not answered.").
 		Default("10s").DurationVar(&s.shutdownGrace)
 	s.cmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&s.metricsPath)
@@ -94,6 +98,9 @@ func (s *serveCommand) run() error {
 		return err
 	}
 	defer exporter.Close()
+	if err := exporter.SetScrapeConcurrency(s.concurrency); err != nil {
+		return fmt.Errorf("--scrape.concurrency: %w", err)
+	}
 	exporter.DefaultTimeout = s.scrapeTimeout
 	exporter.Offset = s.timeoutOffset
 

@@ -1,13 +1,19 @@
 package exposition
 
 import (
-	"bytes"
+	"bufio"
+	"io"
 
 	"github.com/klauspost/compress/gzip"
 )
 
-// textBuffers are what scrapes are written into.
-var textBuffers = newFreeList(4, func() *bytes.Buffer { return &bytes.Buffer{} })
+// textChunk is how much text goes to the compressor (or the response)
+// in one write: large enough that the writes' own cost is lost in the
+// compression's, small enough to keep.
+const textChunk = 64 << 10
+
+// textBuffers are what scrapes are written through.
+var textBuffers = newFreeList(4, func() *bufio.Writer { return bufio.NewWriterSize(io.Discard, textChunk) })
 
 var gzipWriters = newFreeList(4, func() *gzip.Writer {
 	gz, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
