@@ -28,6 +28,7 @@ type drillCommand struct {
 	planStep     time.Duration
 	jsonOut      string
 	csvOut       string
+	htmlOut      string
 	saveBaseline string
 	listen       string
 	allowPublic  bool
@@ -51,6 +52,7 @@ func newDrillCommand(app *kingpin.Application) *drillCommand {
 	d.cmd.Flag("dry-run.step", "Step of the planned curve --dry-run prints.").Default("10s").DurationVar(&d.planStep)
 	d.cmd.Flag("output.json", "Write the JSON report (schema "+drill.ReportSchema+") to this file.").StringVar(&d.jsonOut)
 	d.cmd.Flag("output.csv", "Write the per-second samples as CSV to this file.").StringVar(&d.csvOut)
+	d.cmd.Flag("output.html", "Write the report as one self-contained HTML page with charts (load, latency percentiles, errors, alerts) to this file.").StringVar(&d.htmlOut)
 	d.cmd.Flag("save-baseline", "Write this run's stats as a baseline (schema "+drill.BaselineSchema+") for regression.baseline.").StringVar(&d.saveBaseline)
 	d.cmd.Flag("web.listen-address", "Serve the drill's own metrics (<prefix>_load_test_*) on this address at /metrics while it runs; empty: none.").StringVar(&d.listen)
 	d.cmd.Flag("allow-public-target", "Load a target that resolves to an address that is not loopback, RFC 1918 or ULA.").BoolVar(&d.allowPublic)
@@ -142,6 +144,9 @@ func (d *drillCommand) run() error {
 	}
 	if d.csvOut != "" {
 		errs = append(errs, writeFile(d.csvOut, func(w io.Writer) error { return drill.WriteCSV(w, rep) }))
+	}
+	if d.htmlOut != "" {
+		errs = append(errs, writeFile(d.htmlOut, func(w io.Writer) error { return drill.WriteHTML(w, rep) }))
 	}
 	if d.saveBaseline != "" && rep.ExitCode != drill.ExitInterrupted {
 		errs = append(errs, writeFile(d.saveBaseline, func(w io.Writer) error { return drill.WriteJSON(w, drill.BaselineOf(results)) }))
