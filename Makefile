@@ -85,12 +85,14 @@ e2e:
 # build are its measure, so 1x runs them once rather than again for b.N).
 # Then `headroom report` over 7 days of 30 s samples from a real Prometheus,
 # its time and peak RSS against the goals of 10 s and 200 MiB (one run: its
-# setup, the week's backfill, takes minutes).
+# setup, the week's backfill, takes minutes). Then the drill's ceiling: the
+# most requests a second one drill host sends against the stand-in API.
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkScrape$$' -benchtime 200x -timeout 30m ./cmd/headroom/
 	$(GO) test -run '^$$' -bench 'BenchmarkServeRSS$$' -benchtime 1x -timeout 10m ./cmd/headroom/
 	$(GO) test -run '^$$' -bench GenerateScopes -benchtime 3x -timeout 10m ./alerts/promtest/
 	$(GO) test -run '^$$' -bench 'BenchmarkReport$$' -benchtime 1x -timeout 30m ./internal/report/
+	$(GO) test -run '^$$' -bench 'BenchmarkDrillCeiling$$' -benchtime 1x -timeout 10m -v ./internal/drill/
 
 # Each fuzz target (every func Fuzz* of a test file) for FUZZTIME, one at a
 # time since go test -fuzz takes one package and one target; outside CI,

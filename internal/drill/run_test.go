@@ -50,19 +50,7 @@ func newServer(t *testing.T, failEach int64) *server {
 	return s
 }
 
-func runner(t *testing.T, url string) Runner {
-	t.Helper()
-	c := &Config{Target: Target{URL: url, Method: "POST", Body: `{"seq": {{ .Seq }}}`}, MaxRate: 1000, MaxDuration: mdur("1m"),
-		Drills: []Drill{{Name: "placeholder", Pattern: Constant, Rate: 1, Duration: mdur("1s")}}}
-	if err := c.Check(); err != nil {
-		t.Fatal(err)
-	}
-	dest, err := Resolve(context.Background(), url, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Runner{Config: c, Dest: dest}
-}
+func runner(t *testing.T, url string) Runner { return runnerFor(t, url) }
 
 // A real step against a loopback server: the requests it answered in each
 // phase are within 5 % of the plan, every tenth failure is counted, and
