@@ -110,7 +110,7 @@ func (d *drillCommand) run() error {
 	runner := drill.Runner{Config: cfg, Dest: dest}
 	if d.listen != "" {
 		reg := prometheus.NewRegistry()
-		runner.Observer = drill.NewMetrics(reg, cfg.Metrics.Prefix)
+		runner.Observer = drill.NewMetrics(reg, cfg.Metrics.PrefixFor(d.presetName()))
 		ln, err := net.Listen("tcp", d.listen)
 		if err != nil {
 			return bad(fmt.Errorf("--web.listen-address: %w", err))
@@ -159,6 +159,19 @@ func (d *drillCommand) run() error {
 		return &exitError{rep.ExitCode, fmt.Errorf("exit %d (see the summary above)", rep.ExitCode)}
 	}
 	return nil
+}
+
+// presetName is the preset of the bundle the drill is read against, for
+// the metrics' prefix: --preset, else the --config file's preset key.
+func (d *drillCommand) presetName() string {
+	if d.preset != "" || d.configFile == "" {
+		return d.preset
+	}
+	cfg, err := loadConfig(d.configFile, "")
+	if err != nil {
+		return ""
+	}
+	return cfg.Preset
 }
 
 // checkReactions waits for the last drill's settle time, then reads each

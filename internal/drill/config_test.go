@@ -31,7 +31,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Target.Method != "POST" || *c.SLO.SuccessRatio != DefaultSuccessRatio || c.SLO.P95 != mdur("1500ms") ||
-		*c.Regression.P95Increase != 0.10 || *c.Regression.SuccessDrop != 0.005 || c.Metrics.Prefix != "headroom" {
+		*c.Regression.P95Increase != 0.10 || *c.Regression.SuccessDrop != 0.005 || c.Metrics.PrefixFor("health-agent") != "headroom" || c.Metrics.PrefixFor("amas") != "amas" {
 		t.Errorf("defaults: %+v", c)
 	}
 	if c.Drills[1].Rate != 20 {
