@@ -221,7 +221,7 @@ func (c *Config) Check() error {
 	} else if d := *c.Regression.SuccessDrop; d < 0 || d > 1 {
 		bad("regression.success_drop", "%v, want between 0 and 1", d)
 	}
-	if c.Metrics.Prefix != "" && !model.IsValidLegacyMetricName(c.Metrics.Prefix + "_load_test_requests_total") {
+	if c.Metrics.Prefix != "" && !model.IsValidLegacyMetricName(c.Metrics.Prefix+"_load_test_requests_total") {
 		bad("metrics.prefix", "%q does not start a valid metric name", c.Metrics.Prefix)
 	}
 	switch n := len(c.Drills); {
