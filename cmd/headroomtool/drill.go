@@ -46,7 +46,7 @@ func (d *drillCommand) clause() *kingpin.CmdClause { return d.cmd }
 func newDrillCommand(app *kingpin.Application) *drillCommand {
 	d := &drillCommand{out: os.Stdout, errOut: os.Stderr}
 	d.cmd = app.Command("drill", toolhelp.Drill+" Exit codes: 0 passed, 1 bad config or unreachable target, 2 bad command line, "+
-		"3 SLO failed, 4 regression against the baseline, 5 an alert fired late or should not have fired, 130 interrupted (the partial report is written). See docs/drill.md.")
+		"3 SLO failed, 4 regression against the baseline, 5 an alert fired late, was missed or should not have fired (or the reaction could not be read), 130 interrupted (the partial report is written). See docs/drill.md.")
 	d.cmd.Flag("drill.file", "Drill file (YAML): target, max_rate, max_duration, slo, regression, drills.").Required().StringVar(&d.file)
 	d.cmd.Flag("dry-run", "Print the planned rate curve of every drill and send nothing.").BoolVar(&d.dryRun)
 	d.cmd.Flag("dry-run.step", "Step of the planned curve --dry-run prints.").Default("10s").DurationVar(&d.planStep)
@@ -60,7 +60,7 @@ func newDrillCommand(app *kingpin.Application) *drillCommand {
 	d.cmd.Flag("config", "Alerts config file (YAML) of the bundle that Prometheus loads, read on top of its preset.").StringVar(&d.configFile)
 	d.cmd.Flag("preset", "Preset of that bundle: "+strings.Join(catalogue.Presets(), ", ")+". Default: the config's preset key, else health-agent.").StringVar(&d.preset)
 	d.cmd.Flag("prometheus.evaluation-interval", "That Prometheus's rule evaluation interval (its global evaluation_interval).").Default("1m").DurationVar(&d.evaluation)
-	d.cmd.Flag("prometheus.settle", "How long after the last drill alerts are still read; default 2 x the evaluation interval + the bundle's scrape interval.").DurationVar(&d.settle)
+	d.cmd.Flag("prometheus.settle", "How long after the last drill alerts are still read; default the longest for of the bundle's scaling triggers + 2 x the evaluation interval + its scrape interval.").DurationVar(&d.settle)
 	return d
 }
 
@@ -69,6 +69,9 @@ func (d *drillCommand) run() error {
 	cfg, err := drill.Load(d.file)
 	if err != nil {
 		return bad(err)
+	}
+	if d.planStep <= 0 {
+		return bad(fmt.Errorf("--dry-run.step must be > 0, not %s", d.planStep))
 	}
 	if d.dryRun {
 		_, err := io.WriteString(d.out, drill.Plan(cfg.Drills, d.planStep))
@@ -87,7 +90,7 @@ func (d *drillCommand) run() error {
 		scrape := time.Duration(alertsCfg.ScrapeInterval)
 		checker = &drill.Checker{URL: d.promURL, Bundle: bundle, Evaluation: d.evaluation, Scrape: scrape, Settle: d.settle}
 		if checker.Settle == 0 {
-			checker.Settle = 2*d.evaluation + scrape
+			checker.Settle = drill.DefaultSettle(bundle, d.evaluation, scrape)
 		}
 	}
 	var base *drill.Baseline
@@ -100,6 +103,14 @@ func (d *drillCommand) run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	// After the first Ctrl-C, a second one kills at once.
+	context.AfterFunc(ctx, stop)
+	if checker != nil {
+		// Before the load: a wrong URL must not cost a whole drill.
+		if err := checker.Ping(ctx); err != nil {
+			return bad(err)
+		}
+	}
 	dest, err := drill.Resolve(ctx, cfg.Target.URL, d.allowPublic)
 	if err != nil {
 		return bad(err)
@@ -132,9 +143,7 @@ func (d *drillCommand) run() error {
 		}
 	}
 	if checker != nil && len(results) > 0 && !results[len(results)-1].Interrupted {
-		if err := d.checkReactions(ctx, checker, results); err != nil {
-			return bad(err)
-		}
+		d.checkReactions(ctx, checker, results)
 	}
 	drill.Judge(results, cfg.SLO, cfg.Regression, base)
 	rep := drill.ReportOf(cfg, results)
@@ -175,23 +184,30 @@ func (d *drillCommand) presetName() string {
 }
 
 // checkReactions waits for the last drill's settle time, then reads each
-// drill's reaction from Prometheus.
-func (d *drillCommand) checkReactions(ctx context.Context, checker *drill.Checker, results []drill.DrillResult) error {
-	wait := time.Until(results[len(results)-1].End.Add(checker.Settle))
-	fmt.Fprintf(d.errOut, "waiting %s for the alerts to settle, then reading %s\n", wait.Round(time.Second), checker.Bundle.Config.Service)
+// drill's reaction from Prometheus, each until the next drill's start. A
+// reaction that cannot be read is said in the report (exit 5); Ctrl-C in
+// the wait marks the last drill interrupted (exit 130), reports written.
+func (d *drillCommand) checkReactions(ctx context.Context, checker *drill.Checker, results []drill.DrillResult) {
+	last := len(results) - 1
+	wait := time.Until(results[last].End.Add(checker.Settle))
+	fmt.Fprintf(d.errOut, "waiting %s for the alerts to settle (--prometheus.settle)\n", wait.Round(time.Second))
 	select {
 	case <-time.After(wait):
 	case <-ctx.Done():
-		return ctx.Err()
+		results[last].Interrupted = true
+		return
 	}
 	for i := range results {
-		reaction, err := checker.Check(ctx, results[i])
+		until := results[last].End.Add(checker.Settle)
+		if i < last {
+			until = results[i+1].Start
+		}
+		reaction, err := checker.Check(ctx, results[i], until)
 		if err != nil {
-			return err
+			reaction = drill.DrillReaction{Error: err.Error()}
 		}
 		results[i].Reaction = &reaction
 	}
-	return nil
 }
 
 func writeFile(path string, write func(io.Writer) error) error {

@@ -166,7 +166,12 @@ func (c *Config) Check() error {
 	case c.Target.URL == "":
 		bad("target.url", "required")
 	case err != nil:
-		bad("target.url", "%v", err)
+		// url.Error quotes the whole URL, password and all.
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			err = urlErr.Err
+		}
+		bad("target.url", "not a URL: %v", err)
 	case u.Scheme != "http" && u.Scheme != "https":
 		bad("target.url", "scheme %q, want http or https", u.Scheme)
 	case u.Hostname() == "":

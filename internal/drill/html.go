@@ -43,6 +43,9 @@ func drillSection(d reportDrill) charts.Section {
 		rows = append(rows, []string{"run", "interrupted"})
 	}
 	if r := d.Reaction; r != nil {
+		if r.Error != "" {
+			rows = append(rows, []string{"alerts", "not read: " + r.Error})
+		}
 		for _, re := range r.Reactions {
 			rows = append(rows, []string{"alert " + re.Alert, reactionText(d.Start, re)})
 		}
@@ -64,6 +67,9 @@ func reactionText(start time.Time, re Reaction) string {
 		return "+" + t.Sub(start).Round(time.Second).String()
 	}
 	text := fmt.Sprintf("crossed %s, pending %s, fired %s, resolved %s", at(re.Crossed), at(re.Pending), at(re.Fired), at(re.Resolved))
+	if re.Missed {
+		text += fmt.Sprintf(" (missed: held over %s and did not fire)", time.Duration(re.Expected))
+	}
 	if re.Fired != nil && re.Crossed != nil {
 		verdict := "in time"
 		if !re.InTime {
