@@ -94,13 +94,15 @@ e2e:
 # setup, the week's backfill, takes minutes). BenchmarkManyTargets: 100
 # PostgreSQL and 20 Redis targets, full scrape against the slowest target,
 # heap and connections per target (1x: its rounds are fixed, and its setup
-# creates 100 databases).
+# creates 100 databases). Then the drill's ceiling: the most requests a
+# second one drill host sends against the stand-in API.
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkScrape$$' -benchtime 200x -timeout 30m ./cmd/headroom/
 	$(GO) test -run '^$$' -bench 'BenchmarkServeRSS$$' -benchtime 1x -timeout 10m ./cmd/headroom/
 	$(GO) test -run '^$$' -bench 'BenchmarkManyTargets$$' -benchtime 1x -timeout 30m ./cmd/headroom/
 	$(GO) test -run '^$$' -bench GenerateScopes -benchtime 3x -timeout 10m ./alerts/promtest/
 	$(GO) test -run '^$$' -bench 'BenchmarkReport$$' -benchtime 1x -timeout 30m ./internal/report/
+	$(GO) test -run '^$$' -bench 'BenchmarkDrillCeiling$$' -benchtime 1x -timeout 10m -v ./internal/drill/
 
 # Each fuzz target (every func Fuzz* of a test file) for FUZZTIME, one at a
 # time since go test -fuzz takes one package and one target; outside CI,

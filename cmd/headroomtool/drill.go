@@ -28,6 +28,7 @@ type drillCommand struct {
 	planStep     time.Duration
 	jsonOut      string
 	csvOut       string
+	htmlOut      string
 	saveBaseline string
 	listen       string
 	allowPublic  bool
@@ -45,12 +46,13 @@ func (d *drillCommand) clause() *kingpin.CmdClause { return d.cmd }
 func newDrillCommand(app *kingpin.Application) *drillCommand {
 	d := &drillCommand{out: os.Stdout, errOut: os.Stderr}
 	d.cmd = app.Command("drill", toolhelp.Drill+" Exit codes: 0 passed, 1 bad config or unreachable target, 2 bad command line, "+
-		"3 SLO failed, 4 regression against the baseline, 5 an alert fired late or should not have fired, 130 interrupted (the partial report is written). See docs/drill.md.")
+		"3 SLO failed, 4 regression against the baseline, 5 an alert fired late, was missed or should not have fired (or the reaction could not be read), 130 interrupted (the partial report is written). See docs/drill.md.")
 	d.cmd.Flag("drill.file", "Drill file (YAML): target, max_rate, max_duration, slo, regression, drills.").Required().StringVar(&d.file)
 	d.cmd.Flag("dry-run", "Print the planned rate curve of every drill and send nothing.").BoolVar(&d.dryRun)
 	d.cmd.Flag("dry-run.step", "Step of the planned curve --dry-run prints.").Default("10s").DurationVar(&d.planStep)
 	d.cmd.Flag("output.json", "Write the JSON report (schema "+drill.ReportSchema+") to this file.").StringVar(&d.jsonOut)
 	d.cmd.Flag("output.csv", "Write the per-second samples as CSV to this file.").StringVar(&d.csvOut)
+	d.cmd.Flag("output.html", "Write the report as one self-contained HTML page with charts (load, latency percentiles, errors, alerts) to this file.").StringVar(&d.htmlOut)
 	d.cmd.Flag("save-baseline", "Write this run's stats as a baseline (schema "+drill.BaselineSchema+") for regression.baseline.").StringVar(&d.saveBaseline)
 	d.cmd.Flag("web.listen-address", "Serve the drill's own metrics (<prefix>_load_test_*) on this address at /metrics while it runs; empty: none.").StringVar(&d.listen)
 	d.cmd.Flag("allow-public-target", "Load a target that resolves to an address that is not loopback, RFC 1918 or ULA.").BoolVar(&d.allowPublic)
@@ -58,7 +60,7 @@ func newDrillCommand(app *kingpin.Application) *drillCommand {
 	d.cmd.Flag("config", "Alerts config file (YAML) of the bundle that Prometheus loads, read on top of its preset.").StringVar(&d.configFile)
 	d.cmd.Flag("preset", "Preset of that bundle: "+strings.Join(catalogue.Presets(), ", ")+". Default: the config's preset key, else health-agent.").StringVar(&d.preset)
 	d.cmd.Flag("prometheus.evaluation-interval", "That Prometheus's rule evaluation interval (its global evaluation_interval).").Default("1m").DurationVar(&d.evaluation)
-	d.cmd.Flag("prometheus.settle", "How long after the last drill alerts are still read; default 2 x the evaluation interval + the bundle's scrape interval.").DurationVar(&d.settle)
+	d.cmd.Flag("prometheus.settle", "How long after the last drill alerts are still read; default the longest for of the bundle's scaling triggers + 2 x the evaluation interval + its scrape interval.").DurationVar(&d.settle)
 	return d
 }
 
@@ -67,6 +69,9 @@ func (d *drillCommand) run() error {
 	cfg, err := drill.Load(d.file)
 	if err != nil {
 		return bad(err)
+	}
+	if d.planStep <= 0 {
+		return bad(fmt.Errorf("--dry-run.step must be > 0, not %s", d.planStep))
 	}
 	if d.dryRun {
 		_, err := io.WriteString(d.out, drill.Plan(cfg.Drills, d.planStep))
@@ -85,7 +90,7 @@ func (d *drillCommand) run() error {
 		scrape := time.Duration(alertsCfg.ScrapeInterval)
 		checker = &drill.Checker{URL: d.promURL, Bundle: bundle, Evaluation: d.evaluation, Scrape: scrape, Settle: d.settle}
 		if checker.Settle == 0 {
-			checker.Settle = 2*d.evaluation + scrape
+			checker.Settle = drill.DefaultSettle(bundle, d.evaluation, scrape)
 		}
 	}
 	var base *drill.Baseline
@@ -98,6 +103,14 @@ func (d *drillCommand) run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	// After the first Ctrl-C, a second one kills at once.
+	context.AfterFunc(ctx, stop)
+	if checker != nil {
+		// Before the load: a wrong URL must not cost a whole drill.
+		if err := checker.Ping(ctx); err != nil {
+			return bad(err)
+		}
+	}
 	dest, err := drill.Resolve(ctx, cfg.Target.URL, d.allowPublic)
 	if err != nil {
 		return bad(err)
@@ -108,7 +121,7 @@ func (d *drillCommand) run() error {
 	runner := drill.Runner{Config: cfg, Dest: dest}
 	if d.listen != "" {
 		reg := prometheus.NewRegistry()
-		runner.Observer = drill.NewMetrics(reg, cfg.Metrics.Prefix)
+		runner.Observer = drill.NewMetrics(reg, cfg.Metrics.PrefixFor(d.presetName()))
 		ln, err := net.Listen("tcp", d.listen)
 		if err != nil {
 			return bad(fmt.Errorf("--web.listen-address: %w", err))
@@ -130,9 +143,7 @@ func (d *drillCommand) run() error {
 		}
 	}
 	if checker != nil && len(results) > 0 && !results[len(results)-1].Interrupted {
-		if err := d.checkReactions(ctx, checker, results); err != nil {
-			return bad(err)
-		}
+		d.checkReactions(ctx, checker, results)
 	}
 	drill.Judge(results, cfg.SLO, cfg.Regression, base)
 	rep := drill.ReportOf(cfg, results)
@@ -142,6 +153,9 @@ func (d *drillCommand) run() error {
 	}
 	if d.csvOut != "" {
 		errs = append(errs, writeFile(d.csvOut, func(w io.Writer) error { return drill.WriteCSV(w, rep) }))
+	}
+	if d.htmlOut != "" {
+		errs = append(errs, writeFile(d.htmlOut, func(w io.Writer) error { return drill.WriteHTML(w, rep) }))
 	}
 	if d.saveBaseline != "" && rep.ExitCode != drill.ExitInterrupted {
 		errs = append(errs, writeFile(d.saveBaseline, func(w io.Writer) error { return drill.WriteJSON(w, drill.BaselineOf(results)) }))
@@ -156,24 +170,44 @@ func (d *drillCommand) run() error {
 	return nil
 }
 
+// presetName is the preset of the bundle the drill is read against, for
+// the metrics' prefix: --preset, else the --config file's preset key.
+func (d *drillCommand) presetName() string {
+	if d.preset != "" || d.configFile == "" {
+		return d.preset
+	}
+	cfg, err := loadConfig(d.configFile, "")
+	if err != nil {
+		return ""
+	}
+	return cfg.Preset
+}
+
 // checkReactions waits for the last drill's settle time, then reads each
-// drill's reaction from Prometheus.
-func (d *drillCommand) checkReactions(ctx context.Context, checker *drill.Checker, results []drill.DrillResult) error {
-	wait := time.Until(results[len(results)-1].End.Add(checker.Settle))
-	fmt.Fprintf(d.errOut, "waiting %s for the alerts to settle, then reading %s\n", wait.Round(time.Second), checker.Bundle.Config.Service)
+// drill's reaction from Prometheus, each until the next drill's start. A
+// reaction that cannot be read is said in the report (exit 5); Ctrl-C in
+// the wait marks the last drill interrupted (exit 130), reports written.
+func (d *drillCommand) checkReactions(ctx context.Context, checker *drill.Checker, results []drill.DrillResult) {
+	last := len(results) - 1
+	wait := time.Until(results[last].End.Add(checker.Settle))
+	fmt.Fprintf(d.errOut, "waiting %s for the alerts to settle (--prometheus.settle)\n", wait.Round(time.Second))
 	select {
 	case <-time.After(wait):
 	case <-ctx.Done():
-		return ctx.Err()
+		results[last].Interrupted = true
+		return
 	}
 	for i := range results {
-		reaction, err := checker.Check(ctx, results[i])
+		until := results[last].End.Add(checker.Settle)
+		if i < last {
+			until = results[i+1].Start
+		}
+		reaction, err := checker.Check(ctx, results[i], until)
 		if err != nil {
-			return err
+			reaction = drill.DrillReaction{Error: err.Error()}
 		}
 		results[i].Reaction = &reaction
 	}
-	return nil
 }
 
 func writeFile(path string, write func(io.Writer) error) error {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -97,5 +99,69 @@ func TestDrillExitStatuses(t *testing.T) {
 	data, err := os.ReadFile(report)
 	if err != nil || json.Unmarshal(data, &rep) != nil || rep.Schema != drill.ReportSchema || len(rep.Drills) != 1 || rep.Drills[0].Stats.Requests < 35 {
 		t.Errorf("JSON report: %v, %s", err, data)
+	}
+}
+
+// While it runs the drill serves the guide's series (amas_ with --preset
+// amas); Ctrl-C stops it at once, requests in flight to a slow API
+// included, writes the partial report and exits 130.
+func TestDrillMetricsAndInterrupt(t *testing.T) {
+	t.Parallel()
+	bin := toolBinary(t)
+	api := standin.New()
+	const slow = 6 * time.Second
+	api.SetLatency(slow)
+	srv := httptest.NewServer(api.Handler())
+	defer srv.Close()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "long.yaml")
+	os.WriteFile(file, []byte("target: {url: \""+srv.URL+"/api/v1/chat\", method: POST}\nmax_rate: 50\nmax_duration: 1h\n"+
+		"drills: [{name: long, pattern: constant, rate: 20, duration: 30m}]\n"), 0o600)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := l.Addr().String()
+	l.Close()
+	report := filepath.Join(dir, "partial.json")
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "drill", "--drill.file", file, "--preset", "amas", "--web.listen-address", listen, "--output.json", report)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var metrics string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Get("http://" + listen + "/metrics")
+		if err != nil {
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if metrics = string(body); strings.Contains(metrics, `amas_load_test_requests_total{phase="steady",status="200",test="long"}`) {
+			break
+		}
+	}
+	for _, want := range []string{`amas_load_test_requests_total{phase="steady",status="200",test="long"}`, `amas_load_test_requests_per_second{test="long"} 20`,
+		"amas_load_test_request_duration_seconds_bucket", "amas_load_test_active_users"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, metrics)
+		}
+	}
+	began := time.Now()
+	cmd.Process.Signal(os.Interrupt)
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != drill.ExitInterrupted {
+		t.Fatalf("after Ctrl-C: %v, want exit %d; stderr %s", err, drill.ExitInterrupted, stderr.String())
+	}
+	if took := time.Since(began); took > slow/2 {
+		t.Errorf("stopped %s after Ctrl-C, with requests of %s in flight", took, slow)
+	}
+	var rep drill.Report
+	data, err := os.ReadFile(report)
+	if err != nil || json.Unmarshal(data, &rep) != nil || len(rep.Drills) != 1 || !rep.Drills[0].Interrupted || rep.Drills[0].Stats.Requests == 0 {
+		t.Errorf("partial report: %v, %.300s", err, data)
 	}
 }

@@ -97,7 +97,20 @@ type Regression struct {
 // Metrics are the drill's own series during the run.
 type Metrics struct {
 	// Prefix starts every series name: <prefix>_load_test_requests_total.
+	// Unset, it is the preset's name for amas (the guide's own names),
+	// else headroom.
 	Prefix string `yaml:"prefix"`
+}
+
+// PrefixFor is the metrics prefix of a drill of a bundle of preset.
+func (m Metrics) PrefixFor(preset string) string {
+	switch {
+	case m.Prefix != "":
+		return m.Prefix
+	case preset == "amas":
+		return "amas"
+	}
+	return DefaultMetricsPrefix
 }
 
 // Drill is one load pattern.
@@ -153,7 +166,12 @@ func (c *Config) Check() error {
 	case c.Target.URL == "":
 		bad("target.url", "required")
 	case err != nil:
-		bad("target.url", "%v", err)
+		// url.Error quotes the whole URL, password and all.
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			err = urlErr.Err
+		}
+		bad("target.url", "not a URL: %v", err)
 	case u.Scheme != "http" && u.Scheme != "https":
 		bad("target.url", "scheme %q, want http or https", u.Scheme)
 	case u.Hostname() == "":
@@ -208,9 +226,7 @@ func (c *Config) Check() error {
 	} else if d := *c.Regression.SuccessDrop; d < 0 || d > 1 {
 		bad("regression.success_drop", "%v, want between 0 and 1", d)
 	}
-	if c.Metrics.Prefix == "" {
-		c.Metrics.Prefix = DefaultMetricsPrefix
-	} else if !model.IsValidLegacyMetricName(c.Metrics.Prefix + "_load_test_requests_total") {
+	if c.Metrics.Prefix != "" && !model.IsValidLegacyMetricName(c.Metrics.Prefix+"_load_test_requests_total") {
 		bad("metrics.prefix", "%q does not start a valid metric name", c.Metrics.Prefix)
 	}
 	switch n := len(c.Drills); {

@@ -31,7 +31,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Target.Method != "POST" || *c.SLO.SuccessRatio != DefaultSuccessRatio || c.SLO.P95 != mdur("1500ms") ||
-		*c.Regression.P95Increase != 0.10 || *c.Regression.SuccessDrop != 0.005 || c.Metrics.Prefix != "headroom" {
+		*c.Regression.P95Increase != 0.10 || *c.Regression.SuccessDrop != 0.005 || c.Metrics.PrefixFor("health-agent") != "headroom" || c.Metrics.PrefixFor("amas") != "amas" {
 		t.Errorf("defaults: %+v", c)
 	}
 	if c.Drills[1].Rate != 20 {
@@ -56,6 +56,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"twice the name", base + "drills: [{name: a, pattern: constant, rate: 1, duration: 1m}, {name: a, pattern: constant, rate: 1, duration: 1m}]\n", `drills[1].name: "a" twice`},
 		{"no drills", base, "drills: none"},
 		{"credentials", "target: {url: \"http://u:secret@127.0.0.1/\"}\nmax_rate: 1\nmax_duration: 1m\n" + one, "target.url: credentials"},
+		{"bad port with a password", "target: {url: \"http://u:secret@127.0.0.1:8o/\"}\nmax_rate: 1\nmax_duration: 1m\n" + one, "target.url: not a URL"},
 		{"ftp", "target: {url: \"ftp://127.0.0.1/\"}\nmax_rate: 1\nmax_duration: 1m\n" + one, `target.url: scheme "ftp"`},
 		{"body field unknown", "target: {url: \"http://127.0.0.1/\", body: \"{{ .User }}\"}\nmax_rate: 1\nmax_duration: 1m\n" + one, "target.body"},
 		{"slo ratio", base + "slo: {success_ratio: 99}\n" + one, "slo.success_ratio: 99"},

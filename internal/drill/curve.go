@@ -153,18 +153,17 @@ type Pacer struct {
 	Curve Curve
 }
 
-// Pace tells vegeta how long to wait before the next request.
+// Pace tells vegeta how long to wait before the next request: request
+// hits+1 is due when the plan reaches hits+1 requests; when that time has
+// passed it goes at once (catching up), and when the plan has no further
+// request the attack stops (vegeta sends a request after every wait).
 func (p Pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 	if elapsed >= p.Curve.Length() {
 		return 0, true
 	}
-	if float64(hits) < p.Curve.Hits(elapsed) {
-		return 0, false
-	}
 	next, ok := p.Curve.When(float64(hits) + 1)
-	if !ok {
-		// No further request planned: wait for the end.
-		return p.Curve.Length() - elapsed, false
+	if !ok || next >= p.Curve.Length() {
+		return 0, true
 	}
 	return max(next-elapsed, 0), false
 }
@@ -175,6 +174,9 @@ func (p Pacer) Rate(elapsed time.Duration) float64 { return p.Curve.Rate(elapsed
 // Plan is the planned rate at every step of the drills in sequence, for
 // --dry-run: drill, offset from the sequence's start, rate.
 func Plan(drills []Drill, step time.Duration) string {
+	if step <= 0 {
+		step = time.Second
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-16s %10s %12s %12s\n", "drill", "offset", "rate (req/s)", "requests")
 	offset := time.Duration(0)

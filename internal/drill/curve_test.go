@@ -17,30 +17,38 @@ func mdur(s string) model.Duration {
 }
 
 // paced runs the pacer as vegeta's attack loop does, on a virtual clock
-// (each wait is slept exactly), and counts the hits sent in each second.
-func paced(t *testing.T, p Pacer) []int {
+// whose sleeps overshoot as real ones do, and returns when each request
+// was sent.
+func paced(t *testing.T, p Pacer) []time.Duration {
 	t.Helper()
-	perSecond := make([]int, int(p.Curve.Length()/time.Second)+1)
-	elapsed, hits := time.Duration(0), uint64(0)
+	const overshoot = 300 * time.Microsecond
+	var sent []time.Duration
+	elapsed := time.Duration(0)
 	for {
 		if elapsed > p.Curve.Length() {
 			break
 		}
-		wait, stop := p.Pace(elapsed, hits)
+		wait, stop := p.Pace(elapsed, uint64(len(sent)))
 		if stop {
 			break
 		}
-		elapsed += wait
-		if elapsed >= p.Curve.Length() {
-			break
+		if wait > 0 {
+			elapsed += wait + overshoot
 		}
-		perSecond[int(elapsed/time.Second)]++
-		hits++
-		if hits > 1e7 {
+		sent = append(sent, elapsed)
+		if len(sent) > 1e7 {
 			t.Fatal("runaway pacer")
 		}
 	}
-	return perSecond
+	return sent
+}
+
+func perSecond(sent []time.Duration, length time.Duration) []int {
+	out := make([]int, int(length/time.Second)+1)
+	for _, at := range sent {
+		out[int(at/time.Second)]++
+	}
+	return out
 }
 
 // Every pattern's rate sent over time, second by second, is within 5 % of
@@ -79,9 +87,12 @@ func TestPatternsSendTheirCurve(t *testing.T) {
 			if got := c.Hits(c.Length()); math.Abs(got-tc.want) > 1e-6 {
 				t.Errorf("planned %v requests, want %v", got, tc.want)
 			}
-			sent := paced(t, Pacer{Curve: c})
+			sends := paced(t, Pacer{Curve: c})
+			if math.Abs(float64(len(sends))-math.Floor(tc.want+1e-9)) > 1 {
+				t.Errorf("sent %d requests, planned %v", len(sends), tc.want)
+			}
 			total := 0
-			for s, n := range sent {
+			for s, n := range perSecond(sends, c.Length()) {
 				total += n
 				planned := c.Hits(time.Duration(s+1)*time.Second) - c.Hits(time.Duration(s)*time.Second)
 				if planned >= 20 && math.Abs(float64(n)-planned) > 0.05*planned {
@@ -92,6 +103,21 @@ func TestPatternsSendTheirCurve(t *testing.T) {
 				t.Errorf("sent %d in all, planned %v", total, tc.want)
 			}
 		})
+	}
+}
+
+// At a constant rate, the requests are evenly spaced: a sleep that
+// overshoots does not make the next request go at once.
+func TestPacerSpacesRequests(t *testing.T) {
+	c := CurveOf(Drill{Pattern: Constant, Rate: 20, Duration: mdur("3s")})
+	sends := paced(t, Pacer{Curve: c})
+	for i := 1; i < len(sends); i++ {
+		if gap := sends[i] - sends[i-1]; gap < 45*time.Millisecond {
+			t.Fatalf("requests %d and %d %s apart, planned 50ms", i-1, i, gap)
+		}
+	}
+	if len(sends) != 59 && len(sends) != 60 {
+		t.Errorf("%d requests in 3s at 20/s", len(sends))
 	}
 }
 

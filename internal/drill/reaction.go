@@ -2,8 +2,10 @@ package drill
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -35,8 +37,11 @@ type Reaction struct {
 	// Expected is the longest a firing may take after the crossing:
 	// for + 2 x the evaluation interval + the scrape interval.
 	Expected Seconds `json:"expected_seconds"`
-	// InTime says the alert fired within Expected of the crossing.
+	// InTime says the alert fired within Expected of the crossing;
+	// Missed that the expression held for Expected or longer and the alert
+	// did not fire in that time.
 	InTime bool `json:"in_time"`
+	Missed bool `json:"missed,omitempty"`
 }
 
 // Seconds is a duration written as seconds in JSON.
@@ -67,12 +72,18 @@ type DrillReaction struct {
 	Scaler        string `json:"scaler,omitempty"`
 	// ReplayError says why the autoscaler could not be evaluated.
 	ReplayError string `json:"replay_error,omitempty"`
+	// Error says why the reaction could not be read at all.
+	Error string `json:"error,omitempty"`
 }
 
-// OK says nothing fired late and nothing fired that should not have.
+// OK says the reaction was read, nothing fired late or was missed, and
+// nothing fired that should not have.
 func (r DrillReaction) OK() bool {
+	if r.Error != "" {
+		return false
+	}
 	for _, re := range r.Reactions {
-		if re.Fired != nil && re.Crossed != nil && !re.InTime {
+		if re.Missed || (re.Fired != nil && re.Crossed != nil && !re.InTime) {
 			return false
 		}
 	}
@@ -88,10 +99,66 @@ type Checker struct {
 	// Scrape its scrape interval of the API (default the bundle's).
 	Evaluation time.Duration
 	Scrape     time.Duration
-	// Settle is how long after the drill's end alerts are still read, so
-	// that a crossing near the end can fire (default for + the expected
-	// delay of the longest trigger, at most 10m).
+	// Settle is how long after the last drill's end alerts are still
+	// read, so that a crossing near the end can fire (DefaultSettle).
 	Settle time.Duration
+}
+
+// DefaultSettle is the longest `for` of the bundle's scaling triggers plus
+// two evaluation intervals and a scrape interval: long enough for a
+// crossing at the last drill's end to fire.
+func DefaultSettle(b *catalogue.Bundle, evaluation, scrape time.Duration) time.Duration {
+	longest := time.Duration(0)
+	for _, t := range b.Triggers {
+		if scaling(t) {
+			longest = max(longest, t.For)
+		}
+	}
+	return longest + 2*evaluation + scrape
+}
+
+func scaling(t catalogue.Trigger) bool {
+	return !t.IsForecast() && (t.Direction == catalogue.Up || t.Direction == catalogue.Down)
+}
+
+// Ping checks that the Prometheus answers a query, before any load is sent.
+func (c Checker) Ping(ctx context.Context) error {
+	prom, err := c.api()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, _, _, err := prom.Query(ctx, "vector(1)", time.Now()); err != nil {
+		return fmt.Errorf("--prometheus.url %s: %w", redacted(c.URL), err)
+	}
+	return nil
+}
+
+func (c Checker) api() (v1.API, error) {
+	if c.Evaluation <= 0 {
+		return nil, fmt.Errorf("the evaluation interval must be > 0, not %s", c.Evaluation)
+	}
+	client, err := api.NewClient(api.Config{Address: c.URL})
+	if err != nil {
+		// url.Error quotes the address, password included.
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			err = urlErr.Err
+		}
+		return nil, fmt.Errorf("--prometheus.url %s: %w", redacted(c.URL), err)
+	}
+	return v1.NewAPI(client), nil
+}
+
+// redacted is a URL with its password replaced, or a placeholder when it
+// does not parse (its text may hold a password that cannot be found).
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an address that is not a URL)"
+	}
+	return u.Redacted()
 }
 
 // LoadChange is when a drill's load changed: the step or spike, else the
@@ -107,48 +174,69 @@ func LoadChange(r DrillResult) time.Time {
 	return r.Start
 }
 
-// Check reads what each scaling trigger did from the load change to the
-// drill's end (plus Settle).
-func (c Checker) Check(ctx context.Context, r DrillResult) (DrillReaction, error) {
-	client, err := api.NewClient(api.Config{Address: c.URL})
+// Check reads what each scaling trigger did from the drill's load change
+// until the given time (the next drill's start, or the last drill's end
+// plus Settle). A crossing, pending or firing already under way at the
+// load change belongs to what came before and is left out.
+func (c Checker) Check(ctx context.Context, r DrillResult, until time.Time) (DrillReaction, error) {
+	prom, err := c.api()
 	if err != nil {
-		return DrillReaction{}, fmt.Errorf("prometheus: %w", err)
+		return DrillReaction{}, err
 	}
-	prom := v1.NewAPI(client)
 	t0 := LoadChange(r)
-	end := r.End.Add(c.Settle)
 	step := c.Evaluation
 	out := DrillReaction{Reactions: []Reaction{}, Unexpected: []Unexpected{}}
+	read := func(query string) ([]span, error) {
+		all, err := c.spans(ctx, prom, query, t0.Add(-step), until, step)
+		var fresh []span
+		for _, s := range all {
+			if !s.from.Before(t0) {
+				fresh = append(fresh, s)
+			}
+		}
+		return fresh, err
+	}
 	for _, t := range c.Bundle.Triggers {
-		if t.IsForecast() || (t.Direction != catalogue.Up && t.Direction != catalogue.Down) {
+		if !scaling(t) {
 			continue
 		}
-		crossed, err := c.first(ctx, prom, t.Expr, t0, end, step)
+		crossed, err := read(t.Expr)
 		if err != nil {
 			return out, fmt.Errorf("%s's expression: %w", t.Alert, err)
 		}
-		pending, err := c.first(ctx, prom, alertSelector(t, "pending"), t0, end, step)
+		pending, err := read(alertSelector(t, "pending"))
 		if err != nil {
 			return out, err
 		}
-		firing, err := c.spans(ctx, prom, alertSelector(t, "firing"), t0, end, step)
+		firing, err := read(alertSelector(t, "firing"))
 		if err != nil {
 			return out, err
 		}
-		if crossed == nil && pending == nil && len(firing) == 0 {
+		if len(crossed) == 0 && len(pending) == 0 && len(firing) == 0 {
 			continue
 		}
 		re := Reaction{Alert: t.Alert, Labels: t.Labels, Severity: t.Severity, Direction: string(t.Direction), LoadChanged: t0,
-			Crossed: crossed, Pending: pending, For: Seconds(t.For),
-			Expected: Seconds(t.For + 2*c.Evaluation + c.Scrape)}
+			For: Seconds(t.For), Expected: Seconds(t.For + 2*c.Evaluation + c.Scrape)}
+		if len(crossed) > 0 {
+			re.Crossed = &crossed[0].from
+		}
+		if len(pending) > 0 {
+			re.Pending = &pending[0].from
+		}
 		if len(firing) > 0 {
 			re.Fired = &firing[0].from
 			if !firing[0].to.IsZero() {
 				re.Resolved = &firing[0].to
 			}
-			if crossed != nil {
-				re.InTime = firing[0].from.Sub(*crossed) <= time.Duration(re.Expected)
+		}
+		if re.Crossed != nil {
+			due := re.Crossed.Add(time.Duration(re.Expected))
+			re.InTime = re.Fired != nil && !re.Fired.After(due)
+			held := crossed[0].to
+			if held.IsZero() {
+				held = until
 			}
+			re.Missed = re.Fired == nil && !held.Before(due)
 		}
 		out.Reactions = append(out.Reactions, re)
 		for _, f := range firing {
@@ -157,7 +245,7 @@ func (c Checker) Check(ctx context.Context, r DrillResult) (DrillReaction, error
 			}
 		}
 	}
-	c.desired(ctx, r, t0, &out)
+	c.desired(ctx, t0, until, &out)
 	return out, nil
 }
 
@@ -185,15 +273,6 @@ func alertSelector(t catalogue.Trigger, state string) string {
 		m = append(m, fmt.Sprintf("%s=%q", k, t.Labels[k]))
 	}
 	return "ALERTS{" + strings.Join(m, ",") + "}"
-}
-
-// first is the first time in [from, to] at which query returns anything.
-func (c Checker) first(ctx context.Context, prom v1.API, query string, from, to time.Time, step time.Duration) (*time.Time, error) {
-	spans, err := c.spans(ctx, prom, query, from, to, step)
-	if err != nil || len(spans) == 0 {
-		return nil, err
-	}
-	return &spans[0].from, nil
 }
 
 type span struct{ from, to time.Time }
@@ -230,13 +309,13 @@ func (c Checker) spans(ctx context.Context, prom v1.API, query string, from, to 
 
 // desired evaluates the generated autoscaler over the drill with replay,
 // live from the same Prometheus.
-func (c Checker) desired(ctx context.Context, r DrillResult, t0 time.Time, out *DrillReaction) {
+func (c Checker) desired(ctx context.Context, t0, until time.Time, out *DrillReaction) {
 	src, err := replay.NewPrometheusSource(c.URL, c.Scrape)
 	if err != nil {
 		out.ReplayError = err.Error()
 		return
 	}
-	rep, err := replay.Replay(ctx, c.Bundle, src, replay.Options{Start: t0, End: r.End.Add(c.Settle), Step: c.Evaluation})
+	rep, err := replay.Replay(ctx, c.Bundle, src, replay.Options{Start: t0, End: until, Step: c.Evaluation})
 	if err != nil {
 		out.ReplayError = err.Error()
 		return

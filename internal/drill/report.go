@@ -220,6 +220,10 @@ func writeReaction(b *strings.Builder, start time.Time, r DrillReaction) {
 		}
 		return "+" + t.Sub(start).Round(time.Second).String()
 	}
+	if r.Error != "" {
+		fmt.Fprintf(b, "  alerts    NOT READ: %s\n", r.Error)
+		return
+	}
 	if len(r.Reactions) == 0 {
 		b.WriteString("  alerts    no scaling trigger crossed, nothing pending or fired\n")
 	}
@@ -240,6 +244,8 @@ func writeReaction(b *strings.Builder, start time.Time, r DrillReaction) {
 				verdict = "LATE"
 			}
 			fmt.Fprintf(b, "; fired %s after crossing (expected <= %s): %s", re.Fired.Sub(*re.Crossed).Round(time.Second), time.Duration(re.Expected), verdict)
+		case re.Missed:
+			fmt.Fprintf(b, "; MISSED: held over %s and did not fire", time.Duration(re.Expected))
 		case re.Fired == nil:
 			b.WriteString("; did not fire")
 		}

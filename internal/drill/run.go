@@ -3,9 +3,12 @@ package drill
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"net"
 	"net/http"
-	"net/url"
+	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -62,15 +65,7 @@ type Runner struct {
 // load at once; the result holds what was sent until then.
 func (r Runner) Run(ctx context.Context, d Drill) DrillResult {
 	curve := CurveOf(d)
-	attacker := vegeta.NewAttacker(
-		vegeta.Redirects(vegeta.NoFollow),
-		vegeta.Timeout(time.Duration(r.Config.Target.Timeout)),
-		vegeta.KeepAlive(true),
-		// No proxy from the environment: the checked address is the one
-		// the load goes to.
-		vegeta.Proxy(func(*http.Request) (*url.URL, error) { return nil, nil }),
-		vegeta.ConnectTo(map[string][]string{r.Dest.HostPort: r.Dest.Addrs}),
-	)
+	attacker := vegeta.NewAttacker(vegeta.Client(r.client(ctx)))
 	start := r.now()
 	res := DrillResult{Drill: d, Start: start, Errors: map[string]int{}}
 	seconds := int(curve.Length().Round(time.Second)/time.Second) + 1
@@ -78,15 +73,16 @@ func (r Runner) Run(ctx context.Context, d Drill) DrillResult {
 	for s := range res.Samples {
 		res.Samples[s] = Sample{Second: s, Planned: curve.Hits(time.Duration(s+1)*time.Second) - curve.Hits(time.Duration(s)*time.Second)}
 	}
-	stop := context.AfterFunc(ctx, func() { attacker.Stop() })
-	defer stop()
+	stopAttack := context.AfterFunc(ctx, func() { attacker.Stop() })
+	defer stopAttack()
 	done := make(chan struct{})
 	if r.Observer != nil {
 		go r.publishPlan(d.Name, curve, done)
 	}
 	var all []time.Duration
 	successes := 0
-	for result := range attacker.Attack(r.targeter(d), Pacer{Curve: curve}, curve.Length(), d.Name) {
+	results := attacker.Attack(r.targeter(d), Pacer{Curve: curve}, curve.Length(), d.Name)
+	for result := range r.untilDone(ctx, results) {
 		if r.Observer != nil {
 			r.Observer.Done(d.Name, d.Phase(result.Timestamp.Sub(start)), int(result.Code), result.Latency)
 		}
@@ -101,11 +97,7 @@ func (r Runner) Run(ctx context.Context, d Drill) DrillResult {
 			successes++
 		} else {
 			sample.Errors++
-			text := result.Error
-			if text == "" {
-				text = http.StatusText(int(result.Code))
-			}
-			res.Errors[text]++
+			countError(res.Errors, result)
 		}
 	}
 	close(done)
@@ -152,16 +144,107 @@ func (r Runner) targeter(d Drill) vegeta.Targeter {
 		n := seq
 		seq++
 		mu.Unlock()
+		// Counted in flight before anything can fail: vegeta reports a
+		// failed targeter as a result too.
+		if r.Observer != nil {
+			r.Observer.Sent(d.Name)
+		}
 		var body bytes.Buffer
 		if err := t.body.Execute(&body, bodyData{Seq: n, Drill: d.Name}); err != nil {
 			return err
 		}
 		*tgt = vegeta.Target{Method: t.Method, URL: t.URL, Header: header.Clone(), Body: body.Bytes()}
-		if r.Observer != nil {
-			r.Observer.Sent(d.Name)
-		}
 		return nil
 	}
+}
+
+// client is the attacker's HTTP client: every connection goes to the
+// checked addresses whatever the URL's host resolves to now, no proxy,
+// redirects answered rather than followed, and every request bound to ctx
+// so that cancelling it aborts the requests in flight at once.
+func (r Runner) client(ctx context.Context) *http.Client {
+	var next atomic.Uint64
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	transport := &http.Transport{
+		Proxy: nil,
+		// The one target's requests are the only ones this client sends:
+		// each dial goes to a checked address, round robin.
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			addr := r.Dest.Addrs[int(next.Add(1)-1)%len(r.Dest.Addrs)]
+			return dialer.DialContext(ctx, network, addr)
+		},
+		MaxIdleConnsPerHost: vegeta.DefaultConnections,
+		TLSClientConfig:     &tls.Config{ServerName: r.Dest.Host},
+	}
+	return &http.Client{
+		Timeout:       time.Duration(r.Config.Target.Timeout),
+		Transport:     boundTransport{ctx: ctx, next: transport},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// boundTransport sends each request under ctx.
+type boundTransport struct {
+	ctx  context.Context
+	next http.RoundTripper
+}
+
+func (b boundTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return b.next.RoundTrip(req.WithContext(b.ctx))
+}
+
+// untilDone passes the attack's results on until ctx is cancelled; then
+// it drains the rest in the background (vegeta finishes its last sleep
+// before it sees the stop), so that the drill returns at once.
+func (r Runner) untilDone(ctx context.Context, results <-chan *vegeta.Result) <-chan *vegeta.Result {
+	out := make(chan *vegeta.Result)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case res, ok := <-results:
+				if !ok {
+					return
+				}
+				select {
+				case out <- res:
+				case <-ctx.Done():
+					go drain(results)
+					return
+				}
+			case <-ctx.Done():
+				go drain(results)
+				return
+			}
+		}
+	}()
+	return out
+}
+
+func drain(results <-chan *vegeta.Result) {
+	for range results {
+	}
+}
+
+// maxErrorKinds bounds the distinct error texts a drill keeps: a failing
+// server must not grow the report by a line a request.
+const maxErrorKinds = 20
+
+// addrInError matches the addresses transport errors name (the local
+// port differs for every connection).
+var addrInError = regexp.MustCompile(`(\[[0-9a-fA-F:.]+\]|\d+\.\d+\.\d+\.\d+):\d+`)
+
+// countError counts a failed result by its text, addresses replaced.
+func countError(errs map[string]int, result *vegeta.Result) {
+	text := result.Error
+	if text == "" {
+		text = http.StatusText(int(result.Code))
+	}
+	text = addrInError.ReplaceAllString(text, "ADDR")
+	if _, ok := errs[text]; !ok && len(errs) >= maxErrorKinds {
+		text = "other errors"
+	}
+	errs[text]++
 }
 
 func (r Runner) now() time.Time {

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/headroom-dev/headroom/internal/charts/chartstest"
 )
 
 // server is a loopback API that answers 200, or status for every n-th
@@ -46,19 +50,7 @@ func newServer(t *testing.T, failEach int64) *server {
 	return s
 }
 
-func runner(t *testing.T, url string) Runner {
-	t.Helper()
-	c := &Config{Target: Target{URL: url, Method: "POST", Body: `{"seq": {{ .Seq }}}`}, MaxRate: 1000, MaxDuration: mdur("1m"),
-		Drills: []Drill{{Name: "placeholder", Pattern: Constant, Rate: 1, Duration: mdur("1s")}}}
-	if err := c.Check(); err != nil {
-		t.Fatal(err)
-	}
-	dest, err := Resolve(context.Background(), url, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Runner{Config: c, Dest: dest}
-}
+func runner(t *testing.T, url string) Runner { return runnerFor(t, url) }
 
 // A real step against a loopback server: the requests it answered in each
 // phase are within 5 % of the plan, every tenth failure is counted, and
@@ -86,7 +78,10 @@ func TestRunSendsTheStep(t *testing.T) {
 		got   int
 		want  float64
 	}{{"before the step", before, 80}, {"after the step", after, 240}} {
-		if diff := float64(tc.got) - tc.want; diff > 0.05*tc.want || diff < -0.05*tc.want {
+		// 8 %, not the 5 % the pacer meets on its own clock
+		// (TestPatternsSendTheirCurve): here the phases split at a
+		// wall-clock second that a stalled core can move by a few requests.
+		if diff := float64(tc.got) - tc.want; diff > 0.08*tc.want || diff < -0.08*tc.want {
 			t.Errorf("%s: %d requests, planned %v", tc.phase, tc.got, tc.want)
 		}
 	}
@@ -199,5 +194,37 @@ func TestReports(t *testing.T) {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}
+	}
+}
+
+// The HTML report opens in a real headless chromium, offline, with three
+// charts a drill (load, latency, errors), none blank, and no console error.
+func TestHTMLReportInABrowser(t *testing.T) {
+	srv := newServer(t, 4)
+	r := runner(t, srv.URL)
+	results := []DrillResult{r.Run(context.Background(), Drill{Name: "burst", Pattern: Spike, Rate: 10, To: 40, At: mdur("1s"), Hold: mdur("1s"), Duration: mdur("3s")})}
+	Judge(results, r.Config.SLO, r.Config.Regression, nil)
+	var page bytes.Buffer
+	if err := WriteHTML(&page, ReportOf(r.Config, results)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<td>SLO</td>", "failed: success ratio 7", "below 99.00%", "burst: latency (seconds)"} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("the page does not say %q", want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "drill.html")
+	if err := os.WriteFile(path, page.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := chartstest.Start(t).Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range got.Problems() {
+		t.Error(p)
+	}
+	if len(got.Charts) != 3 {
+		t.Errorf("%d charts, want 3", len(got.Charts))
 	}
 }

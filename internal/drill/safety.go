@@ -13,8 +13,8 @@ import (
 // once, every address checked, and the attacker pinned to those addresses
 // so that a name that resolves elsewhere mid-run cannot redirect the load.
 type Destination struct {
-	// HostPort is the URL's host:port as the attacker dials it.
-	HostPort string
+	// Host is the URL's host name, for TLS.
+	Host string
 	// Addrs are the checked addresses, with the port.
 	Addrs []string
 }
@@ -37,7 +37,7 @@ func Resolve(ctx context.Context, target string, allowPublic bool) (Destination,
 	if err != nil {
 		return Destination{}, fmt.Errorf("target.url %s: resolving %s: %w", target, u.Hostname(), err)
 	}
-	dest := Destination{HostPort: net.JoinHostPort(u.Hostname(), port)}
+	dest := Destination{Host: u.Hostname()}
 	for _, ip := range ips {
 		ip = ip.Unmap()
 		if !allowPublic && !Allowed(ip) {

@@ -88,7 +88,11 @@ func TestDrillReaction(t *testing.T) {
 	}
 	time.Sleep(checker.Settle)
 	for i := range results {
-		reaction, err := checker.Check(context.Background(), results[i])
+		until := results[len(results)-1].End.Add(checker.Settle)
+		if i+1 < len(results) {
+			until = results[i+1].Start
+		}
+		reaction, err := checker.Check(context.Background(), results[i], until)
 		if err != nil {
 			t.Fatal(err)
 		}
