@@ -169,6 +169,10 @@ func (t *postgresTarget) emitQueryCosts(emit func(prometheus.Metric)) {
 // every query of both roles (TestPostgresStatementCacheHoldsEveryQuery).
 const postgresStatementCache = 32
 
+// pgxDefaultCacheCapacity is what pgx's ParseConfig gives each cache when
+// the DSN does not set it.
+const pgxDefaultCacheCapacity = 512
+
 // NewPostgres builds a PostgreSQL target. The pool is created lazily by
 // pgxpool: nothing connects until the first scrape. The target logs
 // nothing of its own (every failure is an error its runner logs), so it
@@ -179,12 +183,21 @@ func NewPostgres(c config.Postgres, _ *slog.Logger) (Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dsn: %s", config.RedactDSNError(err))
 	}
-	pw, ok, err := c.Secret.Password()
-	if err != nil {
+	// Read now so that an unreadable file stops start-up by name, and
+	// again before every new connection so that a rotated secret (a
+	// Secret volume the kubelet updates) is used without a restart.
+	if _, _, err := c.Secret.Password(); err != nil {
 		return nil, fmt.Errorf("password: %w", err)
 	}
-	if ok {
-		pc.ConnConfig.Password = pw
+	pc.BeforeConnect = func(_ context.Context, cc *pgx.ConnConfig) error {
+		pw, ok, err := c.Secret.Password()
+		if err != nil {
+			return fmt.Errorf("read password: %w", err)
+		}
+		if ok {
+			cc.Password = pw
+		}
+		return nil
 	}
 	pc.MaxConns = int32(c.MaxConnections)
 	pc.MinConns = 0
@@ -194,8 +207,14 @@ func NewPostgres(c config.Postgres, _ *slog.Logger) (Target, error) {
 	// pgx's caches make room for 512 statements each when a connection
 	// opens, 68 kB a target (BenchmarkManyTargets); headroom's queries
 	// are a fixed few per role (postgres_queries.go), both roles' fit.
-	pc.ConnConfig.StatementCacheCapacity = postgresStatementCache
-	pc.ConnConfig.DescriptionCacheCapacity = postgresStatementCache
+	// A size the DSN sets (statement_cache_capacity=0 for a pooler) is
+	// the user's; only pgx's default is lowered.
+	if pc.ConnConfig.StatementCacheCapacity == pgxDefaultCacheCapacity {
+		pc.ConnConfig.StatementCacheCapacity = postgresStatementCache
+	}
+	if pc.ConnConfig.DescriptionCacheCapacity == pgxDefaultCacheCapacity {
+		pc.ConnConfig.DescriptionCacheCapacity = postgresStatementCache
+	}
 	rp := pc.ConnConfig.RuntimeParams
 	rp["application_name"] = "headroom"
 	rp["statement_timeout"] = strconv.FormatInt(time.Duration(c.StatementTimeout).Milliseconds(), 10)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -325,6 +327,29 @@ func TestPostgresFaults(t *testing.T) {
 		if up := gather(t, good, 5*time.Second).must(t, "headroom_target_up", "kind", "postgres"); up != 1 {
 			t.Errorf("up = %v with the right password", up)
 		}
+	})
+
+	t.Run("a rotated password_file is read for the next connection", func(t *testing.T) {
+		pg.Exec(t, "postgres", "CREATE ROLE rotated LOGIN PASSWORD 'first-horse'")
+		pg.SetHBA(t, "local all all trust", "host all rotated 127.0.0.1/32 scram-sha-256", "host all all 127.0.0.1/32 trust")
+		file := filepath.Join(t.TempDir(), "password")
+		if err := os.WriteFile(file, []byte("first-horse\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, _ := newPostgresRunner(t, config.Postgres{Name: "rotated", DSN: pg.DSN("postgres", "rotated"), Secret: config.Secret{File: file}}, logger)
+		if up := gather(t, r, 5*time.Second).must(t, "headroom_target_up", "kind", "postgres"); up != 1 {
+			t.Fatalf("up = %v with the file's password", up)
+		}
+		pg.Exec(t, "postgres", "ALTER ROLE rotated PASSWORD 'second-horse'",
+			"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'rotated'")
+		if err := os.WriteFile(file, []byte("second-horse\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := gatherUntil(t, r, 10*time.Second, "up again with the rotated password", func(s series) bool {
+			up, _ := s.value("headroom_target_up", "kind", "postgres")
+			return up == 1
+		})
+		s.want(t, "headroom_target_up", 1, "kind", "postgres")
 	})
 }
 
