@@ -191,8 +191,10 @@ func (r *Runner) scrape(ctx context.Context) []prometheus.Metric {
 	slots := r.slots
 	err := slots.acquire(ctx)
 	if err == nil {
-		err = r.target.Scrape(ctx, s)
-		slots.release()
+		err = func() error {
+			defer slots.release()
+			return r.target.Scrape(ctx, s)
+		}()
 	}
 	if err == nil && ctx.Err() != nil && len(s.collector) > 0 && allFailed(s.collector) {
 		err = context.Cause(ctx)
