@@ -227,6 +227,11 @@ func TestOverlayReplacesTheSecret(t *testing.T) {
 	for key, v := range secret.StringData {
 		t.Errorf("the placeholder %s=%q survived the replace", key, v)
 	}
+	// The generated Secret's name carries a hash of its data, as
+	// docs/kubernetes.md says: a changed file rolls the Deployment out.
+	if !strings.HasPrefix(secret.Name, "headroom-config-") {
+		t.Errorf("the overlay's Secret is %q, want headroom-config-<hash of its data>", secret.Name)
+	}
 	pod := deployment.Spec.Template.Spec
 	if pod.Volumes[0].Secret.SecretName != secret.Name {
 		t.Errorf("the Deployment mounts %q, the built Secret is %q", pod.Volumes[0].Secret.SecretName, secret.Name)
