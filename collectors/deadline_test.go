@@ -215,8 +215,11 @@ func checkHungReported(body, reason string) []string {
 }
 
 // The answer arrives within the budget of the timeout Prometheus
-// announced, plus 50ms to write it, with a hung target among the others;
-// and not much before it, since the hung target is waited for until then.
+// announced, plus 50ms to write it or, where the offset kept back is
+// larger, before the timeout itself (what Prometheus waits for: a loaded
+// machine's scheduling must not fail a scrape that is still in time),
+// with a hung target among the others; and not before the budget, since
+// the hung target is waited for until then.
 func TestScrapeDeadlineWallClock(t *testing.T) {
 	t.Parallel()
 	for _, h := range []string{"0.1", "0.5", "1", "1.5", "2", "10"} {
@@ -227,8 +230,9 @@ func TestScrapeDeadlineWallClock(t *testing.T) {
 			budget := ScrapeBudget(time.Duration(secs*float64(time.Second)), e.Offset)
 			body, took := timedScrape(t, srv.URL, h)
 			t.Logf("timeout %ss: budget %v, answered after %v", h, budget, took)
-			if took > budget+50*time.Millisecond || took < budget {
-				t.Errorf("timeout %ss: answered after %v, want within [%v, %v]", h, took, budget, budget+50*time.Millisecond)
+			limit := max(budget+50*time.Millisecond, time.Duration(secs*float64(time.Second)))
+			if took > limit || took < budget {
+				t.Errorf("timeout %ss: answered after %v, want within [%v, %v]", h, took, budget, limit)
 			}
 			for _, p := range checkHungReported(body, "timeout") {
 				t.Errorf("timeout %ss: %s", h, p)
