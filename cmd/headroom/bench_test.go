@@ -530,20 +530,7 @@ func newDirectQueries(b *testing.B, pg, replica *testenv.Postgres, bouncer *test
 			b.Fatal(err)
 		}
 		d.names = append(d.names, map[bool]string{false: "primary", true: "replica"}[server.Replica])
-		d.jobs = append(d.jobs, func() error {
-			for _, q := range queries {
-				rows, err := conn.Query(ctx, q)
-				if err != nil {
-					return err
-				}
-				for rows.Next() {
-				}
-				if rows.Err() != nil {
-					return rows.Err()
-				}
-			}
-			return nil
-		})
+		d.jobs = append(d.jobs, func() error { return runAll(ctx, conn, queries) })
 	}
 	admin := bouncer.ConnectAdmin(b)
 	d.names = append(d.names, "bouncer")
