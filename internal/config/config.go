@@ -510,6 +510,16 @@ func RedactDSNError(err error) string {
 	return "not a URL or key=value connection string"
 }
 
+// RedactedURL is raw with any password replaced, or a placeholder when raw
+// does not parse (its text may hold a password that cannot be found).
+func RedactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an address that is not a URL)"
+	}
+	return u.Redacted()
+}
+
 // URLCause is what is wrong with a URL that did not parse, without the URL:
 // url.Error quotes it whole, password included, and an invalid escape
 // quotes the bytes after its %, which may be part of the password.

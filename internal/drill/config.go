@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/headroom-dev/headroom/internal/config"
 	"github.com/headroom-dev/headroom/internal/strictyaml"
 )
 
@@ -166,12 +167,7 @@ func (c *Config) Check() error {
 	case c.Target.URL == "":
 		bad("target.url", "required")
 	case err != nil:
-		// url.Error quotes the whole URL, password and all.
-		var urlErr *url.Error
-		if errors.As(err, &urlErr) {
-			err = urlErr.Err
-		}
-		bad("target.url", "not a URL: %v", err)
+		bad("target.url", "not a URL: %v", config.URLCause(err))
 	case u.Scheme != "http" && u.Scheme != "https":
 		bad("target.url", "scheme %q, want http or https", u.Scheme)
 	case u.Hostname() == "":

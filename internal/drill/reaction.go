@@ -2,10 +2,8 @@ package drill
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/config"
 	"github.com/headroom-dev/headroom/internal/replay"
 )
 
@@ -130,7 +129,7 @@ func (c Checker) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, _, _, err := prom.Query(ctx, "vector(1)", time.Now()); err != nil {
-		return fmt.Errorf("--prometheus.url %s: %w", redacted(c.URL), err)
+		return fmt.Errorf("--prometheus.url %s: %w", config.RedactedURL(c.URL), err)
 	}
 	return nil
 }
@@ -141,24 +140,9 @@ func (c Checker) api() (v1.API, error) {
 	}
 	client, err := api.NewClient(api.Config{Address: c.URL})
 	if err != nil {
-		// url.Error quotes the address, password included.
-		var urlErr *url.Error
-		if errors.As(err, &urlErr) {
-			err = urlErr.Err
-		}
-		return nil, fmt.Errorf("--prometheus.url %s: %w", redacted(c.URL), err)
+		return nil, fmt.Errorf("--prometheus.url %s: %w", config.RedactedURL(c.URL), config.URLCause(err))
 	}
 	return v1.NewAPI(client), nil
-}
-
-// redacted is a URL with its password replaced, or a placeholder when it
-// does not parse (its text may hold a password that cannot be found).
-func redacted(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(an address that is not a URL)"
-	}
-	return u.Redacted()
 }
 
 // LoadChange is when a drill's load changed: the step or spike, else the

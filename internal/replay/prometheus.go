@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	neturl "net/url"
 	"slices"
 	"strings"
 	"time"
@@ -61,7 +60,7 @@ type PrometheusSource struct {
 
 // NewPrometheusSource is a source on the server at url.
 func NewPrometheusSource(url string, resolution time.Duration) (*PrometheusSource, error) {
-	shown := redactedURL(url)
+	shown := config.RedactedURL(url)
 	c, err := api.NewClient(api.Config{Address: url})
 	if err != nil {
 		// url.Error quotes the address, password included.
@@ -73,18 +72,8 @@ func NewPrometheusSource(url string, resolution time.Duration) (*PrometheusSourc
 	return &PrometheusSource{URL: url, Timeout: DefaultQueryTimeout, Resolution: resolution, api: v1.NewAPI(c)}, nil
 }
 
-// redactedURL is raw with any password replaced, or a placeholder when raw
-// does not parse (its text may hold a password that cannot be found).
-func redactedURL(raw string) string {
-	u, err := neturl.Parse(raw)
-	if err != nil {
-		return "(an address that is not a URL)"
-	}
-	return u.Redacted()
-}
-
 // Describe names the source in a report.
-func (p *PrometheusSource) Describe() string { return redactedURL(p.URL) }
+func (p *PrometheusSource) Describe() string { return config.RedactedURL(p.URL) }
 
 // query runs one instant query under the source's timeout. A query that
 // outlives it fails naming the endpoint and the deadline, so that a server
