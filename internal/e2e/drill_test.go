@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -51,18 +49,9 @@ func TestDrillReaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	var ruleFiles []string
-	for _, name := range []string{alerts.FileRules, alerts.FileAlerts} {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, files[name], 0o644); err != nil {
-			t.Fatal(err)
-		}
-		ruleFiles = append(ruleFiles, path)
-	}
 	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{
 		Jobs:      map[string][]string{cfg.Service: {strings.TrimPrefix(apiSrv.URL, "http://")}},
-		RuleFiles: ruleFiles,
+		RuleFiles: writeRuleFiles(t, files),
 	})
 	prom.WaitFor(t, `up{job="`+cfg.Service+`"} == 1`, 30*time.Second)
 

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,13 +20,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
 	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/catalogue"
-	"github.com/headroom-dev/headroom/collectors"
 	"github.com/headroom-dev/headroom/internal/config"
 	"github.com/headroom-dev/headroom/internal/replay"
 	"github.com/headroom-dev/headroom/internal/standin"
@@ -440,13 +437,7 @@ api:
 	if err != nil {
 		t.Fatal(err)
 	}
-	exporter, err := collectors.New(cfg, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(exporter.Close)
-	exporterSrv := httptest.NewServer(exporter.MetricsHandler())
-	t.Cleanup(exporterSrv.Close)
+	exporterSrv := serveExporter(t, cfg)
 	hookSrv := httptest.NewServer(b.hook)
 	t.Cleanup(hookSrv.Close)
 

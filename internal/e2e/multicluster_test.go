@@ -146,13 +146,7 @@ func startCluster(t *testing.T, cluster, write string) *standin.API {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exporter, err := collectors.New(cfg, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(exporter.Close)
-	exporterSrv := httptest.NewServer(exporter.MetricsHandler())
-	t.Cleanup(exporterSrv.Close)
+	exporterSrv := serveExporter(t, cfg)
 
 	agent := strings.NewReplacer(
 		"scrape_interval: 15s", "scrape_interval: 1s",
@@ -179,6 +173,19 @@ func agentDocConfig(t *testing.T) string {
 		t.Fatal("docs/alerts.md has no ```yaml block with remote_write")
 	}
 	return string(m[1])
+}
+
+// serveExporter runs an exporter of cfg behind a throwaway HTTP server.
+func serveExporter(t *testing.T, cfg *config.Config) *httptest.Server {
+	t.Helper()
+	exporter, err := collectors.New(cfg, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(exporter.Close)
+	srv := httptest.NewServer(exporter.MetricsHandler())
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // writeRuleFiles writes a bundle's rule files where Prometheus can read
