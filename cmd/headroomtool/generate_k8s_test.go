@@ -24,7 +24,7 @@ func TestGenerateK8sOut(t *testing.T) {
 	if msg, err := run("--preset", "amas", "--k8s-out", k8s); err != nil {
 		t.Fatalf("generate: %v\n%s", err, msg)
 	}
-	for _, f := range []string{"scaledobject.yaml", "no-keda/hpa.yaml", "prometheusrule.yaml"} {
+	for _, f := range []string{"scaledobject.yaml", "no-keda/hpa.yaml", "prometheusrule.yaml", "pdb.yaml", "triggerauthentication.yaml", "vpa/vpa.yaml"} {
 		if _, err := os.Stat(filepath.Join(k8s, f)); err != nil {
 			t.Errorf("%s not written: %v", f, err)
 		}
@@ -49,6 +49,11 @@ func TestGenerateK8sOut(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("preset: amas\nautoscaling: {autoscaler: hpa}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The bundle of the hpa config first (its alerts differ from keda's),
+	// so that --check reaches the manifests.
+	if msg, err := run("--config", cfg); err != nil {
+		t.Fatalf("generate --config: %v\n%s", err, msg)
+	}
 	if msg, err := run("--config", cfg, "--k8s-out", k8s, "--check"); err == nil || !strings.Contains(msg, "scaledobject.yaml") {
 		t.Errorf("--check with a left-over ScaledObject: %v\n%s", err, msg)
 	}
@@ -58,7 +63,7 @@ func TestGenerateK8sOut(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(k8s, "hpa.yaml")); err != nil {
 		t.Errorf("hpa.yaml not written: %v", err)
 	}
-	for _, f := range []string{"scaledobject.yaml", "no-keda/hpa.yaml"} {
+	for _, f := range []string{"scaledobject.yaml", "no-keda/hpa.yaml", "triggerauthentication.yaml"} {
 		if _, err := os.Stat(filepath.Join(k8s, f)); !os.IsNotExist(err) {
 			t.Errorf("%s left behind after switching to hpa: %v", f, err)
 		}
