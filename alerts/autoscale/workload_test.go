@@ -1,18 +1,23 @@
 package autoscale
 
 import (
+	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	policyv1 "k8s.io/api/policy/v1"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/dashboards"
 	"github.com/headroom-dev/headroom/internal/drift"
 )
 
@@ -225,4 +230,88 @@ func TestColdStart(t *testing.T) {
 		}
 	}
 	drift.Check(t, coldStartDir, example)
+}
+
+// The scaling records compute what they say on series through Prometheus's
+// engine: events counted in the last hour, requests over the current
+// replicas, and the cost per request from the report's price table ($30 a
+// replica a month), and the overview draws each.
+func TestScalingRecords(t *testing.T) {
+	cfg := load(t, "amas", "autoscaling: {cold_start_metric: amas_cold_start_duration_seconds}")
+	bundle := catalogue.MustBuild(cfg)
+	recs := map[string]catalogue.ScalingRecord{}
+	for _, r := range catalogue.ScalingRecords(bundle) {
+		recs[r.Record] = r
+	}
+	if price, from, ok := cfg.ReplicaMonthlyPrice(); !ok || price != 30 || !strings.Contains(from, "t3.medium") {
+		t.Errorf("replica price %v (%s), want the guide's t3.medium at $30", price, from)
+	}
+	// 2 -> 4 -> 6 replicas in the hour, then 6 for 10m; 60 requests/s.
+	hpa := `kube_horizontalpodautoscaler_status_current_replicas{namespace="amas-prod", horizontalpodautoscaler="keda-hpa-amas-orchestrator-scaler"}`
+	eval := loadedEngine(t, "load 1m\n  "+hpa+" 2x20 4x20 6x30\n"+
+		`  service:api_requests:rate2m{service="amas-orchestrator"} 60x70`+"\n")
+	for _, c := range []struct {
+		record string
+		want   float64
+	}{
+		{catalogue.RecordScalingEvents, 2},
+		{cfg.RecordRequestsPerReplica(), 10},
+		{cfg.RecordCostPerRequest(), 6 * 30.0 / (30 * 24 * 3600) / 60},
+	} {
+		r, ok := recs[c.record]
+		if !ok {
+			t.Errorf("no record %s", c.record)
+			continue
+		}
+		v := eval(r.Expr, 65*time.Minute)
+		if len(v) != 1 || math.Abs(v[0].F-c.want) > 1e-12*math.Max(1, c.want) {
+			t.Errorf("%s = %v, want %v", c.record, v, c.want)
+		}
+	}
+	// Idle: no requests, no cost per request (not +Inf); no replicas, no
+	// requests per replica.
+	idle := loadedEngine(t, "load 1m\n  "+hpa+" 0x10\n"+`  service:api_requests:rate2m{service="amas-orchestrator"} 0x10`+"\n")
+	for _, rec := range []string{cfg.RecordRequestsPerReplica(), cfg.RecordCostPerRequest()} {
+		if v := idle(recs[rec].Expr, 5*time.Minute); len(v) != 0 {
+			t.Errorf("%s at zero: %v, want nothing", rec, v)
+		}
+	}
+	cold, ok := recs[catalogue.RecordColdStartP95]
+	if !ok || !strings.Contains(cold.Expr, "amas_cold_start_duration_seconds_bucket") {
+		t.Errorf("cold-start record %+v", cold)
+	}
+	boards, err := dashboards.Build(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"Scaling events per hour": catalogue.RecordScalingEvents, "Requests per second per replica": cfg.RecordRequestsPerReplica(),
+		"Cost per request": cfg.RecordCostPerRequest(), "Cold-start latency p95": catalogue.RecordColdStartP95}
+	for _, p := range boards[dashboards.Overview].Panels {
+		var panels []dashboard.Panel
+		if p.Panel != nil {
+			panels = append(panels, *p.Panel)
+		}
+		if p.RowPanel != nil {
+			panels = append(panels, p.RowPanel.Panels...)
+		}
+		for _, panel := range panels {
+			if panel.Title != nil {
+				if rec, ok := want[*panel.Title]; ok {
+					b, _ := json.Marshal(panel.Targets)
+					if strings.Contains(string(b), rec) {
+						delete(want, *panel.Title)
+					}
+				}
+			}
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("the overview lacks panels reading %v", want)
+	}
+	// Without the metric, no cold-start record.
+	for _, r := range catalogue.ScalingRecords(catalogue.MustBuild(preset(t, "amas"))) {
+		if r.Record == catalogue.RecordColdStartP95 {
+			t.Error("a cold-start record without autoscaling.cold_start_metric")
+		}
+	}
 }
