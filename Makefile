@@ -71,6 +71,7 @@ lint:
 generate:
 	$(GO) run ./cmd/headroomtool generate --preset health-agent --out mixin/health-agent --dashboards-out mixin/dashboards --k8s-out mixin/k8s/health-agent --exporter-out mixin/k8s/exporter
 	$(GO) run ./cmd/headroomtool generate --preset amas --out mixin/amas --k8s-out mixin/k8s/amas
+	$(GO) test -count=1 -run '^TestColdStart$$' ./alerts/autoscale/ -update
 
 # The ECharts script the HTML pages embed (internal/charts/echarts/), with its
 # licence, from the npm registry at the release internal/charts pins: after

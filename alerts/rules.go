@@ -18,8 +18,9 @@ import (
 // them one evaluation late, or not at all on the first (pint's
 // rule/dependency). The SLOs are one group for the same reason, and so is
 // the headroom left on each resource (remainingGroup). The scope
-// records of scoped triggers end the signals' group, after the signals
-// they label.
+// records of scoped triggers and the autoscaler's records
+// (catalogue.ScalingRecords) end the signals' group, after the signals
+// they read.
 func RecordingRules(bundle *catalogue.Bundle) rulefmt.RuleGroups {
 	cfg, signals, cat := bundle.Config, bundle.Signals, bundle.Triggers
 	g := rulefmt.RuleGroup{Name: fmt.Sprintf("headroom.%s.rules", cfg.Service)}
@@ -35,6 +36,12 @@ func RecordingRules(bundle *catalogue.Bundle) rulefmt.RuleGroups {
 	}
 	for _, r := range catalogue.ScopeRecords(cfg, cat) {
 		g.Rules = append(g.Rules, rulefmt.Rule{Record: r.Record, Expr: r.Expr, Labels: map[string]string{"service": cfg.Service}})
+	}
+	// What the autoscaler does (scaling events, requests per replica,
+	// cost per request, cold-start latency), after the signals they read.
+	for _, r := range catalogue.ScalingRecords(bundle) {
+		g.Rules = append(g.Rules, rulefmt.Rule{Record: r.Record, Expr: r.Expr,
+			Labels: map[string]string{"service": cfg.Service, "workload": cfg.ScaleTargetName()}})
 	}
 	out := rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{g, remainingGroup(bundle)}}
 	out.Groups = append(out.Groups, sloRecordingGroups(cfg)...)

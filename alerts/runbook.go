@@ -141,7 +141,11 @@ func renderRunbook(bundle *catalogue.Bundle) []byte {
 			"%s for %s's rules: label `scope` names the first `where` entry that matches the series; none when no entry does.",
 			r.Trigger.Signal.Title, r.Trigger.ID)))
 	}
+	for _, r := range catalogue.ScalingRecords(bundle) {
+		w("| `%s` | %s | %s |\n", r.Record, r.Unit, mdEscape(r.Help))
+	}
 	w("%s", remainingRunbook(bundle))
+	w("%s", scalingRunbook(bundle))
 	w("\n## Inputs\n\nBesides headroom's own `headroom_*` series, the bundle reads:\n\n")
 	used := bundle.UsedExternals()
 	for _, e := range catalogue.Inputs(cfg) {

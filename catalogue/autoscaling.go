@@ -62,6 +62,21 @@ type Autoscaling struct {
 	Fallback ScalerFallback `yaml:"fallback"`
 	// DB guards the database against the scale-out itself.
 	DB DBGuard `yaml:"db"`
+	// PodSelector is the labels of the workload's pods (the
+	// PodDisruptionBudget's selector); empty is app: <scale target name>.
+	PodSelector map[string]string `yaml:"pod_selector"`
+	// PDB is the workload's PodDisruptionBudget (workload.go).
+	PDB PDB `yaml:"pdb"`
+	// VPA is a VerticalPodAutoscaler in Off mode, for recommendations.
+	VPA VPA `yaml:"vpa"`
+	// IdleReplicas, set to 0 with KEDA, lets KEDA scale the workload to
+	// zero when no trigger is active (idleReplicaCount: 0), up to
+	// min_replicas on the first activation; unset keeps min_replicas.
+	IdleReplicas *int32 `yaml:"idle_replicas"`
+	// ColdStartMetric is the app's histogram of cold-start latency in
+	// seconds (without _bucket), for a recording rule and a panel; empty
+	// when the app exposes none.
+	ColdStartMetric string `yaml:"cold_start_metric"`
 }
 
 // DBGuard: every pod opens its own database pool, so max_replicas x the
@@ -175,6 +190,12 @@ type ScalerPrometheus struct {
 	// AuthModes is the Prometheus scaler's authModes (bearer, basic, tls,
 	// custom); required with a trigger authentication.
 	AuthModes string `yaml:"auth_modes"`
+	// Secret is the Secret the generated TriggerAuthentication reads the
+	// credentials from, by reference; empty is the TriggerAuthentication's
+	// name. SecretKeys maps a KEDA parameter (bearerToken, username ...) to
+	// its key in the Secret; a parameter not there is its own key.
+	Secret     string            `yaml:"secret"`
+	SecretKeys map[string]string `yaml:"secret_keys"`
 }
 
 // ScalerFallback: after FailureThreshold failed queries in a row a trigger
@@ -218,8 +239,12 @@ func defaultAutoscaling() Autoscaling {
 		MemoryUtilization: 0.8,
 		PollingInterval:   model.Duration(30 * time.Second),
 		CooldownPeriod:    model.Duration(300 * time.Second),
-		Prometheus:        ScalerPrometheus{ServerAddress: "http://prometheus.monitoring.svc.cluster.local:9090", TriggerAuthenticationKind: "TriggerAuthentication"},
-		Fallback:          ScalerFallback{FailureThreshold: 3, Replicas: 1},
+		Prometheus: ScalerPrometheus{ServerAddress: "http://prometheus.monitoring.svc.cluster.local:9090", TriggerAuthenticationKind: "TriggerAuthentication",
+			SecretKeys: map[string]string{}},
+		Fallback: ScalerFallback{FailureThreshold: 3, Replicas: 1},
+		PDB:      PDB{Enabled: true},
+		// Empty, not nil, so that a config document's {} reads back equal.
+		PodSelector: map[string]string{},
 	}
 }
 
@@ -274,6 +299,7 @@ func (c *Config) validateAutoscaling(bad func(field, format string, args ...any)
 		}
 	}
 	c.validateDBGuard(bad)
+	c.validateWorkload(bad)
 	if a.Cluster != "" && c.ClusterLabel == "" {
 		bad("autoscaling.cluster", "%q is set but cluster_label is empty: set cluster_label to the label that holds it", a.Cluster)
 	}
@@ -305,6 +331,7 @@ func (c *Config) validateAutoscaling(bad func(field, format string, args ...any)
 			bad("autoscaling.prometheus.auth_modes", "must be set with a trigger_authentication (bearer, basic, tls or custom)")
 		}
 	}
+	c.validateTriggerAuthentication(bad)
 	if k := a.Prometheus.TriggerAuthenticationKind; k != "TriggerAuthentication" && k != "ClusterTriggerAuthentication" {
 		bad("autoscaling.prometheus.trigger_authentication_kind", "%q is not TriggerAuthentication or ClusterTriggerAuthentication", k)
 	}

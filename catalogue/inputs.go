@@ -63,6 +63,7 @@ func Inputs(cfg *Config) []ExternalInput {
 		{cfg.API.RequestsMetric, "the API (api.requests_metric)", "request rate and error ratio"},
 		{cfg.API.DurationHistogram + "_bucket", "the API (api.duration_histogram)", "p95 latency"},
 		{cfg.API.QueueDepthMetric, "the API (api.queue_depth_metric)", "queue depth"},
+		{cfg.Autoscaling.ColdStartMetric + "_bucket", "the API (autoscaling.cold_start_metric)", "cold-start latency p95"},
 	} {
 		if e.Name != "" && e.Name != "_bucket" && !have[e.Name] {
 			out = append(out, e)
@@ -176,6 +177,10 @@ func (b *Bundle) UsedExternals() []string {
 	}
 	for _, t := range cat {
 		exprs = append(exprs, t.Expr)
+	}
+	for _, r := range ScalingRecords(b) {
+		recorded[r.Record] = true
+		exprs = append(exprs, r.Expr)
 	}
 	var out []string
 	for _, e := range exprs {

@@ -60,9 +60,73 @@ func (g *gen) autoscalerPanels(bd *board) {
 		Lines: true, W: 6, H: 6, Decimals: ptr(0.0),
 		Links: links(catalogue.TriggerAutoscalerThrashing),
 	})
-	if !a.KEDA {
-		return
+	if a.KEDA {
+		g.kedaPanel(bd, a, links)
+	} else {
+		// Keeps the row's 24 columns: the KEDA panel's place.
+		g.scalingEventsPanel(bd, links, 6)
 	}
+	g.scalingPanels(bd, links, !a.KEDA)
+}
+
+// scalingEventsPanel is the scaling group's events per hour.
+func (g *gen) scalingEventsPanel(bd *board, links func(ids ...catalogue.TriggerID) []link, w uint32) {
+	p := g.cfg().PromQL()
+	bd.ts(spec{
+		Title: "Scaling events per hour",
+		Desc: "`" + catalogue.RecordScalingEvents + "`: changes of the replica count in the last hour (kube-state-metrics). " +
+			"Many events, up and down, is the guide's thrashing (**AutoscalerThrashing**): lengthen the scale-down stabilisation or the cooldown.",
+		Unit: "short", Queries: []query{{Expr: g.scopeDeployment(p.Service(catalogue.RecordScalingEvents)), Legend: "events in the last hour"}},
+		W: w, H: 6, Decimals: ptr(0.0),
+		Links: links(catalogue.TriggerAutoscalerThrashing, catalogue.TriggerAutoscalerNotScalingDown),
+	})
+}
+
+// scalingPanels show what the scaling records hold besides the events
+// (eventsDone when scalingEventsPanel was drawn already): requests per
+// replica, cost per request, and cold-start latency when the app exposes it.
+func (g *gen) scalingPanels(bd *board, links func(ids ...catalogue.TriggerID) []link, eventsDone bool) {
+	cfg := g.cfg()
+	p := cfg.PromQL()
+	recs := map[string]catalogue.ScalingRecord{}
+	for _, r := range catalogue.ScalingRecords(g.bundle) {
+		recs[r.Record] = r
+	}
+	if !eventsDone {
+		g.scalingEventsPanel(bd, links, 6)
+	}
+	if r, ok := recs[cfg.RecordRequestsPerReplica()]; ok {
+		bd.ts(spec{
+			Title: "Requests per second per replica",
+			Desc: "`" + r.Record + "`: " + r.Help + " Compare with the requests-per-pod trigger's threshold: well below it while " +
+				"the replicas stay high is **AutoscalerNotScalingDown** territory.",
+			Unit: "reqps", Queries: []query{{Expr: g.scopeDeployment(p.Service(r.Record)), Legend: "per replica"}},
+			W: 6, H: 6,
+			Links: links(catalogue.TriggerRequestRateHigh, catalogue.TriggerAutoscalerNotScalingDown),
+		})
+	}
+	if r, ok := recs[cfg.RecordCostPerRequest()]; ok {
+		bd.ts(spec{
+			Title: "Cost per request",
+			Desc:  "`" + r.Record + "`: " + r.Help,
+			Unit:  "currencyUSD", Queries: []query{{Expr: g.scopeDeployment(p.Service(r.Record)), Legend: "dollars per request"}},
+			W: 6, H: 6,
+		})
+	}
+	if r, ok := recs[catalogue.RecordColdStartP95]; ok {
+		bd.ts(spec{
+			Title: "Cold-start latency p95",
+			Desc: "`" + r.Record + "`: " + r.Help + " Against the warm p95 (**LatencyP95High**): the gap is what scaling from " +
+				"idle (autoscaling.idle_replicas: 0) costs the first requests.",
+			Unit: "s", Queries: []query{{Expr: g.scopeDeployment(p.Service(r.Record)), Legend: "cold start p95"}},
+			W: 6, H: 6,
+			Links: links(catalogue.TriggerLatencyP95High),
+		})
+	}
+}
+
+// kedaPanel is KEDA's scaler errors and empty responses.
+func (g *gen) kedaPanel(bd *board, a catalogue.Autoscaler, links func(ids ...catalogue.TriggerID) []link) {
 	bd.ts(spec{
 		Title: "KEDA scaler errors and empty responses",
 		Desc: "keda_scaler_detail_errors_total and keda_scaler_empty_upstream_responses_total of ScaledObject " + g.cfg().ScaledObjectName() +

@@ -31,6 +31,7 @@ var validUnits = map[string]bool{
 	"bytes": true, "decbytes": true, "Bps": true, "bps": true,
 	"ops": true, "reqps": true, "rps": true, "wps": true, "iops": true,
 	"bool": true, "bool_yes_no": true, "bool_on_off": true,
+	"currencyUSD": true,
 }
 
 // customUnitPrefixes are Grafana's custom units ("Custom units" in the

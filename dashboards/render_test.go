@@ -35,6 +35,9 @@ var renderExempt = map[string]string{
 	Overview + "/Firing scaling alerts":                                       "ALERTS has series only while an alert fires; the counts beside it are never empty",
 	Overview + "/Autoscaler replicas: current, desired, max, asked for":       "kube-state-metrics' HPA series (catalogue.ExternalInputs), which the render test has no source for",
 	Overview + "/Autoscaler thrashing: minutes rising and falling within 10m": "kube-state-metrics' HPA series, which the render test has no source for",
+	Overview + "/Scaling events per hour":                                     "recorded from kube-state-metrics' HPA series, which the render test has no source for",
+	Overview + "/Requests per second per replica":                             "recorded over kube-state-metrics' current replicas, which the render test has no source for",
+	Overview + "/Cost per request":                                            "recorded from kube-state-metrics' current replicas, which the render test has no source for",
 }
 
 // selectorExempt lists, by metric, the selectors that may match no series
@@ -43,7 +46,10 @@ var renderExempt = map[string]string{
 // for absence, or a fallback after "or" answer with data whatever x
 // selects. So every selector of every query must select series itself.
 var selectorExempt = map[string]string{
-	"ALERTS": "has series only while an alert fires; the render test induces none",
+	"ALERTS":                      "has series only while an alert fires; the render test induces none",
+	catalogue.RecordScalingEvents: "recorded from kube-state-metrics' HPA series, which the render test has no source for",
+	"workload:api_requests_per_replica:rate5m":     "recorded over kube-state-metrics' current replicas, which the render test has no source for",
+	"workload:api_cost_per_request_dollars:rate5m": "recorded from kube-state-metrics' current replicas, which the render test has no source for",
 	"kube_horizontalpodautoscaler_spec_max_replicas": "kube-state-metrics (catalogue.ExternalInputs), which the render test has no source for; " +
 		"the panels fall back to autoscaling.max_replicas",
 	"kube_horizontalpodautoscaler_status_desired_replicas": "kube-state-metrics (catalogue.ExternalInputs), which the render test has no source for",

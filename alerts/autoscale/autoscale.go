@@ -67,7 +67,10 @@ const (
 // Generate returns the config's Kubernetes manifests by file name: the
 // PrometheusRule (alerts.FilePrometheusRule, the bundle's file byte for
 // byte) whatever the autoscaler, and for autoscaler keda the ScaledObject
-// and the no-KEDA HPA, for hpa the HPA, for none nothing more.
+// and the no-KEDA HPA, for hpa the HPA, for none nothing more. Beside an
+// autoscaler go the workload's PodDisruptionBudget (autoscaling.pdb), with
+// KEDA the TriggerAuthentication the ScaledObject names, and a VPA in Off
+// mode when autoscaling.vpa asks for one (workload.go).
 func Generate(bundle *catalogue.Bundle) (alerts.Files, error) {
 	cfg := bundle.Config
 	pr, err := alerts.PrometheusRule(bundle)
@@ -85,7 +88,11 @@ func Generate(bundle *catalogue.Bundle) (alerts.Files, error) {
 		if err != nil {
 			return nil, err
 		}
-		files[FileScaledObject] = append([]byte(header(cfg)+scaledObjectComment), b...)
+		comment := scaledObjectComment
+		if cfg.ScalesToIdle() {
+			comment += idleComment
+		}
+		files[FileScaledObject] = append([]byte(header(cfg)+comment), b...)
 		b, err = marshal(HPA(bundle))
 		if err != nil {
 			return nil, err
@@ -97,6 +104,11 @@ func Generate(bundle *catalogue.Bundle) (alerts.Files, error) {
 			return nil, err
 		}
 		files[FileHPA] = append([]byte(header(cfg)), b...)
+	default:
+		return files, nil
+	}
+	if err := workloadFiles(bundle, files); err != nil {
+		return nil, err
 	}
 	return files, nil
 }
@@ -118,6 +130,13 @@ const scaledObjectComment = `#
 # Credentials are never here: authenticationRef names a TriggerAuthentication
 # that reads them from a Secret.
 # Do not apply no-keda/hpa.yaml as well: KEDA owns this workload's HPA.
+`
+
+const idleComment = `#
+# idleReplicaCount 0 (autoscaling.idle_replicas): with no trigger active
+# KEDA scales the workload to zero, and back to minReplicaCount when one
+# activates. The first requests after an idle spell wait for a pod to
+# start (a cold start); the no-KEDA HPA cannot scale to zero.
 `
 
 const fallbackHPAComment = `#
@@ -195,6 +214,9 @@ func ScaledObject(bundle *catalogue.Bundle) (*kedav1alpha1.ScaledObject, error) 
 				Behavior:         kedav1alpha1.FallbackBehaviorCurrentReplicasIfHigher,
 			},
 		},
+	}
+	if cfg.ScalesToIdle() {
+		so.Spec.IdleReplicaCount = new(int32(0))
 	}
 	if b := behavior(a); b != nil {
 		so.Spec.Advanced = &kedav1alpha1.AdvancedConfig{HorizontalPodAutoscalerConfig: &kedav1alpha1.HorizontalPodAutoscalerConfig{Behavior: b}}

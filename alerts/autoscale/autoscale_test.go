@@ -139,7 +139,7 @@ func i32(p *int32) int32 {
 func TestScaledObjectAMAS(t *testing.T) {
 	cfg := preset(t, "amas")
 	files := generate(t, cfg)
-	if got := strings.Join(files.Names(), " "); got != "no-keda/hpa.yaml prometheusrule.yaml scaledobject.yaml" {
+	if got := strings.Join(files.Names(), " "); got != "no-keda/hpa.yaml pdb.yaml prometheusrule.yaml scaledobject.yaml triggerauthentication.yaml vpa/vpa.yaml" {
 		t.Fatalf("files: %s", got)
 	}
 	readPrometheusRule(t, cfg, files[alerts.FilePrometheusRule])
@@ -253,7 +253,7 @@ func checkBehavior(t *testing.T, b *autoscalingv2.HorizontalPodAutoscalerBehavio
 func TestHPAs(t *testing.T) {
 	cfg := preset(t, "health-agent")
 	files := generate(t, cfg)
-	if got := strings.Join(files.Names(), " "); got != "hpa.yaml prometheusrule.yaml" {
+	if got := strings.Join(files.Names(), " "); got != "hpa.yaml pdb.yaml prometheusrule.yaml" {
 		t.Fatalf("files: %s", got)
 	}
 	readPrometheusRule(t, cfg, files[alerts.FilePrometheusRule])

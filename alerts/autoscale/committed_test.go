@@ -5,6 +5,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	policyv1 "k8s.io/api/policy/v1"
+	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+
 	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/catalogue"
 	"github.com/headroom-dev/headroom/internal/drift"
@@ -30,8 +34,16 @@ func TestCommittedManifests(t *testing.T) {
 				readScaledObject(t, b)
 			case alerts.FilePrometheusRule:
 				readPrometheusRule(t, cfg, b)
-			default:
+			case FilePDB:
+				readStrict[policyv1.PodDisruptionBudget](t, f, b)
+			case FileTriggerAuthentication:
+				readStrict[kedav1alpha1.TriggerAuthentication](t, f, b)
+			case FileVPA:
+				readStrict[vpav1.VerticalPodAutoscaler](t, f, b)
+			case FileHPA, FileFallbackHPA:
 				readHPA(t, b)
+			default:
+				t.Errorf("%s: no upstream type to read it into", f)
 			}
 		}
 	}

@@ -67,6 +67,10 @@ func (g *generateCommand) run() error {
 	if w := cfg.DBGuardWarning(); w != "" {
 		fmt.Fprintf(g.errOut, "headroomtool generate: warning: %s\n", w)
 	}
+	// Scale to zero is the config's choice; its cost is said once here.
+	if w := cfg.ColdStartWarning(); w != "" {
+		fmt.Fprintf(g.errOut, "headroomtool generate: warning: %s\n", w)
+	}
 	var boards alerts.Files
 	if g.dashOut != "" {
 		if boards, err = dashboards.Generate(bundle); err != nil {
@@ -115,7 +119,8 @@ func (g *generateCommand) run() error {
 // (its PrometheusRule is always written): those a config does not make (a
 // keda preset switched to hpa) are removed, so that a stale ScaledObject is
 // never left next to an HPA.
-var autoscaleFiles = []string{autoscale.FileScaledObject, autoscale.FileHPA, autoscale.FileFallbackHPA}
+var autoscaleFiles = []string{autoscale.FileScaledObject, autoscale.FileHPA, autoscale.FileFallbackHPA,
+	autoscale.FilePDB, autoscale.FileTriggerAuthentication, autoscale.FileVPA}
 
 func writeManifests(dir string, files alerts.Files) error {
 	if err := writeFiles(dir, files); err != nil {

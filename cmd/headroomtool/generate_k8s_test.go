@@ -24,7 +24,7 @@ func TestGenerateK8sOut(t *testing.T) {
 	if msg, err := run("--preset", "amas", "--k8s-out", k8s); err != nil {
 		t.Fatalf("generate: %v\n%s", err, msg)
 	}
-	for _, f := range []string{"scaledobject.yaml", "no-keda/hpa.yaml", "prometheusrule.yaml"} {
+	for _, f := range []string{"scaledobject.yaml", "no-keda/hpa.yaml", "prometheusrule.yaml", "pdb.yaml", "triggerauthentication.yaml", "vpa/vpa.yaml"} {
 		if _, err := os.Stat(filepath.Join(k8s, f)); err != nil {
 			t.Errorf("%s not written: %v", f, err)
 		}
@@ -64,7 +64,7 @@ func TestGenerateK8sOut(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(k8s, "hpa.yaml")); err != nil {
 		t.Errorf("hpa.yaml not written: %v", err)
 	}
-	for _, f := range []string{"scaledobject.yaml", "no-keda/hpa.yaml"} {
+	for _, f := range []string{"scaledobject.yaml", "no-keda/hpa.yaml", "triggerauthentication.yaml"} {
 		if _, err := os.Stat(filepath.Join(k8s, f)); !os.IsNotExist(err) {
 			t.Errorf("%s left behind after switching to hpa: %v", f, err)
 		}

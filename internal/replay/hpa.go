@@ -100,6 +100,10 @@ type Spec struct {
 	// before scaling to zero (MinReplicas 0 only). Also the window in which
 	// a reversal of direction counts as thrash (0 takes 300s).
 	CooldownPeriod time.Duration
+	// ScalesToIdle is KEDA's idleReplicaCount 0 below a MinReplicas of at
+	// least 1: with every trigger inactive for the cooldown KEDA scales to
+	// zero, and on activation straight back to MinReplicas.
+	ScalesToIdle bool
 }
 
 // DefaultScaleUp and DefaultScaleDown are Kubernetes' behaviour when none is given.
@@ -330,12 +334,13 @@ func (h *hpa) step(now time.Time, cur int32, row []float64) Step {
 		h.lastActive, h.everActive = now, true
 	}
 
-	// KEDA scales to and from zero itself; the HPA never sees 0.
-	if h.spec.MinReplicas == 0 {
+	// KEDA scales to and from zero itself; the HPA never sees 0. From
+	// zero it goes to 1, or with an idle count to MinReplicas.
+	if h.spec.MinReplicas == 0 || h.spec.ScalesToIdle {
 		if cur == 0 {
 			if active {
-				st.Replicas = 1
-				st.Desired = 1
+				st.Replicas = max(h.spec.MinReplicas, 1)
+				st.Desired = st.Replicas
 			}
 			return st
 		}

@@ -385,3 +385,24 @@ func TestRunRejectsBadInput(t *testing.T) {
 		t.Error("max below min was accepted")
 	}
 }
+
+// KEDA's idleReplicaCount 0: below activation for the cooldown the
+// workload goes to zero, and on activation straight back to its minimum,
+// not to 1.
+func TestIdleReplicasScaleToZeroAndBackToMin(t *testing.T) {
+	spec := amas()
+	spec.ScalesToIdle = true
+	res := run(t, spec, spec.MinReplicas, series(40, func(k int) (float64, float64) {
+		if k >= 30 {
+			return 6, 0 // above the activation of 5
+		}
+		return 1, 0
+	}))
+	r := replicas(res)
+	if r[29] != 0 {
+		t.Errorf("after %s below activation: %d, want 0: %v", 29*sync, r[29], r)
+	}
+	if r[30] != spec.MinReplicas {
+		t.Errorf("active again: %d, want min replicas %d: %v", r[30], spec.MinReplicas, r)
+	}
+}

@@ -21,6 +21,13 @@ func FromScaledObject(so *kedav1alpha1.ScaledObject) (Spec, error) {
 	if s.MaxReplicaCount != nil {
 		spec.MaxReplicas = *s.MaxReplicaCount
 	}
+	if idle := s.IdleReplicaCount; idle != nil {
+		// KEDA's webhook accepts only 0, below minReplicaCount.
+		if *idle != 0 || spec.MinReplicas < 1 {
+			return Spec{}, fmt.Errorf("idleReplicaCount %d with minReplicaCount %d is not modelled (KEDA accepts only 0 below a minimum of at least 1)", *idle, spec.MinReplicas)
+		}
+		spec.ScalesToIdle = true
+	}
 	if s.CooldownPeriod != nil {
 		spec.CooldownPeriod = time.Duration(*s.CooldownPeriod) * time.Second
 	}

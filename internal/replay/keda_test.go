@@ -50,6 +50,22 @@ func TestFromScaledObject(t *testing.T) {
 	if spec.Triggers[1].Name != "queue-depth" || spec.Triggers[1].Target != 40 {
 		t.Errorf("queue trigger %+v, want target 40", spec.Triggers[1])
 	}
+
+	// idle_replicas: 0 is replayed as KEDA's scale to zero and back to min.
+	cfg, err = catalogue.LoadOnto("amas", []byte("autoscaling: {idle_replicas: 0}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if so, err = autoscale.ScaledObject(catalogue.MustBuild(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	if spec, err = FromScaledObject(so); err != nil || !spec.ScalesToIdle || spec.MinReplicas != 2 {
+		t.Errorf("cold start: %+v %v, want ScalesToIdle with min replicas 2", spec, err)
+	}
+	so.Spec.IdleReplicaCount = new(int32(1))
+	if _, err = FromScaledObject(so); err == nil || !strings.Contains(err.Error(), "idleReplicaCount 1") {
+		t.Errorf("idleReplicaCount 1: %v, want it refused", err)
+	}
 }
 
 // FromHPA models what headroom generates (resource Utilization targets)

@@ -110,24 +110,78 @@ func (j *judge) check(obj map[string]any) (rejections, warnings []string) {
 	return rejections, warnings
 }
 
-// generatedScaledObjects returns every ScaledObject `make generate` wrote
-// under mixin/k8s.
-func generatedScaledObjects(t *testing.T) []manifest {
+// generatedDirs are where `make generate` writes manifests: the presets'
+// under mixin/k8s, and the amas preset scaled to an idle count of zero
+// (autoscaling.idle_replicas: 0), which no preset does.
+var generatedDirs = []string{filepath.Join("mixin", "k8s"), filepath.Join("alerts", "autoscale", "testdata", "cold-start")}
+
+// generatedOfKind returns every manifest of a kind `make generate` wrote.
+func generatedOfKind(t *testing.T, kind string) []manifest {
 	t.Helper()
-	all, err := readManifests(filepath.Join(repoRoot, "mixin", "k8s"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sos []manifest
-	for _, m := range all {
-		if m.obj["kind"] == "ScaledObject" {
-			sos = append(sos, m)
+	var out []manifest
+	for _, dir := range generatedDirs {
+		all, err := readManifests(filepath.Join(repoRoot, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range all {
+			if m.obj["kind"] == kind {
+				out = append(out, m)
+			}
 		}
 	}
+	return out
+}
+
+// generatedScaledObjects returns every ScaledObject `make generate` wrote,
+// failing when none scales to an idle count of zero, so that the cold-start
+// check cannot go quiet.
+func generatedScaledObjects(t *testing.T) []manifest {
+	t.Helper()
+	sos := generatedOfKind(t, "ScaledObject")
 	if len(sos) == 0 {
 		t.Fatal("no ScaledObject under mixin/k8s: nothing to validate (has make generate stopped writing them?)")
 	}
+	if !slices.ContainsFunc(sos, func(m manifest) bool {
+		idle, ok := spec(m.obj)["idleReplicaCount"]
+		return ok && fmt.Sprint(idle) == "0"
+	}) {
+		t.Errorf("no generated ScaledObject has idleReplicaCount 0 (%v): the cold-start example is missing", generatedDirs)
+	}
 	return sos
+}
+
+// TestGeneratedTriggerAuthenticationsPassKEDA holds every generated
+// TriggerAuthentication against the CRD of the KEDA release the main module
+// pins.
+func TestGeneratedTriggerAuthenticationsPassKEDA(t *testing.T) {
+	_, dir, err := kedaModuleDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tas := generatedOfKind(t, "TriggerAuthentication")
+	if len(tas) == 0 {
+		t.Fatal("no TriggerAuthentication under mixin/k8s: nothing to validate")
+	}
+	crd, err := newCRDValidator(filepath.Join(dir, "config", "crd", "bases", "keda.sh_triggerauthentications.yaml"), "v1alpha1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range tas {
+		for _, err := range crd.validate(m.obj) {
+			t.Errorf("%s#%d: CRD: %v", m.file, m.index, err)
+		}
+		refs, _ := spec(m.obj)["secretTargetRef"].([]any)
+		if len(refs) == 0 {
+			t.Errorf("%s#%d: no secretTargetRef: the credentials must come from a Secret", m.file, m.index)
+		}
+	}
+	// The judge rejects what it should: a secret reference without its key.
+	broken := runtime.DeepCopyJSON(tas[0].obj)
+	delete(spec(broken)["secretTargetRef"].([]any)[0].(map[string]any), "key")
+	if errs := crd.validate(broken); len(errs) == 0 {
+		t.Error("a secretTargetRef without its key passed the CRD")
+	}
 }
 
 // TestGeneratedScaledObjectsPassKEDA holds every generated ScaledObject
