@@ -158,7 +158,9 @@ func TestServeSIGTERMDuringScrape(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Well inside the grace period, but long enough for a loaded machine
+	// to have delivered the signal (50ms was not, once, in CI).
+	time.Sleep(150 * time.Millisecond)
 	if code, body := get(t, "http://"+addr+"/-/ready", ""); code != http.StatusServiceUnavailable {
 		t.Errorf("/-/ready after SIGTERM: %d %q, want 503", code, body)
 	}
