@@ -27,7 +27,6 @@
 package autoscale
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -39,10 +38,10 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/headroom-dev/headroom/alerts"
 	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/manifest"
 )
 
 // Output files, relative to the --k8s-out directory. The no-KEDA HPA sits
@@ -84,7 +83,7 @@ func Generate(bundle *catalogue.Bundle) (alerts.Files, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := marshal(so)
+		b, err := manifest.Marshal(so)
 		if err != nil {
 			return nil, err
 		}
@@ -93,13 +92,13 @@ func Generate(bundle *catalogue.Bundle) (alerts.Files, error) {
 			comment += idleComment
 		}
 		files[FileScaledObject] = append([]byte(header(cfg)+comment), b...)
-		b, err = marshal(HPA(bundle))
+		b, err = manifest.Marshal(HPA(bundle))
 		if err != nil {
 			return nil, err
 		}
 		files[FileFallbackHPA] = append([]byte(header(cfg)+fallbackHPAComment), b...)
 	case catalogue.AutoscalerHPA:
-		b, err := marshal(HPA(bundle))
+		b, err := manifest.Marshal(HPA(bundle))
 		if err != nil {
 			return nil, err
 		}
@@ -304,38 +303,6 @@ func objectMeta(cfg *catalogue.Config, name string) metav1.ObjectMeta {
 			"app.kubernetes.io/component": "autoscaler",
 			"app.kubernetes.io/part-of":   cfg.Service,
 		},
-	}
-}
-
-// marshal renders an object as YAML without its status and server-set
-// metadata (which an applied manifest does not carry).
-func marshal(obj any) ([]byte, error) {
-	j, err := json.Marshal(obj)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(j, &m); err != nil {
-		return nil, err
-	}
-	delete(m, "status")
-	if md, ok := m["metadata"].(map[string]any); ok {
-		delete(md, "creationTimestamp")
-	}
-	pruneEmpty(m)
-	return sigsyaml.Marshal(m)
-}
-
-// pruneEmpty drops empty objects that non-pointer struct fields leave
-// (advanced.scalingModifiers: {}).
-func pruneEmpty(m map[string]any) {
-	for k, v := range m {
-		if sub, ok := v.(map[string]any); ok {
-			pruneEmpty(sub)
-			if len(sub) == 0 {
-				delete(m, k)
-			}
-		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 
 	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/manifest"
 )
 
 // More output files: the rest of the scaled workload's deployment. The VPA
@@ -131,7 +132,7 @@ const vpaComment = `#
 func workloadFiles(bundle *catalogue.Bundle, files map[string][]byte) error {
 	cfg := bundle.Config
 	add := func(name, comment string, obj any) error {
-		b, err := marshal(obj)
+		b, err := manifest.Marshal(obj)
 		if err != nil {
 			return err
 		}

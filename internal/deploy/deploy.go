@@ -9,7 +9,6 @@
 package deploy
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -21,9 +20,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/headroom-dev/headroom/catalogue"
+	"github.com/headroom-dev/headroom/internal/manifest"
 )
 
 // Output files, relative to the --exporter-out directory.
@@ -154,7 +153,7 @@ func Generate(cfg *catalogue.Config) (map[string][]byte, error) {
 	}
 	files := make(map[string][]byte, len(objects))
 	for _, o := range objects {
-		b, err := Marshal(o.obj)
+		b, err := manifest.Marshal(o.obj)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", o.file, err)
 		}
@@ -347,43 +346,5 @@ func Kustomize() *Kustomization {
 		APIVersion: "kustomize.config.k8s.io/v1beta1",
 		Kind:       "Kustomization",
 		Resources:  []string{FileSecret, FileDeployment, FileService, FileServiceMonitor},
-	}
-}
-
-// Marshal renders an object as YAML without its status and server-set
-// metadata, which an applied manifest does not carry.
-func Marshal(obj any) ([]byte, error) {
-	j, err := json.Marshal(obj)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(j, &m); err != nil {
-		return nil, err
-	}
-	delete(m, "status")
-	pruneEmpty(m)
-	return sigsyaml.Marshal(m)
-}
-
-// pruneEmpty drops the empty objects that non-pointer struct fields leave
-// (metadata.creationTimestamp: null aside, strategy: {}, resources: {}).
-func pruneEmpty(m map[string]any) {
-	for k, v := range m {
-		switch v := v.(type) {
-		case nil:
-			delete(m, k)
-		case map[string]any:
-			pruneEmpty(v)
-			if len(v) == 0 {
-				delete(m, k)
-			}
-		case []any:
-			for _, e := range v {
-				if sub, ok := e.(map[string]any); ok {
-					pruneEmpty(sub)
-				}
-			}
-		}
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/headroom-dev/headroom/internal/config"
 	"github.com/headroom-dev/headroom/internal/drift"
 	"github.com/headroom-dev/headroom/internal/endpoints"
+	"github.com/headroom-dev/headroom/internal/manifest"
 )
 
 // committedDir is where make generate writes the manifests.
@@ -81,7 +82,7 @@ func TestRoundTrip(t *testing.T) {
 			if err := sigsyaml.UnmarshalStrict(b, v); err != nil {
 				t.Fatalf("does not decode strictly into %T: %v", v, err)
 			}
-			again, err := Marshal(v)
+			again, err := manifest.Marshal(v)
 			if err != nil {
 				t.Fatal(err)
 			}
