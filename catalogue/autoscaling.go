@@ -73,6 +73,12 @@ type Autoscaling struct {
 	// zero when no trigger is active (idleReplicaCount: 0), up to
 	// min_replicas on the first activation; unset keeps min_replicas.
 	IdleReplicas *int32 `yaml:"idle_replicas"`
+	// IdleWakesOnOutsideSeries says the series the scalers read (selectors.api)
+	// come from outside the workload (an ingress, a gateway, a queue's
+	// exporter) and go on at zero replicas: required with idle_replicas: 0,
+	// since series the pods expose vanish with them and nothing would ever
+	// activate the workload again.
+	IdleWakesOnOutsideSeries bool `yaml:"idle_wakes_on_outside_series"`
 	// ColdStartMetric is the app's histogram of cold-start latency in
 	// seconds (without _bucket), for a recording rule and a panel; empty
 	// when the app exposes none.

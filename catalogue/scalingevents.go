@@ -107,10 +107,12 @@ func ScalingRecords(b *Bundle) []ScalingRecord {
 		sel := Sel(m+"_bucket", cfg.Selectors.API)
 		out = append(out, ScalingRecord{
 			Record: RecordColdStartP95,
-			Expr:   fmt.Sprintf("histogram_quantile(0.95, %s)", p.Agg("sum", "rate("+sel+"[5m])", "le")),
-			Unit:   "seconds", Title: "Cold-start latency p95",
+			// ">= 0" drops the NaN of a window without a cold start, as the
+			// latency signal does: cold starts are rare.
+			Expr: fmt.Sprintf("histogram_quantile(0.95, %s) >= 0", p.Agg("sum", "rate("+sel+"[5m])", "le")),
+			Unit: "seconds", Title: "Cold-start latency p95",
 			Help: fmt.Sprintf("95th percentile of the app's cold-start latency (%s, autoscaling.cold_start_metric) over 5m: "+
-				"what the first requests after an idle spell wait, apart from warm latency.", m),
+				"what the first requests after an idle spell wait, apart from warm latency; absent in a 5m without a cold start.", m),
 		})
 	}
 	return out

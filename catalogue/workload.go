@@ -175,7 +175,14 @@ func (c *Config) validateWorkload(bad func(field, format string, args ...any)) {
 			bad("autoscaling.idle_replicas", "set with autoscaler %s: a plain HPA cannot scale to zero; only KEDA's idleReplicaCount can", a.Autoscaler)
 		case *a.IdleReplicas != 0:
 			bad("autoscaling.idle_replicas", "%d: KEDA accepts only 0 (idleReplicaCount must be 0, below min_replicas)", *a.IdleReplicas)
+		case !a.IdleWakesOnOutsideSeries:
+			bad("autoscaling.idle_replicas", "0 with scalers that read selectors.api (%s): when those series come from the workload's own pods "+
+				"they vanish at zero replicas, KEDA's queries return nothing (an error with ignoreNullValues false), and the workload is never "+
+				"activated again; point selectors.api at series that outlive the pods (an ingress or gateway) and set "+
+				"autoscaling.idle_wakes_on_outside_series: true", c.Selectors.API)
 		}
+	} else if a.IdleWakesOnOutsideSeries {
+		bad("autoscaling.idle_wakes_on_outside_series", "set without idle_replicas: 0")
 	}
 	if m := a.ColdStartMetric; m != "" && (!metricNameRE.MatchString(m) || !strings.HasSuffix(m, "_seconds")) {
 		bad("autoscaling.cold_start_metric", "%q is not the name of a histogram in seconds (without _bucket; it ends in _seconds)", m)
@@ -206,8 +213,10 @@ func (c *Config) validatePDB(bad func(field, format string, args ...any)) {
 		switch {
 		case !ok:
 			bad("autoscaling.pdb.min_available", "%q is not a count (2) or a percentage (75%%)", p.MinAvailable)
-		case pct && n >= 100:
-			bad("autoscaling.pdb.min_available", "%q lets no pod be evicted, which blocks every node drain", p.MinAvailable)
+		case pct && n*minReplicas > 100*(minReplicas-1):
+			// Kubernetes rounds a percentage of minAvailable up.
+			bad("autoscaling.pdb.min_available", "%q of min_replicas %d rounds up to %d pods, all of them: at its minimum the workload could "+
+				"lose no pod, which blocks every node drain; use max_unavailable", p.MinAvailable, minReplicas, (n*minReplicas+99)/100)
 		case !pct && n >= minReplicas:
 			bad("autoscaling.pdb.min_available", "%d is not below min_replicas %d: at its minimum the workload could lose no pod, which blocks "+
 				"every node drain; use at most %d, or max_unavailable", n, minReplicas, minReplicas-1)
@@ -243,6 +252,18 @@ func (c *Config) validateTriggerAuthentication(bad func(field, format string, ar
 		return
 	}
 	params := map[string]bool{}
+	seen := map[string]bool{}
+	for _, m := range c.AuthModes() {
+		if seen[m] {
+			bad("autoscaling.prometheus.auth_modes", "%q twice", m)
+		}
+		seen[m] = true
+	}
+	// KEDA's Prometheus scaler takes one of bearer and basic
+	// (authModes exclusiveSet=bearer;basic;oauth) and fails at run time on both.
+	if seen["bearer"] && seen["basic"] {
+		bad("autoscaling.prometheus.auth_modes", "%q: bearer and basic exclude each other in KEDA's Prometheus scaler", p.AuthModes)
+	}
 	for _, m := range c.AuthModes() {
 		ps, ok := authModeParams[m]
 		if !ok {

@@ -107,9 +107,11 @@ func (g *gen) scalingPanels(bd *board, links func(ids ...catalogue.TriggerID) []
 	}
 	if r, ok := recs[cfg.RecordCostPerRequest()]; ok {
 		bd.ts(spec{
-			Title: "Cost per request",
-			Desc:  "`" + r.Record + "`: " + r.Help,
-			Unit:  "currencyUSD", Queries: []query{{Expr: g.scopeDeployment(p.Service(r.Record)), Legend: "dollars per request"}},
+			// Per 1,000 requests: a request costs millionths of a dollar,
+			// which the currency unit would show as $0.
+			Title: "Cost per 1,000 requests",
+			Desc:  "`" + r.Record + "` x 1000: " + r.Help,
+			Unit:  "currencyUSD", Queries: []query{{Expr: g.scopeDeployment(p.Service(r.Record)) + " * 1000", Legend: "dollars per 1,000 requests"}},
 			W: 6, H: 6,
 		})
 	}

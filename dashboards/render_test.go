@@ -37,7 +37,7 @@ var renderExempt = map[string]string{
 	Overview + "/Autoscaler thrashing: minutes rising and falling within 10m": "kube-state-metrics' HPA series, which the render test has no source for",
 	Overview + "/Scaling events per hour":                                     "recorded from kube-state-metrics' HPA series, which the render test has no source for",
 	Overview + "/Requests per second per replica":                             "recorded over kube-state-metrics' current replicas, which the render test has no source for",
-	Overview + "/Cost per request":                                            "recorded from kube-state-metrics' current replicas, which the render test has no source for",
+	Overview + "/Cost per 1,000 requests":                                     "recorded from kube-state-metrics' current replicas, which the render test has no source for",
 }
 
 // selectorExempt lists, by metric, the selectors that may match no series

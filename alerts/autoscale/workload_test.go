@@ -104,6 +104,14 @@ func TestWorkloadValidation(t *testing.T) {
 		{"amas", "autoscaling: {vpa: {update_mode: Sometimes}}", "autoscaling.vpa.update_mode: \"Sometimes\" is not one of"},
 		{"health-agent", "autoscaling: {idle_replicas: 0}", "autoscaling.idle_replicas: set with autoscaler hpa: a plain HPA cannot scale to zero"},
 		{"amas", "autoscaling: {idle_replicas: 1}", "autoscaling.idle_replicas: 1: KEDA accepts only 0"},
+		// The preset's scalers read the workload's own series: at zero pods
+		// nothing would wake it.
+		{"amas", "autoscaling: {idle_replicas: 0}", "autoscaling.idle_replicas: 0 with scalers that read selectors.api"},
+		{"amas", "autoscaling: {idle_wakes_on_outside_series: true}", "autoscaling.idle_wakes_on_outside_series: set without idle_replicas: 0"},
+		// 75 % of 2 rounds up to 2: every drain blocked at the minimum.
+		{"amas", "autoscaling: {pdb: {min_available: '75%'}}", "rounds up to 2 pods"},
+		{"amas", "autoscaling: {prometheus: {auth_modes: 'bearer,basic'}}", "bearer and basic exclude each other"},
+		{"amas", "autoscaling: {prometheus: {auth_modes: 'tls,tls'}}", `"tls" twice`},
 		{"amas", "autoscaling: {cold_start_metric: 'cold start'}", "autoscaling.cold_start_metric"},
 		{"amas", "autoscaling: {prometheus: {auth_modes: oauth}}", "autoscaling.prometheus.auth_modes: \"oauth\""},
 		{"amas", "autoscaling: {prometheus: {secret_keys: {password: pw}}}", "autoscaling.prometheus.secret_keys: \"password\" is no parameter"},
@@ -198,7 +206,7 @@ func TestVPAOff(t *testing.T) {
 const coldStartDir = "testdata/cold-start"
 
 func TestColdStart(t *testing.T) {
-	cfg := load(t, "amas", "autoscaling: {idle_replicas: 0, cold_start_metric: amas_cold_start_duration_seconds}")
+	cfg := load(t, "amas", "autoscaling: {idle_replicas: 0, idle_wakes_on_outside_series: true, cold_start_metric: amas_cold_start_duration_seconds}")
 	if w := cfg.ColdStartWarning(); !strings.Contains(w, "cold start") || !strings.Contains(w, "amas-orchestrator") {
 		t.Errorf("warning %q", w)
 	}
@@ -285,7 +293,7 @@ func TestScalingRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"Scaling events per hour": catalogue.RecordScalingEvents, "Requests per second per replica": cfg.RecordRequestsPerReplica(),
-		"Cost per request": cfg.RecordCostPerRequest(), "Cold-start latency p95": catalogue.RecordColdStartP95}
+		"Cost per 1,000 requests": cfg.RecordCostPerRequest(), "Cold-start latency p95": catalogue.RecordColdStartP95}
 	for _, p := range boards[dashboards.Overview].Panels {
 		var panels []dashboard.Panel
 		if p.Panel != nil {

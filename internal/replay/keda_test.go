@@ -52,7 +52,7 @@ func TestFromScaledObject(t *testing.T) {
 	}
 
 	// idle_replicas: 0 is replayed as KEDA's scale to zero and back to min.
-	cfg, err = catalogue.LoadOnto("amas", []byte("autoscaling: {idle_replicas: 0}\n"))
+	cfg, err = catalogue.LoadOnto("amas", []byte("autoscaling: {idle_replicas: 0, idle_wakes_on_outside_series: true}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
