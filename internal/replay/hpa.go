@@ -308,10 +308,21 @@ func (h *hpa) step(now time.Time, cur int32, row []float64) Step {
 	active := false
 	valid := 0
 	best := int32(-1)
+	// KEDA judges activity on its external triggers only, and holds a
+	// workload with none of them active (scale_handler.go): CPU and memory
+	// never wake it, nor keep it up, nor does their absence block idling.
+	external, externalMissing := false, false
+	for _, t := range h.spec.Triggers {
+		external = external || t.Type != Utilization
+	}
+	if !external {
+		active = true
+	}
 	for i, t := range h.spec.Triggers {
 		v := row[i]
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			st.Missing = append(st.Missing, t.Name)
+			externalMissing = externalMissing || t.Type != Utilization
 			h.failures[i]++
 			if !(t.Fallback && h.spec.Fallback != nil && h.failures[i] > h.spec.Fallback.FailureThreshold) {
 				continue
@@ -321,7 +332,7 @@ func (h *hpa) step(now time.Time, cur int32, row []float64) Step {
 			active = true // a trigger on fallback holds the workload up
 		} else {
 			h.failures[i] = 0
-			if v > t.Activation {
+			if t.Type != Utilization && v > t.Activation {
 				active = true
 			}
 		}
@@ -346,7 +357,7 @@ func (h *hpa) step(now time.Time, cur int32, row []float64) Step {
 		}
 		// KEDA scales to zero only when no trigger errored (isError in
 		// scale_scaledobjects.go): a missing series is not evidence of no load.
-		if !active && len(st.Missing) == 0 && (!h.everActive || now.Sub(h.lastActive) >= h.cooldown) {
+		if !active && !externalMissing && (!h.everActive || now.Sub(h.lastActive) >= h.cooldown) {
 			st.Replicas = 0
 			st.Driver = "cooldown"
 			return st

@@ -406,3 +406,35 @@ func TestIdleReplicasScaleToZeroAndBackToMin(t *testing.T) {
 		t.Errorf("active again: %d, want min replicas %d: %v", r[30], spec.MinReplicas, r)
 	}
 }
+
+// KEDA judges activity on its external triggers only: a CPU trigger's
+// value (even missing) neither holds an idle workload up nor wakes it, and
+// a workload with only CPU and memory triggers is never idled.
+func TestIdleIgnoresResourceTriggers(t *testing.T) {
+	spec := amas()
+	spec.ScalesToIdle = true
+	spec.Triggers = append(spec.Triggers, Trigger{Name: "cpu", Type: Utilization, Target: 70})
+	values := make([][]float64, 40)
+	for k := range values {
+		cpu := 50.0
+		if k%3 == 0 {
+			cpu = math.NaN() // cAdvisor gone with the pods
+		}
+		values[k] = []float64{1, 0, cpu}
+	}
+	if r := replicas(run(t, spec, spec.MinReplicas, values)); r[29] != 0 {
+		t.Errorf("requests below activation, CPU at 50 %%: %d replicas after %s, want 0: %v", r[29], 29*sync, r)
+	}
+	only := amas()
+	only.ScalesToIdle = true
+	only.Triggers = []Trigger{{Name: "cpu", Type: Utilization, Target: 70}}
+	cpuOnly := make([][]float64, 40)
+	for k := range cpuOnly {
+		cpuOnly[k] = []float64{1}
+	}
+	for i, n := range replicas(run(t, only, only.MinReplicas, cpuOnly)) {
+		if n == 0 {
+			t.Fatalf("only a CPU trigger: idled at step %d", i)
+		}
+	}
+}
