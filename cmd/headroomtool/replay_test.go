@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,14 +91,7 @@ func TestReplayBinary(t *testing.T) {
 			t.Errorf("html output lacks %q", want)
 		}
 	}
-	path := filepath.Join(t.TempDir(), "replay.html")
-	if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	page, err := chartstest.Start(t).Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	page := chartstest.OpenHTML(t, "replay.html", []byte(out))
 	// Replicas, requests-per-pod, queue-depth, alerts.
 	if len(page.Charts) != 4 {
 		t.Errorf("%d charts, want 4: %+v", len(page.Charts), page.Charts)

@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -213,14 +211,7 @@ func TestHTMLReportInABrowser(t *testing.T) {
 			t.Errorf("the page does not say %q", want)
 		}
 	}
-	path := filepath.Join(t.TempDir(), "drill.html")
-	if err := os.WriteFile(path, page.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	got, err := chartstest.Start(t).Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := chartstest.OpenHTML(t, "drill.html", page.Bytes())
 	for _, p := range got.Problems() {
 		t.Error(p)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -220,14 +219,7 @@ func TestHTMLOpensOfflineWithEveryChartDrawn(t *testing.T) {
 			t.Errorf("the page does not say %q", s)
 		}
 	}
-	path := filepath.Join(t.TempDir(), "report.html")
-	if err := os.WriteFile(path, page.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	got, err := chartstest.Start(t).Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := chartstest.OpenHTML(t, "report.html", page.Bytes())
 	for _, p := range got.Problems() {
 		t.Error(p)
 	}

@@ -114,6 +114,21 @@ func (p Page) Problems() []string {
 	return out
 }
 
+// OpenHTML writes a page to a file of the test's own and opens it as Open
+// does, failing the test when the browser cannot load it.
+func OpenHTML(t testing.TB, name string, html []byte) Page {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, html, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	page, err := Start(t).Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page
+}
+
 // Open loads the HTML file at path in a new tab, every request but file:
 // URLs refused, and reads its console and its charts' pixels. With
 // CHARTSTEST_SCREENSHOTS set to a directory, the screenshot is saved there.
