@@ -175,20 +175,7 @@ func TestConnectionsHeldPerPostgresTarget(t *testing.T) {
 	for i := range targets {
 		fmt.Fprintf(&yaml, "  - {name: pg%d, dsn: '%s', max_connections: 5}\n", i, pg.DSN("postgres", "postgres"))
 	}
-	cfg, err := config.Parse("test.yml", []byte(yaml.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(cfg, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", e.MetricsHandler())
-	mux.Handle("/probe", e.ProbeHandler())
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	e, srv := startTestExporter(t, yaml.String())
 
 	for range rounds {
 		var wg sync.WaitGroup

@@ -22,6 +22,14 @@ import (
 
 func newTestExporter(t *testing.T, yaml string) *httptest.Server {
 	t.Helper()
+	_, srv := startTestExporter(t, yaml)
+	return srv
+}
+
+// startTestExporter is newTestExporter for tests that also look inside
+// the exporter (its runners' pools).
+func startTestExporter(t *testing.T, yaml string) (*Exporter, *httptest.Server) {
+	t.Helper()
 	cfg, err := config.Parse("test.yml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +44,7 @@ func newTestExporter(t *testing.T, yaml string) *httptest.Server {
 	mux.Handle("/probe", e.ProbeHandler())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return srv
+	return e, srv
 }
 
 func fetchMetrics(t *testing.T, url string, header http.Header) (int, map[string]*dto.MetricFamily, string) {
